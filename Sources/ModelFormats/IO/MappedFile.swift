@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file. Pages are read from disk only when touched, so
+/// validating a header or reading one tensor of a 100 GB file costs memory for just those pages.
+///
+/// The mapping is immutable after `init` and released in `deinit`, which makes sharing it across
+/// threads safe.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = try POSIX.call("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        var info = stat()
+        _ = try POSIX.call("fstat", path: path) { fstat(fd, &info) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(.io, "\(path) is not a regular file")
+        }
+        let size = Int(info.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw FormatError(.io, "mmap(\(path)) failed: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    /// Tells the kernel that `range` will be read once, front to back, so it reads ahead and may drop
+    /// the pages early. Keeps resident memory flat while a pipeline streams through a large tensor.
+    public func adviseSequential(_ range: Range<Int>) { advise(range, MADV_SEQUENTIAL) }
+
+    /// Drops the pages of `range` from this process's resident set (they stay in the page cache).
+    public func release(_ range: Range<Int>) { advise(range, MADV_DONTNEED) }
+
+    private func advise(_ range: Range<Int>, _ advice: Int32) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min(bytes.count, range.upperBound)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}

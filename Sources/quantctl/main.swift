@@ -1,0 +1,3 @@
+import QuantCLI
+
+QuantCtl.main()
