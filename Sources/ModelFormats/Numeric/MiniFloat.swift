@@ -105,8 +105,9 @@ public struct MiniFloatFormat: Sendable, Equatable, CustomStringConvertible {
         if x.isInfinite { return overflowCode(sign: sign, overflow) }
         if x == 0 { return specials == .finiteAndNaNUnsignedZero ? 0 : sign }
 
+        // Through Double so that fp32 subnormals have a normalized exponent.
         let magnitude = Double(x.magnitude)
-        let exponent = Int(x.magnitude.exponent)
+        let exponent = Int(magnitude.exponent)
         let minNormalExponent = 1 - bias
         let quantumExponent = max(exponent, minNormalExponent) - mantissaBits
         let steps = (magnitude * Self.pow2(-quantumExponent)).rounded(.toNearestOrEven)

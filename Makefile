@@ -1,0 +1,46 @@
+# QuantService developer entry points. `make run` and `make test` are the two set-up commands the
+# README opens with; both install what they need on a fresh Debian machine with Swift.
+SWIFT ?= swift
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+REQUIREMENTS := Tests/Interop/requirements.txt
+BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
+FUZZ_SECONDS ?= 60
+
+.PHONY: run test deps build build-release swift-test interop fuzz fmt clean
+
+run: deps build
+	$(BIN_DIR)/quantctl --help
+
+test: deps swift-test interop
+
+deps:
+	@scripts/ensure-deps.sh
+
+build:
+	$(SWIFT) build
+
+build-release:
+	$(SWIFT) build -c release
+
+swift-test:
+	$(SWIFT) build
+	$(SWIFT) test
+
+# The virtualenv is rebuilt whenever the pinned requirements change.
+$(VENV)/.installed: $(REQUIREMENTS)
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	touch $@
+
+interop: $(VENV)/.installed build
+	QS_BIN_DIR=$(BIN_DIR) $(PYTHON) -m pytest -q Tests/Interop
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+fmt:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build $(VENV) fuzz-out

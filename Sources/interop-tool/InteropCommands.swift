@@ -1,0 +1,48 @@
+import Foundation
+import ModelFormats
+
+enum InteropCommands {
+    static let usage = """
+        usage: interop-tool COMMAND ...
+          dump FILE                      JSON description of a safetensors/GGUF file, data as hex
+          roundtrip IN OUT               read IN with our reader, write OUT with our writer
+          sample-safetensors OUT         write a sample covering every dtype
+          sample-gguf OUT                write a sample covering every metadata type
+          encode FORMAT IN OUT [--saturate]   fp32 (raw LE) -> codes (u8, or u16 for fp16/bf16)
+          decode FORMAT IN OUT           codes -> fp32
+          ggml-types                     our ggml type table as JSON
+        """
+
+    static func run(_ args: [String]) throws {
+        guard let command = args.first else { throw ToolError(usage) }
+        let rest = Array(args.dropFirst())
+        switch (command, rest.count) {
+        case ("dump", 1): print(try Dump.describe(path: rest[0]).serialized)
+        case ("roundtrip", 2): try Roundtrip.copy(from: rest[0], to: rest[1])
+        case ("sample-safetensors", 1): try Samples.writeSafetensors(to: rest[0])
+        case ("sample-gguf", 1): try Samples.writeGGUF(to: rest[0])
+        case ("encode", 3), ("encode", 4): try Codes.encode(format: rest[0], input: rest[1], output: rest[2], saturate: rest.count == 4 && rest[3] == "--saturate")
+        case ("decode", 3): try Codes.decode(format: rest[0], input: rest[1], output: rest[2])
+        case ("ggml-types", 0): print(Dump.ggmlTypes().serialized)
+        default: throw ToolError(usage)
+        }
+    }
+}
+
+struct ToolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension UnsafeRawBufferPointer {
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,40 @@
+"""Shared fixtures: paths to our binaries (built by `make test` before pytest runs)."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bin_dir() -> Path:
+    if "QS_BIN_DIR" in os.environ:
+        return Path(os.environ["QS_BIN_DIR"])
+    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip())
+
+
+BIN = _bin_dir()
+
+
+def run_tool(*args, check=True):
+    """Runs interop-tool; returns stdout."""
+    result = subprocess.run([str(BIN / "interop-tool"), *map(str, args)], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"interop-tool {args} failed: {result.stderr}")
+    return result.stdout
+
+
+def dump(path):
+    return json.loads(run_tool("dump", path))
+
+
+def quantctl(*args):
+    return subprocess.run([str(BIN / "quantctl"), *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    return tmp_path
