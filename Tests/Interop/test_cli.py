@@ -33,7 +33,7 @@ CASES = {
 
 @pytest.mark.parametrize("code", list(CASES))
 def test_malformed_file_exits_1_with_specific_message(code, tmp):
-    path = tmp / "bad.bin"
+    path = tmp / ("bad.gguf" if code == "badMagic" else "bad.bin")
     path.write_bytes(CASES[code])
     result = quantctl("inspect", path)
     assert result.returncode == 1

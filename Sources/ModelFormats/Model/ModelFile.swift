@@ -22,9 +22,11 @@ public enum ModelFile: Sendable {
     case gguf(GGUFFile)
 
     /// Detects the format from the first bytes (`GGUF` magic, otherwise safetensors) and validates.
+    /// A `.gguf` file without the magic is reported as a GGUF error, which is what its user expects.
     public static func open(path: String) throws -> ModelFile {
         let mapping = try MappedFile(path: path)
-        if mapping.bytes.count >= 4 && Array(mapping.bytes[0..<4]) == GGUFHeader.magic {
+        let hasMagic = mapping.bytes.count >= 4 && Array(mapping.bytes[0..<4]) == GGUFHeader.magic
+        if hasMagic || path.lowercased().hasSuffix(".gguf") {
             return .gguf(try GGUFFile(path: path))
         }
         return .safetensors(try SafetensorsFile(path: path))
