@@ -14,6 +14,10 @@ let package = Package(
     targets: [
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
         .target(name: "ModelFormats"),
+        // C int8 kernels: scalar references plus AVX2 / AVX-512 variants chosen at start-up.
+        .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
+        .target(name: "Int8Kernels", dependencies: ["CInt8Kernels"]),
         // quantctl's commands, one file per subcommand; the executable is a thin main.
         .target(
             name: "QuantCLI",
@@ -25,9 +29,10 @@ let package = Package(
         .executableTarget(name: "quantctl", dependencies: ["QuantCLI"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
-        .executableTarget(name: "interop-tool", dependencies: ["ModelFormats"]),
+        .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
+        .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats"]),
     ],
     swiftLanguageModes: [.v6]
 )

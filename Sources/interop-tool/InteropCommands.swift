@@ -1,4 +1,5 @@
 import Foundation
+import Int8Kernels
 import ModelFormats
 
 enum InteropCommands {
@@ -11,6 +12,9 @@ enum InteropCommands {
           encode FORMAT IN OUT [--saturate]   fp32 (raw LE) -> codes (u8, or u16 for fp16/bf16)
           decode FORMAT IN OUT           codes -> fp32
           ggml-types                     our ggml type table as JSON
+          quantize-blocks TYPE IN OUT    fp32 (raw LE) -> ggml blocks with Int8Kernels.best
+          dequantize-blocks TYPE IN OUT  ggml blocks -> fp32
+          isa                            the kernel variant in use (QK_FORCE_ISA lowers it)
         """
 
     static func run(_ args: [String]) throws {
@@ -24,6 +28,9 @@ enum InteropCommands {
         case ("encode", 3), ("encode", 4): try Codes.encode(format: rest[0], input: rest[1], output: rest[2], saturate: rest.count == 4 && rest[3] == "--saturate")
         case ("decode", 3): try Codes.decode(format: rest[0], input: rest[1], output: rest[2])
         case ("ggml-types", 0): print(Dump.ggmlTypes().serialized)
+        case ("quantize-blocks", 3): try Blocks.quantize(type: rest[0], input: rest[1], output: rest[2])
+        case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
+        case ("isa", 0): print(Kernels.best.isa)
         default: throw ToolError(usage)
         }
     }

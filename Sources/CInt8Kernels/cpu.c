@@ -1,0 +1,129 @@
+// CPU feature detection and the kernel tables, chosen once.
+#include "internal.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+
+int qk_detect_isa(void) {
+#if defined(QK_HAVE_X86)
+    // QK_FORCE_ISA=scalar|avx2 lets operators (and CI) pin a lower variant.
+    const char *forced = getenv("QK_FORCE_ISA");
+    int limit = QK_ISA_AVX512;
+    if (forced && strcmp(forced, "scalar") == 0) limit = QK_ISA_SCALAR;
+    if (forced && strcmp(forced, "avx2") == 0) limit = QK_ISA_AVX2;
+    __builtin_cpu_init();
+    if (limit >= QK_ISA_AVX512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma"))
+        return QK_ISA_AVX512;
+    if (limit >= QK_ISA_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        return QK_ISA_AVX2;
+#endif
+    return QK_ISA_SCALAR;
+}
+
+static const qk_kernel_table scalar_table = {
+    .isa = QK_ISA_SCALAR,
+    .minmax = qk_minmax_ref,
+    .quantize = qk_quantize_ref,
+    .quantize_cols = qk_quantize_cols_ref,
+    .dequantize = qk_dequantize_ref,
+    .dequantize_cols = qk_dequantize_cols_ref,
+    .pack = qk_pack_ref,
+    .unpack = qk_unpack_ref,
+    .f16_to_f32 = qk_f16_to_f32_ref,
+    .bf16_to_f32 = qk_bf16_to_f32_ref,
+    .e4m3_to_f32 = qk_e4m3_to_f32_ref,
+    .e5m2_to_f32 = qk_e5m2_to_f32_ref,
+    .quantize_q8_0 = qk_quantize_q8_0_ref,
+    .quantize_q4_0 = qk_quantize_q4_0_ref,
+    .quantize_q4_1 = qk_quantize_q4_1_ref,
+    .quantize_q5_0 = qk_quantize_q5_0_ref,
+    .quantize_q5_1 = qk_quantize_q5_1_ref,
+    .dequantize_q8_0 = qk_dequantize_q8_0_ref,
+    .dequantize_q4_0 = qk_dequantize_q4_0_ref,
+    .dequantize_q4_1 = qk_dequantize_q4_1_ref,
+    .dequantize_q5_0 = qk_dequantize_q5_0_ref,
+    .dequantize_q5_1 = qk_dequantize_q5_1_ref,
+    .gemm = qk_gemm_ref,
+};
+
+#if defined(QK_HAVE_X86)
+static const qk_kernel_table avx2_table = {
+    .isa = QK_ISA_AVX2,
+    .minmax = qk_minmax_avx2,
+    .quantize = qk_quantize_avx2,
+    .quantize_cols = qk_quantize_cols_ref,
+    .dequantize = qk_dequantize_avx2,
+    .dequantize_cols = qk_dequantize_cols_ref,
+    .pack = qk_pack_ref,
+    .unpack = qk_unpack_ref,
+    .f16_to_f32 = qk_f16_to_f32_avx2,
+    .bf16_to_f32 = qk_bf16_to_f32_ref,
+    .e4m3_to_f32 = qk_e4m3_to_f32_ref,
+    .e5m2_to_f32 = qk_e5m2_to_f32_ref,
+    .quantize_q8_0 = qk_quantize_q8_0_ref,
+    .quantize_q4_0 = qk_quantize_q4_0_ref,
+    .quantize_q4_1 = qk_quantize_q4_1_ref,
+    .quantize_q5_0 = qk_quantize_q5_0_ref,
+    .quantize_q5_1 = qk_quantize_q5_1_ref,
+    .dequantize_q8_0 = qk_dequantize_q8_0_ref,
+    .dequantize_q4_0 = qk_dequantize_q4_0_ref,
+    .dequantize_q4_1 = qk_dequantize_q4_1_ref,
+    .dequantize_q5_0 = qk_dequantize_q5_0_ref,
+    .dequantize_q5_1 = qk_dequantize_q5_1_ref,
+    .gemm = qk_gemm_avx2,
+};
+
+static const qk_kernel_table avx512_table = {
+    .isa = QK_ISA_AVX512,
+    .minmax = qk_minmax_avx512,
+    .quantize = qk_quantize_avx512,
+    .quantize_cols = qk_quantize_cols_avx512,
+    .dequantize = qk_dequantize_avx512,
+    .dequantize_cols = qk_dequantize_cols_avx512,
+    .pack = qk_pack_avx512,
+    .unpack = qk_unpack_avx512,
+    .f16_to_f32 = qk_f16_to_f32_avx512,
+    .bf16_to_f32 = qk_bf16_to_f32_avx512,
+    .e4m3_to_f32 = qk_e4m3_to_f32_avx512,
+    .e5m2_to_f32 = qk_e5m2_to_f32_avx512,
+    .quantize_q8_0 = qk_quantize_q8_0_avx512,
+    .quantize_q4_0 = qk_quantize_q4_0_avx512,
+    .quantize_q4_1 = qk_quantize_q4_1_avx512,
+    .quantize_q5_0 = qk_quantize_q5_0_avx512,
+    .quantize_q5_1 = qk_quantize_q5_1_avx512,
+    .dequantize_q8_0 = qk_dequantize_q8_0_avx512,
+    .dequantize_q4_0 = qk_dequantize_q4_0_avx512,
+    .dequantize_q4_1 = qk_dequantize_q4_1_ref,
+    .dequantize_q5_0 = qk_dequantize_q5_0_ref,
+    .dequantize_q5_1 = qk_dequantize_q5_1_ref,
+    .gemm = qk_gemm_avx512,
+};
+#endif
+
+const qk_kernel_table *qk_kernels_for(int isa) {
+    static _Atomic int detected = -1;
+    int best = atomic_load(&detected);
+    if (best < 0) {
+        best = qk_detect_isa();
+        atomic_store(&detected, best);
+    }
+    if (isa > best) return NULL;
+    switch (isa) {
+    case QK_ISA_SCALAR: return &scalar_table;
+#if defined(QK_HAVE_X86)
+    case QK_ISA_AVX2: return &avx2_table;
+    case QK_ISA_AVX512: return &avx512_table;
+#endif
+    default: return NULL;
+    }
+}
+
+const qk_kernel_table *qk_kernels(void) {
+    for (int isa = QK_ISA_AVX512; isa > QK_ISA_SCALAR; isa--) {
+        const qk_kernel_table *table = qk_kernels_for(isa);
+        if (table) return table;
+    }
+    return &scalar_table;
+}

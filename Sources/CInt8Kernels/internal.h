@@ -1,0 +1,109 @@
+// Private declarations shared by the kernel files: ggml block structs (with size checks, as
+// ggml-common.h does), the prepared-B layout of the GEMM, and each variant's functions.
+#ifndef QK_INTERNAL_H
+#define QK_INTERNAL_H
+
+// ggml's reference quantizers round `x*id + 8.5f` twice; a fused multiply-add rounds once and gives
+// different codes. Never let the compiler contract across our float expressions.
+#pragma STDC FP_CONTRACT OFF
+#pragma clang fp contract(off)
+
+#include "CInt8Kernels.h"
+#include <assert.h>
+#include <string.h>
+
+#define QK_BLOCK 32
+
+typedef struct { uint16_t d; int8_t qs[32]; } qk_block_q8_0;
+typedef struct { uint16_t d; uint8_t qs[16]; } qk_block_q4_0;
+typedef struct { uint16_t d, m; uint8_t qs[16]; } qk_block_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } qk_block_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } qk_block_q5_1;
+_Static_assert(sizeof(qk_block_q8_0) == 34, "Q8_0 block is 34 bytes");
+_Static_assert(sizeof(qk_block_q4_0) == 18, "Q4_0 block is 18 bytes");
+_Static_assert(sizeof(qk_block_q4_1) == 20, "Q4_1 block is 20 bytes");
+_Static_assert(sizeof(qk_block_q5_0) == 22, "Q5_0 block is 22 bytes");
+_Static_assert(sizeof(qk_block_q5_1) == 24, "Q5_1 block is 24 bytes");
+
+/// B of the GEMM, packed for VNNI: panels of 16 columns; within a panel, for each group of 4 k,
+/// 64 bytes = 16 columns x 4 consecutive k. N is padded to 16 and K to 4 with zeros.
+struct qk_gemm_b {
+    size_t n, k, n_pad, k_pad;
+    int8_t *packed;   // n_pad * k_pad bytes
+    int32_t *colsum;  // n_pad sums of each column of B (for the u8 x s8 compensation)
+};
+
+static inline int8_t qk_gemm_b_at(const qk_gemm_b *b, size_t n, size_t k) {
+    return b->packed[(n / 16) * (b->k_pad * 16) + (k / 4) * 64 + (n % 16) * 4 + (k % 4)];
+}
+
+static inline size_t qk_groups_per_row(size_t cols, size_t group) { return group == 0 ? 1 : (cols + group - 1) / group; }
+
+// Scalar references.
+size_t qk_minmax_ref(const float *x, size_t rows, size_t cols, size_t group, float *mins, float *maxs);
+void qk_quantize_ref(const float *x, size_t rows, size_t cols, size_t group, const float *inv_scales,
+                     const int32_t *zero_points, int32_t qmin, int32_t qmax, uint8_t *out);
+void qk_quantize_cols_ref(const float *x, size_t rows, size_t cols, const float *inv_scales, const int32_t *zero_points,
+                          int32_t qmin, int32_t qmax, uint8_t *out);
+void qk_dequantize_ref(const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group, const float *scales,
+                       const int32_t *zero_points, float *out);
+void qk_dequantize_cols_ref(const uint8_t *q, int is_signed, size_t rows, size_t cols, const float *scales,
+                            const int32_t *zero_points, float *out);
+void qk_pack_ref(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
+void qk_unpack_ref(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
+void qk_f16_to_f32_ref(const uint16_t *in, float *out, size_t n);
+void qk_bf16_to_f32_ref(const uint16_t *in, float *out, size_t n);
+void qk_e4m3_to_f32_ref(const uint8_t *in, float *out, size_t n);
+void qk_e5m2_to_f32_ref(const uint8_t *in, float *out, size_t n);
+void qk_quantize_q8_0_ref(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_0_ref(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_1_ref(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_0_ref(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_1_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q8_0_ref(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_0_ref(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_1_ref(const void *blocks, float *y, size_t n);
+void qk_dequantize_q5_0_ref(const void *blocks, float *y, size_t n);
+void qk_dequantize_q5_1_ref(const void *blocks, float *y, size_t n);
+void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
+                 float *cf, size_t ldc, const float *a_scales, const float *b_scales);
+
+// x86 variants (defined only when compiling for x86_64).
+#if defined(__x86_64__)
+#define QK_HAVE_X86 1
+size_t qk_minmax_avx512(const float *x, size_t rows, size_t cols, size_t group, float *mins, float *maxs);
+void qk_quantize_avx512(const float *x, size_t rows, size_t cols, size_t group, const float *inv_scales,
+                        const int32_t *zero_points, int32_t qmin, int32_t qmax, uint8_t *out);
+void qk_quantize_cols_avx512(const float *x, size_t rows, size_t cols, const float *inv_scales,
+                             const int32_t *zero_points, int32_t qmin, int32_t qmax, uint8_t *out);
+void qk_dequantize_avx512(const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group, const float *scales,
+                          const int32_t *zero_points, float *out);
+void qk_dequantize_cols_avx512(const uint8_t *q, int is_signed, size_t rows, size_t cols, const float *scales,
+                               const int32_t *zero_points, float *out);
+void qk_pack_avx512(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
+void qk_unpack_avx512(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
+void qk_f16_to_f32_avx512(const uint16_t *in, float *out, size_t n);
+void qk_bf16_to_f32_avx512(const uint16_t *in, float *out, size_t n);
+void qk_e4m3_to_f32_avx512(const uint8_t *in, float *out, size_t n);
+void qk_e5m2_to_f32_avx512(const uint8_t *in, float *out, size_t n);
+void qk_quantize_q8_0_avx512(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_0_avx512(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_1_avx512(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_0_avx512(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_1_avx512(const float *x, void *blocks, size_t n);
+void qk_dequantize_q8_0_avx512(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_0_avx512(const void *blocks, float *y, size_t n);
+void qk_gemm_avx512(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
+                    float *cf, size_t ldc, const float *a_scales, const float *b_scales);
+
+size_t qk_minmax_avx2(const float *x, size_t rows, size_t cols, size_t group, float *mins, float *maxs);
+void qk_quantize_avx2(const float *x, size_t rows, size_t cols, size_t group, const float *inv_scales,
+                      const int32_t *zero_points, int32_t qmin, int32_t qmax, uint8_t *out);
+void qk_dequantize_avx2(const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group, const float *scales,
+                        const int32_t *zero_points, float *out);
+void qk_f16_to_f32_avx2(const uint16_t *in, float *out, size_t n);
+void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
+                  float *cf, size_t ldc, const float *a_scales, const float *b_scales);
+#endif
+
+#endif

@@ -1,0 +1,54 @@
+import CInt8Kernels
+
+/// ggml block formats: 32 elements per block.
+public enum BlockFormat: String, Sendable, CaseIterable {
+    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1"
+
+    public static let elementsPerBlock = 32
+
+    public var bytesPerBlock: Int {
+        switch self {
+        case .q8_0: 34
+        case .q4_0: 18
+        case .q4_1: 20
+        case .q5_0: 22
+        case .q5_1: 24
+        }
+    }
+
+    /// Bytes for `elements` elements (a multiple of 32).
+    public func byteCount(elements: Int) -> Int { elements / Self.elementsPerBlock * bytesPerBlock }
+}
+
+extension Kernels {
+    /// Quantizes `x` (a multiple of 32 elements) into ggml blocks, bit-exact with ggml's reference.
+    public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) throws {
+        try require(x.count % BlockFormat.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of 32 elements, got \(x.count)")
+        try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
+        guard !x.isEmpty else { return }
+        let function: qk_block_quantize_fn =
+            switch format {
+            case .q8_0: table.pointee.quantize_q8_0
+            case .q4_0: table.pointee.quantize_q4_0
+            case .q4_1: table.pointee.quantize_q4_1
+            case .q5_0: table.pointee.quantize_q5_0
+            case .q5_1: table.pointee.quantize_q5_1
+            }
+        function(x.baseAddress, out.baseAddress, x.count)
+    }
+
+    public func dequantizeBlocks(_ format: BlockFormat, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
+        try require(out.count % BlockFormat.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of 32 elements")
+        try require(blocks.count >= format.byteCount(elements: out.count), "input holds \(blocks.count) bytes, need \(format.byteCount(elements: out.count))")
+        guard !out.isEmpty else { return }
+        let function: qk_block_dequantize_fn =
+            switch format {
+            case .q8_0: table.pointee.dequantize_q8_0
+            case .q4_0: table.pointee.dequantize_q4_0
+            case .q4_1: table.pointee.dequantize_q4_1
+            case .q5_0: table.pointee.dequantize_q5_0
+            case .q5_1: table.pointee.dequantize_q5_1
+            }
+        function(blocks.baseAddress, out.baseAddress, out.count)
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import Int8Kernels
+
+/// ggml block quantization through the kernels, for comparison with gguf-py's quants.
+enum Blocks {
+    static func format(_ name: String) throws -> BlockFormat {
+        guard let format = BlockFormat(rawValue: name.uppercased()) else {
+            throw ToolError("unknown block type \(name); known: \(BlockFormat.allCases.map(\.rawValue))")
+        }
+        return format
+    }
+
+    static func quantize(type: String, input: String, output: String) throws {
+        let format = try format(type)
+        let data = try Data(contentsOf: URL(fileURLWithPath: input))
+        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        var out = [UInt8](repeating: 0, count: format.byteCount(elements: values.count))
+        try values.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, into: $0) } }
+        try Data(out).write(to: URL(fileURLWithPath: output))
+    }
+
+    static func dequantize(type: String, input: String, output: String) throws {
+        let format = try format(type)
+        let data = try Data(contentsOf: URL(fileURLWithPath: input))
+        var out = [Float](repeating: 0, count: data.count / format.bytesPerBlock * BlockFormat.elementsPerBlock)
+        try data.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.dequantizeBlocks(format, b, into: $0) } }
+        try out.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: output)) }
+    }
+}

@@ -1,0 +1,111 @@
+import Int8Kernels
+import ModelFormats
+import Testing
+
+@Suite("Conversions and ggml blocks: every variant equals the scalar reference")
+struct ConversionAndBlockTests {
+    /// Every code of every source format, against the scalar kernel and against ModelFormats'
+    /// independent minifloat decoder.
+    @Test(arguments: Kernels.SourceFormat.allCases)
+    func everyCode(format: Kernels.SourceFormat) throws {
+        let count = format.bytesPerElement == 2 ? 65536 : 256
+        var bytes: [UInt8] = []
+        for code in 0..<count {
+            bytes.append(UInt8(code & 0xFF))
+            if format.bytesPerElement == 2 { bytes.append(UInt8(code >> 8)) }
+        }
+        func run(_ k: Kernels) throws -> [Float] {
+            var out = [Float](repeating: 0, count: count)
+            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try k.convertToFloat(format, b, into: $0) } }
+            return out
+        }
+        let reference = try run(Kernels.scalar)
+        let miniFloat: MiniFloatFormat =
+            switch format {
+            case .fp16: .fp16
+            case .bf16: .bf16
+            case .fp8E4M3: .fp8E4M3
+            case .fp8E5M2: .fp8E5M2
+            }
+        #expect(sameBits(reference, (0..<count).map { miniFloat.decode(UInt32($0)) }))
+        for kernels in fastVariants { #expect(sameBits(try run(kernels), reference), "\(kernels.isa) \(format)") }
+        // Odd lengths exercise the tails.
+        for length in [1, 15, 17, 33] {
+            var out = [Float](repeating: 0, count: length)
+            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.convertToFloat(format, b, into: $0) } }
+            #expect(sameBits(out, Array(reference.prefix(length))))
+        }
+    }
+
+    @Test func fp16RoundingMatchesModelFormats() {
+        var rng = SplitMix64(seed: 77)
+        for _ in 0..<200_000 {
+            let value = Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))
+            #expect(UInt32(fp16Bits(value)) == MiniFloatFormat.fp16.encode(value) || value.isNaN)
+        }
+    }
+
+    /// Blocks built to hit every branch: all zeros (both signs), a constant block, equal magnitudes
+    /// of both signs (the first wins), exact ties for `+ 8.5`, and plain random data.
+    static func trickyBlocks(_ rng: inout SplitMix64, count: Int) -> [Float] {
+        var x: [Float] = []
+        for block in 0..<count {
+            switch block % 8 {
+            case 0: x += (0..<32).map { _ in rng.next() % 2 == 0 ? 0.0 : -0.0 }
+            case 1: x += [Float](repeating: 1.25, count: 32)
+            case 2:
+                var b = randomFloats(32, &rng)
+                b[3] = 5
+                b[20] = -5
+                x += b
+            case 3: x += (0..<32).map { Float(Int($0) - 16) * 0.5 }  // halves of a power-of-two scale
+            case 4: x += (0..<32).map { Float(Int($0) - 8) }
+            default: x += randomFloats(32, &rng, scale: Float(block % 5 + 1) * 0.3)
+            }
+        }
+        return x
+    }
+
+    @Test(arguments: BlockFormat.allCases)
+    func blocksMatchReference(format: BlockFormat) throws {
+        var rng = SplitMix64(seed: 5)
+        let x = Self.trickyBlocks(&rng, count: 96)
+        func run(_ k: Kernels) throws -> ([UInt8], [Float]) {
+            var blocks = [UInt8](repeating: 0, count: format.byteCount(elements: x.count))
+            var back = [Float](repeating: 0, count: x.count)
+            try x.withUnsafeBufferPointer { xb in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, into: $0) } }
+            try blocks.withUnsafeBytes { b in try back.withUnsafeMutableBufferPointer { try k.dequantizeBlocks(format, b, into: $0) } }
+            return (blocks, back)
+        }
+        let reference = try run(Kernels.scalar)
+        for kernels in fastVariants {
+            let fast = try run(kernels)
+            #expect(fast.0 == reference.0, "\(kernels.isa) \(format) blocks")
+            #expect(sameBits(fast.1, reference.1), "\(kernels.isa) \(format) dequantized")
+        }
+        // Round-trip error stays within one quantization step of each block.
+        for block in 0..<(x.count / 32) {
+            let values = x[(block * 32)..<(block * 32 + 32)]
+            let range = (values.max()! - values.min()!)
+            let steps: Float = format == .q8_0 ? 127 : (format == .q4_0 || format == .q4_1 ? 7 : 15)
+            for j in 0..<32 {
+                let i = block * 32 + j
+                #expect(abs(reference.1[i] - x[i]) <= range / steps + 1e-3 + abs(x[i]) * 1e-3, "\(format) block \(block)")
+            }
+        }
+    }
+
+    @Test func blockSizesAreChecked() {
+        var out = [UInt8](repeating: 0, count: 10)
+        #expect(throws: KernelError.self) {
+            try [Float](repeating: 0, count: 33).withUnsafeBufferPointer { x in
+                try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(.q8_0, x, into: $0) }
+            }
+        }
+        #expect(throws: KernelError.self) {
+            try [Float](repeating: 0, count: 32).withUnsafeBufferPointer { x in
+                try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(.q8_0, x, into: $0) }
+            }
+        }
+    }
+}
