@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "QuantService",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "quantctl", targets: ["quantctl"]),
         .library(name: "ModelFormats", targets: ["ModelFormats"]),
@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
         .target(name: "Int8Kernels", dependencies: ["CInt8Kernels"]),
+        // Quantization methods, metrics (and later recipes and the pipeline), on the kernels.
+        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats"]),
         // quantctl's commands, one file per subcommand; the executable is a thin main.
         .target(
             name: "QuantCLI",
@@ -32,6 +34,7 @@ let package = Package(
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
+        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,36 @@
+/// Scales and zero points computed from ranges, with the edge cases decided once:
+/// - a range of zero (all-zero or, for symmetric, nothing but zeros) gets scale 1: every code is
+///   the zero point and reconstruction is exact;
+/// - a scale below the smallest normal fp32 is raised to it, so 1/scale stays finite and the
+///   kernels never see Inf (values that small reconstruct within scale / 2 all the same).
+public struct LinearParameters: Equatable, Sendable {
+    public var scales: [Float]
+    /// Nil for symmetric schemes.
+    public var zeroPoints: [Int32]?
+
+    public var inverseScales: [Float] { scales.map { 1 / $0 } }
+
+    public static func from(mins: [Float], maxs: [Float], scheme: LinearScheme) -> LinearParameters {
+        var scales = [Float](repeating: 1, count: mins.count)
+        var zeroPoints: [Int32]? = scheme.symmetric ? nil : [Int32](repeating: 0, count: mins.count)
+        let levels = Float(scheme.qmax - scheme.qmin)
+        for i in mins.indices {
+            if scheme.symmetric {
+                let absMax = Swift.max(-mins[i], maxs[i], 0)
+                scales[i] = sanitize(absMax / Float(scheme.qmax))
+            } else {
+                let lo = Swift.min(mins[i], 0), hi = Swift.max(maxs[i], 0)
+                let scale = sanitize((hi - lo) / levels)
+                scales[i] = scale
+                let zero = (-lo / scale).rounded(.toNearestOrEven)
+                zeroPoints![i] = Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax)))
+            }
+        }
+        return LinearParameters(scales: scales, zeroPoints: zeroPoints)
+    }
+
+    static func sanitize(_ scale: Float) -> Float {
+        guard scale.isFinite, scale > 0 else { return 1 }
+        return Swift.max(scale, Float.leastNormalMagnitude)
+    }
+}

@@ -1,0 +1,62 @@
+/// Where scales are shared.
+public enum Granularity: Equatable, Sendable, CustomStringConvertible {
+    /// One scale for the whole tensor.
+    case tensor
+    /// One scale per index along `axis` (0 = output channels of a linear weight).
+    case channel(axis: Int)
+    /// One scale per `size` consecutive elements along the last dimension.
+    case group(size: Int)
+
+    public var description: String {
+        switch self {
+        case .tensor: "tensor"
+        case .channel(let axis): "channel(axis \(axis))"
+        case .group(let size): "group(\(size))"
+        }
+    }
+}
+
+/// Linear (uniform affine) quantization, r = S(q - Z): the bit width, symmetric or asymmetric, and
+/// the granularity of S and Z.
+///
+/// - Symmetric: signed codes in [-2^(b-1), 2^(b-1) - 1], Z = 0, S = absmax / (2^(b-1) - 1), so the
+///   most negative code is never produced by round-to-nearest and the grid is symmetric.
+/// - Asymmetric: unsigned codes in [0, 2^b - 1], the range widened to include 0,
+///   S = (max - min) / (2^b - 1), Z = round(-min / S) kept inside [0, 2^b - 1].
+public struct LinearScheme: Equatable, Sendable {
+    public let bits: Int
+    public let symmetric: Bool
+    public let granularity: Granularity
+
+    public init(bits: Int, symmetric: Bool, granularity: Granularity) throws {
+        guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
+        if case .group(let size) = granularity, size < 1 {
+            throw QuantError.invalidScheme("group size must be positive, got \(size)")
+        }
+        self.bits = bits
+        self.symmetric = symmetric
+        self.granularity = granularity
+    }
+
+    public var qmin: Int32 { symmetric ? -(1 << (bits - 1)) : 0 }
+    public var qmax: Int32 { symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1 }
+    /// Codes are two's complement bytes when symmetric, unsigned bytes otherwise.
+    public var signedCodes: Bool { symmetric }
+}
+
+/// Errors of QuantCore: a code for programs and a message that says what to change.
+public enum QuantError: Error, Equatable, CustomStringConvertible, Sendable {
+    case invalidScheme(String)
+    case invalidShape(String)
+    case nonFinite(String)
+    case kernel(String)
+
+    public var description: String {
+        switch self {
+        case .invalidScheme(let m): "invalid scheme: \(m)"
+        case .invalidShape(let m): "invalid shape: \(m)"
+        case .nonFinite(let m): "non-finite input: \(m)"
+        case .kernel(let m): "kernel: \(m)"
+        }
+    }
+}
