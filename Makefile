@@ -7,7 +7,7 @@ REQUIREMENTS := Tests/Interop/requirements.txt
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test deps build build-release swift-test interop fuzz fmt clean
+.PHONY: run test deps build build-release swift-test interop fuzz bench fmt clean
 
 run: deps build
 	$(BIN_DIR)/quantctl --help
@@ -44,6 +44,11 @@ $(REAL_MODEL): $(VENV)/.installed
 
 interop: $(VENV)/.installed $(REAL_MODEL) build
 	QS_BIN_DIR=$(BIN_DIR) QS_REAL_MODEL=$(REAL_MODEL) $(PYTHON) -m pytest -q Tests/Interop
+
+# Release-mode benchmarks (tables; add --json for machine-readable output). Never part of `make test`.
+bench: deps
+	$(SWIFT) build -c release --product quant-bench
+	$$($(SWIFT) build -c release --show-bin-path)/quant-bench kernels --threads 2
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

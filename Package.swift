@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "quantctl", targets: ["quantctl"]),
+        .executable(name: "quant-bench", targets: ["quant-bench"]),
         .library(name: "ModelFormats", targets: ["ModelFormats"]),
     ],
     dependencies: [
@@ -29,6 +30,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "quantctl", dependencies: ["QuantCLI"]),
+        // Benchmarks: a library of measurements and a thin main.
+        .target(
+            name: "QuantBench",
+            dependencies: [
+                "QuantCore", "Int8Kernels", "CInt8Kernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels"]),

@@ -167,3 +167,28 @@ struct LinearQuantizerTests {
         #expect(exact.sqnrDB == .infinity && exact.cosine == 1)
     }
 }
+
+@Suite("Packed linear quantization")
+struct PackedQuantizationTests {
+    /// The streaming quantize-and-pack path gives exactly pack(quantize(x)) in the artifact layout.
+    @Test(arguments: [7, 8, 9])
+    func packedEqualsPackOfCodes(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<30 {
+            let (scheme, shape, x) = try LinearQuantizerTests.randomCase(&rng)
+            let quantizer = LinearQuantizer(scheme: scheme, threads: 2)
+            let q = try x.withUnsafeBufferPointer { try quantizer.quantize($0, shape: shape) }
+            let last = shape.last!, rows = x.count / last
+            var expected = [UInt8](repeating: 0, count: quantizer.packedByteCount(shape: shape))
+            try q.codes.withUnsafeBufferPointer { c in
+                try expected.withUnsafeMutableBufferPointer { try Kernels.scalar.pack(c, rows: rows, cols: last, bits: scheme.bits, into: $0) }
+            }
+            var packed = [UInt8](repeating: 0xEE, count: expected.count)
+            let parameters = try x.withUnsafeBufferPointer { xb in
+                try packed.withUnsafeMutableBufferPointer { try quantizer.quantizePacked(xb, shape: shape, into: $0) }
+            }
+            #expect(packed == expected, "seed \(seed) \(scheme.granularity) \(scheme.bits) bits shape \(shape)")
+            #expect(parameters == q.parameters)
+        }
+    }
+}

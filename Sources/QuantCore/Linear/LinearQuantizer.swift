@@ -28,6 +28,18 @@ public struct LinearQuantizer: Sendable {
         return QuantizedTensor(scheme: scheme, shape: shape, codes: codes, parameters: parameters)
     }
 
+    /// Quantizes into a caller's buffer of one byte per element (no allocation for the codes).
+    public func quantize(
+        _ x: UnsafeBufferPointer<Float>, shape: [Int], into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws -> LinearParameters {
+        let layout = try TensorLayout(shape: shape, granularity: scheme.granularity)
+        let count = shape.reduce(1, *)
+        guard x.count == count, out.count >= count else {
+            throw QuantError.invalidShape("\(x.count) values and room for \(out.count) codes, for shape \(shape)")
+        }
+        return try quantize(x, layout: layout, into: out)
+    }
+
     /// Reconstructs fp32 values: r = scale * (q - zeroPoint).
     public func dequantize(_ q: QuantizedTensor) throws -> [Float] {
         let layout = try TensorLayout(shape: q.shape, granularity: q.scheme.granularity)
@@ -86,8 +98,9 @@ public struct LinearQuantizer: Sendable {
 
     /// Rows with their own scales (per row, or per group within rows): range then quantize each
     /// chunk of rows while it is in cache.
-    private func quantizeFused(
-        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, into out: UnsafeMutableBufferPointer<UInt8>
+    func quantizeFused(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, into out: UnsafeMutableBufferPointer<UInt8>,
+        packBits: Int? = nil
     ) throws -> LinearParameters {
         let groups = groupsPerRow(cols: cols, group: Swift.max(group, 1))
         var scales = [Float](repeating: 1, count: rows * groups)
@@ -122,9 +135,23 @@ public struct LinearQuantizer: Sendable {
                             }
                             try parameters.inverseScales.withUnsafeBufferPointer { inv in
                                 try withOptional(parameters.zeroPoints) { zp in
-                                    try kernels.quantize(
-                                        slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin,
-                                        qmax: scheme.qmax, into: UnsafeMutableBufferPointer(rebasing: output.value[elements]))
+                                    if let bits = packBits {
+                                        // Quantize into a chunk-sized buffer, then pack it into this chunk's rows.
+                                        var codes = [UInt8](repeating: 0, count: elements.count)
+                                        try codes.withUnsafeMutableBufferPointer { chunkCodes in
+                                            try kernels.quantize(
+                                                slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp,
+                                                qmin: scheme.qmin, qmax: scheme.qmax, into: chunkCodes)
+                                            let stride = Kernels.packedRowBytes(cols: cols, bits: bits)
+                                            try kernels.pack(
+                                                UnsafeBufferPointer(chunkCodes), rows: count, cols: cols, bits: bits,
+                                                into: UnsafeMutableBufferPointer(rebasing: output.value[(first * stride)..<((first + count) * stride)]))
+                                        }
+                                    } else {
+                                        try kernels.quantize(
+                                            slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin,
+                                            qmax: scheme.qmax, into: UnsafeMutableBufferPointer(rebasing: output.value[elements]))
+                                    }
                                 }
                             }
                         } catch {

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+/// `quant-bench`: release-mode benchmarks that print a table (or JSON) with ratios to baselines
+/// measured in the same run.
+public struct QuantBenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "quant-bench",
+        abstract: "Benchmarks for QuantService (build with -c release).",
+        subcommands: [KernelsCommand.self]
+    )
+
+    public init() {}
+}
+
+struct KernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Int8 kernels on a 4096 x 4096 fp32 matrix, against memcpy and the int8 register peak."
+    )
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    @Option(help: "Also measure with this many threads (results for 1 thread are always included).")
+    var threads = 1
+
+    @Option(help: "Timed runs per measurement; the median is reported.")
+    var repeats = 7
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() throws {
+        #if DEBUG
+        FileHandle.standardError.write(Data("warning: debug build; run `swift build -c release` for real figures\n".utf8))
+        #endif
+        let report = try KernelBenchmark(threads: threads, repeats: repeats).run { step in
+            FileHandle.standardError.write(Data("  measuring \(step)\n".utf8))
+        }
+        print(json ? report.json() : report.table(), terminator: json ? "\n" : "")
+    }
+}

@@ -1,0 +1,3 @@
+import QuantBench
+
+QuantBenchCommand.main()
