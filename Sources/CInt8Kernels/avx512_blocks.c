@@ -23,11 +23,32 @@ static inline __m512i round_away_epi32(__m512 v) {
     return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
 }
 
+/// max |x| of four consecutive blocks at once: one shared shuffle tree instead of four
+/// reductions (the reduction, not memory, bounds the per-block quantizers).
+static inline __m128 absmax4(const float *x) {
+    __m512 a = _mm512_max_ps(abs_ps(_mm512_loadu_ps(x)), abs_ps(_mm512_loadu_ps(x + 16)));
+    __m512 b = _mm512_max_ps(abs_ps(_mm512_loadu_ps(x + 32)), abs_ps(_mm512_loadu_ps(x + 48)));
+    __m512 c = _mm512_max_ps(abs_ps(_mm512_loadu_ps(x + 64)), abs_ps(_mm512_loadu_ps(x + 80)));
+    __m512 d = _mm512_max_ps(abs_ps(_mm512_loadu_ps(x + 96)), abs_ps(_mm512_loadu_ps(x + 112)));
+    // 256-bit halves: ab = [max(a.lo,a.hi) | max(b.lo,b.hi)], cd likewise.
+    __m512 ab = _mm512_max_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 cd = _mm512_max_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    // 128-bit quarters: lane q of the result belongs to block q (a, b, c, d).
+    __m512 abcd = _mm512_max_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    abcd = _mm512_max_ps(abcd, _mm512_permute_ps(abcd, 0x4E));
+    abcd = _mm512_max_ps(abcd, _mm512_permute_ps(abcd, 0xB1));
+    // Element 4q of abcd now holds block q's max.
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), abcd));
+}
+
 void qk_quantize_q8_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q8_0 *y = blocks;
-    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+    size_t nb = n / QK_BLOCK;
+    float maxima[4];
+    for (size_t i = 0; i < nb; i++) {
+        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(x + i * 32));
         __m512 v0 = _mm512_loadu_ps(x + i * 32), v1 = _mm512_loadu_ps(x + i * 32 + 16);
-        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
         const float d = amax / 127.0f;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
@@ -38,12 +59,14 @@ void qk_quantize_q8_0_avx512(const float *x, void *blocks, size_t n) {
 }
 
 /// The reference's signed extreme: the first element of largest magnitude, or +0 when all are zero.
-static inline float signed_absmax(const float *b, __m512 v0, __m512 v1) {
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
-    if (amax == 0.0f) return 0.0f;
+static inline float signed_absmax(const float *b, __m512 v0, __m512 v1, float amax) {
+    // Branch-free: which half holds the extreme is random, and a mispredicted branch per block
+    // costs more than the whole block's arithmetic.
     __mmask16 m0 = _mm512_cmp_ps_mask(abs_ps(v0), _mm512_set1_ps(amax), _CMP_EQ_OQ);
     __mmask16 m1 = _mm512_cmp_ps_mask(abs_ps(v1), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-    return m0 ? b[__builtin_ctz(m0)] : b[16 + __builtin_ctz(m1)];
+    uint32_t mask = (uint32_t)m0 | ((uint32_t)m1 << 16) | 0x80000000u;
+    const float v = b[__builtin_ctz(mask)];
+    return amax == 0.0f ? 0.0f : v;
 }
 
 /// The reference keeps the first element equal to the final min (max); only zeros can differ in
@@ -81,10 +104,14 @@ void qk_quantize_q4_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q4_0 *y = blocks;
     const __m512 bias = _mm512_set1_ps(8.5f);
     const __m512i top = _mm512_set1_epi32(15);
-    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+    size_t nb = n / QK_BLOCK;
+    float maxima[4];
+    for (size_t i = 0; i < nb; i++) {
         const float *b = x + i * 32;
+        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(b));
         __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float d = signed_absmax(b, v0, v1) / -8;
+        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float d = signed_absmax(b, v0, v1, amax) / -8;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
         __m512 vid = _mm512_set1_ps(id);
@@ -96,10 +123,14 @@ void qk_quantize_q5_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q5_0 *y = blocks;
     const __m512 bias = _mm512_set1_ps(16.5f);
     const __m512i top = _mm512_set1_epi32(31);
-    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+    size_t nb = n / QK_BLOCK;
+    float maxima[4];
+    for (size_t i = 0; i < nb; i++) {
         const float *b = x + i * 32;
+        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(b));
         __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float d = signed_absmax(b, v0, v1) / -16;
+        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float d = signed_absmax(b, v0, v1, amax) / -16;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
         __m512 vid = _mm512_set1_ps(id);
