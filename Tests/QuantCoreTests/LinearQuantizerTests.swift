@@ -192,3 +192,30 @@ struct PackedQuantizationTests {
         }
     }
 }
+
+@Suite("Metrics measured while quantizing")
+struct MeasuredQuantizationTests {
+    @Test(arguments: [31, 32])
+    func sameAsMeasuringAfterwards(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        for _ in 0..<25 {
+            let (scheme, shape, x) = try LinearQuantizerTests.randomCase(&rng)
+            let quantizer = LinearQuantizer(scheme: scheme, threads: 2)
+            let q = try x.withUnsafeBufferPointer { try quantizer.quantize($0, shape: shape) }
+            let r = try quantizer.dequantize(q)
+            var expected = ErrorMetrics()
+            x.withUnsafeBufferPointer { a in r.withUnsafeBufferPointer { expected.add(original: a, reconstructed: $0) } }
+            for packed in [false, true] {
+                var out = [UInt8](repeating: 0, count: max(x.count, quantizer.packedByteCount(shape: shape)))
+                let (parameters, metrics) = try x.withUnsafeBufferPointer { xb in
+                    try out.withUnsafeMutableBufferPointer { try quantizer.quantizeMeasured(xb, shape: shape, packed: packed, into: $0) }
+                }
+                #expect(parameters == q.parameters)
+                if !packed || scheme.bits == 8 { #expect(Array(out.prefix(x.count)) == q.codes) }
+                #expect(metrics.count == expected.count && metrics.maxAbsError == expected.maxAbsError)
+                #expect(abs(metrics.sumSquaredError - expected.sumSquaredError) <= 1e-5 * expected.sumSquaredError + 1e-30)
+                #expect(abs(metrics.sumSquares - expected.sumSquares) <= 1e-5 * expected.sumSquares)
+            }
+        }
+    }
+}

@@ -100,7 +100,7 @@ public struct LinearQuantizer: Sendable {
     /// chunk of rows while it is in cache.
     func quantizeFused(
         _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, into out: UnsafeMutableBufferPointer<UInt8>,
-        packBits: Int? = nil
+        packBits: Int? = nil, metrics: MetricsBox? = nil
     ) throws -> LinearParameters {
         let groups = groupsPerRow(cols: cols, group: Swift.max(group, 1))
         var scales = [Float](repeating: 1, count: rows * groups)
@@ -146,11 +146,14 @@ public struct LinearQuantizer: Sendable {
                                             try kernels.pack(
                                                 UnsafeBufferPointer(chunkCodes), rows: count, cols: cols, bits: bits,
                                                 into: UnsafeMutableBufferPointer(rebasing: output.value[(first * stride)..<((first + count) * stride)]))
+                                            try metrics?.measure(slice, codes: UnsafeBufferPointer(chunkCodes), signed: scheme.signedCodes, rows: count, cols: cols, group: group, parameters: parameters, kernels: kernels)
                                         }
                                     } else {
+                                        let target = UnsafeMutableBufferPointer(rebasing: output.value[elements])
                                         try kernels.quantize(
                                             slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin,
-                                            qmax: scheme.qmax, into: UnsafeMutableBufferPointer(rebasing: output.value[elements]))
+                                            qmax: scheme.qmax, into: target)
+                                        try metrics?.measure(slice, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: count, cols: cols, group: group, parameters: parameters, kernels: kernels)
                                     }
                                 }
                             }
