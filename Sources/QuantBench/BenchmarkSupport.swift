@@ -55,9 +55,9 @@ public struct KernelReport: Sendable {
 
     public func table() -> String {
         var out = "kernels: \(isa); baselines: memcpy \(format(memcpyGBps)) GB/s, int8 peak \(format(int8PeakGOPS)) GOPS\n"
-        out += "name                       threads        value  unit  ratio  vs\n"
+        out += "name" + String(repeating: " ", count: 31) + "threads        value  unit  ratio  vs\n"
         for r in results {
-            out += r.name.padding(toLength: 26, withPad: " ", startingAt: 0) + " "
+            out += r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
             out += String(r.threads).leftPad(7) + " " + format(r.value).leftPad(12) + "  " + r.unit.padding(toLength: 4, withPad: " ", startingAt: 0)
             out += " " + String(format: "%5.2f", r.ratio) + "  " + r.baseline + "\n"
         }
