@@ -1,0 +1,49 @@
+import ModelFormats
+
+/// Named starting points for recipes. A recipe's own fields override its preset's.
+public struct Preset: Sendable {
+    public let name: String
+    public let summary: String
+    /// The preset as recipe JSON (`weights` and `output`).
+    public let recipe: JSONObject
+
+    public static let all: [Preset] = [
+        linear("int8", "int8, symmetric, one scale per output channel (axis 0)", bits: 8, symmetric: true, granularity: "channel"),
+        linear("int8-tensor", "int8, symmetric, one scale per tensor", bits: 8, symmetric: true, granularity: "tensor"),
+        linear("uint8-asym", "uint8 with a zero point, one scale per tensor", bits: 8, symmetric: false, granularity: "tensor"),
+        linear("int4-g128", "int4, symmetric, one scale per 128 weights along rows", bits: 4, symmetric: true, granularity: "group"),
+        linear("int4-g128-asym", "uint4 with zero points, groups of 128 along rows", bits: 4, symmetric: false, granularity: "group"),
+        linear("int4-channel", "int4, symmetric, one scale per output channel", bits: 4, symmetric: true, granularity: "channel"),
+        gguf("q8_0", "GGUF Q8_0 blocks (8.5 bits per weight)", "Q8_0"),
+        gguf("q4_0", "GGUF Q4_0 blocks (4.5 bits per weight)", "Q4_0"),
+        gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
+        gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
+        gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        float("fp16", "IEEE half precision, safetensors F16", "F16"),
+        float("bf16", "bfloat16, safetensors BF16", "BF16"),
+    ]
+
+    public static func named(_ name: String) -> Preset? { all.first { $0.name == name.lowercased() } }
+
+    static func linear(_ name: String, _ summary: String, bits: Int, symmetric: Bool, granularity: String) -> Preset {
+        var weights = JSONObject([
+            ("method", .string("linear")), ("bits", .integer(bits)), ("symmetric", .bool(symmetric)),
+            ("granularity", .string(granularity)),
+        ])
+        if granularity == "group" { weights["group_size"] = .integer(128) }
+        if granularity == "channel" { weights["axis"] = .integer(0) }
+        return Preset(name: name, summary: summary, recipe: recipe(weights, output: "safetensors"))
+    }
+
+    static func gguf(_ name: String, _ summary: String, _ type: String) -> Preset {
+        Preset(name: name, summary: summary, recipe: recipe(JSONObject([("method", .string("gguf")), ("type", .string(type))]), output: "gguf"))
+    }
+
+    static func float(_ name: String, _ summary: String, _ type: String) -> Preset {
+        Preset(name: name, summary: summary, recipe: recipe(JSONObject([("method", .string("gguf")), ("type", .string(type))]), output: "safetensors"))
+    }
+
+    static func recipe(_ weights: JSONObject, output: String) -> JSONObject {
+        JSONObject([("weights", .object(weights)), ("output", .object(JSONObject([("format", .string(output))])))])
+    }
+}

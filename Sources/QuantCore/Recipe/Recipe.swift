@@ -1,0 +1,169 @@
+import ModelFormats
+
+/// A validated quantization recipe: the user-facing contract (docs/RECIPES.md).
+public struct Recipe: Sendable {
+    public enum OutputFormat: String, Sendable, CaseIterable {
+        case safetensors, gguf
+    }
+
+    /// What to do with a targeted tensor that holds NaN or Inf.
+    public enum NonFinitePolicy: String, Sendable, CaseIterable {
+        /// Fail, naming the tensor (the default).
+        case error
+        /// Copy that tensor unchanged and note it in the report.
+        case keep
+    }
+
+    public struct Override: Sendable {
+        public let match: Glob
+        public let weights: WeightSpec
+    }
+
+    public let preset: String?
+    public let weights: WeightSpec
+    /// Nil: the default (floating tensors of rank >= 2).
+    public let targets: [Glob]?
+    public let ignore: [Glob]
+    public let overrides: [Override]
+    public let output: OutputFormat
+    public let nonFinite: NonFinitePolicy
+    /// The resolved recipe as JSON, for reports and artifact metadata.
+    public let json: JSONValue
+
+    /// The weight spec for a tensor: the last matching override wins.
+    public func weights(for name: String) -> WeightSpec {
+        overrides.last { $0.match.matches(name) }?.weights ?? weights
+    }
+
+    /// Whether a tensor is quantized: targeted (by `targets`, or by default floating with rank >= 2)
+    /// and not ignored.
+    public func quantizes(name: String, isFloatingPoint: Bool, rank: Int) -> Bool {
+        guard isFloatingPoint else { return false }
+        if ignore.contains(where: { $0.matches(name) }) { return false }
+        if let targets { return targets.contains { $0.matches(name) } }
+        return rank >= 2
+    }
+
+    // MARK: - Parsing
+
+    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite"]
+
+    /// Parses recipe JSON text (duplicate keys rejected).
+    public static func parse(_ text: String) throws -> Recipe {
+        let value: JSONValue
+        do {
+            value = try StrictJSON.parse(text)
+        } catch let error as FormatError {
+            throw RecipeError("", "recipe is not valid JSON: \(error.message)\(error.offset.map { " at byte \($0)" } ?? "")")
+        }
+        return try parse(value)
+    }
+
+    public static func preset(_ name: String) throws -> Recipe {
+        try parse(.object(JSONObject([("preset", .string(name))])))
+    }
+
+    public static func parse(_ value: JSONValue) throws -> Recipe {
+        guard let object = value.objectValue else { throw RecipeError("", "a recipe must be a JSON object") }
+        for key in object.keys where !fields.contains(key) {
+            throw RecipeError(key, "is not a recipe field (allowed: \(fields.joined(separator: ", ")))")
+        }
+        var base = JSONObject()
+        var presetName: String?
+        if let presetValue = object["preset"] {
+            guard let name = presetValue.stringValue, let preset = Preset.named(name) else {
+                throw RecipeError("preset", "unknown preset \(presetValue.serialized) (known: \(Preset.all.map(\.name).joined(separator: ", ")))")
+            }
+            presetName = preset.name
+            base = preset.recipe
+        }
+        let baseWeights = try merge(base["weights"]?.objectValue ?? JSONObject(), object["weights"], path: "weights")
+        let weights = try WeightSpec.parse(baseWeights, path: "weights")
+
+        let outputObject = try merge(base["output"]?.objectValue ?? JSONObject(), object["output"], path: "output")
+        for key in outputObject.keys where key != "format" {
+            throw RecipeError("output.\(key)", "is not an output field (allowed: format)")
+        }
+        let output = try WeightSpec.enumValue(outputObject["format"] ?? .string("safetensors"), OutputFormat.self, "output.format")
+
+        let targets = try object["targets"].map { try globs($0, "targets") }
+        let ignore = try object["ignore"].map { try globs($0, "ignore") } ?? []
+        var overrides: [Override] = []
+        var overrideJSON: [JSONValue] = []
+        if let list = object["overrides"] {
+            guard let items = list.arrayValue else { throw RecipeError("overrides", "must be a list of {\"match\", \"weights\"}") }
+            for (index, item) in items.enumerated() {
+                let path = "overrides[\(index)]"
+                guard let entry = item.objectValue else { throw RecipeError(path, "must be an object {\"match\", \"weights\"}") }
+                for key in entry.keys where key != "match" && key != "weights" {
+                    throw RecipeError("\(path).\(key)", "is not an override field (allowed: match, weights)")
+                }
+                guard let pattern = entry["match"]?.stringValue, !pattern.isEmpty else {
+                    throw RecipeError("\(path).match", "must be a non-empty glob over tensor names, e.g. \"*.lm_head.weight\"")
+                }
+                guard entry["weights"]?.objectValue != nil else {
+                    throw RecipeError("\(path).weights", "must be an object of weight fields")
+                }
+                let merged = try merge(baseWeights, entry["weights"], path: "\(path).weights")
+                let spec = try WeightSpec.parse(merged, path: "\(path).weights")
+                try checkRepresentable(spec, output: output, path: "\(path).weights")
+                overrides.append(Override(match: Glob(pattern), weights: spec))
+                overrideJSON.append(.object(JSONObject([("match", .string(pattern)), ("weights", spec.json)])))
+            }
+        }
+        try checkRepresentable(weights, output: output, path: "weights")
+        let nonFinite = try WeightSpec.enumValue(object["nonfinite"] ?? .string("error"), NonFinitePolicy.self, "nonfinite")
+
+        var resolved = JSONObject()
+        if let presetName { resolved["preset"] = .string(presetName) }
+        resolved["weights"] = weights.json
+        if let targets { resolved["targets"] = .array(targets.map { .string($0.pattern) }) }
+        if !ignore.isEmpty { resolved["ignore"] = .array(ignore.map { .string($0.pattern) }) }
+        if !overrideJSON.isEmpty { resolved["overrides"] = .array(overrideJSON) }
+        resolved["output"] = .object(JSONObject([("format", .string(output.rawValue))]))
+        if nonFinite != .error { resolved["nonfinite"] = .string(nonFinite.rawValue) }
+        return Recipe(
+            preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
+            nonFinite: nonFinite, json: .object(resolved))
+    }
+
+    /// Field-wise merge of `over` onto `base`. Changing the method starts from `over` alone, so a
+    /// preset's linear fields never leak into a gguf spec (and the reverse); changing the
+    /// granularity drops the old granularity's `axis` / `group_size`.
+    static func merge(_ base: JSONObject, _ over: JSONValue?, path: String) throws -> JSONObject {
+        guard let over else { return base }
+        guard let object = over.objectValue else { throw RecipeError(path, "must be an object") }
+        if let method = object["method"], method != (base["method"] ?? .string("linear")) { return object }
+        var result = base
+        // A new granularity drops the old one's parameters (a preset's group_size under "channel").
+        if let granularity = object["granularity"], granularity != base["granularity"] {
+            result["axis"] = nil
+            result["group_size"] = nil
+        }
+        for (key, value) in object.entries { result[key] = value }
+        return result
+    }
+
+    static func globs(_ value: JSONValue, _ field: String) throws -> [Glob] {
+        guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+            throw RecipeError(field, "must be a list of non-empty globs over tensor names, e.g. [\"*.weight\"]")
+        }
+        return items.compactMap(\.stringValue).map(Glob.init)
+    }
+
+    /// A recipe the output format cannot store is an error, never a silent fallback.
+    static func checkRepresentable(_ spec: WeightSpec, output: OutputFormat, path: String) throws {
+        switch (spec.method, output) {
+        case (.linear, .gguf):
+            throw RecipeError(
+                "\(path).method",
+                "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\"")
+        case (.gguf, .safetensors) where spec.ggufType?.isBlockFormat == true:
+            throw RecipeError(
+                "\(path).type",
+                "\(spec.ggufType!.rawValue) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors")
+        default:
+            break
+        }
+    }
+}

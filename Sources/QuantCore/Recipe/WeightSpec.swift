@@ -1,0 +1,135 @@
+import ModelFormats
+
+/// How the weights of one tensor are quantized, fully resolved and validated.
+public struct WeightSpec: Equatable, Sendable {
+    public enum Method: String, Sendable, CaseIterable {
+        case linear, gguf
+    }
+
+    /// Storage of linear scales.
+    public enum ScaleDType: String, Sendable, CaseIterable {
+        case f32 = "F32", f16 = "F16", bf16 = "BF16"
+
+        public var dtype: DType {
+            switch self {
+            case .f32: .f32
+            case .f16: .f16
+            case .bf16: .bf16
+            }
+        }
+    }
+
+    /// Target types of the `gguf` method.
+    public enum GGUFType: String, Sendable, CaseIterable {
+        case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", f16 = "F16", bf16 = "BF16", f32 = "F32"
+
+        /// The ggml block type, for the Q* types.
+        public var isBlockFormat: Bool { ![.f16, .bf16, .f32].contains(self) }
+        public var ggmlType: GGMLType { GGMLType.named(rawValue)! }
+        /// Bits per weight including block scales.
+        public var bitsPerWeight: Double { Double(ggmlType.typeSize * 8) / Double(ggmlType.blockSize) }
+    }
+
+    public var method: Method
+    public var scheme: LinearScheme?
+    public var scaleDType: ScaleDType
+    public var ggufType: GGUFType?
+
+    /// The JSON form stored in reports and artifact metadata.
+    public var json: JSONValue {
+        var object = JSONObject([("method", .string(method.rawValue))])
+        if let scheme {
+            object["bits"] = .integer(scheme.bits)
+            object["symmetric"] = .bool(scheme.symmetric)
+            switch scheme.granularity {
+            case .tensor: object["granularity"] = .string("tensor")
+            case .channel(let axis):
+                object["granularity"] = .string("channel")
+                object["axis"] = .integer(axis)
+            case .group(let size):
+                object["granularity"] = .string("group")
+                object["group_size"] = .integer(size)
+            }
+            object["scale_dtype"] = .string(scaleDType.rawValue)
+            object["clipping"] = .object(JSONObject([("method", .string("minmax"))]))
+            object["rounding"] = .object(JSONObject([("method", .string("nearest"))]))
+        }
+        if let ggufType { object["type"] = .string(ggufType.rawValue) }
+        return .object(object)
+    }
+
+    /// Parses a merged `weights` object; `path` names it in errors ("weights", "overrides[1].weights").
+    public static func parse(_ object: JSONObject, path: String) throws -> WeightSpec {
+        func field(_ name: String) -> String { "\(path).\(name)" }
+        let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
+        let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding"]
+        let ggufFields = ["method", "type"]
+        let allowed = method == .linear ? linearFields : ggufFields
+        for key in object.keys where !allowed.contains(key) {
+            throw RecipeError(field(key), "is not a field of method '\(method.rawValue)' (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        switch method {
+        case .gguf:
+            guard let typeValue = object["type"] else {
+                throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGUFType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            let type = try enumValue(typeValue, GGUFType.self, field("type"), uppercase: true)
+            return WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
+        case .linear:
+            let bits = try integer(object["bits"] ?? .integer(8), field("bits"), range: 2...8)
+            let symmetric = try boolean(object["symmetric"] ?? .bool(true), field("symmetric"))
+            let granularityName = try enumValue(object["granularity"] ?? .string("channel"), GranularityName.self, field("granularity"))
+            let granularity: Granularity
+            switch granularityName {
+            case .tensor: granularity = .tensor
+            case .channel: granularity = .channel(axis: try integer(object["axis"] ?? .integer(0), field("axis"), range: 0...7))
+            case .group: granularity = .group(size: try integer(object["group_size"] ?? .integer(128), field("group_size"), range: 1...(1 << 20)))
+            }
+            if granularityName != .channel, object["axis"] != nil {
+                throw RecipeError(field("axis"), "applies only to granularity 'channel'")
+            }
+            if granularityName != .group, object["group_size"] != nil {
+                throw RecipeError(field("group_size"), "applies only to granularity 'group'")
+            }
+            let scaleDType = try enumValue(object["scale_dtype"] ?? .string("F32"), ScaleDType.self, field("scale_dtype"), uppercase: true)
+            try methodObject(object["clipping"], field("clipping"), allowed: ["minmax"])
+            try methodObject(object["rounding"], field("rounding"), allowed: ["nearest"])
+            let scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity)
+            return WeightSpec(method: .linear, scheme: scheme, scaleDType: scaleDType, ggufType: nil)
+        }
+    }
+
+    enum GranularityName: String, CaseIterable { case tensor, channel, group }
+
+    static func enumValue<T: RawRepresentable & CaseIterable>(
+        _ value: JSONValue, _: T.Type, _ field: String, uppercase: Bool = false
+    ) throws -> T where T.RawValue == String {
+        let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let text = value.stringValue, let result = T(rawValue: uppercase ? text.uppercased() : text) else {
+            throw RecipeError(field, "must be one of \(allowed), got \(value.serialized)")
+        }
+        return result
+    }
+
+    static func integer(_ value: JSONValue, _ field: String, range: ClosedRange<Int>) throws -> Int {
+        guard let number = value.intValue, range.contains(number) else {
+            throw RecipeError(field, "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(value.serialized)")
+        }
+        return number
+    }
+
+    static func boolean(_ value: JSONValue, _ field: String) throws -> Bool {
+        guard let flag = value.boolValue else { throw RecipeError(field, "must be true or false, got \(value.serialized)") }
+        return flag
+    }
+
+    /// `{"method": "..."}` objects (clipping, rounding); other issues add more methods.
+    static func methodObject(_ value: JSONValue?, _ field: String, allowed: [String]) throws {
+        guard let value else { return }
+        guard let object = value.objectValue, object.keys == ["method"], let name = object["method"]?.stringValue,
+            allowed.contains(name)
+        else {
+            throw RecipeError(field, "must be {\"method\": \(allowed.map { "\"\($0)\"" }.joined(separator: " | "))}, got \(value.serialized)")
+        }
+    }
+}
