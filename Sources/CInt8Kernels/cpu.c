@@ -46,6 +46,8 @@ static const qk_kernel_table scalar_table = {
     .dequantize_q5_0 = qk_dequantize_q5_0_ref,
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .gemm = qk_gemm_ref,
+    .linear_error = qk_linear_error_ref,
+    .error = qk_error_ref,
 };
 
 #if defined(QK_HAVE_X86)
@@ -73,6 +75,8 @@ static const qk_kernel_table avx2_table = {
     .dequantize_q5_0 = qk_dequantize_q5_0_ref,
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .gemm = qk_gemm_avx2,
+    .linear_error = qk_linear_error_ref,
+    .error = qk_error_ref,
 };
 
 static const qk_kernel_table avx512_table = {
@@ -99,6 +103,8 @@ static const qk_kernel_table avx512_table = {
     .dequantize_q5_0 = qk_dequantize_q5_0_ref,
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .gemm = qk_gemm_avx512,
+    .linear_error = qk_linear_error_avx512,
+    .error = qk_error_avx512,
 };
 #endif
 

@@ -68,6 +68,10 @@ void qk_dequantize_q5_1_ref(const void *blocks, float *y, size_t n);
 void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                  float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 
+void qk_linear_error_ref(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
+                         const float *scales, const int32_t *zero_points, qk_error_stats *stats);
+void qk_error_ref(const float *x, const float *r, size_t n, qk_error_stats *stats);
+
 // x86 variants (defined only when compiling for x86_64).
 #if defined(__x86_64__)
 #define QK_HAVE_X86 1
@@ -93,6 +97,9 @@ void qk_quantize_q5_0_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_1_avx512(const float *x, void *blocks, size_t n);
 void qk_dequantize_q8_0_avx512(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_0_avx512(const void *blocks, float *y, size_t n);
+void qk_linear_error_avx512(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
+                            const float *scales, const int32_t *zero_points, qk_error_stats *stats);
+void qk_error_avx512(const float *x, const float *r, size_t n, qk_error_stats *stats);
 void qk_gemm_avx512(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                     float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 

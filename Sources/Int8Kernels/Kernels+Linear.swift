@@ -107,3 +107,50 @@ extension Kernels {
         table.pointee.unpack(packed.baseAddress, rows, cols, Int32(bits), signExtend ? 1 : 0, out.baseAddress)
     }
 }
+
+/// Reconstruction-error sums, for the report's MSE, SQNR, cosine and max error.
+public struct ErrorSums: Sendable, Equatable {
+    public var count = 0
+    public var sumSquares: Double = 0
+    public var sumSquaredError: Double = 0
+    public var sumProducts: Double = 0
+    public var sumReconstructedSquares: Double = 0
+    public var maxAbsError: Float = 0
+
+    public init() {}
+
+    mutating func add(_ stats: qk_error_stats, count: Int) {
+        self.count += count
+        sumSquares += stats.sum_xx
+        sumSquaredError += stats.sum_ee
+        sumProducts += stats.sum_xr
+        sumReconstructedSquares += stats.sum_rr
+        maxAbsError = Swift.max(maxAbsError, stats.max_abs)
+    }
+}
+
+extension Kernels {
+    /// Adds the error of r = scale * (q - zeroPoint) against x (row/group scale layout) to `sums`.
+    public func linearError(
+        _ x: UnsafeBufferPointer<Float>, codes: UnsafeBufferPointer<UInt8>, signed: Bool, rows: Int, cols: Int, group: Int,
+        scales: UnsafeBufferPointer<Float>, zeroPoints: UnsafeBufferPointer<Int32>?, into sums: inout ErrorSums
+    ) throws {
+        let needed = rows * groupsPerRow(cols: cols, group: Swift.max(group, 1))
+        try require(x.count >= rows * cols && codes.count >= rows * cols, "buffers smaller than \(rows) x \(cols)")
+        try require(scales.count >= needed && (zeroPoints?.count ?? needed) >= needed, "need \(needed) scales")
+        try require(group > 0 || rows * cols == 0, "group size must be positive")
+        guard rows > 0 && cols > 0 else { return }
+        var stats = qk_error_stats()
+        table.pointee.linear_error(x.baseAddress, codes.baseAddress, signed ? 1 : 0, rows, cols, group, scales.baseAddress, zeroPoints?.baseAddress, &stats)
+        sums.add(stats, count: rows * cols)
+    }
+
+    /// Adds the error of `reconstructed` against `x` to `sums`.
+    public func error(_ x: UnsafeBufferPointer<Float>, reconstructed: UnsafeBufferPointer<Float>, into sums: inout ErrorSums) throws {
+        try require(x.count == reconstructed.count, "\(x.count) originals, \(reconstructed.count) reconstructions")
+        guard !x.isEmpty else { return }
+        var stats = qk_error_stats()
+        table.pointee.error(x.baseAddress, reconstructed.baseAddress, x.count, &stats)
+        sums.add(stats, count: x.count)
+    }
+}

@@ -163,3 +163,52 @@ struct LinearKernelTests {
         }
     }
 }
+
+@Suite("Error statistics")
+struct ErrorStatisticsTests {
+    @Test func variantsAgreeWithReference() throws {
+        var rng = SplitMix64(seed: 9)
+        for _ in 0..<20 {
+            let rows = Int(rng.next() % 5) + 1, cols = Int(rng.next() % 700) + 1, group = [cols, 32, 7].randomElement(using: &rng)!
+            let x = randomFloats(rows * cols, &rng)
+            let codes = (0..<(rows * cols)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let scales = (0..<(rows * groupsPerRow(cols: cols, group: group))).map { _ in Float(rng.next() % 100) / 300 }
+            let zeros = scales.map { _ in Int32(rng.next() % 256) }
+            var reconstructed = [Float](repeating: 0, count: x.count)
+            try codes.withUnsafeBufferPointer { c in
+                try scales.withUnsafeBufferPointer { s in
+                    try zeros.withUnsafeBufferPointer { z in
+                        try reconstructed.withUnsafeMutableBufferPointer {
+                            try Kernels.scalar.dequantize(c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: $0)
+                        }
+                    }
+                }
+            }
+            var exact = (xx: 0.0, ee: 0.0, worst: Float(0))
+            for i in x.indices {
+                let e = x[i] - reconstructed[i]
+                exact.xx += Double(x[i]) * Double(x[i])
+                exact.ee += Double(e) * Double(e)
+                exact.worst = max(exact.worst, abs(e))
+            }
+            for kernels in Kernels.available {
+                var linear = ErrorSums(), plain = ErrorSums()
+                try x.withUnsafeBufferPointer { xb in
+                    try codes.withUnsafeBufferPointer { c in
+                        try scales.withUnsafeBufferPointer { s in
+                            try zeros.withUnsafeBufferPointer { z in
+                                try kernels.linearError(xb, codes: c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: &linear)
+                            }
+                        }
+                    }
+                    try reconstructed.withUnsafeBufferPointer { try kernels.error(xb, reconstructed: $0, into: &plain) }
+                }
+                for sums in [linear, plain] {
+                    #expect(sums.count == x.count && sums.maxAbsError == exact.worst, "\(kernels.isa)")
+                    #expect(abs(sums.sumSquares - exact.xx) <= 1e-5 * exact.xx, "\(kernels.isa)")
+                    #expect(abs(sums.sumSquaredError - exact.ee) <= 1e-5 * exact.ee + 1e-12, "\(kernels.isa)")
+                }
+            }
+        }
+    }
+}

@@ -70,6 +70,19 @@ typedef struct qk_gemm_b qk_gemm_b;
 typedef void (*qk_gemm_fn)(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end,
                            int32_t *c32, float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 
+/// Reconstruction-error sums: Σx², Σ(x-r)², Σx·r, Σr² (in double) and max |x-r|.
+typedef struct {
+    double sum_xx, sum_ee, sum_xr, sum_rr;
+    float max_abs;
+} qk_error_stats;
+
+/// Error of a linear quantization without materialising r: r = scale * (q - zero_point), with the
+/// row/group scale layout of qk_quantize. Adds into *stats.
+typedef void (*qk_linear_error_fn)(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
+                                   const float *scales, const int32_t *zero_points, qk_error_stats *stats);
+/// Error between two float arrays. Adds into *stats.
+typedef void (*qk_error_fn)(const float *x, const float *r, size_t n, qk_error_stats *stats);
+
 /// One implementation of every kernel.
 typedef struct {
     int isa;
@@ -87,6 +100,8 @@ typedef struct {
     qk_block_quantize_fn quantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q5_0, quantize_q5_1;
     qk_block_dequantize_fn dequantize_q8_0, dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1;
     qk_gemm_fn gemm;
+    qk_linear_error_fn linear_error;
+    qk_error_fn error;
 } qk_kernel_table;
 
 /// The table for one ISA, or NULL if this CPU (or this build) lacks it.

@@ -1,16 +1,11 @@
 import Foundation
+import Int8Kernels
 
-/// How far a reconstruction is from the original: the numbers a report shows.
-public struct ErrorMetrics: Equatable, Sendable {
-    public var count = 0
-    public var sumSquares: Double = 0  // Σ x²
-    public var sumSquaredError: Double = 0  // Σ (x - r)²
-    public var sumProducts: Double = 0  // Σ x·r
-    public var sumReconstructedSquares: Double = 0  // Σ r²
-    public var maxAbsError: Float = 0
+/// How far a reconstruction is from the original: the numbers a report shows. The sums are
+/// gathered by the kernels (`Kernels.linearError`, `Kernels.error`).
+public typealias ErrorMetrics = ErrorSums
 
-    public init() {}
-
+extension ErrorSums {
     public var mse: Double { count == 0 ? 0 : sumSquaredError / Double(count) }
 
     /// Signal-to-quantization-noise ratio in dB; +Inf for an exact reconstruction.
@@ -27,33 +22,13 @@ public struct ErrorMetrics: Equatable, Sendable {
         return sumProducts / denominator
     }
 
-    /// Accumulates a chunk. Float partial sums over short runs, then Double, keep it fast and exact
-    /// enough (relative error ~1e-7 per run of 256).
+    /// Adds the error of `r` against `x`.
     public mutating func add(original x: UnsafeBufferPointer<Float>, reconstructed r: UnsafeBufferPointer<Float>) {
         let n = Swift.min(x.count, r.count)
-        var start = 0
-        while start < n {
-            let end = Swift.min(n, start + 256)
-            var xx: Float = 0, ee: Float = 0, xr: Float = 0, rr: Float = 0, worst: Float = maxAbsError
-            for i in start..<end {
-                let a = x[i], b = r[i], e = a - b
-                xx += a * a
-                ee += e * e
-                xr += a * b
-                rr += b * b
-                worst = Swift.max(worst, abs(e))
-            }
-            sumSquares += Double(xx)
-            sumSquaredError += Double(ee)
-            sumProducts += Double(xr)
-            sumReconstructedSquares += Double(rr)
-            maxAbsError = worst
-            start = end
-        }
-        count += n
+        try? Kernels.best.error(UnsafeBufferPointer(rebasing: x[0..<n]), reconstructed: UnsafeBufferPointer(rebasing: r[0..<n]), into: &self)
     }
 
-    public mutating func merge(_ other: ErrorMetrics) {
+    public mutating func merge(_ other: ErrorSums) {
         count += other.count
         sumSquares += other.sumSquares
         sumSquaredError += other.sumSquaredError

@@ -1,8 +1,9 @@
 import Int8Kernels
 import Synchronization
 
-/// Error metrics gathered by concurrent workers while they quantize: each chunk is dequantized from
-/// cache right after it is quantized, so measuring costs no extra pass over the tensor.
+/// Error metrics gathered by concurrent workers while they quantize: each chunk's error is taken
+/// from cache right after it is quantized (r is rebuilt in registers), so measuring costs no extra
+/// pass over the tensor.
 final class MetricsBox: Sendable {
     private let total = Mutex(ErrorMetrics())
 
@@ -12,16 +13,12 @@ final class MetricsBox: Sendable {
         _ x: UnsafeBufferPointer<Float>, codes: UnsafeBufferPointer<UInt8>, signed: Bool, rows: Int, cols: Int, group: Int,
         parameters: LinearParameters, kernels: Kernels
     ) throws {
-        var reconstructed = [Float](repeating: 0, count: x.count)
+        var chunk = ErrorMetrics()
         try parameters.scales.withUnsafeBufferPointer { scales in
             try withOptional(parameters.zeroPoints) { zeros in
-                try reconstructed.withUnsafeMutableBufferPointer {
-                    try kernels.dequantize(codes, signed: signed, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zeros, into: $0)
-                }
+                try kernels.linearError(x, codes: codes, signed: signed, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zeros, into: &chunk)
             }
         }
-        var chunk = ErrorMetrics()
-        reconstructed.withUnsafeBufferPointer { chunk.add(original: x, reconstructed: $0) }
         total.withLock { $0.merge(chunk) }
     }
 }
