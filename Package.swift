@@ -25,7 +25,7 @@ let package = Package(
         .target(
             name: "QuantCLI",
             dependencies: [
-                "ModelFormats",
+                "ModelFormats", "QuantCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -11,7 +11,7 @@ public struct QuantCtl: ParsableCommand {
             2 server or job failure, 3 network error.
             """,
         version: QuantServiceVersion.current,
-        subcommands: [InspectCommand.self]
+        subcommands: [InspectCommand.self, QuantizeCommand.self, DequantizeCommand.self, PresetsCommand.self]
     )
 
     public init() {}

@@ -10,17 +10,21 @@ public struct LinearParameters: Equatable, Sendable {
 
     public var inverseScales: [Float] { scales.map { 1 / $0 } }
 
-    public static func from(mins: [Float], maxs: [Float], scheme: LinearScheme) -> LinearParameters {
+    /// `store` maps a computed scale to the value it will have once stored (e.g. rounded to fp16);
+    /// zero points are derived from the stored scale.
+    public static func from(
+        mins: [Float], maxs: [Float], scheme: LinearScheme, store: (Float) -> Float = { $0 }
+    ) -> LinearParameters {
         var scales = [Float](repeating: 1, count: mins.count)
         var zeroPoints: [Int32]? = scheme.symmetric ? nil : [Int32](repeating: 0, count: mins.count)
         let levels = Float(scheme.qmax - scheme.qmin)
         for i in mins.indices {
             if scheme.symmetric {
                 let absMax = Swift.max(-mins[i], maxs[i], 0)
-                scales[i] = sanitize(absMax / Float(scheme.qmax))
+                scales[i] = store(sanitize(absMax / Float(scheme.qmax)))
             } else {
                 let lo = Swift.min(mins[i], 0), hi = Swift.max(maxs[i], 0)
-                let scale = sanitize((hi - lo) / levels)
+                let scale = store(sanitize((hi - lo) / levels))
                 scales[i] = scale
                 let zero = (-lo / scale).rounded(.toNearestOrEven)
                 zeroPoints![i] = Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax)))

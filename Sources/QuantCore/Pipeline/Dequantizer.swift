@@ -1,0 +1,231 @@
+import Int8Kernels
+import ModelFormats
+
+/// Any artifact (ours, or a GGUF file) back to fp32 safetensors, streamed tensor by tensor.
+public enum Dequantizer {
+    /// What one output tensor is made from.
+    enum Source {
+        case linear(codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int])
+        case blocks(SourceTensor, BlockFormat)
+        case float(SourceTensor)
+        case copy(SourceTensor, DType)
+    }
+
+    /// Returns the number of tensors written.
+    @discardableResult
+    public static func run(input: String, output: String, kernels: Kernels = .best) throws -> Int {
+        let source = try SourceModel(path: input)
+        let (items, metadata) = try plan(source)
+        let specs = items.map { name, item -> TensorSpec in
+            switch item {
+            case .linear(_, _, _, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
+            case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
+            case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
+            }
+        }
+        let temporary = output + ".partial"
+        let writer = try SafetensorsWriter(path: temporary, tensors: specs, metadata: metadata)
+        do {
+            let scratch = ScratchBuffer<Float>(fill: 0)
+            for (_, item) in items { try write(item, source: source, writer: writer, kernels: kernels, scratch: scratch) }
+            try writer.finish(sync: true)
+            try renameReplacing(temporary, output)
+        } catch {
+            try? removeFile(temporary)
+            throw error
+        }
+        return items.count
+    }
+
+    static func plan(_ source: SourceModel) throws -> ([(String, Source)], [(key: String, value: String)]) {
+        var byName: [String: SourceTensor] = [:]
+        for tensor in source.tensors { byName[tensor.name] = tensor }
+        var items: [(String, Source)] = []
+        var metadata: [(key: String, value: String)] = []
+        var consumed = Set<String>()
+        var quantized: [String: JSONObject] = [:]
+        if case .safetensors(let file) = source.model {
+            metadata = file.metadata.filter { $0.key != "quantization" }
+            if let text = file.metadata.first(where: { $0.key == "quantization" })?.value {
+                guard let info = try? StrictJSON.parse(text).objectValue, info["format"]?.stringValue == Pipeline.artifactFormat,
+                    let tensors = info["tensors"]?.objectValue
+                else {
+                    throw PipelineError.unsupported("__metadata__", "\"quantization\" is not a \(Pipeline.artifactFormat) description")
+                }
+                for (name, value) in tensors.entries {
+                    guard let entry = value.objectValue else { throw PipelineError.unsupported(name, "malformed quantization entry") }
+                    quantized[name] = entry
+                    if entry["method"]?.stringValue == "linear" {
+                        consumed.insert(name + ".scale")
+                        consumed.insert(name + ".zero_point")
+                    }
+                }
+            }
+        }
+        for tensor in source.tensors where !consumed.contains(tensor.name) {
+            if let entry = quantized[tensor.name], entry["method"]?.stringValue == "linear" {
+                items.append((tensor.name, try linearSource(tensor, entry: entry, byName: byName)))
+                continue
+            }
+            switch tensor.storage {
+            case .gguf(let type):
+                if let format = BlockFormat(rawValue: type.name) {
+                    items.append((tensor.name, .blocks(tensor, format)))
+                } else if tensor.floatDType != nil {
+                    items.append((tensor.name, .float(tensor)))
+                } else if let dtype = [GGMLType.i8: DType.i8, .i16: .i16, .i32: .i32, .i64: .i64][type] {
+                    items.append((tensor.name, .copy(tensor, dtype)))
+                } else {
+                    throw PipelineError.unsupported(tensor.name, "cannot dequantize ggml type \(type.name) (supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32)")
+                }
+            case .safetensors(let dtype):
+                items.append((tensor.name, tensor.floatDType != nil ? .float(tensor) : .copy(tensor, dtype)))
+            }
+        }
+        return (items, metadata)
+    }
+
+    static func linearSource(_ codes: SourceTensor, entry: JSONObject, byName: [String: SourceTensor]) throws -> Source {
+        let name = codes.name
+        guard let bits = entry["bits"]?.intValue, let symmetric = entry["symmetric"]?.boolValue,
+            let granularityName = entry["granularity"]?.stringValue,
+            let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.allSatisfy({ $0 >= 0 })
+        else { throw PipelineError.unsupported(name, "its quantization entry lacks bits, symmetric, granularity or shape") }
+        let granularity: Granularity
+        switch granularityName {
+        case "tensor": granularity = .tensor
+        case "channel":
+            guard let axis = entry["axis"]?.intValue, shape.indices.contains(axis) else { throw PipelineError.unsupported(name, "bad channel axis") }
+            granularity = .channel(axis: axis)
+        case "group":
+            guard let size = entry["group_size"]?.intValue, size > 0 else { throw PipelineError.unsupported(name, "bad group_size") }
+            granularity = .group(size: size)
+        default: throw PipelineError.unsupported(name, "unknown granularity \(granularityName)")
+        }
+        let scheme: LinearScheme
+        do { scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity) } catch {
+            throw PipelineError.unsupported(name, "\(error)")
+        }
+        guard let scale = byName[name + ".scale"] else { throw PipelineError.unsupported(name, "its scale tensor '\(name).scale' is missing") }
+        let zeroPoint = byName[name + ".zero_point"]
+        if !symmetric && zeroPoint == nil { throw PipelineError.unsupported(name, "asymmetric, but '\(name).zero_point' is missing") }
+        // The stored shapes must be exactly what the format says, or reading would go out of bounds.
+        let count = shape.reduce(1, *)
+        let last = shape.last ?? 1
+        let rows = last == 0 ? 0 : count / last
+        let expectedCodes = bits == 8 ? count : rows * Kernels.packedRowBytes(cols: last, bits: bits)
+        guard codes.byteRange.count == expectedCodes, codes.storage == .safetensors(bits == 8 ? (symmetric ? .i8 : .u8) : .u8) || (bits == 8 && codes.storage == .safetensors(.u8)) else {
+            throw PipelineError.unsupported(name, "codes hold \(codes.byteRange.count) bytes of \(codes.dtypeName); shape \(shape) at \(bits) bits needs \(expectedCodes)")
+        }
+        let scaleCount: Int
+        switch granularity {
+        case .tensor: scaleCount = 1
+        case .channel(let axis): scaleCount = shape[axis]
+        case .group(let size): scaleCount = rows * ((last + size - 1) / size)
+        }
+        guard scale.floatDType != nil, scale.elementCount == scaleCount else {
+            throw PipelineError.unsupported(name, "'\(name).scale' has \(scale.elementCount) values, \(scaleCount) expected")
+        }
+        if let zeroPoint, zeroPoint.elementCount != scaleCount || zeroPoint.storage != .safetensors(.u8) {
+            throw PipelineError.unsupported(name, "'\(name).zero_point' must be U8 with \(scaleCount) values")
+        }
+        return .linear(codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape)
+    }
+
+    static func write(_ item: Source, source: SourceModel, writer: SafetensorsWriter, kernels: Kernels, scratch: ScratchBuffer<Float>) throws {
+        let chunk = 1 << 20
+        switch item {
+        case .copy(let tensor, _):
+            try writer.write(source.bytes(of: tensor))
+        case .float(let tensor):
+            var start = 0
+            while start < tensor.elementCount {
+                let end = Swift.min(tensor.elementCount, start + chunk)
+                try writer.write(UnsafeRawBufferPointer(try source.floats(of: tensor, start..<end, scratch: scratch, kernels: kernels)))
+                source.release(tensor, elements: start..<end)
+                start = end
+            }
+        case .blocks(let tensor, let format):
+            let bytes = source.bytes(of: tensor)
+            var start = 0
+            let step = chunk / 32 * 32
+            while start < tensor.elementCount {
+                let end = Swift.min(tensor.elementCount, start + step)
+                let out = scratch.take(end - start)
+                try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(rebasing: bytes[format.byteCount(elements: start)..<format.byteCount(elements: end)]), into: out)
+                try writer.write(UnsafeRawBufferPointer(out))
+                start = end
+            }
+        case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):
+            let scales = Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: ScratchBuffer(fill: 0), kernels: kernels))
+            let zeros = zeroTensor.map { z in source.bytes(of: z).map { Int32($0) } }
+            try LinearDequantization(codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels)
+                .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }
+        }
+    }
+}
+
+/// Codes (packed or not) + scales back to fp32, in chunks of whole rows of the last dimension.
+struct LinearDequantization {
+    let codes: UnsafeRawBufferPointer
+    let scheme: LinearScheme
+    let shape: [Int]
+    let scales: [Float]
+    let zeros: [Int32]?
+    let kernels: Kernels
+
+    func run(chunkElements: Int, scratch: ScratchBuffer<Float>, emit: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        let count = shape.reduce(1, *)
+        let last = Swift.max(shape.last ?? 1, 1)
+        let rows = count / last
+        let stride = scheme.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: scheme.bits)
+        let step = shape.count <= 1 ? Swift.max(rows, 1) : Swift.max(1, chunkElements / last)
+        let unpacked = ScratchBuffer<UInt8>(fill: 0)
+        var row = 0
+        while row < rows {
+            let end = Swift.min(rows, row + step), n = end - row
+            let source = UnsafeBufferPointer(rebasing: codes.bindMemory(to: UInt8.self)[(row * stride)..<(end * stride)])
+            let chunkCodes: UnsafeBufferPointer<UInt8>
+            if scheme.bits == 8 {
+                chunkCodes = source
+            } else {
+                let target = unpacked.take(n * last)
+                try kernels.unpack(source, rows: n, cols: last, bits: scheme.bits, signExtend: scheme.symmetric, into: target)
+                chunkCodes = UnsafeBufferPointer(target)
+            }
+            let out = scratch.take(n * last)
+            try dequantize(chunkCodes, firstRow: row, rows: n, cols: last, into: out)
+            try emit(UnsafeBufferPointer(out))
+            row = end
+        }
+    }
+
+    func dequantize(_ q: UnsafeBufferPointer<UInt8>, firstRow: Int, rows: Int, cols: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
+        let signed = scheme.signedCodes
+        switch scheme.granularity {
+        case .tensor:
+            try call(q, rows: 1, cols: rows * cols, group: Swift.max(rows * cols, 1), scales: [scales[0]], zeros: zeros.map { [$0[0]] }, out)
+        case .group(let size):
+            let groups = groupsPerRow(cols: cols, group: size)
+            let range = (firstRow * groups)..<((firstRow + rows) * groups)
+            try call(q, rows: rows, cols: cols, group: size, scales: Array(scales[range]), zeros: zeros.map { Array($0[range]) }, out)
+        case .channel(let axis) where axis == shape.count - 1:
+            try scales.withUnsafeBufferPointer { s in
+                try withOptional(zeros) { z in try kernels.dequantizeColumns(q, signed: signed, rows: rows, cols: cols, scales: s, zeroPoints: z, into: out) }
+            }
+        case .channel(let axis):
+            let innerRows = shape[(axis + 1)..<(shape.count - 1)].reduce(1, *)
+            let channel = { (row: Int) in (row / innerRows) % shape[axis] }
+            let rowRange = firstRow..<(firstRow + rows)
+            try call(q, rows: rows, cols: cols, group: cols, scales: rowRange.map { scales[channel($0)] }, zeros: zeros.map { z in rowRange.map { z[channel($0)] } }, out)
+        }
+    }
+
+    private func call(_ q: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, group: Int, scales: [Float], zeros: [Int32]?, _ out: UnsafeMutableBufferPointer<Float>) throws {
+        try scales.withUnsafeBufferPointer { s in
+            try withOptional(zeros) { z in
+                try kernels.dequantize(q, signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: out)
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import Int8Kernels
+import ModelFormats
+import Synchronization
+
+/// Linear quantization of one tensor into codes, scales and zero points.
+///
+/// Group scales and channel scales on axis 0 depend only on the rows they cover: each chunk takes
+/// its ranges, scales, codes and error in one pass from cache. Tensor scales and channel scales on
+/// other axes need the whole tensor's ranges first: one range pass, then the quantizing pass.
+/// Workers share it read-only: they use its kernels and scheme, never the processor's scratch buffers.
+struct LinearTensorJob: @unchecked Sendable {
+    let processor: TensorProcessor
+    let plan: TensorPlan
+    let scheme: LinearScheme
+    let scaleDType: WeightSpec.ScaleDType
+
+    var tensor: SourceTensor { plan.source }
+    var kernels: Kernels { processor.kernels }
+
+    func run(into writer: ArtifactWriter) throws -> ErrorMetrics {
+        let shape = tensor.shape
+        let count = tensor.elementCount
+        var scales: [Float]
+        var zeros: [Int32]?
+        var metrics: ErrorMetrics
+        switch scheme.granularity {
+        case .group(let size):
+            let cols = shape.last ?? 1
+            (scales, zeros, metrics) = try fused(rows: cols == 0 ? 0 : count / cols, cols: cols, group: size, writer: writer)
+        case .channel(0):
+            let rows = shape.first ?? 1
+            let cols = rows == 0 ? 0 : count / rows
+            (scales, zeros, metrics) = try fused(rows: rows, cols: cols, group: Swift.max(cols, 1), writer: writer)
+        case .tensor, .channel:
+            (scales, zeros, metrics) = try twoPass(writer: writer)
+        }
+        try writer.write(try FloatCodec.fromFloat32(scaleDType.dtype, scales))
+        if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
+        return metrics
+    }
+
+    // MARK: - Scales in the storage dtype
+
+    /// Parameters from ranges, with scales rounded to their storage dtype first, so the codes are
+    /// computed with exactly the scale a reader will use.
+    func parameters(mins: [Float], maxs: [Float]) throws -> LinearParameters {
+        let dtype = scaleDType
+        let parameters = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme) { scale in
+            Self.store(scale, as: dtype)
+        }
+        if let bad = parameters.scales.first(where: { !$0.isFinite }) {
+            throw PipelineError.unsupported(tensor.name, "a scale (\(bad)) does not fit \(dtype.rawValue); use \"scale_dtype\": \"F32\"")
+        }
+        return parameters
+    }
+
+    /// The value `scale` has once stored as `dtype`, never below that dtype's smallest normal.
+    static func store(_ scale: Float, as dtype: WeightSpec.ScaleDType) -> Float {
+        switch dtype {
+        case .f32: return scale
+        case .f16:
+            let stored = HalfFloat.toFloat(HalfFloat.fromFloat(Swift.max(scale, 0x1p-14)))
+            return stored
+        case .bf16:
+            return BFloat16.toFloat(BFloat16.fromFloat(Swift.max(scale, Float.leastNormalMagnitude)))
+        }
+    }
+
+    // MARK: - One pass: row-local scales
+
+    /// rows x cols view, `group` values per scale along each row.
+    func fused(rows: Int, cols: Int, group: Int, writer: ArtifactWriter) throws -> ([Float], [Int32]?, ErrorMetrics) {
+        let groups = groupsPerRow(cols: cols, group: group)
+        let scaleStore = Mutex([Float](repeating: 1, count: rows * groups))
+        let zeroStore = Mutex([Int32](repeating: 0, count: scheme.symmetric ? 0 : rows * groups))
+        var metrics = ErrorMetrics()
+        let lastDim = tensor.shape.last ?? 1
+        for chunk in processor.chunks(rows: rows, cols: cols, whole: tensor.shape.count <= 1) {
+            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
+            let x = UncheckedBox(try processor.read(tensor, elements: elements))
+            let out = UncheckedBox(processor.codeBuffer(elements.count))
+            let job = self
+            metrics.merge(try processor.parallel(rows: chunk.count) { range, sums in
+                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
+                let values = UnsafeBufferPointer(rebasing: x.value[part])
+                let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
+                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
+                let parameters = try job.parameters(mins: ranges.mins, maxs: ranges.maxs)
+                let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
+                try job.quantize(values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target, sums: &sums)
+                let base = (chunk.lowerBound + range.lowerBound) * groups
+                scaleStore.withLock { $0.replaceSubrange(base..<(base + parameters.scales.count), with: parameters.scales) }
+                if let zp = parameters.zeroPoints { zeroStore.withLock { $0.replaceSubrange(base..<(base + zp.count), with: zp) } }
+            })
+            try emit(UnsafeBufferPointer(out.value), lastDim: lastDim, writer: writer)
+            try processor.done(tensor, elements: elements)
+        }
+        return (scaleStore.withLock { $0 }, scheme.symmetric ? nil : zeroStore.withLock { $0 }, metrics)
+    }
+
+    func quantize(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, parameters: LinearParameters,
+        into target: UnsafeMutableBufferPointer<UInt8>, sums: inout ErrorMetrics
+    ) throws {
+        try parameters.inverseScales.withUnsafeBufferPointer { inv in
+            try parameters.scales.withUnsafeBufferPointer { scales in
+                try withOptional(parameters.zeroPoints) { zp in
+                    try kernels.quantize(x, rows: rows, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: target)
+                    try kernels.linearError(x, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zp, into: &sums)
+                }
+            }
+        }
+    }
+
+    /// Writes a chunk's codes: as they are at 8 bits, packed along the last dimension below.
+    func emit(_ chunkCodes: UnsafeBufferPointer<UInt8>, lastDim: Int, writer: ArtifactWriter) throws {
+        guard scheme.bits < 8 else { return try writer.write(UnsafeRawBufferPointer(chunkCodes)) }
+        let cols = Swift.max(lastDim, 1)
+        let rows = chunkCodes.count / cols
+        let stride = Kernels.packedRowBytes(cols: cols, bits: scheme.bits)
+        let out = processor.packBuffer(rows * stride)
+        try kernels.pack(chunkCodes, rows: rows, cols: cols, bits: scheme.bits, into: out)
+        try writer.write(UnsafeRawBufferPointer(out))
+    }
+
+    // MARK: - Two passes: scales that span the tensor
+
+    /// Channel of each row of the [rows, last] view for a channel axis before the last.
+    func channelOfRow(_ row: Int, axis: Int) -> Int {
+        let shape = tensor.shape
+        let innerRows = shape[(axis + 1)..<(shape.count - 1)].reduce(1, *)
+        return (row / innerRows) % shape[axis]
+    }
+
+    func twoPass(writer: ArtifactWriter) throws -> ([Float], [Int32]?, ErrorMetrics) {
+        let shape = tensor.shape
+        let cols = Swift.max(shape.last ?? 1, 1)
+        let rows = tensor.elementCount / cols
+        let whole = shape.count <= 1
+        // Pass 1: ranges.
+        let channels: Int
+        var mins: [Float], maxs: [Float]
+        switch scheme.granularity {
+        case .channel(let axis): channels = shape[axis]
+        default: channels = 1
+        }
+        mins = [Float](repeating: .infinity, count: channels)
+        maxs = [Float](repeating: -.infinity, count: channels)
+        for chunk in processor.chunks(rows: rows, cols: cols, whole: whole) {
+            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
+            let x = try processor.read(tensor, elements: elements)
+            switch scheme.granularity {
+            case .channel(let axis) where axis == shape.count - 1:
+                let (lo, hi, bad) = Self.columnRanges(x, rows: chunk.count, cols: cols)
+                if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
+                for c in 0..<cols { mins[c] = Swift.min(mins[c], lo[c]); maxs[c] = Swift.max(maxs[c], hi[c]) }
+            case .channel(let axis):
+                let r = try kernels.minMax(x, rows: chunk.count, cols: cols, group: cols)
+                if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
+                for i in 0..<chunk.count {
+                    let c = channelOfRow(chunk.lowerBound + i, axis: axis)
+                    mins[c] = Swift.min(mins[c], r.mins[i])
+                    maxs[c] = Swift.max(maxs[c], r.maxs[i])
+                }
+            default:
+                let r = try kernels.minMax(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1))
+                if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
+                mins[0] = Swift.min(mins[0], r.mins[0])
+                maxs[0] = Swift.max(maxs[0], r.maxs[0])
+            }
+            source.release(tensor, elements: elements)
+        }
+        let parameters = try self.parameters(mins: mins, maxs: maxs)
+
+        // Pass 2: codes with the fixed parameters.
+        var metrics = ErrorMetrics()
+        for chunk in processor.chunks(rows: rows, cols: cols, whole: whole) {
+            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
+            let x = try processor.read(tensor, elements: elements)
+            let out = processor.codeBuffer(elements.count)
+            switch scheme.granularity {
+            case .channel(let axis) where axis == shape.count - 1:
+                try quantizeColumns(x, rows: chunk.count, cols: cols, parameters: parameters, into: out, sums: &metrics)
+            case .channel(let axis):
+                let rowParameters = LinearParameters(
+                    scales: (chunk).map { parameters.scales[channelOfRow($0, axis: axis)] },
+                    zeroPoints: parameters.zeroPoints.map { zp in chunk.map { zp[channelOfRow($0, axis: axis)] } })
+                try quantize(x, rows: chunk.count, cols: cols, group: cols, parameters: rowParameters, into: out, sums: &metrics)
+            default:
+                try quantize(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1), parameters: parameters, into: out, sums: &metrics)
+            }
+            try emit(UnsafeBufferPointer(out), lastDim: cols, writer: writer)
+            try processor.done(tensor, elements: elements)
+        }
+        return (parameters.scales, parameters.zeroPoints, metrics)
+    }
+
+    var source: SourceModel { processor.source }
+
+    func quantizeColumns(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, parameters: LinearParameters,
+        into out: UnsafeMutableBufferPointer<UInt8>, sums: inout ErrorMetrics
+    ) throws {
+        let reconstruction = processor.reconstructionBuffer(x.count)
+        try parameters.inverseScales.withUnsafeBufferPointer { inv in
+            try parameters.scales.withUnsafeBufferPointer { scales in
+                try withOptional(parameters.zeroPoints) { zp in
+                    try kernels.quantizeColumns(x, rows: rows, cols: cols, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: out)
+                    try kernels.dequantizeColumns(UnsafeBufferPointer(out), signed: scheme.signedCodes, rows: rows, cols: cols, scales: scales, zeroPoints: zp, into: reconstruction)
+                }
+            }
+        }
+        try kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
+    }
+
+    /// Per-column min/max, skipping non-finite values (returned as a count).
+    static func columnRanges(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) -> ([Float], [Float], Int) {
+        var lo = [Float](repeating: .infinity, count: cols), hi = [Float](repeating: -.infinity, count: cols)
+        var bad = 0
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let v = x[r * cols + c]
+                if !v.isFinite { bad += 1; continue }
+                lo[c] = Swift.min(lo[c], v)
+                hi[c] = Swift.max(hi[c], v)
+            }
+        }
+        return (lo, hi, bad)
+    }
+}

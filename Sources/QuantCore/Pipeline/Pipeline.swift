@@ -1,0 +1,198 @@
+import Dispatch
+import Foundation
+import Int8Kernels
+import ModelFormats
+
+/// Progress of a running quantization.
+public struct PipelineProgress: Sendable {
+    public var tensorsDone: Int
+    public var tensorsTotal: Int
+    public var bytesDone: Int
+    public var bytesTotal: Int
+    public var currentTensor: String
+
+    public var fraction: Double { bytesTotal == 0 ? 1 : Double(bytesDone) / Double(bytesTotal) }
+}
+
+public struct PipelineOptions: Sendable {
+    public var threads: Int
+    public var kernels: Kernels
+    /// Values per chunk: bounds the memory a tensor takes while it is processed.
+    public var chunkElements: Int
+    public var progress: (@Sendable (PipelineProgress) -> Void)?
+    /// Checked after every chunk; returning true stops the run with `PipelineError.cancelled`.
+    public var isCancelled: (@Sendable () -> Bool)?
+
+    public init(
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: Kernels = .best, chunkElements: Int = 1 << 20,
+        progress: (@Sendable (PipelineProgress) -> Void)? = nil, isCancelled: (@Sendable () -> Bool)? = nil
+    ) {
+        self.threads = Swift.max(1, threads)
+        self.kernels = kernels
+        self.chunkElements = Swift.max(1024, chunkElements)
+        self.progress = progress
+        self.isCancelled = isCancelled
+    }
+}
+
+/// Model file in, artifact plus report out, tensor by tensor (docs/FORMAT.md, docs/RECIPES.md).
+public enum Pipeline {
+    public static let artifactFormat = "quantservice/1"
+
+    public static func run(input: String, output: String, recipe: Recipe, options: PipelineOptions = PipelineOptions()) throws -> Report {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let source = try SourceModel(path: input)
+        let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
+        let plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
+        let writer = try ArtifactWriter(
+            path: output, plans: plans, format: recipe.output,
+            safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
+            ggufMetadata: ggufMetadata(source, recipe: recipe),
+            ggufVersion: source.model.ggufVersion ?? 3)
+        var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.mapping.bytes.count)
+        var progress = PipelineProgress(
+            tensorsDone: 0, tensorsTotal: plans.count, bytesDone: 0, bytesTotal: plans.reduce(0) { $0 + $1.source.byteRange.count }, currentTensor: "")
+        let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { bytes in
+            if options.isCancelled?() == true { throw PipelineError.cancelled }
+            progress.bytesDone += bytes
+            options.progress?(progress)
+        }
+        do {
+            for plan in plans {
+                progress.currentTensor = plan.source.name
+                let tensorStart = DispatchTime.now().uptimeNanoseconds
+                let metrics = try processor.process(plan, into: writer)
+                report.tensors.append(tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9))
+                progress.tensorsDone += 1
+                options.progress?(progress)
+            }
+            if options.isCancelled?() == true { throw PipelineError.cancelled }
+            try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+        report.fileBytesOut = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return report
+    }
+
+    static func tensorReport(_ plan: TensorPlan, metrics: ErrorMetrics?, seconds: Double) -> TensorReport {
+        var report = TensorReport(
+            name: plan.source.name, shape: plan.source.shape, dtype: plan.source.dtypeName, method: "copy", bits: nil, type: nil,
+            granularity: nil, axis: nil, groupSize: nil, bytesIn: plan.source.byteRange.count,
+            bytesOut: plan.outputs.reduce(0) { $0 + $1.byteCount }, metrics: metrics, seconds: seconds, note: plan.note)
+        switch plan.action {
+        case .copy: break
+        case .linear(let scheme, _):
+            report.method = "linear"
+            report.bits = scheme.bits
+            switch scheme.granularity {
+            case .tensor: report.granularity = "tensor"
+            case .channel(let axis):
+                report.granularity = "channel"
+                report.axis = axis
+            case .group(let size):
+                report.granularity = "group"
+                report.groupSize = size
+            }
+        case .blocks(let format):
+            report.method = "gguf"
+            report.type = format.rawValue
+            report.bits = format == .q8_0 ? 8 : (format == .q4_0 || format == .q4_1 ? 4 : 5)
+            report.granularity = "group"
+            report.groupSize = 32
+        case .float(let dtype):
+            report.method = "gguf"
+            report.type = dtype.rawValue
+            report.bits = dtype.bitWidth
+        }
+        return report
+    }
+
+    /// With "nonfinite": "keep", targeted tensors holding NaN or Inf are found first (one range pass
+    /// over them) and copied unchanged.
+    static func nonFiniteTensors(_ source: SourceModel, recipe: Recipe, options: PipelineOptions) throws -> [String: String] {
+        var notes: [String: String] = [:]
+        let scratch = ScratchBuffer<Float>(fill: 0)
+        for tensor in source.tensors where recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count) {
+            var bad = 0
+            var start = 0
+            while start < tensor.elementCount {
+                let end = Swift.min(tensor.elementCount, start + options.chunkElements)
+                let x = try source.floats(of: tensor, start..<end, scratch: scratch, kernels: options.kernels)
+                bad += try options.kernels.minMax(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1)).nonFinite
+                source.release(tensor, elements: start..<end)
+                start = end
+            }
+            if bad > 0 { notes[tensor.name] = "kept unchanged: \(bad) NaN or Inf values" }
+        }
+        return notes
+    }
+
+    static func safetensorsMetadata(_ source: SourceModel, plans: [TensorPlan], recipe: Recipe) -> [(key: String, value: String)] {
+        guard recipe.output == .safetensors else { return [] }
+        var tensors = JSONObject()
+        for plan in plans {
+            switch plan.action {
+            case .linear(let scheme, _):
+                var entry = JSONObject([
+                    ("method", .string("linear")), ("bits", .integer(scheme.bits)), ("symmetric", .bool(scheme.symmetric)),
+                ])
+                switch scheme.granularity {
+                case .tensor:
+                    entry["granularity"] = .string("tensor")
+                    entry["axis"] = .null
+                    entry["group_size"] = .null
+                case .channel(let axis):
+                    entry["granularity"] = .string("channel")
+                    entry["axis"] = .integer(axis)
+                    entry["group_size"] = .null
+                case .group(let size):
+                    entry["granularity"] = .string("group")
+                    entry["axis"] = .null
+                    entry["group_size"] = .integer(size)
+                }
+                entry["shape"] = .array(plan.source.shape.map { .integer($0) })
+                entry["dtype"] = .string(plan.source.dtypeName)
+                tensors[plan.source.name] = .object(entry)
+            case .float(let dtype):
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string("float")), ("type", .string(dtype.rawValue)), ("shape", .array(plan.source.shape.map { .integer($0) })),
+                    ("dtype", .string(plan.source.dtypeName)),
+                ]))
+            default:
+                break
+            }
+        }
+        let quantization = JSONObject([("format", .string(artifactFormat)), ("recipe", recipe.json), ("tensors", .object(tensors))])
+        var metadata: [(key: String, value: String)] = []
+        if case .safetensors(let file) = source.model {
+            metadata = file.metadata.filter { $0.key != "quantization" }
+        }
+        metadata.append(("quantization", JSONValue.object(quantization).serialized))
+        return metadata
+    }
+
+    /// A GGUF input keeps all of its metadata, as llama.cpp's quantize does; the quantization version
+    /// is set and the recipe recorded.
+    static func ggufMetadata(_ source: SourceModel, recipe: Recipe) -> [GGUFKeyValue] {
+        var metadata: [GGUFKeyValue] = []
+        if case .gguf(let file) = source.model { metadata = file.metadata }
+        let ours = [
+            GGUFKeyValue("general.quantization_version", .uint32(2)),
+            GGUFKeyValue("quantservice.recipe", .string(recipe.json.serialized)),
+        ]
+        for entry in ours {
+            if let index = metadata.firstIndex(where: { $0.key == entry.key }) { metadata[index] = entry } else { metadata.append(entry) }
+        }
+        return metadata
+    }
+}
+
+extension ModelFile {
+    var ggufVersion: UInt32? {
+        if case .gguf(let file) = self { return file.header.version }
+        return nil
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import ModelFormats
+
+/// What quantizing one tensor cost and gave.
+public struct TensorReport: Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: String
+    /// "linear", "gguf" or "copy".
+    public var method: String
+    public var bits: Int?
+    public var type: String?
+    public var granularity: String?
+    public var axis: Int?
+    public var groupSize: Int?
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var metrics: ErrorMetrics?
+    public var seconds: Double
+    public var note: String?
+
+    public var elementCount: Int { shape.reduce(1, *) }
+    /// Stored bits per weight, scales and zero points included.
+    public var bitsPerWeight: Double { elementCount == 0 ? 0 : Double(bytesOut * 8) / Double(elementCount) }
+    public var quantized: Bool { method != "copy" }
+
+    public var json: JSONValue {
+        var object = JSONObject([
+            ("name", .string(name)), ("shape", .array(shape.map { .integer($0) })), ("dtype", .string(dtype)),
+            ("method", .string(method)),
+        ])
+        object["bits"] = bits.map { .integer($0) } ?? .null
+        if let type { object["type"] = .string(type) }
+        object["granularity"] = granularity.map { .string($0) } ?? .null
+        if let axis { object["axis"] = .integer(axis) }
+        object["group_size"] = groupSize.map { .integer($0) } ?? .null
+        object["bytes_in"] = .integer(bytesIn)
+        object["bytes_out"] = .integer(bytesOut)
+        object["bits_per_weight"] = Report.number(bitsPerWeight)
+        object["mse"] = metrics.map { Report.number($0.mse) } ?? .null
+        object["sqnr_db"] = metrics.map { Report.number($0.sqnrDB) } ?? .null
+        object["max_abs_error"] = metrics.map { Report.number(Double($0.maxAbsError)) } ?? .null
+        object["cosine"] = metrics.map { Report.number($0.cosine) } ?? .null
+        object["seconds"] = Report.number(seconds)
+        if let note { object["note"] = .string(note) }
+        return .object(object)
+    }
+}
+
+/// The report of a quantization: one entry per tensor and a summary.
+public struct Report: Sendable {
+    public var tensors: [TensorReport] = []
+    public var recipe: JSONValue
+    public var inputFormat: String
+    public var outputFormat: String
+    public var fileBytesIn: Int
+    public var fileBytesOut: Int = 0
+    public var seconds: Double = 0
+
+    public var quantized: [TensorReport] { tensors.filter(\.quantized) }
+    public var bytesIn: Int { tensors.reduce(0) { $0 + $1.bytesIn } }
+    public var bytesOut: Int { tensors.reduce(0) { $0 + $1.bytesOut } }
+    /// Finite SQNRs of the quantized tensors (an exact tensor has +Inf and is left out).
+    var finiteSQNRs: [(String, Double)] {
+        quantized.compactMap { t in t.metrics.map { (t.name, $0.sqnrDB) } }.filter { $0.1.isFinite }
+    }
+
+    public var json: JSONValue {
+        let sqnrs = finiteSQNRs
+        let worst = sqnrs.min { $0.1 < $1.1 }
+        let parameters = tensors.reduce(0) { $0 + $1.elementCount }
+        let summary = JSONObject([
+            ("tensors", .integer(tensors.count)),
+            ("tensors_quantized", .integer(quantized.count)),
+            ("tensors_kept", .integer(tensors.count - quantized.count)),
+            ("parameters", .integer(parameters)),
+            ("bytes_in", .integer(bytesIn)),
+            ("bytes_out", .integer(bytesOut)),
+            ("file_bytes_in", .integer(fileBytesIn)),
+            ("file_bytes_out", .integer(fileBytesOut)),
+            ("compression_ratio", Report.number(bytesOut == 0 ? 0 : Double(bytesIn) / Double(bytesOut))),
+            ("bits_per_weight", Report.number(parameters == 0 ? 0 : Double(bytesOut * 8) / Double(parameters))),
+            ("mean_sqnr_db", sqnrs.isEmpty ? .null : Report.number(sqnrs.map(\.1).reduce(0, +) / Double(sqnrs.count))),
+            ("min_sqnr_db", worst.map { Report.number($0.1) } ?? .null),
+            ("worst_tensor", worst.map { .string($0.0) } ?? .null),
+            ("duration_seconds", Report.number(seconds)),
+            ("input_format", .string(inputFormat)),
+            ("output_format", .string(outputFormat)),
+        ])
+        return .object(JSONObject([
+            ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
+            ("tensors", .array(tensors.map(\.json))),
+        ]))
+    }
+
+    /// JSON has no Inf or NaN: those become null (an exact reconstruction has SQNR null).
+    static func number(_ value: Double) -> JSONValue {
+        guard value.isFinite else { return .null }
+        if value == value.rounded() && abs(value) < 1e15 { return .number(String(Int64(value))) }
+        return .number(String(format: "%.6g", value))
+    }
+
+    /// A short human summary for the CLI.
+    public var text: String {
+        let sqnrs = finiteSQNRs
+        let mean = sqnrs.isEmpty ? "n/a" : String(format: "%.2f dB", sqnrs.map(\.1).reduce(0, +) / Double(sqnrs.count))
+        let worst = sqnrs.min { $0.1 < $1.1 }
+        var out = "quantized \(quantized.count) of \(tensors.count) tensors in \(String(format: "%.2f", seconds)) s\n"
+        out += "size: \(bytesIn) -> \(bytesOut) bytes (\(String(format: "%.2f", bytesOut == 0 ? 0 : Double(bytesIn) / Double(bytesOut)))x)\n"
+        out += "SQNR: mean \(mean)"
+        if let worst { out += ", worst \(String(format: "%.2f", worst.1)) dB (\(worst.0))" }
+        return out + "\n"
+    }
+}

@@ -1,0 +1,125 @@
+import Int8Kernels
+import ModelFormats
+
+/// What the pipeline does with one input tensor, decided (and validated) before anything is written.
+public struct TensorPlan: Sendable {
+    public enum Action: Sendable {
+        /// Bytes copied unchanged.
+        case copy
+        /// Linear codes plus scales (and zero points): safetensors only.
+        case linear(LinearScheme, WeightSpec.ScaleDType)
+        /// ggml blocks: GGUF only.
+        case blocks(BlockFormat)
+        /// A float conversion (F16, BF16, F32) into either format.
+        case float(DType)
+    }
+
+    /// One tensor of the output.
+    public struct Output: Sendable {
+        public let name: String
+        /// numpy order.
+        public let shape: [Int]
+        public let dtype: DType?
+        public let ggmlType: GGMLType?
+        public let byteCount: Int
+    }
+
+    public let source: SourceTensor
+    public let action: Action
+    public let outputs: [Output]
+    public let spec: WeightSpec?
+    /// Why the tensor was kept as is, when a recipe asked otherwise (reported).
+    public var note: String?
+
+    /// The rows x cols view the kernels work on: rows of the last dimension.
+    var rowsView: (rows: Int, cols: Int) {
+        guard let last = source.shape.last else { return (1, 1) }
+        return (last == 0 ? 0 : source.elementCount / last, last)
+    }
+
+    public static func make(
+        _ tensor: SourceTensor, recipe: Recipe, output: Recipe.OutputFormat, keep note: String? = nil
+    ) throws -> TensorPlan {
+        let quantize = note == nil && recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count)
+        if output == .gguf {
+            guard tensor.name.utf8.count < 64 else {
+                throw PipelineError.unsupported(tensor.name, "GGUF names must be under 64 bytes (this one is \(tensor.name.utf8.count)); GGUF cannot store it, write safetensors instead")
+            }
+            guard tensor.shape.count <= 4 else {
+                throw PipelineError.unsupported(tensor.name, "GGUF tensors have at most 4 dimensions, this one has \(tensor.shape.count)")
+            }
+        }
+        guard quantize else { return try copyPlan(tensor, output: output, note: note) }
+        let spec = recipe.weights(for: tensor.name)
+        switch spec.method {
+        case .linear:
+            let scheme = spec.scheme!
+            if case .channel(let axis) = scheme.granularity, axis >= Swift.max(tensor.shape.count, 1) {
+                throw PipelineError.unsupported(tensor.name, "channel axis \(axis) is outside its shape \(tensor.shape); set weights.axis or add an override")
+            }
+            let shape = tensor.shape
+            let last = shape.last ?? 1
+            let rows = last == 0 ? 0 : tensor.elementCount / last
+            let codeShape = scheme.bits == 8 ? shape : Array(shape.dropLast()) + [Kernels.packedRowBytes(cols: last, bits: scheme.bits)]
+            let codeBytes = scheme.bits == 8 ? tensor.elementCount : rows * Kernels.packedRowBytes(cols: last, bits: scheme.bits)
+            let scaleShape: [Int]
+            switch scheme.granularity {
+            case .tensor: scaleShape = []
+            case .channel(let axis): scaleShape = [shape[axis]]
+            case .group(let size): scaleShape = Array(shape.dropLast()) + [(last + size - 1) / size]
+            }
+            let scaleCount = scaleShape.reduce(1, *)
+            var outputs = [
+                Output(name: tensor.name, shape: codeShape, dtype: scheme.bits == 8 && scheme.symmetric ? .i8 : .u8, ggmlType: nil, byteCount: codeBytes),
+                Output(name: tensor.name + ".scale", shape: scaleShape, dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleCount * spec.scaleDType.dtype.bitWidth / 8),
+            ]
+            if !scheme.symmetric {
+                outputs.append(Output(name: tensor.name + ".zero_point", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount))
+            }
+            return TensorPlan(source: tensor, action: .linear(scheme, spec.scaleDType), outputs: outputs, spec: spec)
+        case .gguf:
+            let type = spec.ggufType!
+            if type.isBlockFormat {
+                let last = tensor.shape.last ?? 1
+                guard last % 32 == 0 else {
+                    throw PipelineError.unsupported(
+                        tensor.name,
+                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of 32; add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"F16\"}}) or list it in \"ignore\"")
+                }
+                let format = BlockFormat(rawValue: type.rawValue)!
+                return TensorPlan(
+                    source: tensor, action: .blocks(format),
+                    outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type.ggmlType, byteCount: format.byteCount(elements: tensor.elementCount))],
+                    spec: spec)
+            }
+            let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
+            return TensorPlan(
+                source: tensor, action: .float(dtype),
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output == .safetensors ? dtype : nil,
+                                 ggmlType: output == .gguf ? type.ggmlType : nil, byteCount: tensor.elementCount * dtype.bitWidth / 8)],
+                spec: spec)
+        }
+    }
+
+    static func copyPlan(_ tensor: SourceTensor, output: Recipe.OutputFormat, note: String?) throws -> TensorPlan {
+        let size = tensor.byteRange.count
+        switch (tensor.storage, output) {
+        case (.safetensors(let dtype), .safetensors):
+            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
+        case (.gguf(let type), .gguf):
+            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
+        case (.safetensors(let dtype), .gguf):
+            let map: [DType: GGMLType] = [.f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64]
+            guard let type = map[dtype] else {
+                throw PipelineError.unsupported(tensor.name, "dtype \(dtype.rawValue) has no GGUF type; write safetensors instead")
+            }
+            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
+        case (.gguf(let type), .safetensors):
+            let map: [GGMLType: DType] = [.f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64]
+            guard let dtype = map[type] else {
+                throw PipelineError.unsupported(tensor.name, "ggml type \(type.name) cannot be stored in safetensors; write GGUF instead")
+            }
+            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
+        }
+    }
+}

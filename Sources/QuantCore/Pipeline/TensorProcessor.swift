@@ -1,0 +1,158 @@
+import Int8Kernels
+import ModelFormats
+import Synchronization
+
+/// Runs one tensor's plan: reads it in row chunks (about `chunkElements` values), quantizes each
+/// chunk on up to `threads` threads from cache, measures the error in the same pass, and streams the
+/// outputs into the writer. Memory holds a chunk, never a tensor.
+final class TensorProcessor {
+    let source: SourceModel
+    let kernels: Kernels
+    let threads: Int
+    let chunkElements: Int
+    /// Called after every chunk with the input bytes it covered; throws to cancel.
+    let checkpoint: (Int) throws -> Void
+
+    private let floats = ScratchBuffer<Float>(fill: 0)
+    private let codes = ScratchBuffer<UInt8>(fill: 0)
+    private let packed = ScratchBuffer<UInt8>(fill: 0)
+    private let reconstructed = ScratchBuffer<Float>(fill: 0)
+
+    init(source: SourceModel, kernels: Kernels, threads: Int, chunkElements: Int, checkpoint: @escaping (Int) throws -> Void) {
+        self.source = source
+        self.kernels = kernels
+        self.threads = threads
+        self.chunkElements = chunkElements
+        self.checkpoint = checkpoint
+    }
+
+    func process(_ plan: TensorPlan, into writer: ArtifactWriter) throws -> ErrorMetrics? {
+        switch plan.action {
+        case .copy:
+            try copy(plan.source, into: writer)
+            return nil
+        case .linear(let scheme, let scaleDType):
+            return try LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType).run(into: writer)
+        case .blocks(let format):
+            return try blocks(plan.source, format: format, into: writer)
+        case .float(let dtype):
+            return try convert(plan.source, to: dtype, into: writer)
+        }
+    }
+
+    // MARK: - Chunking
+
+    /// Row ranges of a rows x cols view, each about `chunkElements` values (one range for rank <= 1).
+    func chunks(rows: Int, cols: Int, whole: Bool = false) -> [Range<Int>] {
+        guard rows > 0 else { return [] }
+        let step = whole ? rows : Swift.max(1, chunkElements / Swift.max(cols, 1))
+        return stride(from: 0, to: rows, by: step).map { $0..<Swift.min(rows, $0 + step) }
+    }
+
+    func read(_ tensor: SourceTensor, elements: Range<Int>) throws -> UnsafeBufferPointer<Float> {
+        try source.floats(of: tensor, elements, scratch: floats, kernels: kernels)
+    }
+
+    func done(_ tensor: SourceTensor, elements: Range<Int>) throws {
+        source.release(tensor, elements: elements)
+        let bits = tensor.floatDType?.bitWidth ?? 8
+        try checkpoint(elements.count * bits / 8)
+    }
+
+    /// Runs `body` on sub-ranges of `rows` in parallel, collecting errors and error sums.
+    func parallel(rows: Int, _ body: @escaping @Sendable (Range<Int>, inout ErrorMetrics) throws -> Void) throws -> ErrorMetrics {
+        let total = Mutex(ErrorMetrics())
+        let failures = ErrorBox()
+        Parallel.rows(rows, threads: threads) { range in
+            var local = ErrorMetrics()
+            do {
+                try body(range, &local)
+                total.withLock { $0.merge(local) }
+            } catch {
+                failures.record(error)
+            }
+        }
+        try failures.rethrow()
+        return total.withLock { $0 }
+    }
+
+    func codeBuffer(_ count: Int) -> UnsafeMutableBufferPointer<UInt8> { codes.take(count) }
+    func packBuffer(_ count: Int) -> UnsafeMutableBufferPointer<UInt8> { packed.take(count) }
+    func reconstructionBuffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> { reconstructed.take(count) }
+
+    func checkFinite(_ x: UnsafeBufferPointer<Float>, tensor: SourceTensor) throws {
+        let ranges = try kernels.minMax(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1))
+        if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
+    }
+
+    // MARK: - Copy, blocks, float conversion
+
+    private func copy(_ tensor: SourceTensor, into writer: ArtifactWriter) throws {
+        let bytes = source.bytes(of: tensor)
+        let piece = 8 << 20
+        var offset = 0
+        while offset < bytes.count {
+            let end = Swift.min(bytes.count, offset + piece)
+            try writer.write(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            source.mapping.release((tensor.byteRange.lowerBound + offset)..<(tensor.byteRange.lowerBound + end))
+            try checkpoint(end - offset)
+            offset = end
+        }
+    }
+
+    private func blocks(_ tensor: SourceTensor, format: BlockFormat, into writer: ArtifactWriter) throws -> ErrorMetrics {
+        let cols = tensor.shape.last ?? 1
+        let rows = cols == 0 ? 0 : tensor.elementCount / cols
+        var metrics = ErrorMetrics()
+        for chunk in chunks(rows: rows, cols: cols) {
+            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
+            let x = UncheckedBox(try read(tensor, elements: elements))
+            let out = UncheckedBox(codeBuffer(format.byteCount(elements: elements.count)))
+            let back = UncheckedBox(reconstructionBuffer(elements.count))
+            let kernels = kernels
+            metrics.merge(try parallel(rows: chunk.count) { range, sums in
+                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
+                let values = UnsafeBufferPointer(rebasing: x.value[part])
+                let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
+                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
+                let blockBytes = format.byteCount(elements: part.lowerBound)..<format.byteCount(elements: part.upperBound)
+                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[blockBytes]))
+                try kernels.quantizeBlocks(format, values, into: target)
+                let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
+                try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(target), into: reconstruction)
+                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
+            })
+            try writer.write(UnsafeRawBufferPointer(out.value))
+            try done(tensor, elements: elements)
+        }
+        return metrics
+    }
+
+    private func convert(_ tensor: SourceTensor, to dtype: DType, into writer: ArtifactWriter) throws -> ErrorMetrics {
+        let cols = tensor.shape.last ?? 1
+        let rows = cols == 0 ? 0 : tensor.elementCount / cols
+        var metrics = ErrorMetrics()
+        let width = dtype.bitWidth / 8
+        for chunk in chunks(rows: rows, cols: cols, whole: tensor.shape.count <= 1) {
+            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
+            let x = UncheckedBox(try read(tensor, elements: elements))
+            let out = UncheckedBox(codeBuffer(elements.count * width))
+            let back = UncheckedBox(reconstructionBuffer(elements.count))
+            let kernels = kernels
+            metrics.merge(try parallel(rows: chunk.count) { range, sums in
+                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
+                let values = UnsafeBufferPointer(rebasing: x.value[part])
+                let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
+                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
+                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[(part.lowerBound * width)..<(part.upperBound * width)]))
+                try FloatCodec.fromFloat32(dtype, values, into: target)
+                let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
+                try FloatCodec.toFloat32(dtype, bytes: UnsafeRawBufferPointer(target), into: reconstruction)
+                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
+            })
+            try writer.write(UnsafeRawBufferPointer(out.value))
+            try done(tensor, elements: elements)
+        }
+        return metrics
+    }
+}
