@@ -157,7 +157,12 @@ public enum Dequantizer {
                 start = end
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):
-            let scales = Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: ScratchBuffer(fill: 0), kernels: kernels))
+            // Scales may sit unaligned after byte-sized codes: decode them into a scratch buffer that
+            // outlives the copy.
+            let scaleScratch = ScratchBuffer<Float>(fill: 0)
+            let scales = try withExtendedLifetime(scaleScratch) {
+                Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: scaleScratch, kernels: kernels))
+            }
             let zeros = zeroTensor.map { z in source.bytes(of: z).map { Int32($0) } }
             try LinearDequantization(codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels)
                 .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }
