@@ -1,0 +1,149 @@
+import Foundation
+import ModelFormats
+import Synchronization
+import Testing
+
+@testable import QuantCore
+
+/// Writes a safetensors model from (name, shape, values) triples (F32).
+func writeModel(_ path: String, _ tensors: [(String, [Int], [Float])], dtype: DType = .f32) throws {
+    let writer = try SafetensorsWriter(path: path, tensors: tensors.map { TensorSpec(name: $0.0, dtype: dtype, shape: $0.1) })
+    for (_, _, values) in tensors { try writer.write(try FloatCodec.fromFloat32(dtype, values)) }
+    try writer.finish()
+}
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("qs-pipeline-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite("Pipeline")
+struct PipelineTests {
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in Float(Int(rng.next() % 2001) - 1000) / 300 }
+    }
+
+    @Test func quantizesAndDequantizesWithinTheBound() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        let w = Self.values(300 * 200, seed: 1)
+        try writeModel(input, [("w", [300, 200], w), ("b", [200], Self.values(200, seed: 2))])
+        // Small chunks force many chunks per tensor.
+        let options = PipelineOptions(threads: 2, chunkElements: 1024)
+        for preset in ["int8", "int8-tensor", "uint8-asym", "int4-g128", "int4-g128-asym", "int4-channel"] {
+            let output = dir.appendingPathComponent("\(preset).safetensors").path
+            let report = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: options)
+            #expect(report.tensors.map(\.method) == ["linear", "copy"])
+            let back = dir.appendingPathComponent("\(preset)-back.safetensors").path
+            try Dequantizer.run(input: output, output: back)
+            let restored = try SafetensorsFile(path: back).tensor(named: "w").floats()
+            let file = try SafetensorsFile(path: output)
+            let scales = try file.tensor(named: "w.scale").floats()
+            let maxScale = scales.max()!
+            for i in w.indices { #expect(abs(restored[i] - w[i]) <= maxScale / 2 * 1.0001 + 1e-6, "\(preset) \(i)") }
+            // The report's error matches the file's.
+            let metrics = report.tensors[0].metrics!
+            let sse = zip(restored, w).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            #expect(abs(metrics.sumSquaredError - sse) <= 1e-4 * sse + 1e-9, "\(preset)")
+        }
+    }
+
+    @Test func everyChannelAxisAndRank() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        let x = Self.values(4 * 3 * 5 * 6, seed: 3)
+        try writeModel(input, [("t", [4, 3, 5, 6], x)], dtype: .bf16)
+        let original = try SafetensorsFile(path: input).tensor(named: "t").floats()
+        for axis in 0..<4 {
+            for bits in [8, 3] {
+                let recipe = try Recipe.parse(#"{"weights": {"bits": \#(bits), "granularity": "channel", "axis": \#(axis), "symmetric": false}}"#)
+                let output = dir.appendingPathComponent("a\(axis)-\(bits).safetensors").path
+                _ = try Pipeline.run(input: input, output: output, recipe: recipe, options: PipelineOptions(threads: 2, chunkElements: 1024))
+                let back = output + ".back"
+                try Dequantizer.run(input: output, output: back)
+                let restored = try SafetensorsFile(path: back).tensor(named: "t").floats()
+                let scales = try SafetensorsFile(path: output).tensor(named: "t.scale").floats()
+                #expect(scales.count == [4, 3, 5, 6][axis])
+                let bound = scales.max()! / 2 * 1.0001
+                #expect(zip(restored, original).allSatisfy { abs($0 - $1) <= bound }, "axis \(axis) bits \(bits)")
+            }
+        }
+    }
+
+    @Test func progressAndCancellation() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        try writeModel(input, [("a", [64, 64], Self.values(4096, seed: 4)), ("b", [64, 64], Self.values(4096, seed: 5))])
+        let seen = Mutex<[PipelineProgress]>([])
+        let output = dir.appendingPathComponent("o.safetensors").path
+        _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset("int8"),
+                             options: PipelineOptions(chunkElements: 1024, progress: { p in seen.withLock { $0.append(p) } }))
+        let updates = seen.withLock { $0 }
+        #expect(updates.count > 4)
+        #expect(updates.last?.tensorsDone == 2 && updates.last?.bytesDone == updates.last?.bytesTotal)
+        #expect(zip(updates, updates.dropFirst()).allSatisfy { $0.bytesDone <= $1.bytesDone })
+
+        let cancelled = dir.appendingPathComponent("c.safetensors").path
+        let calls = Mutex(0)
+        #expect(throws: PipelineError.cancelled) {
+            _ = try Pipeline.run(input: input, output: cancelled, recipe: try Recipe.preset("int8"),
+                                 options: PipelineOptions(chunkElements: 1024, isCancelled: { calls.withLock { $0 += 1; return $0 > 3 } }))
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("c.safetensors") }
+        #expect(leftovers.isEmpty, "partial files left: \(leftovers)")
+    }
+
+    @Test func nonFiniteValuesNameTheTensorOrAreKept() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        var bad = Self.values(64 * 32, seed: 6)
+        bad[77] = .nan
+        try writeModel(input, [("good", [64, 32], Self.values(2048, seed: 7)), ("bad", [64, 32], bad)])
+        for preset in ["int8", "int4-g128", "int8-tensor", "q8_0", "fp16"] {
+            let output = dir.appendingPathComponent("o-\(preset)").path
+            #expect(throws: PipelineError.nonFinite("bad", 1)) {
+                _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset))
+            }
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        let kept = dir.appendingPathComponent("kept.safetensors").path
+        let report = try Pipeline.run(input: input, output: kept, recipe: try Recipe.parse(#"{"preset": "int8", "nonfinite": "keep"}"#))
+        #expect(report.tensors.map(\.method) == ["linear", "copy"])
+        #expect(report.tensors[1].note?.contains("NaN") == true)
+        let copied = try SafetensorsFile(path: kept).tensor(named: "bad").floats()
+        #expect(copied[77].isNaN && copied[78] == bad[78])
+    }
+
+    @Test func scalesAreStoredInTheirDTypeAndUsedAsStored() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        try writeModel(input, [("w", [16, 64], Self.values(1024, seed: 8))])
+        let output = dir.appendingPathComponent("o.safetensors").path
+        _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.parse(#"{"preset": "int8", "weights": {"scale_dtype": "F16"}}"#))
+        let file = try SafetensorsFile(path: output)
+        #expect(try file.tensorInfo(named: "w.scale").dtype == .f16)
+        // Every code is within range of round(x / stored_scale): the stored fp16 scale was used.
+        let scales = try file.tensor(named: "w.scale").floats()
+        let codes = try file.tensor(named: "w").integers(as: Int8.self)
+        let x = try SafetensorsFile(path: input).tensor(named: "w").floats()
+        for i in x.indices { #expect(Int(codes[i]) == Int((x[i] * (1 / scales[i / 64])).rounded(.toNearestOrEven))) }
+    }
+
+    @Test func ggufRulesAreErrorsBeforeAnythingIsWritten() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        let longName = String(repeating: "n", count: 64)
+        try writeModel(input, [(longName, [2, 32], Self.values(64, seed: 9))])
+        let output = dir.appendingPathComponent("o.gguf").path
+        #expect(throws: PipelineError.self) { _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset("q8_0")) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m.safetensors"])
+    }
+}
