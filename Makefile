@@ -48,7 +48,9 @@ interop: $(VENV)/.installed $(REAL_MODEL) build
 # Release-mode benchmarks (tables; add --json for machine-readable output). Never part of `make test`.
 bench: deps
 	$(SWIFT) build -c release --product quant-bench
+	$(SWIFT) build -c release --product quantctl
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench kernels --threads 2
+	$$($(SWIFT) build -c release --show-bin-path)/quant-bench pipeline
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

@@ -7,7 +7,7 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self]
+        subcommands: [KernelsCommand.self, PipelineCommand.self]
     )
 
     public init() {}
@@ -41,5 +41,37 @@ struct KernelsCommand: ParsableCommand {
             FileHandle.standardError.write(Data("  measuring \(step)\n".utf8))
         }
         print(json ? report.json() : report.table(), terminator: json ? "\n" : "")
+    }
+}
+
+struct PipelineCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "quantctl quantize on a generated F32 model: time, peak RSS, ratio to the kernels and to gguf-py."
+    )
+
+    @Option(help: "Model size in MiB.")
+    var sizeMib = 1024
+
+    @Option(help: "Where to write the temporary model and artifacts.")
+    var directory = FileManager.default.temporaryDirectory.path
+
+    @Option(help: "quantctl to run (default: next to this executable).")
+    var quantctl: String?
+
+    @Option(help: "A Python with gguf and safetensors for the baseline (default: .venv/bin/python if present).")
+    var python: String?
+
+    @Option(help: "Threads for quantctl and the kernels.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
+        let py = python ?? (FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : nil)
+        let text = try PipelineBenchmark(sizeMiB: sizeMib, directory: directory, quantctl: tool, python: py, threads: threads).run { step in
+            FileHandle.standardError.write(Data("  \(step)\n".utf8))
+        }
+        print(text, terminator: "")
     }
 }

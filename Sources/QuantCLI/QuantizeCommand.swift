@@ -35,6 +35,9 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on stdout instead of the summary.")
     var json = false
 
+    @Flag(help: "Do not fsync the artifact before renaming it into place (faster; not crash-safe).")
+    var noFsync = false
+
     func validate() throws {
         guard (preset == nil) != (recipe == nil) else {
             throw ValidationError("give exactly one of --preset NAME or --recipe FILE")
@@ -48,6 +51,7 @@ struct QuantizeCommand: ParsableCommand {
             let bar = ProgressBar(enabled: isatty(2) == 1)
             var options = PipelineOptions(progress: { bar.update($0) })
             if let threads { options.threads = threads }
+            options.sync = !noFsync
             let result: Report
             do {
                 result = try Pipeline.run(input: input, output: output, recipe: recipe, options: options)

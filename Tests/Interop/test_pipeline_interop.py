@@ -159,3 +159,16 @@ def test_presets_command():
     assert result.returncode == 0
     for name in LINEAR + BLOCKS:
         assert name in result.stdout
+
+
+def test_format_md_worked_example(tmp):
+    """The worked example of docs/FORMAT.md, byte for byte."""
+    src, out = tmp / "ex.safetensors", tmp / "ex-q.safetensors"
+    save_file({"w": np.array([[0.5, -1.0, 2.0, 0.25, 3.5], [-7.0, 0.0, 1.0, 1.75, -0.5]], np.float32)}, str(src))
+    rec = recipe_file(tmp, '{"preset": "int4-g128", "weights": {"group_size": 4}, "targets": ["w"]}')
+    assert quantctl("quantize", src, "-o", out, "--recipe", rec).returncode == 0
+    with safe_open(str(out), framework="np") as f:
+        assert f.get_tensor("w").tobytes() == bytes([0xD2, 0x17, 0x07, 0x09, 0x21, 0x09])
+        np.testing.assert_allclose(f.get_tensor("w.scale"), [[2 / 7, 0.5], [1.0, 0.5 / 7]], rtol=1e-7)
+    back = dequantize_doc.dequantize(str(out))["w"]
+    assert abs(back[0, 1] - (-3 * np.float32(2 / 7))) < 1e-6 and back[1, 3] == 2.0

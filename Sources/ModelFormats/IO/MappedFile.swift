@@ -39,6 +39,10 @@ public final class MappedFile: @unchecked Sendable {
     /// the pages early. Keeps resident memory flat while a pipeline streams through a large tensor.
     public func adviseSequential(_ range: Range<Int>) { advise(range, MADV_SEQUENTIAL) }
 
+    /// Maps the pages of `range` in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one fault
+    /// per page when they are first touched. A hint: ignored where unsupported.
+    public func prefetch(_ range: Range<Int>) { advise(range, 22 /* MADV_POPULATE_READ */) }
+
     /// Drops the pages of `range` from this process's resident set (they stay in the page cache).
     public func release(_ range: Range<Int>) { advise(range, MADV_DONTNEED) }
 

@@ -43,9 +43,9 @@ final class ArtifactWriter {
         try values.withUnsafeBytes { try write($0) }
     }
 
-    /// Completes the file, fsyncs it and renames it into place.
-    func commit() throws {
-        if let safetensors { try safetensors.finish(sync: true) } else { try gguf!.finish(sync: true) }
+    /// Completes the file, fsyncs it (when `sync`) and renames it into place.
+    func commit(sync: Bool) throws {
+        if let safetensors { try safetensors.finish(sync: sync) } else { try gguf!.finish(sync: sync) }
         guard rename(temporaryPath, finalPath) == 0 else {
             throw PipelineError.output("cannot rename the finished artifact to \(finalPath): \(String(cString: strerror(errno)))")
         }

@@ -22,6 +22,8 @@ public struct PipelineOptions: Sendable {
     public var progress: (@Sendable (PipelineProgress) -> Void)?
     /// Checked after every chunk; returning true stops the run with `PipelineError.cancelled`.
     public var isCancelled: (@Sendable () -> Bool)?
+    /// fsync the artifact before renaming it into place (the job runner needs it durable).
+    public var sync = true
 
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: Kernels = .best, chunkElements: Int = 1 << 20,
@@ -67,7 +69,7 @@ public enum Pipeline {
                 options.progress?(progress)
             }
             if options.isCancelled?() == true { throw PipelineError.cancelled }
-            try writer.commit()
+            try writer.commit(sync: options.sync)
         } catch {
             writer.abort()
             throw error

@@ -81,6 +81,8 @@ public final class SourceModel: Sendable {
             throw PipelineError.unsupported(tensor.name, "\(tensor.dtypeName) tensors hold no floats to quantize")
         }
         let bytes = bytes(of: tensor)
+        let bits = dtype.bitWidth
+        mapping.prefetch((tensor.byteRange.lowerBound + range.lowerBound * bits / 8)..<(tensor.byteRange.lowerBound + (range.upperBound * bits + 7) / 8))
         if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
             let start = base.assumingMemoryBound(to: Float.self) + range.lowerBound
             return UnsafeBufferPointer(start: start, count: range.count)
