@@ -34,18 +34,20 @@ let package = Package(
         .target(
             name: "QuantBench",
             dependencies: [
-                "QuantCore", "Int8Kernels", "CInt8Kernels",
+                "QuantCore", "Int8Kernels", "CInt8Kernels", "QuantTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
+        // Deterministic random numbers shared by tests and benchmarks.
+        .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
-        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels"]),
-        .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats"]),
+        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import QuantTesting
 import Int8Kernels
 import ModelFormats
 import QuantCore

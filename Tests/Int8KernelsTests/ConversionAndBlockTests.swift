@@ -1,3 +1,4 @@
+import QuantTesting
 import Int8Kernels
 import ModelFormats
 import Testing

@@ -1,3 +1,4 @@
+import QuantTesting
 import Testing
 
 @testable import ModelFormats

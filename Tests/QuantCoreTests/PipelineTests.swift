@@ -1,3 +1,4 @@
+import QuantTesting
 import Foundation
 import ModelFormats
 import Synchronization

@@ -23,10 +23,8 @@ public struct GGUFTensorSpec: Sendable, Equatable {
 public final class GGUFWriter {
     public let tensors: [GGUFTensorSpec]
     private let sink: FileSink
-    private let sizes: [Int]
+    private var stream: TensorByteStream
     private let alignment: Int
-    private var current = 0
-    private var writtenInCurrent = 0
     private var finished = false
 
     public init(
@@ -84,46 +82,29 @@ public final class GGUFWriter {
             offset = try Checked.alignUp(Checked.add(offset, size, "data size"), alignment)
         }
         out.bytes += [UInt8](repeating: 0, count: try Checked.alignUp(out.bytes.count, alignment) - out.bytes.count)
-        self.sizes = sizes
+        stream = TensorByteStream(names: tensors.map(\.name), sizes: sizes)
         sink = try FileSink(path: path)
         try sink.write(out.bytes)
-        try closeFinishedTensors()
+        try stream.advance(pad)
     }
 
     /// Appends tensor data; chunks may span tensors. Padding between tensors is added here.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var rest = bytes
-        while !rest.isEmpty {
-            guard current < tensors.count else {
-                throw FormatError(.writerMisuse, "more bytes written than the tensors declare")
-            }
-            let take = min(rest.count, sizes[current] - writtenInCurrent)
-            try sink.write(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
-            writtenInCurrent += take
-            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
-            try closeFinishedTensors()
-        }
+        try stream.write(bytes, to: sink, completed: pad)
     }
 
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
     public func finish(sync: Bool = false) throws {
         guard !finished else { return }
-        guard current == tensors.count else {
-            throw FormatError(
-                .writerMisuse, "tensor '\(tensors[current].name)' got \(writtenInCurrent) of \(sizes[current]) bytes",
-                tensor: tensors[current].name)
-        }
+        try stream.checkComplete()
         finished = true
         try sink.close(sync: sync)
     }
 
-    private func closeFinishedTensors() throws {
-        while current < tensors.count && writtenInCurrent == sizes[current] {
-            try sink.writeZeros(try Checked.alignUp(sizes[current], alignment) - sizes[current])
-            current += 1
-            writtenInCurrent = 0
-        }
+    /// Zero padding after a tensor of `size` bytes, up to the alignment.
+    private func pad(_ size: Int) throws {
+        try sink.writeZeros(try Checked.alignUp(size, alignment) - size)
     }
 }
 

@@ -19,9 +19,7 @@ public struct TensorSpec: Sendable, Equatable {
 public final class SafetensorsWriter {
     public let tensors: [TensorSpec]
     private let sink: FileSink
-    private let sizes: [Int]
-    private var current = 0
-    private var writtenInCurrent = 0
+    private var stream: TensorByteStream
     private var finished = false
 
     public init(
@@ -68,7 +66,7 @@ public final class SafetensorsWriter {
         guard tensors.count <= limits.maxTensorCount else {
             throw FormatError(.limitExceeded, "more than \(limits.maxTensorCount) tensors")
         }
-        self.sizes = sizes
+        stream = TensorByteStream(names: tensors.map(\.name), sizes: sizes)
         var json = Array(JSONValue.object(header).serialized.utf8)
         // Pad with spaces so the data buffer starts 8-byte aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
@@ -77,27 +75,13 @@ public final class SafetensorsWriter {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix = Array($0) }
         try sink.write(prefix)
         try sink.write(json)
-        skipEmptyTensors()
+        stream.advance { _ in }
     }
 
     /// Appends bytes to the data stream. A chunk may span the end of one tensor and the start of the
     /// next; writing more than the declared sizes is an error.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var rest = bytes
-        while !rest.isEmpty {
-            guard current < tensors.count else {
-                throw FormatError(.writerMisuse, "more bytes written than the tensors declare")
-            }
-            let take = min(rest.count, sizes[current] - writtenInCurrent)
-            try sink.write(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
-            writtenInCurrent += take
-            rest = UnsafeRawBufferPointer(rebasing: rest[take...])
-            if writtenInCurrent == sizes[current] {
-                current += 1
-                writtenInCurrent = 0
-                skipEmptyTensors()
-            }
-        }
+        try stream.write(bytes, to: sink) { _ in }
     }
 
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
@@ -108,21 +92,13 @@ public final class SafetensorsWriter {
     }
 
     /// Index of the tensor the next byte belongs to (== tensors.count when all are complete).
-    public var currentTensorIndex: Int { current }
+    public var currentTensorIndex: Int { stream.current }
 
     /// Verifies that every tensor received exactly its bytes, then flushes and closes the file.
     public func finish(sync: Bool = false) throws {
         guard !finished else { return }
-        guard current == tensors.count else {
-            throw FormatError(
-                .writerMisuse, "tensor '\(tensors[current].name)' got \(writtenInCurrent) of \(sizes[current]) bytes",
-                tensor: tensors[current].name)
-        }
+        try stream.checkComplete()
         finished = true
         try sink.close(sync: sync)
-    }
-
-    private func skipEmptyTensors() {
-        while current < tensors.count && sizes[current] == 0 { current += 1 }
     }
 }

@@ -80,11 +80,6 @@ final class TensorProcessor {
     func packBuffer(_ count: Int) -> UnsafeMutableBufferPointer<UInt8> { packed.take(count) }
     func reconstructionBuffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> { reconstructed.take(count) }
 
-    func checkFinite(_ x: UnsafeBufferPointer<Float>, tensor: SourceTensor) throws {
-        let ranges = try kernels.minMax(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1))
-        if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
-    }
-
     // MARK: - Copy, blocks, float conversion
 
     private func copy(_ tensor: SourceTensor, into writer: ArtifactWriter) throws {
@@ -101,42 +96,34 @@ final class TensorProcessor {
     }
 
     private func blocks(_ tensor: SourceTensor, format: BlockFormat, into writer: ArtifactWriter) throws -> ErrorMetrics {
-        let cols = tensor.shape.last ?? 1
-        let rows = cols == 0 ? 0 : tensor.elementCount / cols
-        var metrics = ErrorMetrics()
-        for chunk in chunks(rows: rows, cols: cols) {
-            let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
-            let x = UncheckedBox(try read(tensor, elements: elements))
-            let out = UncheckedBox(codeBuffer(format.byteCount(elements: elements.count)))
-            let back = UncheckedBox(reconstructionBuffer(elements.count))
-            let kernels = kernels
-            metrics.merge(try parallel(rows: chunk.count) { range, sums in
-                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
-                let values = UnsafeBufferPointer(rebasing: x.value[part])
-                let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
-                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
-                let blockBytes = format.byteCount(elements: part.lowerBound)..<format.byteCount(elements: part.upperBound)
-                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[blockBytes]))
-                try kernels.quantizeBlocks(format, values, into: target)
-                let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
-                try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(target), into: reconstruction)
-                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
-            })
-            try writer.write(UnsafeRawBufferPointer(out.value))
-            try done(tensor, elements: elements)
+        let kernels = kernels
+        return try encode(tensor, bytes: { format.byteCount(elements: $0) }, into: writer) { values, target, reconstruction in
+            try kernels.quantizeBlocks(format, values, into: target)
+            try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(target), into: reconstruction)
         }
-        return metrics
     }
 
     private func convert(_ tensor: SourceTensor, to dtype: DType, into writer: ArtifactWriter) throws -> ErrorMetrics {
+        try encode(tensor, bytes: { $0 * dtype.bitWidth / 8 }, into: writer) { values, target, reconstruction in
+            try FloatCodec.fromFloat32(dtype, values, into: target)
+            try FloatCodec.toFloat32(dtype, bytes: UnsafeRawBufferPointer(target), into: reconstruction)
+        }
+    }
+
+    /// Streams a float tensor through an encoder in row chunks (rows of the last dimension, split
+    /// across threads): `encode` writes a run's bytes and its reconstruction, from which the error
+    /// is measured. `bytes(n)` is the encoded size of n values (n always a whole number of rows).
+    private func encode(
+        _ tensor: SourceTensor, bytes: @escaping @Sendable (Int) -> Int, into writer: ArtifactWriter,
+        _ encode: @escaping @Sendable (UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws -> ErrorMetrics {
         let cols = tensor.shape.last ?? 1
         let rows = cols == 0 ? 0 : tensor.elementCount / cols
         var metrics = ErrorMetrics()
-        let width = dtype.bitWidth / 8
         for chunk in chunks(rows: rows, cols: cols, whole: tensor.shape.count <= 1) {
             let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
             let x = UncheckedBox(try read(tensor, elements: elements))
-            let out = UncheckedBox(codeBuffer(elements.count * width))
+            let out = UncheckedBox(codeBuffer(bytes(elements.count)))
             let back = UncheckedBox(reconstructionBuffer(elements.count))
             let kernels = kernels
             metrics.merge(try parallel(rows: chunk.count) { range, sums in
@@ -144,10 +131,9 @@ final class TensorProcessor {
                 let values = UnsafeBufferPointer(rebasing: x.value[part])
                 let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
-                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[(part.lowerBound * width)..<(part.upperBound * width)]))
-                try FloatCodec.fromFloat32(dtype, values, into: target)
+                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[bytes(part.lowerBound)..<bytes(part.upperBound)]))
                 let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
-                try FloatCodec.toFloat32(dtype, bytes: UnsafeRawBufferPointer(target), into: reconstruction)
+                try encode(values, target, reconstruction)
                 try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
             })
             try writer.write(UnsafeRawBufferPointer(out.value))
