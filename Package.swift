@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
@@ -39,6 +40,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
+        // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
+        // statement lives here, behind the store's API.
+        .target(name: "QuantStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]

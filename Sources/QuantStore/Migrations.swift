@@ -1,0 +1,98 @@
+import GRDB
+
+/// Schema migrations. Ids are strings; a migration that has shipped is never edited: changes come
+/// as new migrations. Table names are literals, not derived from the record types.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-26-initial") { db in
+            try db.execute(sql: """
+                CREATE TABLE tenants (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL UNIQUE,
+                    created_at DATETIME NOT NULL,
+                    max_queued_jobs INTEGER NOT NULL,
+                    max_storage_bytes INTEGER NOT NULL,
+                    last_claimed_at DOUBLE NOT NULL DEFAULT 0
+                );
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    prefix TEXT NOT NULL,
+                    key_hash BLOB NOT NULL UNIQUE,
+                    is_admin BOOLEAN NOT NULL DEFAULT 0,
+                    created_at DATETIME NOT NULL,
+                    revoked_at DATETIME
+                );
+                CREATE INDEX api_keys_prefix ON api_keys(prefix);
+                CREATE TABLE models (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    format TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    tensor_count INTEGER NOT NULL,
+                    parameter_count INTEGER NOT NULL,
+                    blob_path TEXT NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE INDEX models_tenant ON models(tenant_id, created_at);
+                CREATE INDEX models_sha256 ON models(sha256);
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    model_id TEXT NOT NULL REFERENCES models(id),
+                    name TEXT,
+                    recipe TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at DOUBLE,
+                    not_before DOUBLE NOT NULL,
+                    progress_done INTEGER,
+                    progress_total INTEGER,
+                    cancel_requested BOOLEAN NOT NULL DEFAULT 0,
+                    error_code TEXT,
+                    error_message TEXT,
+                    created_at DOUBLE NOT NULL,
+                    started_at DOUBLE,
+                    finished_at DOUBLE,
+                    updated_at DOUBLE NOT NULL,
+                    idempotency_key TEXT,
+                    request_hash TEXT,
+                    artifact_path TEXT,
+                    artifact_size INTEGER,
+                    artifact_sha256 TEXT,
+                    summary TEXT,
+                    expires_at DOUBLE
+                );
+                CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX jobs_queue ON jobs(state, not_before);
+                CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
+                CREATE INDEX jobs_model ON jobs(model_id, state);
+                CREATE TABLE job_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    at DOUBLE NOT NULL,
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    reason TEXT
+                );
+                CREATE INDEX job_events_job ON job_events(job_id, id);
+                CREATE TABLE tensor_metrics (
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    sqnr_db DOUBLE,
+                    bits_per_weight DOUBLE,
+                    report TEXT NOT NULL,
+                    PRIMARY KEY (job_id, position)
+                );
+                """)
+        }
+        return migrator
+    }
+}

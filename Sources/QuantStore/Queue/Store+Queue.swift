@@ -1,0 +1,239 @@
+import Foundation
+import GRDB
+
+/// A claimed job: what a worker needs to run it, and the attempt its updates must name.
+public struct Claim: Sendable, Equatable {
+    public let job: JobRecord
+    public let model: ModelRecord
+    public var attempt: Int { job.attempt }
+}
+
+/// What a worker learns when it renews its lease.
+public enum LeaseStatus: Sendable, Equatable {
+    case held
+    case cancelRequested
+    /// The job moved on (lease expired and re-queued, or finished): stop without writing anything.
+    case lost
+}
+
+/// The finished job's artifact and report, committed in one transaction.
+public struct CompletedJob: Sendable {
+    public var artifactPath: String
+    public var artifactSize: Int64
+    public var artifactSha256: String
+    public var summary: String
+    public var tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)]
+    public var expiresAt: Double?
+
+    public init(
+        artifactPath: String, artifactSize: Int64, artifactSha256: String, summary: String,
+        tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)], expiresAt: Double?
+    ) {
+        self.artifactPath = artifactPath
+        self.artifactSize = artifactSize
+        self.artifactSha256 = artifactSha256
+        self.summary = summary
+        self.tensors = tensors
+        self.expiresAt = expiresAt
+    }
+}
+
+extension Store {
+    /// Claims the next job fairly: round-robin over tenants (the tenant served longest ago first),
+    /// then the tenant's oldest job. One transaction sets running, the lease and attempt + 1.
+    public func claim(worker: String, leaseSeconds: Double) throws -> Claim? {
+        try immediate { db in
+            let now = clock()
+            guard
+                let id = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id
+                        WHERE j.state = 'queued' AND j.not_before <= ?
+                        ORDER BY t.last_claimed_at ASC, j.created_at ASC, j.id ASC LIMIT 1
+                        """, arguments: [now]),
+                var job = try JobRecord.fetchOne(db, key: id),
+                let model = try ModelRecord.fetchOne(db, key: job.modelId)
+            else { return nil }
+            try Store.check(job, to: .running)
+            job.state = .running
+            job.attempt += 1
+            job.leaseOwner = worker
+            job.leaseExpiresAt = now + leaseSeconds
+            job.startedAt = job.startedAt ?? now
+            job.updatedAt = now
+            job.progressDone = nil
+            job.progressTotal = nil
+            try job.update(db)
+            try db.execute(sql: "UPDATE tenants SET last_claimed_at = ? WHERE id = ?", arguments: [now, job.tenantId])
+            try Store.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
+            return Claim(job: job, model: model)
+        }
+    }
+
+    /// Extends the lease of a running attempt; reports a cancel request or a lost lease.
+    public func renewLease(job id: String, attempt: Int, worker: String, leaseSeconds: Double) throws -> LeaseStatus {
+        try immediate { db in
+            let now = clock()
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET lease_expires_at = ?, updated_at = ?
+                    WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+                    """, arguments: [now + leaseSeconds, now, id, attempt, worker])
+            guard db.changesCount == 1 else { return .lost }
+            let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
+            return cancel ? .cancelRequested : .held
+        }
+    }
+
+    /// Records progress of a running attempt (callers throttle); false if the attempt is stale.
+    @discardableResult
+    public func updateProgress(job id: String, attempt: Int, done: Int64, total: Int64) throws -> Bool {
+        try immediate { db in
+            try db.execute(
+                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
+                arguments: [done, total, clock(), id, attempt])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Marks an attempt succeeded with its artifact and report, conditional on (id, running, attempt):
+    /// a stale worker changes nothing and gets `staleWorker`.
+    public func complete(job id: String, attempt: Int, result: CompletedJob) throws {
+        try immediate { db in
+            let now = clock()
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = 'succeeded', finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                        artifact_path = ?, artifact_size = ?, artifact_sha256 = ?, summary = ?, expires_at = ?,
+                        progress_done = progress_total, error_code = NULL, error_message = NULL
+                    WHERE id = ? AND state = 'running' AND attempt = ?
+                    """,
+                arguments: [now, now, result.artifactPath, result.artifactSize, result.artifactSha256, result.summary, result.expiresAt, id, attempt])
+            guard db.changesCount == 1 else { throw StoreError.staleWorker(job: id) }
+            for (position, tensor) in result.tensors.enumerated() {
+                try TensorMetricRecord(
+                    jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb, bitsPerWeight: tensor.bitsPerWeight, report: tensor.report
+                ).insert(db)
+            }
+            try Store.event(db, job: id, from: .running, to: .succeeded, attempt: attempt, reason: nil, at: now)
+        }
+    }
+
+    /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
+    /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
+    public func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
+        try immediate { db in
+            guard var job = try JobRecord.fetchOne(db, key: id), job.state == .running, job.attempt == attempt else {
+                throw StoreError.staleWorker(job: id)
+            }
+            let now = clock()
+            let retry = transient && job.attempt < job.maxAttempts && !job.cancelRequested
+            let next: JobState = retry ? .queued : .failed
+            try Store.check(job, to: next)
+            job.state = next
+            job.leaseOwner = nil
+            job.leaseExpiresAt = nil
+            job.errorCode = code
+            job.errorMessage = message
+            job.updatedAt = now
+            if retry { job.notBefore = now + retryDelay } else { job.finishedAt = now }
+            try job.update(db)
+            let reason = retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
+            try Store.event(db, job: id, from: .running, to: next, attempt: attempt, reason: reason, at: now)
+            return next
+        }
+    }
+
+    /// A running attempt that saw its cancel request stops here.
+    public func markCancelled(job id: String, attempt: Int) throws {
+        try immediate { db in
+            guard var job = try JobRecord.fetchOne(db, key: id), job.state == .running, job.attempt == attempt else {
+                throw StoreError.staleWorker(job: id)
+            }
+            let now = clock()
+            try Store.check(job, to: .cancelled)
+            job.state = .cancelled
+            job.leaseOwner = nil
+            job.leaseExpiresAt = nil
+            job.finishedAt = now
+            job.updatedAt = now
+            try job.update(db)
+            try Store.event(db, job: id, from: .running, to: .cancelled, attempt: attempt, reason: "cancelled by request", at: now)
+        }
+    }
+
+    /// Running jobs whose lease expired (or, with `all`, every running job: at start-up of the only
+    /// node) go back to the queue with their attempt counted; past the maximum they fail.
+    @discardableResult
+    public func requeueAbandoned(all: Bool = false) throws -> [JobRecord] {
+        try immediate { db in
+            let now = clock()
+            let request = all
+                ? JobRecord.filter(Column("state") == "running")
+                : JobRecord.filter(Column("state") == "running" && Column("lease_expires_at") < now)
+            var changed: [JobRecord] = []
+            for var job in try request.fetchAll(db) {
+                let owner = job.leaseOwner ?? "unknown worker"
+                let exhausted = job.attempt >= job.maxAttempts
+                let next: JobState = job.cancelRequested ? .cancelled : (exhausted ? .failed : .queued)
+                job.state = next
+                job.leaseOwner = nil
+                job.leaseExpiresAt = nil
+                job.updatedAt = now
+                job.notBefore = now
+                let reason = "worker \(owner) stopped during attempt \(job.attempt) (lease \(all ? "abandoned at start-up" : "expired"))"
+                if next != .queued { job.finishedAt = now }
+                if next == .failed {
+                    job.errorCode = "worker_lost"
+                    job.errorMessage = "\(reason); no attempts left (\(job.maxAttempts))"
+                }
+                try job.update(db)
+                try Store.event(db, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
+                changed.append(job)
+            }
+            return changed
+        }
+    }
+
+    // MARK: - Service-wide reads (no tenant data leaves through these)
+
+    /// Job counts by state, for metrics.
+    public func jobCounts() throws -> [JobState: Int] {
+        try pool.read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    /// Jobs whose artifacts passed their time-to-live: cleared (the caller deletes the files).
+    public func expireArtifacts() throws -> [String] {
+        try immediate { db in
+            let now = clock()
+            let paths = try String.fetchAll(
+                db, sql: "SELECT artifact_path FROM jobs WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL", arguments: [now])
+            try db.execute(sql: "UPDATE jobs SET artifact_path = NULL, updated_at = ? WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL", arguments: [now, now])
+            return paths
+        }
+    }
+
+    /// Every artifact path a job row refers to, and every model blob: what start-up keeps on disk.
+    public func referencedFiles() throws -> Set<String> {
+        try pool.read { db in
+            Set(try String.fetchAll(db, sql: "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")
+                + String.fetchAll(db, sql: "SELECT blob_path FROM models"))
+        }
+    }
+
+    /// For tests and diagnostics: a job by id regardless of tenant.
+    public func jobForDiagnostics(_ id: String) throws -> JobRecord? {
+        try pool.read { db in try JobRecord.fetchOne(db, key: id) }
+    }
+
+    public func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
+        try pool.read { db in try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db) }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import GRDB
+
+/// A tenant: the unit of isolation. Every other record belongs to one.
+public struct Tenant: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "tenants"
+    public var id: String
+    public var name: String
+    public var createdAt: Date
+    public var maxQueuedJobs: Int
+    public var maxStorageBytes: Int64
+    public var lastClaimedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, createdAt = "created_at", maxQueuedJobs = "max_queued_jobs", maxStorageBytes = "max_storage_bytes"
+        case lastClaimedAt = "last_claimed_at"
+    }
+}
+
+/// An API key: only its SHA-256 is stored, with a short prefix to show and revoke it by.
+public struct APIKey: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "api_keys"
+    public var id: String
+    public var tenantId: String
+    public var prefix: String
+    public var keyHash: Data
+    public var isAdmin: Bool
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenantId = "tenant_id", prefix, keyHash = "key_hash", isAdmin = "is_admin", createdAt = "created_at"
+        case revokedAt = "revoked_at"
+    }
+}
+
+/// An uploaded model file, stored once per content hash under the data directory.
+public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "models"
+    public var id: String
+    public var tenantId: String
+    public var name: String
+    public var format: String
+    public var size: Int64
+    public var sha256: String
+    public var tensorCount: Int
+    public var parameterCount: Int64
+    public var blobPath: String
+    public var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenantId = "tenant_id", name, format, size, sha256, tensorCount = "tensor_count"
+        case parameterCount = "parameter_count", blobPath = "blob_path", createdAt = "created_at"
+    }
+}
+
+/// A quantization job.
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "jobs"
+    public var id: String
+    public var tenantId: String
+    public var modelId: String
+    public var name: String?
+    public var recipe: String
+    public var state: JobState
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Double?
+    public var notBefore: Double
+    public var progressDone: Int64?
+    public var progressTotal: Int64?
+    public var cancelRequested: Bool
+    public var errorCode: String?
+    public var errorMessage: String?
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var updatedAt: Double
+    public var idempotencyKey: String?
+    public var requestHash: String?
+    public var artifactPath: String?
+    public var artifactSize: Int64?
+    public var artifactSha256: String?
+    public var summary: String?
+    public var expiresAt: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
+        case leaseOwner = "lease_owner", leaseExpiresAt = "lease_expires_at", notBefore = "not_before"
+        case progressDone = "progress_done", progressTotal = "progress_total", cancelRequested = "cancel_requested"
+        case errorCode = "error_code", errorMessage = "error_message", createdAt = "created_at", startedAt = "started_at"
+        case finishedAt = "finished_at", updatedAt = "updated_at", idempotencyKey = "idempotency_key"
+        case requestHash = "request_hash", artifactPath = "artifact_path", artifactSize = "artifact_size"
+        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at"
+    }
+}
+
+extension JobState: DatabaseValueConvertible {}
+
+/// One state change of a job.
+public struct JobEvent: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job_events"
+    public var id: Int64?
+    public var jobId: String
+    public var at: Double
+    public var fromState: JobState?
+    public var toState: JobState
+    public var attempt: Int
+    public var reason: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, jobId = "job_id", at, fromState = "from_state", toState = "to_state", attempt, reason
+    }
+}
+
+/// The report line of one tensor of a finished job (JSON as in docs/RECIPES.md).
+public struct TensorMetricRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "tensor_metrics"
+    public var jobId: String
+    public var position: Int
+    public var name: String
+    public var sqnrDb: Double?
+    public var bitsPerWeight: Double?
+    public var report: String
+
+    enum CodingKeys: String, CodingKey {
+        case jobId = "job_id", position, name, sqnrDb = "sqnr_db", bitsPerWeight = "bits_per_weight", report
+    }
+}

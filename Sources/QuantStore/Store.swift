@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// The database of QuantService: one SQLite file in WAL mode, behind this API. Every SQL statement
+/// of the service lives in this module, so moving to a shared PostgreSQL queue later replaces this
+/// module alone. Each write method is one transaction, named for what it does.
+public final class Store: Sendable {
+    let pool: DatabasePool
+    /// Seconds since 1970; injectable so tests can move time.
+    let clock: @Sendable () -> Double
+
+    public init(path: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            // Job state is the service's promise: every commit reaches the disk.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        self.clock = clock
+        try Migrations.migrator.migrate(pool)
+    }
+
+    /// True when the database answers a query (for /readyz).
+    public func isHealthy() -> Bool {
+        (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
+    }
+
+    /// One read-then-write transaction, begun IMMEDIATE: the write lock is taken before the read, so
+    /// two workers never both read a queued job and then both claim it.
+    func immediate<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            guard let result else { throw StoreError.invalid("transaction produced no result") }
+            return result
+        }
+    }
+
+    static func newID(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuv")
+        return prefix + "_" + String((0..<20).map { _ in alphabet[Int(generator.next() % 32)] })
+    }
+
+    /// Appends a state change event (inside the caller's transaction).
+    static func event(_ db: Database, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double) throws {
+        try JobEvent(id: nil, jobId: job, at: at, fromState: from, toState: to, attempt: attempt, reason: reason).insert(db)
+    }
+
+    /// Checks a transition against the state machine.
+    static func check(_ job: JobRecord, to next: JobState) throws {
+        guard job.state.canTransition(to: next) else {
+            throw StoreError.illegalTransition(job: job.id, from: job.state, to: next)
+        }
+    }
+}
