@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "quantctl", targets: ["quantctl"]),
         .executable(name: "quant-bench", targets: ["quant-bench"]),
+        .executable(name: "quantd", targets: ["quantd"]),
         .library(name: "ModelFormats", targets: ["ModelFormats"]),
     ],
     dependencies: [
@@ -43,6 +44,13 @@ let package = Package(
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
         // statement lives here, behind the store's API.
         .target(name: "QuantStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // The application: job runner and workers, model and artifact storage (later: routes, auth).
+        .target(name: "QuantService", dependencies: ["QuantStore", "QuantCore", "ModelFormats", "Int8Kernels"]),
+        .target(
+            name: "QuantdCLI",
+            dependencies: ["QuantService", "QuantStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
@@ -52,6 +60,7 @@ let package = Package(
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting"]),
+        .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,193 @@
+import Dispatch
+import Foundation
+import ModelFormats
+import QuantCore
+import QuantStore
+import Synchronization
+
+/// Settings of the workers.
+public struct WorkerSettings: Sendable {
+    /// A running attempt's lease; renewed every third of it while the job runs.
+    public var leaseSeconds: Double = 30
+    /// Progress is written at most this often.
+    public var progressInterval: Double = 0.5
+    /// Artifacts are deleted this long after their job succeeds (nil: kept).
+    public var artifactTTL: Double? = 7 * 24 * 3600
+    /// Threads each job's pipeline may use.
+    public var pipelineThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Extra space required on top of the model size before a job starts.
+    public var diskHeadroomBytes: Int64 = 64 << 20
+    /// Test knob (QUANTD_TEST_CHUNK_DELAY_MS): sleep after each chunk, so crash tests can kill a
+    /// worker mid-job. Zero in production.
+    public var chunkDelay: Double = 0
+
+    public init() {
+        if let ms = ProcessInfo.processInfo.environment["QUANTD_TEST_CHUNK_DELAY_MS"].flatMap(Double.init) { chunkDelay = ms / 1000 }
+    }
+}
+
+/// Runs one claimed attempt to its end: renews the lease, reports progress, writes the artifact
+/// durably, then commits the row; or records why it failed. A runner that loses its lease stops and
+/// writes nothing.
+struct JobRunner {
+    let store: Store
+    let data: DataDirectory
+    let worker: String
+    let settings: WorkerSettings
+    let counters: ServiceCounters
+
+    /// Why an attempt stopped early.
+    final class StopFlags: Sendable {
+        let cancelRequested = Atomic<Bool>(false)
+        let leaseLost = Atomic<Bool>(false)
+        var shouldStop: Bool { cancelRequested.load(ordering: .relaxed) || leaseLost.load(ordering: .relaxed) }
+    }
+
+    func run(_ claim: Claim) {
+        let job = claim.job
+        let started = Date()
+        let flags = StopFlags()
+        let renewal = startLeaseRenewal(job: job, flags: flags)
+        defer { renewal.cancel() }
+        let outcome: Outcome
+        do {
+            outcome = .succeeded(try execute(claim, flags: flags))
+        } catch {
+            outcome = classify(error, flags: flags)
+        }
+        record(outcome, job: job, started: started)
+    }
+
+    enum Outcome {
+        case succeeded(CompletedJob)
+        case failed(code: String, message: String, transient: Bool)
+        case cancelled
+        case leaseLost
+    }
+
+    func execute(_ claim: Claim, flags: StopFlags) throws -> CompletedJob {
+        let job = claim.job
+        let recipe = try Recipe.parse(job.recipe)
+        if let free = Durability.freeBytes(data.artifacts), free < claim.model.size + settings.diskHeadroomBytes {
+            throw JobFailure(code: "disk_full", message: "only \(free) bytes free under \(data.artifacts); the job needs about \(claim.model.size + settings.diskHeadroomBytes)", transient: true)
+        }
+        let directory = (data.artifacts as NSString).appendingPathComponent(job.id)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let output = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(recipe.output == .gguf ? "gguf" : "safetensors")")
+        let lastWrite = Mutex<Double>(0)
+        let store = store, settings = settings
+        var options = PipelineOptions(threads: settings.pipelineThreads)
+        options.isCancelled = { flags.shouldStop }
+        options.progress = { progress in
+            if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
+            let now = Date().timeIntervalSince1970
+            let due = lastWrite.withLock { last -> Bool in
+                guard now - last >= settings.progressInterval else { return false }
+                last = now
+                return true
+            }
+            if due { _ = try? store.updateProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)) }
+        }
+        let report: Report
+        do {
+            report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
+            // The pipeline fsynced the file and renamed it into place; the rename is durable once its
+            // directory is synced, and only then may the row say the job succeeded.
+            try Durability.sync(directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: output)
+            throw error
+        }
+        let (sha, size) = try Durability.sha256(of: output)
+        let tensors = report.tensors.map { tensor in
+            (name: tensor.name, sqnrDb: tensor.metrics.map(\.sqnrDB).flatMap { $0.isFinite ? $0 : nil },
+             bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized)
+        }
+        let summary = report.json.objectValue?["summary"]?.serialized ?? "{}"
+        return CompletedJob(
+            artifactPath: output, artifactSize: size, artifactSha256: sha, summary: summary, tensors: tensors,
+            expiresAt: settings.artifactTTL.map { Date().timeIntervalSince1970 + $0 })
+    }
+
+    /// Maps an error to a permanent or transient failure with a stable code.
+    func classify(_ error: any Error, flags: StopFlags) -> Outcome {
+        if flags.leaseLost.load(ordering: .relaxed) { return .leaseLost }
+        switch error {
+        case PipelineError.cancelled:
+            return flags.cancelRequested.load(ordering: .relaxed) ? .cancelled : .leaseLost
+        case let failure as JobFailure:
+            return .failed(code: failure.code, message: failure.message, transient: failure.transient)
+        case let error as RecipeError:
+            return .failed(code: "invalid_recipe", message: error.description, transient: false)
+        case let error as FormatError where error.code == .io:
+            return ioFailure(error.description)
+        case let error as FormatError:
+            return .failed(code: "invalid_model", message: error.description, transient: false)
+        case PipelineError.output(let message):
+            return ioFailure(message)
+        case let error as PipelineError:
+            return .failed(code: "recipe_not_applicable", message: error.description, transient: false)
+        case let error as ServiceError:
+            return ioFailure(error.description)
+        default:
+            return .failed(code: "internal_error", message: String(describing: error), transient: true)
+        }
+    }
+
+    func ioFailure(_ message: String) -> Outcome {
+        let full = message.contains("No space left") || message.contains("Disk quota") || message.contains("File too large")
+        return .failed(code: full ? "disk_full" : "io_error", message: message, transient: true)
+    }
+
+    func record(_ outcome: Outcome, job: JobRecord, started: Date) {
+        let seconds = Date().timeIntervalSince(started)
+        do {
+            switch outcome {
+            case .succeeded(let result):
+                do {
+                    try store.complete(job: job.id, attempt: job.attempt, result: result)
+                    counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize)
+                } catch {
+                    // A stale attempt (the job moved on without us): its artifact must not linger.
+                    try? FileManager.default.removeItem(atPath: result.artifactPath)
+                    throw error
+                }
+            case .failed(let code, let message, let transient):
+                let delay = Swift.min(60, pow(2, Double(job.attempt))) + Double.random(in: 0...0.5)
+                let state = try store.fail(job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
+                counters.jobFinished(state: state, seconds: seconds, bytesOut: 0)
+            case .cancelled:
+                try store.markCancelled(job: job.id, attempt: job.attempt)
+                counters.jobFinished(state: .cancelled, seconds: seconds, bytesOut: 0)
+            case .leaseLost:
+                break
+            }
+        } catch {
+            // Stale worker or a database error: the lease logic re-queues the job if needed.
+        }
+    }
+
+    /// Renews the lease every third of its length on a timer; flags a cancel request or a lost lease.
+    func startLeaseRenewal(job: JobRecord, flags: StopFlags) -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        let interval = Swift.max(0.2, settings.leaseSeconds / 3)
+        let store = store, worker = worker, lease = settings.leaseSeconds
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler {
+            switch try? store.renewLease(job: job.id, attempt: job.attempt, worker: worker, leaseSeconds: lease) {
+            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
+            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
+            default: break
+            }
+        }
+        timer.resume()
+        return timer
+    }
+}
+
+/// A failure the runner raises itself (before the pipeline runs).
+struct JobFailure: Error {
+    let code: String
+    let message: String
+    let transient: Bool
+}

@@ -1,0 +1,38 @@
+import QuantStore
+import Synchronization
+
+/// In-process counters for the service metrics: finished jobs by state, their durations (a
+/// histogram), and bytes in and out.
+public final class ServiceCounters: Sendable {
+    public static let durationBuckets: [Double] = [0.1, 0.5, 1, 5, 15, 60, 300, 1800]
+
+    struct Values {
+        var finished: [JobState: Int] = [:]
+        var durationCounts = [Int](repeating: 0, count: ServiceCounters.durationBuckets.count + 1)
+        var durationSum: Double = 0
+        var bytesIn: Int64 = 0
+        var bytesOut: Int64 = 0
+    }
+
+    private let values = Mutex(Values())
+
+    public init() {}
+
+    func jobFinished(state: JobState, seconds: Double, bytesOut: Int64) {
+        values.withLock { v in
+            v.finished[state, default: 0] += 1
+            let bucket = Self.durationBuckets.firstIndex { seconds <= $0 } ?? Self.durationBuckets.count
+            v.durationCounts[bucket] += 1
+            v.durationSum += seconds
+            v.bytesOut += bytesOut
+        }
+    }
+
+    public func addBytesIn(_ count: Int64) { values.withLock { $0.bytesIn += count } }
+
+    public var finishedJobs: [JobState: Int] { values.withLock { $0.finished } }
+    public var bytesOut: Int64 { values.withLock { $0.bytesOut } }
+    public var bytesIn: Int64 { values.withLock { $0.bytesIn } }
+    /// Per-bucket counts (the last is +Inf) and the sum of seconds.
+    public var durations: (counts: [Int], sum: Double) { values.withLock { ($0.durationCounts, $0.durationSum) } }
+}
