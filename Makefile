@@ -51,6 +51,7 @@ bench: deps
 	$(SWIFT) build -c release --product quantctl
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench kernels --threads 2
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench pipeline
+	$$($(SWIFT) build -c release --show-bin-path)/quant-bench queue
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "QuantBench",
             dependencies: [
-                "QuantCore", "Int8Kernels", "CInt8Kernels", "QuantTesting",
+                "QuantCore", "Int8Kernels", "CInt8Kernels", "QuantTesting", "QuantService", "QuantStore", "ModelFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting"]),
-        .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]

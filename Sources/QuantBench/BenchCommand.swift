@@ -7,7 +7,7 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self, PipelineCommand.self]
+        subcommands: [KernelsCommand.self, PipelineCommand.self, QueueCommand.self]
     )
 
     public init() {}
@@ -73,5 +73,30 @@ struct PipelineCommand: ParsableCommand {
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")
+    }
+}
+
+struct QueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "The job queue under load: submitters submit and poll jobs on a small model while workers run them."
+    )
+
+    @Option(help: "Jobs in all.") var jobs = 2000
+    @Option(help: "Submitting and polling threads.") var submitters = 8
+    @Option(help: "Workers.") var workers = 2
+
+    func run() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qs-queue-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var load = QueueLoad(directory: directory.path)
+        load.jobs = jobs
+        load.submitters = submitters
+        load.workers = workers
+        let r = try load.run()
+        print(String(format: "queue: %d jobs, %d submitters, %d workers: %.2f s, %.1f jobs/s; claim p50 %.2f ms, p99 %.2f ms; succeeded %d, distinct %d, submit errors %d, max attempt %d",
+                     r.jobs, submitters, workers, r.seconds, r.jobsPerSecond, r.claimP50 * 1000, r.claimP99 * 1000, r.succeeded, r.distinct, r.submitErrors.count, r.maxAttempt))
+        print(String(format: "JSON {\"jobs\":%d,\"seconds\":%.3f,\"jobs_per_second\":%.1f,\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"lost\":%d,\"duplicated\":%d}",
+                     r.jobs, r.seconds, r.jobsPerSecond, r.claimP50 * 1000, r.claimP99 * 1000, jobs - r.succeeded, r.jobs - r.distinct))
     }
 }

@@ -12,6 +12,8 @@ public final class ServiceCounters: Sendable {
         var durationSum: Double = 0
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
+        /// Durations of claim transactions (seconds), the most recent 100,000.
+        var claimSeconds: [Double] = []
     }
 
     private let values = Mutex(Values())
@@ -26,6 +28,20 @@ public final class ServiceCounters: Sendable {
             v.durationSum += seconds
             v.bytesOut += bytesOut
         }
+    }
+
+    func claimed(seconds: Double) {
+        values.withLock { v in
+            if v.claimSeconds.count >= 100_000 { v.claimSeconds.removeFirst(10_000) }
+            v.claimSeconds.append(seconds)
+        }
+    }
+
+    /// A percentile (0-100) of recent claim transaction durations, in seconds.
+    public func claimLatency(percentile: Double) -> Double? {
+        let samples = values.withLock { $0.claimSeconds }.sorted()
+        guard !samples.isEmpty else { return nil }
+        return samples[Swift.min(samples.count - 1, Int(Double(samples.count) * percentile / 100))]
     }
 
     public func addBytesIn(_ count: Int64) { values.withLock { $0.bytesIn += count } }

@@ -86,11 +86,13 @@ public final class WorkerPool: Sendable {
         let runner = JobRunner(store: store, data: data, worker: worker, settings: settings, counters: counters)
         while !stopping.load(ordering: .relaxed) {
             let claim: Claim?
+            let started = DispatchTime.now().uptimeNanoseconds
             do {
                 claim = try store.claim(worker: worker, leaseSeconds: settings.leaseSeconds)
             } catch {
                 claim = nil
             }
+            if claim != nil { counters.claimed(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
             if let claim {
                 runner.run(claim)
             } else {
