@@ -86,3 +86,30 @@ struct WorkerTests {
         #expect(FileManager.default.fileExists(atPath: kept.blobPath))
     }
 }
+
+@Suite("Retention and persistence", .serialized)
+struct RetentionTests {
+    @Test func expiredArtifactsAreCollected() throws {
+        let f = try ServiceFixture()
+        let job = try f.submit(try f.model())
+        var s = settings()
+        s.artifactTTL = 0.3
+        let pool = WorkerPool(store: f.store, data: f.data, workers: 1, settings: s)
+        try pool.start()
+        let done = try f.wait(for: job.id) { $0.state.isTerminal }
+        let path = try #require(done.artifactPath)
+        #expect(FileManager.default.fileExists(atPath: path))
+        // The maintenance timer runs every second.
+        let gone = try f.wait(for: job.id, timeout: 5) { $0.artifactPath == nil }
+        pool.stop(deadline: 5)
+        #expect(gone.state == .succeeded && !FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func reopeningKeepsEverything() throws {
+        let f = try ServiceFixture()
+        let job = try f.submit(try f.model())
+        let again = try f.data.openStore()  // migrations run again: nothing to do
+        #expect(try again.scope(f.tenant.id).job(job.id).id == job.id)
+        #expect(try again.tenant(named: "acme")?.id == f.tenant.id)
+    }
+}
