@@ -41,6 +41,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
+        // A generic HTTP/1.1 server on POSIX sockets and Dispatch (knows nothing of quantization).
+        .target(name: "HTTPServer"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
         // statement lives here, behind the store's API.
         .target(name: "QuantStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting"]),
         .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),

@@ -1,0 +1,56 @@
+/// A request head: method, target and fields as received (names case-insensitive on lookup).
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target as sent ("/v1/jobs?limit=5").
+    public var target: String
+    public var version: String
+    public var headers: [(name: String, value: String)]
+    /// Filled by the router.
+    public var pathParameters: [String: String] = [:]
+
+    public var path: String { String(target.split(separator: "?", maxSplits: 1).first ?? "") }
+
+    public var query: [String: String] {
+        guard let q = target.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
+        var result: [String: String] = [:]
+        for pair in q.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            result[key] = value
+        }
+        return result
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    public func headers(_ name: String) -> [String] {
+        headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+    }
+
+    /// HTTP/1.1 keeps the connection unless "Connection: close"; HTTP/1.0 closes unless keep-alive.
+    public var keepAlive: Bool {
+        let connection = header("connection")?.lowercased() ?? ""
+        if version == "HTTP/1.0" { return connection.contains("keep-alive") }
+        return !connection.contains("close")
+    }
+}
+
+extension String {
+    /// Percent-decoding without Foundation.
+    var removingPercentEncoding: String? {
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let hi = iterator.next(), let lo = iterator.next(), let value = UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

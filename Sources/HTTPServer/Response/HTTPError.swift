@@ -1,0 +1,51 @@
+/// The one error type of the HTTP layer: it renders itself as `application/problem+json`
+/// (RFC 9457) with a detail that says what to fix.
+public struct HTTPError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var title: String
+    public var detail: String
+    /// A stable problem type slug, e.g. "invalid-recipe" (becomes the `type` URI).
+    public var type: String
+    public var headers: [(name: String, value: String)]
+    /// Extra members of the problem object (JSON fragments by key).
+    public var extensions: [(String, String)]
+
+    public init(_ status: Int, _ detail: String, type: String? = nil, title: String? = nil, headers: [(name: String, value: String)] = [], extensions: [(String, String)] = []) {
+        self.status = status
+        self.detail = detail
+        self.type = type ?? HTTPResponse.reason(status).lowercased().replacingOccurrences(of: " ", with: "-")
+        self.title = title ?? HTTPResponse.reason(status)
+        self.headers = headers
+        self.extensions = extensions
+    }
+
+    public var description: String { "\(status) \(title): \(detail)" }
+
+    public var response: HTTPResponse {
+        var members = [
+            "\"type\":\(Self.quote("https://quantservice.dev/problems/\(type)"))", "\"title\":\(Self.quote(title))", "\"status\":\(status)",
+            "\"detail\":\(Self.quote(detail))",
+        ]
+        for (key, json) in extensions { members.append("\(Self.quote(key)):\(json)") }
+        return HTTPResponse(
+            status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(Array("{\(members.joined(separator: ","))}".utf8)))
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+import Foundation

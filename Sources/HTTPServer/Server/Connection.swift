@@ -1,0 +1,429 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One client connection. All of its state is touched only on its serial `queue`; handlers run on
+/// the server's handler queue and come back to `queue` with their response.
+final class Connection: @unchecked Sendable {
+    enum Phase {
+        /// Waiting for (more of) a request head. `since` is when its first byte came (nil: idle).
+        case head(since: UInt64?)
+        /// A handler is running; the body (if any) is still arriving.
+        case handling
+        /// Writing a response.
+        case responding
+        case closed
+    }
+
+    let fd: Int32
+    unowned let server: HTTPServer
+    let queue: DispatchQueue
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var readSuspended = false
+    private var writeResumed = false
+
+    private var phase = Phase.head(since: nil)
+    /// Received bytes not yet consumed.
+    private var input: [UInt8] = []
+    /// Where the search for the end of the head resumes.
+    private var headScan = 0
+    private var lastActivity = DispatchTime.now().uptimeNanoseconds
+
+    // Body framing of the current request.
+    private var body: RequestBody?
+    private var bodyRemaining: Int64 = 0
+    private var chunked: ChunkedDecoder?
+    private var bodyLimit: Int64 = 0
+    private var bodyReceived: Int64 = 0
+    private var keepAlive = true
+
+    // Output.
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var file: (handle: FileHandle, remaining: Int64)?
+    private var closeAfterWrite = false
+
+    /// For shutdown: readable from other threads.
+    private let idle = Atomic<Bool>(true)
+    var isIdleSnapshot: Bool { idle.load(ordering: .relaxed) }
+
+    init(fd: Int32, server: HTTPServer, queue: DispatchQueue) {
+        self.fd = fd
+        self.server = server
+        self.queue = queue
+    }
+
+    var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
+
+    func start() {
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [self] in readAvailable() }
+        let fd = fd
+        source.setCancelHandler { Glibc.close(fd) }
+        readSource = source
+        source.resume()
+    }
+
+    // MARK: - Reading
+
+    private func readAvailable() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while !isClosed {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                lastActivity = DispatchTime.now().uptimeNanoseconds
+                input.append(contentsOf: buffer[0..<count])
+                process()
+                if readSuspended { return }
+                if count < buffer.count { return }
+            } else if count == 0 {
+                peerClosed()
+                return
+            } else {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                close()
+                return
+            }
+        }
+    }
+
+    private func peerClosed() {
+        if case .handling = phase, let body, !body.isComplete {
+            body.fail("the client closed the connection before the body was complete")
+        }
+        close()
+    }
+
+    /// Consumes buffered input according to the phase.
+    private func process() {
+        switch phase {
+        case .head(let since):
+            if since == nil && !input.isEmpty { phase = .head(since: DispatchTime.now().uptimeNanoseconds) }
+            parseHead()
+        case .handling:
+            feedBody()
+        case .responding, .closed:
+            break  // pipelined bytes wait until the response is written
+        }
+    }
+
+    private func parseHead() {
+        let limits = server.limits
+        guard let end = findHeadEnd() else {
+            // Not complete yet: enforce the limits on what has come so far.
+            if !input.prefix(limits.maxRequestLine + 2).contains(0x0A) && input.count > limits.maxRequestLine {
+                return reject(HTTPError(414, "the request line is longer than \(limits.maxRequestLine) bytes"))
+            }
+            if input.count > limits.maxHeaderBytes {
+                return reject(HTTPError(431, "the request head is larger than \(limits.maxHeaderBytes) bytes"))
+            }
+            return
+        }
+        guard end <= limits.maxHeaderBytes else {
+            return reject(HTTPError(431, "the request head is larger than \(limits.maxHeaderBytes) bytes"))
+        }
+        let head = input[0..<end]
+        let request: HTTPRequest
+        let framing: RequestHeadParser.Framing
+        do {
+            request = try RequestHeadParser.parse(head, limits: limits)
+            framing = try RequestHeadParser.framing(of: request, limits: limits)
+        } catch let failure as RequestHeadParser.Failure {
+            return reject(HTTPError(failure.status, failure.detail, type: "malformed-request"))
+        } catch {
+            return reject(HTTPError(400, "malformed request"))
+        }
+        input.removeFirst(end + 4)
+        headScan = 0
+        begin(request, framing: framing)
+    }
+
+    private func findHeadEnd() -> Int? {
+        guard input.count >= 4 else { return nil }
+        var i = Swift.max(0, headScan - 3)
+        while i + 3 < input.count {
+            if input[i] == 0x0D && input[i + 1] == 0x0A && input[i + 2] == 0x0D && input[i + 3] == 0x0A { return i }
+            i += 1
+        }
+        headScan = input.count
+        return nil
+    }
+
+    private func begin(_ request: HTTPRequest, framing: RequestHeadParser.Framing) {
+        keepAlive = request.keepAlive
+        bodyLimit = server.responder.bodyLimit(for: request)
+        bodyReceived = 0
+        switch framing {
+        case .length(let length) where length > bodyLimit:
+            return reject(HTTPError(413, "the body of \(length) bytes exceeds the limit of \(bodyLimit) bytes for this route"))
+        case .length(let length):
+            bodyRemaining = length
+            chunked = nil
+        case .chunked:
+            bodyRemaining = 0
+            chunked = ChunkedDecoder(maxDigits: server.limits.maxChunkSizeDigits)
+        case .none:
+            bodyRemaining = 0
+            chunked = nil
+        }
+        let hasBody = framing != .none
+        if hasBody, request.header("expect")?.lowercased() == "100-continue" {
+            if let refusal = server.responder.preflight(request) {
+                return respond(refusal, close: true)
+            }
+            writeRaw(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+        let requestBody: RequestBody
+        if hasBody {
+            requestBody = RequestBody(declaredLength: { if case .length(let n) = framing { return n } else { return nil } }()) { [weak self] in
+                guard let self else { return }
+                self.queue.async { self.resumeReading() }
+            }
+        } else {
+            requestBody = RequestBody.empty()
+        }
+        body = requestBody
+        phase = .handling
+        idle.store(false, ordering: .relaxed)
+        let responder = server.responder
+        server.handlerQueue.async { [self] in
+            var response: HTTPResponse
+            do {
+                response = try responder.respond(to: request, body: requestBody)
+            } catch let error as HTTPError {
+                response = error.response
+            } catch {
+                response = HTTPError(500, "the server failed to answer this request").response
+            }
+            if request.method == "HEAD" { response.body = .empty }
+            let final = response
+            queue.async { self.handlerFinished(final, head: request.method == "HEAD") }
+        }
+        if hasBody { feedBody() }
+    }
+
+    /// Moves body bytes from `input` into the request body, in order, with backpressure.
+    private func feedBody() {
+        guard let body, !body.isComplete else { return }
+        if let decoder = chunked {
+            var decoder = decoder
+            var out: [UInt8] = []
+            do {
+                let used = try input.withUnsafeBytes { try decoder.feed($0, from: 0, into: &out) }
+                input.removeFirst(used)
+            } catch let failure as ChunkedDecoder.Failure {
+                chunked = decoder
+                body.fail(failure.detail)
+                closeAfterWrite = true
+                return
+            } catch {}
+            chunked = decoder
+            bodyReceived += Int64(out.count)
+            if bodyReceived > bodyLimit {
+                body.fail("the body exceeds the limit of \(bodyLimit) bytes for this route", status: 413)
+                closeAfterWrite = true
+                return
+            }
+            body.push(out)
+            if decoder.isDone { body.finish() }
+        } else {
+            let take = Int(Swift.min(Int64(input.count), bodyRemaining))
+            if take > 0 {
+                body.push(Array(input[0..<take]))
+                input.removeFirst(take)
+                bodyRemaining -= Int64(take)
+                bodyReceived += Int64(take)
+            }
+            if bodyRemaining == 0 { body.finish() }
+        }
+        if body.isFull { suspendReading() }
+    }
+
+    private func handlerFinished(_ response: HTTPResponse, head: Bool) {
+        guard case .handling = phase else { return }
+        // A body the handler did not wait for may still be arriving: never parse it as a request.
+        if let body, !body.isComplete {
+            closeAfterWrite = true
+            body.fail("the response was sent before the body was read")
+        }
+        respond(response, close: closeAfterWrite || !keepAlive, headOnly: head)
+    }
+
+    // MARK: - Writing
+
+    private func respond(_ response: HTTPResponse, close shouldClose: Bool, headOnly: Bool = false) {
+        phase = .responding
+        closeAfterWrite = shouldClose
+        idle.store(false, ordering: .relaxed)
+        var bytes = response.head(keepAlive: !shouldClose)
+        switch response.body {
+        case .empty: break
+        case .bytes(let payload): if !headOnly { bytes += payload }
+        case .file(let path, let range):
+            if !headOnly, let handle = FileHandle(forReadingAtPath: path) {
+                try? handle.seek(toOffset: UInt64(range.lowerBound))
+                file = (handle, range.upperBound - range.lowerBound)
+            }
+        }
+        output = bytes
+        outputOffset = 0
+        flush()
+    }
+
+    /// Writes raw bytes ahead of a response (100 Continue).
+    private func writeRaw(_ bytes: [UInt8]) {
+        output += bytes
+        flush()
+    }
+
+    private func flush() {
+        while true {
+            if outputOffset == output.count {
+                output.removeAll(keepingCapacity: true)
+                outputOffset = 0
+                if !refillFromFile() { break }
+            }
+            let written = output.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outputOffset, output.count - outputOffset) }
+            if written >= 0 {
+                outputOffset += written
+                lastActivity = DispatchTime.now().uptimeNanoseconds
+                continue
+            }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                waitForWritable()
+                return
+            }
+            close()
+            return
+        }
+        if case .responding = phase { responseWritten() }
+    }
+
+    /// Loads the next piece of a file body into the output buffer; false when there is none.
+    private func refillFromFile() -> Bool {
+        guard let (handle, remaining) = file, remaining > 0 else {
+            if let (handle, _) = file { try? handle.close() }
+            file = nil
+            return false
+        }
+        let data = handle.readData(ofLength: Int(Swift.min(remaining, 1 << 20)))
+        if data.isEmpty {
+            // The file shrank under us: the declared length cannot be honoured; close.
+            try? handle.close()
+            file = nil
+            closeAfterWrite = true
+            return false
+        }
+        output = Array(data)
+        outputOffset = 0
+        file = (handle, remaining - Int64(data.count))
+        return true
+    }
+
+    private func waitForWritable() {
+        if writeSource == nil {
+            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            source.setEventHandler { [self] in
+                pauseWriteSource()
+                flush()
+            }
+            writeSource = source
+        }
+        if !writeResumed {
+            writeResumed = true
+            writeSource?.resume()
+        }
+    }
+
+    private func pauseWriteSource() {
+        if writeResumed {
+            writeResumed = false
+            writeSource?.suspend()
+        }
+    }
+
+    private func responseWritten() {
+        if closeAfterWrite { return close() }
+        body = nil
+        phase = .head(since: nil)
+        idle.store(true, ordering: .relaxed)
+        resumeReading()
+        // Pipelined requests that arrived meanwhile.
+        if !input.isEmpty { process() }
+    }
+
+    // MARK: - Errors, backpressure, timeouts, closing
+
+    /// Answers a malformed or refused request and closes: the rest of the input is not trusted.
+    private func reject(_ error: HTTPError) {
+        suspendReading()
+        respond(error.response, close: true)
+    }
+
+    private func suspendReading() {
+        guard !readSuspended, let readSource else { return }
+        readSuspended = true
+        readSource.suspend()
+    }
+
+    private func resumeReading() {
+        guard readSuspended, let readSource else { return }
+        if case .closed = phase { return }
+        readSuspended = false
+        readSource.resume()
+        if case .handling = phase, !input.isEmpty { feedBody() }
+    }
+
+    func checkTimeouts(now: UInt64) {
+        let limits = server.limits
+        func elapsed(_ since: UInt64) -> Double { Double(now &- since) / 1e9 }
+        switch phase {
+        case .head(let since?):
+            if elapsed(since) > limits.headerTimeout { reject(HTTPError(408, "the request head took longer than \(Int(limits.headerTimeout)) s")) }
+        case .head(nil):
+            if elapsed(lastActivity) > limits.keepAliveTimeout { close() }
+        case .handling:
+            if let body, !body.isComplete, !readSuspended, elapsed(lastActivity) > limits.bodyIdleTimeout {
+                body.fail("no body data for \(Int(limits.bodyIdleTimeout)) s")
+                closeAfterWrite = true
+                respondTimeout()
+            }
+        case .responding:
+            if elapsed(lastActivity) > limits.keepAliveTimeout { close() }
+        case .closed:
+            break
+        }
+    }
+
+    /// A body stalled: answer 408 now (the handler's later answer is dropped) and close.
+    private func respondTimeout() {
+        respond(HTTPError(408, "the request body stalled for more than \(Int(server.limits.bodyIdleTimeout)) s").response, close: true)
+    }
+
+    func close() {
+        if case .closed = phase { return }
+        phase = .closed
+        idle.store(true, ordering: .relaxed)
+        body?.fail("the connection closed")
+        if let (handle, _) = file { try? handle.close() }
+        file = nil
+        if let writeSource {
+            if !writeResumed { writeSource.resume() }
+            writeSource.cancel()
+        }
+        if let readSource {
+            if readSuspended { readSource.resume() }
+            readSource.cancel()
+        }
+        server.remove(self)
+    }
+}

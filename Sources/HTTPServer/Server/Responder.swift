@@ -1,0 +1,15 @@
+/// What the server asks of the application. Handlers run on a concurrent queue and may block
+/// (reading a body, querying a database); they never run on a connection's queue.
+public protocol HTTPResponder: Sendable {
+    /// Answers a request. Thrown `HTTPError`s become problem responses; anything else a 500.
+    func respond(to request: HTTPRequest, body: RequestBody) throws -> HTTPResponse
+    /// Largest body accepted for this request (413 beyond), checked before any body is read.
+    func bodyLimit(for request: HTTPRequest) -> Int64
+    /// With `Expect: 100-continue`: a response to send instead of `100 Continue` (401, 413...).
+    func preflight(_ request: HTTPRequest) -> HTTPResponse?
+}
+
+extension HTTPResponder {
+    public func bodyLimit(for request: HTTPRequest) -> Int64 { 1 << 20 }
+    public func preflight(_ request: HTTPRequest) -> HTTPResponse? { nil }
+}
