@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
@@ -47,10 +48,14 @@ let package = Package(
         // statement lives here, behind the store's API.
         .target(name: "QuantStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // The application: job runner and workers, model and artifact storage (later: routes, auth).
-        .target(name: "QuantService", dependencies: ["QuantStore", "QuantCore", "ModelFormats", "Int8Kernels"]),
+        .target(name: "QuantService", dependencies: ["QuantStore", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer"]),
         .target(
             name: "QuantdCLI",
-            dependencies: ["QuantService", "QuantStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "QuantService", "QuantStore", "HTTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
         // Deterministic random numbers shared by tests and benchmarks.

@@ -3,22 +3,25 @@ import Foundation
 import QuantService
 import QuantStore
 
-/// `quantd`: the QuantService daemon. (The HTTP server arrives with issue "HTTP server"; today it
-/// runs the job workers on a data directory.)
+/// `quantd`: the QuantService daemon. `quantd` alone serves the API; `quantd worker` runs workers
+/// without HTTP; `quantd keys` manages API keys on the same data directory.
 public struct Quantd: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quantd",
-        abstract: "The QuantService daemon.",
-        subcommands: [WorkerCommand.self]
+        abstract: "The QuantService daemon: the HTTP API and the job workers.",
+        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self],
+        defaultSubcommand: ServeCommand.self
     )
 
     public init() {}
 }
 
+func environment(_ name: String) -> String? { ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+
 /// Options every subcommand shares.
 struct DataOptions: ParsableArguments {
     @Option(help: "The data directory (QUANTD_DATA_DIR).")
-    var dataDir = ProcessInfo.processInfo.environment["QUANTD_DATA_DIR"] ?? "./data"
+    var dataDir = environment("QUANTD_DATA_DIR") ?? "./data"
 }
 
 /// `quantd worker`: run job workers on a data directory (no HTTP).
@@ -31,7 +34,7 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var data: DataOptions
 
     @Option(help: "Worker count (QUANTD_WORKERS; default: the number of cores).")
-    var workers = Int(ProcessInfo.processInfo.environment["QUANTD_WORKERS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
+    var workers = Int(environment("QUANTD_WORKERS") ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Lease length in seconds; a worker that stops renewing loses its job after this.")
     var leaseSeconds: Double = 30
@@ -51,17 +54,22 @@ struct WorkerCommand: ParsableCommand {
             _ = pool.drain(timeout: 24 * 3600)
             return
         }
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        stop.wait()
+        waitForTermination()
         pool.stop(deadline: 30)
-        _ = sources
     }
+}
+
+/// Blocks until SIGTERM or SIGINT.
+func waitForTermination() {
+    let stop = DispatchSemaphore(value: 0)
+    var sources: [DispatchSourceSignal] = []
+    for signalNumber in [SIGTERM, SIGINT] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler { stop.signal() }
+        source.resume()
+        sources.append(source)
+    }
+    stop.wait()
+    withExtendedLifetime(sources) {}
 }

@@ -7,6 +7,8 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     /// Filled by the router.
     public var pathParameters: [String: String] = [:]
+    /// Values middleware attaches for handlers (e.g. the authenticated tenant).
+    public var context: [String: String] = [:]
 
     public var path: String { String(target.split(separator: "?", maxSplits: 1).first ?? "") }
 

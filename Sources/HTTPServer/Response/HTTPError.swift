@@ -31,7 +31,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(Array("{\(members.joined(separator: ","))}".utf8)))
     }
 
-    static func quote(_ text: String) -> String {
+    public static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -45,6 +45,7 @@ public final class ServiceCounters: Sendable {
     }
 
     public func addBytesIn(_ count: Int64) { values.withLock { $0.bytesIn += count } }
+    public func addBytesOut(_ count: Int64) { values.withLock { $0.bytesOut += count } }
 
     public var finishedJobs: [JobState: Int] { values.withLock { $0.finished } }
     public var bytesOut: Int64 { values.withLock { $0.bytesOut } }

@@ -1,0 +1,92 @@
+import HTTPServer
+
+/// Streams the `file` field out of a multipart/form-data body (what `curl -F file=@model` sends)
+/// without holding the body: data before the closing delimiter is handed on as it arrives, keeping
+/// back only enough bytes to recognise a delimiter split across chunks.
+struct MultipartFileExtractor {
+    enum State { case preamble, headers, fileData, skipPart, done }
+
+    let delimiter: [UInt8]  // "\r\n--boundary"
+    var state = State.preamble
+    var buffer: [UInt8] = []
+    var sawFile = false
+
+    /// Nil when the content type is not multipart/form-data with a boundary.
+    init?(contentType: String) {
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased() == "multipart/form-data",
+            var boundary = parts.dropFirst().first(where: { $0.lowercased().hasPrefix("boundary=") })?.dropFirst(9)
+        else { return nil }
+        if boundary.hasPrefix("\"") && boundary.hasSuffix("\"") && boundary.count >= 2 { boundary = boundary.dropFirst().dropLast() }
+        guard !boundary.isEmpty, boundary.count <= 70 else { return nil }
+        delimiter = Array("\r\n--\(boundary)".utf8)
+        // The body starts with the delimiter minus its CRLF; pretend a CRLF came before it.
+        buffer = [0x0D, 0x0A]
+    }
+
+    /// Feeds body bytes; calls `emit` with file data. Throws HTTPError on malformed multipart.
+    mutating func feed(_ chunk: [UInt8], emit: ([UInt8]) throws -> Void) throws {
+        buffer += chunk
+        while true {
+            switch state {
+            case .preamble, .skipPart, .fileData:
+                guard let at = find(delimiter, in: buffer) else {
+                    let keep = delimiter.count - 1
+                    if state == .fileData && buffer.count > keep {
+                        try emit(Array(buffer[0..<(buffer.count - keep)]))
+                        buffer.removeFirst(buffer.count - keep)
+                    } else if state != .fileData && buffer.count > keep {
+                        buffer.removeFirst(buffer.count - keep)
+                    }
+                    return
+                }
+                if state == .fileData {
+                    try emit(Array(buffer[0..<at]))
+                    sawFile = true
+                }
+                buffer.removeFirst(at + delimiter.count)
+                state = .headers
+            case .headers:
+                // After a delimiter: "--" ends the body, otherwise CRLF then part headers.
+                if buffer.count >= 2 && buffer[0] == UInt8(ascii: "-") && buffer[1] == UInt8(ascii: "-") {
+                    state = .done
+                    buffer.removeAll()
+                    return
+                }
+                guard let end = find([0x0D, 0x0A, 0x0D, 0x0A], in: buffer) else {
+                    if buffer.count > 16 * 1024 { throw HTTPError(400, "multipart part headers are too large", type: "malformed-multipart") }
+                    return
+                }
+                let headers = String(decoding: buffer[0..<end], as: UTF8.self).lowercased()
+                buffer.removeFirst(end + 4)
+                let isFile = headers.contains("content-disposition") && (headers.contains("name=\"file\"") || headers.contains("name=file"))
+                state = isFile && !sawFile ? .fileData : .skipPart
+            case .done:
+                buffer.removeAll()
+                return
+            }
+        }
+    }
+
+    func finish() throws {
+        guard sawFile else { throw HTTPError(400, "multipart/form-data body has no complete `file` field; send it with -F file=@model.safetensors", type: "malformed-multipart") }
+    }
+
+    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count, let first = needle.first else { return nil }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first {
+                var match = true
+                for k in 1..<needle.count where haystack[i + k] != needle[k] {
+                    match = false
+                    break
+                }
+                if match { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+}

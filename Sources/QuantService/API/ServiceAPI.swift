@@ -1,0 +1,268 @@
+import Foundation
+import HTTPServer
+import ModelFormats
+import QuantCore
+import QuantStore
+
+/// API v1 of QuantService on the generic HTTP server: routes, authentication, errors as
+/// problem+json. Handlers are thin: they translate HTTP to the store and the workers and back.
+public final class ServiceAPI: Sendable {
+    public let store: Store
+    public let data: DataDirectory
+    public let pool: WorkerPool
+    public let config: ServiceConfig
+    public let metrics: HTTPMetrics
+
+    public init(store: Store, data: DataDirectory, pool: WorkerPool, config: ServiceConfig) {
+        self.store = store
+        self.data = data
+        self.pool = pool
+        self.config = config
+        metrics = HTTPMetrics()
+    }
+
+    static let openRoutes: Set<String> = ["/healthz", "/readyz", "/metrics"]
+
+    public func router() -> Router {
+        var router = Router()
+        let store = store, metrics = metrics
+        router.guardRequest = { request, pattern in
+            guard !ServiceAPI.openRoutes.contains(pattern) else { return }
+            request.context["tenant"] = try ServiceAPI.authenticate(request, store: store)
+        }
+        router.expectation = { request in
+            // Authenticate (and check the declared size) before inviting a large body.
+            guard (try? ServiceAPI.authenticate(request, store: store)) != nil else { return ServiceAPI.unauthorized.response }
+            return nil
+        }
+        router.observer = { request, response, seconds, pattern in metrics.observe(route: pattern, status: response.status, seconds: seconds) }
+        addHealth(&router)
+        addModels(&router)
+        addJobs(&router)
+        return router
+    }
+
+    static let unauthorized = HTTPError(
+        401, "send a valid API key as `Authorization: Bearer <key>`", type: "unauthorized", headers: [("WWW-Authenticate", "Bearer")])
+
+    /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401.
+    static func authenticate(_ request: HTTPRequest, store: Store) throws -> String {
+        guard let header = request.header("authorization"), header.hasPrefix("Bearer "),
+            let found = try? store.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        else { throw unauthorized }
+        return found.tenant.id
+    }
+
+    func scope(_ request: HTTPRequest) throws -> TenantScope {
+        guard let tenant = request.context["tenant"] else { throw Self.unauthorized }
+        return store.scope(tenant)
+    }
+
+    /// Store errors as HTTP: another tenant's objects are plain 404s.
+    static func http(_ error: any Error) -> any Error {
+        switch error {
+        case let error as HTTPError: return error
+        case StoreError.notFound(let what): return HTTPError(404, "\(what) does not exist", type: "not-found")
+        case StoreError.conflict(let message): return HTTPError(409, message, type: "conflict")
+        case StoreError.idempotencyConflict(let key):
+            return HTTPError(422, "Idempotency-Key '\(key)' was already used with a different request body; use a new key", type: "idempotency-conflict")
+        case StoreError.quotaExceeded(let message): return HTTPError(429, message, type: "quota-exceeded", headers: [("Retry-After", "30")])
+        case StoreError.invalid(let message): return HTTPError(400, message, type: "invalid-request")
+        default: return error
+        }
+    }
+
+    static func run<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw http(error) }
+    }
+
+    static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+        .json(status, value.serialized, headers: headers)
+    }
+
+    static func parseJSON(_ body: RequestBody, limit: Int) throws -> JSONObject {
+        let bytes = try body.collect(limit: limit)
+        let value: JSONValue
+        do {
+            value = try bytes.withUnsafeBytes { try StrictJSON.parse($0) }
+        } catch let error as FormatError {
+            throw HTTPError(400, "the body is not valid JSON: \(error.message)", type: "invalid-json")
+        }
+        guard let object = value.objectValue else { throw HTTPError(400, "the body must be a JSON object", type: "invalid-json") }
+        return object
+    }
+
+    // MARK: - Health and metrics
+
+    func addHealth(_ router: inout Router) {
+        router.add("GET", "/healthz") { _, _ in .json(200, #"{"status":"ok"}"#) }
+        let store = store, data = data
+        router.add("GET", "/readyz") { _, _ in
+            let database = store.isHealthy()
+            let writable = access(data.artifacts, W_OK) == 0 && access(data.tmp, W_OK) == 0
+            let body = #"{"status":"\#(database && writable ? "ready" : "unavailable")","database":\#(database),"data_directory":\#(writable)}"#
+            return .json(database && writable ? 200 : 503, body)
+        }
+        router.add("GET", "/metrics") { [self] _, _ in
+            .text(200, metrics.render(store: store, counters: pool.counters), contentType: "text/plain; version=0.0.4")
+        }
+    }
+
+    // MARK: - Models
+
+    func addModels(_ router: inout Router) {
+        let uploads = UploadReceiver(data: data, counters: pool.counters)
+        router.add("POST", "/v1/models", bodyLimit: config.maxUploadBytes) { [self] request, body in
+            let scope = try scope(request)
+            let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "model"
+            guard name.count <= 256 else { throw HTTPError(400, "name must be at most 256 characters") }
+            let model = try Self.run { try uploads.receive(request, body: body, name: name, scope: scope, maxBytes: config.maxUploadBytes) }
+            return Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
+        }
+        router.add("GET", "/v1/models") { [self] request, _ in
+            let scope = try scope(request)
+            let limit = Int(request.query["limit"] ?? "") ?? 100
+            let models = try Self.run { try scope.models(limit: Swift.min(Swift.max(limit, 1), 500)) }
+            return Self.json(200, .object(JSONObject([("models", .array(models.map(JSONViews.model)))])))
+        }
+        router.add("GET", "/v1/models/{id}") { [self] request, _ in
+            let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
+            return Self.json(200, JSONViews.model(model))
+        }
+        router.add("GET", "/v1/models/{id}/tensors") { [self] request, _ in
+            let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
+            let file = try Self.run { try ModelFile.open(path: model.blobPath) }
+            let tensors = file.tensors.map { t in
+                JSONValue.object(JSONObject([("name", .string(t.name)), ("dtype", .string(t.dtype)), ("shape", .array(t.shape.map { .integer($0) })), ("bytes", .integer(t.byteCount))]))
+            }
+            return Self.json(200, .object(JSONObject([("model_id", .string(model.id)), ("tensors", .array(tensors))])))
+        }
+        router.add("DELETE", "/v1/models/{id}") { [self] request, _ in
+            if let blob = try Self.run({ try scope(request).deleteModel(request.pathParameters["id"] ?? "") }) {
+                try? FileManager.default.removeItem(atPath: blob)
+            }
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    // MARK: - Jobs
+
+    func addJobs(_ router: inout Router) {
+        router.add("POST", "/v1/jobs") { [self] request, body in
+            let scope = try scope(request)
+            let bytes = try body.collect(limit: config.maxJSONBytes)
+            let object: JSONObject
+            do {
+                guard let parsed = try bytes.withUnsafeBytes({ try StrictJSON.parse($0) }).objectValue else {
+                    throw HTTPError(400, "the body must be a JSON object {\"model_id\", \"recipe\"}", type: "invalid-json")
+                }
+                object = parsed
+            } catch let error as FormatError {
+                throw HTTPError(400, "the body is not valid JSON: \(error.message)", type: "invalid-json")
+            }
+            for key in object.keys where !["model_id", "recipe", "name"].contains(key) {
+                throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name)", type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
+            }
+            guard let modelID = object["model_id"]?.stringValue else {
+                throw HTTPError(422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request", extensions: [("field", "\"model_id\"")])
+            }
+            guard let recipeValue = object["recipe"] else {
+                throw HTTPError(422, "recipe is required, e.g. {\"preset\": \"int8\"}", type: "invalid-recipe", extensions: [("field", "\"recipe\"")])
+            }
+            let recipe: Recipe
+            do {
+                recipe = try Recipe.parse(recipeValue)
+            } catch let error as RecipeError {
+                throw HTTPError(422, "recipe: \(error)", type: "invalid-recipe", extensions: [("field", HTTPError.quote("recipe" + (error.field.isEmpty ? "" : "." + error.field)))])
+            }
+            let name = object["name"]?.stringValue
+            let model = try Self.run { try scope.model(modelID) }
+            try Self.checkApplicable(recipe, modelPath: model.blobPath)
+            let key = request.header("idempotency-key")
+            if let key, key.isEmpty || key.count > 200 { throw HTTPError(400, "Idempotency-Key must be 1 to 200 characters") }
+            let (job, created) = try Self.run {
+                try scope.submit(.init(
+                    modelID: modelID, recipe: recipe.json.serialized, name: name, idempotencyKey: key,
+                    requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts))
+            }
+            if created { pool.wake() }
+            return Self.json(created ? 202 : 200, JSONViews.job(job), headers: [("Location", "/v1/jobs/\(job.id)")])
+        }
+        router.add("GET", "/v1/jobs") { [self] request, _ in
+            let scope = try scope(request)
+            let query = request.query
+            var state: JobState?
+            if let status = query["status"], !status.isEmpty {
+                guard let parsed = JobState(rawValue: status) else {
+                    throw HTTPError(400, "status must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                state = parsed
+            }
+            let limit = Swift.min(Swift.max(Int(query["limit"] ?? "") ?? 50, 1), 500)
+            let jobs = try Self.run {
+                try scope.jobs(state: state, modelID: query["model_id"].flatMap { $0.isEmpty ? nil : $0 }, limit: limit, cursor: query["cursor"].flatMap { $0.isEmpty ? nil : $0 })
+            }
+            let next: JSONValue = jobs.count == limit ? .string(jobs.last!.id) : .null
+            return Self.json(200, .object(JSONObject([("jobs", .array(jobs.map(JSONViews.job))), ("next_cursor", next)])))
+        }
+        router.add("GET", "/v1/jobs/{id}") { [self] request, _ in
+            Self.json(200, JSONViews.job(try Self.run { try scope(request).job(request.pathParameters["id"] ?? "") }))
+        }
+        router.add("GET", "/v1/jobs/{id}/report") { [self] request, _ in
+            let scope = try scope(request)
+            let id = request.pathParameters["id"] ?? ""
+            let job = try Self.run { try scope.job(id) }
+            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the report exists once it succeeds", type: "not-ready") }
+            let tensors = try Self.run { try scope.metrics(of: id) }.map { (try? StrictJSON.parse($0.report)) ?? .null }
+            return Self.json(200, .object(JSONObject([
+                ("job_id", .string(id)), ("summary", job.summary.flatMap { try? StrictJSON.parse($0) } ?? .null), ("tensors", .array(tensors)),
+            ])))
+        }
+        router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
+            let id = request.pathParameters["id"] ?? ""
+            let job = try Self.run { try scope(request).job(id) }
+            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
+            guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired") }
+            let ext = (path as NSString).pathExtension
+            let name = "\(job.name ?? id).\(ext)"
+            var response = try FileResponse.make(path: path, request: request, etag: job.artifactSha256, downloadName: name)
+            if response.status == 200 || response.status == 206 { pool.counters.addBytesOut(response.contentLength) }
+            response.headers.append(("Cache-Control", "private, max-age=0"))
+            return response
+        }
+        router.add("POST", "/v1/jobs/{id}/cancel") { [self] request, _ in
+            let job = try Self.run { try scope(request).cancel(request.pathParameters["id"] ?? "") }
+            return Self.json(202, JSONViews.job(job))
+        }
+        router.add("DELETE", "/v1/jobs/{id}") { [self] request, _ in
+            if let artifact = try Self.run({ try scope(request).deleteJob(request.pathParameters["id"] ?? "") }) {
+                try? FileManager.default.removeItem(atPath: artifact)
+                try? FileManager.default.removeItem(atPath: (artifact as NSString).deletingLastPathComponent)
+            }
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    /// A recipe that cannot apply to this model (rows not a multiple of 32, an axis out of range...)
+    /// is a 422 now rather than a failed job later.
+    static func checkApplicable(_ recipe: Recipe, modelPath: String) throws {
+        guard let source = try? SourceModel(path: modelPath) else { return }
+        for tensor in source.tensors {
+            do {
+                _ = try TensorPlan.make(tensor, recipe: recipe, output: recipe.output)
+            } catch let error as PipelineError {
+                throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "\"recipe\"")])
+            }
+        }
+    }
+}
+
+extension HTTPResponse {
+    var contentLength: Int64 {
+        switch body {
+        case .empty: 0
+        case .bytes(let b): Int64(b.count)
+        case .file(_, let range): range.upperBound - range.lowerBound
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import HTTPServer
+import ModelFormats
+import QuantStore
+
+/// Receives a model upload: streams the body (raw or multipart) to a temporary file while hashing,
+/// validates it as safetensors or GGUF, then stores it by content and records it. Nothing is left
+/// in `tmp/` after any failure, a dropped connection included.
+struct UploadReceiver {
+    let data: DataDirectory
+    let counters: ServiceCounters
+
+    func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
+        let temporary = (data.tmp as NSString).appendingPathComponent("upload-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw HTTPError(503, "cannot write under the data directory", type: "storage-unavailable")
+        }
+        var committed = false
+        defer {
+            try? handle.close()
+            if !committed { try? FileManager.default.removeItem(atPath: temporary) }
+        }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        func write(_ bytes: [UInt8]) throws {
+            size += Int64(bytes.count)
+            if size > maxBytes { throw HTTPError(413, "the model is larger than the upload limit of \(maxBytes) bytes") }
+            bytes.withUnsafeBytes { hasher.update($0) }
+            do { try handle.write(contentsOf: bytes) } catch {
+                throw HTTPError(507, "the server ran out of space storing the upload", type: "insufficient-storage")
+            }
+        }
+        let contentType = request.header("content-type") ?? "application/octet-stream"
+        if var multipart = MultipartFileExtractor(contentType: contentType) {
+            while let chunk = try body.read() { try multipart.feed(chunk, emit: write) }
+            try multipart.finish()
+        } else if contentType.lowercased().hasPrefix("multipart/") {
+            throw HTTPError(415, "multipart bodies must be multipart/form-data with a boundary")
+        } else {
+            while let chunk = try body.read() { try write(chunk) }
+        }
+        counters.addBytesIn(size)
+        try handle.synchronize()
+        try handle.close()
+        guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
+        let model: ModelFile
+        do {
+            model = try ModelFile.open(path: temporary)
+        } catch let error as FormatError {
+            if Self.unknownFormat(temporary) {
+                throw HTTPError(415, "the file is neither safetensors nor GGUF (GGUF starts with 'GGUF'; safetensors with an 8-byte header length and a JSON header)", type: "unsupported-format")
+            }
+            throw HTTPError(422, "the model file is malformed: \(error)", type: "invalid-model")
+        }
+        let sha = SHA256.hex(hasher.finalize())
+        let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
+        committed = true
+        do {
+            return try scope.addModel(.init(
+                name: name, format: model.format.rawValue, size: size, sha256: sha, tensorCount: model.tensors.count,
+                parameterCount: Int64(model.tensors.reduce(0) { $0 + $1.elementCount }), blobPath: blob.path))
+        } catch StoreError.quotaExceeded(let message) {
+            throw HTTPError(413, message, type: "storage-quota")
+        }
+    }
+
+    /// True when the bytes do not even look like either format (a 415, not a 422).
+    static func unknownFormat(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return true }
+        defer { try? handle.close() }
+        let head = [UInt8](handle.readData(ofLength: 9))
+        if head.count >= 4 && Array(head[0..<4]) == Array("GGUF".utf8) { return false }
+        guard head.count == 9 else { return true }
+        return head[8] != UInt8(ascii: "{")
+    }
+}
