@@ -9,8 +9,12 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: run test deps build build-release swift-test interop fuzz bench fmt clean
 
-run: deps build
-	$(BIN_DIR)/quantctl --help
+# Starts the service on 127.0.0.1:8080 with ./data (release build). The admin key is written to
+# ./data/admin.key on first start.
+run: deps
+	$(SWIFT) build -c release --product quantd
+	$(SWIFT) build -c release --product quantctl
+	$$($(SWIFT) build -c release --show-bin-path)/quantd --host 127.0.0.1 --port 8080 --data-dir ./data
 
 test: deps swift-test interop
 
