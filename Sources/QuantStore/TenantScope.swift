@@ -142,7 +142,7 @@ public struct TenantScope: Sendable {
             if let modelID { request = request.filter(Column("model_id") == modelID) }
             if let cursor {
                 guard let last = try JobRecord.filter(Column("id") == cursor && Column("tenant_id") == tenantID).fetchOne(db) else {
-                    throw StoreError.invalid("unknown cursor")
+                    throw StoreError.invalid("unknown cursor '\(cursor)': pass the next_cursor of the previous page")
                 }
                 request = request.filter(sql: "(created_at, id) < (?, ?)", arguments: [last.createdAt, last.id])
             }

@@ -255,3 +255,22 @@ struct HTTPServerTests {
         #expect(first.status == 200 && first.body.isEmpty)
     }
 }
+
+@Suite("Request parsing edge cases")
+struct RequestParsingTests {
+    @Test func hostileQueryStrings() {
+        for target in ["/x?=", "/x?=a", "/x?a", "/x?&&", "/x?a=%zz", "/x?%", "/x?a=1&a=2", "/x?"] {
+            let request = HTTPRequest(method: "GET", target: target, version: "HTTP/1.1", headers: [])
+            _ = request.query  // must not trap
+        }
+        #expect(HTTPRequest(method: "GET", target: "/x?a=1&b=%41+c", version: "HTTP/1.1", headers: []).query == ["a": "1", "b": "A c"])
+    }
+
+    @Test func unknownMethodWithABodyGets405() throws {
+        let server = try makeServer()
+        defer { server.shutdown(deadline: 1) }
+        let client = try RawClient(port: server.port)
+        client.send("TRACE /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(client.readResponse()?.status == 405)
+    }
+}

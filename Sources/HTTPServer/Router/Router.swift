@@ -54,8 +54,10 @@ public struct Router: HTTPResponder {
         "/" + route.segments.map { if case .literal(let t) = $0 { t } else if case .parameter(let n) = $0 { "{\(n)}" } else { "" } }.joined(separator: "/")
     }
 
+    /// The matched route's limit; a small one for requests that match no route, so they still reach
+    /// the router and get their 404 or 405 rather than a 413.
     public func bodyLimit(for request: HTTPRequest) -> Int64 {
-        match(request.path).first { $0.0.method == request.method }?.0.bodyLimit ?? 0
+        match(request.path).first { $0.0.method == request.method }?.0.bodyLimit ?? 64 * 1024
     }
 
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? { expectation?(request) }

@@ -121,8 +121,8 @@ public final class ServiceAPI: Sendable {
         }
         router.add("GET", "/v1/models") { [self] request, _ in
             let scope = try scope(request)
-            let limit = Int(request.query["limit"] ?? "") ?? 100
-            let models = try Self.run { try scope.models(limit: Swift.min(Swift.max(limit, 1), 500)) }
+            let limit = try Self.limit(request, default: 100)
+            let models = try Self.run { try scope.models(limit: limit) }
             return Self.json(200, .object(JSONObject([("models", .array(models.map(JSONViews.model)))])))
         }
         router.add("GET", "/v1/models/{id}") { [self] request, _ in
@@ -192,15 +192,15 @@ public final class ServiceAPI: Sendable {
             let scope = try scope(request)
             let query = request.query
             var state: JobState?
-            if let status = query["status"], !status.isEmpty {
+            if let status = query["status"] {
                 guard let parsed = JobState(rawValue: status) else {
                     throw HTTPError(400, "status must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 state = parsed
             }
-            let limit = Swift.min(Swift.max(Int(query["limit"] ?? "") ?? 50, 1), 500)
+            let limit = try Self.limit(request, default: 50)
             let jobs = try Self.run {
-                try scope.jobs(state: state, modelID: query["model_id"].flatMap { $0.isEmpty ? nil : $0 }, limit: limit, cursor: query["cursor"].flatMap { $0.isEmpty ? nil : $0 })
+                try scope.jobs(state: state, modelID: query["model_id"], limit: limit, cursor: query["cursor"])
             }
             let next: JSONValue = jobs.count == limit ? .string(jobs.last!.id) : .null
             return Self.json(200, .object(JSONObject([("jobs", .array(jobs.map(JSONViews.job))), ("next_cursor", next)])))
@@ -241,6 +241,13 @@ public final class ServiceAPI: Sendable {
             }
             return HTTPResponse(status: 204)
         }
+    }
+
+    /// `?limit=` as 1...500, or a 400 that says so.
+    static func limit(_ request: HTTPRequest, default value: Int) throws -> Int {
+        guard let text = request.query["limit"] else { return value }
+        guard let limit = Int(text), (1...500).contains(limit) else { throw HTTPError(400, "limit must be an integer from 1 to 500, got '\(text)'") }
+        return limit
     }
 
     /// A recipe that cannot apply to this model (rows not a multiple of 32, an axis out of range...)
