@@ -46,7 +46,9 @@ let package = Package(
         .target(name: "HTTPServer"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
         // statement lives here, behind the store's API.
-        .target(name: "QuantStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "QuantStore", dependencies: ["CSHA256", .product(name: "GRDB", package: "GRDB.swift")]),
+        // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // The application: job runner and workers, model and artifact storage (later: routes, auth).
         .target(name: "QuantService", dependencies: ["QuantStore", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer"]),
         .target(
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting"]),
+        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256"]),
         .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],

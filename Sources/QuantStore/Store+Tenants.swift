@@ -50,6 +50,17 @@ extension Store {
         }
     }
 
+    /// The hot path of every request: the tenant id of a valid, unrevoked key, in one cached
+    /// statement. A single SELECT is atomic on its own, so it runs outside an explicit transaction.
+    public func tenantID(forKey key: String) throws -> String? {
+        guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
+        let hash = Data(SHA256.hash(Array(key.utf8)))
+        return try pool.unsafeRead { db in
+            let statement = try db.cachedStatement(sql: "SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+            return try String.fetchOne(statement, arguments: [hash])
+        }
+    }
+
     /// Revokes every key that starts with `prefix` (at least 8 characters); returns how many.
     public func revokeKeys(prefix: String) throws -> Int {
         guard prefix.count >= 8 else { throw StoreError.invalid("give at least 8 characters of the key prefix") }

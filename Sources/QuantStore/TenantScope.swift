@@ -128,7 +128,12 @@ public struct TenantScope: Sendable {
     }
 
     public func job(_ id: String) throws -> JobRecord {
-        guard let job = try pool.read({ db in try JobRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) }) else {
+        // Polled constantly: one cached statement, outside an explicit transaction (a single SELECT is
+        // atomic on its own).
+        let tenant = tenantID
+        guard let job = try pool.unsafeRead({ db in
+            try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?"), arguments: [id, tenant])
+        }) else {
             throw StoreError.notFound("job \(id)")
         }
         return job

@@ -74,15 +74,20 @@ final class Connection: @unchecked Sendable {
     // MARK: - Reading
 
     private func readAvailable() {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let size = 256 * 1024
         while !isClosed {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            // Read straight into the end of `input`: no intermediate buffer to copy from.
+            let start = input.count
+            input.reserveCapacity(start + size)
+            var count = 0
+            input.append(contentsOf: repeatElement(0, count: size))
+            input.withUnsafeMutableBytes { raw in count = Glibc.read(fd, raw.baseAddress! + start, size) }
+            input.removeLast(size - Swift.max(count, 0))
             if count > 0 {
                 lastActivity = DispatchTime.now().uptimeNanoseconds
-                input.append(contentsOf: buffer[0..<count])
                 process()
                 if readSuspended { return }
-                if count < buffer.count { return }
+                if count < size { return }
             } else if count == 0 {
                 peerClosed()
                 return
@@ -236,7 +241,14 @@ final class Connection: @unchecked Sendable {
             if decoder.isDone { body.finish() }
         } else {
             let take = Int(Swift.min(Int64(input.count), bodyRemaining))
-            if take > 0 {
+            if take == input.count && take > 0 {
+                // The common case in large uploads: hand the whole buffer over without copying it.
+                var chunk: [UInt8] = []
+                swap(&chunk, &input)
+                body.push(chunk)
+                bodyRemaining -= Int64(take)
+                bodyReceived += Int64(take)
+            } else if take > 0 {
                 body.push(Array(input[0..<take]))
                 input.removeFirst(take)
                 bodyRemaining -= Int64(take)
@@ -383,9 +395,12 @@ final class Connection: @unchecked Sendable {
         if case .handling = phase, !input.isEmpty { feedBody() }
     }
 
-    func checkTimeouts(now: UInt64) {
+    func checkTimeouts(now _: UInt64) {
         let limits = server.limits
-        func elapsed(_ since: UInt64) -> Double { Double(now &- since) / 1e9 }
+        // Read the clock here, on the connection's queue: a time taken by the sweeper before this
+        // block ran can be older than this connection's latest activity.
+        let now = DispatchTime.now().uptimeNanoseconds
+        func elapsed(_ since: UInt64) -> Double { since >= now ? 0 : Double(now - since) / 1e9 }
         switch phase {
         case .head(let since?):
             if elapsed(since) > limits.headerTimeout { reject(HTTPError(408, "the request head took longer than \(Int(limits.headerTimeout)) s")) }

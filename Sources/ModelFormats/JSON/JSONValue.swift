@@ -8,6 +8,9 @@ public enum JSONValue: Equatable, Sendable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+    /// Text that is already JSON (trusted, e.g. a document this program serialized before), written
+    /// out as is: saves parsing and re-serializing stored documents on hot paths.
+    case fragment(String)
 
     public var stringValue: String? {
         if case .string(let value) = self { return value }
@@ -58,6 +61,7 @@ public enum JSONValue: Equatable, Sendable {
         case .string: "a string"
         case .array: "an array"
         case .object: "an object"
+        case .fragment: "a JSON fragment"
         }
     }
 }

@@ -11,7 +11,7 @@ extension JSONValue {
         switch self {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
-        case .number(let text): out += text
+        case .number(let text), .fragment(let text): out += text
         case .string(let text): JSONValue.writeString(text, to: &out)
         case .array(let items):
             out += "["

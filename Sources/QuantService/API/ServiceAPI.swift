@@ -48,9 +48,9 @@ public final class ServiceAPI: Sendable {
     /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401.
     static func authenticate(_ request: HTTPRequest, store: Store) throws -> String {
         guard let header = request.header("authorization"), header.hasPrefix("Bearer "),
-            let found = try? store.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            let tenant = try? store.tenantID(forKey: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         else { throw unauthorized }
-        return found.tenant.id
+        return tenant
     }
 
     func scope(_ request: HTTPRequest) throws -> TenantScope {
@@ -213,9 +213,9 @@ public final class ServiceAPI: Sendable {
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope.job(id) }
             guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the report exists once it succeeds", type: "not-ready") }
-            let tensors = try Self.run { try scope.metrics(of: id) }.map { (try? StrictJSON.parse($0.report)) ?? .null }
+            let tensors = try Self.run { try scope.metrics(of: id) }.map { JSONValue.fragment($0.report) }
             return Self.json(200, .object(JSONObject([
-                ("job_id", .string(id)), ("summary", job.summary.flatMap { try? StrictJSON.parse($0) } ?? .null), ("tensors", .array(tensors)),
+                ("job_id", .string(id)), ("summary", job.summary.map { .fragment($0) } ?? .null), ("tensors", .array(tensors)),
             ])))
         }
         router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
