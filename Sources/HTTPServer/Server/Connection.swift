@@ -199,7 +199,7 @@ final class Connection: @unchecked Sendable {
         phase = .handling
         idle.store(false, ordering: .relaxed)
         let responder = server.responder
-        server.handlerQueue.async { [self] in
+        let run: @Sendable () -> HTTPResponse = {
             var response: HTTPResponse
             do {
                 response = try responder.respond(to: request, body: requestBody)
@@ -209,7 +209,14 @@ final class Connection: @unchecked Sendable {
                 response = HTTPError(500, "the server failed to answer this request").response
             }
             if request.method == "HEAD" { response.body = .empty }
-            let final = response
+            return response
+        }
+        if !hasBody && responder.runsInline(request) {
+            handlerFinished(run(), head: request.method == "HEAD")
+            return
+        }
+        server.handlerQueue.async { [self] in
+            let final = run()
             queue.async { self.handlerFinished(final, head: request.method == "HEAD") }
         }
         if hasBody { feedBody() }

@@ -7,9 +7,12 @@ public protocol HTTPResponder: Sendable {
     func bodyLimit(for request: HTTPRequest) -> Int64
     /// With `Expect: 100-continue`: a response to send instead of `100 Continue` (401, 413...).
     func preflight(_ request: HTTPRequest) -> HTTPResponse?
+    /// True for quick, bodiless requests the server may answer on the connection's own queue.
+    func runsInline(_ request: HTTPRequest) -> Bool
 }
 
 extension HTTPResponder {
     public func bodyLimit(for request: HTTPRequest) -> Int64 { 1 << 20 }
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? { nil }
+    public func runsInline(_ request: HTTPRequest) -> Bool { false }
 }

@@ -95,7 +95,7 @@ public final class ServiceAPI: Sendable {
     // MARK: - Health and metrics
 
     func addHealth(_ router: inout Router) {
-        router.add("GET", "/healthz") { _, _ in .json(200, #"{"status":"ok"}"#) }
+        router.add("GET", "/healthz", inline: true) { _, _ in .json(200, #"{"status":"ok"}"#) }
         let store = store, data = data
         router.add("GET", "/readyz") { _, _ in
             let database = store.isHealthy()
@@ -125,7 +125,7 @@ public final class ServiceAPI: Sendable {
             let models = try Self.run { try scope.models(limit: limit) }
             return Self.json(200, .object(JSONObject([("models", .array(models.map(JSONViews.model)))])))
         }
-        router.add("GET", "/v1/models/{id}") { [self] request, _ in
+        router.add("GET", "/v1/models/{id}", inline: true) { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             return Self.json(200, JSONViews.model(model))
         }
@@ -205,7 +205,7 @@ public final class ServiceAPI: Sendable {
             let next: JSONValue = jobs.count == limit ? .string(jobs.last!.id) : .null
             return Self.json(200, .object(JSONObject([("jobs", .array(jobs.map(JSONViews.job))), ("next_cursor", next)])))
         }
-        router.add("GET", "/v1/jobs/{id}") { [self] request, _ in
+        router.add("GET", "/v1/jobs/{id}", inline: true) { [self] request, _ in
             Self.json(200, JSONViews.job(try Self.run { try scope(request).job(request.pathParameters["id"] ?? "") }))
         }
         router.add("GET", "/v1/jobs/{id}/report") { [self] request, _ in
