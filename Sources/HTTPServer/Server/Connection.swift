@@ -21,6 +21,8 @@ final class Connection: @unchecked Sendable {
     let fd: Int32
     unowned let server: HTTPServer
     let queue: DispatchQueue
+    /// The read buffer of `queue` (see HTTPServer.readBuffers).
+    let readBuffer: UnsafeMutableRawBufferPointer
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
     private var readSuspended = false
@@ -51,10 +53,11 @@ final class Connection: @unchecked Sendable {
     private let idle = Atomic<Bool>(true)
     var isIdleSnapshot: Bool { idle.load(ordering: .relaxed) }
 
-    init(fd: Int32, server: HTTPServer, queue: DispatchQueue) {
+    init(fd: Int32, server: HTTPServer, queue: DispatchQueue, readBuffer: UnsafeMutableRawBufferPointer) {
         self.fd = fd
         self.server = server
         self.queue = queue
+        self.readBuffer = readBuffer
     }
 
     var isClosed: Bool {
@@ -74,20 +77,16 @@ final class Connection: @unchecked Sendable {
     // MARK: - Reading
 
     private func readAvailable() {
-        let size = 256 * 1024
+        // One read buffer per connection queue, shared by its connections: they never read at once.
+        let buffer = readBuffer
         while !isClosed {
-            // Read straight into the end of `input`: no intermediate buffer to copy from.
-            let start = input.count
-            input.reserveCapacity(start + size)
-            var count = 0
-            input.append(contentsOf: repeatElement(0, count: size))
-            input.withUnsafeMutableBytes { raw in count = Glibc.read(fd, raw.baseAddress! + start, size) }
-            input.removeLast(size - Swift.max(count, 0))
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count > 0 {
                 lastActivity = DispatchTime.now().uptimeNanoseconds
+                input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 process()
                 if readSuspended { return }
-                if count < size { return }
+                if count < buffer.count { return }
             } else if count == 0 {
                 peerClosed()
                 return

@@ -15,6 +15,8 @@ public final class HTTPServer: Sendable {
     let handlerQueue = DispatchQueue(label: "http.handlers", qos: .userInitiated, attributes: .concurrent)
     /// Connections are spread over a few serial queues (not one thread each).
     let connectionQueues: [DispatchQueue]
+    /// One 256 KiB read buffer per connection queue: memory does not grow with idle connections.
+    nonisolated(unsafe) let readBuffers: [UnsafeMutableRawBufferPointer]
     private let state = Mutex(ServerState())
     private let requestedPort: Int
 
@@ -37,7 +39,10 @@ public final class HTTPServer: Sendable {
         connectionQueues = (0..<Swift.max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
             DispatchQueue(label: "http.connections.\($0)", qos: .userInitiated)
         }
+        readBuffers = connectionQueues.map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64) }
     }
+
+    deinit { for buffer in readBuffers { buffer.deallocate() } }
 
     /// The bound port (after `start`).
     public var port: Int { state.withLock { $0.port } }
@@ -107,7 +112,7 @@ public final class HTTPServer: Sendable {
                 continue
             }
             Socket.noDelay(fd)
-            let connection = Connection(fd: fd, server: self, queue: connectionQueues[queueIndex])
+            let connection = Connection(fd: fd, server: self, queue: connectionQueues[queueIndex], readBuffer: readBuffers[queueIndex])
             state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
             connection.queue.async { connection.start() }
         }
