@@ -49,7 +49,9 @@ final class RawClient {
 
     /// Reads one response (head + Content-Length body).
     func readResponse() -> (status: Int, headers: [String: String], body: [UInt8])? {
-        var data: [UInt8] = []
+        // Responses to pipelined requests may arrive in one read: start from what is left over.
+        var data: [UInt8] = pending
+        pending = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         func headEnd() -> Int? {
             guard data.count >= 4 else { return nil }
