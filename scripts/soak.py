@@ -29,7 +29,7 @@ with open(model_path, "rb") as f:
     model = requests.post(url + "/v1/models?name=soak", headers=headers, data=f).json()["id"]
 
 stop = time.time() + duration
-counts = {"submitted": 0, "polled": 0, "errors": 0, "succeeded": 0}
+counts = {"submitted": 0, "polled": 0, "server_errors": 0, "gone": 0, "finished": 0}
 lock = threading.Lock()
 recent = []
 
@@ -46,7 +46,7 @@ def submitter():
                 recent.append(r.json()["id"])
                 del recent[:-50]
             else:
-                counts["errors"] += 1
+                counts["server_errors"] += 1
         time.sleep(0.5)
 
 
@@ -57,17 +57,19 @@ def poller():
             ids = list(recent[-10:])
         for job_id in ids:
             r = session.get(f"{url}/v1/jobs/{job_id}", headers=headers)
+            finished = r.status_code == 200 and r.json()["status"] in ("succeeded", "failed", "cancelled")
+            # Keep the disk bounded: finished jobs are deleted (another poller may have done it: 404).
+            deleted = session.delete(f"{url}/v1/jobs/{job_id}", headers=headers).status_code if finished else None
             with lock:
                 counts["polled"] += 1
-                if r.status_code != 200:
-                    counts["errors"] += 1
-                elif r.json()["status"] in ("succeeded", "failed", "cancelled"):
-                    # Keep the disk bounded: finished jobs are deleted.
-                    if r.json()["status"] == "succeeded":
-                        counts["succeeded"] += 1
-                    session.delete(f"{url}/v1/jobs/{job_id}", headers=headers)
-                    if job_id in recent:
-                        recent.remove(job_id)
+                if r.status_code >= 500 or (deleted or 0) >= 500:
+                    counts["server_errors"] += 1
+                elif r.status_code == 404 or deleted == 404:
+                    counts["gone"] += 1
+                if deleted == 204:
+                    counts["finished"] += 1
+                if finished and job_id in recent:
+                    recent.remove(job_id)
         time.sleep(0.02)
 
 

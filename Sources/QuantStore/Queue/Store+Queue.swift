@@ -124,42 +124,23 @@ extension Store {
     /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
     public func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
         try immediate { db in
-            guard var job = try JobRecord.fetchOne(db, key: id), job.state == .running, job.attempt == attempt else {
-                throw StoreError.staleWorker(job: id)
-            }
+            var job = try Store.runningAttempt(db, id: id, attempt: attempt)
             let now = clock()
             let retry = transient && job.attempt < job.maxAttempts && !job.cancelRequested
-            let next: JobState = retry ? .queued : .failed
-            try Store.check(job, to: next)
-            job.state = next
-            job.leaseOwner = nil
-            job.leaseExpiresAt = nil
             job.errorCode = code
             job.errorMessage = message
-            job.updatedAt = now
-            if retry { job.notBefore = now + retryDelay } else { job.finishedAt = now }
-            try job.update(db)
+            if retry { job.notBefore = now + retryDelay }
             let reason = retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
-            try Store.event(db, job: id, from: .running, to: next, attempt: attempt, reason: reason, at: now)
-            return next
+            try Store.leaveRunning(db, &job, to: retry ? .queued : .failed, reason: reason, at: now)
+            return job.state
         }
     }
 
     /// A running attempt that saw its cancel request stops here.
     public func markCancelled(job id: String, attempt: Int) throws {
         try immediate { db in
-            guard var job = try JobRecord.fetchOne(db, key: id), job.state == .running, job.attempt == attempt else {
-                throw StoreError.staleWorker(job: id)
-            }
-            let now = clock()
-            try Store.check(job, to: .cancelled)
-            job.state = .cancelled
-            job.leaseOwner = nil
-            job.leaseExpiresAt = nil
-            job.finishedAt = now
-            job.updatedAt = now
-            try job.update(db)
-            try Store.event(db, job: id, from: .running, to: .cancelled, attempt: attempt, reason: "cancelled by request", at: now)
+            var job = try Store.runningAttempt(db, id: id, attempt: attempt)
+            try Store.leaveRunning(db, &job, to: .cancelled, reason: "cancelled by request", at: clock())
         }
     }
 
@@ -177,23 +158,38 @@ extension Store {
                 let owner = job.leaseOwner ?? "unknown worker"
                 let exhausted = job.attempt >= job.maxAttempts
                 let next: JobState = job.cancelRequested ? .cancelled : (exhausted ? .failed : .queued)
-                job.state = next
-                job.leaseOwner = nil
-                job.leaseExpiresAt = nil
-                job.updatedAt = now
-                job.notBefore = now
                 let reason = "worker \(owner) stopped during attempt \(job.attempt) (lease \(all ? "abandoned at start-up" : "expired"))"
-                if next != .queued { job.finishedAt = now }
+                job.notBefore = now
                 if next == .failed {
                     job.errorCode = "worker_lost"
                     job.errorMessage = "\(reason); no attempts left (\(job.maxAttempts))"
                 }
-                try job.update(db)
-                try Store.event(db, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
+                try Store.leaveRunning(db, &job, to: next, reason: reason, at: now)
                 changed.append(job)
             }
             return changed
         }
+    }
+
+    /// The running attempt `attempt` of job `id`; anything else means the caller is a stale worker.
+    static func runningAttempt(_ db: Database, id: String, attempt: Int) throws -> JobRecord {
+        guard let job = try JobRecord.fetchOne(db, key: id), job.state == .running, job.attempt == attempt else {
+            throw StoreError.staleWorker(job: id)
+        }
+        return job
+    }
+
+    /// What every exit from `running` does, in one place: check the transition, drop the lease, stamp
+    /// the times, save the row and its event.
+    static func leaveRunning(_ db: Database, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double) throws {
+        try check(job, to: next)
+        job.state = next
+        job.leaseOwner = nil
+        job.leaseExpiresAt = nil
+        job.updatedAt = now
+        if next.isTerminal { job.finishedAt = now }
+        try job.update(db)
+        try event(db, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
     }
 
     // MARK: - Service-wide reads (no tenant data leaves through these)
