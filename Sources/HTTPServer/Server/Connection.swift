@@ -19,7 +19,8 @@ final class Connection: @unchecked Sendable {
     }
 
     let fd: Int32
-    unowned let server: HTTPServer
+    /// Strong: a connection may outlive the last outside reference to its server while it closes.
+    let server: HTTPServer
     let queue: DispatchQueue
     /// The read buffer of `queue` (see HTTPServer.readBuffers).
     let readBuffer: UnsafeMutableRawBufferPointer

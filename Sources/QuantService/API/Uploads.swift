@@ -40,7 +40,7 @@ struct UploadReceiver {
             while let chunk = try body.read() { try write(chunk) }
         }
         counters.addBytesIn(size)
-        try handle.synchronize()
+        // Not fsynced here: `adopt` syncs the file once it is known to be a model worth keeping.
         try handle.close()
         guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
         let model: ModelFile
