@@ -127,7 +127,9 @@ public struct LinearQuantizer: Sendable {
                                 throw QuantError.nonFinite(
                                     "\(ranges.nonFinite) NaN or Inf values in rows \(first)..<\(first + count); clean the tensor or exclude it from quantization")
                             }
-                            let parameters = LinearParameters.from(mins: ranges.mins, maxs: ranges.maxs, scheme: scheme)
+                            var mins = ranges.mins, maxs = ranges.maxs
+                            scheme.clip(slice, rows: count, cols: cols, group: group, mins: &mins, maxs: &maxs)
+                            let parameters = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme)
                             let base = first * groups
                             for i in parameters.scales.indices {
                                 scaleOut.value[base + i] = parameters.scales[i]

@@ -27,15 +27,26 @@ public struct LinearScheme: Equatable, Sendable {
     public let bits: Int
     public let symmetric: Bool
     public let granularity: Granularity
+    /// How each range is chosen (docs/RECIPES.md): only group and axis-0 channel scales clip.
+    public let clipping: ClippingMethod
 
-    public init(bits: Int, symmetric: Bool, granularity: Granularity) throws {
+    public init(bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax) throws {
         guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
         if case .group(let size) = granularity, size < 1 {
             throw QuantError.invalidScheme("group size must be positive, got \(size)")
         }
+        switch (clipping, granularity) {
+        case (.minmax, _), (_, .group), (_, .channel(axis: 0)): break
+        default:
+            throw QuantError.invalidScheme("clipping \(clipping.name) needs granularity group or channel on axis 0 (tensor and other axes use minmax)")
+        }
+        if case .percentile(let p) = clipping, !(p > 50 && p <= 100) {
+            throw QuantError.invalidScheme("percentile must be above 50 and at most 100, got \(p)")
+        }
         self.bits = bits
         self.symmetric = symmetric
         self.granularity = granularity
+        self.clipping = clipping
     }
 
     public var qmin: Int32 { symmetric ? -(1 << (bits - 1)) : 0 }

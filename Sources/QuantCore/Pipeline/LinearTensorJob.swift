@@ -85,7 +85,9 @@ struct LinearTensorJob: @unchecked Sendable {
                 let values = UnsafeBufferPointer(rebasing: x.value[part])
                 let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
-                let parameters = try job.parameters(mins: ranges.mins, maxs: ranges.maxs)
+                var mins = ranges.mins, maxs = ranges.maxs
+                job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs)
+                let parameters = try job.parameters(mins: mins, maxs: maxs)
                 let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
                 try job.quantize(values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target, sums: &sums)
                 let base = (chunk.lowerBound + range.lowerBound) * groups

@@ -14,6 +14,8 @@ public struct Preset: Sendable {
         linear("int4-g128", "int4, symmetric, one scale per 128 weights along rows", bits: 4, symmetric: true, granularity: "group"),
         linear("int4-g128-asym", "uint4 with zero points, groups of 128 along rows", bits: 4, symmetric: false, granularity: "group"),
         linear("int4-channel", "int4, symmetric, one scale per output channel", bits: 4, symmetric: true, granularity: "channel"),
+        mse("int4-g128-mse", "int4, groups of 128, each range shrunk to minimise its squared error", bits: 4, group: 128),
+        mse("int3-g64-mse", "int3, groups of 64, each range shrunk to minimise its squared error", bits: 3, group: 64),
         gguf("q8_0", "GGUF Q8_0 blocks (8.5 bits per weight)", "Q8_0"),
         gguf("q4_0", "GGUF Q4_0 blocks (4.5 bits per weight)", "Q4_0"),
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
@@ -32,6 +34,14 @@ public struct Preset: Sendable {
         ])
         if granularity == "group" { weights["group_size"] = .integer(128) }
         if granularity == "channel" { weights["axis"] = .integer(0) }
+        return Preset(name: name, summary: summary, recipe: recipe(weights, output: "safetensors"))
+    }
+
+    static func mse(_ name: String, _ summary: String, bits: Int, group: Int) -> Preset {
+        let weights = JSONObject([
+            ("method", .string("linear")), ("bits", .integer(bits)), ("symmetric", .bool(true)), ("granularity", .string("group")),
+            ("group_size", .integer(group)), ("clipping", .object(JSONObject([("method", .string("mse")), ("steps", .integer(20))]))),
+        ])
         return Preset(name: name, summary: summary, recipe: recipe(weights, output: "safetensors"))
     }
 

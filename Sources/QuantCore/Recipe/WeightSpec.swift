@@ -51,7 +51,13 @@ public struct WeightSpec: Equatable, Sendable {
                 object["group_size"] = .integer(size)
             }
             object["scale_dtype"] = .string(scaleDType.rawValue)
-            object["clipping"] = .object(JSONObject([("method", .string("minmax"))]))
+            var clipping = JSONObject([("method", .string(scheme.clipping.name))])
+            switch scheme.clipping {
+            case .percentile(let p): clipping["percentile"] = .number(String(p))
+            case .mse(let steps): clipping["steps"] = .integer(steps)
+            case .minmax: break
+            }
+            object["clipping"] = .object(clipping)
             object["rounding"] = .object(JSONObject([("method", .string("nearest"))]))
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
@@ -92,9 +98,14 @@ public struct WeightSpec: Equatable, Sendable {
                 throw RecipeError(field("group_size"), "applies only to granularity 'group'")
             }
             let scaleDType = try enumValue(object["scale_dtype"] ?? .string("F32"), ScaleDType.self, field("scale_dtype"), uppercase: true)
-            try methodObject(object["clipping"], field("clipping"), allowed: ["minmax"])
+            let clipping = try parseClipping(object["clipping"], field("clipping"))
             try methodObject(object["rounding"], field("rounding"), allowed: ["nearest"])
-            let scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity)
+            let scheme: LinearScheme
+            do {
+                scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping)
+            } catch QuantError.invalidScheme(let message) {
+                throw RecipeError(field("clipping"), message)
+            }
             return WeightSpec(method: .linear, scheme: scheme, scaleDType: scaleDType, ggufType: nil)
         }
     }
@@ -123,7 +134,34 @@ public struct WeightSpec: Equatable, Sendable {
         return flag
     }
 
-    /// `{"method": "..."}` objects (clipping, rounding); other issues add more methods.
+    /// `{"method": "minmax" | "percentile" (+ "percentile": 99.9) | "mse" (+ "steps": 20)}`.
+    static func parseClipping(_ value: JSONValue?, _ field: String) throws -> ClippingMethod {
+        guard let value else { return .minmax }
+        guard let object = value.objectValue, let name = object["method"]?.stringValue else {
+            throw RecipeError(field, "must be {\"method\": \"minmax\" | \"percentile\" | \"mse\"}, got \(value.serialized)")
+        }
+        let allowed: [String: [String]] = ["minmax": ["method"], "percentile": ["method", "percentile"], "mse": ["method", "steps"]]
+        guard let fields = allowed[name] else {
+            throw RecipeError("\(field).method", "must be minmax, percentile or mse, got \(name)")
+        }
+        for key in object.keys where !fields.contains(key) {
+            throw RecipeError("\(field).\(key)", "is not a field of clipping \(name) (allowed: \(fields.joined(separator: ", ")))")
+        }
+        switch name {
+        case "percentile":
+            guard let p = object["percentile"]?.doubleValue, p > 50, p <= 100 else {
+                throw RecipeError("\(field).percentile", "must be a number above 50 and at most 100, e.g. 99.99")
+            }
+            return .percentile(p)
+        case "mse":
+            let steps = try integer(object["steps"] ?? .integer(20), "\(field).steps", range: 2...200)
+            return .mse(steps: steps)
+        default:
+            return .minmax
+        }
+    }
+
+    /// `{"method": "..."}` objects (rounding); other issues add more methods.
     static func methodObject(_ value: JSONValue?, _ field: String, allowed: [String]) throws {
         guard let value else { return }
         guard let object = value.objectValue, object.keys == ["method"], let name = object["method"]?.stringValue,
