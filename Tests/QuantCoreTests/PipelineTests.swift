@@ -148,3 +148,45 @@ struct PipelineTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m.safetensors"])
     }
 }
+
+@Suite("Stochastic rounding")
+struct StochasticRoundingTests {
+    @Test func reproducibleAndUnbiased() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        // Every value sits 0.3 of a step above a grid point (scale = 1/7 for absmax 1 at 4 bits).
+        let step: Float = 1.0 / 7
+        var values = [Float](repeating: step * 2.3, count: 64 * 128)
+        for row in 0..<64 { values[row * 128] = 1 }  // fixes each row's absmax, so the scale is 1/7
+        try writeModel(input, [("w", [64, 128], values)])
+        func run(_ recipe: String, threads: Int, name: String) throws -> [UInt8] {
+            let output = dir.appendingPathComponent(name).path
+            _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.parse(recipe), options: PipelineOptions(threads: threads, chunkElements: 1024))
+            let file = try SafetensorsFile(path: output)
+            return Array(file.bytes(of: try file.tensorInfo(named: "w")))
+        }
+        let recipe = #"{"weights": {"bits": 4, "rounding": {"method": "stochastic", "seed": 7}}}"#
+        let a = try run(recipe, threads: 1, name: "a"), b = try run(recipe, threads: 2, name: "b")
+        #expect(a == b)  // the same seed gives the same codes, whatever the threads and chunks
+        let c = try run(#"{"weights": {"bits": 4, "rounding": {"method": "stochastic", "seed": 8}}}"#, threads: 1, name: "c")
+        #expect(a != c)
+        // Unbiased: codes are 2 or 3 (2.3 steps), and about 30% of them are 3.
+        let codes = a.map { Int8(bitPattern: $0 << 4) >> 4 }  // low nibble, sign-extended
+        var high = 0, total = 0
+        for (index, code) in codes.enumerated() where index % 64 != 0 {  // skip each row's first byte (holds the absmax)
+            #expect(code == 2 || code == 3)
+            total += 1
+            if code == 3 { high += 1 }
+        }
+        let share = Double(high) / Double(total)
+        #expect(abs(share - 0.3) < 0.03, "share of rounding up: \(share)")
+    }
+
+    @Test func recipeFields() throws {
+        let spec = try Recipe.parse(#"{"weights": {"rounding": {"method": "stochastic", "seed": 3}}}"#).weights
+        #expect(spec.scheme?.rounding == .stochastic(seed: 3))
+        #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"rounding": {"method": "stochastic", "seed": -1}}}"#) }
+        #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"rounding": {"method": "adaround"}}}"#) }
+    }
+}

@@ -61,6 +61,9 @@ public struct LinearQuantizer: Sendable {
     private func quantize(
         _ x: UnsafeBufferPointer<Float>, layout: TensorLayout, into out: UnsafeMutableBufferPointer<UInt8>
     ) throws -> LinearParameters {
+        guard scheme.rounding == .nearest else {
+            throw QuantError.invalidScheme("stochastic rounding runs in the pipeline (Pipeline.run); LinearQuantizer rounds to nearest")
+        }
         switch layout {
         case .tensor(let count):
             let (lo, hi) = try range(x, rows: 1, cols: count)

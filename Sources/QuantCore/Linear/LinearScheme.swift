@@ -29,8 +29,9 @@ public struct LinearScheme: Equatable, Sendable {
     public let granularity: Granularity
     /// How each range is chosen (docs/RECIPES.md): only group and axis-0 channel scales clip.
     public let clipping: ClippingMethod
+    public let rounding: RoundingMethod
 
-    public init(bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax) throws {
+    public init(bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax, rounding: RoundingMethod = .nearest) throws {
         guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
         if case .group(let size) = granularity, size < 1 {
             throw QuantError.invalidScheme("group size must be positive, got \(size)")
@@ -47,6 +48,7 @@ public struct LinearScheme: Equatable, Sendable {
         self.symmetric = symmetric
         self.granularity = granularity
         self.clipping = clipping
+        self.rounding = rounding
     }
 
     public var qmin: Int32 { symmetric ? -(1 << (bits - 1)) : 0 }

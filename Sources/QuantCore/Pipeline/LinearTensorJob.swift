@@ -89,7 +89,9 @@ struct LinearTensorJob: @unchecked Sendable {
                 job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs)
                 let parameters = try job.parameters(mins: mins, maxs: maxs)
                 let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
-                try job.quantize(values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target, sums: &sums)
+                try job.quantize(
+                    values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target,
+                    firstElement: (chunk.lowerBound + range.lowerBound) * cols, sums: &sums)
                 let base = (chunk.lowerBound + range.lowerBound) * groups
                 scaleStore.withLock { $0.replaceSubrange(base..<(base + parameters.scales.count), with: parameters.scales) }
                 if let zp = parameters.zeroPoints { zeroStore.withLock { $0.replaceSubrange(base..<(base + zp.count), with: zp) } }
@@ -102,12 +104,20 @@ struct LinearTensorJob: @unchecked Sendable {
 
     func quantize(
         _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, parameters: LinearParameters,
-        into target: UnsafeMutableBufferPointer<UInt8>, sums: inout ErrorMetrics
+        into target: UnsafeMutableBufferPointer<UInt8>, firstElement: Int, sums: inout ErrorMetrics
     ) throws {
         try parameters.inverseScales.withUnsafeBufferPointer { inv in
             try parameters.scales.withUnsafeBufferPointer { scales in
                 try withOptional(parameters.zeroPoints) { zp in
-                    try kernels.quantize(x, rows: rows, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: target)
+                    if case .stochastic(let seed) = scheme.rounding {
+                        let groups = groupsPerRow(cols: cols, group: group)
+                        StochasticRounding.quantize(
+                            x, rows: rows, cols: cols, inverseScales: parameters.inverseScales, zeroPoints: parameters.zeroPoints,
+                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name), firstElement: firstElement,
+                            scaleOf: { r, c in r * groups + c / group }, into: target)
+                    } else {
+                        try kernels.quantize(x, rows: rows, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: target)
+                    }
                     try kernels.linearError(x, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zp, into: &sums)
                 }
             }
@@ -182,14 +192,14 @@ struct LinearTensorJob: @unchecked Sendable {
             let out = processor.codeBuffer(elements.count)
             switch scheme.granularity {
             case .channel(let axis) where axis == shape.count - 1:
-                try quantizeColumns(x, rows: chunk.count, cols: cols, parameters: parameters, into: out, sums: &metrics)
+                try quantizeColumns(x, rows: chunk.count, cols: cols, parameters: parameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
             case .channel(let axis):
                 let rowParameters = LinearParameters(
                     scales: (chunk).map { parameters.scales[channelOfRow($0, axis: axis)] },
                     zeroPoints: parameters.zeroPoints.map { zp in chunk.map { zp[channelOfRow($0, axis: axis)] } })
-                try quantize(x, rows: chunk.count, cols: cols, group: cols, parameters: rowParameters, into: out, sums: &metrics)
+                try quantize(x, rows: chunk.count, cols: cols, group: cols, parameters: rowParameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
             default:
-                try quantize(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1), parameters: parameters, into: out, sums: &metrics)
+                try quantize(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1), parameters: parameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
             }
             try emit(UnsafeBufferPointer(out), lastDim: cols, writer: writer)
             try processor.done(tensor, elements: elements)
@@ -201,13 +211,20 @@ struct LinearTensorJob: @unchecked Sendable {
 
     func quantizeColumns(
         _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, parameters: LinearParameters,
-        into out: UnsafeMutableBufferPointer<UInt8>, sums: inout ErrorMetrics
+        into out: UnsafeMutableBufferPointer<UInt8>, firstElement: Int, sums: inout ErrorMetrics
     ) throws {
         let reconstruction = processor.reconstructionBuffer(x.count)
         try parameters.inverseScales.withUnsafeBufferPointer { inv in
             try parameters.scales.withUnsafeBufferPointer { scales in
                 try withOptional(parameters.zeroPoints) { zp in
-                    try kernels.quantizeColumns(x, rows: rows, cols: cols, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: out)
+                    if case .stochastic(let seed) = scheme.rounding {
+                        StochasticRounding.quantize(
+                            x, rows: rows, cols: cols, inverseScales: parameters.inverseScales, zeroPoints: parameters.zeroPoints,
+                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name), firstElement: firstElement,
+                            scaleOf: { _, c in c }, into: out)
+                    } else {
+                        try kernels.quantizeColumns(x, rows: rows, cols: cols, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: out)
+                    }
                     try kernels.dequantizeColumns(UnsafeBufferPointer(out), signed: scheme.signedCodes, rows: rows, cols: cols, scales: scales, zeroPoints: zp, into: reconstruction)
                 }
             }

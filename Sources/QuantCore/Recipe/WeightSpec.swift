@@ -58,7 +58,9 @@ public struct WeightSpec: Equatable, Sendable {
             case .minmax: break
             }
             object["clipping"] = .object(clipping)
-            object["rounding"] = .object(JSONObject([("method", .string("nearest"))]))
+            var rounding = JSONObject([("method", .string(scheme.rounding.name))])
+            if case .stochastic(let seed) = scheme.rounding { rounding["seed"] = .integer(seed) }
+            object["rounding"] = .object(rounding)
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
         return .object(object)
@@ -99,10 +101,10 @@ public struct WeightSpec: Equatable, Sendable {
             }
             let scaleDType = try enumValue(object["scale_dtype"] ?? .string("F32"), ScaleDType.self, field("scale_dtype"), uppercase: true)
             let clipping = try parseClipping(object["clipping"], field("clipping"))
-            try methodObject(object["rounding"], field("rounding"), allowed: ["nearest"])
+            let rounding = try parseRounding(object["rounding"], field("rounding"))
             let scheme: LinearScheme
             do {
-                scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping)
+                scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping, rounding: rounding)
             } catch QuantError.invalidScheme(let message) {
                 throw RecipeError(field("clipping"), message)
             }
@@ -161,7 +163,23 @@ public struct WeightSpec: Equatable, Sendable {
         }
     }
 
-    /// `{"method": "..."}` objects (rounding); other issues add more methods.
+    /// `{"method": "nearest"}` or `{"method": "stochastic", "seed": 42}`.
+    static func parseRounding(_ value: JSONValue?, _ field: String) throws -> RoundingMethod {
+        guard let value else { return .nearest }
+        guard let object = value.objectValue, let name = object["method"]?.stringValue, ["nearest", "stochastic"].contains(name) else {
+            throw RecipeError(field, "must be {\"method\": \"nearest\"} or {\"method\": \"stochastic\", \"seed\": 42}, got \(value.serialized)")
+        }
+        for key in object.keys where key != "method" && !(name == "stochastic" && key == "seed") {
+            throw RecipeError("\(field).\(key)", "is not a field of rounding \(name)")
+        }
+        guard name == "stochastic" else { return .nearest }
+        guard let seed = (object["seed"] ?? .integer(0)).uint64Value else {
+            throw RecipeError("\(field).seed", "must be a non-negative integer")
+        }
+        return .stochastic(seed: seed)
+    }
+
+    /// `{"method": "..."}` objects; other issues add more methods.
     static func methodObject(_ value: JSONValue?, _ field: String, allowed: [String]) throws {
         guard let value else { return }
         guard let object = value.objectValue, object.keys == ["method"], let name = object["method"]?.stringValue,
