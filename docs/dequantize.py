@@ -25,12 +25,18 @@ def dequantize(path):
     with safe_open(path, framework="np") as f:
         info = json.loads((f.metadata() or {}).get("quantization", '{"tensors": {}}'))
         tensors = info["tensors"]
-        derived = {n + s for n, t in tensors.items() if t["method"] == "linear" for s in (".scale", ".zero_point")}
+        derived = {n + s for n, t in tensors.items() if t["method"] in ("linear", "ternary", "binary") for s in (".scale", ".zero_point")}
         for name in f.keys():
             if name in derived:
                 continue
             t = tensors.get(name)
-            if t is None or t["method"] != "linear":
+            if t is not None and t["method"] == "binary":  # 1-bit fields: 1 = +scale, 0 = -scale
+                shape = t["shape"]
+                u = unpack(f.get_tensor(name), 1, shape[-1], False).reshape(shape)
+                s = f.get_tensor(name + ".scale").astype(np.float32).reshape([shape[0]] + [1] * (len(shape) - 1))
+                out[name] = ((2 * u - 1).astype(np.float32) * s).astype(np.float32)
+                continue
+            if t is None or t["method"] not in ("linear", "ternary"):  # ternary: 2-bit symmetric codes
                 out[name] = f.get_tensor(name).astype(np.float32)
                 continue
             shape, bits, symmetric = t["shape"], t["bits"], t["symmetric"]

@@ -190,3 +190,45 @@ struct StochasticRoundingTests {
         #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"rounding": {"method": "adaround"}}}"#) }
     }
 }
+
+@Suite("Binary and ternary weights")
+struct SignWeightTests {
+    @Test func definitions() {
+        let w: [Float] = [0.5, -1.5, 0.1, -0.1, 2.0, 0, -0.3, 0.9]
+        var codes = [UInt8](repeating: 9, count: w.count)
+        let binaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorJob.quantize(x, ternary: false, codes: $0) } }
+        #expect(abs(binaryScale - 5.4 / 8) < 1e-6)  // mean |w|
+        #expect(codes == [1, 0, 1, 0, 1, 1, 0, 1])  // 1 = +1 (w >= 0)
+        let ternaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorJob.quantize(x, ternary: true, codes: $0) } }
+        // threshold 0.7 * 0.675 = 0.4725: survivors 0.5, -1.5, 2.0, 0.9
+        #expect(codes.map { Int8(bitPattern: $0) } == [1, -1, 0, 0, 1, 0, 0, 1])
+        #expect(abs(ternaryScale - (0.5 + 1.5 + 2.0 + 0.9) / 4) < 1e-6)
+    }
+
+    @Test func throughThePipelineAndBack() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        let w = PipelineTests.values(6 * 4 * 37, seed: 12)
+        try writeModel(input, [("w", [6, 4, 37], w)])
+        for preset in ["binary", "ternary"] {
+            let output = dir.appendingPathComponent(preset).path
+            let report = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: PipelineOptions(chunkElements: 1024))
+            #expect(report.tensors[0].method == preset)
+            let file = try SafetensorsFile(path: output)
+            let codesInfo = try file.tensorInfo(named: "w")
+            #expect(codesInfo.shape == [6, 4, preset == "binary" ? 5 : 10])  // 37 fields of 1 or 2 bits per row
+            let scales = try file.tensor(named: "w.scale").floats()
+            #expect(scales.count == 6)
+            let back = dir.appendingPathComponent("\(preset)-back").path
+            try Dequantizer.run(input: output, output: back)
+            let restored = try SafetensorsFile(path: back).tensor(named: "w").floats()
+            for i in w.indices {
+                let channel = i / (4 * 37)
+                let allowed: [Float] = preset == "binary" ? [scales[channel], -scales[channel]] : [scales[channel], -scales[channel], 0]
+                #expect(allowed.contains(restored[i]))
+                if preset == "binary" { #expect((restored[i] > 0) == (w[i] >= 0)) }
+            }
+        }
+    }
+}

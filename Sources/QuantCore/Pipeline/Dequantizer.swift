@@ -9,6 +9,8 @@ public enum Dequantizer {
         case blocks(SourceTensor, BlockFormat)
         case float(SourceTensor)
         case copy(SourceTensor, DType)
+        /// 1-bit codes (1 = +1, 0 = -1) times a scale per output channel.
+        case binary(codes: SourceTensor, scale: SourceTensor, shape: [Int])
     }
 
     /// Returns the number of tensors written.
@@ -21,6 +23,7 @@ public enum Dequantizer {
             case .linear(_, _, _, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
+            case .binary(_, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
             }
         }
         let temporary = output + ".partial"
@@ -55,7 +58,7 @@ public enum Dequantizer {
                 for (name, value) in tensors.entries {
                     guard let entry = value.objectValue else { throw PipelineError.unsupported(name, "malformed quantization entry") }
                     quantized[name] = entry
-                    if entry["method"]?.stringValue == "linear" {
+                    if ["linear", "ternary", "binary"].contains(entry["method"]?.stringValue ?? "") {
                         consumed.insert(name + ".scale")
                         consumed.insert(name + ".zero_point")
                     }
@@ -63,8 +66,20 @@ public enum Dequantizer {
             }
         }
         for tensor in source.tensors where !consumed.contains(tensor.name) {
-            if let entry = quantized[tensor.name], entry["method"]?.stringValue == "linear" {
+            if let entry = quantized[tensor.name], ["linear", "ternary"].contains(entry["method"]?.stringValue ?? "") {
+                // Ternary codes are 2-bit symmetric codes with a per-channel scale: linear arithmetic.
                 items.append((tensor.name, try linearSource(tensor, entry: entry, byName: byName)))
+                continue
+            }
+            if let entry = quantized[tensor.name], entry["method"]?.stringValue == "binary" {
+                guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.count >= 2, shape.allSatisfy({ $0 >= 0 }),
+                    let scale = byName[tensor.name + ".scale"], scale.elementCount == shape[0], scale.floatDType != nil
+                else { throw PipelineError.unsupported(tensor.name, "binary entry without a valid shape or '.scale' of one value per channel") }
+                let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
+                guard tensor.byteRange.count == rows * Kernels.packedRowBytes(cols: last, bits: 1) else {
+                    throw PipelineError.unsupported(tensor.name, "binary codes hold \(tensor.byteRange.count) bytes, shape \(shape) needs \(rows * Kernels.packedRowBytes(cols: last, bits: 1))")
+                }
+                items.append((tensor.name, .binary(codes: tensor, scale: scale, shape: shape)))
                 continue
             }
             switch tensor.storage {
@@ -155,6 +170,25 @@ public enum Dequantizer {
                 try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(rebasing: bytes[format.byteCount(elements: start)..<format.byteCount(elements: end)]), into: out)
                 try writer.write(UnsafeRawBufferPointer(out))
                 start = end
+            }
+        case .binary(let codes, let scaleTensor, let shape):
+            let scaleScratch = ScratchBuffer<Float>(fill: 0)
+            let scales = try withExtendedLifetime(scaleScratch) {
+                Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: scaleScratch, kernels: kernels))
+            }
+            let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
+            let rowsPerChannel = shape[0] == 0 ? 0 : rows / shape[0]
+            let stride = Kernels.packedRowBytes(cols: last, bits: 1)
+            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
+            var unpacked = [UInt8](repeating: 0, count: last)
+            var out = [Float](repeating: 0, count: last)
+            for row in 0..<rows {
+                try unpacked.withUnsafeMutableBufferPointer {
+                    try kernels.unpack(UnsafeBufferPointer(rebasing: bytes[(row * stride)..<((row + 1) * stride)]), rows: 1, cols: last, bits: 1, signExtend: false, into: $0)
+                }
+                let scale = scales[row / Swift.max(rowsPerChannel, 1)]
+                for i in 0..<last { out[i] = unpacked[i] == 1 ? scale : -scale }
+                try out.withUnsafeBytes { try writer.write($0) }
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):
             // Scales may sit unaligned after byte-sized codes: decode them into a scratch buffer that

@@ -108,6 +108,11 @@ public enum Pipeline {
             report.method = "gguf"
             report.type = dtype.rawValue
             report.bits = dtype.bitWidth
+        case .sign(let ternary):
+            report.method = ternary ? "ternary" : "binary"
+            report.bits = ternary ? 2 : 1
+            report.granularity = "channel"
+            report.axis = 0
         }
         return report
     }
@@ -158,6 +163,12 @@ public enum Pipeline {
                 entry["shape"] = .array(plan.source.shape.map { .integer($0) })
                 entry["dtype"] = .string(plan.source.dtypeName)
                 tensors[plan.source.name] = .object(entry)
+            case .sign(let ternary):
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string(ternary ? "ternary" : "binary")), ("bits", .integer(ternary ? 2 : 1)), ("symmetric", .bool(true)),
+                    ("granularity", .string("channel")), ("axis", .integer(0)), ("group_size", .null),
+                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                ]))
             case .float(let dtype):
                 tensors[plan.source.name] = .object(JSONObject([
                     ("method", .string("float")), ("type", .string(dtype.rawValue)), ("shape", .array(plan.source.shape.map { .integer($0) })),

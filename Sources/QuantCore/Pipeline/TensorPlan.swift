@@ -12,6 +12,8 @@ public struct TensorPlan: Sendable {
         case blocks(BlockFormat)
         /// A float conversion (F16, BF16, F32) into either format.
         case float(DType)
+        /// Binary (1 bit) or ternary (2 bits) codes with one scale per output channel.
+        case sign(ternary: Bool)
     }
 
     /// One tensor of the output.
@@ -52,6 +54,20 @@ public struct TensorPlan: Sendable {
         guard quantize else { return try copyPlan(tensor, output: output, note: note) }
         let spec = recipe.weights(for: tensor.name)
         switch spec.method {
+        case .binary, .ternary:
+            guard tensor.shape.count >= 2 else {
+                throw PipelineError.unsupported(tensor.name, "\(spec.method.rawValue) weights need a rank of 2 or more (one scale per output channel)")
+            }
+            let bits = spec.method == .binary ? 1 : 2
+            let last = tensor.shape.last!
+            let rows = last == 0 ? 0 : tensor.elementCount / last
+            let stride = Kernels.packedRowBytes(cols: last, bits: bits)
+            return TensorPlan(
+                source: tensor, action: .sign(ternary: spec.method == .ternary),
+                outputs: [
+                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
+                    Output(name: tensor.name + ".scale", shape: [tensor.shape[0]], dtype: .f32, ggmlType: nil, byteCount: tensor.shape[0] * 4),
+                ], spec: spec)
         case .linear:
             let scheme = spec.scheme!
             if case .channel(let axis) = scheme.granularity, axis >= Swift.max(tensor.shape.count, 1) {

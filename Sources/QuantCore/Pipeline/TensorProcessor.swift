@@ -37,6 +37,8 @@ final class TensorProcessor {
             return try blocks(plan.source, format: format, into: writer)
         case .float(let dtype):
             return try convert(plan.source, to: dtype, into: writer)
+        case .sign(let ternary):
+            return try SignTensorJob(processor: self, tensor: plan.source, ternary: ternary).run(into: writer)
         }
     }
 

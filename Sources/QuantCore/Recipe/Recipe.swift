@@ -154,6 +154,8 @@ public struct Recipe: Sendable {
     /// A recipe the output format cannot store is an error, never a silent fallback.
     static func checkRepresentable(_ spec: WeightSpec, output: OutputFormat, path: String) throws {
         switch (spec.method, output) {
+        case (.binary, .gguf), (.ternary, .gguf):
+            throw RecipeError("\(path).method", "GGUF has no \(spec.method.rawValue) type; use output.format \"safetensors\"")
         case (.linear, .gguf):
             throw RecipeError(
                 "\(path).method",

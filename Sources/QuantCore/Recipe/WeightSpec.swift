@@ -4,6 +4,11 @@ import ModelFormats
 public struct WeightSpec: Equatable, Sendable {
     public enum Method: String, Sendable, CaseIterable {
         case linear, gguf
+        /// Sign times a per-channel scale, mean |W| (XNOR-Net): 1-bit fields, 1 = +1, 0 = -1.
+        case binary
+        /// {-1, 0, +1} with threshold 0.7 mean |W| and a per-channel scale over the survivors (TWN):
+        /// 2-bit two's complement.
+        case ternary
     }
 
     /// Storage of linear scales.
@@ -38,7 +43,7 @@ public struct WeightSpec: Equatable, Sendable {
     /// The JSON form stored in reports and artifact metadata.
     public var json: JSONValue {
         var object = JSONObject([("method", .string(method.rawValue))])
-        if let scheme {
+        if let scheme, method == .linear {
             object["bits"] = .integer(scheme.bits)
             object["symmetric"] = .bool(scheme.symmetric)
             switch scheme.granularity {
@@ -72,11 +77,14 @@ public struct WeightSpec: Equatable, Sendable {
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding"]
         let ggufFields = ["method", "type"]
-        let allowed = method == .linear ? linearFields : ggufFields
+        let allowed = method == .linear ? linearFields : (method == .gguf ? ggufFields : ["method"])
         for key in object.keys where !allowed.contains(key) {
             throw RecipeError(field(key), "is not a field of method '\(method.rawValue)' (allowed: \(allowed.joined(separator: ", ")))")
         }
         switch method {
+        case .binary, .ternary:
+            // One F32 scale per output channel (axis 0), as in XNOR-Net and TWN.
+            return WeightSpec(method: method, scheme: nil, scaleDType: .f32, ggufType: nil)
         case .gguf:
             guard let typeValue = object["type"] else {
                 throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGUFType.allCases.map(\.rawValue).joined(separator: ", ")))")
