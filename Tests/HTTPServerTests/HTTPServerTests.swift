@@ -7,6 +7,7 @@ import Testing
 func makeServer(limits: HTTPLimits = HTTPLimits()) throws -> HTTPServer {
     var router = Router()
     router.add("GET", "/hello") { _, _ in .text(200, "hello") }
+    router.add("GET", "/quick", inline: true) { _, _ in .text(200, "q") }
     router.add("GET", "/items/{id}") { request, _ in .text(200, "item \(request.pathParameters["id"] ?? "")") }
     router.add("POST", "/echo", bodyLimit: 64 << 20) { _, body in
         var all: [UInt8] = []
@@ -271,5 +272,21 @@ struct RequestParsingTests {
         let client = try RawClient(port: server.port)
         client.send("TRACE /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
         #expect(client.readResponse()?.status == 405)
+    }
+}
+
+@Suite("Pipelining at depth")
+struct DeepPipeliningTests {
+    /// Thousands of pipelined requests in one write are all answered, in order, without growing the
+    /// stack (an earlier version recursed once per request).
+    @Test func twentyThousandPipelinedRequests() throws {
+        let server = try makeServer()
+        defer { server.shutdown(deadline: 1) }
+        let client = try RawClient(port: server.port, timeout: 20)
+        let count = 20000
+        // An inline route answers on the connection queue, where the recursion used to happen.
+        client.send(String(repeating: "GET /quick HTTP/1.1\r\n\r\n", count: count - 1) + "GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let all = client.readAll()
+        #expect(all.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == count)
     }
 }

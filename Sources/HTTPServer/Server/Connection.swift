@@ -376,8 +376,9 @@ final class Connection: @unchecked Sendable {
         phase = .head(since: nil)
         idle.store(true, ordering: .relaxed)
         resumeReading()
-        // Pipelined requests that arrived meanwhile.
-        if !input.isEmpty { process() }
+        // Pipelined requests that arrived meanwhile: in a new block, not by recursion, so thousands
+        // of requests in one packet cannot grow the stack.
+        if !input.isEmpty { queue.async { [self] in if case .head = phase { process() } } }
     }
 
     // MARK: - Errors, backpressure, timeouts, closing
