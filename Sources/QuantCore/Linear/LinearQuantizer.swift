@@ -237,16 +237,7 @@ public struct LinearQuantizer: Sendable {
     }
 
     private func columnRanges(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) throws -> ([Float], [Float]) {
-        var mins = [Float](repeating: .infinity, count: cols), maxs = [Float](repeating: -.infinity, count: cols)
-        var bad = 0
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let v = x[r * cols + c]
-                if !v.isFinite { bad += 1; continue }
-                if v < mins[c] { mins[c] = v }
-                if v > maxs[c] { maxs[c] = v }
-            }
-        }
+        let (mins, maxs, bad) = LinearTensorJob.columnRanges(x, rows: rows, cols: cols)
         try checkFinite(bad)
         return (mins, maxs)
     }

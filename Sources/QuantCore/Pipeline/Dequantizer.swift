@@ -172,10 +172,7 @@ public enum Dequantizer {
                 start = end
             }
         case .binary(let codes, let scaleTensor, let shape):
-            let scaleScratch = ScratchBuffer<Float>(fill: 0)
-            let scales = try withExtendedLifetime(scaleScratch) {
-                Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: scaleScratch, kernels: kernels))
-            }
+            let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
             let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
             let rowsPerChannel = shape[0] == 0 ? 0 : rows / shape[0]
             let stride = Kernels.packedRowBytes(cols: last, bits: 1)
@@ -191,15 +188,21 @@ public enum Dequantizer {
                 try out.withUnsafeBytes { try writer.write($0) }
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):
-            // Scales may sit unaligned after byte-sized codes: decode them into a scratch buffer that
-            // outlives the copy.
-            let scaleScratch = ScratchBuffer<Float>(fill: 0)
-            let scales = try withExtendedLifetime(scaleScratch) {
-                Array(try source.floats(of: scaleTensor, 0..<scaleTensor.elementCount, scratch: scaleScratch, kernels: kernels))
-            }
+            let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
             let zeros = zeroTensor.map { z in source.bytes(of: z).map { Int32($0) } }
             try LinearDequantization(codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels)
                 .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }
+        }
+    }
+}
+
+extension Dequantizer {
+    /// A whole (small) tensor as fp32, e.g. scales. They may sit unaligned after byte-sized codes, so
+    /// they are decoded into a scratch buffer that outlives the copy.
+    static func allFloats(of tensor: SourceTensor, source: SourceModel, kernels: Kernels) throws -> [Float] {
+        let scratch = ScratchBuffer<Float>(fill: 0)
+        return try withExtendedLifetime(scratch) {
+            Array(try source.floats(of: tensor, 0..<tensor.elementCount, scratch: scratch, kernels: kernels))
         }
     }
 }
