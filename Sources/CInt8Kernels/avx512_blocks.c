@@ -41,14 +41,20 @@ static inline __m128 absmax4(const float *x) {
     return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), abcd));
 }
 
+/// max |x| of block i (starting at `b`): from a shared 4-block reduction wherever a whole group of
+/// four blocks exists (computed at the group's first block into `maxima`), alone otherwise.
+static inline float block_amax(const float *b, size_t i, size_t nb, float maxima[4], __m512 v0, __m512 v1) {
+    if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(b));
+    return (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+}
+
 void qk_quantize_q8_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q8_0 *y = blocks;
     size_t nb = n / QK_BLOCK;
     float maxima[4];
     for (size_t i = 0; i < nb; i++) {
-        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(x + i * 32));
         __m512 v0 = _mm512_loadu_ps(x + i * 32), v1 = _mm512_loadu_ps(x + i * 32 + 16);
-        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float amax = block_amax(x + i * 32, i, nb, maxima, v0, v1);
         const float d = amax / 127.0f;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
@@ -108,9 +114,8 @@ void qk_quantize_q4_0_avx512(const float *x, void *blocks, size_t n) {
     float maxima[4];
     for (size_t i = 0; i < nb; i++) {
         const float *b = x + i * 32;
-        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(b));
         __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float amax = block_amax(b, i, nb, maxima, v0, v1);
         const float d = signed_absmax(b, v0, v1, amax) / -8;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
@@ -127,9 +132,8 @@ void qk_quantize_q5_0_avx512(const float *x, void *blocks, size_t n) {
     float maxima[4];
     for (size_t i = 0; i < nb; i++) {
         const float *b = x + i * 32;
-        if (i % 4 == 0 && i + 4 <= nb) _mm_storeu_ps(maxima, absmax4(b));
         __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float amax = (i / 4 * 4 + 4 <= nb) ? maxima[i % 4] : _mm512_reduce_max_ps(_mm512_max_ps(abs_ps(v0), abs_ps(v1)));
+        const float amax = block_amax(b, i, nb, maxima, v0, v1);
         const float d = signed_absmax(b, v0, v1, amax) / -16;
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = fp16_of(d);
