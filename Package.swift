@@ -46,7 +46,10 @@ let package = Package(
         .target(name: "HTTPServer"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
         // statement lives here, behind the store's API.
-        .target(name: "QuantStore", dependencies: ["CSHA256", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "QuantStore",
+            dependencies: ["CSHA256", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
+        ),
         // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // The application: job runner and workers, model and artifact storage (later: routes, auth).

@@ -50,14 +50,13 @@ extension Store {
         }
     }
 
-    /// The hot path of every request: the tenant id of a valid, unrevoked key, in one cached
-    /// statement. A single SELECT is atomic on its own, so it runs outside an explicit transaction.
+    /// The hot path of every request: the tenant id of a valid, unrevoked key, in one statement on
+    /// a raw read connection (see `HotReads`). A single SELECT is atomic on its own.
     public func tenantID(forKey key: String) throws -> String? {
         guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
-        let hash = Data(SHA256.hash(Array(key.utf8)))
-        return try pool.unsafeRead { db in
-            let statement = try db.cachedStatement(sql: "SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
-            return try String.fetchOne(statement, arguments: [hash])
+        let hash = SHA256.hash(Array(key.utf8))
+        return try hot.with { connection in
+            try connection.first("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [.blob(hash)]) { $0.text(0) } ?? nil
         }
     }
 

@@ -8,6 +8,8 @@ public final class Store: Sendable {
     let pool: DatabasePool
     /// Seconds since 1970; injectable so tests can move time.
     let clock: @Sendable () -> Double
+    /// The polling hot path (key lookup, job row) on raw read-only connections.
+    let hot: HotReads
 
     public init(path: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
         var configuration = Configuration()
@@ -20,6 +22,7 @@ public final class Store: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         self.clock = clock
         try Migrations.migrator.migrate(pool)
+        hot = HotReads(path: path)
     }
 
     /// True when the database answers a query (for /readyz).

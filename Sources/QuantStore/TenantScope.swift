@@ -128,11 +128,10 @@ public struct TenantScope: Sendable {
     }
 
     public func job(_ id: String) throws -> JobRecord {
-        // Polled constantly: one cached statement, outside an explicit transaction (a single SELECT is
-        // atomic on its own).
-        let tenant = tenantID
-        guard let job = try pool.unsafeRead({ db in
-            try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?"), arguments: [id, tenant])
+        // Polled constantly: one prepared statement on a raw read connection (see `HotReads`), outside
+        // an explicit transaction (a single SELECT is atomic on its own).
+        guard let job = try store.hot.with({ connection in
+            try connection.first(JobRecord.selectByIDAndTenant, [.text(id), .text(tenantID)]) { try JobRecord(hotRow: $0) }
         }) else {
             throw StoreError.notFound("job \(id)")
         }

@@ -10,7 +10,10 @@ public struct HTTPRequest: Sendable {
     /// Values middleware attaches for handlers (e.g. the authenticated tenant).
     public var context: [String: String] = [:]
 
-    public var path: String { String(target.split(separator: "?", maxSplits: 1).first ?? "") }
+    public var path: String {
+        guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target }
+        return String(target[..<question])
+    }
 
     public var query: [String: String] {
         guard let q = target.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
@@ -26,23 +29,34 @@ public struct HTTPRequest: Sendable {
         return result
     }
 
+    /// The first field named `name` (any case). Compares bytes in place: lowercasing both names per
+    /// field cost two allocations each, on every lookup of every request.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     public func headers(_ name: String) -> [String] {
-        headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        headers.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 
     /// HTTP/1.1 keeps the connection unless "Connection: close"; HTTP/1.0 closes unless keep-alive.
+    /// The field is a comma-separated token list.
     public var keepAlive: Bool {
-        let connection = header("connection")?.lowercased() ?? ""
-        if version == "HTTP/1.0" { return connection.contains("keep-alive") }
-        return !connection.contains("close")
+        let tokens = headers("connection").flatMap { $0.split(separator: ",") }.map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        if version == "HTTP/1.0" { return tokens.contains { $0.equalsIgnoringASCIICase("keep-alive") } }
+        return !tokens.contains { $0.equalsIgnoringASCIICase("close") }
     }
 }
 
 extension String {
+    /// ASCII case-insensitive equality (header names and tokens are ASCII).
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { a, b in
+            a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= UInt8(ascii: "a") && (a | 0x20) <= UInt8(ascii: "z"))
+        }
+    }
+
     /// Percent-decoding without Foundation.
     var removingPercentEncoding: String? {
         var bytes: [UInt8] = []

@@ -11,8 +11,30 @@ public struct Router: HTTPResponder {
         let method: String
         let inline: Bool
         let segments: [Segment]
+        /// The pattern as registered (`/v1/jobs/{id}`), for metrics and logs.
+        let pattern: String
         let bodyLimit: Int64
         let handler: Handler
+
+        /// True when `parts` fit the pattern: same length, equal literals. Parameters are not decoded
+        /// here, since every request tries several routes.
+        func fits(_ parts: [Substring]) -> Bool {
+            guard segments.count == parts.count else { return false }
+            for (segment, part) in zip(segments, parts) {
+                if case .literal(let text) = segment, text != part { return false }
+            }
+            return true
+        }
+
+        func parameters(_ parts: [Substring]) -> [String: String] {
+            var parameters: [String: String] = [:]
+            for (segment, part) in zip(segments, parts) {
+                guard case .parameter(let name) = segment else { continue }
+                let text = String(part)
+                parameters[name] = part.utf8.contains(UInt8(ascii: "%")) ? (text.removingPercentEncoding ?? text) : text
+            }
+            return parameters
+        }
     }
 
     enum Segment: Equatable {
@@ -36,38 +58,33 @@ public struct Router: HTTPResponder {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
-        routes.append(Route(method: method, inline: inline, segments: segments, bodyLimit: bodyLimit, handler: handler))
+        let normalized = "/" + segments.map { if case .parameter(let name) = $0 { "{\(name)}" } else if case .literal(let text) = $0 { text } else { "" } }
+            .joined(separator: "/")
+        routes.append(Route(method: method, inline: inline, segments: segments, pattern: normalized, bodyLimit: bodyLimit, handler: handler))
     }
 
-    func match(_ path: String) -> [(Route, [String: String])] {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        return routes.compactMap { route in
-            guard route.segments.count == parts.count else { return nil }
-            var parameters: [String: String] = [:]
-            for (segment, part) in zip(route.segments, parts) {
-                switch segment {
-                case .literal(let text): if text != part { return nil }
-                case .parameter(let name): parameters[name] = part.removingPercentEncoding ?? part
-                }
-            }
-            return (route, parameters)
-        }
+    /// The routes whose pattern fits `path`, in registration order, and the path split into parts.
+    func match(_ path: String) -> (routes: [Route], parts: [Substring]) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return (routes.filter { $0.fits(parts) }, parts)
     }
 
-    static func pattern(_ route: Route) -> String {
-        "/" + route.segments.map { if case .literal(let t) = $0 { t } else if case .parameter(let n) = $0 { "{\(n)}" } else { "" } }.joined(separator: "/")
+    /// The first route for `method` (HEAD falls back to GET) whose pattern fits `path`.
+    func route(_ method: String, _ path: String) -> Route? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.first { $0.method == method && $0.fits(parts) }
     }
 
     /// The matched route's limit; a small one for requests that match no route, so they still reach
     /// the router and get their 404 or 405 rather than a 413.
     public func bodyLimit(for request: HTTPRequest) -> Int64 {
-        match(request.path).first { $0.0.method == request.method }?.0.bodyLimit ?? 64 * 1024
+        route(request.method, request.path)?.bodyLimit ?? 64 * 1024
     }
 
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? { expectation?(request) }
 
     public func runsInline(_ request: HTTPRequest) -> Bool {
-        match(request.path).first { $0.0.method == request.method }?.0.inline ?? false
+        route(request.method, request.path)?.inline ?? false
     }
 
     public func respond(to request: HTTPRequest, body: RequestBody) throws -> HTTPResponse {
@@ -77,11 +94,11 @@ public struct Router: HTTPResponder {
         } ?? RequestID.next()
         var response: HTTPResponse
         var pattern = "unmatched"
-        let matches = match(request.path)
-        if let (route, parameters) = matches.first(where: { $0.0.method == request.method || (request.method == "HEAD" && $0.0.method == "GET") }) {
-            pattern = Self.pattern(route)
+        let (matches, parts) = match(request.path)
+        if let route = matches.first(where: { $0.method == request.method }) ?? (request.method == "HEAD" ? matches.first(where: { $0.method == "GET" }) : nil) {
+            pattern = route.pattern
             var routed = request
-            routed.pathParameters = parameters
+            routed.pathParameters = route.parameters(parts)
             do {
                 try guardRequest?(&routed, pattern)
                 response = try route.handler(routed, body)
@@ -91,7 +108,7 @@ public struct Router: HTTPResponder {
                 response = HTTPError(500, "the server failed to answer this request").response
             }
         } else if !matches.isEmpty {
-            let allowed = Set(matches.map(\.0.method)).sorted().joined(separator: ", ")
+            let allowed = Set(matches.map(\.method)).sorted().joined(separator: ", ")
             response = HTTPError(405, "\(request.method) is not allowed on \(request.path); use \(allowed)", headers: [("Allow", allowed)]).response
         } else {
             response = HTTPError(404, "no route for \(request.method) \(request.path)", type: "no-route").response

@@ -69,41 +69,56 @@ public enum JSONValue: Equatable, Sendable {
 /// A JSON object with its keys in document order. Keys are unique: the parser rejects duplicates.
 public struct JSONObject: Equatable, Sendable {
     public private(set) var entries: [(key: String, value: JSONValue)] = []
-    private var index: [String: Int] = [:]
+    /// Key to position, built only once an object grows past `linearLimit` keys: API responses are
+    /// small objects built per request, where hashing every key costs more than a short scan.
+    private var index: [String: Int]?
+    private static let linearLimit = 16
 
     public init() {}
 
     public init(_ pairs: [(String, JSONValue)]) {
+        entries.reserveCapacity(pairs.count)
         for (key, value) in pairs { self[key] = value }
     }
 
     public var keys: [String] { entries.map(\.key) }
     public var count: Int { entries.count }
 
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return entries.firstIndex { $0.key == key }
+    }
+
+    private mutating func append(_ key: String, _ value: JSONValue) {
+        entries.append((key, value))
+        if index != nil {
+            index?[key] = entries.count - 1
+        } else if entries.count > Self.linearLimit {
+            index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($0.element.key, $0.offset) })
+        }
+    }
+
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { entries[$0].value } }
+        get { position(of: key).map { entries[$0].value } }
         set {
-            if let position = index[key] {
+            if let position = position(of: key) {
                 if let newValue { entries[position].value = newValue } else { remove(at: position) }
             } else if let newValue {
-                index[key] = entries.count
-                entries.append((key, newValue))
+                append(key, newValue)
             }
         }
     }
 
     /// Inserts a new key, returning false (and changing nothing) if it is already present.
     mutating func insertNew(_ key: String, _ value: JSONValue) -> Bool {
-        guard index[key] == nil else { return false }
-        index[key] = entries.count
-        entries.append((key, value))
+        guard position(of: key) == nil else { return false }
+        append(key, value)
         return true
     }
 
     private mutating func remove(at position: Int) {
         entries.remove(at: position)
-        index = [:]
-        for (offset, entry) in entries.enumerated() { index[entry.key] = offset }
+        index = entries.count > Self.linearLimit ? Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($0.element.key, $0.offset) }) : nil
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

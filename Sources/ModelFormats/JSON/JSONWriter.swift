@@ -3,6 +3,7 @@
 extension JSONValue {
     public var serialized: String {
         var out = ""
+        out.reserveCapacity(1024)
         write(to: &out)
         return out
     }
@@ -34,6 +35,13 @@ extension JSONValue {
 
     static func writeString(_ text: String, to out: inout String) {
         out += "\""
+        // Most strings (ids, names, timestamps) need no escape: append them whole. Bytes of
+        // multi-byte characters are all >= 0x80, so a byte scan is enough to decide.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -9,14 +9,38 @@ enum JSONViews {
     static func timestamp(_ seconds: Double?) -> JSONValue {
         guard let seconds, seconds.isFinite else { return .null }
         var whole = time_t(seconds.rounded(.down))
-        let millis = Int(((seconds - seconds.rounded(.down)) * 1000).rounded(.down))
+        let millis = Int32(((seconds - seconds.rounded(.down)) * 1000).rounded(.down))
         var parts = tm()
         gmtime_r(&whole, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: Swift.max(0, width - text.count)) + text
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        func digits(_ value: Int32, _ width: Int, then separator: Character?) {
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+            if let separator, let byte = separator.asciiValue { text.append(byte) }
         }
-        return .string("\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z")
+        digits(parts.tm_year + 1900, 4, then: "-")
+        digits(parts.tm_mon + 1, 2, then: "-")
+        digits(parts.tm_mday, 2, then: "T")
+        digits(parts.tm_hour, 2, then: ":")
+        digits(parts.tm_min, 2, then: ":")
+        digits(parts.tm_sec, 2, then: ".")
+        digits(millis, 3, then: "Z")
+        return .string(String(decoding: text, as: UTF8.self))
+    }
+
+    /// `done / total` with four decimals, as JSON (String(format:) goes through Foundation's NSString).
+    static func fraction(done: Int64, total: Int64, finished: Bool) -> JSONValue {
+        let ten4 = total == 0 ? (finished ? 10_000 : 0) : Int64((Double(done) / Double(total) * 10_000).rounded())
+        let clamped = min(max(ten4, 0), 10_000)
+        let decimals = String(clamped % 10_000)
+        return .number("\(clamped / 10_000).\(String(repeating: "0", count: 4 - decimals.count))\(decimals)")
     }
 
     static func model(_ m: ModelRecord) -> JSONValue {
@@ -36,7 +60,7 @@ enum JSONViews {
             ("status", .string(j.state.rawValue)),
             ("progress", .object(JSONObject([
                 ("done", .integer(done)), ("total", .integer(total)),
-                ("fraction", .number(String(format: "%.4f", total == 0 ? (j.state == .succeeded ? 1 : 0) : Double(done) / Double(total)))),
+                ("fraction", fraction(done: done, total: total, finished: j.state == .succeeded)),
             ]))),
             // Stored recipes and summaries are JSON this service serialized: embed them as they are.
             ("recipe", .fragment(j.recipe)),

@@ -27,7 +27,7 @@ public final class ServiceAPI: Sendable {
         var router = Router()
         let store = store, metrics = metrics
         router.guardRequest = { request, pattern in
-            guard !ServiceAPI.openRoutes.contains(pattern) else { return }
+            guard !ServiceAPI.openRoutes.contains(pattern), !ServiceAPI.authenticatesItself(request.method, pattern) else { return }
             request.context["tenant"] = try ServiceAPI.authenticate(request, store: store)
         }
         router.expectation = { request in
@@ -47,10 +47,18 @@ public final class ServiceAPI: Sendable {
 
     /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401.
     static func authenticate(_ request: HTTPRequest, store: Store) throws -> String {
-        guard let header = request.header("authorization"), header.hasPrefix("Bearer "),
-            let tenant = try? store.tenantID(forKey: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
-        else { throw unauthorized }
+        guard let key = bearerKey(request), let tenant = try? store.tenantID(forKey: key) else { throw unauthorized }
         return tenant
+    }
+
+    static func bearerKey(_ request: HTTPRequest) -> String? {
+        guard let header = request.header("authorization"), header.hasPrefix("Bearer ") else { return nil }
+        return String(header.dropFirst(7).trimmingBlanks())
+    }
+
+    /// Polling a job checks its key in the same statement as the lookup (`Store.poll`).
+    static func authenticatesItself(_ method: String, _ pattern: String) -> Bool {
+        pattern == "/v1/jobs/{id}" && (method == "GET" || method == "HEAD")
     }
 
     func scope(_ request: HTTPRequest) throws -> TenantScope {
@@ -205,8 +213,13 @@ public final class ServiceAPI: Sendable {
             let next: JSONValue = jobs.count == limit ? .string(jobs.last!.id) : .null
             return Self.json(200, .object(JSONObject([("jobs", .array(jobs.map(JSONViews.job))), ("next_cursor", next)])))
         }
-        router.add("GET", "/v1/jobs/{id}", inline: true) { [self] request, _ in
-            Self.json(200, JSONViews.job(try Self.run { try scope(request).job(request.pathParameters["id"] ?? "") }))
+        router.add("GET", "/v1/jobs/{id}", inline: true) { [store] request, _ in
+            let id = request.pathParameters["id"] ?? ""
+            switch try Self.run({ try store.poll(job: id, key: Self.bearerKey(request) ?? "") }) {
+            case .job(let job): return Self.json(200, JSONViews.job(job))
+            case .unauthorized: throw Self.unauthorized
+            case .notFound: throw HTTPError(404, "job \(id) does not exist", type: "not-found")
+            }
         }
         router.add("GET", "/v1/jobs/{id}/report") { [self] request, _ in
             let scope = try scope(request)
@@ -271,5 +284,15 @@ extension HTTPResponse {
         case .bytes(let b): Int64(b.count)
         case .file(_, let range): range.upperBound - range.lowerBound
         }
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (Foundation's trimmingCharacters costs more than
+    /// the rest of authentication).
+    func trimmingBlanks() -> Substring {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !blank($0) }), let last = lastIndex(where: { !blank($0) }) else { return "" }
+        return self[first...last]
     }
 }

@@ -85,7 +85,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var summary: String?
     public var expiresAt: Double?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
         case leaseOwner = "lease_owner", leaseExpiresAt = "lease_expires_at", notBefore = "not_before"
         case progressDone = "progress_done", progressTotal = "progress_total", cancelRequested = "cancel_requested"
