@@ -7,7 +7,11 @@ enum JSONViews {
     /// RFC 3339 in UTC with milliseconds, formatted by hand: a DateFormatter per call dominated the
     /// cost of GET /v1/jobs/{id} (ICU set-up).
     static func timestamp(_ seconds: Double?) -> JSONValue {
-        guard let seconds, seconds.isFinite else { return .null }
+        timestampBytes(seconds).map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+    }
+
+    static func timestampBytes(_ seconds: Double?) -> [UInt8]? {
+        guard let seconds, seconds.isFinite else { return nil }
         var whole = time_t(seconds.rounded(.down))
         let millis = Int32(((seconds - seconds.rounded(.down)) * 1000).rounded(.down))
         var parts = tm()
@@ -32,15 +36,15 @@ enum JSONViews {
         digits(parts.tm_min, 2, then: ":")
         digits(parts.tm_sec, 2, then: ".")
         digits(millis, 3, then: "Z")
-        return .string(String(decoding: text, as: UTF8.self))
+        return text
     }
 
     /// `done / total` with four decimals, as JSON (String(format:) goes through Foundation's NSString).
-    static func fraction(done: Int64, total: Int64, finished: Bool) -> JSONValue {
+    static func fraction(done: Int64, total: Int64, finished: Bool) -> String {
         let ten4 = total == 0 ? (finished ? 10_000 : 0) : Int64((Double(done) / Double(total) * 10_000).rounded())
         let clamped = min(max(ten4, 0), 10_000)
         let decimals = String(clamped % 10_000)
-        return .number("\(clamped / 10_000).\(String(repeating: "0", count: 4 - decimals.count))\(decimals)")
+        return "\(clamped / 10_000).\(String(repeating: "0", count: 4 - decimals.count))\(decimals)"
     }
 
     static func model(_ m: ModelRecord) -> JSONValue {
@@ -52,35 +56,72 @@ enum JSONViews {
         ]))
     }
 
-    static func job(_ j: JobRecord) -> JSONValue {
+    /// A job as JSON (openapi.yaml `Job`), written straight to bytes: this is the body of every poll.
+    static func jobBytes(_ j: JobRecord) -> [UInt8] {
+        var out = JSONStream(capacity: 1536)
+        write(j, to: &out)
+        return out.bytes
+    }
+
+    /// A job inside a larger document (lists).
+    static func job(_ j: JobRecord) -> JSONValue { .fragment(String(decoding: jobBytes(j), as: UTF8.self)) }
+
+    static func write(_ j: JobRecord, to out: inout JSONStream) {
+        func time(_ key: String, _ seconds: Double?) {
+            out.key(key)
+            if let text = timestampBytes(seconds) { out.plainString(text) } else { out.fragment(nil) }
+        }
         let total = j.progressTotal ?? 0
         let done = j.state == .succeeded ? total : (j.progressDone ?? 0)
-        var object = JSONObject([
-            ("id", .string(j.id)), ("model_id", .string(j.modelId)), ("name", j.name.map { .string($0) } ?? .null),
-            ("status", .string(j.state.rawValue)),
-            ("progress", .object(JSONObject([
-                ("done", .integer(done)), ("total", .integer(total)),
-                ("fraction", fraction(done: done, total: total, finished: j.state == .succeeded)),
-            ]))),
-            // Stored recipes and summaries are JSON this service serialized: embed them as they are.
-            ("recipe", .fragment(j.recipe)),
-            ("attempt", .integer(j.attempt)), ("max_attempts", .integer(j.maxAttempts)),
-            ("created_at", timestamp(j.createdAt)), ("started_at", timestamp(j.startedAt)), ("finished_at", timestamp(j.finishedAt)),
-            ("updated_at", timestamp(j.updatedAt)),
-        ])
-        object["error"] = j.errorCode.map { .object(JSONObject([("code", .string($0)), ("message", .string(j.errorMessage ?? ""))])) } ?? .null
-        object["summary"] = j.summary.map { .fragment($0) } ?? .null
-        var links = JSONObject([("self", .string("/v1/jobs/\(j.id)")), ("model", .string("/v1/models/\(j.modelId)"))])
+        let path = "/v1/jobs/" + j.id
+        out.beginObject()
+        out.key("id"); out.string(j.id)
+        out.key("model_id"); out.string(j.modelId)
+        out.key("name"); out.string(j.name)
+        out.key("status"); out.string(j.state.rawValue)
+        out.key("progress")
+        out.beginObject()
+        out.key("done"); out.integer(done)
+        out.key("total"); out.integer(total)
+        out.key("fraction"); out.fragment(fraction(done: done, total: total, finished: j.state == .succeeded))
+        out.endObject()
+        // Stored recipes and summaries are JSON this service serialized: embed them as they are.
+        out.key("recipe"); out.fragment(j.recipe)
+        out.key("attempt"); out.integer(j.attempt)
+        out.key("max_attempts"); out.integer(j.maxAttempts)
+        time("created_at", j.createdAt)
+        time("started_at", j.startedAt)
+        time("finished_at", j.finishedAt)
+        time("updated_at", j.updatedAt)
+        out.key("error")
+        if let code = j.errorCode {
+            out.beginObject()
+            out.key("code"); out.string(code)
+            out.key("message"); out.string(j.errorMessage ?? "")
+            out.endObject()
+        } else {
+            out.fragment(nil)
+        }
+        out.key("summary"); out.fragment(j.summary)
+        out.key("links")
+        out.beginObject()
+        out.key("self"); out.string(path)
+        out.key("model"); out.string("/v1/models/" + j.modelId)
         if j.state == .succeeded {
-            links["report"] = .string("/v1/jobs/\(j.id)/report")
-            if j.artifactPath != nil { links["artifact"] = .string("/v1/jobs/\(j.id)/artifact") }
+            out.key("report"); out.string(path + "/report")
+            if j.artifactPath != nil { out.key("artifact"); out.string(path + "/artifact") }
         }
-        if !j.state.isTerminal { links["cancel"] = .string("/v1/jobs/\(j.id)/cancel") }
-        object["links"] = .object(links)
+        if !j.state.isTerminal { out.key("cancel"); out.string(path + "/cancel") }
+        out.endObject()
         if let sha = j.artifactSha256 {
-            object["artifact"] = .object(JSONObject([("size", .integer(j.artifactSize ?? 0)), ("sha256", .string(sha)),
-                                                     ("expires_at", timestamp(j.expiresAt)), ("available", .bool(j.artifactPath != nil))]))
+            out.key("artifact")
+            out.beginObject()
+            out.key("size"); out.integer(j.artifactSize ?? 0)
+            out.key("sha256"); out.string(sha)
+            time("expires_at", j.expiresAt)
+            out.key("available"); out.value(.bool(j.artifactPath != nil))
+            out.endObject()
         }
-        return .object(object)
+        out.endObject()
     }
 }

@@ -85,7 +85,7 @@ public final class ServiceAPI: Sendable {
     }
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        .json(status, value.serialized, headers: headers)
+        .json(status, bytes: value.serializedBytes, headers: headers)
     }
 
     static func parseJSON(_ body: RequestBody, limit: Int) throws -> JSONObject {
@@ -194,7 +194,7 @@ public final class ServiceAPI: Sendable {
                     requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts))
             }
             if created { pool.wake() }
-            return Self.json(created ? 202 : 200, JSONViews.job(job), headers: [("Location", "/v1/jobs/\(job.id)")])
+            return .json(created ? 202 : 200, bytes: JSONViews.jobBytes(job), headers: [("Location", "/v1/jobs/\(job.id)")])
         }
         router.add("GET", "/v1/jobs") { [self] request, _ in
             let scope = try scope(request)
@@ -216,7 +216,7 @@ public final class ServiceAPI: Sendable {
         router.add("GET", "/v1/jobs/{id}", inline: true) { [store] request, _ in
             let id = request.pathParameters["id"] ?? ""
             switch try Self.run({ try store.poll(job: id, key: Self.bearerKey(request) ?? "") }) {
-            case .job(let job): return Self.json(200, JSONViews.job(job))
+            case .job(let job): return .json(200, bytes: JSONViews.jobBytes(job))
             case .unauthorized: throw Self.unauthorized
             case .notFound: throw HTTPError(404, "job \(id) does not exist", type: "not-found")
             }
@@ -245,7 +245,7 @@ public final class ServiceAPI: Sendable {
         }
         router.add("POST", "/v1/jobs/{id}/cancel") { [self] request, _ in
             let job = try Self.run { try scope(request).cancel(request.pathParameters["id"] ?? "") }
-            return Self.json(202, JSONViews.job(job))
+            return .json(202, bytes: JSONViews.jobBytes(job))
         }
         router.add("DELETE", "/v1/jobs/{id}") { [self] request, _ in
             if let artifact = try Self.run({ try scope(request).deleteJob(request.pathParameters["id"] ?? "") }) {

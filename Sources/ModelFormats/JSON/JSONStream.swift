@@ -1,0 +1,84 @@
+/// JSON written straight to bytes, field by field, with commas placed for you: for documents built
+/// on hot paths (an API response per request), where building a `JSONValue` tree first and then
+/// serializing it cost twice the allocations. Same output rules as `JSONValue.serialized`.
+public struct JSONStream {
+    public private(set) var bytes: [UInt8] = []
+    /// Per open container: whether it already holds an element (so the next one needs a comma).
+    private var filled: [Bool] = []
+    /// Just after a key: the value that follows takes no comma.
+    private var afterKey = false
+
+    public init(capacity: Int = 1024) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    private mutating func separate() {
+        if afterKey {
+            afterKey = false
+            return
+        }
+        guard let last = filled.indices.last else { return }
+        if filled[last] { bytes.append(UInt8(ascii: ",")) }
+        filled[last] = true
+    }
+
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        filled.append(false)
+    }
+
+    public mutating func endObject() {
+        _ = filled.popLast()
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        filled.append(false)
+    }
+
+    public mutating func endArray() {
+        _ = filled.popLast()
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    public mutating func key(_ name: String) {
+        separate()
+        JSONValue.writeString(name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    /// Any value; nil writes null.
+    public mutating func value(_ value: JSONValue?) {
+        separate()
+        (value ?? .null).write(to: &bytes)
+    }
+
+    public mutating func string(_ text: String?) {
+        separate()
+        if let text { JSONValue.writeString(text, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    public mutating func integer<T: BinaryInteger>(_ number: T?) {
+        separate()
+        bytes.append(contentsOf: (number.map { String($0) } ?? "null").utf8)
+    }
+
+    /// Text that is already JSON (see `JSONValue.fragment`); nil writes null.
+    public mutating func fragment(_ text: String?) {
+        separate()
+        bytes.append(contentsOf: (text ?? "null").utf8)
+    }
+
+    /// A string made of `text` bytes that need no escaping (the caller guarantees it: digits and
+    /// ASCII punctuation), between quotes.
+    public mutating func plainString(_ text: [UInt8]) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: text)
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
