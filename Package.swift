@@ -28,7 +28,7 @@ let package = Package(
         .target(
             name: "QuantCLI",
             dependencies: [
-                "ModelFormats", "QuantCore",
+                "ModelFormats", "QuantCore", "QuantClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,12 +48,14 @@ let package = Package(
         // statement lives here, behind the store's API.
         .target(
             name: "QuantStore",
-            dependencies: ["CSHA256", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
+            dependencies: ["Digest", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
+        // SHA-256 for uploads, keys and artifacts (server) and download checks (client).
+        .target(name: "Digest", dependencies: ["CSHA256"]),
         // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // The application: job runner and workers, model and artifact storage (later: routes, auth).
-        .target(name: "QuantService", dependencies: ["QuantStore", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer"]),
+        .target(name: "QuantService", dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer"]),
         .target(
             name: "QuantdCLI",
             dependencies: [
@@ -63,6 +65,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),
+        // libcurl (Debian: libcurl4-openssl-dev), with typed shims for its variadic calls.
+        .systemLibrary(name: "CCurl"),
+        // The client of API v1 on libcurl: streaming uploads and downloads, retries, typed errors.
+        .target(name: "QuantClient", dependencies: ["CCurl", "Digest"]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
@@ -72,8 +78,11 @@ let package = Package(
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256"]),
-        .testTarget(name: "QuantServiceTests", dependencies: ["QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),
+        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256", "Digest"]),
+        .testTarget(name: "QuantClientTests", dependencies: ["QuantClient"]),
+        // A real quantd on 127.0.0.1 driven only through QuantClient.
+        .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantCore", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -11,6 +11,11 @@ final class ProgressBar: Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func update(_ progress: PipelineProgress) {
+        draw(fraction: progress.fraction, detail: "\(progress.tensorsDone)/\(progress.tensorsTotal) tensors  \(progress.currentTensor.prefix(40))")
+    }
+
+    /// Redraws the bar (throttled); `detail` follows the percentage.
+    func draw(fraction: Double, detail: String) {
         guard enabled else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let due = last.withLock { last -> Bool in
@@ -20,9 +25,10 @@ final class ProgressBar: Sendable {
         }
         guard due else { return }
         let width = 30
-        let filled = Int(progress.fraction * Double(width))
+        let clamped = min(max(fraction.isFinite ? fraction : 0, 0), 1)
+        let filled = Int(clamped * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\r[\(bar)] \(Int(progress.fraction * 100))%  \(progress.tensorsDone)/\(progress.tensorsTotal) tensors  \(progress.currentTensor.prefix(40))\u{1B}[K"
+        let line = "\r[\(bar)] \(Int(clamped * 100))%  \(detail)\u{1B}[K"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -7,11 +7,17 @@ public struct QuantCtl: ParsableCommand {
         commandName: "quantctl",
         abstract: "Inspect, quantize and manage model weights with QuantService.",
         discussion: """
-            Exit codes: 0 success, 1 user error (bad arguments, malformed file or recipe), \
-            2 server or job failure, 3 network error.
+            Exit codes: 0 success, 1 user error (bad arguments, malformed file or recipe, \
+            unknown id, bad key), 2 server or job failure, 3 network error.
+
+            Remote commands (models, jobs, quantize --server) find the server in --server or \
+            $QUANT_SERVER (default http://127.0.0.1:8080) and the key in --api-key, \
+            $QUANT_API_KEY, --api-key-file, $QUANT_API_KEY_FILE, then ./data/admin.key.
             """,
         version: QuantServiceVersion.current,
-        subcommands: [InspectCommand.self, QuantizeCommand.self, DequantizeCommand.self, PresetsCommand.self]
+        subcommands: [
+            InspectCommand.self, QuantizeCommand.self, DequantizeCommand.self, PresetsCommand.self, ModelsCommand.self, JobsCommand.self,
+        ]
     )
 
     public init() {}

@@ -3,7 +3,8 @@ import Foundation
 import ModelFormats
 import QuantCore
 
-/// `quantctl quantize IN -o OUT (--preset P | --recipe FILE)`: quantize a model file locally.
+/// `quantctl quantize IN -o OUT (--preset P | --recipe FILE) [--server URL]`: quantize a model file
+/// locally, or on a server (upload, submit, wait, download) when a server is named.
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
@@ -11,6 +12,10 @@ struct QuantizeCommand: ParsableCommand {
         discussion: """
             Give a preset (see `quantctl presets`) or a recipe file (docs/RECIPES.md). The artifact \
             is written to a temporary file and renamed into place only when complete.
+
+            Runs on this machine unless a server is named with --server or $QUANT_SERVER; then \
+            the file is uploaded, a job submitted and followed, and the artifact downloaded and \
+            checked against its sha256.
             """
     )
 
@@ -38,6 +43,9 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Do not fsync the artifact before renaming it into place (faster; not crash-safe).")
     var noFsync = false
 
+    @OptionGroup(title: "Server (quantize remotely)")
+    var remote: RemoteOptions
+
     func validate() throws {
         guard (preset == nil) != (recipe == nil) else {
             throw ValidationError("give exactly one of --preset NAME or --recipe FILE")
@@ -46,6 +54,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
+        if remote.named { return try runRemotely() }
         try reportingFailures {
             let recipe = try loadRecipe()
             let bar = ProgressBar(enabled: isatty(2) == 1)
@@ -77,6 +86,29 @@ struct QuantizeCommand: ParsableCommand {
             return try Recipe.parse(String(decoding: data, as: UTF8.self))
         } catch let error as RecipeError {
             throw CLIFailure(kind: .user, message: "recipe: \(error)")
+        }
+    }
+
+    /// The whole flow against a server: upload, submit, wait, download, summary.
+    func runRemotely() throws {
+        try reportingRemoteFailures {
+            let client = try remote.client()
+            let bar = ProgressBar(enabled: isatty(2) == 1 && !json)
+            let model = try client.uploadModel(path: input) { p in
+                bar.draw(fraction: Double(p.uploaded) / Double(max(p.uploadTotal, 1)), detail: "uploading \(input)")
+            }
+            bar.finish()
+            let submitted = try JobsCommand.submit(client, modelID: model.id, preset: preset, recipeFile: recipe, name: nil)
+            let job = try JobsCommand.wait(client, id: submitted.id, timeout: 24 * 3600, showProgress: !json)
+            try JobsCommand.download(client, id: job.id, to: output, showProgress: !json)
+            if let report {
+                let full = try client.report(ofJob: job.id)
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                encoder.outputFormatting = [.sortedKeys]
+                try encoder.encode(full).write(to: URL(fileURLWithPath: report))
+            }
+            try OutputOptions(json: json).emit(job) { "model \(model.id), job \(job.id): wrote \(output)\n" + JobsCommand.describe(job) }
         }
     }
 }

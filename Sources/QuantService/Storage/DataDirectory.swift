@@ -1,7 +1,8 @@
+import Digest
 import Foundation
 import QuantStore
 
-typealias QuantStoreSHA256 = QuantStore.SHA256
+typealias QuantStoreSHA256 = Digest.SHA256
 
 /// The on-disk layout under the data directory:
 ///

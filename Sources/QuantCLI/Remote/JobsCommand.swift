@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import QuantClient
+
+/// `quantctl jobs ...`: submit, follow and fetch quantization jobs on a server.
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "Submit, watch, list, cancel and download quantization jobs on a QuantService server.",
+        subcommands: [Submit.self, Status.self, Wait.self, List.self, Report.self, Cancel.self, Download.self]
+    )
+
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Queue a job for an uploaded model.")
+        @Argument(help: "The model id (from `quantctl models upload`).") var modelID: String
+        @Option(help: "A preset name (see `quantctl presets`).") var preset: String?
+        @Option(help: "A recipe JSON file (docs/RECIPES.md).") var recipe: String?
+        @Option(help: "A name for the job.") var name: String?
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard (preset == nil) != (recipe == nil) else { throw ValidationError("give exactly one of --preset NAME or --recipe FILE") }
+        }
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let job = try JobsCommand.submit(try remote.client(), modelID: modelID, preset: preset, recipeFile: recipe, name: name)
+                try output.emit(job) { JobsCommand.describe(job) }
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a job's status, progress and summary.")
+        @Argument(help: "The job id.") var id: String
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let job = try remote.client().job(id)
+                try output.emit(job) { JobsCommand.describe(job) }
+            }
+        }
+    }
+
+    struct Wait: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait for a job to end, with a progress bar; exits 2 if it failed or was cancelled.")
+        @Argument(help: "The job id.") var id: String
+        @Option(help: "Give up after this many seconds (the job keeps running).") var timeout: Double = 24 * 3600
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let job = try JobsCommand.wait(try remote.client(), id: id, timeout: timeout, showProgress: !output.json)
+                try output.emit(job) { JobsCommand.describe(job) }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs, newest first (one page; see --cursor).")
+        @Option(help: "Only jobs in this status (queued, running, succeeded, failed, cancelled).") var status: String?
+        @Option(help: "Only jobs of this model.") var model: String?
+        @Option(help: "Jobs per page (1-100).") var limit: Int?
+        @Option(help: "The next_cursor of the previous page.") var cursor: String?
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let page = try remote.client().jobs(status: status, modelID: model, limit: limit, cursor: cursor)
+                try output.emit(page) {
+                    guard !page.jobs.isEmpty else { return "no jobs\n" }
+                    let rows = page.jobs.map { [$0.id, $0.status, String(format: "%.0f%%", $0.progress.fraction * 100), $0.modelId, $0.createdAt] }
+                    return TextTable(headers: ["ID", "STATUS", "DONE", "MODEL", "CREATED"], rows: rows).render()
+                        + (page.nextCursor.map { "more: --cursor \($0)\n" } ?? "")
+                }
+            }
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Per-tensor metrics of a succeeded job.")
+        @Argument(help: "The job id.") var id: String
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let report = try remote.client().report(ofJob: id)
+                try output.emit(report) {
+                    let rows = report.tensors.map { t in
+                        [t.name, t.method, t.bits.map(String.init) ?? "-", String(format: "%.2f", t.bitsPerWeight),
+                         t.sqnrDb.map { String(format: "%.2f", $0) } ?? "exact", String(t.bytesIn), String(t.bytesOut)]
+                    }
+                    return TextTable(headers: ["TENSOR", "METHOD", "BITS", "BPW", "SQNR_DB", "BYTES_IN", "BYTES_OUT"], rows: rows).render()
+                        + (report.summary.map(JobsCommand.describe) ?? "")
+                }
+            }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job.")
+        @Argument(help: "The job id.") var id: String
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let job = try remote.client().cancelJob(id)
+                try output.emit(job) { JobsCommand.describe(job) }
+            }
+        }
+    }
+
+    struct Download: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download a succeeded job's artifact (resumable; checked against its sha256).")
+        @Argument(help: "The job id.") var id: String
+        @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write the artifact.") var file: String
+        @OptionGroup var remote: RemoteOptions
+        @OptionGroup var format: OutputOptions
+
+        func run() throws {
+            try reportingRemoteFailures {
+                let artifact = try JobsCommand.download(try remote.client(), id: id, to: file, showProgress: !format.json)
+                try format.emit(artifact) { "wrote \(file) (\(artifact.size) bytes, sha256 \(artifact.sha256))\n" }
+            }
+        }
+    }
+
+    // MARK: - Shared by these commands and `quantize --server`
+
+    static func submit(_ client: QuantClient, modelID: String, preset: String?, recipeFile: String?, name: String?) throws -> Job {
+        if let preset { return try client.submitJob(modelID: modelID, preset: preset, name: name) }
+        guard let recipeFile, let data = FileManager.default.contents(atPath: recipeFile) else {
+            throw CLIFailure(kind: .user, message: "cannot read recipe file \(recipeFile ?? "")")
+        }
+        return try client.submitJob(modelID: modelID, recipeJSON: String(decoding: data, as: UTF8.self), name: name)
+    }
+
+    static func wait(_ client: QuantClient, id: String, timeout: Double, showProgress: Bool) throws -> Job {
+        let bar = ProgressBar(enabled: showProgress && isatty(2) == 1)
+        defer { bar.finish() }
+        return try client.waitForJob(id, timeout: timeout) { job in
+            bar.draw(fraction: job.progress.fraction, detail: "\(job.status)  \(job.progress.done)/\(job.progress.total)")
+        }
+    }
+
+    static func download(_ client: QuantClient, id: String, to path: String, showProgress: Bool) throws -> ArtifactInfo {
+        let bar = ProgressBar(enabled: showProgress && isatty(2) == 1)
+        defer { bar.finish() }
+        return try client.downloadArtifact(ofJob: id, to: path) { p in
+            bar.draw(fraction: Double(p.downloaded) / Double(max(p.downloadTotal, 1)), detail: "downloading")
+        }
+    }
+
+    static func describe(_ job: Job) -> String {
+        var text = "job \(job.id)  \(job.status)  \(String(format: "%.0f%%", job.progress.fraction * 100))  attempt \(job.attempt)/\(job.maxAttempts)\n"
+        if let error = job.error { text += "error: \(error.code): \(error.message)\n" }
+        if let summary = job.summary { text += describe(summary) }
+        return text
+    }
+
+    static func describe(_ s: JobSummary) -> String {
+        func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "n/a" }
+        return "size: \(s.bytesIn.map(String.init) ?? "?") -> \(s.bytesOut.map(String.init) ?? "?") bytes (\(f(s.compressionRatio, "%.2f"))x), "
+            + "\(f(s.bitsPerWeight, "%.3f")) bits per weight\n"
+            + "SQNR: mean \(f(s.meanSqnrDb, "%.2f")) dB, worst \(f(s.minSqnrDb, "%.2f")) dB\(s.worstTensor.map { " (\($0))" } ?? "")\n"
+            + "time: \(f(s.durationSeconds, "%.2f")) s\n"
+    }
+}

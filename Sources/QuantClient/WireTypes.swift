@@ -1,0 +1,111 @@
+import Foundation
+
+// The JSON shapes of API v1 (openapi.yaml) as the client reads them. Field names follow the wire
+// (snake_case) through `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase`.
+
+public struct Model: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var format: String
+    public var size: Int64
+    public var sha256: String
+    public var tensorCount: Int
+    public var parameterCount: Int64
+    public var createdAt: String
+}
+
+public struct ModelList: Codable, Sendable {
+    public var models: [Model]
+}
+
+public struct JobProgress: Codable, Sendable, Equatable {
+    public var done: Int64
+    public var total: Int64
+    public var fraction: Double
+}
+
+public struct JobError: Codable, Sendable, Equatable {
+    public var code: String
+    public var message: String
+}
+
+public struct ArtifactInfo: Codable, Sendable, Equatable {
+    public var size: Int64
+    public var sha256: String
+    public var expiresAt: String?
+    public var available: Bool
+}
+
+/// The report summary: sizes, bits per weight, SQNR and time of the whole model.
+public struct JobSummary: Codable, Sendable, Equatable {
+    public var tensors: Int?
+    public var tensorsQuantized: Int?
+    public var parameters: Int64?
+    public var bytesIn: Int64?
+    public var bytesOut: Int64?
+    public var fileBytesIn: Int64?
+    public var fileBytesOut: Int64?
+    public var compressionRatio: Double?
+    public var bitsPerWeight: Double?
+    public var meanSqnrDb: Double?
+    public var minSqnrDb: Double?
+    public var worstTensor: String?
+    public var durationSeconds: Double?
+    public var outputFormat: String?
+}
+
+public struct Job: Codable, Sendable, Equatable {
+    public var id: String
+    public var modelId: String
+    public var name: String?
+    public var status: String
+    public var progress: JobProgress
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var createdAt: String
+    public var startedAt: String?
+    public var finishedAt: String?
+    public var updatedAt: String
+    public var error: JobError?
+    public var summary: JobSummary?
+    public var artifact: ArtifactInfo?
+
+    public var isTerminal: Bool { ["succeeded", "failed", "cancelled"].contains(status) }
+}
+
+public struct JobPage: Codable, Sendable {
+    public var jobs: [Job]
+    public var nextCursor: String?
+}
+
+public struct TensorMetrics: Codable, Sendable, Equatable {
+    public var name: String
+    public var shape: [Int]
+    public var dtype: String
+    public var method: String
+    public var bits: Int?
+    public var bytesIn: Int64
+    public var bytesOut: Int64
+    public var bitsPerWeight: Double
+    public var mse: Double?
+    public var sqnrDb: Double?
+    public var maxAbsError: Double?
+    public var cosine: Double?
+}
+
+public struct JobReport: Codable, Sendable {
+    public var jobId: String
+    public var summary: JobSummary?
+    public var tensors: [TensorMetrics]
+}
+
+public struct TensorInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var dtype: String
+    public var shape: [Int]
+    public var bytes: Int64
+}
+
+public struct TensorList: Codable, Sendable {
+    public var tensors: [TensorInfo]
+}
