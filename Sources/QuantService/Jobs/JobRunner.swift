@@ -86,7 +86,12 @@ struct JobRunner {
                 last = now
                 return true
             }
-            if due { _ = try? store.updateProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)) }
+            guard due else { return }
+            switch try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)) {
+            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
+            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
+            default: break
+            }
         }
         let report: Report
         do {

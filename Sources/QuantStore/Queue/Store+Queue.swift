@@ -89,11 +89,20 @@ extension Store {
     /// Records progress of a running attempt (callers throttle); false if the attempt is stale.
     @discardableResult
     public func updateProgress(job id: String, attempt: Int, done: Int64, total: Int64) throws -> Bool {
+        try reportProgress(job: id, attempt: attempt, done: done, total: total) != .lost
+    }
+
+    /// Records progress and answers, in the same transaction, whether a cancel was requested: the
+    /// worker hears of a cancel at its next progress report (about every half second) instead of
+    /// at its next lease renewal (a third of the lease). `.lost` when the attempt is stale.
+    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64) throws -> LeaseStatus {
         try immediate { db in
             try db.execute(
                 sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
                 arguments: [done, total, clock(), id, attempt])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return .lost }
+            let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
+            return cancel ? .cancelRequested : .held
         }
     }
 

@@ -1,0 +1,66 @@
+import Foundation
+import QuantClient
+import QuantCore
+import Testing
+
+/// Every preset through a live server: upload, submit, wait, download (sha256-checked by the
+/// client), then the artifact is dequantized here and compared with the original model.
+@Suite("End to end: every preset")
+struct PresetTests {
+    /// The least SQNR each preset must reach on the fixture's bell-shaped weights (dB). These are
+    /// well under what each format gives (about 6 dB per bit) but catch a wrong scale, layout or
+    /// dequantizer at once.
+    static func floor(_ preset: String) -> Double {
+        switch preset {
+        case "fp16", "bf16": 40
+        case "int8", "int8-tensor", "uint8-asym", "q8_0": 30
+        case "q5_0", "q5_1": 22
+        case "binary": 3
+        case "ternary": 6
+        case let p where p.hasPrefix("int3"): 10
+        default: 15  // 4-bit formats
+        }
+    }
+
+    @Test func everyPresetRoundTrips() throws {
+        let server = try LiveServer()
+        let files = try Fixtures()
+        let client = try server.client()
+        let modelPath = try files.model()
+        let original = try files.tensors(of: modelPath, dequantize: false)
+        let model = try client.uploadModel(path: modelPath, name: "e2e")
+        #expect(model.format == "safetensors" && model.tensorCount == 3)
+
+        let jobs = try Preset.all.map { try client.submitJob(modelID: model.id, preset: $0.name, name: $0.name) }
+        #expect(Set(jobs.map(\.id)).count == Preset.all.count)
+        for (preset, submitted) in zip(Preset.all, jobs) {
+            let job = try client.waitForJob(submitted.id, initialInterval: 0.05)
+            let summary = try #require(job.summary, "\(preset.name): no summary")
+            let artifact = files.path("\(preset.name).artifact")
+            let info = try client.downloadArtifact(ofJob: job.id, to: artifact)
+            let size = try FileManager.default.attributesOfItem(atPath: artifact)[.size] as? Int64
+            #expect(size == info.size, "\(preset.name)")
+
+            let restored = try files.tensors(of: artifact, dequantize: true)
+            #expect(Set(restored.keys) == Set(original.keys), "\(preset.name): tensors \(restored.keys.sorted())")
+            var weightSQNRs: [Double] = []
+            for (name, values) in original {
+                let back = try #require(restored[name], "\(preset.name): \(name) missing")
+                #expect(back.count == values.count, "\(preset.name): \(name)")
+                let sqnr = Fixtures.sqnr(values, back)
+                if name.hasSuffix(".weight") {
+                    weightSQNRs.append(sqnr)
+                    #expect(sqnr >= Self.floor(preset.name), "\(preset.name): \(name) SQNR \(sqnr) dB")
+                } else {
+                    #expect(sqnr == .infinity, "\(preset.name): \(name) should be kept exactly, SQNR \(sqnr)")
+                }
+            }
+            // The server's numbers agree with what the client measures on the downloaded file.
+            if let minimum = summary.minSqnrDb, let measured = weightSQNRs.min() {
+                #expect(abs(minimum - measured) < 0.05, "\(preset.name): server says \(minimum) dB, measured \(measured) dB")
+            }
+            let report = try client.report(ofJob: job.id)
+            #expect(report.tensors.count == 3, "\(preset.name)")
+        }
+    }
+}
