@@ -5,6 +5,14 @@ public struct Problem: Codable, Sendable, Equatable {
     public var status: Int
     public var detail: String
     public var field: String?
+
+    public init(type: String, title: String, status: Int, detail: String, field: String? = nil) {
+        self.type = type
+        self.title = title
+        self.status = status
+        self.detail = detail
+        self.field = field
+    }
 }
 
 /// Everything the client can fail with, typed, so callers (and `quantctl`'s exit codes) can tell a
