@@ -2,11 +2,12 @@
 # Installs the Debian packages QuantService builds and tests against, if missing. Used by `make`,
 # CI and the Dockerfile, so all three install the same things the same way.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
+#   scripts/ensure-deps.sh [--build-only]   (--build-only: what a release build needs, no Python)
 set -euo pipefail
 
 packages=(libsqlite3-dev libcurl4-openssl-dev)
 # The interop tests need a Python with venv support.
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+if [ "${1:-}" != "--build-only" ] && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   packages+=(python3 python3-venv)
 fi
 

@@ -62,3 +62,14 @@ public final class Store: Sendable {
         }
     }
 }
+
+extension Store {
+    /// A consistent copy of the whole database at `path`, taken with SQLite's online backup API while
+    /// the service keeps running (readers and writers are not stopped). `path` must not exist.
+    public func backup(to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.invalid("\(path) already exists; back up to a new file") }
+        let destination = try DatabaseQueue(path: path)
+        try pool.backup(to: destination)
+        try destination.close()
+    }
+}

@@ -9,7 +9,7 @@ public struct Quantd: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quantd",
         abstract: "The QuantService daemon: the HTTP API and the job workers.",
-        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self, BackupCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 

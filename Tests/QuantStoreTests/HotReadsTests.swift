@@ -100,3 +100,20 @@ struct HotReadsTests {
         #expect(found == 8 * 500)
     }
 }
+
+@Suite("Store backup")
+struct BackupTests {
+    /// The online backup is a consistent database another Store opens, with every row.
+    @Test func backupWhileInUse() throws {
+        let t = try TestStore()
+        let tenant = try t.store.createTenant(name: "a")
+        let key = try t.store.createKey(tenantID: tenant.id).plaintext
+        let job = try t.store.scope(tenant.id).submit(.init(modelID: try t.model(tenant.id).id, recipe: "{}")).job
+        let path = t.directory.appendingPathComponent("backup.db").path
+        try t.store.backup(to: path)
+        #expect(throws: StoreError.self) { try t.store.backup(to: path) }
+        let copy = try Store(path: path)
+        #expect(try copy.tenantID(forKey: key) == tenant.id)
+        #expect(try copy.scope(tenant.id).job(job.id) == (try t.store.scope(tenant.id).job(job.id)))
+    }
+}
