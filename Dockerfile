@@ -9,8 +9,9 @@
 # like the runtime stage, so the C libraries linked here are the ones installed there.
 FROM swift:6.3-bookworm AS build
 WORKDIR /src
-# Dependencies first, so a source change does not refetch them.
-COPY Package.swift Package.resolved ./
+# Dependencies first, so a source change does not refetch them. (Package.* also takes a
+# Package.resolved when the checkout has one; versions are pinned in Package.swift with `from:`.)
+COPY Package.* ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY scripts ./scripts
