@@ -20,7 +20,8 @@ COPY Deploy/build-release.sh ./Deploy/build-release.sh
 COPY Tests ./Tests
 RUN Deploy/build-release.sh /opt/quantservice
 
-# Runtime stage: only the shared libraries the binaries need (the Swift runtime is linked in).
+# Runtime stage: only the shared libraries the binaries need (the Swift runtime is linked in;
+# libstdc++6 and libgcc-s1 are part of the slim image already).
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 ca-certificates \
