@@ -7,7 +7,9 @@ extension QuantClient {
     /// errors. The finished file must hash to the server's ETag (its sha256) before it is renamed
     /// to `path`; a mismatch deletes the partial file and throws `.integrity`.
     @discardableResult
-    public func downloadArtifact(ofJob id: String, to path: String, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> ArtifactInfo {
+    public func downloadArtifact(ofJob id: String, to path: String, progress: (@Sendable (TransferProgress) -> Void)? = nil)
+        throws -> ArtifactInfo
+    {
         let job = try job(id)
         guard job.status == "succeeded", let artifact = job.artifact else {
             throw ClientError.usage("job \(id) is \(job.status); only a succeeded job has an artifact")
@@ -20,7 +22,9 @@ extension QuantClient {
                 break
             } catch let error as ClientError {
                 // Keep what arrived and resume, for as long as the retry policy allows.
-                guard case .network(let code, _) = error, [7, 18, 28, 52, 55, 56].contains(code), attempt < options.retry.maxAttempts else { throw error }
+                guard case .network(let code, _) = error, [7, 18, 28, 52, 55, 56].contains(code),
+                    attempt < options.retry.maxAttempts
+                else { throw error }
                 Thread.sleep(forTimeInterval: options.retry.delay(after: attempt, retryAfter: nil))
                 attempt += 1
             }
@@ -28,14 +32,20 @@ extension QuantClient {
         let digest = try Self.sha256(ofFile: partial)
         guard digest == artifact.sha256 else {
             try? FileManager.default.removeItem(atPath: partial)
-            throw ClientError.integrity("\(path): sha256 \(digest) but the server's ETag says \(artifact.sha256); the partial file was removed, download again")
+            throw ClientError.integrity(
+                "\(path): sha256 \(digest) but the server's ETag says \(artifact.sha256); the partial file was removed, download again"
+            )
         }
-        guard rename(partial, path) == 0 else { throw ClientError.file("cannot move \(partial) to \(path): \(String(cString: strerror(errno)))") }
+        guard rename(partial, path) == 0 else {
+            throw ClientError.file("cannot move \(partial) to \(path): \(String(cString: strerror(errno)))")
+        }
         return artifact
     }
 
     /// One GET of the artifact, from where `partial` ends.
-    private func fetch(id: String, into partial: String, expectedSize: Int64, progress: (@Sendable (TransferProgress) -> Void)?) throws {
+    private func fetch(id: String, into partial: String, expectedSize: Int64, progress: (@Sendable (TransferProgress) -> Void)?)
+        throws
+    {
         let have = (try? FileManager.default.attributesOfItem(atPath: partial)[.size] as? Int64) ?? 0
         if have == expectedSize { return }
         if have > expectedSize { try? FileManager.default.removeItem(atPath: partial) }

@@ -25,7 +25,9 @@ public final class QuantClient: Sendable {
     // MARK: - Models
 
     /// Uploads a safetensors or GGUF file, streamed from disk (never loaded whole).
-    public func uploadModel(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> Model {
+    public func uploadModel(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws
+        -> Model
+    {
         guard FileManager.default.isReadableFile(atPath: path) else { throw ClientError.file("cannot read \(path)") }
         let modelName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let request = CurlRequest(
@@ -56,8 +58,12 @@ public final class QuantClient: Sendable {
     /// Submits a job. `recipe` is the recipe's JSON text (`{"preset": "int8"}` or a full recipe).
     /// An `Idempotency-Key` (random unless given) goes with every attempt, so a retry after a lost
     /// answer returns the first job instead of making a second one.
-    public func submitJob(modelID: String, recipeJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString) throws -> Job {
-        guard let recipeData = recipeJSON.data(using: .utf8), let recipe = try? JSONSerialization.jsonObject(with: recipeData), recipe is [String: Any] else {
+    public func submitJob(modelID: String, recipeJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString)
+        throws -> Job
+    {
+        guard let recipeData = recipeJSON.data(using: .utf8), let recipe = try? JSONSerialization.jsonObject(with: recipeData),
+            recipe is [String: Any]
+        else {
             throw ClientError.usage("the recipe is not a JSON object")
         }
         var document: [String: Any] = ["model_id": modelID, "recipe": recipe]
@@ -71,7 +77,8 @@ public final class QuantClient: Sendable {
 
     /// Submits a job with a preset recipe.
     public func submitJob(modelID: String, preset: String, name: String? = nil) throws -> Job {
-        let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [preset], options: []), as: UTF8.self).dropFirst().dropLast()
+        let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [preset], options: []), as: UTF8.self)
+            .dropFirst().dropLast()
         return try submitJob(modelID: modelID, recipeJSON: "{\"preset\":\(quoted)}", name: name)
     }
 
@@ -114,11 +121,14 @@ public final class QuantClient: Sendable {
             onUpdate?(current)
             if current.isTerminal {
                 guard current.status == "succeeded" else {
-                    throw ClientError.jobFailed(id: id, status: current.status, code: current.error?.code, message: current.error?.message)
+                    throw ClientError.jobFailed(
+                        id: id, status: current.status, code: current.error?.code, message: current.error?.message)
                 }
                 return current
             }
-            guard Date() < deadline else { throw ClientError.network(code: 28, message: "job \(id) still \(current.status) after \(Int(timeout)) s") }
+            guard Date() < deadline else {
+                throw ClientError.network(code: 28, message: "job \(id) still \(current.status) after \(Int(timeout)) s")
+            }
             Thread.sleep(forTimeInterval: interval)
             interval = min(maxInterval, interval * 1.5)
         }
@@ -156,7 +166,9 @@ public final class QuantClient: Sendable {
         return try perform(request, retry: retry ? .all : .none, progress: nil)
     }
 
-    func perform(_ request: CurlRequest, retry: RetryMode, progress: (@Sendable (TransferProgress) -> Void)?) throws -> CurlResponse {
+    func perform(_ request: CurlRequest, retry: RetryMode, progress: (@Sendable (TransferProgress) -> Void)?) throws
+        -> CurlResponse
+    {
         var request = request
         if let apiKey { request.headers.append(("Authorization", "Bearer \(apiKey)")) }
         request.headers.append(("Accept", "application/json, application/problem+json"))
@@ -196,7 +208,8 @@ public final class QuantClient: Sendable {
         guard !(200..<300).contains(response.status) else { return response }
         if let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body)) { throw ClientError.problem(problem) }
         let text = String(decoding: response.body.prefix(300), as: UTF8.self)
-        throw ClientError.problem(Problem(type: "about:blank", title: "HTTP \(response.status)", status: response.status, detail: text, field: nil))
+        throw ClientError.problem(
+            Problem(type: "about:blank", title: "HTTP \(response.status)", status: response.status, detail: text, field: nil))
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: CurlResponse) throws -> T {

@@ -68,7 +68,8 @@ final class HotReads: @unchecked Sendable {
             // The arguments' bytes sit in one buffer of ours, bound SQLITE_STATIC, so SQLite copies
             // nothing: its allocator takes a process-wide mutex that the polling threads fought over.
             let encoded = arguments.map(\.bytes)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(encoded.reduce(0) { $0 + $1.count }, 1), alignment: 8)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: max(encoded.reduce(0) { $0 + $1.count }, 1), alignment: 8)
             defer {
                 sqlite3_reset(statement)
                 sqlite3_clear_bindings(statement)
@@ -84,7 +85,9 @@ final class HotReads: @unchecked Sendable {
                 let index = Int32(position + 1)
                 let status: Int32
                 switch argument {
-                case .text: status = sqlite3_bind_text(statement, index, start?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+                case .text:
+                    status = sqlite3_bind_text(
+                        statement, index, start?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
                 case .blob: status = sqlite3_bind_blob(statement, index, start, Int32(bytes.count), nil)
                 }
                 guard status == SQLITE_OK else { throw error("bind") }
@@ -99,7 +102,9 @@ final class HotReads: @unchecked Sendable {
         private func prepared(_ sql: String) throws -> OpaquePointer {
             if let statement = statements[sql] { return statement }
             var statement: OpaquePointer?
-            guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK, let statement else {
+            guard sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+                let statement
+            else {
                 throw error("prepare")
             }
             statements[sql] = statement

@@ -23,7 +23,9 @@ struct BackupCommand: ParsableCommand {
 
     func run() throws {
         let source = try DataDirectory(root: data.dataDir)
-        guard !FileManager.default.fileExists(atPath: to) else { throw ValidationError("\(to) already exists; back up to a new directory") }
+        guard !FileManager.default.fileExists(atPath: to) else {
+            throw ValidationError("\(to) already exists; back up to a new directory")
+        }
         let target = try DataDirectory(root: to)
         try target.prepare()
         try source.openStore().backup(to: target.databasePath)
@@ -41,9 +43,12 @@ struct BackupCommand: ParsableCommand {
         while let relative = walker.nextObject() as? String {
             let source = (from as NSString).appendingPathComponent(relative)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue, !relative.hasSuffix(".partial") else { continue }
+            guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue,
+                !relative.hasSuffix(".partial")
+            else { continue }
             let destination = (into as NSString).appendingPathComponent(relative)
-            try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: source, toPath: destination)
             count += 1
         }

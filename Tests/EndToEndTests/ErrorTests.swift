@@ -83,7 +83,9 @@ struct ErrorTests {
         let again = try client.submitJob(modelID: model.id, recipeJSON: #"{"preset":"int8"}"#, idempotencyKey: "same-key")
         #expect(first.id == again.id)
         #expect(try client.jobs().jobs.count == 1)
-        let conflict = problem { _ = try client.submitJob(modelID: model.id, recipeJSON: #"{"preset":"q8_0"}"#, idempotencyKey: "same-key") }
+        let conflict = problem {
+            _ = try client.submitJob(modelID: model.id, recipeJSON: #"{"preset":"q8_0"}"#, idempotencyKey: "same-key")
+        }
         #expect(conflict?.status == 422)
     }
 }

@@ -50,7 +50,10 @@ struct LifecycleTests {
         let running = try waitUntilRunning(client, job.id)
         #expect(running.attempt == 1)
         server.stop(signal: SIGKILL)
-        let restart = Thread { Thread.sleep(forTimeInterval: 1); try? server.start() }
+        let restart = Thread {
+            Thread.sleep(forTimeInterval: 1)
+            try? server.start()
+        }
         restart.start()
         let done = try client.waitForJob(job.id, initialInterval: 0.1)
         #expect(done.status == "succeeded" && done.attempt == 2)
@@ -71,7 +74,10 @@ struct LifecycleTests {
         let model = try client.uploadModel(path: try files.model())
         server.stop(signal: SIGTERM)
         let started = Date()
-        let restart = Thread { Thread.sleep(forTimeInterval: 2); try? server.start() }
+        let restart = Thread {
+            Thread.sleep(forTimeInterval: 2)
+            try? server.start()
+        }
         restart.start()
         // Submitting is retried with the same Idempotency-Key, so it makes exactly one job.
         let job = try client.submitJob(modelID: model.id, preset: "q8_0")

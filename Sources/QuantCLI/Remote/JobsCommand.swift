@@ -20,29 +20,27 @@ struct JobsCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            guard (preset == nil) != (recipe == nil) else { throw ValidationError("give exactly one of --preset NAME or --recipe FILE") }
+            guard (preset == nil) != (recipe == nil) else {
+                throw ValidationError("give exactly one of --preset NAME or --recipe FILE")
+            }
         }
 
         func run() throws {
             try reportingRemoteFailures {
-                let job = try JobsCommand.submit(try remote.client(), modelID: modelID, preset: preset, recipeFile: recipe, name: name)
+                let job = try JobsCommand.submit(
+                    try remote.client(), modelID: modelID, preset: preset, recipeFile: recipe, name: name)
                 try output.emit(job) { JobsCommand.describe(job) }
             }
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "Show a job's status, progress and summary.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try reportingRemoteFailures {
-                let job = try remote.client().job(id)
-                try output.emit(job) { JobsCommand.describe(job) }
-            }
-        }
+        func run() throws { try show({ try $0.job(id) }, text: JobsCommand.describe) }
     }
 
     struct Wait: ParsableCommand {
@@ -61,7 +59,7 @@ struct JobsCommand: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first (one page; see --cursor).")
         @Option(help: "Only jobs in this status (queued, running, succeeded, failed, cancelled).") var status: String?
         @Option(help: "Only jobs of this model.") var model: String?
@@ -71,51 +69,45 @@ struct JobsCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                let page = try remote.client().jobs(status: status, modelID: model, limit: limit, cursor: cursor)
-                try output.emit(page) {
-                    guard !page.jobs.isEmpty else { return "no jobs\n" }
-                    let rows = page.jobs.map { [$0.id, $0.status, String(format: "%.0f%%", $0.progress.fraction * 100), $0.modelId, $0.createdAt] }
-                    return TextTable(headers: ["ID", "STATUS", "DONE", "MODEL", "CREATED"], rows: rows).render()
-                        + (page.nextCursor.map { "more: --cursor \($0)\n" } ?? "")
+            try show({ try $0.jobs(status: status, modelID: model, limit: limit, cursor: cursor) }) { page in
+                guard !page.jobs.isEmpty else { return "no jobs\n" }
+                let rows = page.jobs.map {
+                    [$0.id, $0.status, String(format: "%.0f%%", $0.progress.fraction * 100), $0.modelId, $0.createdAt]
                 }
+                return TextTable(headers: ["ID", "STATUS", "DONE", "MODEL", "CREATED"], rows: rows).render()
+                    + (page.nextCursor.map { "more: --cursor \($0)\n" } ?? "")
             }
         }
     }
 
-    struct Report: ParsableCommand {
+    struct Report: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "Per-tensor metrics of a succeeded job.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                let report = try remote.client().report(ofJob: id)
-                try output.emit(report) {
-                    let rows = report.tensors.map { t in
-                        [t.name, t.method, t.bits.map(String.init) ?? "-", String(format: "%.2f", t.bitsPerWeight),
-                         t.sqnrDb.map { String(format: "%.2f", $0) } ?? "exact", String(t.bytesIn), String(t.bytesOut)]
-                    }
-                    return TextTable(headers: ["TENSOR", "METHOD", "BITS", "BPW", "SQNR_DB", "BYTES_IN", "BYTES_OUT"], rows: rows).render()
-                        + (report.summary.map(JobsCommand.describe) ?? "")
+            try show({ try $0.report(ofJob: id) }) { report in
+                let rows = report.tensors.map { t in
+                    [
+                        t.name, t.method, t.bits.map(String.init) ?? "-", String(format: "%.2f", t.bitsPerWeight),
+                        t.sqnrDb.map { String(format: "%.2f", $0) } ?? "exact", String(t.bytesIn), String(t.bytesOut),
+                    ]
                 }
+                return TextTable(headers: ["TENSOR", "METHOD", "BITS", "BPW", "SQNR_DB", "BYTES_IN", "BYTES_OUT"], rows: rows)
+                    .render()
+                    + (report.summary.map(JobsCommand.describe) ?? "")
             }
         }
     }
 
-    struct Cancel: ParsableCommand {
+    struct Cancel: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a queued or running job.")
         @Argument(help: "The job id.") var id: String
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try reportingRemoteFailures {
-                let job = try remote.client().cancelJob(id)
-                try output.emit(job) { JobsCommand.describe(job) }
-            }
-        }
+        func run() throws { try show({ try $0.cancelJob(id) }, text: JobsCommand.describe) }
     }
 
     struct Download: ParsableCommand {
@@ -136,7 +128,8 @@ struct JobsCommand: ParsableCommand {
 
     // MARK: - Shared by these commands and `quantize --server`
 
-    static func submit(_ client: QuantClient, modelID: String, preset: String?, recipeFile: String?, name: String?) throws -> Job {
+    static func submit(_ client: QuantClient, modelID: String, preset: String?, recipeFile: String?, name: String?) throws -> Job
+    {
         if let preset { return try client.submitJob(modelID: modelID, preset: preset, name: name) }
         guard let recipeFile, let data = FileManager.default.contents(atPath: recipeFile) else {
             throw CLIFailure(kind: .user, message: "cannot read recipe file \(recipeFile ?? "")")
@@ -161,7 +154,8 @@ struct JobsCommand: ParsableCommand {
     }
 
     static func describe(_ job: Job) -> String {
-        var text = "job \(job.id)  \(job.status)  \(String(format: "%.0f%%", job.progress.fraction * 100))  attempt \(job.attempt)/\(job.maxAttempts)\n"
+        var text =
+            "job \(job.id)  \(job.status)  \(String(format: "%.0f%%", job.progress.fraction * 100))  attempt \(job.attempt)/\(job.maxAttempts)\n"
         if let error = job.error { text += "error: \(error.code): \(error.message)\n" }
         if let summary = job.summary { text += describe(summary) }
         return text
@@ -169,7 +163,8 @@ struct JobsCommand: ParsableCommand {
 
     static func describe(_ s: JobSummary) -> String {
         func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "n/a" }
-        return "size: \(s.bytesIn.map(String.init) ?? "?") -> \(s.bytesOut.map(String.init) ?? "?") bytes (\(f(s.compressionRatio, "%.2f"))x), "
+        return
+            "size: \(s.bytesIn.map(String.init) ?? "?") -> \(s.bytesOut.map(String.init) ?? "?") bytes (\(f(s.compressionRatio, "%.2f"))x), "
             + "\(f(s.bitsPerWeight, "%.3f")) bits per weight\n"
             + "SQNR: mean \(f(s.meanSqnrDb, "%.2f")) dB, worst \(f(s.minSqnrDb, "%.2f")) dB\(s.worstTensor.map { " (\($0))" } ?? "")\n"
             + "time: \(f(s.durationSeconds, "%.2f")) s\n"

@@ -22,7 +22,9 @@ struct ModelsCommand: ParsableCommand {
             try reportingRemoteFailures {
                 let bar = ProgressBar(enabled: isatty(2) == 1 && !output.json)
                 let model = try remote.client().uploadModel(path: file, name: name) { progress in
-                    bar.draw(fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)), detail: "uploading \(Self.megabytes(progress.uploaded)) of \(Self.megabytes(progress.uploadTotal))")
+                    bar.draw(
+                        fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)),
+                        detail: "uploading \(Self.megabytes(progress.uploaded)) of \(Self.megabytes(progress.uploadTotal))")
                 }
                 bar.finish()
                 try output.emit(model) { ModelsCommand.describe(model) }
@@ -32,19 +34,16 @@ struct ModelsCommand: ParsableCommand {
         static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
     }
 
-    struct List: ParsableCommand {
+    struct List: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "List your models, newest first.")
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                let models = try remote.client().models()
-                try output.emit(models) {
-                    guard !models.isEmpty else { return "no models\n" }
-                    let rows = models.map { [$0.id, $0.name, $0.format, String($0.size), String($0.tensorCount), $0.createdAt] }
-                    return TextTable(headers: ["ID", "NAME", "FORMAT", "BYTES", "TENSORS", "CREATED"], rows: rows).render()
-                }
+            try show({ try $0.models() }) { models in
+                guard !models.isEmpty else { return "no models\n" }
+                let rows = models.map { [$0.id, $0.name, $0.format, String($0.size), String($0.tensorCount), $0.createdAt] }
+                return TextTable(headers: ["ID", "NAME", "FORMAT", "BYTES", "TENSORS", "CREATED"], rows: rows).render()
             }
         }
     }
@@ -66,25 +65,29 @@ struct ModelsCommand: ParsableCommand {
                 }
                 try output.emit(Shown(model: model, tensors: tensors)) {
                     ModelsCommand.describe(model)
-                        + TextTable(headers: ["TENSOR", "DTYPE", "SHAPE", "BYTES"], rows: tensors.map {
-                            [$0.name, $0.dtype, $0.shape.map(String.init).joined(separator: "x"), String($0.bytes)]
-                        }).render()
+                        + TextTable(
+                            headers: ["TENSOR", "DTYPE", "SHAPE", "BYTES"],
+                            rows: tensors.map {
+                                [$0.name, $0.dtype, $0.shape.map(String.init).joined(separator: "x"), String($0.bytes)]
+                            }
+                        ).render()
                 }
             }
         }
     }
 
-    struct Delete: ParsableCommand {
+    struct Delete: RemoteCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a model (refused while queued or running jobs use it).")
         @Argument(help: "The model id.") var id: String
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                try remote.client().deleteModel(id)
-                try output.emit(["deleted": id]) { "deleted \(id)\n" }
-            }
+            try show(
+                { client -> [String: String] in
+                    try client.deleteModel(id)
+                    return ["deleted": id]
+                }, text: { _ in "deleted \(id)\n" })
         }
     }
 

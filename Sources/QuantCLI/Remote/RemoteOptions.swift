@@ -13,7 +13,9 @@ struct RemoteOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The API key (default: $QUANT_API_KEY, then the key file).", valueName: "key"))
     var apiKey: String?
 
-    @Option(help: ArgumentHelp("A file holding the API key (default: $QUANT_API_KEY_FILE, else ./data/admin.key).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("A file holding the API key (default: $QUANT_API_KEY_FILE, else ./data/admin.key).", valueName: "path")
+    )
     var apiKeyFile: String?
 
     static let defaultServer = "http://127.0.0.1:8080"
@@ -32,8 +34,11 @@ struct RemoteOptions: ParsableArguments {
             let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if !key.isEmpty { return key }
         }
-        throw CLIFailure(kind: .user, message: explicit.map { "cannot read an API key from \($0)" }
-            ?? "no API key: pass --api-key KEY, set QUANT_API_KEY, or run from the directory where `make run` wrote data/admin.key")
+        throw CLIFailure(
+            kind: .user,
+            message: explicit.map { "cannot read an API key from \($0)" }
+                ?? "no API key: pass --api-key KEY, set QUANT_API_KEY, or run from the directory where `make run` wrote data/admin.key"
+        )
     }
 
     func client() throws -> QuantClient {
@@ -62,6 +67,22 @@ struct OutputOptions: ParsableArguments {
             print(String(decoding: try encoder.encode(value), as: UTF8.self))
         } else {
             print(text(), terminator: "")
+        }
+    }
+}
+
+/// A command that talks to the server and prints one result, as text or with --json.
+protocol RemoteCommand: ParsableCommand {
+    var remote: RemoteOptions { get }
+    var output: OutputOptions { get }
+}
+
+extension RemoteCommand {
+    /// Fetches one value with a client and prints it: the common shape of most remote commands.
+    func show<T: Encodable>(_ fetch: (QuantClient) throws -> T, text: @escaping (T) -> String) throws {
+        try reportingRemoteFailures {
+            let value = try fetch(try remote.client())
+            try output.emit(value) { text(value) }
         }
     }
 }

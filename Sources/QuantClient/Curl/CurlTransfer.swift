@@ -8,9 +8,15 @@ private let curlGlobalInit: CURLcode = curl_global_init(3)  // CURL_GLOBAL_ALL (
 /// Runs one `CurlRequest` on its own easy handle (one handle per transfer: no state shared between
 /// threads, so the client is safe to use from any number of them).
 enum CurlTransfer {
-    static func perform(_ request: CurlRequest, options: ClientOptions, progress: (@Sendable (TransferProgress) -> Void)?) throws -> CurlResponse {
-        guard curlGlobalInit == CURLE_OK else { throw ClientError.network(code: Int(curlGlobalInit.rawValue), message: "curl_global_init failed") }
-        guard let handle = curl_easy_init() else { throw ClientError.network(code: -1, message: "curl_easy_init failed (out of memory)") }
+    static func perform(_ request: CurlRequest, options: ClientOptions, progress: (@Sendable (TransferProgress) -> Void)?) throws
+        -> CurlResponse
+    {
+        guard curlGlobalInit == CURLE_OK else {
+            throw ClientError.network(code: Int(curlGlobalInit.rawValue), message: "curl_global_init failed")
+        }
+        guard let handle = curl_easy_init() else {
+            throw ClientError.network(code: -1, message: "curl_easy_init failed (out of memory)")
+        }
         defer { curl_easy_cleanup(handle) }
 
         let context = try TransferContext(request: request, options: options, progress: progress)
@@ -27,31 +33,44 @@ enum CurlTransfer {
         setup.check(ccurl_setopt_string(handle, CURLOPT_URL, request.url), "URL")
         setup.check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         setup.check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000)), "CONNECTTIMEOUT")
-        if let total = request.totalTimeout { setup.check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(total * 1000)), "TIMEOUT") }
+        if let total = request.totalTimeout {
+            setup.check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(total * 1000)), "TIMEOUT")
+        }
         // A transfer that moves less than 1 byte/s for the stall time is dead.
         setup.check(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1), "LOW_SPEED_LIMIT")
         setup.check(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(options.stallTimeout))), "LOW_SPEED_TIME")
         setup.check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, options.userAgent), "USERAGENT")
         setup.check(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, pointer), "WRITEDATA")
-        setup.check(ccurl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, { buffer, size, count, context in
-            guard let buffer, let context else { return 0 }
-            return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().receive(buffer, size * count)
-        }), "WRITEFUNCTION")
+        setup.check(
+            ccurl_setopt_data_callback(
+                handle, CURLOPT_WRITEFUNCTION,
+                { buffer, size, count, context in
+                    guard let buffer, let context else { return 0 }
+                    return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().receive(buffer, size * count)
+                }), "WRITEFUNCTION")
         setup.check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, pointer), "HEADERDATA")
-        setup.check(ccurl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, { buffer, size, count, context in
-            guard let buffer, let context else { return 0 }
-            Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().header(buffer, size * count)
-            return size * count
-        }), "HEADERFUNCTION")
+        setup.check(
+            ccurl_setopt_data_callback(
+                handle, CURLOPT_HEADERFUNCTION,
+                { buffer, size, count, context in
+                    guard let buffer, let context else { return 0 }
+                    Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().header(buffer, size * count)
+                    return size * count
+                }), "HEADERFUNCTION")
         if progress != nil {
             setup.check(ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0), "NOPROGRESS")
             setup.check(ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, pointer), "XFERINFODATA")
-            setup.check(ccurl_setopt_progress_callback(handle, { context, downloadTotal, downloaded, uploadTotal, uploaded in
-                guard let context else { return 0 }
-                Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().report(
-                    TransferProgress(uploaded: Int64(uploaded), uploadTotal: Int64(uploadTotal), downloaded: Int64(downloaded), downloadTotal: Int64(downloadTotal)))
-                return 0
-            }), "XFERINFOFUNCTION")
+            setup.check(
+                ccurl_setopt_progress_callback(
+                    handle,
+                    { context, downloadTotal, downloaded, uploadTotal, uploaded in
+                        guard let context else { return 0 }
+                        Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().report(
+                            TransferProgress(
+                                uploaded: Int64(uploaded), uploadTotal: Int64(uploadTotal), downloaded: Int64(downloaded),
+                                downloadTotal: Int64(downloadTotal)))
+                        return 0
+                    }), "XFERINFOFUNCTION")
         }
         switch request.method {
         case "GET": break
@@ -60,13 +79,18 @@ enum CurlTransfer {
             // Every body, even an empty one, goes through the read callback: without one, curl
             // would read the request body from stdin.
             setup.check(ccurl_setopt_long(handle, CURLOPT_POST, 1), "POST")
-            if request.method != "POST" { setup.check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST") }
+            if request.method != "POST" {
+                setup.check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST")
+            }
             setup.check(ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(context.uploadSize)), "POSTFIELDSIZE")
             setup.check(ccurl_setopt_pointer(handle, CURLOPT_READDATA, pointer), "READDATA")
-            setup.check(ccurl_setopt_data_callback(handle, CURLOPT_READFUNCTION, { buffer, size, count, context in
-                guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
-                return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().send(buffer, size * count)
-            }), "READFUNCTION")
+            setup.check(
+                ccurl_setopt_data_callback(
+                    handle, CURLOPT_READFUNCTION,
+                    { buffer, size, count, context in
+                        guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+                        return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().send(buffer, size * count)
+                    }), "READFUNCTION")
         default: setup.check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST")
         }
         setup.check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "HTTPHEADER")

@@ -31,7 +31,9 @@ final class TransferContext {
             bytes = body
             uploadSize = Int64(body.count)
         case .file(let path):
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw ClientError.file("cannot open \(path) for reading") }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw ClientError.file("cannot open \(path) for reading")
+            }
             upload = handle
             do {
                 uploadSize = Int64(try handle.seekToEnd())
@@ -73,8 +75,12 @@ final class TransferContext {
         if case .file(let path) = request.sink, (200..<300).contains(status) {
             do {
                 if download == nil {
-                    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-                    guard let handle = FileHandle(forWritingAtPath: path) else { return fail(.file("cannot open \(path) for writing"), abort: 0) }
+                    if !FileManager.default.fileExists(atPath: path) {
+                        _ = FileManager.default.createFile(atPath: path, contents: nil)
+                    }
+                    guard let handle = FileHandle(forWritingAtPath: path) else {
+                        return fail(.file("cannot open \(path) for writing"), abort: 0)
+                    }
                     _ = try handle.seekToEnd()
                     download = handle
                 }

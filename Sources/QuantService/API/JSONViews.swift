@@ -48,12 +48,18 @@ enum JSONViews {
     }
 
     static func model(_ m: ModelRecord) -> JSONValue {
-        .object(JSONObject([
-            ("id", .string(m.id)), ("name", .string(m.name)), ("format", .string(m.format)), ("size", .integer(m.size)),
-            ("sha256", .string(m.sha256)), ("tensor_count", .integer(m.tensorCount)), ("parameter_count", .integer(m.parameterCount)),
-            ("created_at", timestamp(m.createdAt.timeIntervalSince1970)),
-            ("links", .object(JSONObject([("self", .string("/v1/models/\(m.id)")), ("tensors", .string("/v1/models/\(m.id)/tensors"))]))),
-        ]))
+        .object(
+            JSONObject([
+                ("id", .string(m.id)), ("name", .string(m.name)), ("format", .string(m.format)), ("size", .integer(m.size)),
+                ("sha256", .string(m.sha256)), ("tensor_count", .integer(m.tensorCount)),
+                ("parameter_count", .integer(m.parameterCount)),
+                ("created_at", timestamp(m.createdAt.timeIntervalSince1970)),
+                (
+                    "links",
+                    .object(
+                        JSONObject([("self", .string("/v1/models/\(m.id)")), ("tensors", .string("/v1/models/\(m.id)/tensors"))]))
+                ),
+            ]))
     }
 
     /// A job as JSON (openapi.yaml `Job`), written straight to bytes: this is the body of every poll.
@@ -75,20 +81,30 @@ enum JSONViews {
         let done = j.state == .succeeded ? total : (j.progressDone ?? 0)
         let path = "/v1/jobs/" + j.id
         out.beginObject()
-        out.key("id"); out.string(j.id)
-        out.key("model_id"); out.string(j.modelId)
-        out.key("name"); out.string(j.name)
-        out.key("status"); out.string(j.state.rawValue)
+        out.key("id")
+        out.string(j.id)
+        out.key("model_id")
+        out.string(j.modelId)
+        out.key("name")
+        out.string(j.name)
+        out.key("status")
+        out.string(j.state.rawValue)
         out.key("progress")
         out.beginObject()
-        out.key("done"); out.integer(done)
-        out.key("total"); out.integer(total)
-        out.key("fraction"); out.fragment(fraction(done: done, total: total, finished: j.state == .succeeded))
+        out.key("done")
+        out.integer(done)
+        out.key("total")
+        out.integer(total)
+        out.key("fraction")
+        out.fragment(fraction(done: done, total: total, finished: j.state == .succeeded))
         out.endObject()
         // Stored recipes and summaries are JSON this service serialized: embed them as they are.
-        out.key("recipe"); out.fragment(j.recipe)
-        out.key("attempt"); out.integer(j.attempt)
-        out.key("max_attempts"); out.integer(j.maxAttempts)
+        out.key("recipe")
+        out.fragment(j.recipe)
+        out.key("attempt")
+        out.integer(j.attempt)
+        out.key("max_attempts")
+        out.integer(j.maxAttempts)
         time("created_at", j.createdAt)
         time("started_at", j.startedAt)
         time("finished_at", j.finishedAt)
@@ -96,30 +112,45 @@ enum JSONViews {
         out.key("error")
         if let code = j.errorCode {
             out.beginObject()
-            out.key("code"); out.string(code)
-            out.key("message"); out.string(j.errorMessage ?? "")
+            out.key("code")
+            out.string(code)
+            out.key("message")
+            out.string(j.errorMessage ?? "")
             out.endObject()
         } else {
             out.fragment(nil)
         }
-        out.key("summary"); out.fragment(j.summary)
+        out.key("summary")
+        out.fragment(j.summary)
         out.key("links")
         out.beginObject()
-        out.key("self"); out.string(path)
-        out.key("model"); out.string("/v1/models/" + j.modelId)
+        out.key("self")
+        out.string(path)
+        out.key("model")
+        out.string("/v1/models/" + j.modelId)
         if j.state == .succeeded {
-            out.key("report"); out.string(path + "/report")
-            if j.artifactPath != nil { out.key("artifact"); out.string(path + "/artifact") }
+            out.key("report")
+            out.string(path + "/report")
+            if j.artifactPath != nil {
+                out.key("artifact")
+                out.string(path + "/artifact")
+            }
         }
-        if !j.state.isTerminal { out.key("cancel"); out.string(path + "/cancel") }
+        if !j.state.isTerminal {
+            out.key("cancel")
+            out.string(path + "/cancel")
+        }
         out.endObject()
         if let sha = j.artifactSha256 {
             out.key("artifact")
             out.beginObject()
-            out.key("size"); out.integer(j.artifactSize ?? 0)
-            out.key("sha256"); out.string(sha)
+            out.key("size")
+            out.integer(j.artifactSize ?? 0)
+            out.key("sha256")
+            out.string(sha)
             time("expires_at", j.expiresAt)
-            out.key("available"); out.value(.bool(j.artifactPath != nil))
+            out.key("available")
+            out.value(.bool(j.artifactPath != nil))
             out.endObject()
         }
         out.endObject()

@@ -49,7 +49,8 @@ final class Fixtures: @unchecked Sendable {
 
     /// Signal-to-quantization-noise ratio in dB (infinite for an exact copy).
     static func sqnr(_ reference: [Float], _ approximation: [Float]) -> Double {
-        var signal = 0.0, noise = 0.0
+        var signal = 0.0
+        var noise = 0.0
         for (r, a) in zip(reference, approximation) {
             signal += Double(r) * Double(r)
             noise += (Double(r) - Double(a)) * (Double(r) - Double(a))

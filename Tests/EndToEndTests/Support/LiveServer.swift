@@ -19,7 +19,9 @@ final class LiveServer: @unchecked Sendable {
     static func binary(_ name: String = "quantd") throws -> String {
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let path = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw E2EError("\(name) is not built at \(path); run swift build first") }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw E2EError("\(name) is not built at \(path); run swift build first")
+        }
         return path
     }
 
@@ -56,7 +58,9 @@ final class LiveServer: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binary())
-        process.arguments = ["--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDirectory.path, "--workers", String(workers)]
+        process.arguments = [
+            "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDirectory.path, "--workers", String(workers),
+        ]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stdout = Pipe()
         process.standardOutput = stdout
@@ -67,12 +71,16 @@ final class LiveServer: @unchecked Sendable {
         var line = Data()
         let deadline = Date().addingTimeInterval(30)
         while !line.contains(UInt8(ascii: "\n")) {
-            guard Date() < deadline, process.isRunning else { throw E2EError("quantd did not report ready (exit \(process.isRunning ? "none" : String(process.terminationStatus)))") }
+            guard Date() < deadline, process.isRunning else {
+                throw E2EError(
+                    "quantd did not report ready (exit \(process.isRunning ? "none" : String(process.terminationStatus)))")
+            }
             let chunk = stdout.fileHandleForReading.availableData
             if chunk.isEmpty { Thread.sleep(forTimeInterval: 0.01) } else { line.append(chunk) }
         }
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("quantd listening on http://"), let bound = text.split(separator: ":").last.flatMap({ Int($0) }) else {
+        guard text.hasPrefix("quantd listening on http://"), let bound = text.split(separator: ":").last.flatMap({ Int($0) })
+        else {
             throw E2EError("unexpected ready line: \(text)")
         }
         port = bound
