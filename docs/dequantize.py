@@ -2,8 +2,11 @@
 
 Uses only `safetensors` and `numpy`. Returns {name: float32 array} for every tensor of the
 original model: quantized tensors are rebuilt from codes and scales, the rest come back as stored.
+fp8 and E8M0 tensors are read as raw bytes (safetensors' numpy loader has no float8 types) and
+decoded with the tables below.
 """
 import json
+import struct
 
 import numpy as np
 from safetensors import safe_open
@@ -20,16 +23,69 @@ def unpack(codes, bits, count, signed):
     return values
 
 
+def minifloat_values(ebits, mbits, bias, specials):
+    """Value of every code of a minifloat. specials: "fn" (e4m3: only S.1111.111 is NaN), "ieee"
+    (e5m2: exponent all ones is Inf/NaN) or "none" (fp6, fp4: every code finite)."""
+    codes = np.arange(1 << (1 + ebits + mbits))
+    sign = np.where((codes >> (ebits + mbits)) & 1, -1.0, 1.0)
+    e = (codes >> mbits) & ((1 << ebits) - 1)
+    m = (codes & ((1 << mbits) - 1)).astype(np.float64)
+    values = sign * np.where(e == 0, m / 2**mbits * 2.0 ** (1 - bias), (1 + m / 2**mbits) * 2.0 ** (e - bias))
+    top = e == (1 << ebits) - 1
+    if specials == "fn":
+        values[top & (m == (1 << mbits) - 1)] = np.nan
+    elif specials == "ieee":
+        values[top] = np.where(m[top] == 0, sign[top] * np.inf, np.nan)
+    return values.astype(np.float32)
+
+
+FP8 = {"fp8-e4m3": minifloat_values(4, 3, 7, "fn"), "fp8-e5m2": minifloat_values(5, 2, 15, "ieee")}
+# MX elements: (bits, value of each code). MXINT8 is int8 x 2^-6.
+MX = {
+    "mxfp8": (8, FP8["fp8-e4m3"]),
+    "mxfp6-e3m2": (6, minifloat_values(3, 2, 3, "none")),
+    "mxfp6-e2m3": (6, minifloat_values(2, 3, 1, "none")),
+    "mxfp4": (4, minifloat_values(2, 1, 1, "none")),
+    "mxint8": (8, (np.arange(256, dtype=np.uint8).view(np.int8) / 64).astype(np.float32)),
+}
+
+
+def raw_bytes(path):
+    """{name: uint8 array of its bytes} straight from the file (for dtypes numpy lacks)."""
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+        data = f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], np.uint8)
+            for k, v in header.items() if k != "__metadata__"}
+
+
 def dequantize(path):
     out = {}
+    raw = raw_bytes(path)
     with safe_open(path, framework="np") as f:
         info = json.loads((f.metadata() or {}).get("quantization", '{"tensors": {}}'))
         tensors = info["tensors"]
-        derived = {n + s for n, t in tensors.items() if t["method"] in ("linear", "ternary", "binary") for s in (".scale", ".zero_point")}
+        derived = {n + s for n, t in tensors.items() if t["method"] in ("linear", "ternary", "binary", "mx") or "format" in t
+                   for s in (".scale", ".zero_point")}
         for name in f.keys():
             if name in derived:
                 continue
             t = tensors.get(name)
+            if t is not None and t.get("format") in FP8:  # fp8 codes x an F32 scale per tensor or channel
+                shape = t["shape"]
+                s = f.get_tensor(name + ".scale").astype(np.float32)
+                s = s.reshape([shape[0]] + [1] * (len(shape) - 1)) if t["granularity"] == "channel" else s.reshape(())
+                out[name] = (FP8[t["format"]][raw[name]].reshape(shape) * s).astype(np.float32)
+                continue
+            if t is not None and t["method"] == "mx":  # element x 2^(e8m0 - 127), one scale per 32 along rows
+                shape, (bits, values) = t["shape"], MX[t["format"]]
+                codes = raw[name].reshape(-1, shape[-1] if bits == 8 else (shape[-1] * bits + 7) // 8)
+                q = codes if bits == 8 else unpack(codes, bits, shape[-1], False)
+                scale = 2.0 ** (raw[name + ".scale"].astype(np.float64) - 127)
+                scale = np.repeat(scale.reshape(q.shape[0], -1), t["block_size"], axis=1)[:, : shape[-1]]
+                out[name] = (values[q] * scale).astype(np.float32).reshape(shape)
+                continue
             if t is not None and t["method"] == "binary":  # 1-bit fields: 1 = +scale, 0 = -scale
                 shape = t["shape"]
                 u = unpack(f.get_tensor(name), 1, shape[-1], False).reshape(shape)

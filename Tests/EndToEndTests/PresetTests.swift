@@ -15,6 +15,10 @@ struct PresetTests {
         case "fp16", "bf16": 40
         case "int8", "int8-tensor", "uint8-asym", "q8_0": 30
         case "q5_0", "q5_1": 22
+        case "fp8-e4m3", "mxfp8": 25
+        case "fp8-e5m2", "mxfp6": 20
+        case "mxint8": 30
+        case "mxfp4": 12
         case "binary": 3
         case "ternary": 6
         case let p where p.hasPrefix("int3"): 10

@@ -11,6 +11,10 @@ public enum Dequantizer {
         case copy(SourceTensor, DType)
         /// 1-bit codes (1 = +1, 0 = -1) times a scale per output channel.
         case binary(codes: SourceTensor, scale: SourceTensor, shape: [Int])
+        /// fp8 codes times an F32 scale per tensor or per output channel.
+        case scaledFloat(codes: SourceTensor, scale: SourceTensor, element: FloatElement, perChannel: Bool, shape: [Int])
+        /// MX element codes times one E8M0 scale per block of 32 along each row.
+        case mx(codes: SourceTensor, scales: SourceTensor, element: MXElement, shape: [Int])
     }
 
     /// Returns the number of tensors written.
@@ -23,7 +27,8 @@ public enum Dequantizer {
             case .linear(_, _, _, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
-            case .binary(_, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
+            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape):
+                TensorSpec(name: name, dtype: .f32, shape: shape)
             }
         }
         let temporary = output + ".partial"
@@ -58,7 +63,7 @@ public enum Dequantizer {
                 for (name, value) in tensors.entries {
                     guard let entry = value.objectValue else { throw PipelineError.unsupported(name, "malformed quantization entry") }
                     quantized[name] = entry
-                    if ["linear", "ternary", "binary"].contains(entry["method"]?.stringValue ?? "") {
+                    if ["linear", "ternary", "binary", "mx"].contains(entry["method"]?.stringValue ?? "") || entry["format"] != nil {
                         consumed.insert(name + ".scale")
                         consumed.insert(name + ".zero_point")
                     }
@@ -82,6 +87,10 @@ public enum Dequantizer {
                 items.append((tensor.name, .binary(codes: tensor, scale: scale, shape: shape)))
                 continue
             }
+            if let entry = quantized[tensor.name], let format = entry["format"]?.stringValue {
+                items.append((tensor.name, try minifloatSource(tensor, entry: entry, format: format, byName: byName)))
+                continue
+            }
             switch tensor.storage {
             case .gguf(let type):
                 if let format = BlockFormat(rawValue: type.name) {
@@ -98,6 +107,29 @@ public enum Dequantizer {
             }
         }
         return (items, metadata)
+    }
+
+    /// `method: float` (fp8 + scale) and `method: mx` entries, with every stored size checked.
+    static func minifloatSource(_ codes: SourceTensor, entry: JSONObject, format: String, byName: [String: SourceTensor]) throws -> Source {
+        let name = codes.name
+        guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), !shape.isEmpty, shape.allSatisfy({ $0 >= 0 }),
+            let scale = byName[name + ".scale"]
+        else { throw PipelineError.unsupported(name, "its \(format) entry lacks a shape or '\(name).scale' is missing") }
+        let count = shape.reduce(1, *), last = Swift.max(shape.last ?? 1, 1), rows = count / last
+        if let element = FloatElement(rawValue: format) {
+            let perChannel = entry["granularity"]?.stringValue == "channel"
+            guard codes.storage == .safetensors(element.dtype), codes.byteRange.count == count, shape.count >= (perChannel ? 2 : 1),
+                scale.storage == .safetensors(.f32), scale.elementCount == (perChannel ? shape[0] : 1)
+            else { throw PipelineError.unsupported(name, "\(format) codes or scales do not match shape \(shape)") }
+            return .scaledFloat(codes: codes, scale: scale, element: element, perChannel: perChannel, shape: shape)
+        }
+        guard let element = MXElement(rawValue: format) else { throw PipelineError.unsupported(name, "unknown format \(format)") }
+        let stride = element.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: element.bits)
+        let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
+        guard codes.storage == .safetensors(element.codeDType), codes.byteRange.count == rows * stride,
+            scale.storage == .safetensors(.f8E8M0), scale.elementCount == rows * blocks
+        else { throw PipelineError.unsupported(name, "\(format) codes or scales do not match shape \(shape)") }
+        return .mx(codes: codes, scales: scale, element: element, shape: shape)
     }
 
     static func linearSource(_ codes: SourceTensor, entry: JSONObject, byName: [String: SourceTensor]) throws -> Source {
@@ -185,6 +217,41 @@ public enum Dequantizer {
                 }
                 let scale = scales[row / Swift.max(rowsPerChannel, 1)]
                 for i in 0..<last { out[i] = unpacked[i] == 1 ? scale : -scale }
+                try out.withUnsafeBytes { try writer.write($0) }
+            }
+        case .scaledFloat(let codes, let scaleTensor, let element, let perChannel, let shape):
+            let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
+            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
+            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let rowsPerChannel = perChannel && shape[0] > 0 ? rows / shape[0] : Swift.max(rows, 1)
+            let table = (0..<256).map { element.format.decode(UInt32($0)) }
+            var out = [Float](repeating: 0, count: last)
+            for row in 0..<rows {
+                let scale = scales[perChannel ? row / Swift.max(rowsPerChannel, 1) : 0]
+                for i in 0..<last { out[i] = table[Int(bytes[row * last + i])] * scale }
+                try out.withUnsafeBytes { try writer.write($0) }
+            }
+        case .mx(let codes, let scaleTensor, let element, let shape):
+            let scales = source.bytes(of: scaleTensor).bindMemory(to: UInt8.self)
+            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
+            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let stride = element.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: element.bits)
+            let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
+            let table = (0..<256).map { element.decode(UInt8($0)) }
+            var unpacked = [UInt8](repeating: 0, count: last)
+            var out = [Float](repeating: 0, count: last)
+            for row in 0..<rows {
+                let rowBytes = UnsafeBufferPointer(rebasing: bytes[(row * stride)..<((row + 1) * stride)])
+                if element.bits == 8 {
+                    for i in 0..<last { unpacked[i] = rowBytes[i] }
+                } else {
+                    try unpacked.withUnsafeMutableBufferPointer {
+                        try kernels.unpack(rowBytes, rows: 1, cols: last, bits: element.bits, signExtend: false, into: $0)
+                    }
+                }
+                for i in 0..<last {
+                    out[i] = table[Int(unpacked[i])] * E8M0.decode(scales[row * blocks + i / MXElement.blockSize])
+                }
                 try out.withUnsafeBytes { try writer.write($0) }
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):

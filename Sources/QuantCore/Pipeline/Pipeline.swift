@@ -113,6 +113,18 @@ public enum Pipeline {
             report.bits = ternary ? 2 : 1
             report.granularity = "channel"
             report.axis = 0
+        case .scaledFloat(let element, let perChannel):
+            report.method = "float"
+            report.type = element.rawValue
+            report.bits = 8
+            report.granularity = perChannel ? "channel" : "tensor"
+            report.axis = perChannel ? 0 : nil
+        case .mx(let element):
+            report.method = "mx"
+            report.type = element.rawValue
+            report.bits = element.bits
+            report.granularity = "group"
+            report.groupSize = MXElement.blockSize
         }
         return report
     }
@@ -167,6 +179,18 @@ public enum Pipeline {
                 tensors[plan.source.name] = .object(JSONObject([
                     ("method", .string(ternary ? "ternary" : "binary")), ("bits", .integer(ternary ? 2 : 1)), ("symmetric", .bool(true)),
                     ("granularity", .string("channel")), ("axis", .integer(0)), ("group_size", .null),
+                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                ]))
+            case .scaledFloat(let element, let perChannel):
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string("float")), ("format", .string(element.rawValue)),
+                    ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
+                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                ]))
+            case .mx(let element):
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string("mx")), ("format", .string(element.rawValue)), ("bits", .integer(element.bits)),
+                    ("block_size", .integer(MXElement.blockSize)),
                     ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
                 ]))
             case .float(let dtype):

@@ -14,6 +14,10 @@ public struct TensorPlan: Sendable {
         case float(DType)
         /// Binary (1 bit) or ternary (2 bits) codes with one scale per output channel.
         case sign(ternary: Bool)
+        /// fp8 codes with an F32 scale per tensor or per output channel: safetensors only.
+        case scaledFloat(FloatElement, perChannel: Bool)
+        /// MX blocks: element codes and one E8M0 scale per 32 values of a row: safetensors only.
+        case mx(MXElement)
     }
 
     /// One tensor of the output.
@@ -54,6 +58,35 @@ public struct TensorPlan: Sendable {
         guard quantize else { return try copyPlan(tensor, output: output, note: note) }
         let spec = recipe.weights(for: tensor.name)
         switch spec.method {
+        case .float, .mx:
+            guard output == .safetensors else {
+                throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' writes safetensors; set output.format to safetensors")
+            }
+            guard let last = tensor.shape.last, tensor.shape.count >= 1 else {
+                throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' needs a rank of 1 or more")
+            }
+            let rows = last == 0 ? 0 : tensor.elementCount / last
+            if let element = spec.floatElement {
+                guard !spec.perChannel || tensor.shape.count >= 2 else {
+                    throw PipelineError.unsupported(tensor.name, "channel scales need a rank of 2 or more; use granularity 'tensor' for it (an override)")
+                }
+                let scaleShape = spec.perChannel ? [tensor.shape[0]] : []
+                return TensorPlan(
+                    source: tensor, action: .scaledFloat(element, perChannel: spec.perChannel),
+                    outputs: [
+                        Output(name: tensor.name, shape: tensor.shape, dtype: element.dtype, ggmlType: nil, byteCount: tensor.elementCount),
+                        Output(name: tensor.name + ".scale", shape: scaleShape, dtype: .f32, ggmlType: nil, byteCount: scaleShape.reduce(1, *) * 4),
+                    ], spec: spec)
+            }
+            let element = spec.mxElement!
+            let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
+            let stride = element.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: element.bits)
+            return TensorPlan(
+                source: tensor, action: .mx(element),
+                outputs: [
+                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: element.codeDType, ggmlType: nil, byteCount: rows * stride),
+                    Output(name: tensor.name + ".scale", shape: Array(tensor.shape.dropLast()) + [blocks], dtype: .f8E8M0, ggmlType: nil, byteCount: rows * blocks),
+                ], spec: spec)
         case .binary, .ternary:
             guard tensor.shape.count >= 2 else {
                 throw PipelineError.unsupported(tensor.name, "\(spec.method.rawValue) weights need a rank of 2 or more (one scale per output channel)")

@@ -39,6 +39,10 @@ final class TensorProcessor {
             return try convert(plan.source, to: dtype, into: writer)
         case .sign(let ternary):
             return try SignTensorJob(processor: self, tensor: plan.source, ternary: ternary).run(into: writer)
+        case .scaledFloat(let element, let perChannel):
+            return try ScaledFloatTensorJob(processor: self, tensor: plan.source, element: element, perChannel: perChannel).run(into: writer)
+        case .mx(let element):
+            return try MXTensorJob(processor: self, tensor: plan.source, element: element).run(into: writer)
         }
     }
 

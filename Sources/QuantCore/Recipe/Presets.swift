@@ -25,6 +25,14 @@ public struct Preset: Sendable {
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
         gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
         gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        Preset(name: "fp8-e4m3", summary: "fp8 E4M3 (max 448) with an F32 scale per output channel",
+               recipe: recipe(JSONObject([("method", .string("float")), ("format", .string("fp8-e4m3"))]), output: "safetensors")),
+        Preset(name: "fp8-e5m2", summary: "fp8 E5M2 (max 57344, 2 mantissa bits) with an F32 scale per output channel",
+               recipe: recipe(JSONObject([("method", .string("float")), ("format", .string("fp8-e5m2"))]), output: "safetensors")),
+        mx("mxfp8", "OCP MXFP8: E4M3 elements, an E8M0 scale per 32 (8.25 bits per weight)"),
+        mx("mxfp6", "OCP MXFP6: E2M3 elements, an E8M0 scale per 32 (6.25 bits per weight)", format: "mxfp6-e2m3"),
+        mx("mxfp4", "OCP MXFP4: E2M1 elements, an E8M0 scale per 32 (4.25 bits per weight)"),
+        mx("mxint8", "OCP MXINT8: int8 x 2^-6 elements, an E8M0 scale per 32 (8.25 bits per weight)"),
         float("fp16", "IEEE half precision, safetensors F16", "F16"),
         float("bf16", "bfloat16, safetensors BF16", "BF16"),
     ]
@@ -55,6 +63,11 @@ public struct Preset: Sendable {
 
     static func float(_ name: String, _ summary: String, _ type: String) -> Preset {
         Preset(name: name, summary: summary, recipe: recipe(JSONObject([("method", .string("gguf")), ("type", .string(type))]), output: "safetensors"))
+    }
+
+    static func mx(_ name: String, _ summary: String, format: String? = nil) -> Preset {
+        Preset(name: name, summary: summary,
+               recipe: recipe(JSONObject([("method", .string("mx")), ("format", .string(format ?? name))]), output: "safetensors"))
     }
 
     static func recipe(_ weights: JSONObject, output: String) -> JSONObject {

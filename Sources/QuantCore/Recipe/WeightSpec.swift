@@ -9,6 +9,10 @@ public struct WeightSpec: Equatable, Sendable {
         /// {-1, 0, +1} with threshold 0.7 mean |W| and a per-channel scale over the survivors (TWN):
         /// 2-bit two's complement.
         case ternary
+        /// fp8 (E4M3 or E5M2) elements with an F32 scale per tensor or per output channel.
+        case float
+        /// OCP Microscaling: blocks of 32 along rows share an E8M0 power-of-two scale.
+        case mx
     }
 
     /// Storage of linear scales.
@@ -39,6 +43,11 @@ public struct WeightSpec: Equatable, Sendable {
     public var scheme: LinearScheme?
     public var scaleDType: ScaleDType
     public var ggufType: GGUFType?
+    /// `float`: the element format, and whether scales are per output channel (axis 0).
+    public var floatElement: FloatElement? = nil
+    public var perChannel = false
+    /// `mx`: the element format.
+    public var mxElement: MXElement? = nil
 
     /// The JSON form stored in reports and artifact metadata.
     public var json: JSONValue {
@@ -68,6 +77,11 @@ public struct WeightSpec: Equatable, Sendable {
             object["rounding"] = .object(rounding)
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
+        if let floatElement {
+            object["format"] = .string(floatElement.rawValue)
+            object["granularity"] = .string(perChannel ? "channel" : "tensor")
+        }
+        if let mxElement { object["format"] = .string(mxElement.rawValue) }
         return .object(object)
     }
 
@@ -77,11 +91,31 @@ public struct WeightSpec: Equatable, Sendable {
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding"]
         let ggufFields = ["method", "type"]
-        let allowed = method == .linear ? linearFields : (method == .gguf ? ggufFields : ["method"])
+        let allowed: [String]
+        switch method {
+        case .linear: allowed = linearFields
+        case .gguf: allowed = ggufFields
+        case .float: allowed = ["method", "format", "granularity"]
+        case .mx: allowed = ["method", "format"]
+        case .binary, .ternary: allowed = ["method"]
+        }
         for key in object.keys where !allowed.contains(key) {
             throw RecipeError(field(key), "is not a field of method '\(method.rawValue)' (allowed: \(allowed.joined(separator: ", ")))")
         }
         switch method {
+        case .float:
+            let element = try enumValue(object["format"] ?? .string("fp8-e4m3"), FloatElement.self, field("format"))
+            let granularity = try enumValue(object["granularity"] ?? .string("channel"), GranularityName.self, field("granularity"))
+            guard granularity != .group else {
+                throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'float' (for blocks, use method 'mx')")
+            }
+            return WeightSpec(method: .float, scheme: nil, scaleDType: .f32, ggufType: nil, floatElement: element, perChannel: granularity == .channel)
+        case .mx:
+            guard let formatValue = object["format"] else {
+                throw RecipeError(field("format"), "is required for method 'mx' (one of \(MXElement.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            let element = try enumValue(formatValue, MXElement.self, field("format"))
+            return WeightSpec(method: .mx, scheme: nil, scaleDType: .f32, ggufType: nil, mxElement: element)
         case .binary, .ternary:
             // One F32 scale per output channel (axis 0), as in XNOR-Net and TWN.
             return WeightSpec(method: method, scheme: nil, scaleDType: .f32, ggufType: nil)
