@@ -4,6 +4,7 @@
 #include "internal.h"
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 static inline void store_fp16(uint16_t *dst, float v) { *dst = qk_fp32_to_fp16(v); }
 
@@ -172,6 +173,60 @@ void qk_dequantize_q5_1_ref(const void *blocks, float *y, size_t n) {
             const int32_t h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
             y[i * QK_BLOCK + j] = (float)((x[i].qs[j] & 0x0F) | (h0 << 4)) * d + m;
             y[i * QK_BLOCK + j + 16] = (float)((x[i].qs[j] >> 4) | (h1 << 4)) * d + m;
+        }
+    }
+}
+
+// MXFP4 as ggml writes it: E2M1 values doubled (kvalues) under half the E8M0 scale, the exponent
+// from floorf(log2f(amax)) (so a value just under a power of two may land one binade up, exactly as
+// in ggml), and each code the first index of least |k * d - x| (ties go to the lower index).
+static const int8_t kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+static inline float e8m0_to_fp32_half(uint8_t e) {
+    // 2^(e - 128); e < 2 needs an fp32 subnormal.
+    const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint8_t best_index_mxfp4(float x, float d) {
+    uint8_t best = 0;
+    float best_err = fabsf(kvalues_mxfp4[0] * d - x);
+    for (uint8_t i = 1; i < 16; i++) {
+        const float err = fabsf(kvalues_mxfp4[i] * d - x);
+        if (err < best_err) {
+            best = i;
+            best_err = err;
+        }
+    }
+    return best;
+}
+
+void qk_quantize_mxfp4_ref(const float *x, void *blocks, size_t n) {
+    qk_block_mxfp4 *y = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        const float *b = x + i * QK_BLOCK;
+        float amax = 0.0f;
+        for (int j = 0; j < QK_BLOCK; j++) amax = fmaxf(amax, fabsf(b[j]));
+        // ggml casts the float straight to uint8_t; clamp first so tiny blocks stay defined.
+        const float exponent = amax > 0.0f ? floorf(log2f(amax)) - 2.0f + 127.0f : 0.0f;
+        const uint8_t e = exponent < 0.0f ? 0 : (exponent > 254.0f ? 254 : (uint8_t)exponent);
+        const float d = e8m0_to_fp32_half(e);
+        y[i].e = e;
+        for (int j = 0; j < QK_BLOCK / 2; j++) {
+            y[i].qs[j] = (uint8_t)(best_index_mxfp4(b[j], d) | (best_index_mxfp4(b[QK_BLOCK / 2 + j], d) << 4));
+        }
+    }
+}
+
+void qk_dequantize_mxfp4_ref(const void *blocks, float *y, size_t n) {
+    const qk_block_mxfp4 *x = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        const float d = e8m0_to_fp32_half(x[i].e);
+        for (int j = 0; j < QK_BLOCK / 2; j++) {
+            y[i * QK_BLOCK + j] = kvalues_mxfp4[x[i].qs[j] & 0x0F] * d;
+            y[i * QK_BLOCK + QK_BLOCK / 2 + j] = kvalues_mxfp4[x[i].qs[j] >> 4] * d;
         }
     }
 }

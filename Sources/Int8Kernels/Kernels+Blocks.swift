@@ -2,7 +2,7 @@ import CInt8Kernels
 
 /// ggml block formats: 32 elements per block.
 public enum BlockFormat: String, Sendable, CaseIterable {
-    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1"
+    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4"
 
     public static let elementsPerBlock = 32
 
@@ -13,6 +13,7 @@ public enum BlockFormat: String, Sendable, CaseIterable {
         case .q4_1: 20
         case .q5_0: 22
         case .q5_1: 24
+        case .mxfp4: 17
         }
     }
 
@@ -33,6 +34,7 @@ extension Kernels {
             case .q4_1: table.pointee.quantize_q4_1
             case .q5_0: table.pointee.quantize_q5_0
             case .q5_1: table.pointee.quantize_q5_1
+            case .mxfp4: table.pointee.quantize_mxfp4
             }
         function(x.baseAddress, out.baseAddress, x.count)
     }
@@ -48,6 +50,7 @@ extension Kernels {
             case .q4_1: table.pointee.dequantize_q4_1
             case .q5_0: table.pointee.dequantize_q5_0
             case .q5_1: table.pointee.dequantize_q5_1
+            case .mxfp4: table.pointee.dequantize_mxfp4
             }
         function(blocks.baseAddress, out.baseAddress, out.count)
     }

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import BIN
 
-TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
+TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "MXFP4"]
 ISAS = ["scalar", "avx2", "avx512"]
 
 
@@ -58,7 +58,7 @@ def test_quantize_matches_gguf_py(qtype, isa, tmp):
     # the zero stored in d (Q4_0, Q5_0: C divides +0 by -8; gguf-py takes the first element) or in m
     # (Q4_1, Q5_1: C keeps the first element; numpy's min picks any zero) can differ. We follow C.
     # Mask just that sign bit in all-zero blocks, after checking both sides store a zero there.
-    size = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20, "Q5_0": 22, "Q5_1": 24}[qtype]
+    size = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20, "Q5_0": 22, "Q5_1": 24, "MXFP4": 17}[qtype]
     sign_byte = {"Q4_0": 1, "Q5_0": 1, "Q4_1": 3, "Q5_1": 3}.get(qtype)
     if sign_byte is not None:
         zero_blocks = np.flatnonzero(np.all(x.reshape(-1, 32) == 0, axis=1))

@@ -19,7 +19,7 @@ spec.loader.exec_module(dequantize_doc)
 
 LINEAR = ["int8", "int8-tensor", "uint8-asym", "int4-g128", "int4-g128-asym", "int4-channel", "int4-g128-mse", "int3-g64-mse",
           "binary", "ternary", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "mxfp8", "mxfp6", "mxfp4", "mxint8"]
-BLOCKS = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1"]
+BLOCKS = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "MXFP4"]  # MXFP4: a gguf recipe (no preset)
 
 
 def model(path):
@@ -90,7 +90,8 @@ def test_safetensors_artifacts(preset, tmp):
 def test_gguf_artifacts_match_gguf_py(preset, tmp):
     src, out = tmp / "m.safetensors", tmp / "a.gguf"
     tensors = model(src)
-    rec = recipe_file(tmp, json.dumps({"preset": preset, "overrides": [
+    base = {"preset": preset} if preset.islower() else {"weights": {"method": "gguf", "type": preset}, "output": {"format": "gguf"}}
+    rec = recipe_file(tmp, json.dumps({**base, "overrides": [
         {"match": "layers.0.proj.weight", "weights": {"method": "gguf", "type": "F16"}}]}))
     result = quantctl("quantize", src, "-o", out, "--recipe", rec)
     assert result.returncode == 0, result.stderr

@@ -101,7 +101,7 @@ public enum Pipeline {
         case .blocks(let format):
             report.method = "gguf"
             report.type = format.rawValue
-            report.bits = format == .q8_0 ? 8 : (format == .q4_0 || format == .q4_1 ? 4 : 5)
+            report.bits = format == .q8_0 ? 8 : ([.q4_0, .q4_1, .mxfp4].contains(format) ? 4 : 5)
             report.granularity = "group"
             report.groupSize = 32
         case .float(let dtype):
