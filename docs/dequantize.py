@@ -67,7 +67,7 @@ def dequantize(path):
         info = json.loads((f.metadata() or {}).get("quantization", '{"tensors": {}}'))
         tensors = info["tensors"]
         derived = {n + s for n, t in tensors.items() if t["method"] in ("linear", "ternary", "binary", "mx") or "format" in t
-                   for s in (".scale", ".zero_point")}
+                   for s in (".scale", ".zero_point")} | {n + ".codebook" for n, t in tensors.items() if t["method"] == "kmeans"}
         for name in f.keys():
             if name in derived:
                 continue
@@ -77,6 +77,14 @@ def dequantize(path):
                 s = f.get_tensor(name + ".scale").astype(np.float32)
                 s = s.reshape([shape[0]] + [1] * (len(shape) - 1)) if t["granularity"] == "channel" else s.reshape(())
                 out[name] = (FP8[t["format"]][raw[name]].reshape(shape) * s).astype(np.float32)
+                continue
+            if t is not None and t["method"] == "kmeans":  # indices into an F32 codebook per tensor or channel
+                shape, bits = t["shape"], t["bits"]
+                codes = raw[name].reshape(-1, shape[-1] if bits == 8 else (shape[-1] * bits + 7) // 8)
+                q = codes if bits == 8 else unpack(codes, bits, shape[-1], False)
+                book = f.get_tensor(name + ".codebook").astype(np.float32).reshape(-1, 1 << bits)
+                rows_per_book = q.shape[0] // book.shape[0]
+                out[name] = np.take_along_axis(np.repeat(book, rows_per_book, axis=0), q.astype(np.int64), axis=1).reshape(shape)
                 continue
             if t is not None and t["method"] == "mx":  # element x 2^(e8m0 - 127), one scale per 32 along rows
                 shape, (bits, values) = t["shape"], MX[t["format"]]

@@ -19,6 +19,7 @@ struct PresetTests {
         case "fp8-e5m2", "mxfp6": 20
         case "mxint8": 30
         case "mxfp4": 12
+        case "kmeans-3": 10
         case "binary": 3
         case "ternary": 6
         case let p where p.hasPrefix("int3"): 10

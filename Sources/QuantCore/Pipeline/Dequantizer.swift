@@ -15,6 +15,8 @@ public enum Dequantizer {
         case scaledFloat(codes: SourceTensor, scale: SourceTensor, element: FloatElement, perChannel: Bool, shape: [Int])
         /// MX element codes times one E8M0 scale per block of 32 along each row.
         case mx(codes: SourceTensor, scales: SourceTensor, element: MXElement, shape: [Int])
+        /// Codebook indices and F32 codebooks (one per tensor or per output channel).
+        case kmeans(codes: SourceTensor, codebook: SourceTensor, bits: Int, perChannel: Bool, shape: [Int])
     }
 
     /// Returns the number of tensors written.
@@ -27,7 +29,7 @@ public enum Dequantizer {
             case .linear(_, _, _, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
-            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape):
+            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape), .kmeans(_, _, _, _, let shape):
                 TensorSpec(name: name, dtype: .f32, shape: shape)
             }
         }
@@ -67,6 +69,7 @@ public enum Dequantizer {
                         consumed.insert(name + ".scale")
                         consumed.insert(name + ".zero_point")
                     }
+                    if entry["method"]?.stringValue == "kmeans" { consumed.insert(name + ".codebook") }
                 }
             }
         }
@@ -85,6 +88,10 @@ public enum Dequantizer {
                     throw PipelineError.unsupported(tensor.name, "binary codes hold \(tensor.byteRange.count) bytes, shape \(shape) needs \(rows * Kernels.packedRowBytes(cols: last, bits: 1))")
                 }
                 items.append((tensor.name, .binary(codes: tensor, scale: scale, shape: shape)))
+                continue
+            }
+            if let entry = quantized[tensor.name], entry["method"]?.stringValue == "kmeans" {
+                items.append((tensor.name, try kmeansSource(tensor, entry: entry, byName: byName)))
                 continue
             }
             if let entry = quantized[tensor.name], let format = entry["format"]?.stringValue {
@@ -107,6 +114,21 @@ public enum Dequantizer {
             }
         }
         return (items, metadata)
+    }
+
+    /// A `kmeans` entry, with every stored size checked.
+    static func kmeansSource(_ codes: SourceTensor, entry: JSONObject, byName: [String: SourceTensor]) throws -> Source {
+        let name = codes.name
+        guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), !shape.isEmpty, shape.allSatisfy({ $0 >= 0 }),
+            let bits = entry["bits"]?.intValue, (2...8).contains(bits), let codebook = byName[name + ".codebook"]
+        else { throw PipelineError.unsupported(name, "its kmeans entry lacks a shape or bits, or '\(name).codebook' is missing") }
+        let perChannel = entry["granularity"]?.stringValue == "channel"
+        let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+        let rowBytes = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
+        guard codes.storage == .safetensors(.u8), codes.byteRange.count == rows * rowBytes, shape.count >= (perChannel ? 2 : 1),
+            codebook.storage == .safetensors(.f32), codebook.elementCount == (perChannel ? shape[0] : 1) << bits
+        else { throw PipelineError.unsupported(name, "kmeans codes or codebook do not match shape \(shape) at \(bits) bits") }
+        return .kmeans(codes: codes, codebook: codebook, bits: bits, perChannel: perChannel, shape: shape)
     }
 
     /// `method: float` (fp8 + scale) and `method: mx` entries, with every stored size checked.
@@ -229,6 +251,27 @@ public enum Dequantizer {
             for row in 0..<rows {
                 let scale = scales[perChannel ? row / Swift.max(rowsPerChannel, 1) : 0]
                 for i in 0..<last { out[i] = table[Int(bytes[row * last + i])] * scale }
+                try out.withUnsafeBytes { try writer.write($0) }
+            }
+        case .kmeans(let codes, let codebookTensor, let bits, let perChannel, let shape):
+            let codebooks = try allFloats(of: codebookTensor, source: source, kernels: kernels)
+            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
+            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let rowBytes = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
+            let rowsPerChannel = perChannel && shape[0] > 0 ? rows / shape[0] : Swift.max(rows, 1)
+            var unpacked = [UInt8](repeating: 0, count: last)
+            var out = [Float](repeating: 0, count: last)
+            for row in 0..<rows {
+                let rowCodes = UnsafeBufferPointer(rebasing: bytes[(row * rowBytes)..<((row + 1) * rowBytes)])
+                if bits == 8 {
+                    for i in 0..<last { unpacked[i] = rowCodes[i] }
+                } else {
+                    try unpacked.withUnsafeMutableBufferPointer {
+                        try kernels.unpack(rowCodes, rows: 1, cols: last, bits: bits, signExtend: false, into: $0)
+                    }
+                }
+                let base = (perChannel ? row / Swift.max(rowsPerChannel, 1) : 0) << bits
+                for i in 0..<last { out[i] = codebooks[base + Int(unpacked[i])] }
                 try out.withUnsafeBytes { try writer.write($0) }
             }
         case .mx(let codes, let scaleTensor, let element, let shape):

@@ -119,6 +119,11 @@ public enum Pipeline {
             report.bits = 8
             report.granularity = perChannel ? "channel" : "tensor"
             report.axis = perChannel ? 0 : nil
+        case .kmeans(let bits, let perChannel):
+            report.method = "kmeans"
+            report.bits = bits
+            report.granularity = perChannel ? "channel" : "tensor"
+            report.axis = perChannel ? 0 : nil
         case .mx(let element):
             report.method = "mx"
             report.type = element.rawValue
@@ -184,6 +189,12 @@ public enum Pipeline {
             case .scaledFloat(let element, let perChannel):
                 tensors[plan.source.name] = .object(JSONObject([
                     ("method", .string("float")), ("format", .string(element.rawValue)),
+                    ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
+                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                ]))
+            case .kmeans(let bits, let perChannel):
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string("kmeans")), ("bits", .integer(bits)),
                     ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
                     ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
                 ]))

@@ -18,6 +18,8 @@ public struct TensorPlan: Sendable {
         case scaledFloat(FloatElement, perChannel: Bool)
         /// MX blocks: element codes and one E8M0 scale per 32 values of a row: safetensors only.
         case mx(MXElement)
+        /// Codebook indices and F32 codebooks (per tensor or per output channel): safetensors only.
+        case kmeans(bits: Int, perChannel: Bool)
     }
 
     /// One tensor of the output.
@@ -58,6 +60,24 @@ public struct TensorPlan: Sendable {
         guard quantize else { return try copyPlan(tensor, output: output, note: note) }
         let spec = recipe.weights(for: tensor.name)
         switch spec.method {
+        case .kmeans:
+            guard output == .safetensors else {
+                throw PipelineError.unsupported(tensor.name, "method 'kmeans' writes safetensors; set output.format to safetensors")
+            }
+            let bits = spec.kmeansBits ?? 4
+            guard !spec.perChannel || tensor.shape.count >= 2 else {
+                throw PipelineError.unsupported(tensor.name, "channel codebooks need a rank of 2 or more; use granularity 'tensor' for it (an override)")
+            }
+            let last = Swift.max(tensor.shape.last ?? 1, 1)
+            let rows = tensor.elementCount / last
+            let stride = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
+            let codebookShape = spec.perChannel ? [tensor.shape[0], 1 << bits] : [1 << bits]
+            return TensorPlan(
+                source: tensor, action: .kmeans(bits: bits, perChannel: spec.perChannel),
+                outputs: [
+                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
+                    Output(name: tensor.name + ".codebook", shape: codebookShape, dtype: .f32, ggmlType: nil, byteCount: codebookShape.reduce(1, *) * 4),
+                ], spec: spec)
         case .float, .mx:
             guard output == .safetensors else {
                 throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' writes safetensors; set output.format to safetensors")

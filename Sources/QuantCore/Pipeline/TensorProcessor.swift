@@ -43,6 +43,8 @@ final class TensorProcessor {
             return try ScaledFloatTensorJob(processor: self, tensor: plan.source, element: element, perChannel: perChannel).run(into: writer)
         case .mx(let element):
             return try MXTensorJob(processor: self, tensor: plan.source, element: element).run(into: writer)
+        case .kmeans(let bits, let perChannel):
+            return try KMeansTensorJob(processor: self, tensor: plan.source, bits: bits, perChannel: perChannel).run(into: writer)
         }
     }
 

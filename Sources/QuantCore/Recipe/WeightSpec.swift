@@ -13,6 +13,8 @@ public struct WeightSpec: Equatable, Sendable {
         case float
         /// OCP Microscaling: blocks of 32 along rows share an E8M0 power-of-two scale.
         case mx
+        /// A codebook of 2^bits centroids (1-D k-means) per tensor or per output channel.
+        case kmeans
     }
 
     /// Storage of linear scales.
@@ -48,6 +50,8 @@ public struct WeightSpec: Equatable, Sendable {
     public var perChannel = false
     /// `mx`: the element format.
     public var mxElement: MXElement? = nil
+    /// `kmeans`: index bits (the codebook has 2^bits entries); `perChannel` as for `float`.
+    public var kmeansBits: Int? = nil
 
     /// The JSON form stored in reports and artifact metadata.
     public var json: JSONValue {
@@ -82,6 +86,10 @@ public struct WeightSpec: Equatable, Sendable {
             object["granularity"] = .string(perChannel ? "channel" : "tensor")
         }
         if let mxElement { object["format"] = .string(mxElement.rawValue) }
+        if let kmeansBits {
+            object["bits"] = .integer(kmeansBits)
+            object["granularity"] = .string(perChannel ? "channel" : "tensor")
+        }
         return .object(object)
     }
 
@@ -97,6 +105,7 @@ public struct WeightSpec: Equatable, Sendable {
         case .gguf: allowed = ggufFields
         case .float: allowed = ["method", "format", "granularity"]
         case .mx: allowed = ["method", "format"]
+        case .kmeans: allowed = ["method", "bits", "granularity"]
         case .binary, .ternary: allowed = ["method"]
         }
         for key in object.keys where !allowed.contains(key) {
@@ -110,6 +119,11 @@ public struct WeightSpec: Equatable, Sendable {
                 throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'float' (for blocks, use method 'mx')")
             }
             return WeightSpec(method: .float, scheme: nil, scaleDType: .f32, ggufType: nil, floatElement: element, perChannel: granularity == .channel)
+        case .kmeans:
+            let bits = try integer(object["bits"] ?? .integer(4), field("bits"), range: 2...8)
+            let granularity = try enumValue(object["granularity"] ?? .string("tensor"), GranularityName.self, field("granularity"))
+            guard granularity != .group else { throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'kmeans'") }
+            return WeightSpec(method: .kmeans, scheme: nil, scaleDType: .f32, ggufType: nil, perChannel: granularity == .channel, kmeansBits: bits)
         case .mx:
             guard let formatValue = object["format"] else {
                 throw RecipeError(field("format"), "is required for method 'mx' (one of \(MXElement.allCases.map(\.rawValue).joined(separator: ", ")))")

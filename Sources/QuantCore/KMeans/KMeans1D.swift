@@ -1,0 +1,99 @@
+/// One-dimensional k-means (weight sharing, as in Deep Compression) on a histogram: values are
+/// summarised as (count, sum) in `bins` equal-width bins over [min, max], so Lloyd iterations cost
+/// O(bins x iterations) whatever the tensor's size, and the values themselves are read only to
+/// build the histogram and, at the end, to assign codes.
+public struct KMeansHistogram: Sendable {
+    public let minimum: Float
+    public let maximum: Float
+    public private(set) var counts: [Double]
+    public private(set) var sums: [Double]
+
+    public init(minimum: Float, maximum: Float, bins: Int) {
+        self.minimum = minimum
+        self.maximum = maximum
+        counts = [Double](repeating: 0, count: Swift.max(bins, 1))
+        sums = counts
+    }
+
+    public mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        let bins = counts.count
+        let width = Double(maximum) - Double(minimum)
+        let perUnit = width > 0 ? Double(bins) / width : 0
+        for v in values {
+            let bin = Swift.min(bins - 1, Swift.max(0, Int((Double(v) - Double(minimum)) * perUnit)))
+            counts[bin] += 1
+            sums[bin] += Double(v)
+        }
+    }
+
+    /// The non-empty bins as (mean value, weight), in increasing order.
+    var points: [(value: Double, weight: Double)] {
+        zip(counts, sums).compactMap { count, sum in count > 0 ? (sum / count, count) : nil }
+    }
+}
+
+public enum KMeans1D {
+    /// `k` sorted centroids for the histogram: initialised at the weighted quantiles (i + 0.5) / k,
+    /// then Lloyd iterations until no point changes cluster (or `maxIterations`). A cluster that
+    /// empties keeps its centroid. Fewer distinct values than `k` give repeated centroids.
+    public static func centroids(_ histogram: KMeansHistogram, k: Int, maxIterations: Int = 100) -> [Float] {
+        let points = histogram.points
+        guard !points.isEmpty else { return [Float](repeating: 0, count: k) }
+        let total = points.reduce(0) { $0 + $1.weight }
+        // Quantile initialisation.
+        var centroids = [Double](repeating: points[0].value, count: k)
+        var cumulative = 0.0
+        var next = 0
+        for point in points {
+            cumulative += point.weight
+            while next < k && cumulative >= (Double(next) + 0.5) / Double(k) * total {
+                centroids[next] = point.value
+                next += 1
+            }
+        }
+        while next < k {
+            centroids[next] = points[points.count - 1].value
+            next += 1
+        }
+        var assignment = [Int](repeating: -1, count: points.count)
+        for _ in 0..<maxIterations {
+            var changed = false
+            var sums = [Double](repeating: 0, count: k), weights = sums
+            // Points and centroids are both sorted: one sweep assigns each point to its nearest.
+            // Equal centroids are stepped over (else the sweep would stop at the first of them).
+            var c = 0
+            for (i, point) in points.enumerated() {
+                while c + 1 < k
+                    && (centroids[c + 1] == centroids[c] || abs(centroids[c + 1] - point.value) < abs(centroids[c] - point.value))
+                { c += 1 }
+                if assignment[i] != c {
+                    assignment[i] = c
+                    changed = true
+                }
+                sums[c] += point.value * point.weight
+                weights[c] += point.weight
+            }
+            for j in 0..<k where weights[j] > 0 { centroids[j] = sums[j] / weights[j] }
+            centroids.sort()
+            if !changed { break }
+        }
+        return centroids.map { Float($0) }
+    }
+
+    /// The index of the nearest centroid (ties to the lower index), by binary search over the
+    /// midpoints of the sorted codebook.
+    @inline(__always)
+    public static func nearest(_ x: Float, midpoints: UnsafeBufferPointer<Float>) -> Int {
+        var low = 0, high = midpoints.count
+        while low < high {
+            let mid = (low + high) / 2
+            if x > midpoints[mid] { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Midpoints between neighbouring centroids (k - 1 of them).
+    public static func midpoints(_ centroids: [Float]) -> [Float] {
+        zip(centroids, centroids.dropFirst()).map { $0 + ($1 - $0) / 2 }
+    }
+}
