@@ -18,19 +18,27 @@ public struct LinearParameters: Equatable, Sendable {
         var scales = [Float](repeating: 1, count: mins.count)
         var zeroPoints: [Int32]? = scheme.symmetric ? nil : [Int32](repeating: 0, count: mins.count)
         let levels = Float(scheme.qmax - scheme.qmin)
+        let powerOfTwo = scheme.powerOfTwoScales
+        func constrain(_ scale: Float) -> Float { powerOfTwo ? powerOfTwoAtLeast(scale) : scale }
         for i in mins.indices {
             if scheme.symmetric {
                 let absMax = Swift.max(-mins[i], maxs[i], 0)
-                scales[i] = store(sanitize(absMax / Float(scheme.qmax)))
+                scales[i] = store(constrain(sanitize(absMax / Float(scheme.qmax))))
             } else {
                 let lo = Swift.min(mins[i], 0), hi = Swift.max(maxs[i], 0)
-                let scale = store(sanitize((hi - lo) / levels))
+                let scale = store(constrain(sanitize((hi - lo) / levels)))
                 scales[i] = scale
                 let zero = (-lo / scale).rounded(.toNearestOrEven)
                 zeroPoints![i] = Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax)))
             }
         }
         return LinearParameters(scales: scales, zeroPoints: zeroPoints)
+    }
+
+    /// The smallest power of two at or above `scale` (a positive normal number).
+    static func powerOfTwoAtLeast(_ scale: Float) -> Float {
+        let floor = Float(sign: .plus, exponent: scale.exponent, significand: 1)
+        return floor == scale ? scale : floor * 2
     }
 
     static func sanitize(_ scale: Float) -> Float {

@@ -30,8 +30,14 @@ public struct LinearScheme: Equatable, Sendable {
     /// How each range is chosen (docs/RECIPES.md): only group and axis-0 channel scales clip.
     public let clipping: ClippingMethod
     public let rounding: RoundingMethod
+    /// Fixed point: every scale is rounded up to a power of two, 2^-n, so integer hardware
+    /// rescales with shifts (rounding up keeps the whole range representable).
+    public let powerOfTwoScales: Bool
 
-    public init(bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax, rounding: RoundingMethod = .nearest) throws {
+    public init(
+        bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax, rounding: RoundingMethod = .nearest,
+        powerOfTwoScales: Bool = false
+    ) throws {
         guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
         if case .group(let size) = granularity, size < 1 {
             throw QuantError.invalidScheme("group size must be positive, got \(size)")
@@ -49,6 +55,16 @@ public struct LinearScheme: Equatable, Sendable {
         self.granularity = granularity
         self.clipping = clipping
         self.rounding = rounding
+        self.powerOfTwoScales = powerOfTwoScales
+    }
+
+    /// The fixed-point format Qm.n of codes under scale 2^-n: m integer bits (sign excluded for
+    /// signed codes), n fraction bits, m + n = bits (- 1 when signed). Nil unless `scale` is a
+    /// power of two.
+    public func fixedPointFormat(scale: Float) -> String? {
+        guard scale > 0, scale.isFinite, scale.significandBitPattern == 0, scale.isNormal else { return nil }
+        let n = -Int(scale.exponent)
+        return "Q\(bits - (symmetric ? 1 : 0) - n).\(n)"
     }
 
     public var qmin: Int32 { symmetric ? -(1 << (bits - 1)) : 0 }

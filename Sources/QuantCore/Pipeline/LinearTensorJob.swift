@@ -17,7 +17,9 @@ struct LinearTensorJob: @unchecked Sendable {
     var tensor: SourceTensor { plan.source }
     var kernels: Kernels { processor.kernels }
 
-    func run(into writer: ArtifactWriter) throws -> ErrorMetrics {
+    /// Runs the job; `fixedPoint` receives the Qm.n formats of power-of-two scales ("Q1.6", or
+    /// "Q-1.8 .. Q2.5" when channels differ).
+    func run(into writer: ArtifactWriter, fixedPoint: inout String?) throws -> ErrorMetrics {
         let shape = tensor.shape
         let count = tensor.elementCount
         var scales: [Float]
@@ -35,6 +37,10 @@ struct LinearTensorJob: @unchecked Sendable {
             (scales, zeros, metrics) = try twoPass(writer: writer)
         }
         try writer.write(try FloatCodec.fromFloat32(scaleDType.dtype, scales))
+        if scheme.powerOfTwoScales, let smallest = scales.min(), let largest = scales.max() {
+            let formats = [largest, smallest].compactMap { scheme.fixedPointFormat(scale: $0) }
+            fixedPoint = formats.count == 2 && formats[0] != formats[1] ? "\(formats[0]) .. \(formats[1])" : formats.first
+        }
         if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
         return metrics
     }

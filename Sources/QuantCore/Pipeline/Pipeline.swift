@@ -63,8 +63,11 @@ public enum Pipeline {
             for plan in plans {
                 progress.currentTensor = plan.source.name
                 let tensorStart = DispatchTime.now().uptimeNanoseconds
-                let metrics = try processor.process(plan, into: writer)
-                report.tensors.append(tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9))
+                var fixedPoint: String?
+                let metrics = try processor.process(plan, into: writer, fixedPoint: &fixedPoint)
+                var tensorReport = tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9)
+                tensorReport.fixedPoint = fixedPoint
+                report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
                 options.progress?(progress)
             }

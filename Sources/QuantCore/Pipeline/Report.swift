@@ -18,6 +18,8 @@ public struct TensorReport: Sendable {
     public var metrics: ErrorMetrics?
     public var seconds: Double
     public var note: String?
+    /// For power-of-two scales: the fixed-point format(s) of the codes, e.g. "Q1.6".
+    public var fixedPoint: String? = nil
 
     public var elementCount: Int { shape.reduce(1, *) }
     /// Stored bits per weight, scales and zero points included.
@@ -42,6 +44,7 @@ public struct TensorReport: Sendable {
         object["max_abs_error"] = metrics.map { Report.number(Double($0.maxAbsError)) } ?? .null
         object["cosine"] = metrics.map { Report.number($0.cosine) } ?? .null
         object["seconds"] = Report.number(seconds)
+        if let fixedPoint { object["fixed_point"] = .string(fixedPoint) }
         if let note { object["note"] = .string(note) }
         return .object(object)
     }

@@ -26,13 +26,14 @@ final class TensorProcessor {
         self.checkpoint = checkpoint
     }
 
-    func process(_ plan: TensorPlan, into writer: ArtifactWriter) throws -> ErrorMetrics? {
+    /// Runs the plan; `fixedPoint` receives the Qm.n formats of power-of-two linear scales.
+    func process(_ plan: TensorPlan, into writer: ArtifactWriter, fixedPoint: inout String?) throws -> ErrorMetrics? {
         switch plan.action {
         case .copy:
             try copy(plan.source, into: writer)
             return nil
         case .linear(let scheme, let scaleDType):
-            return try LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType).run(into: writer)
+            return try LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType).run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
             return try blocks(plan.source, format: format, into: writer)
         case .float(let dtype):

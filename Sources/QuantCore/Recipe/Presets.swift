@@ -9,6 +9,11 @@ public struct Preset: Sendable {
 
     public static let all: [Preset] = [
         linear("int8", "int8, symmetric, one scale per output channel (axis 0)", bits: 8, symmetric: true, granularity: "channel"),
+        Preset(name: "int8-pow2", summary: "int8 fixed point: symmetric, per output channel, every scale a power of two (shifts)",
+               recipe: recipe(JSONObject([
+                   ("method", .string("linear")), ("bits", .integer(8)), ("symmetric", .bool(true)), ("granularity", .string("channel")),
+                   ("scale_constraint", .string("power_of_two")),
+               ]), output: "safetensors")),
         linear("int8-tensor", "int8, symmetric, one scale per tensor", bits: 8, symmetric: true, granularity: "tensor"),
         linear("uint8-asym", "uint8 with a zero point, one scale per tensor", bits: 8, symmetric: false, granularity: "tensor"),
         linear("int4-g128", "int4, symmetric, one scale per 128 weights along rows", bits: 4, symmetric: true, granularity: "group"),

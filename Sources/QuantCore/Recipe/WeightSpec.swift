@@ -69,6 +69,7 @@ public struct WeightSpec: Equatable, Sendable {
                 object["group_size"] = .integer(size)
             }
             object["scale_dtype"] = .string(scaleDType.rawValue)
+            if scheme.powerOfTwoScales { object["scale_constraint"] = .string("power_of_two") }
             var clipping = JSONObject([("method", .string(scheme.clipping.name))])
             switch scheme.clipping {
             case .percentile(let p): clipping["percentile"] = .number(String(p))
@@ -97,7 +98,7 @@ public struct WeightSpec: Equatable, Sendable {
     public static func parse(_ object: JSONObject, path: String) throws -> WeightSpec {
         func field(_ name: String) -> String { "\(path).\(name)" }
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
-        let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding"]
+        let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint"]
         let ggufFields = ["method", "type"]
         let allowed: [String]
         switch method {
@@ -160,7 +161,10 @@ public struct WeightSpec: Equatable, Sendable {
             let rounding = try parseRounding(object["rounding"], field("rounding"))
             let scheme: LinearScheme
             do {
-                scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping, rounding: rounding)
+                let constraint = try enumValue(object["scale_constraint"] ?? .string("none"), ScaleConstraint.self, field("scale_constraint"))
+                scheme = try LinearScheme(
+                    bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping, rounding: rounding,
+                    powerOfTwoScales: constraint == .powerOfTwo)
             } catch QuantError.invalidScheme(let message) {
                 throw RecipeError(field("clipping"), message)
             }
@@ -169,6 +173,7 @@ public struct WeightSpec: Equatable, Sendable {
     }
 
     enum GranularityName: String, CaseIterable { case tensor, channel, group }
+    enum ScaleConstraint: String, CaseIterable { case none, powerOfTwo = "power_of_two" }
 
     static func enumValue<T: RawRepresentable & CaseIterable>(
         _ value: JSONValue, _: T.Type, _ field: String, uppercase: Bool = false
