@@ -67,7 +67,7 @@ def dequantize(path):
         info = json.loads((f.metadata() or {}).get("quantization", '{"tensors": {}}'))
         tensors = info["tensors"]
         derived = {n + s for n, t in tensors.items() if t["method"] in ("linear", "ternary", "binary", "mx") or "format" in t
-                   for s in (".scale", ".zero_point")} | {n + ".codebook" for n, t in tensors.items() if t["method"] == "kmeans"}
+                   for s in (".scale", ".zero_point", ".super_scale")} | {n + ".codebook" for n, t in tensors.items() if t["method"] == "kmeans"}
         for name in f.keys():
             if name in derived:
                 continue
@@ -110,6 +110,8 @@ def dequantize(path):
             else:
                 q = codes.astype(np.int32).reshape(shape)
             scale = f.get_tensor(name + ".scale").astype(np.float32)
+            if "scale_bits" in t:  # two-level: integer group scales x one F32 super-scale per row
+                scale = scale * f.get_tensor(name + ".super_scale").astype(np.float32)[..., None]
             zero = f.get_tensor(name + ".zero_point").astype(np.int32) if not symmetric else np.zeros_like(scale, np.int32)
             if t["granularity"] == "tensor":
                 s, z = scale.reshape(()), zero.reshape(())

@@ -39,3 +39,41 @@ struct FixedPointTests {
         #expect(spec.json.objectValue?["scale_constraint"]?.stringValue == "power_of_two")
     }
 }
+
+@Suite("Two-level scales")
+struct TwoLevelScaleTests {
+    @Test func integerGroupScalesNeverShrinkTheRange() throws {
+        var rng = SplitMix64(seed: 12)
+        for symmetric in [true, false] {
+            let scheme = try LinearScheme(bits: 4, symmetric: symmetric, granularity: .group(size: 16), groupScaleBits: 8)
+            let rows = 7, groups = 9
+            let mins = (0..<(rows * groups)).map { _ in -Float(rng.next() % 100_000) / 10_000 }
+            let maxs = (0..<(rows * groups)).map { _ in Float(rng.next() % 100_000) / 10_000 }
+            let raw = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme)
+            let (two, supers, codes) = LinearParameters.twoLevel(raw, mins: mins, scheme: scheme, rows: rows, groups: groups, scaleBits: 8)
+            for row in 0..<rows {
+                let largest = raw.scales[(row * groups)..<((row + 1) * groups)].max()!
+                #expect(supers[row] == largest / 255)
+                for g in 0..<groups {
+                    let i = row * groups + g
+                    #expect((1...255).contains(codes[i]))
+                    #expect(two.scales[i] == supers[row] * Float(codes[i]))
+                    // Never smaller than the one-level scale (up to float rounding), at most one step more.
+                    #expect(two.scales[i] >= raw.scales[i] * (1 - 1e-6) && two.scales[i] <= raw.scales[i] + supers[row] * 1.0001)
+                }
+            }
+            #expect((two.zeroPoints == nil) == symmetric)
+        }
+    }
+
+    @Test func recipeRules() throws {
+        #expect(try Recipe.parse(#"{"preset": "int4-g16-2level"}"#).weights.scheme?.groupScaleBits == 8)
+        do {
+            _ = try Recipe.parse(#"{"weights": {"bits": 4, "granularity": "channel", "scale_bits": 8}}"#)
+            Issue.record("two-level scales need groups")
+        } catch let error as RecipeError {
+            #expect(error.field == "weights.scale_bits")
+        }
+        #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"granularity": "group", "scale_bits": 1}}"#) }
+    }
+}

@@ -35,6 +35,35 @@ public struct LinearParameters: Equatable, Sendable {
         return LinearParameters(scales: scales, zeroPoints: zeroPoints)
     }
 
+    /// Two-level scales for `rows` rows of `groups` group scales each: per row, a super-scale
+    /// S = max(s_g) / (2^scaleBits - 1) and integers q_g = ceil(s_g / S) in [1, 2^scaleBits - 1], so
+    /// the effective scale S x q_g is never below s_g (nothing is clipped that was not before).
+    /// Zero points are recomputed for the effective scales. Returns those parameters, S per row and q.
+    public static func twoLevel(
+        _ parameters: LinearParameters, mins: [Float], scheme: LinearScheme, rows: Int, groups: Int, scaleBits: Int
+    ) -> (parameters: LinearParameters, superScales: [Float], codes: [UInt8]) {
+        let levels = Float((1 << scaleBits) - 1)
+        var result = parameters
+        var supers = [Float](repeating: 1, count: rows)
+        var codes = [UInt8](repeating: 1, count: rows * groups)
+        for row in 0..<rows {
+            let range = (row * groups)..<((row + 1) * groups)
+            let largest = parameters.scales[range].max() ?? 1
+            let superScale = sanitize(largest / levels)
+            supers[row] = superScale
+            for i in range {
+                let q = Swift.min(Swift.max((parameters.scales[i] / superScale).rounded(.up), 1), levels)
+                codes[i] = UInt8(q)
+                result.scales[i] = superScale * q
+                if scheme.symmetric { continue }
+                let lo = Swift.min(mins[i], 0)
+                let zero = (-lo / result.scales[i]).rounded(.toNearestOrEven)
+                result.zeroPoints?[i] = Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax)))
+            }
+        }
+        return (result, supers, codes)
+    }
+
     /// The smallest power of two at or above `scale` (a positive normal number).
     static func powerOfTwoAtLeast(_ scale: Float) -> Float {
         let floor = Float(sign: .plus, exponent: scale.exponent, significand: 1)

@@ -33,11 +33,19 @@ public struct LinearScheme: Equatable, Sendable {
     /// Fixed point: every scale is rounded up to a power of two, 2^-n, so integer hardware
     /// rescales with shifts (rounding up keeps the whole range representable).
     public let powerOfTwoScales: Bool
+    /// Two-level scales (VS-Quant, double quantization): group scales stored as unsigned integers
+    /// of this many bits under one F32 scale per row. Nil: group scales stored as they are.
+    public let groupScaleBits: Int?
 
     public init(
         bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax, rounding: RoundingMethod = .nearest,
-        powerOfTwoScales: Bool = false
+        powerOfTwoScales: Bool = false, groupScaleBits: Int? = nil
     ) throws {
+        if let groupScaleBits {
+            guard case .group = granularity else { throw QuantError.invalidScheme("two-level scales (scale_bits) need granularity group") }
+            guard (2...8).contains(groupScaleBits) else { throw QuantError.invalidScheme("scale_bits must be 2 to 8, got \(groupScaleBits)") }
+            guard !powerOfTwoScales else { throw QuantError.invalidScheme("scale_bits and power-of-two scales cannot be combined") }
+        }
         guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
         if case .group(let size) = granularity, size < 1 {
             throw QuantError.invalidScheme("group size must be positive, got \(size)")
@@ -56,6 +64,7 @@ public struct LinearScheme: Equatable, Sendable {
         self.clipping = clipping
         self.rounding = rounding
         self.powerOfTwoScales = powerOfTwoScales
+        self.groupScaleBits = groupScaleBits
     }
 
     /// The fixed-point format Qm.n of codes under scale 2^-n: m integer bits (sign excluded for

@@ -5,7 +5,8 @@ import ModelFormats
 public enum Dequantizer {
     /// What one output tensor is made from.
     enum Source {
-        case linear(codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int])
+        /// `superScale`: two-level scales, where `scale` holds U8 integers and each row's F32 super-scale multiplies them.
+        case linear(codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int], superScale: SourceTensor? = nil)
         case blocks(SourceTensor, BlockFormat)
         case float(SourceTensor)
         case copy(SourceTensor, DType)
@@ -26,7 +27,7 @@ public enum Dequantizer {
         let (items, metadata) = try plan(source)
         let specs = items.map { name, item -> TensorSpec in
             switch item {
-            case .linear(_, _, _, _, let shape): TensorSpec(name: name, dtype: .f32, shape: shape)
+            case .linear(_, _, _, _, let shape, _): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
             case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape), .kmeans(_, _, _, _, let shape):
@@ -68,6 +69,7 @@ public enum Dequantizer {
                     if ["linear", "ternary", "binary", "mx"].contains(entry["method"]?.stringValue ?? "") || entry["format"] != nil {
                         consumed.insert(name + ".scale")
                         consumed.insert(name + ".zero_point")
+                        consumed.insert(name + ".super_scale")
                     }
                     if entry["method"]?.stringValue == "kmeans" { consumed.insert(name + ".codebook") }
                 }
@@ -192,13 +194,20 @@ public enum Dequantizer {
         case .channel(let axis): scaleCount = shape[axis]
         case .group(let size): scaleCount = rows * ((last + size - 1) / size)
         }
-        guard scale.floatDType != nil, scale.elementCount == scaleCount else {
-            throw PipelineError.unsupported(name, "'\(name).scale' has \(scale.elementCount) values, \(scaleCount) expected")
+        let twoLevel = entry["scale_bits"] != nil
+        guard twoLevel ? scale.storage == .safetensors(.u8) : scale.floatDType != nil, scale.elementCount == scaleCount else {
+            throw PipelineError.unsupported(name, "'\(name).scale' has \(scale.elementCount) values of \(scale.dtypeName), \(scaleCount) expected")
+        }
+        let superScale = byName[name + ".super_scale"]
+        if twoLevel {
+            guard case .group = granularity, let superScale, superScale.storage == .safetensors(.f32), superScale.elementCount == rows else {
+                throw PipelineError.unsupported(name, "two-level scales need '\(name).super_scale', F32 with \(rows) values (one per row)")
+            }
         }
         if let zeroPoint, zeroPoint.elementCount != scaleCount || zeroPoint.storage != .safetensors(.u8) {
             throw PipelineError.unsupported(name, "'\(name).zero_point' must be U8 with \(scaleCount) values")
         }
-        return .linear(codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape)
+        return .linear(codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape, superScale: twoLevel ? superScale : nil)
     }
 
     static func write(_ item: Source, source: SourceModel, writer: SafetensorsWriter, kernels: Kernels, scratch: ScratchBuffer<Float>) throws {
@@ -297,8 +306,17 @@ public enum Dequantizer {
                 }
                 try out.withUnsafeBytes { try writer.write($0) }
             }
-        case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape):
-            let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
+        case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape, let superTensor):
+            let scales: [Float]
+            if let superTensor {
+                // Two-level: scale = the row's F32 super-scale x the group's integer.
+                let supers = try allFloats(of: superTensor, source: source, kernels: kernels)
+                let integers = source.bytes(of: scaleTensor).bindMemory(to: UInt8.self)
+                let perRow = supers.isEmpty ? 0 : integers.count / supers.count
+                scales = (0..<integers.count).map { supers[$0 / Swift.max(perRow, 1)] * Float(integers[$0]) }
+            } else {
+                scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
+            }
             let zeros = zeroTensor.map { z in source.bytes(of: z).map { Int32($0) } }
             try LinearDequantization(codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels)
                 .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }

@@ -25,10 +25,11 @@ struct LinearTensorJob: @unchecked Sendable {
         var scales: [Float]
         var zeros: [Int32]?
         var metrics: ErrorMetrics
+        let twoLevel = TwoLevelScales()
         switch scheme.granularity {
         case .group(let size):
             let cols = shape.last ?? 1
-            (scales, zeros, metrics) = try fused(rows: cols == 0 ? 0 : count / cols, cols: cols, group: size, writer: writer)
+            (scales, zeros, metrics) = try fused(rows: cols == 0 ? 0 : count / cols, cols: cols, group: size, writer: writer, twoLevel: twoLevel)
         case .channel(0):
             let rows = shape.first ?? 1
             let cols = rows == 0 ? 0 : count / rows
@@ -36,12 +37,17 @@ struct LinearTensorJob: @unchecked Sendable {
         case .tensor, .channel:
             (scales, zeros, metrics) = try twoPass(writer: writer)
         }
-        try writer.write(try FloatCodec.fromFloat32(scaleDType.dtype, scales))
+        if scheme.groupScaleBits != nil {
+            try writer.write(twoLevel.codes.withLock { $0 })
+        } else {
+            try writer.write(try FloatCodec.fromFloat32(scaleDType.dtype, scales))
+        }
         if scheme.powerOfTwoScales, let smallest = scales.min(), let largest = scales.max() {
             let formats = [largest, smallest].compactMap { scheme.fixedPointFormat(scale: $0) }
             fixedPoint = formats.count == 2 && formats[0] != formats[1] ? "\(formats[0]) .. \(formats[1])" : formats.first
         }
         if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
+        if scheme.groupScaleBits != nil { try writer.write(try FloatCodec.fromFloat32(.f32, twoLevel.superScales.withLock { $0 })) }
         return metrics
     }
 
@@ -75,8 +81,12 @@ struct LinearTensorJob: @unchecked Sendable {
     // MARK: - One pass: row-local scales
 
     /// rows x cols view, `group` values per scale along each row.
-    func fused(rows: Int, cols: Int, group: Int, writer: ArtifactWriter) throws -> ([Float], [Int32]?, ErrorMetrics) {
+    func fused(rows: Int, cols: Int, group: Int, writer: ArtifactWriter, twoLevel: TwoLevelScales? = nil) throws -> ([Float], [Int32]?, ErrorMetrics) {
         let groups = groupsPerRow(cols: cols, group: group)
+        if let twoLevel, scheme.groupScaleBits != nil {
+            twoLevel.codes.withLock { $0 = [UInt8](repeating: 1, count: rows * groups) }
+            twoLevel.superScales.withLock { $0 = [Float](repeating: 1, count: rows) }
+        }
         let scaleStore = Mutex([Float](repeating: 1, count: rows * groups))
         let zeroStore = Mutex([Int32](repeating: 0, count: scheme.symmetric ? 0 : rows * groups))
         var metrics = ErrorMetrics()
@@ -93,7 +103,14 @@ struct LinearTensorJob: @unchecked Sendable {
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
                 var mins = ranges.mins, maxs = ranges.maxs
                 job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs)
-                let parameters = try job.parameters(mins: mins, maxs: maxs)
+                var parameters = try job.parameters(mins: mins, maxs: maxs)
+                if let scaleBits = job.scheme.groupScaleBits, let twoLevel {
+                    let split = LinearParameters.twoLevel(parameters, mins: mins, scheme: job.scheme, rows: range.count, groups: groups, scaleBits: scaleBits)
+                    parameters = split.parameters
+                    let first = chunk.lowerBound + range.lowerBound
+                    twoLevel.codes.withLock { $0.replaceSubrange((first * groups)..<((first + range.count) * groups), with: split.codes) }
+                    twoLevel.superScales.withLock { $0.replaceSubrange(first..<(first + range.count), with: split.superScales) }
+                }
                 let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
                 try job.quantize(
                     values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target,
@@ -252,4 +269,11 @@ struct LinearTensorJob: @unchecked Sendable {
         }
         return (lo, hi, bad)
     }
+}
+
+/// The second level of two-level scales, filled by the workers of `fused`: the integer group
+/// scales and one F32 super-scale per row.
+final class TwoLevelScales: Sendable {
+    let codes = Mutex([UInt8]())
+    let superScales = Mutex([Float]())
 }

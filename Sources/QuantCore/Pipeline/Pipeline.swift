@@ -180,6 +180,7 @@ public enum Pipeline {
                     entry["axis"] = .null
                     entry["group_size"] = .integer(size)
                 }
+                if let scaleBits = scheme.groupScaleBits { entry["scale_bits"] = .integer(scaleBits) }
                 entry["shape"] = .array(plan.source.shape.map { .integer($0) })
                 entry["dtype"] = .string(plan.source.dtypeName)
                 tensors[plan.source.name] = .object(entry)

@@ -140,10 +140,16 @@ public struct TensorPlan: Sendable {
             let scaleCount = scaleShape.reduce(1, *)
             var outputs = [
                 Output(name: tensor.name, shape: codeShape, dtype: scheme.bits == 8 && scheme.symmetric ? .i8 : .u8, ggmlType: nil, byteCount: codeBytes),
-                Output(name: tensor.name + ".scale", shape: scaleShape, dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleCount * spec.scaleDType.dtype.bitWidth / 8),
+                scheme.groupScaleBits == nil
+                    ? Output(name: tensor.name + ".scale", shape: scaleShape, dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleCount * spec.scaleDType.dtype.bitWidth / 8)
+                    : Output(name: tensor.name + ".scale", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount),
             ]
             if !scheme.symmetric {
                 outputs.append(Output(name: tensor.name + ".zero_point", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount))
+            }
+            if scheme.groupScaleBits != nil {
+                let superShape = Array(shape.dropLast())
+                outputs.append(Output(name: tensor.name + ".super_scale", shape: superShape, dtype: .f32, ggmlType: nil, byteCount: rows * 4))
             }
             return TensorPlan(source: tensor, action: .linear(scheme, spec.scaleDType), outputs: outputs, spec: spec)
         case .gguf:

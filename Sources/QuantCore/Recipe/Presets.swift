@@ -19,6 +19,11 @@ public struct Preset: Sendable {
         linear("int4-g128", "int4, symmetric, one scale per 128 weights along rows", bits: 4, symmetric: true, granularity: "group"),
         linear("int4-g128-asym", "uint4 with zero points, groups of 128 along rows", bits: 4, symmetric: false, granularity: "group"),
         linear("int4-channel", "int4, symmetric, one scale per output channel", bits: 4, symmetric: true, granularity: "channel"),
+        Preset(name: "int4-g16-2level", summary: "int4, groups of 16, 8-bit integer group scales under an F32 scale per row (VS-Quant)",
+               recipe: recipe(JSONObject([
+                   ("method", .string("linear")), ("bits", .integer(4)), ("symmetric", .bool(true)), ("granularity", .string("group")),
+                   ("group_size", .integer(16)), ("scale_bits", .integer(8)),
+               ]), output: "safetensors")),
         mse("int4-g128-mse", "int4, groups of 128, each range shrunk to minimise its squared error", bits: 4, group: 128),
         mse("int3-g64-mse", "int3, groups of 64, each range shrunk to minimise its squared error", bits: 3, group: 64),
         Preset(name: "binary", summary: "1 bit: sign times a per-channel scale, mean |W| (XNOR-Net)",

@@ -70,6 +70,7 @@ public struct WeightSpec: Equatable, Sendable {
             }
             object["scale_dtype"] = .string(scaleDType.rawValue)
             if scheme.powerOfTwoScales { object["scale_constraint"] = .string("power_of_two") }
+            if let bits = scheme.groupScaleBits { object["scale_bits"] = .integer(bits) }
             var clipping = JSONObject([("method", .string(scheme.clipping.name))])
             switch scheme.clipping {
             case .percentile(let p): clipping["percentile"] = .number(String(p))
@@ -98,7 +99,7 @@ public struct WeightSpec: Equatable, Sendable {
     public static func parse(_ object: JSONObject, path: String) throws -> WeightSpec {
         func field(_ name: String) -> String { "\(path).\(name)" }
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
-        let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint"]
+        let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint", "scale_bits"]
         let ggufFields = ["method", "type"]
         let allowed: [String]
         switch method {
@@ -164,9 +165,10 @@ public struct WeightSpec: Equatable, Sendable {
                 let constraint = try enumValue(object["scale_constraint"] ?? .string("none"), ScaleConstraint.self, field("scale_constraint"))
                 scheme = try LinearScheme(
                     bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping, rounding: rounding,
-                    powerOfTwoScales: constraint == .powerOfTwo)
+                    powerOfTwoScales: constraint == .powerOfTwo,
+                    groupScaleBits: try object["scale_bits"].map { try integer($0, field("scale_bits"), range: 2...8) })
             } catch QuantError.invalidScheme(let message) {
-                throw RecipeError(field("clipping"), message)
+                throw RecipeError(field(message.contains("scale_bits") || message.contains("two-level") ? "scale_bits" : "clipping"), message)
             }
             return WeightSpec(method: .linear, scheme: scheme, scaleDType: scaleDType, ggufType: nil)
         }
