@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
-        .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels"]),
+        .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels", "QuantCore"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),

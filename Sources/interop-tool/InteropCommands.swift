@@ -1,6 +1,7 @@
 import Foundation
 import Int8Kernels
 import ModelFormats
+import QuantCore
 
 enum InteropCommands {
     static let usage = """
@@ -15,6 +16,7 @@ enum InteropCommands {
           quantize-blocks TYPE IN OUT    fp32 (raw LE) -> ggml blocks with Int8Kernels.best
           dequantize-blocks TYPE IN OUT  ggml blocks -> fp32
           isa                            the kernel variant in use (QK_FORCE_ISA lowers it)
+          kl-range BINS QBINS IN         entropy (KL) calibration range of fp32 values: "lower upper"
         """
 
     static func run(_ args: [String]) throws {
@@ -31,6 +33,15 @@ enum InteropCommands {
         case ("quantize-blocks", 3): try Blocks.quantize(type: rest[0], input: rest[1], output: rest[2])
         case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
         case ("isa", 0): print(Kernels.best.isa)
+        case ("kl-range", 3):
+            guard let bins = Int(rest[0]), let quantized = Int(rest[1]), let data = FileManager.default.contents(atPath: rest[2]) else {
+                throw ToolError(usage)
+            }
+            let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let range = values.withUnsafeBufferPointer {
+                EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: bins), quantizedBins: quantized)
+            }
+            print("\(range.lower) \(range.upper)")
         default: throw ToolError(usage)
         }
     }

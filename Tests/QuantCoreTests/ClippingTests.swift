@@ -60,3 +60,58 @@ struct ClippingTests {
         #expect(try Recipe.parse(#"{"preset": "int8", "weights": {"clipping": {"method": "percentile", "percentile": 99.9}}}"#).weights.scheme?.clipping == .percentile(99.9))
     }
 }
+
+@Suite("KL (entropy) clipping")
+struct EntropyClippingTests {
+    func gaussian(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in
+            let u1 = (Double(rng.next() % 1_000_000) + 0.5) / 1_000_000, u2 = Double(rng.next() % 1_000_000) / 1_000_000
+            return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+        }
+    }
+
+    @Test func outliersAreClippedAndTheBulkKept() {
+        var x = gaussian(50_000, seed: 1)
+        x += [40, -35]
+        let range = x.withUnsafeBufferPointer {
+            EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: 2048), quantizedBins: 128)
+        }
+        #expect(range.lower > -20 && range.upper < 20, "\(range)")
+        #expect(range.lower < -2.5 && range.upper > 2.5, "\(range)")  // keeps well past 2 sigma
+    }
+
+    @Test func degenerateInputs() {
+        let zeros = [Float](repeating: 0, count: 100)
+        let range = zeros.withUnsafeBufferPointer { EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: 512), quantizedBins: 128) }
+        #expect(range.lower == 0 && range.upper == 0)
+        let empty = [Float]().withUnsafeBufferPointer { EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: 512), quantizedBins: 128) }
+        #expect(empty.lower == 0 && empty.upper == 0)
+    }
+
+    @Test func numpyPairwiseSum() {
+        let values = (0..<1000).map { Float($0) * 0.1 }
+        #expect(abs(EntropyCalibration.pairwiseSum(values[...]) - 49950) < 0.05)
+        #expect(EntropyCalibration.pairwiseSum([1, 2, 3][...]) == 6)
+    }
+
+    @Test func recipeAndPipelineRange() throws {
+        let spec = try Recipe.parse(#"{"weights": {"bits": 8, "granularity": "channel", "clipping": {"method": "kl", "bins": 1024}}}"#).weights
+        #expect(spec.scheme?.clipping == .kl(bins: 1024))
+        #expect(try Recipe.parse(#"{"weights": {"clipping": {"method": "kl"}}}"#).weights.scheme?.clipping == .kl(bins: 512))
+        #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"clipping": {"method": "kl", "bins": 64}}}"#) }
+        // Per channel: each row's range shrinks or stays, never grows.
+        let scheme = try #require(spec.scheme)
+        var x = gaussian(4 * 4096, seed: 2)
+        x[5] = 30
+        var mins = [Float](repeating: 0, count: 4), maxs = mins
+        for r in 0..<4 {
+            mins[r] = x[(r * 4096)..<((r + 1) * 4096)].min()!
+            maxs[r] = x[(r * 4096)..<((r + 1) * 4096)].max()!
+        }
+        let before = (mins, maxs)
+        x.withUnsafeBufferPointer { scheme.clip($0, rows: 4, cols: 4096, group: 4096, mins: &mins, maxs: &maxs) }
+        for r in 0..<4 { #expect(mins[r] >= before.0[r] && maxs[r] <= before.1[r]) }
+        #expect(maxs[0] < 20, "the outlier row is clipped: \(maxs[0])")
+    }
+}

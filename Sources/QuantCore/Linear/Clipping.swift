@@ -7,12 +7,16 @@ public enum ClippingMethod: Equatable, Sendable {
     /// The shrink of the min-max range, among `steps` candidates from 1.0 down to 0.3, with the
     /// smallest reconstruction error of that group.
     case mse(steps: Int)
+    /// KL (entropy) calibration over a histogram of `bins` bins (see `EntropyCalibration`), with
+    /// 2^(bits-1) quantized bins (128 at 8 bits, ONNX Runtime's default).
+    case kl(bins: Int)
 
     public var name: String {
         switch self {
         case .minmax: "minmax"
         case .percentile: "percentile"
         case .mse: "mse"
+        case .kl: "kl"
         }
     }
 }
@@ -50,6 +54,11 @@ extension LinearScheme {
                     let shrink = bestShrink(values, lo: mins[i], hi: maxs[i], steps: steps)
                     mins[i] *= shrink
                     maxs[i] *= shrink
+                case .kl(let bins):
+                    let histogram = EntropyCalibration.Histogram(values, bins: bins)
+                    let range = EntropyCalibration.range(histogram, quantizedBins: 1 << (bits - 1))
+                    mins[i] = Swift.max(mins[i], range.lower)
+                    maxs[i] = Swift.min(maxs[i], range.upper)
                 }
             }
         }

@@ -75,6 +75,7 @@ public struct WeightSpec: Equatable, Sendable {
             switch scheme.clipping {
             case .percentile(let p): clipping["percentile"] = .number(String(p))
             case .mse(let steps): clipping["steps"] = .integer(steps)
+            case .kl(let bins): clipping["bins"] = .integer(bins)
             case .minmax: break
             }
             object["clipping"] = .object(clipping)
@@ -203,11 +204,11 @@ public struct WeightSpec: Equatable, Sendable {
     static func parseClipping(_ value: JSONValue?, _ field: String) throws -> ClippingMethod {
         guard let value else { return .minmax }
         guard let object = value.objectValue, let name = object["method"]?.stringValue else {
-            throw RecipeError(field, "must be {\"method\": \"minmax\" | \"percentile\" | \"mse\"}, got \(value.serialized)")
+            throw RecipeError(field, "must be {\"method\": \"minmax\" | \"percentile\" | \"mse\" | \"kl\"}, got \(value.serialized)")
         }
-        let allowed: [String: [String]] = ["minmax": ["method"], "percentile": ["method", "percentile"], "mse": ["method", "steps"]]
+        let allowed: [String: [String]] = ["minmax": ["method"], "percentile": ["method", "percentile"], "mse": ["method", "steps"], "kl": ["method", "bins"]]
         guard let fields = allowed[name] else {
-            throw RecipeError("\(field).method", "must be minmax, percentile or mse, got \(name)")
+            throw RecipeError("\(field).method", "must be minmax, percentile, mse or kl, got \(name)")
         }
         for key in object.keys where !fields.contains(key) {
             throw RecipeError("\(field).\(key)", "is not a field of clipping \(name) (allowed: \(fields.joined(separator: ", ")))")
@@ -221,6 +222,8 @@ public struct WeightSpec: Equatable, Sendable {
         case "mse":
             let steps = try integer(object["steps"] ?? .integer(20), "\(field).steps", range: 2...200)
             return .mse(steps: steps)
+        case "kl":
+            return .kl(bins: try integer(object["bins"] ?? .integer(512), "\(field).bins", range: 256...65_536))
         default:
             return .minmax
         }
