@@ -19,7 +19,7 @@ spec.loader.exec_module(dequantize_doc)
 
 LINEAR = ["int8", "int8-tensor", "uint8-asym", "int4-g128", "int4-g128-asym", "int4-channel", "int4-g128-mse", "int3-g64-mse",
           "binary", "ternary", "fp16", "bf16", "fp8-e4m3", "fp8-e5m2", "mxfp8", "mxfp6", "mxfp4", "mxint8",
-          "kmeans-4", "kmeans-3", "int8-pow2", "int4-g16-2level"]
+          "kmeans-4", "kmeans-3", "int8-pow2", "int4-g16-2level", "auto"]
 BLOCKS = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "MXFP4"]  # MXFP4: a gguf recipe (no preset)
 
 

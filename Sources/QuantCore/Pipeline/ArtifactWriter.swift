@@ -9,6 +9,17 @@ final class ArtifactWriter {
     private var safetensors: SafetensorsWriter?
     private var gguf: GGUFWriter?
     private var done = false
+    /// Measuring runs (mixed precision) write nothing.
+    private var discards = false
+
+    /// A writer that takes and drops every byte.
+    static func discarding() -> ArtifactWriter { ArtifactWriter() }
+
+    private init() {
+        finalPath = ""
+        temporaryPath = ""
+        discards = true
+    }
 
     init(path: String, plans: [TensorPlan], format: Recipe.OutputFormat, safetensorsMetadata: [(key: String, value: String)],
          ggufMetadata: [GGUFKeyValue], ggufVersion: UInt32) throws {
@@ -36,6 +47,7 @@ final class ArtifactWriter {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if discards { return }
         if let safetensors { try safetensors.write(bytes) } else { try gguf!.write(bytes) }
     }
 

@@ -41,9 +41,16 @@ public struct PipelineOptions: Sendable {
 public enum Pipeline {
     public static let artifactFormat = "quantservice/1"
 
-    public static func run(input: String, output: String, recipe: Recipe, options: PipelineOptions = PipelineOptions()) throws -> Report {
+    public static func run(input: String, output: String, recipe given: Recipe, options: PipelineOptions = PipelineOptions()) throws -> Report {
         let started = DispatchTime.now().uptimeNanoseconds
         let source = try SourceModel(path: input)
+        var recipe = given
+        var selection: MixedPrecision.Selection?
+        if let spec = given.mixedPrecision {
+            let chosen = try MixedPrecision.select(source, recipe: given, spec: spec, options: options)
+            selection = chosen
+            recipe = MixedPrecision.resolve(given, chosen, spec)
+        }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
         let plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
         let writer = try ArtifactWriter(
@@ -52,6 +59,13 @@ public enum Pipeline {
             ggufMetadata: ggufMetadata(source, recipe: recipe),
             ggufVersion: source.model.ggufVersion ?? 3)
         var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.mapping.bytes.count)
+        report.mixedPrecision = selection.map { selection in
+            .object(JSONObject([
+                ("max_bits_per_weight", Report.number(selection.budgetBitsPerWeight)),
+                ("bits_per_weight", Report.number(selection.usedBitsPerWeight)),
+                ("lambda", Report.number(selection.lambda)),
+            ]))
+        }
         var progress = PipelineProgress(
             tensorsDone: 0, tensorsTotal: plans.count, bytesDone: 0, bytesTotal: plans.reduce(0) { $0 + $1.source.byteRange.count }, currentTensor: "")
         let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { bytes in
@@ -67,6 +81,7 @@ public enum Pipeline {
                 let metrics = try processor.process(plan, into: writer, fixedPoint: &fixedPoint)
                 var tensorReport = tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9)
                 tensorReport.fixedPoint = fixedPoint
+                tensorReport.scheme = selection?.choices.first { $0.tensor == plan.source.name }?.candidate
                 report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
                 options.progress?(progress)

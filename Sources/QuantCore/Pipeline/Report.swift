@@ -20,6 +20,8 @@ public struct TensorReport: Sendable {
     public var note: String?
     /// For power-of-two scales: the fixed-point format(s) of the codes, e.g. "Q1.6".
     public var fixedPoint: String? = nil
+    /// With mixed precision: the candidate chosen for this tensor.
+    public var scheme: String? = nil
 
     public var elementCount: Int { shape.reduce(1, *) }
     /// Stored bits per weight, scales and zero points included.
@@ -45,6 +47,7 @@ public struct TensorReport: Sendable {
         object["cosine"] = metrics.map { Report.number($0.cosine) } ?? .null
         object["seconds"] = Report.number(seconds)
         if let fixedPoint { object["fixed_point"] = .string(fixedPoint) }
+        if let scheme { object["scheme"] = .string(scheme) }
         if let note { object["note"] = .string(note) }
         return .object(object)
     }
@@ -59,6 +62,8 @@ public struct Report: Sendable {
     public var fileBytesIn: Int
     public var fileBytesOut: Int = 0
     public var seconds: Double = 0
+    /// With mixed precision: the budget, the bits used and the choice per tensor.
+    public var mixedPrecision: JSONValue? = nil
 
     public var quantized: [TensorReport] { tensors.filter(\.quantized) }
     public var bytesIn: Int { tensors.reduce(0) { $0 + $1.bytesIn } }
@@ -72,7 +77,7 @@ public struct Report: Sendable {
         let sqnrs = finiteSQNRs
         let worst = sqnrs.min { $0.1 < $1.1 }
         let parameters = tensors.reduce(0) { $0 + $1.elementCount }
-        let summary = JSONObject([
+        var summary = JSONObject([
             ("tensors", .integer(tensors.count)),
             ("tensors_quantized", .integer(quantized.count)),
             ("tensors_kept", .integer(tensors.count - quantized.count)),
@@ -90,6 +95,9 @@ public struct Report: Sendable {
             ("input_format", .string(inputFormat)),
             ("output_format", .string(outputFormat)),
         ])
+        if let mixedPrecision {
+            summary["mixed_precision"] = mixedPrecision
+        }
         return .object(JSONObject([
             ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
             ("tensors", .array(tensors.map(\.json))),

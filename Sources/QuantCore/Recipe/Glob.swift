@@ -3,15 +3,25 @@
 public struct Glob: Equatable, Sendable, CustomStringConvertible {
     public let pattern: String
     private let characters: [Character]
+    /// Matches only the name itself (`*` and `?` included), for overrides made by the program.
+    private let exact: Bool
 
     public init(_ pattern: String) {
         self.pattern = pattern
         characters = Array(pattern)
+        exact = false
+    }
+
+    public init(exactly name: String) {
+        pattern = name
+        characters = Array(name)
+        exact = true
     }
 
     public var description: String { pattern }
 
     public func matches(_ name: String) -> Bool {
+        if exact { return name == pattern }
         let text = Array(name)
         // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
         var p = 0, t = 0, star = -1, mark = 0

@@ -35,6 +35,15 @@ public struct Preset: Sendable {
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
         gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
         gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        Preset(name: "auto", summary: "mixed precision: per tensor the best of int8, int4-g16-2level, int4-g128-mse, int3-g64-mse within 4.5 bits per weight",
+               recipe: JSONObject([
+                   ("weights", .object(JSONObject([("method", .string("linear")), ("bits", .integer(8))]))),
+                   ("mixed_precision", .object(JSONObject([
+                       ("candidates", .array(["int8", "int4-g16-2level", "int4-g128-mse", "int3-g64-mse"].map { .string($0) })),
+                       ("max_bits_per_weight", .number("4.5")),
+                   ]))),
+                   ("output", .object(JSONObject([("format", .string("safetensors"))]))),
+               ])),
         Preset(name: "fp8-e4m3", summary: "fp8 E4M3 (max 448) with an F32 scale per output channel",
                recipe: recipe(JSONObject([("method", .string("float")), ("format", .string("fp8-e4m3"))]), output: "safetensors")),
         Preset(name: "fp8-e5m2", summary: "fp8 E5M2 (max 57344, 2 mantissa bits) with an F32 scale per output channel",

@@ -29,6 +29,8 @@ public struct Recipe: Sendable {
     public let nonFinite: NonFinitePolicy
     /// The resolved recipe as JSON, for reports and artifact metadata.
     public let json: JSONValue
+    /// Automatic mixed precision: the pipeline picks one candidate per tensor (`MixedPrecision`).
+    public var mixedPrecision: MixedPrecisionSpec? = nil
 
     /// The weight spec for a tensor: the last matching override wins.
     public func weights(for name: String) -> WeightSpec {
@@ -46,7 +48,7 @@ public struct Recipe: Sendable {
 
     // MARK: - Parsing
 
-    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite"]
+    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision"]
 
     /// Parses recipe JSON text (duplicate keys rejected).
     public static func parse(_ text: String) throws -> Recipe {
@@ -122,9 +124,14 @@ public struct Recipe: Sendable {
         if !overrideJSON.isEmpty { resolved["overrides"] = .array(overrideJSON) }
         resolved["output"] = .object(JSONObject([("format", .string(output.rawValue))]))
         if nonFinite != .error { resolved["nonfinite"] = .string(nonFinite.rawValue) }
+        let mixed = try (object["mixed_precision"] ?? base["mixed_precision"]).map { try MixedPrecisionSpec.parse($0) }
+        if let mixed {
+            guard output == .safetensors else { throw RecipeError("output.format", "mixed precision writes safetensors") }
+            resolved["mixed_precision"] = mixed.json
+        }
         return Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
-            nonFinite: nonFinite, json: .object(resolved))
+            nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed)
     }
 
     /// Field-wise merge of `over` onto `base`. Changing the method starts from `over` alone, so a
@@ -148,13 +155,13 @@ public struct Recipe: Sendable {
         guard let items = value.arrayValue, items.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
             throw RecipeError(field, "must be a list of non-empty globs over tensor names, e.g. [\"*.weight\"]")
         }
-        return items.compactMap(\.stringValue).map(Glob.init)
+        return items.compactMap(\.stringValue).map { Glob($0) }
     }
 
     /// A recipe the output format cannot store is an error, never a silent fallback.
     static func checkRepresentable(_ spec: WeightSpec, output: OutputFormat, path: String) throws {
         switch (spec.method, output) {
-        case (.binary, .gguf), (.ternary, .gguf):
+        case (.binary, .gguf), (.ternary, .gguf), (.float, .gguf), (.mx, .gguf), (.kmeans, .gguf):
             throw RecipeError("\(path).method", "GGUF has no \(spec.method.rawValue) type; use output.format \"safetensors\"")
         case (.linear, .gguf):
             throw RecipeError(
