@@ -84,13 +84,40 @@ extension LinearScheme {
             let parameters = LinearParameters.from(mins: [lo * factor], maxs: [hi * factor], scheme: self)
             let scale = parameters.scales[0], inverse = 1 / scale
             let zero = Float(parameters.zeroPoints?[0] ?? 0)
+            // Codes are clamped to [qmin, qmax] (at most 255 apart), so the value can be clamped just
+            // outside that range before rounding, and rounded to nearest-even by adding and taking
+            // away 1.5 x 2^23: exact in fp32 for |t| < 2^22, where `rounded(.toNearestOrEven)` is a
+            // libm call per value on baseline x86-64. Four partial sums keep the adds independent.
             let qmin = Float(self.qmin), qmax = Float(self.qmax)
-            var error: Double = 0
-            for v in values {
-                let q = Swift.min(Swift.max((v * inverse).rounded(.toNearestOrEven) + zero, qmin), qmax)
+            let low = qmin - zero - 1, high = qmax - zero + 1
+            let magic: Float = 12_582_912  // 1.5 x 2^23
+            @inline(__always) func squaredError(_ v: Float) -> Float {
+                let t = Swift.min(Swift.max(v * inverse, low), high)
+                let q = Swift.min(Swift.max((t + magic) - magic + zero, qmin), qmax)
                 let e = v - (q - zero) * scale
-                error += Double(e * e)
+                return e * e
+            }
+            var error: Double = 0
+            var start = values.startIndex
+            while start < values.endIndex {
+                // Blocks of 256 between early exits: the inner loop stays branch-free.
+                let end = Swift.min(values.endIndex, start + 256)
+                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                var i = start
+                while i + 4 <= end {
+                    s0 += squaredError(values[i])
+                    s1 += squaredError(values[i + 1])
+                    s2 += squaredError(values[i + 2])
+                    s3 += squaredError(values[i + 3])
+                    i += 4
+                }
+                while i < end {
+                    s0 += squaredError(values[i])
+                    i += 1
+                }
+                error += Double((s0 + s1) + (s2 + s3))
                 if error >= bestError { break }
+                start = end
             }
             if error < bestError {
                 bestError = error
