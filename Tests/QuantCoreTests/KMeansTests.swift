@@ -82,3 +82,25 @@ struct KMeansTests {
         #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"method": "kmeans", "group_size": 4}}"#) }
     }
 }
+
+@Suite("k-means assignment table")
+struct KMeansAssignerTests {
+    /// The table lookup gives exactly the binary search's index, inside and outside the range,
+    /// on midpoints and next to them.
+    @Test(arguments: [2, 3, 4, 8])
+    func tableEqualsBinarySearch(bits: Int) {
+        var rng = SplitMix64(seed: UInt64(bits) * 7)
+        for _ in 0..<20 {
+            var centroids = (0..<(1 << bits)).map { _ in Float(Int(rng.next() % 20_001) - 10_000) / 997 }.sorted()
+            if bits == 2 { centroids[1] = centroids[0] }  // repeated centroids
+            let midpoints = KMeans1D.midpoints(centroids)
+            let assigner = KMeans1D.Assigner(centroids: centroids, minimum: centroids.first!, maximum: centroids.last!)
+            var probes = (0..<2000).map { _ in Float(Int(rng.next() % 30_001) - 15_000) / 997 }
+            for m in midpoints { probes += [m, m.nextUp, m.nextDown] }
+            for x in probes {
+                let expected = midpoints.withUnsafeBufferPointer { KMeans1D.nearest(x, midpoints: $0) }
+                #expect(assigner.index(x) == expected, "x = \(x)")
+            }
+        }
+    }
+}

@@ -26,6 +26,14 @@ public struct KMeansHistogram: Sendable {
         }
     }
 
+    /// Adds another histogram over the same range and bins (from another thread's share).
+    public mutating func merge(_ other: KMeansHistogram) {
+        for i in counts.indices where i < other.counts.count {
+            counts[i] += other.counts[i]
+            sums[i] += other.sums[i]
+        }
+    }
+
     /// The non-empty bins as (mean value, weight), in increasing order.
     var points: [(value: Double, weight: Double)] {
         zip(counts, sums).compactMap { count, sum in count > 0 ? (sum / count, count) : nil }
@@ -90,6 +98,42 @@ public enum KMeans1D {
             if x > midpoints[mid] { low = mid + 1 } else { high = mid }
         }
         return low
+    }
+
+    /// Nearest-centroid lookup for values in [minimum, maximum], identical to `nearest` but without
+    /// its unpredictable branches: a table over `cells` equal cells gives, for each cell, a lower
+    /// bound of the index (the index one cell below its start), and a short scan upward finishes.
+    /// Most cells hold no midpoint, so the scan usually stops at once.
+    public struct Assigner: Sendable {
+        let midpoints: [Float]
+        let start: [UInt8]
+        let minimum: Float
+        let cellsPerUnit: Float
+
+        public init(centroids: [Float], minimum: Float, maximum: Float, cells: Int = 4096) {
+            midpoints = KMeans1D.midpoints(centroids)
+            self.minimum = minimum
+            let width = Swift.max(maximum - minimum, Float.leastNormalMagnitude)
+            cellsPerUnit = Float(cells) / width
+            var table = [UInt8](repeating: 0, count: cells + 1)
+            midpoints.withUnsafeBufferPointer { m in
+                for c in 0...cells {
+                    // One cell of margin below the cell: rounding in `index` can never land a value
+                    // in a cell whose bound is above its true index.
+                    let lowest = minimum + Float(c - 1) * width / Float(cells)
+                    table[c] = UInt8(truncatingIfNeeded: c == 0 ? 0 : KMeans1D.nearest(lowest, midpoints: m))
+                }
+            }
+            start = table
+        }
+
+        @inline(__always)
+        public func index(_ x: Float) -> Int {
+            let cell = Int(Swift.min(Swift.max((x - minimum) * cellsPerUnit, 0), Float(start.count - 1)))
+            var i = Int(start[cell])
+            while i < midpoints.count && x > midpoints[i] { i += 1 }
+            return i
+        }
     }
 
     /// Midpoints between neighbouring centroids (k - 1 of them).

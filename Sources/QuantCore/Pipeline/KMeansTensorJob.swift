@@ -1,5 +1,6 @@
 import Int8Kernels
 import ModelFormats
+import Synchronization
 
 /// `method: kmeans`: a codebook of 2^bits F32 centroids per tensor (or per output channel, axis 0)
 /// and one index per weight, packed per row like low-bit linear codes.
@@ -48,31 +49,39 @@ struct KMeansTensorJob {
                     codebooks[channel] = KMeans1D.centroids(histogram, k: k)
                 }
             }
-            let codes = processor.codeBuffer(elements.count)
-            let reconstruction = processor.reconstructionBuffer(elements.count)
-            var current = -1
-            var midpoints: [Float] = []
-            for (offset, row) in chunk.enumerated() {
-                let channel = perChannel ? row / Swift.max(rowsPerChannel, 1) : 0
-                if channel != current {
-                    current = channel
-                    midpoints = KMeans1D.midpoints(codebooks[channel])
-                }
-                let codebook = codebooks[channel]
-                midpoints.withUnsafeBufferPointer { m in
+            let codes = UncheckedBox(processor.codeBuffer(elements.count))
+            let reconstruction = UncheckedBox(processor.reconstructionBuffer(elements.count))
+            let input = UncheckedBox(x)
+            let books = codebooks, kernels = processor.kernels, first = chunk.lowerBound, perChannel = self.perChannel
+            // Rows are independent once the codebooks are known: both cores assign codes.
+            metrics.merge(try processor.parallel(rows: chunk.count) { range, sums in
+                var current = -1
+                var assigner = KMeans1D.Assigner(centroids: [0], minimum: 0, maximum: 0, cells: 1)
+                for offset in range {
+                    let channel = perChannel ? (first + offset) / Swift.max(rowsPerChannel, 1) : 0
+                    let codebook = books[channel]
+                    if channel != current {
+                        current = channel
+                        // The table spans the codebook's own range; values outside clamp to its ends.
+                        assigner = KMeans1D.Assigner(centroids: codebook, minimum: codebook.first ?? 0, maximum: codebook.last ?? 0)
+                    }
                     for i in (offset * last)..<((offset + 1) * last) {
-                        let index = KMeans1D.nearest(x[i], midpoints: m)
-                        codes[i] = UInt8(index)
-                        reconstruction[i] = codebook[index]
+                        let index = assigner.index(input.value[i])
+                        codes.value[i] = UInt8(index)
+                        reconstruction.value[i] = codebook[index]
                     }
                 }
-            }
-            try processor.kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &metrics)
+                let part = (range.lowerBound * last)..<(range.upperBound * last)
+                try kernels.error(
+                    UnsafeBufferPointer(rebasing: input.value[part]),
+                    reconstructed: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(reconstruction.value)[part]), into: &sums)
+            })
+            let codesWritten = codes.value
             if bits == 8 {
-                try writer.write(UnsafeRawBufferPointer(codes))
+                try writer.write(UnsafeRawBufferPointer(codesWritten))
             } else {
                 let packed = processor.packBuffer(chunk.count * rowBytes)
-                try processor.kernels.pack(UnsafeBufferPointer(codes), rows: chunk.count, cols: last, bits: bits, into: packed)
+                try processor.kernels.pack(UnsafeBufferPointer(codesWritten), rows: chunk.count, cols: last, bits: bits, into: packed)
                 try writer.write(UnsafeRawBufferPointer(packed))
             }
             try processor.done(tensor, elements: elements)
@@ -94,12 +103,19 @@ struct KMeansTensorJob {
             processor.source.release(tensor, elements: elements)
         }
         guard lo <= hi else { return [Float](repeating: 0, count: k) }
-        var histogram = KMeansHistogram(minimum: lo, maximum: hi, bins: Self.tensorBins)
+        // Each core fills its own histogram for its rows; they are summed afterwards.
+        let (low, high) = (lo, hi)
+        let histogram = Mutex(KMeansHistogram(minimum: low, maximum: high, bins: Self.tensorBins))
         for chunk in processor.chunks(rows: rows, cols: cols) {
             let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
-            histogram.add(try processor.read(tensor, elements: elements))
+            let x = UncheckedBox(try processor.read(tensor, elements: elements))
+            _ = try processor.parallel(rows: chunk.count) { range, _ in
+                var local = KMeansHistogram(minimum: low, maximum: high, bins: Self.tensorBins)
+                local.add(UnsafeBufferPointer(rebasing: x.value[(range.lowerBound * cols)..<(range.upperBound * cols)]))
+                histogram.withLock { $0.merge(local) }
+            }
             processor.source.release(tensor, elements: elements)
         }
-        return KMeans1D.centroids(histogram, k: k)
+        return KMeans1D.centroids(histogram.withLock { $0 }, k: k)
     }
 }
