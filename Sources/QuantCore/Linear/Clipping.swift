@@ -81,9 +81,9 @@ extension LinearScheme {
         let candidates = Swift.max(steps, 1)
         for k in 0..<candidates {
             let factor = 1 - 0.7 * Float(k) / Float(Swift.max(candidates - 1, 1))
-            let parameters = LinearParameters.from(mins: [lo * factor], maxs: [hi * factor], scheme: self)
-            let scale = parameters.scales[0], inverse = 1 / scale
-            let zero = Float(parameters.zeroPoints?[0] ?? 0)
+            let parameters = LinearParameters.single(min: lo * factor, max: hi * factor, scheme: self)
+            let scale = parameters.scale, inverse = 1 / scale
+            let zero = Float(parameters.zero)
             // Codes are clamped to [qmin, qmax] (at most 255 apart), so the value can be clamped just
             // outside that range before rounding, and rounded to nearest-even by adding and taking
             // away 1.5 x 2^23: exact in fp32 for |t| < 2^22, where `rounded(.toNearestOrEven)` is a

@@ -17,22 +17,27 @@ public struct LinearParameters: Equatable, Sendable {
     ) -> LinearParameters {
         var scales = [Float](repeating: 1, count: mins.count)
         var zeroPoints: [Int32]? = scheme.symmetric ? nil : [Int32](repeating: 0, count: mins.count)
-        let levels = Float(scheme.qmax - scheme.qmin)
-        let powerOfTwo = scheme.powerOfTwoScales
-        func constrain(_ scale: Float) -> Float { powerOfTwo ? powerOfTwoAtLeast(scale) : scale }
         for i in mins.indices {
-            if scheme.symmetric {
-                let absMax = Swift.max(-mins[i], maxs[i], 0)
-                scales[i] = store(constrain(sanitize(absMax / Float(scheme.qmax))))
-            } else {
-                let lo = Swift.min(mins[i], 0), hi = Swift.max(maxs[i], 0)
-                let scale = store(constrain(sanitize((hi - lo) / levels)))
-                scales[i] = scale
-                let zero = (-lo / scale).rounded(.toNearestOrEven)
-                zeroPoints![i] = Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax)))
-            }
+            let (scale, zero) = single(min: mins[i], max: maxs[i], scheme: scheme, store: store)
+            scales[i] = scale
+            zeroPoints?[i] = zero
         }
         return LinearParameters(scales: scales, zeroPoints: zeroPoints)
+    }
+
+    /// The scale and zero point (0 when symmetric) of one range, without allocating: the search of
+    /// `mse` clipping calls it 20 times per group.
+    @inline(__always)
+    static func single(min: Float, max: Float, scheme: LinearScheme, store: (Float) -> Float = { $0 }) -> (scale: Float, zero: Int32) {
+        func constrain(_ scale: Float) -> Float { scheme.powerOfTwoScales ? powerOfTwoAtLeast(scale) : scale }
+        if scheme.symmetric {
+            let absMax = Swift.max(-min, max, 0)
+            return (store(constrain(sanitize(absMax / Float(scheme.qmax)))), 0)
+        }
+        let lo = Swift.min(min, 0), hi = Swift.max(max, 0)
+        let scale = store(constrain(sanitize((hi - lo) / Float(scheme.qmax - scheme.qmin))))
+        let zero = (-lo / scale).rounded(.toNearestOrEven)
+        return (scale, Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax))))
     }
 
     /// Two-level scales for `rows` rows of `groups` group scales each: per row, a super-scale
