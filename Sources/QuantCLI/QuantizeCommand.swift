@@ -70,6 +70,10 @@ struct QuantizeCommand: ParsableCommand {
                 throw CLIFailure(kind: .user, message: "\(input): \(error)")
             }
             bar.finish()
+            // compressed-tensors: the config.json fragment goes next to the weights.
+            if recipe.output == .compressedTensors, let fragment = try CompressedTensors.configFragment(ofArtifact: output) {
+                try Data((fragment + "\n").utf8).write(to: URL(fileURLWithPath: output + ".config.json"))
+            }
             let text = result.json.serialized
             if let report { try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: report)) }
             print(json ? text : result.text, terminator: json ? "\n" : "")

@@ -42,6 +42,14 @@ extension QuantClient {
         return artifact
     }
 
+    /// The `{"quantization_config": ...}` fragment of a compressed-tensors artifact (to merge into
+    /// the model's config.json), or nil when the job wrote another format.
+    public func artifactConfig(ofJob id: String) throws -> String? {
+        let response = try send("GET", "/v1/jobs/\(escape(id))/artifact/config")
+        if response.status == 404, (try? JSONDecoder().decode(Problem.self, from: Data(response.body)))?.type.hasSuffix("/no-config") == true { return nil }
+        return String(decoding: try check(response).body, as: UTF8.self)
+    }
+
     /// One GET of the artifact, from where `partial` ends.
     private func fetch(id: String, into partial: String, expectedSize: Int64, progress: (@Sendable (TransferProgress) -> Void)?)
         throws

@@ -1,5 +1,6 @@
 import Foundation
 import QuantClient
+import ModelFormats
 import QuantCore
 import Testing
 
@@ -67,5 +68,29 @@ struct PresetTests {
             let report = try client.report(ofJob: job.id)
             #expect(report.tensors.count == 3, "\(preset.name)")
         }
+    }
+}
+
+@Suite("End to end: compressed-tensors")
+struct CompressedTensorsEndToEndTests {
+    /// The weights and the config.json fragment both come down, and the fragment names the layout.
+    @Test func weightsAndConfigFragment() throws {
+        let server = try LiveServer()
+        let files = try Fixtures()
+        let client = try server.client()
+        let model = try client.uploadModel(path: try files.model())
+        let recipe = #"{"preset": "int4-g128", "weights": {"group_size": 64}, "output": {"format": "compressed-tensors"}}"#
+        let job = try client.waitForJob(try client.submitJob(modelID: model.id, recipeJSON: recipe).id, initialInterval: 0.05)
+        let fragment = try #require(try client.artifactConfig(ofJob: job.id))
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(fragment.utf8)) as? [String: Any])
+        let quantization = try #require(config["quantization_config"] as? [String: Any])
+        #expect(quantization["format"] as? String == "pack-quantized")
+        let path = files.path("ct.safetensors")
+        try client.downloadArtifact(ofJob: job.id, to: path)
+        let names = try SafetensorsFile(path: path).tensors.map(\.name)
+        #expect(names.contains("layers.0.weight_packed") && names.contains("layers.0.weight_scale") && names.contains("layers.0.weight_shape"))
+        // Another format has no fragment.
+        let plain = try client.waitForJob(try client.submitJob(modelID: model.id, preset: "int8").id, initialInterval: 0.05)
+        #expect(try client.artifactConfig(ofJob: plain.id) == nil)
     }
 }

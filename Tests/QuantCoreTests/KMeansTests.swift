@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 import QuantTesting
 import Testing
 
@@ -101,6 +102,29 @@ struct KMeansAssignerTests {
                 let expected = midpoints.withUnsafeBufferPointer { KMeans1D.nearest(x, midpoints: $0) }
                 #expect(assigner.index(x) == expected, "x = \(x)")
             }
+        }
+    }
+}
+
+@Suite("k-means on degenerate tensors")
+struct KMeansDegenerateTests {
+    /// A constant tensor gives a codebook of one repeated value; quantizing it must not trap
+    /// (it once did: a zero-width table made a NaN cell index).
+    @Test func constantTensor() throws {
+        let assigner = KMeans1D.Assigner(centroids: [1, 1, 1, 1], minimum: 1, maximum: 1)
+        #expect(assigner.index(1) == 0 && assigner.index(5) == 3 && assigner.index(-5) == 0)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("km-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("c.safetensors").path
+        let writer = try SafetensorsWriter(path: input, tensors: [TensorSpec(name: "c.weight", dtype: .f32, shape: [8, 32]), TensorSpec(name: "z.weight", dtype: .f32, shape: [4, 4])])
+        try writer.write(try FloatCodec.fromFloat32(.f32, [Float](repeating: 1, count: 256)))
+        try writer.write(try FloatCodec.fromFloat32(.f32, [Float](repeating: 0, count: 16)))
+        try writer.finish()
+        for granularity in ["tensor", "channel"] {
+            let recipe = try Recipe.parse(#"{"weights": {"method": "kmeans", "bits": 4, "granularity": "\#(granularity)"}}"#)
+            let report = try Pipeline.run(input: input, output: directory.appendingPathComponent("o-\(granularity)").path, recipe: recipe)
+            #expect(report.tensors.allSatisfy { $0.metrics?.sqnrDB == .infinity || $0.metrics?.mse == 0 }, "constant tensors reconstruct exactly")
         }
     }
 }

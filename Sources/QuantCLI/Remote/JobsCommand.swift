@@ -148,9 +148,14 @@ struct JobsCommand: ParsableCommand {
     static func download(_ client: QuantClient, id: String, to path: String, showProgress: Bool) throws -> ArtifactInfo {
         let bar = ProgressBar(enabled: showProgress && isatty(2) == 1)
         defer { bar.finish() }
-        return try client.downloadArtifact(ofJob: id, to: path) { p in
+        let artifact = try client.downloadArtifact(ofJob: id, to: path) { p in
             bar.draw(fraction: Double(p.downloaded) / Double(max(p.downloadTotal, 1)), detail: "downloading")
         }
+        // compressed-tensors: the config.json fragment too, next to the weights (as local quantize does).
+        if let fragment = try client.artifactConfig(ofJob: id) {
+            try Data((fragment + "\n").utf8).write(to: URL(fileURLWithPath: path + ".config.json"))
+        }
+        return artifact
     }
 
     static func describe(_ job: Job) -> String {

@@ -113,8 +113,9 @@ public enum KMeans1D {
         public init(centroids: [Float], minimum: Float, maximum: Float, cells: Int = 4096) {
             midpoints = KMeans1D.midpoints(centroids)
             self.minimum = minimum
-            let width = Swift.max(maximum - minimum, Float.leastNormalMagnitude)
-            cellsPerUnit = Float(cells) / width
+            let width = maximum - minimum
+            // A single value (all centroids equal): every value falls in cell 0.
+            cellsPerUnit = width > 0 && (Float(cells) / width).isFinite ? Float(cells) / width : 0
             var table = [UInt8](repeating: 0, count: cells + 1)
             midpoints.withUnsafeBufferPointer { m in
                 for c in 0...cells {
@@ -129,7 +130,9 @@ public enum KMeans1D {
 
         @inline(__always)
         public func index(_ x: Float) -> Int {
-            let cell = Int(Swift.min(Swift.max((x - minimum) * cellsPerUnit, 0), Float(start.count - 1)))
+            let position = (x - minimum) * cellsPerUnit
+            // NaN never reaches here (inputs are checked), but a cell index must never trap.
+            let cell = position.isNaN ? 0 : Int(Swift.min(Swift.max(position, 0), Float(start.count - 1)))
             var i = Int(start[cell])
             while i < midpoints.count && x > midpoints[i] { i += 1 }
             return i

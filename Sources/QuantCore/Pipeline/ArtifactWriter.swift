@@ -28,7 +28,7 @@ final class ArtifactWriter {
         let outputs = plans.flatMap(\.outputs)
         do {
             switch format {
-            case .safetensors:
+            case .safetensors, .compressedTensors:
                 safetensors = try SafetensorsWriter(
                     path: temporaryPath, tensors: outputs.map { TensorSpec(name: $0.name, dtype: $0.dtype!, shape: $0.shape) },
                     metadata: safetensorsMetadata)

@@ -18,6 +18,8 @@ public enum Dequantizer {
         case mx(codes: SourceTensor, scales: SourceTensor, element: MXElement, shape: [Int])
         /// Codebook indices and F32 codebooks (one per tensor or per output channel).
         case kmeans(codes: SourceTensor, codebook: SourceTensor, bits: Int, perChannel: Bool, shape: [Int])
+        /// compressed-tensors pack-quantized: int32 rows of codes + 2^(bits-1), a scale per row or group.
+        case packQuantized(packed: SourceTensor, scale: SourceTensor, bits: Int, groupSize: Int?, shape: [Int])
     }
 
     /// Returns the number of tensors written.
@@ -30,7 +32,8 @@ public enum Dequantizer {
             case .linear(_, _, _, _, let shape, _): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
-            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape), .kmeans(_, _, _, _, let shape):
+            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape), .kmeans(_, _, _, _, let shape),
+                .packQuantized(_, _, _, _, let shape):
                 TensorSpec(name: name, dtype: .f32, shape: shape)
             }
         }
@@ -72,6 +75,10 @@ public enum Dequantizer {
                         consumed.insert(name + ".super_scale")
                     }
                     if entry["method"]?.stringValue == "kmeans" { consumed.insert(name + ".codebook") }
+                    if entry["method"]?.stringValue == "compressed-tensors", name.hasSuffix("weight") {
+                        for suffix in ["_packed", "_scale", "_shape"] { consumed.insert(name + suffix) }
+                        items.append((name, try packQuantizedSource(name, entry: entry, byName: byName)))
+                    }
                 }
             }
         }
@@ -116,6 +123,22 @@ public enum Dequantizer {
             }
         }
         return (items, metadata)
+    }
+
+    /// A compressed-tensors entry for `name` ("X.weight"), read from X.weight_packed / _scale.
+    static func packQuantizedSource(_ name: String, entry: JSONObject, byName: [String: SourceTensor]) throws -> Source {
+        guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.count == 2, shape.allSatisfy({ $0 >= 0 }),
+            let bits = entry["bits"]?.intValue, [4, 8].contains(bits),
+            let packed = byName[name + "_packed"], let scale = byName[name + "_scale"]
+        else { throw PipelineError.unsupported(name, "its compressed-tensors entry lacks shape or bits, or \(name)_packed / _scale is missing") }
+        let groupSize = entry["group_size"]?.intValue
+        if let groupSize, groupSize <= 0 { throw PipelineError.unsupported(name, "bad group_size") }
+        let words = (shape[1] * bits + 31) / 32
+        let columns = groupSize.map { (shape[1] + $0 - 1) / $0 } ?? 1
+        guard packed.storage == .safetensors(.i32), packed.elementCount == shape[0] * words,
+            scale.floatDType != nil, scale.elementCount == shape[0] * columns
+        else { throw PipelineError.unsupported(name, "compressed-tensors packed codes or scales do not match shape \(shape)") }
+        return .packQuantized(packed: packed, scale: scale, bits: bits, groupSize: groupSize, shape: shape)
     }
 
     /// A `kmeans` entry, with every stored size checked.
@@ -260,6 +283,25 @@ public enum Dequantizer {
             for row in 0..<rows {
                 let scale = scales[perChannel ? row / Swift.max(rowsPerChannel, 1) : 0]
                 for i in 0..<last { out[i] = table[Int(bytes[row * last + i])] * scale }
+                try out.withUnsafeBytes { try writer.write($0) }
+            }
+        case .packQuantized(let packedTensor, let scaleTensor, let bits, let groupSize, let shape):
+            let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
+            let bytes = source.bytes(of: packedTensor).bindMemory(to: UInt8.self)
+            let (rows, cols) = (shape[0], shape[1])
+            let wordBytes = (cols * bits + 31) / 32 * 4
+            let columns = groupSize.map { (cols + $0 - 1) / $0 } ?? 1
+            let offset = Float(1 << (bits - 1))
+            var unpacked = [UInt8](repeating: 0, count: cols)
+            var out = [Float](repeating: 0, count: cols)
+            for row in 0..<rows {
+                let rowBytes = UnsafeBufferPointer(rebasing: bytes[(row * wordBytes)..<((row + 1) * wordBytes)])
+                try unpacked.withUnsafeMutableBufferPointer {
+                    try kernels.unpack(rowBytes, rows: 1, cols: cols, bits: bits, signExtend: false, into: $0)
+                }
+                for i in 0..<cols {
+                    out[i] = (Float(unpacked[i]) - offset) * scales[row * columns + (groupSize.map { i / $0 } ?? 0)]
+                }
                 try out.withUnsafeBytes { try writer.write($0) }
             }
         case .kmeans(let codes, let codebookTensor, let bits, let perChannel, let shape):

@@ -13,6 +13,8 @@ struct LinearTensorJob: @unchecked Sendable {
     let plan: TensorPlan
     let scheme: LinearScheme
     let scaleDType: WeightSpec.ScaleDType
+    /// Write compressed-tensors `pack-quantized` codes (and the shape tensor) instead of ours.
+    var compressedTensors = false
 
     var tensor: SourceTensor { plan.source }
     var kernels: Kernels { processor.kernels }
@@ -48,6 +50,7 @@ struct LinearTensorJob: @unchecked Sendable {
         }
         if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
         if scheme.groupScaleBits != nil { try writer.write(try FloatCodec.fromFloat32(.f32, twoLevel.superScales.withLock { $0 })) }
+        if compressedTensors { try writer.write(tensor.shape.map { Int64($0) }) }
         return metrics
     }
 
@@ -149,6 +152,7 @@ struct LinearTensorJob: @unchecked Sendable {
 
     /// Writes a chunk's codes: as they are at 8 bits, packed along the last dimension below.
     func emit(_ chunkCodes: UnsafeBufferPointer<UInt8>, lastDim: Int, writer: ArtifactWriter) throws {
+        if compressedTensors { return try emitPackQuantized(chunkCodes, lastDim: lastDim, writer: writer) }
         guard scheme.bits < 8 else { return try writer.write(UnsafeRawBufferPointer(chunkCodes)) }
         let cols = Swift.max(lastDim, 1)
         let rows = chunkCodes.count / cols
@@ -156,6 +160,27 @@ struct LinearTensorJob: @unchecked Sendable {
         let out = processor.packBuffer(rows * stride)
         try kernels.pack(chunkCodes, rows: rows, cols: cols, bits: scheme.bits, into: out)
         try writer.write(UnsafeRawBufferPointer(out))
+    }
+
+    /// compressed-tensors `pack-quantized`: each code plus 2^(bits-1) (so unsigned), packed least
+    /// significant bits first into the row's little-endian int32 words, the last word zero-padded.
+    func emitPackQuantized(_ chunkCodes: UnsafeBufferPointer<UInt8>, lastDim: Int, writer: ArtifactWriter) throws {
+        let cols = Swift.max(lastDim, 1)
+        let rows = chunkCodes.count / cols
+        let offset = UInt8(1 << (scheme.bits - 1))
+        let mask = UInt8(truncatingIfNeeded: (1 << scheme.bits) - 1)
+        let shifted = chunkCodes.map { ($0 &+ offset) & mask }
+        let byteStride = Kernels.packedRowBytes(cols: cols, bits: scheme.bits)
+        let wordStride = (cols * scheme.bits + 31) / 32 * 4
+        var packed = [UInt8](repeating: 0, count: rows * byteStride)
+        try shifted.withUnsafeBufferPointer { codes in
+            try packed.withUnsafeMutableBufferPointer { try kernels.pack(codes, rows: rows, cols: cols, bits: scheme.bits, into: $0) }
+        }
+        var words = [UInt8](repeating: 0, count: rows * wordStride)
+        for row in 0..<rows {
+            words.replaceSubrange((row * wordStride)..<(row * wordStride + byteStride), with: packed[(row * byteStride)..<((row + 1) * byteStride)])
+        }
+        try writer.write(words)
     }
 
     // MARK: - Two passes: scales that span the tensor

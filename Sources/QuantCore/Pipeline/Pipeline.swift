@@ -142,6 +142,17 @@ public enum Pipeline {
             report.bits = bits
             report.granularity = perChannel ? "channel" : "tensor"
             report.axis = perChannel ? 0 : nil
+        case .compressedLinear(let scheme, _):
+            report.method = "linear"
+            report.type = "compressed-tensors"
+            report.bits = scheme.bits
+            if case .group(let size) = scheme.granularity {
+                report.granularity = "group"
+                report.groupSize = size
+            } else {
+                report.granularity = "channel"
+                report.axis = 0
+            }
         case .mx(let element):
             report.method = "mx"
             report.type = element.rawValue
@@ -173,7 +184,7 @@ public enum Pipeline {
     }
 
     static func safetensorsMetadata(_ source: SourceModel, plans: [TensorPlan], recipe: Recipe) -> [(key: String, value: String)] {
-        guard recipe.output == .safetensors else { return [] }
+        guard recipe.output.isSafetensors else { return [] }
         var tensors = JSONObject()
         for plan in plans {
             switch plan.action {
@@ -211,6 +222,14 @@ public enum Pipeline {
                     ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
                     ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
                 ]))
+            case .compressedLinear(let scheme, _):
+                var group: JSONValue = .null
+                if case .group(let size) = scheme.granularity { group = .integer(size) }
+                tensors[plan.source.name] = .object(JSONObject([
+                    ("method", .string("compressed-tensors")), ("bits", .integer(scheme.bits)), ("symmetric", .bool(true)),
+                    ("granularity", .string(group == .null ? "channel" : "group")), ("group_size", group),
+                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                ]))
             case .kmeans(let bits, let perChannel):
                 tensors[plan.source.name] = .object(JSONObject([
                     ("method", .string("kmeans")), ("bits", .integer(bits)),
@@ -238,6 +257,10 @@ public enum Pipeline {
             metadata = file.metadata.filter { $0.key != "quantization" }
         }
         metadata.append(("quantization", JSONValue.object(quantization).serialized))
+        if recipe.output == .compressedTensors {
+            metadata.removeAll { $0.key == "quantization_config" }
+            metadata.append(("quantization_config", CompressedTensors.config(plans).serialized))
+        }
         return metadata
     }
 

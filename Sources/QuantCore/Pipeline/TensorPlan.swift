@@ -20,6 +20,9 @@ public struct TensorPlan: Sendable {
         case mx(MXElement)
         /// Codebook indices and F32 codebooks (per tensor or per output channel): safetensors only.
         case kmeans(bits: Int, perChannel: Bool)
+        /// compressed-tensors `pack-quantized`: `W.weight_packed` (int32 words of offset codes),
+        /// `W.weight_scale` and `W.weight_shape` for a 2-D `W.weight`.
+        case compressedLinear(LinearScheme, WeightSpec.ScaleDType)
     }
 
     /// One tensor of the output.
@@ -61,7 +64,7 @@ public struct TensorPlan: Sendable {
         let spec = recipe.weights(for: tensor.name)
         switch spec.method {
         case .kmeans:
-            guard output == .safetensors else {
+            guard output.isSafetensors else {
                 throw PipelineError.unsupported(tensor.name, "method 'kmeans' writes safetensors; set output.format to safetensors")
             }
             let bits = spec.kmeansBits ?? 4
@@ -79,7 +82,7 @@ public struct TensorPlan: Sendable {
                     Output(name: tensor.name + ".codebook", shape: codebookShape, dtype: .f32, ggmlType: nil, byteCount: codebookShape.reduce(1, *) * 4),
                 ], spec: spec)
         case .float, .mx:
-            guard output == .safetensors else {
+            guard output.isSafetensors else {
                 throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' writes safetensors; set output.format to safetensors")
             }
             guard let last = tensor.shape.last, tensor.shape.count >= 1 else {
@@ -126,6 +129,7 @@ public struct TensorPlan: Sendable {
             if case .channel(let axis) = scheme.granularity, axis >= Swift.max(tensor.shape.count, 1) {
                 throw PipelineError.unsupported(tensor.name, "channel axis \(axis) is outside its shape \(tensor.shape); set weights.axis or add an override")
             }
+            if output == .compressedTensors { return try compressedPlan(tensor, scheme: scheme, spec: spec) }
             let shape = tensor.shape
             let last = shape.last ?? 1
             let rows = last == 0 ? 0 : tensor.elementCount / last
@@ -170,16 +174,49 @@ public struct TensorPlan: Sendable {
             let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
             return TensorPlan(
                 source: tensor, action: .float(dtype),
-                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output == .safetensors ? dtype : nil,
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil,
                                  ggmlType: output == .gguf ? type.ggmlType : nil, byteCount: tensor.elementCount * dtype.bitWidth / 8)],
                 spec: spec)
         }
     }
 
+    /// The compressed-tensors layout of a linear 2-D `X.weight` (docs/FORMATS.md of the team):
+    /// int32 rows of codes + 2^(bits-1), least significant bits first.
+    static func compressedPlan(_ tensor: SourceTensor, scheme: LinearScheme, spec: WeightSpec) throws -> TensorPlan {
+        guard tensor.name.hasSuffix(".weight"), tensor.shape.count == 2 else {
+            throw PipelineError.unsupported(tensor.name, "compressed-tensors quantizes 2-D Linear weights named '*.weight'; list it in \"ignore\"")
+        }
+        guard scheme.symmetric, [4, 8].contains(scheme.bits), scheme.groupScaleBits == nil, !scheme.powerOfTwoScales else {
+            throw PipelineError.unsupported(tensor.name, "compressed-tensors pack-quantized takes symmetric int4 or int8 linear weights (one-level scales)")
+        }
+        let strategyOK: Bool
+        switch scheme.granularity {
+        case .channel(let axis): strategyOK = axis == 0
+        case .group: strategyOK = true
+        case .tensor: strategyOK = false
+        }
+        guard strategyOK else {
+            throw PipelineError.unsupported(tensor.name, "compressed-tensors takes channel scales (axis 0) or groups along the input dimension")
+        }
+        let base = String(tensor.name.dropLast("weight".count))
+        let (out, inputs) = (tensor.shape[0], tensor.shape[1])
+        let words = (inputs * scheme.bits + 31) / 32
+        let scaleColumns: Int
+        if case .group(let size) = scheme.granularity { scaleColumns = (inputs + size - 1) / size } else { scaleColumns = 1 }
+        let scaleBytes = out * scaleColumns * spec.scaleDType.dtype.bitWidth / 8
+        return TensorPlan(
+            source: tensor, action: .compressedLinear(scheme, spec.scaleDType),
+            outputs: [
+                Output(name: base + "weight_packed", shape: [out, words], dtype: .i32, ggmlType: nil, byteCount: out * words * 4),
+                Output(name: base + "weight_scale", shape: [out, scaleColumns], dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleBytes),
+                Output(name: base + "weight_shape", shape: [2], dtype: .i64, ggmlType: nil, byteCount: 16),
+            ], spec: spec)
+    }
+
     static func copyPlan(_ tensor: SourceTensor, output: Recipe.OutputFormat, note: String?) throws -> TensorPlan {
         let size = tensor.byteRange.count
         switch (tensor.storage, output) {
-        case (.safetensors(let dtype), .safetensors):
+        case (.safetensors(let dtype), .safetensors), (.safetensors(let dtype), .compressedTensors):
             return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
         case (.gguf(let type), .gguf):
             return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
@@ -189,7 +226,7 @@ public struct TensorPlan: Sendable {
                 throw PipelineError.unsupported(tensor.name, "dtype \(dtype.rawValue) has no GGUF type; write safetensors instead")
             }
             return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
-        case (.gguf(let type), .safetensors):
+        case (.gguf(let type), .safetensors), (.gguf(let type), .compressedTensors):
             let map: [GGMLType: DType] = [.f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64]
             guard let dtype = map[type] else {
                 throw PipelineError.unsupported(tensor.name, "ggml type \(type.name) cannot be stored in safetensors; write GGUF instead")

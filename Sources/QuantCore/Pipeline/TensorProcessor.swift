@@ -34,6 +34,9 @@ final class TensorProcessor {
             return nil
         case .linear(let scheme, let scaleDType):
             return try LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType).run(into: writer, fixedPoint: &fixedPoint)
+        case .compressedLinear(let scheme, let scaleDType):
+            let job = LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType, compressedTensors: true)
+            return try job.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
             return try blocks(plan.source, format: format, into: writer)
         case .float(let dtype):

@@ -4,6 +4,11 @@ import ModelFormats
 public struct Recipe: Sendable {
     public enum OutputFormat: String, Sendable, CaseIterable {
         case safetensors, gguf
+        /// safetensors laid out for vLLM's compressed-tensors loader (linear int4/int8 weights).
+        case compressedTensors = "compressed-tensors"
+
+        /// Written as a safetensors file (every format but GGUF).
+        public var isSafetensors: Bool { self != .gguf }
     }
 
     /// What to do with a targeted tensor that holds NaN or Inf.
@@ -126,7 +131,7 @@ public struct Recipe: Sendable {
         if nonFinite != .error { resolved["nonfinite"] = .string(nonFinite.rawValue) }
         let mixed = try (object["mixed_precision"] ?? base["mixed_precision"]).map { try MixedPrecisionSpec.parse($0) }
         if let mixed {
-            guard output == .safetensors else { throw RecipeError("output.format", "mixed precision writes safetensors") }
+            guard output == .safetensors else { throw RecipeError("output.format", "mixed precision writes plain safetensors") }
             resolved["mixed_precision"] = mixed.json
         }
         return Recipe(
@@ -161,13 +166,16 @@ public struct Recipe: Sendable {
     /// A recipe the output format cannot store is an error, never a silent fallback.
     static func checkRepresentable(_ spec: WeightSpec, output: OutputFormat, path: String) throws {
         switch (spec.method, output) {
+        case (.binary, .compressedTensors), (.ternary, .compressedTensors), (.float, .compressedTensors), (.mx, .compressedTensors),
+            (.kmeans, .compressedTensors):
+            throw RecipeError("\(path).method", "compressed-tensors output holds linear int4 or int8 weights; use method \"linear\" or output.format \"safetensors\"")
         case (.binary, .gguf), (.ternary, .gguf), (.float, .gguf), (.mx, .gguf), (.kmeans, .gguf):
             throw RecipeError("\(path).method", "GGUF has no \(spec.method.rawValue) type; use output.format \"safetensors\"")
         case (.linear, .gguf):
             throw RecipeError(
                 "\(path).method",
                 "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\"")
-        case (.gguf, .safetensors) where spec.ggufType?.isBlockFormat == true:
+        case (.gguf, .safetensors) where spec.ggufType?.isBlockFormat == true, (.gguf, .compressedTensors) where spec.ggufType?.isBlockFormat == true:
             throw RecipeError(
                 "\(path).type",
                 "\(spec.ggufType!.rawValue) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors")

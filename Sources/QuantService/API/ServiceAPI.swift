@@ -244,6 +244,17 @@ public final class ServiceAPI: Sendable {
             response.headers.append(("Cache-Control", "private, max-age=0"))
             return response
         }
+        // compressed-tensors artifacts: the config.json fragment vLLM needs, read from the artifact.
+        router.add("GET", "/v1/jobs/{id}/artifact/config") { [self] request, _ in
+            let id = request.pathParameters["id"] ?? ""
+            let job = try Self.run { try scope(request).job(id) }
+            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
+            guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired") }
+            guard path.hasSuffix(".safetensors"), let fragment = try? CompressedTensors.configFragment(ofArtifact: path) else {
+                throw HTTPError(404, "job \(id) did not write compressed-tensors (output.format); only those artifacts have a config fragment", type: "no-config")
+            }
+            return .json(200, fragment)
+        }
         router.add("POST", "/v1/jobs/{id}/cancel") { [self] request, _ in
             let job = try Self.run { try scope(request).cancel(request.pathParameters["id"] ?? "") }
             return .json(202, bytes: JSONViews.jobBytes(job))
