@@ -50,6 +50,7 @@ static const qk_kernel_table scalar_table = {
     .gemm = qk_gemm_ref,
     .linear_error = qk_linear_error_ref,
     .error = qk_error_ref,
+    .candidate_error = qk_candidate_error_ref,
 };
 
 #if defined(QK_HAVE_X86)
@@ -81,6 +82,7 @@ static const qk_kernel_table avx2_table = {
     .gemm = qk_gemm_avx2,
     .linear_error = qk_linear_error_ref,
     .error = qk_error_ref,
+    .candidate_error = qk_candidate_error_ref,
 };
 
 static const qk_kernel_table avx512_table = {
@@ -111,6 +113,7 @@ static const qk_kernel_table avx512_table = {
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,
+    .candidate_error = qk_candidate_error_avx512,
 };
 #endif
 

@@ -76,6 +76,7 @@ void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin
 void qk_linear_error_ref(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
                          const float *scales, const int32_t *zero_points, qk_error_stats *stats);
 void qk_error_ref(const float *x, const float *r, size_t n, qk_error_stats *stats);
+double qk_candidate_error_ref(const float *x, size_t n, qk_candidate c, double bound);
 
 // x86 variants (defined only when compiling for x86_64).
 #if defined(__x86_64__)
@@ -105,6 +106,7 @@ void qk_dequantize_q4_0_avx512(const void *blocks, float *y, size_t n);
 void qk_linear_error_avx512(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
                             const float *scales, const int32_t *zero_points, qk_error_stats *stats);
 void qk_error_avx512(const float *x, const float *r, size_t n, qk_error_stats *stats);
+double qk_candidate_error_avx512(const float *x, size_t n, qk_candidate c, double bound);
 void qk_gemm_avx512(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                     float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 

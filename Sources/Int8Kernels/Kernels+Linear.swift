@@ -154,3 +154,15 @@ extension Kernels {
         sums.add(stats, count: x.count)
     }
 }
+
+extension Kernels {
+    /// Σ (x - dequantize(quantize(x)))² for one linear quantizer (the mse clipping search), in
+    /// blocks of 32; stops after the block that passes `bound`. Every ISA gives the same bits.
+    public func candidateError(
+        _ x: UnsafeBufferPointer<Float>, inverse: Float, scale: Float, zero: Float, qmin: Float, qmax: Float, bound: Double
+    ) -> Double {
+        guard let base = x.baseAddress, !x.isEmpty else { return 0 }
+        let candidate = qk_candidate(inverse: inverse, scale: scale, zero: zero, qmin: qmin, qmax: qmax)
+        return table.pointee.candidate_error(base, x.count, candidate, bound)
+    }
+}

@@ -114,3 +114,41 @@ struct ConversionAndBlockTests {
         }
     }
 }
+
+@Suite("mse search kernel")
+struct CandidateErrorTests {
+    /// Every variant returns the same bits as the scalar reference (same lane and reduction order),
+    /// for any length (tails included), with and without an early stop; and the reference agrees
+    /// with a plain double-precision sum to float accuracy.
+    @Test func variantsMatchTheReference() {
+        var rng = SplitMix64(seed: 31)
+        for trial in 0..<300 {
+            let n = Int(rng.next() % 300)
+            let x = (0..<n).map { _ in Float(Int(rng.next() % 20_001) - 10_000) / 1000 }
+            let bits = Int(rng.next() % 7) + 2
+            let symmetric = rng.next() % 2 == 0
+            let qmin: Float = symmetric ? -Float(1 << (bits - 1)) : 0, qmax: Float = symmetric ? Float((1 << (bits - 1)) - 1) : Float((1 << bits) - 1)
+            let scale = Float(rng.next() % 1000 + 1) / 1000
+            let zero: Float = symmetric ? 0 : Float(rng.next() % UInt64(qmax + 1))
+            let bound = trial % 3 == 0 ? Double(rng.next() % 500) : .infinity
+            let reference = x.withUnsafeBufferPointer {
+                Kernels.scalar.candidateError($0, inverse: 1 / scale, scale: scale, zero: zero, qmin: qmin, qmax: qmax, bound: bound)
+            }
+            for kernels in fastVariants {
+                let fast = x.withUnsafeBufferPointer {
+                    kernels.candidateError($0, inverse: 1 / scale, scale: scale, zero: zero, qmin: qmin, qmax: qmax, bound: bound)
+                }
+                #expect(fast.bitPattern == reference.bitPattern, "\(kernels.isa) trial \(trial)")
+            }
+            if bound == .infinity {
+                var exact = 0.0
+                for v in x {
+                    let q = Swift.min(Swift.max((v / scale).rounded(.toNearestOrEven) + zero, qmin), qmax)
+                    let e = Double(v) - Double((q - zero) * scale)
+                    exact += e * e
+                }
+                #expect(abs(reference - exact) <= 1e-4 * Swift.max(exact, 1), "trial \(trial)")
+            }
+        }
+    }
+}

@@ -83,6 +83,14 @@ typedef void (*qk_linear_error_fn)(const float *x, const uint8_t *q, int is_sign
 /// Error between two float arrays. Adds into *stats.
 typedef void (*qk_error_fn)(const float *x, const float *r, size_t n, qk_error_stats *stats);
 
+/// One candidate of the mse clipping search: a linear quantizer's parameters.
+typedef struct { float inverse, scale, zero, qmin, qmax; } qk_candidate;
+/// Σ (x - dequantize(quantize(x)))² over x[0..n), in blocks of 32 values, stopping after the first
+/// block that takes the sum past `bound` (the result is then only known to exceed it). Every
+/// variant sums in the same order (16 lanes, lane i taking values i and i + 16 of a block, lanes
+/// added pairwise), so all return the same bits and make the same choices.
+typedef double (*qk_candidate_error_fn)(const float *x, size_t n, qk_candidate c, double bound);
+
 /// One implementation of every kernel.
 typedef struct {
     int isa;
@@ -102,6 +110,7 @@ typedef struct {
     qk_gemm_fn gemm;
     qk_linear_error_fn linear_error;
     qk_error_fn error;
+    qk_candidate_error_fn candidate_error;
 } qk_kernel_table;
 
 /// The table for one ISA, or NULL if this CPU (or this build) lacks it.

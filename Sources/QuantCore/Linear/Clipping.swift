@@ -1,3 +1,4 @@
+import Int8Kernels
 /// How the range of a group (or channel) is chosen before its scale is computed.
 public enum ClippingMethod: Equatable, Sendable {
     /// The full range: nothing is clipped.
@@ -24,7 +25,9 @@ public enum ClippingMethod: Equatable, Sendable {
 extension LinearScheme {
     /// Narrows min-max ranges per group according to `clipping`. `x` is rows x cols with `group`
     /// values per range along each row (one range per row when group == cols).
-    func clip(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, mins: inout [Float], maxs: inout [Float]) {
+    func clip(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, mins: inout [Float], maxs: inout [Float], kernels: Kernels = .best
+    ) {
         guard clipping != .minmax, group > 0 else { return }
         let groups = (cols + group - 1) / group
         var scratch: [Float] = []
@@ -51,7 +54,7 @@ extension LinearScheme {
                         maxs[i] = Swift.min(maxs[i], Self.quantile(scratch, p / 100))
                     }
                 case .mse(let steps):
-                    let shrink = bestShrink(values, lo: mins[i], hi: maxs[i], steps: steps)
+                    let shrink = bestShrink(values, lo: mins[i], hi: maxs[i], steps: steps, kernels: kernels)
                     mins[i] *= shrink
                     maxs[i] *= shrink
                 case .kl(let bins):
@@ -75,7 +78,7 @@ extension LinearScheme {
 
     /// The factor in [0.3, 1] that, applied to the range, minimises the squared reconstruction error
     /// of these values (1 is always a candidate, so the result is never worse than min-max).
-    func bestShrink(_ values: UnsafeBufferPointer<Float>, lo: Float, hi: Float, steps: Int) -> Float {
+    func bestShrink(_ values: UnsafeBufferPointer<Float>, lo: Float, hi: Float, steps: Int, kernels: Kernels = .best) -> Float {
         var best: Float = 1
         var bestError = Double.infinity
         let candidates = Swift.max(steps, 1)
@@ -90,42 +93,10 @@ extension LinearScheme {
             let parameters = LinearParameters.single(min: lo * factor, max: hi * factor, scheme: self)
             let scale = parameters.scale, inverse = 1 / scale
             let zero = Float(parameters.zero)
-            // Codes are clamped to [qmin, qmax] (at most 255 apart), so the value can be clamped just
-            // outside that range before rounding, and rounded to nearest-even by adding and taking
-            // away 1.5 x 2^23: exact in fp32 for |t| < 2^22, where `rounded(.toNearestOrEven)` is a
-            // libm call per value on baseline x86-64. Four partial sums keep the adds independent.
-            let qmin = Float(self.qmin), qmax = Float(self.qmax)
-            let low = qmin - zero - 1, high = qmax - zero + 1
-            let magic: Float = 12_582_912  // 1.5 x 2^23
-            @inline(__always) func squaredError(_ v: Float) -> Float {
-                let t = Swift.min(Swift.max(v * inverse, low), high)
-                let q = Swift.min(Swift.max((t + magic) - magic + zero, qmin), qmax)
-                let e = v - (q - zero) * scale
-                return e * e
-            }
-            var error: Double = 0
-            var start = values.startIndex
-            while start < values.endIndex {
-                // Blocks of 32 between early exits: the inner loop stays branch-free, and a poor candidate
-                // stops after its first block (groups are often 64 or 128 values).
-                let end = Swift.min(values.endIndex, start + 32)
-                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-                var i = start
-                while i + 4 <= end {
-                    s0 += squaredError(values[i])
-                    s1 += squaredError(values[i + 1])
-                    s2 += squaredError(values[i + 2])
-                    s3 += squaredError(values[i + 3])
-                    i += 4
-                }
-                while i < end {
-                    s0 += squaredError(values[i])
-                    i += 1
-                }
-                error += Double((s0 + s1) + (s2 + s3))
-                if error > bestError { break }
-                start = end
-            }
+            // The kernel (C: a scalar reference and an AVX-512 version that return the same bits)
+            // stops once this candidate is already worse than the best so far.
+            let error = kernels.candidateError(
+                values, inverse: inverse, scale: scale, zero: zero, qmin: Float(self.qmin), qmax: Float(self.qmax), bound: bestError)
             if error < bestError || (error == bestError && factor > best) {
                 bestError = error
                 best = factor

@@ -105,7 +105,7 @@ struct LinearTensorJob: @unchecked Sendable {
                 let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
                 var mins = ranges.mins, maxs = ranges.maxs
-                job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs)
+                job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs, kernels: job.kernels)
                 var parameters = try job.parameters(mins: mins, maxs: maxs)
                 if let scaleBits = job.scheme.groupScaleBits, let twoLevel {
                     let split = LinearParameters.twoLevel(parameters, mins: mins, scheme: job.scheme, rows: range.count, groups: groups, scaleBits: scaleBits)
