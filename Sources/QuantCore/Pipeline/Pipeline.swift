@@ -129,19 +129,16 @@ public enum Pipeline {
         case .sign(let ternary):
             report.method = ternary ? "ternary" : "binary"
             report.bits = ternary ? 2 : 1
-            report.granularity = "channel"
-            report.axis = 0
+            report.setScales(perChannel: true)
         case .scaledFloat(let element, let perChannel):
             report.method = "float"
             report.type = element.rawValue
             report.bits = 8
-            report.granularity = perChannel ? "channel" : "tensor"
-            report.axis = perChannel ? 0 : nil
+            report.setScales(perChannel: perChannel)
         case .kmeans(let bits, let perChannel):
             report.method = "kmeans"
             report.bits = bits
-            report.granularity = perChannel ? "channel" : "tensor"
-            report.axis = perChannel ? 0 : nil
+            report.setScales(perChannel: perChannel)
         case .compressedLinear(let scheme, _):
             report.method = "linear"
             report.type = "compressed-tensors"

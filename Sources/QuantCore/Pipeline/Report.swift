@@ -24,6 +24,12 @@ public struct TensorReport: Sendable {
     public var scheme: String? = nil
 
     public var elementCount: Int { shape.reduce(1, *) }
+
+    /// One scale (or codebook) per tensor, or per output channel (axis 0).
+    mutating func setScales(perChannel: Bool) {
+        granularity = perChannel ? "channel" : "tensor"
+        axis = perChannel ? 0 : nil
+    }
     /// Stored bits per weight, scales and zero points included.
     public var bitsPerWeight: Double { elementCount == 0 ? 0 : Double(bytesOut * 8) / Double(elementCount) }
     public var quantized: Bool { method != "copy" }
