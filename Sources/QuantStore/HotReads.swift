@@ -1,5 +1,6 @@
 import Foundation
 import GRDBSQLite
+import Synchronization
 
 /// The two statements every poll runs (key to tenant, and the job row), on plain read-only SQLite
 /// connections that the calling thread borrows from a locked stack.
@@ -11,7 +12,9 @@ import GRDBSQLite
 /// these readers run beside GRDB's writer; every other statement still goes through GRDB.
 final class HotReads: @unchecked Sendable {
     private let path: String
-    private let lock = NSLock()
+    /// A spin lock: the critical section is a pop or a push, far shorter than the futex sleep and
+    /// wake-up a blocking lock pays whenever the two polling threads meet here.
+    private let locked = Atomic<Bool>(false)
     private var idle: [Connection] = []
     /// More idle connections than this are closed instead of kept (threads come and go in bursts).
     private let maxIdle = 16
@@ -26,16 +29,30 @@ final class HotReads: @unchecked Sendable {
 
     /// Runs `body` on a borrowed connection; opens one when none is idle.
     func with<T>(_ body: (Connection) throws -> T) throws -> T {
-        lock.lock()
+        lock()
         let borrowed = idle.popLast()
-        lock.unlock()
+        unlock()
         let connection = try borrowed ?? Connection(path: path)
         defer {
-            lock.lock()
-            if idle.count < maxIdle { idle.append(connection) } else { connection.close() }
-            lock.unlock()
+            lock()
+            let keep = idle.count < maxIdle
+            if keep { idle.append(connection) }
+            unlock()
+            if !keep { connection.close() }
         }
         return try body(connection)
+    }
+
+    private func lock() {
+        var spins = 0
+        while !locked.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            spins += 1
+            if spins > 100 { sched_yield() }
+        }
+    }
+
+    private func unlock() {
+        locked.store(false, ordering: .releasing)
     }
 
     /// One read-only connection and its prepared statements (keyed by SQL text).
