@@ -9,6 +9,8 @@ public struct HTTPRequest: Sendable {
     public var pathParameters: [String: String] = [:]
     /// Values middleware attaches for handlers (e.g. the authenticated tenant).
     public var context: [String: String] = [:]
+    /// Set by `Router.prepare`: the index of the matched route, -1 for none, nil before routing.
+    public var routeHint: Int?
 
     public var path: String {
         guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target }

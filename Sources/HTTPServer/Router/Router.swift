@@ -97,13 +97,29 @@ public struct Router: HTTPResponder {
     /// The matched route's limit; a small one for requests that match no route, so they still reach
     /// the router and get their 404 or 405 rather than a 413.
     public func bodyLimit(for request: HTTPRequest) -> Int64 {
-        route(request.method, request.path)?.bodyLimit ?? 64 * 1024
+        resolved(request)?.bodyLimit ?? 64 * 1024
+    }
+
+    /// Matches the route once per request (the path split and scan cost more than the rest of
+    /// routing when they ran three times) and stores it with the path parameters.
+    public func prepare(_ request: inout HTTPRequest) {
+        let parts = Self.parts(request.path)
+        let index = routes.firstIndex { $0.method == request.method && $0.fits(parts) }
+            ?? (request.method == "HEAD" ? routes.firstIndex { $0.method == "GET" && $0.fits(parts) } : nil)
+        request.routeHint = index ?? -1
+        if let index { request.pathParameters = routes[index].parameters(parts) }
+    }
+
+    /// The prepared route, or (for a request that was not prepared) a fresh match by method.
+    func resolved(_ request: HTTPRequest) -> Route? {
+        guard let hint = request.routeHint else { return route(request.method, request.path) }
+        return hint >= 0 && hint < routes.count ? routes[hint] : nil
     }
 
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? { expectation?(request) }
 
     public func runsInline(_ request: HTTPRequest) -> Bool {
-        route(request.method, request.path)?.inline ?? false
+        resolved(request)?.inline ?? false
     }
 
     public func respond(to request: HTTPRequest, body: RequestBody) throws -> HTTPResponse {
@@ -113,11 +129,11 @@ public struct Router: HTTPResponder {
         } ?? RequestID.next()
         var response: HTTPResponse
         var pattern = "unmatched"
-        let (matches, parts) = match(request.path)
-        if let route = matches.first(where: { $0.method == request.method }) ?? (request.method == "HEAD" ? matches.first(where: { $0.method == "GET" }) : nil) {
+        var routed = request
+        if routed.routeHint == nil { prepare(&routed) }
+        if let hint = routed.routeHint, hint >= 0, hint < routes.count {
+            let route = routes[hint]
             pattern = route.pattern
-            var routed = request
-            routed.pathParameters = route.parameters(parts)
             do {
                 try guardRequest?(&routed, pattern)
                 response = try route.handler(routed, body)
@@ -126,7 +142,7 @@ public struct Router: HTTPResponder {
             } catch {
                 response = HTTPError(500, "the server failed to answer this request").response
             }
-        } else if !matches.isEmpty {
+        } else if case let matches = match(request.path).routes, !matches.isEmpty {
             let allowed = Set(matches.map(\.method)).sorted().joined(separator: ", ")
             response = HTTPError(405, "\(request.method) is not allowed on \(request.path); use \(allowed)", headers: [("Allow", allowed)]).response
         } else {

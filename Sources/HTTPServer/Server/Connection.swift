@@ -162,7 +162,10 @@ final class Connection: @unchecked Sendable {
         return nil
     }
 
-    private func begin(_ request: HTTPRequest, framing: RequestHeadParser.Framing) {
+    private func begin(_ parsed: HTTPRequest, framing: RequestHeadParser.Framing) {
+        var prepared = parsed
+        server.responder.prepare(&prepared)
+        let request = prepared
         keepAlive = request.keepAlive
         bodyLimit = server.responder.bodyLimit(for: request)
         bodyReceived = 0

@@ -9,10 +9,14 @@ public protocol HTTPResponder: Sendable {
     func preflight(_ request: HTTPRequest) -> HTTPResponse?
     /// True for quick, bodiless requests the server may answer on the connection's own queue.
     func runsInline(_ request: HTTPRequest) -> Bool
+    /// Called once per request before the others: a chance to resolve (and remember in the
+    /// request) what they would each work out again, such as the route.
+    func prepare(_ request: inout HTTPRequest)
 }
 
 extension HTTPResponder {
     public func bodyLimit(for request: HTTPRequest) -> Int64 { 1 << 20 }
     public func preflight(_ request: HTTPRequest) -> HTTPResponse? { nil }
     public func runsInline(_ request: HTTPRequest) -> Bool { false }
+    public func prepare(_ request: inout HTTPRequest) {}
 }
