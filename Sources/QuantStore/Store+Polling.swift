@@ -13,8 +13,7 @@ extension Store {
     /// transaction. Polling is the service's hottest path, and each SQLite read transaction takes
     /// the WAL index locks once; doing auth and lookup separately took them twice per request.
     public func poll(job id: String, key: String) throws -> PolledJob {
-        guard !key.isEmpty, key.utf8.count <= 256 else { return .unauthorized }
-        let hash = SHA256.hash(Array(key.utf8))
+        guard let hash = Self.keyHash(key) else { return .unauthorized }
         let found: PolledJob? = try hot.with { connection in
             try connection.first(JobRecord.selectPolled, [.text(id), .blob(hash)]) { row in
                 // Column 0 is the key's tenant; the job's columns follow, NULL when there is no job.

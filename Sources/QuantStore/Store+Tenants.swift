@@ -41,8 +41,7 @@ extension Store {
     /// The tenant of a valid, unrevoked key, or nil: unknown, revoked and malformed keys all look
     /// the same to the caller. The lookup is by SHA-256, so no comparison touches the secret.
     public func authenticate(_ key: String) throws -> (tenant: Tenant, key: APIKey)? {
-        guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
-        let hash = Data(SHA256.hash(Array(key.utf8)))
+        guard let hash = Self.keyHash(key).map({ Data($0) }) else { return nil }
         return try pool.read { db in
             guard let record = try APIKey.filter(Column("key_hash") == hash).fetchOne(db), record.revokedAt == nil,
                 let tenant = try Tenant.fetchOne(db, key: record.tenantId)
@@ -54,11 +53,17 @@ extension Store {
     /// The hot path of every request: the tenant id of a valid, unrevoked key, in one statement on
     /// a raw read connection (see `HotReads`). A single SELECT is atomic on its own.
     public func tenantID(forKey key: String) throws -> String? {
-        guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
-        let hash = SHA256.hash(Array(key.utf8))
+        guard let hash = Self.keyHash(key) else { return nil }
         return try hot.with { connection in
             try connection.first("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [.blob(hash)]) { $0.text(0) } ?? nil
         }
+    }
+
+    /// The stored SHA-256 of a presented key, or nil for one that cannot be valid (empty, or
+    /// longer than any key this service issues): such keys are refused without a lookup.
+    static func keyHash(_ key: String) -> [UInt8]? {
+        guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
+        return SHA256.hash(Array(key.utf8))
     }
 
     /// Revokes every key that starts with `prefix` (at least 8 characters); returns how many.
