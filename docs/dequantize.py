@@ -50,6 +50,12 @@ MX = {
 }
 
 
+def row_codes(data, columns, bits):
+    """Unsigned codes, one row per line: bytes at 8 bits, else LSB-first bit fields per row."""
+    rows = data.reshape(-1, columns if bits == 8 else (columns * bits + 7) // 8)
+    return rows if bits == 8 else unpack(rows, bits, columns, False)
+
+
 def raw_bytes(path):
     """{name: uint8 array of its bytes} straight from the file (for dtypes numpy lacks)."""
     with open(path, "rb") as f:
@@ -80,16 +86,14 @@ def dequantize(path):
                 continue
             if t is not None and t["method"] == "kmeans":  # indices into an F32 codebook per tensor or channel
                 shape, bits = t["shape"], t["bits"]
-                codes = raw[name].reshape(-1, shape[-1] if bits == 8 else (shape[-1] * bits + 7) // 8)
-                q = codes if bits == 8 else unpack(codes, bits, shape[-1], False)
+                q = row_codes(raw[name], shape[-1], bits)
                 book = f.get_tensor(name + ".codebook").astype(np.float32).reshape(-1, 1 << bits)
                 rows_per_book = q.shape[0] // book.shape[0]
                 out[name] = np.take_along_axis(np.repeat(book, rows_per_book, axis=0), q.astype(np.int64), axis=1).reshape(shape)
                 continue
             if t is not None and t["method"] == "mx":  # element x 2^(e8m0 - 127), one scale per 32 along rows
                 shape, (bits, values) = t["shape"], MX[t["format"]]
-                codes = raw[name].reshape(-1, shape[-1] if bits == 8 else (shape[-1] * bits + 7) // 8)
-                q = codes if bits == 8 else unpack(codes, bits, shape[-1], False)
+                q = row_codes(raw[name], shape[-1], bits)
                 scale = 2.0 ** (raw[name + ".scale"].astype(np.float64) - 127)
                 scale = np.repeat(scale.reshape(q.shape[0], -1), t["block_size"], axis=1)[:, : shape[-1]]
                 out[name] = (values[q] * scale).astype(np.float32).reshape(shape)

@@ -261,17 +261,9 @@ public enum Dequantizer {
             let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
             let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
             let rowsPerChannel = shape[0] == 0 ? 0 : rows / shape[0]
-            let stride = Kernels.packedRowBytes(cols: last, bits: 1)
-            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
-            var unpacked = [UInt8](repeating: 0, count: last)
-            var out = [Float](repeating: 0, count: last)
-            for row in 0..<rows {
-                try unpacked.withUnsafeMutableBufferPointer {
-                    try kernels.unpack(UnsafeBufferPointer(rebasing: bytes[(row * stride)..<((row + 1) * stride)]), rows: 1, cols: last, bits: 1, signExtend: false, into: $0)
-                }
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: 1, kernels: kernels, writer: writer) { row, codes, out in
                 let scale = scales[row / Swift.max(rowsPerChannel, 1)]
-                for i in 0..<last { out[i] = unpacked[i] == 1 ? scale : -scale }
-                try out.withUnsafeBytes { try writer.write($0) }
+                for i in out.indices { out[i] = codes[i] == 1 ? scale : -scale }
             }
         case .scaledFloat(let codes, let scaleTensor, let element, let perChannel, let shape):
             let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
@@ -287,66 +279,31 @@ public enum Dequantizer {
             }
         case .packQuantized(let packedTensor, let scaleTensor, let bits, let groupSize, let shape):
             let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
-            let bytes = source.bytes(of: packedTensor).bindMemory(to: UInt8.self)
             let (rows, cols) = (shape[0], shape[1])
-            let wordBytes = (cols * bits + 31) / 32 * 4
             let columns = groupSize.map { (cols + $0 - 1) / $0 } ?? 1
             let offset = Float(1 << (bits - 1))
-            var unpacked = [UInt8](repeating: 0, count: cols)
-            var out = [Float](repeating: 0, count: cols)
-            for row in 0..<rows {
-                let rowBytes = UnsafeBufferPointer(rebasing: bytes[(row * wordBytes)..<((row + 1) * wordBytes)])
-                try unpacked.withUnsafeMutableBufferPointer {
-                    try kernels.unpack(rowBytes, rows: 1, cols: cols, bits: bits, signExtend: false, into: $0)
-                }
-                for i in 0..<cols {
-                    out[i] = (Float(unpacked[i]) - offset) * scales[row * columns + (groupSize.map { i / $0 } ?? 0)]
-                }
-                try out.withUnsafeBytes { try writer.write($0) }
+            // Rows are int32 words: packed even at 8 bits, the last word zero-padded.
+            try decodeRows(
+                source.bytes(of: packedTensor), rows: rows, cols: cols, bits: bits, rowStride: (cols * bits + 31) / 32 * 4, packedAt8: true,
+                kernels: kernels, writer: writer
+            ) { row, codes, out in
+                for i in out.indices { out[i] = (Float(codes[i]) - offset) * scales[row * columns + (groupSize.map { i / $0 } ?? 0)] }
             }
         case .kmeans(let codes, let codebookTensor, let bits, let perChannel, let shape):
             let codebooks = try allFloats(of: codebookTensor, source: source, kernels: kernels)
-            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
             let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
-            let rowBytes = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
             let rowsPerChannel = perChannel && shape[0] > 0 ? rows / shape[0] : Swift.max(rows, 1)
-            var unpacked = [UInt8](repeating: 0, count: last)
-            var out = [Float](repeating: 0, count: last)
-            for row in 0..<rows {
-                let rowCodes = UnsafeBufferPointer(rebasing: bytes[(row * rowBytes)..<((row + 1) * rowBytes)])
-                if bits == 8 {
-                    for i in 0..<last { unpacked[i] = rowCodes[i] }
-                } else {
-                    try unpacked.withUnsafeMutableBufferPointer {
-                        try kernels.unpack(rowCodes, rows: 1, cols: last, bits: bits, signExtend: false, into: $0)
-                    }
-                }
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: bits, kernels: kernels, writer: writer) { row, codes, out in
                 let base = (perChannel ? row / Swift.max(rowsPerChannel, 1) : 0) << bits
-                for i in 0..<last { out[i] = codebooks[base + Int(unpacked[i])] }
-                try out.withUnsafeBytes { try writer.write($0) }
+                for i in out.indices { out[i] = codebooks[base + Int(codes[i])] }
             }
         case .mx(let codes, let scaleTensor, let element, let shape):
             let scales = source.bytes(of: scaleTensor).bindMemory(to: UInt8.self)
-            let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
             let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
-            let stride = element.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: element.bits)
             let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
             let table = (0..<256).map { element.decode(UInt8($0)) }
-            var unpacked = [UInt8](repeating: 0, count: last)
-            var out = [Float](repeating: 0, count: last)
-            for row in 0..<rows {
-                let rowBytes = UnsafeBufferPointer(rebasing: bytes[(row * stride)..<((row + 1) * stride)])
-                if element.bits == 8 {
-                    for i in 0..<last { unpacked[i] = rowBytes[i] }
-                } else {
-                    try unpacked.withUnsafeMutableBufferPointer {
-                        try kernels.unpack(rowBytes, rows: 1, cols: last, bits: element.bits, signExtend: false, into: $0)
-                    }
-                }
-                for i in 0..<last {
-                    out[i] = table[Int(unpacked[i])] * E8M0.decode(scales[row * blocks + i / MXElement.blockSize])
-                }
-                try out.withUnsafeBytes { try writer.write($0) }
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: element.bits, kernels: kernels, writer: writer) { row, codes, out in
+                for i in out.indices { out[i] = table[Int(codes[i])] * E8M0.decode(scales[row * blocks + i / MXElement.blockSize]) }
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape, let superTensor):
             let scales: [Float]
@@ -367,6 +324,32 @@ public enum Dequantizer {
 }
 
 extension Dequantizer {
+    /// Row by row, the unsigned codes of `rows` x `cols` (one byte each at 8 bits unless
+    /// `packedAt8`, else bit fields packed least significant first, rows `rowStride` bytes apart),
+    /// turned into fp32 by `value` and written.
+    static func decodeRows(
+        _ bytes: UnsafeRawBufferPointer, rows: Int, cols: Int, bits: Int, rowStride: Int? = nil, packedAt8: Bool = false,
+        kernels: Kernels, writer: SafetensorsWriter, value: (_ row: Int, _ codes: [UInt8], _ out: inout [Float]) -> Void
+    ) throws {
+        let codes = bytes.bindMemory(to: UInt8.self)
+        let plain = bits == 8 && !packedAt8
+        let stride = rowStride ?? (plain ? cols : Kernels.packedRowBytes(cols: cols, bits: bits))
+        var unpacked = [UInt8](repeating: 0, count: cols)
+        var out = [Float](repeating: 0, count: cols)
+        for row in 0..<rows {
+            let rowBytes = UnsafeBufferPointer(rebasing: codes[(row * stride)..<((row + 1) * stride)])
+            if plain {
+                for i in 0..<cols { unpacked[i] = rowBytes[i] }
+            } else {
+                try unpacked.withUnsafeMutableBufferPointer {
+                    try kernels.unpack(rowBytes, rows: 1, cols: cols, bits: bits, signExtend: false, into: $0)
+                }
+            }
+            value(row, unpacked, &out)
+            try out.withUnsafeBytes { try writer.write($0) }
+        }
+    }
+
     /// A whole (small) tensor as fp32, e.g. scales. They may sit unaligned after byte-sized codes, so
     /// they are decoded into a scratch buffer that outlives the copy.
     static func allFloats(of tensor: SourceTensor, source: SourceModel, kernels: Kernels) throws -> [Float] {
