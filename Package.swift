@@ -23,7 +23,9 @@ let package = Package(
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
         .target(name: "Int8Kernels", dependencies: ["CInt8Kernels"]),
         // Quantization methods, metrics (and later recipes and the pipeline), on the kernels.
-        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats"]),
+        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "COpenBLAS"]),
+        // OpenBLAS (Debian: libopenblas-dev): fp32 GEMM and Cholesky for calibration (GPTQ, AdaRound).
+        .systemLibrary(name: "COpenBLAS"),
         // quantctl's commands, one file per subcommand; the executable is a thin main.
         .target(
             name: "QuantCLI",

@@ -5,7 +5,7 @@
 #   scripts/ensure-deps.sh [--build-only]   (--build-only: what a release build needs, no Python)
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev)
+packages=(libsqlite3-dev libcurl4-openssl-dev libopenblas-dev)
 # The interop tests need a Python with venv support.
 if [ "${1:-}" != "--build-only" ] && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   packages+=(python3 python3-venv)

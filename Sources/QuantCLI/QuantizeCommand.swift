@@ -34,6 +34,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Also write the full JSON report here.")
     var report: String?
 
+    @Option(help: "A calibration dataset (safetensors of `<layer>.input` samples) for GPTQ, AdaRound and static activations; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).")
+    var dataset: String?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -51,6 +54,9 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("give exactly one of --preset NAME or --recipe FILE")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if dataset != nil, remote.named {
+            throw ValidationError("with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
+        }
     }
 
     func run() throws {
@@ -61,6 +67,7 @@ struct QuantizeCommand: ParsableCommand {
             var options = PipelineOptions(progress: { bar.update($0) })
             if let threads { options.threads = threads }
             options.sync = !noFsync
+            options.calibrationDataset = dataset
             let result: Report
             do {
                 result = try Pipeline.run(input: input, output: output, recipe: recipe, options: options)
@@ -68,6 +75,8 @@ struct QuantizeCommand: ParsableCommand {
                 throw CLIFailure(kind: .user, message: "\(input): \(error)")
             } catch let error as PipelineError {
                 throw CLIFailure(kind: .user, message: "\(input): \(error)")
+            } catch let error as CalibrationError {
+                throw CLIFailure(kind: .user, message: "\(dataset ?? input): \(error)")
             }
             bar.finish()
             // compressed-tensors: the config.json fragment goes next to the weights.

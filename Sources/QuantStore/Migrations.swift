@@ -93,6 +93,25 @@ enum Migrations {
                 );
                 """)
         }
+        // Calibration datasets (activation samples); a job names at most one. Finished jobs outlive
+        // their dataset, so the reference is cleared rather than blocking the delete.
+        migrator.registerMigration("2026-11-27-datasets") { db in
+            try db.execute(sql: """
+                CREATE TABLE datasets (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    tensor_count INTEGER NOT NULL,
+                    blob_path TEXT NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE INDEX datasets_tenant ON datasets(tenant_id, created_at);
+                ALTER TABLE jobs ADD COLUMN dataset_id TEXT REFERENCES datasets(id) ON DELETE SET NULL;
+                CREATE INDEX jobs_dataset ON jobs(dataset_id, state);
+                """)
+        }
         return migrator
     }
 }

@@ -34,10 +34,7 @@ public struct TenantScope: Sendable {
     public func addModel(_ model: NewModel) throws -> ModelRecord {
         try store.immediate { db in
             let tenant = try Tenant.fetchOne(db, key: tenantID)
-            let used = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = ?", arguments: [tenantID]) ?? 0
-            if let tenant, used + model.size > tenant.maxStorageBytes {
-                throw StoreError.quotaExceeded("storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models first")
-            }
+            try checkStorageQuota(db, adding: model.size)
             let record = ModelRecord(
                 id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
                 tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
@@ -72,6 +69,7 @@ public struct TenantScope: Sendable {
             try db.execute(sql: "DELETE FROM jobs WHERE model_id = ? AND tenant_id = ?", arguments: [id, tenantID])
             try model.delete(db)
             let shared = try ModelRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
+                + DatasetRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
             return shared == 0 ? model.blobPath : nil
         }
     }
@@ -86,8 +84,14 @@ public struct TenantScope: Sendable {
         /// A hash of the request body: the same key with another body is a conflict.
         public var requestHash: String?
         public var maxAttempts: Int
+        /// The calibration dataset the recipe names (checked to belong to the tenant).
+        public var datasetID: String?
 
-        public init(modelID: String, recipe: String, name: String? = nil, idempotencyKey: String? = nil, requestHash: String? = nil, maxAttempts: Int = 3) {
+        public init(
+            modelID: String, recipe: String, name: String? = nil, idempotencyKey: String? = nil, requestHash: String? = nil, maxAttempts: Int = 3,
+            datasetID: String? = nil
+        ) {
+            self.datasetID = datasetID
             self.modelID = modelID
             self.recipe = recipe
             self.name = name
@@ -109,6 +113,11 @@ public struct TenantScope: Sendable {
             guard try ModelRecord.filter(Column("id") == new.modelID && Column("tenant_id") == tenantID).fetchCount(db) == 1 else {
                 throw StoreError.notFound("model \(new.modelID)")
             }
+            if let datasetID = new.datasetID,
+                try DatasetRecord.filter(Column("id") == datasetID && Column("tenant_id") == tenantID).fetchCount(db) != 1
+            {
+                throw StoreError.notFound("dataset \(datasetID)")
+            }
             let tenant = try Tenant.fetchOne(db, key: tenantID)
             let queued = try JobRecord.filter(Column("tenant_id") == tenantID && Column("state") == "queued").fetchCount(db)
             if let tenant, queued >= tenant.maxQueuedJobs {
@@ -120,7 +129,7 @@ public struct TenantScope: Sendable {
                 attempt: 0, maxAttempts: Swift.max(1, new.maxAttempts), leaseOwner: nil, leaseExpiresAt: nil, notBefore: now,
                 progressDone: nil, progressTotal: nil, cancelRequested: false, errorCode: nil, errorMessage: nil, createdAt: now,
                 startedAt: nil, finishedAt: nil, updatedAt: now, idempotencyKey: new.idempotencyKey, requestHash: new.requestHash,
-                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil)
+                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID)
             try job.insert(db)
             try Store.event(db, job: job.id, from: nil, to: .queued, attempt: 0, reason: "submitted", at: now)
             return (job, true)

@@ -5,11 +5,15 @@ public enum RoundingMethod: Equatable, Sendable {
     /// floor(v + u) with u uniform in [0, 1): unbiased in expectation. `u` is a hash of the seed,
     /// the tensor and the element's index, so results do not depend on chunking or threads.
     case stochastic(seed: UInt64)
+    /// AdaRound: rounding up or down learned per weight against the layer's calibration inputs
+    /// (`AdaRound`). Tensors without calibration data round to nearest.
+    case adaround(iterations: Int, datasetID: String)
 
     public var name: String {
         switch self {
         case .nearest: "nearest"
         case .stochastic: "stochastic"
+        case .adaround: "adaround"
         }
     }
 }

@@ -39,6 +39,13 @@ struct LinearTensorJob: @unchecked Sendable {
         case .tensor, .channel:
             (scales, zeros, metrics) = try twoPass(writer: writer)
         }
+        try writeParameters(scales: scales, zeros: zeros, twoLevel: twoLevel, writer: writer, fixedPoint: &fixedPoint)
+        return metrics
+    }
+
+    /// What follows the codes: scales (or two-level scale codes), zero points, super-scales, and
+    /// for compressed-tensors the shape.
+    func writeParameters(scales: [Float], zeros: [Int32]?, twoLevel: TwoLevelScales, writer: ArtifactWriter, fixedPoint: inout String?) throws {
         if scheme.groupScaleBits != nil {
             try writer.write(twoLevel.codes.withLock { $0 })
         } else {
@@ -51,7 +58,6 @@ struct LinearTensorJob: @unchecked Sendable {
         if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
         if scheme.groupScaleBits != nil { try writer.write(try FloatCodec.fromFloat32(.f32, twoLevel.superScales.withLock { $0 })) }
         if compressedTensors { try writer.write(tensor.shape.map { Int64($0) }) }
-        return metrics
     }
 
     // MARK: - Scales in the storage dtype
@@ -59,14 +65,30 @@ struct LinearTensorJob: @unchecked Sendable {
     /// Parameters from ranges, with scales rounded to their storage dtype first, so the codes are
     /// computed with exactly the scale a reader will use.
     func parameters(mins: [Float], maxs: [Float]) throws -> LinearParameters {
-        let dtype = scaleDType
+        try Self.parameters(mins: mins, maxs: maxs, scheme: scheme, scaleDType: scaleDType, tensor: tensor.name)
+    }
+
+    static func parameters(mins: [Float], maxs: [Float], scheme: LinearScheme, scaleDType dtype: WeightSpec.ScaleDType, tensor: String) throws -> LinearParameters {
         let parameters = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme) { scale in
             Self.store(scale, as: dtype)
         }
         if let bad = parameters.scales.first(where: { !$0.isFinite }) {
-            throw PipelineError.unsupported(tensor.name, "a scale (\(bad)) does not fit \(dtype.rawValue); use \"scale_dtype\": \"F32\"")
+            throw PipelineError.unsupported(tensor, "a scale (\(bad)) does not fit \(dtype.rawValue); use \"scale_dtype\": \"F32\"")
         }
         return parameters
+    }
+
+    /// Parameters of `rows` x `cols` values with `group` values per range along each row: ranges,
+    /// the scheme's clipping, then scales in their storage dtype.
+    static func rowParameters(
+        _ values: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, scheme: LinearScheme, scaleDType: WeightSpec.ScaleDType,
+        kernels: Kernels, tensor: String
+    ) throws -> LinearParameters {
+        let ranges = try kernels.minMax(values, rows: rows, cols: cols, group: group)
+        if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor, ranges.nonFinite) }
+        var mins = ranges.mins, maxs = ranges.maxs
+        scheme.clip(values, rows: rows, cols: cols, group: group, mins: &mins, maxs: &maxs, kernels: kernels)
+        return try parameters(mins: mins, maxs: maxs, scheme: scheme, scaleDType: scaleDType, tensor: tensor)
     }
 
     /// The value `scale` has once stored as `dtype`, never below that dtype's smallest normal.

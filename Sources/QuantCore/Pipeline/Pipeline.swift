@@ -24,6 +24,9 @@ public struct PipelineOptions: Sendable {
     public var isCancelled: (@Sendable () -> Bool)?
     /// fsync the artifact before renaming it into place (the job runner needs it durable).
     public var sync = true
+    /// The calibration dataset (safetensors of `<layer>.input`): required when the recipe names one;
+    /// with it, every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).
+    public var calibrationDataset: String? = nil
 
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: Kernels = .best, chunkElements: Int = 1 << 20,
@@ -52,7 +55,9 @@ public enum Pipeline {
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
-        let plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
+        var plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
+        let calibration = try calibrationContext(source, recipe: recipe, options: options)
+        if let calibration { addInputQuantization(&plans, calibration) }
         let writer = try ArtifactWriter(
             path: output, plans: plans, format: recipe.output,
             safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
@@ -73,6 +78,7 @@ public enum Pipeline {
             progress.bytesDone += bytes
             options.progress?(progress)
         }
+        processor.calibration = calibration
         do {
             for plan in plans {
                 progress.currentTensor = plan.source.name
@@ -82,6 +88,8 @@ public enum Pipeline {
                 var tensorReport = tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9)
                 tensorReport.fixedPoint = fixedPoint
                 tensorReport.scheme = selection?.choices.first { $0.tensor == plan.source.name }?.candidate
+                if let input = plan.inputQuantization { try writeInputQuantization(input, plan: plan, into: writer) }
+                if let calibration { annotate(&tensorReport, plan: plan, calibration: calibration) }
                 report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
                 options.progress?(progress)
@@ -92,6 +100,7 @@ public enum Pipeline {
             writer.abort()
             throw error
         }
+        report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) }
         report.fileBytesOut = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return report

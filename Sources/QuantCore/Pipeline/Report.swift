@@ -22,6 +22,8 @@ public struct TensorReport: Sendable {
     public var fixedPoint: String? = nil
     /// With mixed precision: the candidate chosen for this tensor.
     public var scheme: String? = nil
+    /// With a calibration dataset: the layer's output errors, W8A8 results and int8 speed.
+    public var calibration: JSONValue? = nil
 
     public var elementCount: Int { shape.reduce(1, *) }
 
@@ -54,6 +56,7 @@ public struct TensorReport: Sendable {
         object["seconds"] = Report.number(seconds)
         if let fixedPoint { object["fixed_point"] = .string(fixedPoint) }
         if let scheme { object["scheme"] = .string(scheme) }
+        if let calibration { object["calibration"] = calibration }
         if let note { object["note"] = .string(note) }
         return .object(object)
     }
@@ -70,6 +73,8 @@ public struct Report: Sendable {
     public var seconds: Double = 0
     /// With mixed precision: the budget, the bits used and the choice per tensor.
     public var mixedPrecision: JSONValue? = nil
+    /// With a calibration dataset: layers evaluated and the int8 against fp32 GEMM time.
+    public var calibration: JSONValue? = nil
 
     public var quantized: [TensorReport] { tensors.filter(\.quantized) }
     public var bytesIn: Int { tensors.reduce(0) { $0 + $1.bytesIn } }
@@ -104,6 +109,7 @@ public struct Report: Sendable {
         if let mixedPrecision {
             summary["mixed_precision"] = mixedPrecision
         }
+        if let calibration { summary["calibration"] = calibration }
         return .object(JSONObject([
             ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
             ("tensors", .array(tensors.map(\.json))),

@@ -37,10 +37,21 @@ public struct TensorPlan: Sendable {
 
     public let source: SourceTensor
     public let action: Action
-    public let outputs: [Output]
+    /// The tensors written for it, in order (static input scales last).
+    public internal(set) var outputs: [Output]
     public let spec: WeightSpec?
+    /// Static input quantization of the layer whose weight this is (`<layer>.input_scale`...).
+    public internal(set) var inputQuantization: StaticActivation? = nil
     /// Why the tensor was kept as is, when a recipe asked otherwise (reported).
     public var note: String?
+
+    /// Adds the layer's static input quantization: `<layer>.input_scale` (F32 [1]) and, when
+    /// asymmetric, `<layer>.input_zero_point` (I8 [1]), written after the weight's own tensors.
+    mutating func addInputQuantization(_ input: StaticActivation, layer: String, symmetric: Bool) {
+        inputQuantization = input
+        outputs.append(Output(name: layer + ".input_scale", shape: [1], dtype: .f32, ggmlType: nil, byteCount: 4))
+        if !symmetric { outputs.append(Output(name: layer + ".input_zero_point", shape: [1], dtype: .i8, ggmlType: nil, byteCount: 1)) }
+    }
 
     /// The rows x cols view the kernels work on: rows of the last dimension.
     var rowsView: (rows: Int, cols: Int) {
@@ -124,7 +135,7 @@ public struct TensorPlan: Sendable {
                     Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
                     Output(name: tensor.name + ".scale", shape: [tensor.shape[0]], dtype: .f32, ggmlType: nil, byteCount: tensor.shape[0] * 4),
                 ], spec: spec)
-        case .linear:
+        case .linear, .gptq:
             let scheme = spec.scheme!
             if case .channel(let axis) = scheme.granularity, axis >= Swift.max(tensor.shape.count, 1) {
                 throw PipelineError.unsupported(tensor.name, "channel axis \(axis) is outside its shape \(tensor.shape); set weights.axis or add an override")

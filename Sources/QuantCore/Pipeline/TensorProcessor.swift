@@ -12,6 +12,8 @@ final class TensorProcessor {
     let chunkElements: Int
     /// Called after every chunk with the input bytes it covered; throws to cancel.
     let checkpoint: (Int) throws -> Void
+    /// The calibration dataset and its results, when the run has one.
+    var calibration: CalibrationContext?
 
     private let floats = ScratchBuffer<Float>(fill: 0)
     private let codes = ScratchBuffer<UInt8>(fill: 0)
@@ -28,15 +30,26 @@ final class TensorProcessor {
 
     /// Runs the plan; `fixedPoint` receives the Qm.n formats of power-of-two linear scales.
     func process(_ plan: TensorPlan, into writer: ArtifactWriter, fixedPoint: inout String?) throws -> ErrorMetrics? {
+        let layer = calibration?.dataset.layer(ofWeight: plan.source.name)
+        let metrics = try run(plan, into: writer, layer: layer, fixedPoint: &fixedPoint)
+        if let calibration, let layer, plan.source.shape.count == 2, calibration.evaluations.withLock({ $0[plan.source.name] == nil }) {
+            try CalibratedLinearJob.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self)
+        }
+        return metrics
+    }
+
+    private func run(_ plan: TensorPlan, into writer: ArtifactWriter, layer: String?, fixedPoint: inout String?) throws -> ErrorMetrics? {
         switch plan.action {
         case .copy:
             try copy(plan.source, into: writer)
             return nil
-        case .linear(let scheme, let scaleDType):
-            return try LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType).run(into: writer, fixedPoint: &fixedPoint)
-        case .compressedLinear(let scheme, let scaleDType):
-            let job = LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType, compressedTensors: true)
-            return try job.run(into: writer, fixedPoint: &fixedPoint)
+        case .linear(let scheme, let scaleDType), .compressedLinear(let scheme, let scaleDType):
+            var linear = LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType)
+            if case .compressedLinear = plan.action { linear.compressedTensors = true }
+            if let calibration, let layer, let spec = plan.spec, CalibratedLinearJob.applies(scheme, to: plan.source) {
+                return try CalibratedLinearJob(linear: linear, calibration: calibration, layer: layer, spec: spec).run(into: writer, fixedPoint: &fixedPoint)
+            }
+            return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
             return try blocks(plan.source, format: format, into: writer)
         case .float(let dtype):

@@ -36,6 +36,10 @@ public struct Recipe: Sendable {
     public let json: JSONValue
     /// Automatic mixed precision: the pipeline picks one candidate per tensor (`MixedPrecision`).
     public var mixedPrecision: MixedPrecisionSpec? = nil
+    /// Activation quantization (static scales from a dataset, or dynamic per token).
+    public var activations: ActivationSpec? = nil
+    /// The one calibration dataset the recipe names (GPTQ, AdaRound, static activations), if any.
+    public var datasetID: String? = nil
 
     /// The weight spec for a tensor: the last matching override wins.
     public func weights(for name: String) -> WeightSpec {
@@ -53,7 +57,7 @@ public struct Recipe: Sendable {
 
     // MARK: - Parsing
 
-    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision"]
+    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations"]
 
     /// Parses recipe JSON text (duplicate keys rejected).
     public static func parse(_ text: String) throws -> Recipe {
@@ -134,9 +138,28 @@ public struct Recipe: Sendable {
             guard output == .safetensors else { throw RecipeError("output.format", "mixed precision writes plain safetensors") }
             resolved["mixed_precision"] = mixed.json
         }
+        let activations = try (object["activations"] ?? base["activations"]).map { try ActivationSpec.parse($0) }
+        if let activations {
+            guard activations.mode == .dynamic || output.isSafetensors else {
+                throw RecipeError("activations", "static activation scales are stored in safetensors (`<layer>.input_scale`); GGUF has no place for them")
+            }
+            resolved["activations"] = activations.json
+        }
+        let datasetID = try singleDataset(weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations)
         return Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
-            nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed)
+            nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
+    }
+
+    /// A job reads one calibration dataset: every dataset_id of the recipe must be the same.
+    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?) throws -> String? {
+        var named: [(path: String, id: String)] = weights.compactMap { entry in entry.spec.calibrationDatasetID.map { (entry.path, $0) } }
+        if let id = activations?.datasetID { named.append(("activations", id)) }
+        guard let first = named.first else { return nil }
+        if let other = named.first(where: { $0.id != first.id }) {
+            throw RecipeError("\(other.path).dataset_id", "is '\(other.id)' but \(first.path) names '\(first.id)'; a job uses one calibration dataset")
+        }
+        return first.id
     }
 
     /// Field-wise merge of `over` onto `base`. Changing the method starts from `over` alone, so a
@@ -171,7 +194,7 @@ public struct Recipe: Sendable {
             throw RecipeError("\(path).method", "compressed-tensors output holds linear int4 or int8 weights; use method \"linear\" or output.format \"safetensors\"")
         case (.binary, .gguf), (.ternary, .gguf), (.float, .gguf), (.mx, .gguf), (.kmeans, .gguf):
             throw RecipeError("\(path).method", "GGUF has no \(spec.method.rawValue) type; use output.format \"safetensors\"")
-        case (.linear, .gguf):
+        case (.linear, .gguf), (.gptq, .gguf):
             throw RecipeError(
                 "\(path).method",
                 "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\"")

@@ -15,6 +15,9 @@ public struct WeightSpec: Equatable, Sendable {
         case mx
         /// A codebook of 2^bits centroids (1-D k-means) per tensor or per output channel.
         case kmeans
+        /// Linear codes chosen by GPTQ (column-wise error feedback through the inverse Hessian of the
+        /// layer's calibration inputs); the artifact layout is the linear one.
+        case gptq
     }
 
     /// Storage of linear scales.
@@ -52,11 +55,24 @@ public struct WeightSpec: Equatable, Sendable {
     public var mxElement: MXElement? = nil
     /// `kmeans`: index bits (the codebook has 2^bits entries); `perChannel` as for `float`.
     public var kmeansBits: Int? = nil
+    /// `gptq`: its options, and the dataset whose inputs give the Hessians.
+    public var gptq: GPTQOptions? = nil
+    public var datasetID: String? = nil
+
+    /// The dataset this spec needs (GPTQ's, or AdaRound's), if any.
+    public var calibrationDatasetID: String? {
+        if let datasetID { return datasetID }
+        if case .adaround(_, let id)? = scheme?.rounding { return id }
+        return nil
+    }
+
+    /// Linear codes in the linear artifact layout (`linear` and `gptq`).
+    public var isLinearLayout: Bool { method == .linear || method == .gptq }
 
     /// The JSON form stored in reports and artifact metadata.
     public var json: JSONValue {
         var object = JSONObject([("method", .string(method.rawValue))])
-        if let scheme, method == .linear {
+        if let scheme, isLinearLayout {
             object["bits"] = .integer(scheme.bits)
             object["symmetric"] = .bool(scheme.symmetric)
             switch scheme.granularity {
@@ -79,9 +95,19 @@ public struct WeightSpec: Equatable, Sendable {
             case .minmax: break
             }
             object["clipping"] = .object(clipping)
-            var rounding = JSONObject([("method", .string(scheme.rounding.name))])
-            if case .stochastic(let seed) = scheme.rounding { rounding["seed"] = .integer(seed) }
-            object["rounding"] = .object(rounding)
+            if let gptq {
+                object["damping"] = .number(String(gptq.damping))
+                object["act_order"] = .bool(gptq.actOrder)
+                object["dataset_id"] = datasetID.map { .string($0) } ?? .null
+            } else {
+                var rounding = JSONObject([("method", .string(scheme.rounding.name))])
+                if case .stochastic(let seed) = scheme.rounding { rounding["seed"] = .integer(seed) }
+                if case .adaround(let iterations, let dataset) = scheme.rounding {
+                    rounding["dataset_id"] = .string(dataset)
+                    rounding["iterations"] = .integer(iterations)
+                }
+                object["rounding"] = .object(rounding)
+            }
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
         if let floatElement {
@@ -105,6 +131,7 @@ public struct WeightSpec: Equatable, Sendable {
         let allowed: [String]
         switch method {
         case .linear: allowed = linearFields
+        case .gptq: allowed = linearFields.filter { $0 != "rounding" } + ["damping", "act_order", "dataset_id"]
         case .gguf: allowed = ggufFields
         case .float: allowed = ["method", "format", "granularity"]
         case .mx: allowed = ["method", "format"]
@@ -142,7 +169,7 @@ public struct WeightSpec: Equatable, Sendable {
             }
             let type = try enumValue(typeValue, GGUFType.self, field("type"), uppercase: true)
             return WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
-        case .linear:
+        case .linear, .gptq:
             let bits = try integer(object["bits"] ?? .integer(8), field("bits"), range: 2...8)
             let symmetric = try boolean(object["symmetric"] ?? .bool(true), field("symmetric"))
             let granularityName = try enumValue(object["granularity"] ?? .string("channel"), GranularityName.self, field("granularity"))
@@ -171,7 +198,30 @@ public struct WeightSpec: Equatable, Sendable {
             } catch QuantError.invalidScheme(let message) {
                 throw RecipeError(field(message.contains("scale_bits") || message.contains("two-level") ? "scale_bits" : "clipping"), message)
             }
-            return WeightSpec(method: .linear, scheme: scheme, scaleDType: scaleDType, ggufType: nil)
+            var spec = WeightSpec(method: method, scheme: scheme, scaleDType: scaleDType, ggufType: nil)
+            if method == .gptq {
+                guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
+                    throw RecipeError(field("dataset_id"), "is required for method 'gptq': the id of a dataset from POST /v1/datasets")
+                }
+                guard scheme.groupScaleBits == nil else {
+                    throw RecipeError(field("scale_bits"), "GPTQ keeps one level of scales; remove scale_bits")
+                }
+                switch granularity {
+                case .group, .channel(axis: 0): break
+                default: throw RecipeError(field("granularity"), "GPTQ needs granularity 'group' or 'channel' (axis 0): scales along each output row")
+                }
+                var options = GPTQOptions()
+                if let damping = object["damping"] {
+                    guard let value = damping.doubleValue, value > 0, value <= 1 else {
+                        throw RecipeError(field("damping"), "must be a number above 0 and at most 1 (a fraction of the mean Hessian diagonal), e.g. 0.01")
+                    }
+                    options.damping = value
+                }
+                options.actOrder = try boolean(object["act_order"] ?? .bool(false), field("act_order"))
+                spec.gptq = options
+                spec.datasetID = dataset
+            }
+            return spec
         }
     }
 
@@ -232,8 +282,20 @@ public struct WeightSpec: Equatable, Sendable {
     /// `{"method": "nearest"}` or `{"method": "stochastic", "seed": 42}`.
     static func parseRounding(_ value: JSONValue?, _ field: String) throws -> RoundingMethod {
         guard let value else { return .nearest }
-        guard let object = value.objectValue, let name = object["method"]?.stringValue, ["nearest", "stochastic"].contains(name) else {
-            throw RecipeError(field, "must be {\"method\": \"nearest\"} or {\"method\": \"stochastic\", \"seed\": 42}, got \(value.serialized)")
+        guard let object = value.objectValue, let name = object["method"]?.stringValue, ["nearest", "stochastic", "adaround"].contains(name) else {
+            throw RecipeError(
+                field,
+                "must be {\"method\": \"nearest\"}, {\"method\": \"stochastic\", \"seed\": 42} or {\"method\": \"adaround\", \"dataset_id\": ..., \"iterations\": 1000}, got \(value.serialized)")
+        }
+        if name == "adaround" {
+            for key in object.keys where !["method", "dataset_id", "iterations"].contains(key) {
+                throw RecipeError("\(field).\(key)", "is not a field of rounding adaround (allowed: method, dataset_id, iterations)")
+            }
+            guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
+                throw RecipeError("\(field).dataset_id", "is required for adaround: the id of a dataset from POST /v1/datasets")
+            }
+            let iterations = try integer(object["iterations"] ?? .integer(1000), "\(field).iterations", range: 1...100_000)
+            return .adaround(iterations: iterations, datasetID: dataset)
         }
         for key in object.keys where key != "method" && !(name == "stochastic" && key == "seed") {
             throw RecipeError("\(field).\(key)", "is not a field of rounding \(name)")

@@ -4,14 +4,37 @@ import HTTPServer
 import ModelFormats
 import QuantStore
 
-/// Receives a model upload: streams the body (raw or multipart) to a temporary file while hashing,
-/// validates it as safetensors or GGUF, then stores it by content and records it. Nothing is left
+/// Receives a model or dataset upload: streams the body (raw or multipart) to a temporary file while
+/// hashing, validates it as safetensors or GGUF, then stores it by content and records it. Nothing is left
 /// in `tmp/` after any failure, a dropped connection included.
 struct UploadReceiver {
     let data: DataDirectory
     let counters: ServiceCounters
 
+    /// A validated upload, stored by content under blobs/.
+    struct Stored {
+        let blobPath: String
+        let sha256: String
+        let size: Int64
+        let file: ModelFile
+    }
+
     func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
+        let stored = try store(request, body: body, maxBytes: maxBytes, what: "model")
+        do {
+            return try scope.addModel(.init(
+                name: name, format: stored.file.format.rawValue, size: stored.size, sha256: stored.sha256, tensorCount: stored.file.tensors.count,
+                parameterCount: Int64(stored.file.tensors.reduce(0) { $0 + $1.elementCount }), blobPath: stored.blobPath))
+        } catch StoreError.quotaExceeded(let message) {
+            throw HTTPError(413, message, type: "storage-quota")
+        }
+    }
+
+    /// Streams the body (raw or multipart) to a temporary file while hashing, opens it as
+    /// safetensors or GGUF, runs `validate` on it, and only then adopts it into the blob store.
+    func store(
+        _ request: HTTPRequest, body: RequestBody, maxBytes: Int64, what: String, validate: (ModelFile) throws -> Void = { _ in }
+    ) throws -> Stored {
         let temporary = (data.tmp as NSString).appendingPathComponent("upload-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
             throw HTTPError(503, "cannot write under the data directory", type: "storage-unavailable")
@@ -25,7 +48,7 @@ struct UploadReceiver {
         var size: Int64 = 0
         func write(_ bytes: [UInt8]) throws {
             size += Int64(bytes.count)
-            if size > maxBytes { throw HTTPError(413, "the model is larger than the upload limit of \(maxBytes) bytes") }
+            if size > maxBytes { throw HTTPError(413, "the \(what) is larger than the upload limit of \(maxBytes) bytes") }
             bytes.withUnsafeBytes { hasher.update($0) }
             do { try handle.write(contentsOf: bytes) } catch {
                 throw HTTPError(507, "the server ran out of space storing the upload", type: "insufficient-storage")
@@ -41,28 +64,23 @@ struct UploadReceiver {
             while let chunk = try body.read() { try write(chunk) }
         }
         counters.addBytesIn(size)
-        // Not fsynced here: `adopt` syncs the file once it is known to be a model worth keeping.
+        // Not fsynced here: `adopt` syncs the file once it is known to be worth keeping.
         try handle.close()
-        guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
-        let model: ModelFile
+        guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-\(what)") }
+        let file: ModelFile
         do {
-            model = try ModelFile.open(path: temporary)
+            file = try ModelFile.open(path: temporary)
         } catch let error as FormatError {
             if Self.unknownFormat(temporary) {
                 throw HTTPError(415, "the file is neither safetensors nor GGUF (GGUF starts with 'GGUF'; safetensors with an 8-byte header length and a JSON header)", type: "unsupported-format")
             }
-            throw HTTPError(422, "the model file is malformed: \(error)", type: "invalid-model")
+            throw HTTPError(422, "the \(what) file is malformed: \(error)", type: "invalid-\(what)")
         }
+        try validate(file)
         let sha = SHA256.hex(hasher.finalize())
         let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
         committed = true
-        do {
-            return try scope.addModel(.init(
-                name: name, format: model.format.rawValue, size: size, sha256: sha, tensorCount: model.tensors.count,
-                parameterCount: Int64(model.tensors.reduce(0) { $0 + $1.elementCount }), blobPath: blob.path))
-        } catch StoreError.quotaExceeded(let message) {
-            throw HTTPError(413, message, type: "storage-quota")
-        }
+        return Stored(blobPath: blob.path, sha256: sha, size: size, file: file)
     }
 
     /// True when the bytes do not even look like either format (a 415, not a 422).

@@ -5,6 +5,8 @@ import GRDB
 public struct Claim: Sendable, Equatable {
     public let job: JobRecord
     public let model: ModelRecord
+    /// The calibration dataset of the job, when its recipe names one.
+    public var dataset: DatasetRecord? = nil
     public var attempt: Int { job.attempt }
 }
 
@@ -67,7 +69,8 @@ extension Store {
             try job.update(db)
             try db.execute(sql: "UPDATE tenants SET last_claimed_at = ? WHERE id = ?", arguments: [now, job.tenantId])
             try Store.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
-            return Claim(job: job, model: model)
+            let dataset = try job.datasetId.flatMap { try DatasetRecord.fetchOne(db, key: $0) }
+            return Claim(job: job, model: model, dataset: dataset)
         }
     }
 
@@ -225,11 +228,12 @@ extension Store {
         }
     }
 
-    /// Every artifact path a job row refers to, and every model blob: what start-up keeps on disk.
+    /// Every artifact path a job row refers to, and every model and dataset blob: what start-up keeps on disk.
     public func referencedFiles() throws -> Set<String> {
         try pool.read { db in
             Set(try String.fetchAll(db, sql: "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")
-                + String.fetchAll(db, sql: "SELECT blob_path FROM models"))
+                + String.fetchAll(db, sql: "SELECT blob_path FROM models")
+                + String.fetchAll(db, sql: "SELECT blob_path FROM datasets"))
         }
     }
 

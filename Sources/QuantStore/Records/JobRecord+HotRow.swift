@@ -47,6 +47,7 @@ extension JobRecord {
         artifactSha256 = row.text(next())
         summary = row.text(next())
         expiresAt = row.double(next())
+        datasetId = row.text(next())
         guard Int(column - firstColumn) == CodingKeys.allCases.count else {
             throw StoreError.invalid("job row decoding read \(column) of \(CodingKeys.allCases.count) columns")
         }

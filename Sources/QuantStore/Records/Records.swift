@@ -84,6 +84,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var artifactSha256: String?
     public var summary: String?
     public var expiresAt: Double?
+    /// The calibration dataset the recipe names, if any.
+    public var datasetId: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
@@ -92,11 +94,29 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         case errorCode = "error_code", errorMessage = "error_message", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", updatedAt = "updated_at", idempotencyKey = "idempotency_key"
         case requestHash = "request_hash", artifactPath = "artifact_path", artifactSize = "artifact_size"
-        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at"
+        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at", datasetId = "dataset_id"
     }
 }
 
 extension JobState: DatabaseValueConvertible {}
+
+/// An uploaded calibration dataset: a safetensors file of `<layer>.input` activation samples,
+/// stored by content like a model.
+public struct DatasetRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "datasets"
+    public var id: String
+    public var tenantId: String
+    public var name: String
+    public var size: Int64
+    public var sha256: String
+    public var tensorCount: Int
+    public var blobPath: String
+    public var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, tenantId = "tenant_id", name, size, sha256, tensorCount = "tensor_count", blobPath = "blob_path", createdAt = "created_at"
+    }
+}
 
 /// One state change of a job.
 public struct JobEvent: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {

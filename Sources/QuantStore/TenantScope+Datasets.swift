@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+
+/// Calibration datasets: uploaded, listed and deleted like models, under the same tenant rules and
+/// the same storage quota.
+extension TenantScope {
+    public struct NewDataset: Sendable {
+        public var name: String
+        public var size: Int64
+        public var sha256: String
+        public var tensorCount: Int
+        public var blobPath: String
+
+        public init(name: String, size: Int64, sha256: String, tensorCount: Int, blobPath: String) {
+            self.name = name
+            self.size = size
+            self.sha256 = sha256
+            self.tensorCount = tensorCount
+            self.blobPath = blobPath
+        }
+    }
+
+    public func addDataset(_ dataset: NewDataset) throws -> DatasetRecord {
+        try store.immediate { db in
+            try checkStorageQuota(db, adding: dataset.size)
+            let record = DatasetRecord(
+                id: Store.newID("ds"), tenantId: tenantID, name: dataset.name, size: dataset.size, sha256: dataset.sha256,
+                tensorCount: dataset.tensorCount, blobPath: dataset.blobPath, createdAt: Date(timeIntervalSince1970: store.clock()))
+            try record.insert(db)
+            return record
+        }
+    }
+
+    public func dataset(_ id: String) throws -> DatasetRecord {
+        guard let dataset = try pool.read({ db in try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) }) else {
+            throw StoreError.notFound("dataset \(id)")
+        }
+        return dataset
+    }
+
+    public func datasets(limit: Int = 100) throws -> [DatasetRecord] {
+        try pool.read { db in
+            try DatasetRecord.filter(Column("tenant_id") == tenantID).order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Deletes a dataset; a conflict while queued or running jobs use it. Finished jobs keep their
+    /// artifacts and reports (their reference is cleared). Returns the blob path when nothing else
+    /// (a model or dataset of any tenant) shares the file.
+    public func deleteDataset(_ id: String) throws -> String? {
+        try store.immediate { db in
+            guard let dataset = try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
+                throw StoreError.notFound("dataset \(id)")
+            }
+            let active = try JobRecord.filter(Column("dataset_id") == id && ["queued", "running"].contains(Column("state"))).fetchCount(db)
+            if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
+            try dataset.delete(db)
+            let shared = try DatasetRecord.filter(Column("blob_path") == dataset.blobPath).fetchCount(db)
+                + ModelRecord.filter(Column("blob_path") == dataset.blobPath).fetchCount(db)
+            return shared == 0 ? dataset.blobPath : nil
+        }
+    }
+
+    /// Models and datasets share one storage quota per tenant.
+    func checkStorageQuota(_ db: Database, adding size: Int64) throws {
+        guard let tenant = try Tenant.fetchOne(db, key: tenantID) else { return }
+        let used = try Int64.fetchOne(
+            db,
+            sql: "SELECT (SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = ?) + (SELECT COALESCE(SUM(size), 0) FROM datasets WHERE tenant_id = ?)",
+            arguments: [tenantID, tenantID]) ?? 0
+        if used + size > tenant.maxStorageBytes {
+            throw StoreError.quotaExceeded("storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
+        }
+    }
+}
