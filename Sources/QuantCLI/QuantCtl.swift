@@ -16,7 +16,8 @@ public struct QuantCtl: ParsableCommand {
             """,
         version: QuantServiceVersion.current,
         subcommands: [
-            InspectCommand.self, QuantizeCommand.self, DequantizeCommand.self, PresetsCommand.self, ModelsCommand.self, JobsCommand.self, HealthCommand.self,
+            InspectCommand.self, QuantizeCommand.self, DequantizeCommand.self, PresetsCommand.self, ModelsCommand.self, DatasetsCommand.self, JobsCommand.self,
+            HealthCommand.self,
         ]
     )
 

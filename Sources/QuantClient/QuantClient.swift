@@ -28,13 +28,37 @@ public final class QuantClient: Sendable {
     public func uploadModel(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws
         -> Model
     {
+        try decode(Model.self, upload("/v1/models", path: path, name: name, progress: progress))
+    }
+
+    /// Streams a file to `route` (models, datasets).
+    func upload(_ route: String, path: String, name: String?, progress: (@Sendable (TransferProgress) -> Void)?) throws -> CurlResponse {
         guard FileManager.default.isReadableFile(atPath: path) else { throw ClientError.file("cannot read \(path)") }
-        let modelName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let fileName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let request = CurlRequest(
-            method: "POST", url: url("/v1/models", query: [("name", modelName)]),
+            method: "POST", url: url(route, query: [("name", fileName)]),
             headers: [("Content-Type", "application/octet-stream")], body: .file(path: path))
         // A retried upload is only safe when the first attempt never reached the server.
-        return try decode(Model.self, check(perform(request, retry: .connectOnly, progress: progress)))
+        return try check(perform(request, retry: .connectOnly, progress: progress))
+    }
+
+    // MARK: - Datasets
+
+    /// Uploads a calibration dataset (safetensors of `<layer>.input` samples), streamed from disk.
+    public func uploadDataset(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> Dataset {
+        try decode(Dataset.self, upload("/v1/datasets", path: path, name: name, progress: progress))
+    }
+
+    public func datasets() throws -> [Dataset] {
+        try decode(DatasetList.self, check(send("GET", "/v1/datasets"))).datasets
+    }
+
+    public func dataset(_ id: String) throws -> Dataset {
+        try decode(Dataset.self, check(send("GET", "/v1/datasets/\(escape(id))")))
+    }
+
+    public func deleteDataset(_ id: String) throws {
+        _ = try check(send("DELETE", "/v1/datasets/\(escape(id))"))
     }
 
     public func models() throws -> [Model] {

@@ -57,6 +57,8 @@ public struct JobSummary: Codable, Sendable, Equatable {
 public struct Job: Codable, Sendable, Equatable {
     public var id: String
     public var modelId: String
+    /// The calibration dataset the recipe names, if any.
+    public var datasetId: String?
     public var name: String?
     public var status: String
     public var progress: JobProgress
@@ -91,6 +93,50 @@ public struct TensorMetrics: Codable, Sendable, Equatable {
     public var sqnrDb: Double?
     public var maxAbsError: Double?
     public var cosine: Double?
+    /// With a calibration dataset: the layer's evaluation on its inputs.
+    public var calibration: LayerCalibration?
+}
+
+/// A layer's evaluation on its calibration inputs (docs/CALIBRATION.md).
+public struct LayerCalibration: Codable, Sendable, Equatable {
+    public struct OutputSQNR: Codable, Sendable, Equatable {
+        public var weightOnly: Double?
+        public var weightOnlyNearest: Double?
+        public var w8a8Static: Double?
+        public var w8a8Dynamic: Double?
+    }
+
+    public var samples: Int
+    public var rounding: String
+    public var outputSqnrDb: OutputSQNR
+    public var staticCalibrator: String
+    public var inputScale: Double?
+    public var inputZeroPoint: Int
+    public var fp32GemmMs: Double?
+    public var int8GemmMs: Double?
+    public var int8Speedup: Double?
+}
+
+/// An uploaded calibration dataset.
+public struct Dataset: Codable, Sendable, Equatable {
+    public struct Layer: Codable, Sendable, Equatable {
+        public var name: String
+        public var samples: Int
+        public var features: Int
+    }
+
+    public var id: String
+    public var name: String
+    public var size: Int64
+    public var sha256: String
+    public var tensorCount: Int
+    public var createdAt: String
+    /// Only in `GET /v1/datasets/{id}`.
+    public var layers: [Layer]?
+}
+
+public struct DatasetList: Codable, Sendable {
+    public var datasets: [Dataset]
 }
 
 public struct JobReport: Codable, Sendable {

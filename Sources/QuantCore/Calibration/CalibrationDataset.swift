@@ -50,6 +50,7 @@ public final class CalibrationDataset: Sendable {
     }
 
     public func samples(of layer: String) -> Int { inputs[layer]?.shape[0] ?? 0 }
+    public func features(of layer: String) -> Int { inputs[layer]?.shape[1] ?? 0 }
 
     /// The samples of one layer as a matrix (samples x in_features), decoded to fp32.
     public func inputs(of layer: String, kernels: Kernels = .best) throws -> Matrix {

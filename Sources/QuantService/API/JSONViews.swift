@@ -47,6 +47,14 @@ enum JSONViews {
         return "\(clamped / 10_000).\(String(repeating: "0", count: 4 - decimals.count))\(decimals)"
     }
 
+    static func dataset(_ d: DatasetRecord) -> JSONValue {
+        .object(JSONObject([
+            ("id", .string(d.id)), ("name", .string(d.name)), ("size", .integer(d.size)), ("sha256", .string(d.sha256)),
+            ("tensor_count", .integer(d.tensorCount)), ("created_at", timestamp(d.createdAt.timeIntervalSince1970)),
+            ("links", .object(JSONObject([("self", .string("/v1/datasets/\(d.id)"))]))),
+        ]))
+    }
+
     static func model(_ m: ModelRecord) -> JSONValue {
         .object(
             JSONObject([
@@ -85,6 +93,10 @@ enum JSONViews {
         out.string(j.id)
         out.key("model_id")
         out.string(j.modelId)
+        if let dataset = j.datasetId {
+            out.key("dataset_id")
+            out.string(dataset)
+        }
         out.key("name")
         out.string(j.name)
         out.key("status")

@@ -39,6 +39,7 @@ public final class ServiceAPI: Sendable {
         router.observer = { request, response, seconds, pattern in metrics.observe(route: pattern, status: response.status, seconds: seconds) }
         addHealth(&router)
         addModels(&router)
+        addDatasets(&router)
         addJobs(&router)
         return router
     }
@@ -187,12 +188,16 @@ public final class ServiceAPI: Sendable {
             let name = object["name"]?.stringValue
             let model = try Self.run { try scope.model(modelID) }
             try Self.checkApplicable(recipe, modelPath: model.blobPath)
+            if let datasetID = recipe.datasetID {
+                let dataset = try Self.run { try scope.dataset(datasetID) }
+                try Self.checkPairing(dataset: dataset.blobPath, modelPath: model.blobPath)
+            }
             let key = request.header("idempotency-key")
             if let key, key.isEmpty || key.count > 200 { throw HTTPError(400, "Idempotency-Key must be 1 to 200 characters") }
             let (job, created) = try Self.run {
                 try scope.submit(.init(
                     modelID: modelID, recipe: recipe.json.serialized, name: name, idempotencyKey: key,
-                    requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts))
+                    requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts, datasetID: recipe.datasetID))
             }
             if created { pool.wake() }
             return .json(created ? 202 : 200, bytes: JSONViews.jobBytes(job), headers: [("Location", "/v1/jobs/\(job.id)")])

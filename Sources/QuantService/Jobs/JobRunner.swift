@@ -77,6 +77,12 @@ struct JobRunner {
         let lastWrite = Mutex<Double>(0)
         let store = store, settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
+        if let datasetID = recipe.datasetID {
+            guard let dataset = claim.dataset else {
+                throw JobFailure(code: "dataset_missing", message: "dataset \(datasetID) no longer exists; upload it again and submit a new job", transient: false)
+            }
+            options.calibrationDataset = dataset.blobPath
+        }
         options.isCancelled = { flags.shouldStop }
         options.progress = { progress in
             if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
@@ -132,6 +138,8 @@ struct JobRunner {
             return ioFailure(message)
         case let error as PipelineError:
             return .failed(code: "recipe_not_applicable", message: error.description, transient: false)
+        case let error as CalibrationError:
+            return .failed(code: "invalid_dataset", message: error.description, transient: false)
         case let error as ServiceError:
             return ioFailure(error.description)
         default:

@@ -1,0 +1,70 @@
+import Foundation
+import HTTPServer
+import ModelFormats
+import QuantCore
+import QuantStore
+
+/// Calibration datasets: `POST /v1/datasets` (a safetensors file of `<layer>.input` samples), list,
+/// show, delete; the same tenant rules, upload limits and storage quota as models.
+extension ServiceAPI {
+    func addDatasets(_ router: inout Router) {
+        let uploads = UploadReceiver(data: data, counters: pool.counters)
+        router.add("POST", "/v1/datasets", bodyLimit: config.maxUploadBytes) { [self] request, body in
+            let scope = try scope(request)
+            let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "dataset"
+            guard name.count <= 256 else { throw HTTPError(400, "name must be at most 256 characters") }
+            let stored = try Self.run {
+                try uploads.store(request, body: body, maxBytes: config.maxUploadBytes, what: "dataset") { file in
+                    do {
+                        try CalibrationDataset.validate(file.tensors.map { tensor in
+                            (tensor.name, tensor.shape, DType(rawValue: tensor.dtype).flatMap { $0.isFloatingPoint ? $0 : nil }, file.format)
+                        })
+                    } catch let error as CalibrationError {
+                        throw HTTPError(422, "\(error)", type: "invalid-dataset")
+                    }
+                }
+            }
+            let dataset: DatasetRecord
+            do {
+                dataset = try scope.addDataset(.init(
+                    name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.file.tensors.count, blobPath: stored.blobPath))
+            } catch StoreError.quotaExceeded(let message) {
+                throw HTTPError(413, message, type: "storage-quota")
+            }
+            return Self.json(201, JSONViews.dataset(dataset), headers: [("Location", "/v1/datasets/\(dataset.id)")])
+        }
+        router.add("GET", "/v1/datasets") { [self] request, _ in
+            let scope = try scope(request)
+            let limit = try Self.limit(request, default: 100)
+            let datasets = try Self.run { try scope.datasets(limit: limit) }
+            return Self.json(200, .object(JSONObject([("datasets", .array(datasets.map(JSONViews.dataset)))])))
+        }
+        router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
+            let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
+            var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
+            if let file = try? CalibrationDataset(path: dataset.blobPath) {
+                view["layers"] = .array(file.layers.map { layer in
+                    .object(JSONObject([("name", .string(layer)), ("samples", .integer(file.samples(of: layer))), ("features", .integer(file.features(of: layer)))]))
+                })
+            }
+            return Self.json(200, .object(view))
+        }
+        router.add("DELETE", "/v1/datasets/{id}") { [self] request, _ in
+            if let blob = try Self.run({ try scope(request).deleteDataset(request.pathParameters["id"] ?? "") }) {
+                try? FileManager.default.removeItem(atPath: blob)
+            }
+            return HTTPResponse(status: 204)
+        }
+    }
+
+    /// A dataset that does not fit the model is a 422 naming the layer, before the job is queued.
+    static func checkPairing(dataset path: String, modelPath: String) throws {
+        do {
+            try CalibrationDataset(path: path).check(against: SourceModel(path: modelPath))
+        } catch let error as CalibrationError {
+            var extensions: [(String, String)] = [("field", "\"recipe\"")]
+            if case .mismatch(let layer, _) = error { extensions.append(("layer", HTTPError.quote(layer))) }
+            throw HTTPError(422, "\(error)", type: "dataset-mismatch", extensions: extensions)
+        }
+    }
+}
