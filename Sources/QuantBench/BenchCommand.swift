@@ -7,7 +7,7 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self, PipelineCommand.self, QueueCommand.self]
+        subcommands: [KernelsCommand.self, PipelineCommand.self, QueueCommand.self, GPTQCommand.self]
     )
 
     public init() {}

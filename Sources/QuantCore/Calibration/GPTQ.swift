@@ -155,3 +155,30 @@ enum GPTQ {
         }
     }
 }
+
+/// GPTQ from outside the pipeline (benchmarks): `weights` out x in, `inputs` samples x in.
+public enum GPTQRun {
+    /// Hessian, Cholesky factor and the column sweep, as a job does them. Returns the stored codes.
+    public static func quantize(weights: Matrix, inputs: Matrix, scheme: LinearScheme, options: GPTQOptions = GPTQOptions(), threads: Int) throws -> [UInt8] {
+        BLAS.setThreads(threads)
+        var group = weights.cols
+        if case .group(let size) = scheme.granularity { group = size }
+        let hessian = BLAS.gram(inputs, scale: 2 / Float(Swift.max(inputs.rows, 1)))
+        return try GPTQ.quantize(
+            weights, hessian: hessian, scheme: scheme, scaleDType: .f16, group: group, options: options, kernels: .best, threads: threads,
+            tensor: "benchmark").codes
+    }
+
+    /// Round-to-nearest of the same matrix (the baseline): scales, then codes.
+    public static func nearest(weights: Matrix, scheme: LinearScheme) throws -> [UInt8] {
+        var group = weights.cols
+        if case .group(let size) = scheme.granularity { group = size }
+        let parameters = try weights.values.withUnsafeBufferPointer {
+            try LinearTensorJob.rowParameters($0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "benchmark")
+        }
+        let grid = LinearGrid(scheme: scheme, cols: weights.cols, group: group, parameters: parameters)
+        var codes = [UInt8](repeating: 0, count: weights.values.count)
+        for r in 0..<weights.rows { for c in 0..<weights.cols { codes[r * weights.cols + c] = LinearGrid.byte(grid.code(weights[r, c], row: r, col: c)) } }
+        return codes
+    }
+}

@@ -85,4 +85,6 @@ public struct GPTQOptions: Equatable, Sendable {
     public var actOrder = false
     /// Columns per lazy batch update (the reference's 128).
     public var blockSize = 128
+
+    public init() {}
 }
