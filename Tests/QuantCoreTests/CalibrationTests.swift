@@ -220,3 +220,42 @@ struct CalibrationTests {
         #expect(evaluation.fp32Seconds > 0 && evaluation.int8Seconds > 0)
     }
 }
+
+@Suite("Calibration recipes")
+struct CalibrationRecipeTests {
+    /// The resolved recipe is stored with the job and parsed again by the worker: it must round-trip.
+    @Test func resolvedRecipesParseAgain() throws {
+        let recipes = [
+            #"{"preset": "int8", "activations": {"mode": "dynamic"}}"#,
+            #"{"preset": "int8", "activations": {"mode": "dynamic", "dataset_id": "ds_2"}}"#,
+            #"{"preset": "int8", "activations": {"mode": "static", "dataset_id": "ds_1", "calibrator": "percentile", "percentile": 99.9, "symmetric": false}}"#,
+            #"{"preset": "int4-g128", "weights": {"rounding": {"method": "adaround", "dataset_id": "ds_1", "iterations": 50}}}"#,
+            #"{"weights": {"method": "gptq", "bits": 3, "granularity": "channel", "damping": 0.05, "act_order": true, "dataset_id": "ds_1"}, "output": {"format": "compressed-tensors"}}"#,
+        ]
+        for text in recipes {
+            let recipe = try Recipe.parse(text)
+            let again = try Recipe.parse(recipe.json.serialized)
+            #expect(again.json == recipe.json, "\(text)")
+            #expect(again.datasetID == recipe.datasetID && again.activations == recipe.activations)
+        }
+        #expect(try Recipe.parse(recipes[1]).datasetID == "ds_2")
+        #expect(try Recipe.parse(recipes[2]).datasetID == "ds_1")
+        #expect(try Recipe.parse(recipes[0]).datasetID == nil)
+    }
+
+    @Test func errorsNameTheField() {
+        func field(_ text: String) -> String? {
+            do { _ = try Recipe.parse(text); return nil } catch let error as RecipeError { return error.field } catch { return "?" }
+        }
+        #expect(field(#"{"weights": {"method": "gptq", "bits": 4}}"#) == "weights.dataset_id")
+        #expect(field(#"{"weights": {"method": "gptq", "dataset_id": "a", "granularity": "tensor"}}"#) == "weights.granularity")
+        #expect(field(#"{"weights": {"method": "gptq", "dataset_id": "a", "damping": 0}}"#) == "weights.damping")
+        #expect(field(#"{"weights": {"method": "gptq", "dataset_id": "a", "rounding": {"method": "nearest"}}}"#) == "weights.rounding")
+        #expect(field(#"{"activations": {"mode": "static"}}"#) == "activations.dataset_id")
+        #expect(field(#"{"activations": {"mode": "static", "dataset_id": "a", "calibrator": "entropy"}}"#) == "activations.calibrator")
+        #expect(field(#"{"activations": {"mode": "dynamic", "bits": 4}}"#) == "activations.bits")
+        #expect(field(#"{"preset": "q4_0", "activations": {"mode": "static", "dataset_id": "a"}}"#) == "activations")
+        #expect(field(#"{"weights": {"method": "gptq", "dataset_id": "a"}, "activations": {"mode": "static", "dataset_id": "b"}}"#) == "activations.dataset_id")
+        #expect(field(#"{"weights": {"rounding": {"method": "adaround"}}}"#) == "weights.rounding.dataset_id")
+    }
+}

@@ -5,6 +5,7 @@ import ModelFormats
 ///   "symmetric": true}`: one scale (and zero point) per layer, computed from the dataset's samples and
 ///   stored as `<layer>.input_scale` (and `<layer>.input_zero_point`).
 /// - `{"mode": "dynamic"}`: nothing stored; the runtime takes a scale per token (row) from its absmax.
+///   An optional `dataset_id` evaluates every layer on that dataset in the report.
 public struct ActivationSpec: Equatable, Sendable {
     public enum Mode: String, Sendable, CaseIterable {
         case staticScales = "static", dynamic
@@ -31,6 +32,7 @@ public struct ActivationSpec: Equatable, Sendable {
             object["bits"] = .integer(bits)
             object["symmetric"] = .bool(symmetric)
         } else {
+            if let datasetID { object["dataset_id"] = .string(datasetID) }
             object["granularity"] = .string("token")
             object["bits"] = .integer(bits)
             object["symmetric"] = .bool(true)
@@ -44,14 +46,26 @@ public struct ActivationSpec: Equatable, Sendable {
             throw RecipeError(field, "must be {\"mode\": \"static\", \"dataset_id\": ..., \"calibrator\": \"kl\"} or {\"mode\": \"dynamic\"}")
         }
         let mode = try WeightSpec.enumValue(object["mode"] ?? .string(""), Mode.self, "\(field).mode")
-        let allowed = mode == .dynamic ? ["mode", "bits"] : ["mode", "dataset_id", "calibrator", "percentile", "bits", "symmetric"]
+        let allowed = mode == .dynamic ? ["mode", "bits", "granularity", "symmetric", "dataset_id"] : ["mode", "dataset_id", "calibrator", "percentile", "bits", "symmetric"]
         for key in object.keys where !allowed.contains(key) {
             throw RecipeError("\(field).\(key)", "is not a field of \(mode.rawValue) activations (allowed: \(allowed.joined(separator: ", ")))")
         }
         // The int8 GEMM is what static and dynamic activation quantization feed.
         let bits = try WeightSpec.integer(object["bits"] ?? .integer(8), "\(field).bits", range: 8...8)
         guard mode == .staticScales else {
-            return ActivationSpec(mode: .dynamic, datasetID: nil, calibrator: .minmax, bits: bits, symmetric: true)
+            // Per token and symmetric is what dynamic means here (and what the resolved recipe states).
+            if let granularity = object["granularity"], granularity != .string("token") {
+                throw RecipeError("\(field).granularity", "dynamic activations take one scale per token: \"token\"")
+            }
+            if let symmetric = object["symmetric"], symmetric != .bool(true) {
+                throw RecipeError("\(field).symmetric", "dynamic activations are symmetric (true)")
+            }
+            // A dataset is optional here: with one, the report evaluates every layer on it.
+            let dataset = try object["dataset_id"].map { value -> String in
+                guard let id = value.stringValue, !id.isEmpty else { throw RecipeError("\(field).dataset_id", "must be a dataset id from POST /v1/datasets") }
+                return id
+            }
+            return ActivationSpec(mode: .dynamic, datasetID: dataset, calibrator: .minmax, bits: bits, symmetric: true)
         }
         guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
             throw RecipeError("\(field).dataset_id", "is required for static activations: the id of a dataset from POST /v1/datasets")
