@@ -156,3 +156,21 @@ def test_mismatched_dataset_names_the_layer(fixture, tmp_path):
                              "--recipe", str(tmp_path / "r.json"), "--dataset", str(tmp_path / "bad.safetensors")], capture_output=True, text=True)
     assert result.returncode != 0
     assert "layers.1" in result.stderr and "100 features" in result.stderr and "256" in result.stderr
+
+
+def test_compressed_tensors_export_carries_input_scales(fixture, fp32, tmp_path):
+    """GPTQ int4 weights and static int8 inputs in vLLM's layout: `input_scale` next to
+    `weight_packed`, and `input_activations` in the quantization_config."""
+    out, _ = fixture
+    recipe = {"weights": {"method": "gptq", "bits": 4, "granularity": "group", "group_size": 64, "dataset_id": "d"},
+              "activations": {"mode": "static", "dataset_id": "d", "calibrator": "mse"}, "output": {"format": "compressed-tensors"}}
+    digits.quantize(QUANTCTL, out, recipe, tmp_path / "ct.safetensors", tmp_path)
+    with safe_open(str(tmp_path / "ct.safetensors"), framework="np") as f:
+        names = set(f.keys())
+        config = __import__("json").loads(f.metadata()["quantization_config"])
+    for i in range(3):
+        assert {f"layers.{i}.weight_packed", f"layers.{i}.weight_scale", f"layers.{i}.input_scale"} <= names
+    group = config["config_groups"]["group_0"]
+    assert group["input_activations"] == {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "tensor", "group_size": None,
+                                          "dynamic": False, "observer": "mse"}
+    assert group["weights"]["group_size"] == 64

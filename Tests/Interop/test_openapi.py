@@ -15,7 +15,8 @@ def test_spec_is_valid():
     # Every route the server has is documented.
     paths = set(spec["paths"])
     assert paths == {"/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/models/{id}/tensors", "/v1/jobs",
-                     "/v1/jobs/{id}", "/v1/jobs/{id}/report", "/v1/jobs/{id}/artifact", "/v1/jobs/{id}/artifact/config", "/v1/jobs/{id}/cancel"}
+                     "/v1/jobs/{id}", "/v1/jobs/{id}/report", "/v1/jobs/{id}/artifact", "/v1/jobs/{id}/artifact/config", "/v1/jobs/{id}/cancel",
+                     "/v1/datasets", "/v1/datasets/{id}"}
 
 
 def test_live_server_conforms(tmp):

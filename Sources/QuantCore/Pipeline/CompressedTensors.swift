@@ -4,7 +4,7 @@ import ModelFormats
 /// (vLLM reads it there): one config group per distinct weight scheme, with the quantized Linear
 /// modules as targets, and the unquantized 2-D weights' modules in `ignore`.
 public enum CompressedTensors {
-    static func config(_ plans: [TensorPlan]) -> JSONValue {
+    static func config(_ plans: [TensorPlan], activations: ActivationSpec? = nil) -> JSONValue {
         var groups: [(weights: JSONObject, targets: [String])] = []
         var ignore: [String] = []
         for plan in plans {
@@ -35,13 +35,24 @@ public enum CompressedTensors {
         let configGroups = JSONObject(groups.enumerated().map { index, group in
             ("group_\(index)", JSONValue.object(JSONObject([
                 ("targets", .array(group.targets.map { .string($0) })), ("weights", .object(group.weights)),
-                ("input_activations", .null), ("output_activations", .null),
+                ("input_activations", inputActivations(activations)), ("output_activations", .null),
             ])))
         })
         return .object(JSONObject([
             ("quant_method", .string("compressed-tensors")), ("format", .string("pack-quantized")),
             ("quantization_status", .string("compressed")), ("config_groups", .object(configGroups)),
             ("ignore", .array(ignore.map { .string($0) })),
+        ]))
+    }
+
+    /// int8 inputs: per tensor from `<layer>.input_scale` (static), or per token at run time (dynamic).
+    static func inputActivations(_ spec: ActivationSpec?) -> JSONValue {
+        guard let spec else { return .null }
+        let dynamic = spec.mode == .dynamic
+        return .object(JSONObject([
+            ("num_bits", .integer(spec.bits)), ("type", .string("int")), ("symmetric", .bool(spec.symmetric)),
+            ("strategy", .string(dynamic ? "token" : "tensor")), ("group_size", .null), ("dynamic", .bool(dynamic)),
+            ("observer", dynamic ? .null : .string(spec.calibrator.name)),
         ]))
     }
 

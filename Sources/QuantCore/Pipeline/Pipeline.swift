@@ -213,6 +213,7 @@ public enum Pipeline {
                     entry["group_size"] = .integer(size)
                 }
                 if let scaleBits = scheme.groupScaleBits { entry["scale_bits"] = .integer(scaleBits) }
+                if let input = plan.inputQuantization { entry["input"] = inputEntry(input, plan: plan) }
                 entry["shape"] = .array(plan.source.shape.map { .integer($0) })
                 entry["dtype"] = .string(plan.source.dtypeName)
                 tensors[plan.source.name] = .object(entry)
@@ -265,9 +266,19 @@ public enum Pipeline {
         metadata.append(("quantization", JSONValue.object(quantization).serialized))
         if recipe.output == .compressedTensors {
             metadata.removeAll { $0.key == "quantization_config" }
-            metadata.append(("quantization_config", CompressedTensors.config(plans).serialized))
+            metadata.append(("quantization_config", CompressedTensors.config(plans, activations: recipe.activations).serialized))
         }
         return metadata
+    }
+
+    /// Where a layer's static input scale (and zero point) are, and their values.
+    static func inputEntry(_ input: StaticActivation, plan: TensorPlan) -> JSONValue {
+        let zero = plan.outputs.first { $0.name.hasSuffix(".input_zero_point") }
+        return .object(JSONObject([
+            ("bits", .integer(8)), ("symmetric", .bool(zero == nil)),
+            ("scale", .string(plan.outputs.first { $0.name.hasSuffix(".input_scale") }?.name ?? "")),
+            ("zero_point", zero.map { .string($0.name) } ?? .null),
+        ]))
     }
 
     /// A GGUF input keeps all of its metadata, as llama.cpp's quantize does; the quantization version
