@@ -259,3 +259,37 @@ struct CalibrationRecipeTests {
         #expect(field(#"{"weights": {"rounding": {"method": "adaround"}}}"#) == "weights.rounding.dataset_id")
     }
 }
+
+@Suite("Mixed precision by output error")
+struct MixedPrecisionOutputErrorTests {
+    /// Layer a has outliers (the worse weight SQNR); layer b's inputs only reach its small-valued
+    /// columns, which coarse group scales wipe out (the worse output SQNR). One layer can have int8:
+    /// weight error gives it to a, output error on the layers' inputs to b.
+    @Test func outputErrorDecidesWhenADatasetIsGiven() throws {
+        let dir = try temporaryDirectory()
+        var rng = SplitMix64(seed: 21)
+        let rows = 32, cols = 128
+        var a = (0..<(rows * cols)).map { _ in CalibrationTests.normal(&rng) }
+        for i in stride(from: 0, to: a.count, by: 61) { a[i] *= 12 }
+        let b = (0..<(rows * cols)).map { i in CalibrationTests.normal(&rng) * (i % cols < 64 ? 1 : 0.02) }
+        let model = dir.appendingPathComponent("m.safetensors").path
+        try writeModel(model, [("a.weight", [rows, cols], a), ("b.weight", [rows, cols], b)])
+        let samples = 64
+        let xa = (0..<(samples * cols)).map { _ in CalibrationTests.normal(&rng) }
+        let xb = (0..<(samples * cols)).map { i in i % cols < 64 ? 0 : CalibrationTests.normal(&rng) }
+        let dataset = dir.appendingPathComponent("d.safetensors").path
+        try writeModel(dataset, [("a.input", [samples, cols], xa), ("b.input", [samples, cols], xb)])
+        let recipe = try Recipe.parse(#"{"preset": "auto", "mixed_precision": {"candidates": ["int8", "int4-g128"], "max_bits_per_weight": 6.5}}"#)
+        let source = try SourceModel(path: model)
+        var options = PipelineOptions(threads: 2)
+        let byWeight = try MixedPrecision.select(source, recipe: recipe, spec: recipe.mixedPrecision!, options: options, scratch: dir.path)
+        options.calibrationDataset = dataset
+        let byOutput = try MixedPrecision.select(source, recipe: recipe, spec: recipe.mixedPrecision!, options: options, scratch: dir.path)
+        func chosen(_ s: MixedPrecision.Selection) -> [String: String] { Dictionary(uniqueKeysWithValues: s.choices.map { ($0.tensor, $0.candidate) }) }
+        #expect(chosen(byWeight) == ["a.weight": "int8", "b.weight": "int4-g128"])
+        #expect(chosen(byOutput) == ["a.weight": "int4-g128", "b.weight": "int8"])
+        #expect(byWeight.outputErrorTensors.isEmpty && byOutput.outputErrorTensors == ["a.weight", "b.weight"])
+        // No scratch files are left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["d.safetensors", "m.safetensors"])
+    }
+}

@@ -10,6 +10,11 @@ import ModelFormats
 /// multiple-choice knapsack: for a multiplier lambda each tensor takes its candidate of least
 /// error + lambda x bits, and lambda is bisected to the smallest value that meets the budget. Its
 /// solutions are exactly the optimal points of the error-bits convex hull.
+///
+/// With a calibration dataset, a layer with samples is ranked by its *output* error instead: each
+/// candidate's artifact of that tensor is written to a scratch file, dequantized, and X·Ŵᵀ compared
+/// with X·Wᵀ on the layer's inputs (the output SQNR takes the place of the weight SQNR). Tensors
+/// without samples keep the weight error.
 public enum MixedPrecision {
     public struct Choice: Sendable {
         public let tensor: String
@@ -23,12 +28,15 @@ public enum MixedPrecision {
         public let budgetBitsPerWeight: Double
         public let usedBitsPerWeight: Double
         public let lambda: Double
+        /// Tensors ranked by output error on calibration inputs (the others by weight error).
+        public var outputErrorTensors: [String] = []
 
         public var json: JSONValue {
             .object(JSONObject([
                 ("max_bits_per_weight", Report.number(budgetBitsPerWeight)),
                 ("bits_per_weight", Report.number(usedBitsPerWeight)),
                 ("lambda", Report.number(lambda)),
+                ("sensitivity", .string(outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
                 ("choices", .object(JSONObject(choices.map { ($0.tensor, .string($0.candidate)) }))),
             ]))
         }
@@ -42,7 +50,7 @@ public enum MixedPrecision {
         let sqnrDB: Double
     }
 
-    static func select(_ source: SourceModel, recipe: Recipe, spec: MixedPrecisionSpec, options: PipelineOptions) throws -> Selection {
+    static func select(_ source: SourceModel, recipe: Recipe, spec: MixedPrecisionSpec, options: PipelineOptions, scratch: String) throws -> Selection {
         let targeted = source.tensors.filter {
             recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count)
         }
@@ -51,18 +59,33 @@ public enum MixedPrecision {
         let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { _ in
             if options.isCancelled?() == true { throw PipelineError.cancelled }
         }
+        let dataset = try options.calibrationDataset.map { try CalibrationDataset(path: $0) }
+        if let dataset { try dataset.check(against: source) }
+        var outputErrorTensors: [String] = []
         var table: [[Option]] = []
         for tensor in targeted {
             var row: [Option] = []
+            // The layer's inputs and weights, when it is ranked by output error.
+            var layer: (x: Matrix, w: Matrix, reference: Matrix)?
+            if let dataset, let name = dataset.layer(ofWeight: tensor.name), tensor.shape.count == 2 {
+                let x = try dataset.inputs(of: name, kernels: options.kernels)
+                let w = try CalibratedLinearJob.readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
+                layer = (x, w, BLAS.multiplyTransposed(x, w))
+                outputErrorTensors.append(tensor.name)
+            }
             for (index, candidate) in spec.candidates.enumerated() {
                 let single = Recipe(
                     preset: nil, weights: candidate.spec, targets: recipe.targets, ignore: recipe.ignore, overrides: [], output: .safetensors,
                     nonFinite: recipe.nonFinite, json: .null)
                 // A candidate that cannot take this tensor (rank, shape) is simply not an option.
                 guard let plan = try? TensorPlan.make(tensor, recipe: single, output: .safetensors) else { continue }
-                var fixedPoint: String?
-                let metrics = try processor.process(plan, into: ArtifactWriter.discarding(), fixedPoint: &fixedPoint)
-                let sqnr = metrics?.sqnrDB ?? .infinity
+                let sqnr: Double
+                if let layer {
+                    sqnr = try outputSQNR(plan, recipe: single, source: source, processor: processor, layer: layer, scratch: scratch)
+                } else {
+                    var fixedPoint: String?
+                    sqnr = try processor.process(plan, into: ArtifactWriter.discarding(), fixedPoint: &fixedPoint)?.sqnrDB ?? .infinity
+                }
                 let normalised = sqnr.isFinite ? pow(10, -sqnr / 10) : 0
                 row.append(Option(
                     candidate: index, bits: Double(plan.outputs.reduce(0) { $0 + $1.byteCount } * 8),
@@ -83,7 +106,38 @@ public enum MixedPrecision {
         let choices = zip(targeted, picked).map { tensor, option in
             Choice(tensor: tensor.name, candidate: spec.candidates[option.candidate].name, bits: Int(option.bits), sqnrDB: option.sqnrDB)
         }
-        return Selection(choices: choices, budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: bits(picked) / total, lambda: lambda)
+        var selection = Selection(choices: choices, budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: bits(picked) / total, lambda: lambda)
+        selection.outputErrorTensors = outputErrorTensors
+        return selection
+    }
+
+    /// One candidate's output SQNR on a layer: its artifact of that tensor alone, written to
+    /// `scratch`, dequantized by the same reader users get, then X·Ŵᵀ against X·Wᵀ.
+    static func outputSQNR(
+        _ plan: TensorPlan, recipe: Recipe, source: SourceModel, processor: TensorProcessor, layer: (x: Matrix, w: Matrix, reference: Matrix),
+        scratch: String
+    ) throws -> Double {
+        let path = (scratch as NSString).appendingPathComponent(".mixed-precision-\(UUID().uuidString).safetensors")
+        let restoredPath = path + ".f32"
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: restoredPath)
+        }
+        let writer = try ArtifactWriter(
+            path: path, plans: [plan], format: .safetensors, safetensorsMetadata: Pipeline.safetensorsMetadata(source, plans: [plan], recipe: recipe),
+            ggufMetadata: [], ggufVersion: 3)
+        do {
+            var fixedPoint: String?
+            _ = try processor.process(plan, into: writer, fixedPoint: &fixedPoint)
+            try writer.commit(sync: false)
+        } catch {
+            writer.abort()
+            throw error
+        }
+        try Dequantizer.run(input: path, output: restoredPath, kernels: processor.kernels)
+        let restored = try SafetensorsFile(path: restoredPath).tensor(named: plan.source.name).floats()
+        let w = Matrix(rows: layer.w.rows, cols: layer.w.cols, values: restored)
+        return LayerEvaluation.sqnr(layer.reference, BLAS.multiplyTransposed(layer.x, w))
     }
 
     /// The Lagrangian choice: per row the option of least error + lambda x bits (ties to fewer

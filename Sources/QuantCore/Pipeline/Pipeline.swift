@@ -50,7 +50,7 @@ public enum Pipeline {
         var recipe = given
         var selection: MixedPrecision.Selection?
         if let spec = given.mixedPrecision {
-            let chosen = try MixedPrecision.select(source, recipe: given, spec: spec, options: options)
+            let chosen = try MixedPrecision.select(source, recipe: given, spec: spec, options: options, scratch: (output as NSString).deletingLastPathComponent)
             selection = chosen
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
@@ -69,6 +69,7 @@ public enum Pipeline {
                 ("max_bits_per_weight", Report.number(selection.budgetBitsPerWeight)),
                 ("bits_per_weight", Report.number(selection.usedBitsPerWeight)),
                 ("lambda", Report.number(selection.lambda)),
+                ("sensitivity", .string(selection.outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
             ]))
         }
         var progress = PipelineProgress(

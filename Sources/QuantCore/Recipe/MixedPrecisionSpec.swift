@@ -6,19 +6,23 @@ import ModelFormats
 public struct MixedPrecisionSpec: Sendable {
     public let candidates: [(name: String, spec: WeightSpec)]
     public let maxBitsPerWeight: Double
+    /// A calibration dataset: layers with samples are ranked by output error (docs/CALIBRATION.md).
+    public var datasetID: String? = nil
 
     public var json: JSONValue {
-        .object(JSONObject([
+        var object = JSONObject([
             ("candidates", .array(candidates.map { .string($0.name) })),
             ("max_bits_per_weight", .number(String(maxBitsPerWeight))),
-        ]))
+        ])
+        if let datasetID { object["dataset_id"] = .string(datasetID) }
+        return .object(object)
     }
 
     static func parse(_ value: JSONValue) throws -> MixedPrecisionSpec {
         let field = "mixed_precision"
         guard let object = value.objectValue else { throw RecipeError(field, "must be {\"candidates\": [preset, ...], \"max_bits_per_weight\": 4.5}") }
-        for key in object.keys where !["candidates", "max_bits_per_weight"].contains(key) {
-            throw RecipeError("\(field).\(key)", "is not a mixed_precision field (allowed: candidates, max_bits_per_weight)")
+        for key in object.keys where !["candidates", "max_bits_per_weight", "dataset_id"].contains(key) {
+            throw RecipeError("\(field).\(key)", "is not a mixed_precision field (allowed: candidates, max_bits_per_weight, dataset_id)")
         }
         guard let names = object["candidates"]?.arrayValue?.compactMap(\.stringValue), !names.isEmpty,
             names.count == object["candidates"]?.arrayValue?.count
@@ -37,6 +41,11 @@ public struct MixedPrecisionSpec: Sendable {
         guard let budget = object["max_bits_per_weight"]?.doubleValue, budget > 0, budget <= 32 else {
             throw RecipeError("\(field).max_bits_per_weight", "must be a number of bits per weight above 0 and at most 32, e.g. 4.5")
         }
-        return MixedPrecisionSpec(candidates: candidates, maxBitsPerWeight: budget)
+        var spec = MixedPrecisionSpec(candidates: candidates, maxBitsPerWeight: budget)
+        if let value = object["dataset_id"] {
+            guard let id = value.stringValue, !id.isEmpty else { throw RecipeError("\(field).dataset_id", "must be a dataset id from POST /v1/datasets") }
+            spec.datasetID = id
+        }
+        return spec
     }
 }

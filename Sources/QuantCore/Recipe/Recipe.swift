@@ -145,16 +145,19 @@ public struct Recipe: Sendable {
             }
             resolved["activations"] = activations.json
         }
-        let datasetID = try singleDataset(weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations)
+        let datasetID = try singleDataset(
+            weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations,
+            mixedPrecision: mixed?.datasetID)
         return Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
             nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
     }
 
     /// A job reads one calibration dataset: every dataset_id of the recipe must be the same.
-    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?) throws -> String? {
+    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: String?) throws -> String? {
         var named: [(path: String, id: String)] = weights.compactMap { entry in entry.spec.calibrationDatasetID.map { (entry.path, $0) } }
         if let id = activations?.datasetID { named.append(("activations", id)) }
+        if let id = mixedPrecision { named.append(("mixed_precision", id)) }
         guard let first = named.first else { return nil }
         if let other = named.first(where: { $0.id != first.id }) {
             throw RecipeError("\(other.path).dataset_id", "is '\(other.id)' but \(first.path) names '\(first.id)'; a job uses one calibration dataset")
