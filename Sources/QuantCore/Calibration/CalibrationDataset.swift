@@ -6,6 +6,10 @@ import ModelFormats
 /// Memory-mapped; one layer's samples are decoded at a time.
 public final class CalibrationDataset: Sendable {
     public static let inputSuffix = ".input"
+    /// The widest layer input calibration takes: its Hessian holds in² floats (4 GiB at 32768).
+    public static let maxFeatures = 32768
+    /// Samples per layer (BLAS takes 32-bit dimensions; 2^20 samples is far more than calibration needs).
+    public static let maxSamples = 1 << 20
     public let source: SourceModel
     /// Validated inputs by layer name (`<layer>` without the suffix).
     let inputs: [String: SourceTensor]
@@ -28,6 +32,10 @@ public final class CalibrationDataset: Sendable {
         for tensor in tensors where tensor.name.hasSuffix(inputSuffix) {
             guard tensor.shape.count == 2, tensor.shape[0] > 0, tensor.shape[1] > 0 else {
                 throw CalibrationError.invalidDataset("tensor '\(tensor.name)' has shape \(tensor.shape); layer inputs are [samples, in_features] with both above 0")
+            }
+            guard tensor.shape[0] <= maxSamples, tensor.shape[1] <= maxFeatures else {
+                throw CalibrationError.invalidDataset(
+                    "tensor '\(tensor.name)' has shape \(tensor.shape); calibration takes at most \(maxSamples) samples of at most \(maxFeatures) features")
             }
             guard tensor.floatDType != nil else {
                 throw CalibrationError.invalidDataset("tensor '\(tensor.name)' is not floating point; store activations as F32, F16 or BF16")
@@ -75,6 +83,9 @@ public final class CalibrationDataset: Sendable {
             guard let weight = model.tensors.first(where: { $0.name == layer + ".weight" }), let input = inputs[layer] else { continue }
             guard weight.shape.count == 2 else {
                 throw CalibrationError.mismatch(layer: layer, "`\(layer).weight` has shape \(weight.shape); calibration pairs inputs with 2-D linear weights [out, in]")
+            }
+            guard weight.shape[0] <= Int(Int32.max) / Swift.max(input.shape[0], 1) else {
+                throw CalibrationError.mismatch(layer: layer, "`\(layer).weight` has \(weight.shape[0]) outputs; with \(input.shape[0]) samples its outputs are too many to evaluate")
             }
             guard weight.shape[1] == input.shape[1] else {
                 throw CalibrationError.mismatch(

@@ -30,33 +30,22 @@ public enum BLAS {
     public static func setThreads(_ threads: Int) { openblas_set_num_threads(Int32(Swift.max(1, threads))) }
 
     /// A · Bᵀ for A (m x k) and B (n x k): the outputs X·Wᵀ of a linear layer.
-    public static func multiplyTransposed(_ a: Matrix, _ b: Matrix) -> Matrix {
-        precondition(a.cols == b.cols, "internal: inner dimensions differ")
-        var c = Matrix(zeros: a.rows, b.rows)
-        guard a.rows > 0, b.rows > 0, a.cols > 0 else { return c }
-        a.values.withUnsafeBufferPointer { pa in
-            b.values.withUnsafeBufferPointer { pb in
-                c.values.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(a.rows), Int32(b.rows), Int32(a.cols), 1,
-                        pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), 0, pc.baseAddress, Int32(b.rows))
-                }
-            }
-        }
-        return c
-    }
+    public static func multiplyTransposed(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeB: true) }
 
     /// A · B for A (m x k) and B (k x n).
-    public static func multiply(_ a: Matrix, _ b: Matrix) -> Matrix {
-        precondition(a.cols == b.rows, "internal: inner dimensions differ")
-        var c = Matrix(zeros: a.rows, b.cols)
-        guard a.rows > 0, b.cols > 0, a.cols > 0 else { return c }
+    public static func multiply(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeB: false) }
+
+    static func product(_ a: Matrix, _ b: Matrix, transposeB: Bool) -> Matrix {
+        let n = transposeB ? b.rows : b.cols
+        precondition(a.cols == (transposeB ? b.cols : b.rows), "internal: inner dimensions differ")
+        var c = Matrix(zeros: a.rows, n)
+        guard a.rows > 0, n > 0, a.cols > 0 else { return c }
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
                     cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(a.rows), Int32(b.cols), Int32(a.cols), 1,
-                        pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), 0, pc.baseAddress, Int32(b.cols))
+                        CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(a.rows), Int32(n), Int32(a.cols), 1,
+                        pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), 0, pc.baseAddress, Int32(n))
                 }
             }
         }
