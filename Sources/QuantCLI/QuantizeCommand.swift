@@ -89,10 +89,12 @@ struct QuantizeCommand: ParsableCommand {
         }
     }
 
-    func loadRecipe() throws -> Recipe {
+    func loadRecipe() throws -> Recipe { try Self.loadRecipe(preset: preset, file: recipe) }
+
+    static func loadRecipe(preset: String?, file: String?) throws -> Recipe {
         do {
             if let preset { return try Recipe.preset(preset) }
-            let path = recipe!
+            let path = file ?? ""
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw CLIFailure(kind: .user, message: "cannot read recipe file \(path)")
             }

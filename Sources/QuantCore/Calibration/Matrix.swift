@@ -33,18 +33,22 @@ public enum BLAS {
     public static func multiplyTransposed(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeB: true) }
 
     /// A · B for A (m x k) and B (k x n).
-    public static func multiply(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeB: false) }
+    public static func multiply(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b) }
 
-    static func product(_ a: Matrix, _ b: Matrix, transposeB: Bool) -> Matrix {
+    /// Aᵀ · B for A (k x m) and B (k x n): weight gradients δᵀ·X.
+    public static func transposedMultiply(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeA: true) }
+
+    static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
+        let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
         let n = transposeB ? b.rows : b.cols
-        precondition(a.cols == (transposeB ? b.cols : b.rows), "internal: inner dimensions differ")
-        var c = Matrix(zeros: a.rows, n)
-        guard a.rows > 0, n > 0, a.cols > 0 else { return c }
+        precondition(k == (transposeB ? b.cols : b.rows), "internal: inner dimensions differ")
+        var c = Matrix(zeros: m, n)
+        guard m > 0, n > 0, k > 0 else { return c }
         a.values.withUnsafeBufferPointer { pa in
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
                     cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(a.rows), Int32(n), Int32(a.cols), 1,
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
                         pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), 0, pc.baseAddress, Int32(n))
                 }
             }

@@ -75,6 +75,8 @@ public struct Report: Sendable {
     public var mixedPrecision: JSONValue? = nil
     /// With a calibration dataset: layers evaluated and the int8 against fp32 GEMM time.
     public var calibration: JSONValue? = nil
+    /// QAT jobs: the training spec, per-epoch metrics and the fp32 / PTQ / QAT evaluation.
+    public var training: JSONValue? = nil
 
     public var quantized: [TensorReport] { tensors.filter(\.quantized) }
     public var bytesIn: Int { tensors.reduce(0) { $0 + $1.bytesIn } }
@@ -110,10 +112,12 @@ public struct Report: Sendable {
             summary["mixed_precision"] = mixedPrecision
         }
         if let calibration { summary["calibration"] = calibration }
-        return .object(JSONObject([
+        var report = JSONObject([
             ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
             ("tensors", .array(tensors.map(\.json))),
-        ]))
+        ])
+        if let training { report["training"] = training }
+        return .object(report)
     }
 
     /// JSON has no Inf or NaN: those become null (an exact reconstruction has SQNR null).

@@ -1,0 +1,84 @@
+import ModelFormats
+
+/// `"training"` of a QAT job: `{"dataset_id", "epochs", "batch_size", "learning_rate", "optimizer":
+/// "sgd" | "adam", "seed", "validation_split"}`, plus `activation` and `loss` when the model's
+/// metadata does not name them.
+public struct TrainingSpec: Equatable, Sendable {
+    public enum Optimizer: String, Sendable, CaseIterable { case sgd, adam }
+    public enum Activation: String, Sendable, CaseIterable { case relu, gelu }
+    public enum Loss: String, Sendable, CaseIterable {
+        case softmaxCrossEntropy = "softmax_cross_entropy", mse
+    }
+
+    public var datasetID: String
+    public var epochs = 20
+    public var batchSize = 32
+    public var learningRate = 0.001
+    public var optimizer = Optimizer.adam
+    public var seed: UInt64 = 0
+    public var validationSplit = 0.2
+    public var activation: Activation? = nil
+    public var loss: Loss? = nil
+
+    public static let fields = ["dataset_id", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "validation_split", "activation", "loss"]
+
+    public var json: JSONValue {
+        var object = JSONObject([
+            ("dataset_id", .string(datasetID)), ("epochs", .integer(epochs)), ("batch_size", .integer(batchSize)),
+            ("learning_rate", .number(String(learningRate))), ("optimizer", .string(optimizer.rawValue)), ("seed", .integer(seed)),
+            ("validation_split", .number(String(validationSplit))),
+        ])
+        if let activation { object["activation"] = .string(activation.rawValue) }
+        if let loss { object["loss"] = .string(loss.rawValue) }
+        return .object(object)
+    }
+
+    public static func parse(_ value: JSONValue) throws -> TrainingSpec {
+        guard let object = value.objectValue else {
+            throw TrainingError.unsupported("training", "must be an object {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}")
+        }
+        for key in object.keys where !fields.contains(key) {
+            throw TrainingError.unsupported("training.\(key)", "is not a training field (allowed: \(fields.joined(separator: ", ")))")
+        }
+        guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
+            throw TrainingError.unsupported("training.dataset_id", "is required: a dataset from POST /v1/datasets holding `x` [samples, features] and `y`")
+        }
+        var spec = TrainingSpec(datasetID: dataset)
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value = object[name] else { return nil }
+            guard let number = value.intValue, range.contains(number) else {
+                throw TrainingError.unsupported("training.\(name)", "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(value.serialized)")
+            }
+            return number
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let value = object[name] else { return nil }
+            guard let text = value.stringValue, let result = T(rawValue: text) else {
+                throw TrainingError.unsupported("training.\(name)", "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.serialized)")
+            }
+            return result
+        }
+        spec.epochs = try integer("epochs", 1...1000) ?? spec.epochs
+        spec.batchSize = try integer("batch_size", 1...65_536) ?? spec.batchSize
+        if let value = object["learning_rate"] {
+            guard let rate = value.doubleValue, rate > 0, rate <= 10 else {
+                throw TrainingError.unsupported("training.learning_rate", "must be a number above 0 and at most 10, e.g. 0.001")
+            }
+            spec.learningRate = rate
+        }
+        spec.optimizer = try choice("optimizer", Optimizer.self) ?? spec.optimizer
+        if let value = object["seed"] {
+            guard let seed = value.uint64Value else { throw TrainingError.unsupported("training.seed", "must be a non-negative integer") }
+            spec.seed = seed
+        }
+        if let value = object["validation_split"] {
+            guard let split = value.doubleValue, split > 0, split < 1 else {
+                throw TrainingError.unsupported("training.validation_split", "must be a fraction above 0 and below 1, e.g. 0.2")
+            }
+            spec.validationSplit = split
+        }
+        spec.activation = try choice("activation", Activation.self)
+        spec.loss = try choice("loss", Loss.self)
+        return spec
+    }
+}
