@@ -85,12 +85,28 @@ public final class QuantClient: Sendable {
     public func submitJob(modelID: String, recipeJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString)
         throws -> Job
     {
-        guard let recipeData = recipeJSON.data(using: .utf8), let recipe = try? JSONSerialization.jsonObject(with: recipeData),
-            recipe is [String: Any]
-        else {
-            throw ClientError.usage("the recipe is not a JSON object")
+        try submit(["model_id": modelID, "recipe": try object(recipeJSON, "recipe")], name: name, idempotencyKey: idempotencyKey)
+    }
+
+    /// Submits a quantization-aware training job (docs/QAT.md): `trainingJSON` holds dataset_id,
+    /// epochs, batch_size, learning_rate, optimizer, seed, validation_split.
+    public func submitTrainingJob(
+        modelID: String, recipeJSON: String, trainingJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString
+    ) throws -> Job {
+        try submit(
+            ["model_id": modelID, "kind": "qat", "recipe": try object(recipeJSON, "recipe"), "training": try object(trainingJSON, "training")],
+            name: name, idempotencyKey: idempotencyKey)
+    }
+
+    func object(_ json: String, _ what: String) throws -> [String: Any] {
+        guard let data = json.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ClientError.usage("the \(what) is not a JSON object")
         }
-        var document: [String: Any] = ["model_id": modelID, "recipe": recipe]
+        return value
+    }
+
+    func submit(_ fields: [String: Any], name: String?, idempotencyKey: String) throws -> Job {
+        var document = fields
         if let name { document["name"] = name }
         let body = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
         let response = try send(

@@ -57,8 +57,10 @@ public struct JobSummary: Codable, Sendable, Equatable {
 public struct Job: Codable, Sendable, Equatable {
     public var id: String
     public var modelId: String
-    /// The calibration dataset the recipe names, if any.
+    /// The calibration dataset the recipe names, if any (QAT: the training data).
     public var datasetId: String?
+    /// "qat" for quantization-aware training jobs; absent for quantize jobs.
+    public var kind: String?
     public var name: String?
     public var status: String
     public var progress: JobProgress
@@ -141,8 +143,33 @@ public struct DatasetList: Codable, Sendable {
 
 public struct JobReport: Codable, Sendable {
     public var jobId: String
+    public var kind: String?
     public var summary: JobSummary?
     public var tensors: [TensorMetrics]
+    /// QAT jobs: the evaluation and every epoch's metrics.
+    public var training: TrainingReport?
+}
+
+public struct TrainingReport: Codable, Sendable, Equatable {
+    public struct Evaluation: Codable, Sendable, Equatable {
+        public var fp32Accuracy: Double?
+        public var ptqAccuracy: Double?
+        public var qatAccuracy: Double?
+        public var fp32Loss: Double?
+        public var ptqLoss: Double?
+        public var qatLoss: Double?
+    }
+
+    public struct Epoch: Codable, Sendable, Equatable {
+        public var epoch: Int
+        public var trainLoss: Double?
+        public var validationLoss: Double?
+        public var validationAccuracy: Double?
+        public var seconds: Double?
+    }
+
+    public var evaluation: Evaluation?
+    public var epochs: [Epoch]
 }
 
 public struct TensorInfo: Codable, Sendable, Equatable {

@@ -112,6 +112,23 @@ enum Migrations {
                 CREATE INDEX jobs_dataset ON jobs(dataset_id, state);
                 """)
         }
+        // Quantization-aware training jobs: the job's kind, its training request, and one row of
+        // metrics per epoch.
+        migrator.registerMigration("2026-11-27-qat") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'quantize' CHECK (kind IN ('quantize', 'qat'));
+                ALTER TABLE jobs ADD COLUMN training TEXT;
+                CREATE TABLE job_epochs (
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    epoch INTEGER NOT NULL,
+                    train_loss DOUBLE NOT NULL,
+                    validation_loss DOUBLE NOT NULL,
+                    validation_accuracy DOUBLE,
+                    seconds DOUBLE NOT NULL,
+                    PRIMARY KEY (job_id, epoch)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -84,8 +84,12 @@ public struct TenantScope: Sendable {
         /// A hash of the request body: the same key with another body is a conflict.
         public var requestHash: String?
         public var maxAttempts: Int
-        /// The calibration dataset the recipe names (checked to belong to the tenant).
+        /// The calibration dataset the recipe names (checked to belong to the tenant); for QAT the
+        /// training data.
         public var datasetID: String?
+        /// "quantize" or "qat" (with its training request as JSON).
+        public var kind = "quantize"
+        public var training: String?
 
         public init(
             modelID: String, recipe: String, name: String? = nil, idempotencyKey: String? = nil, requestHash: String? = nil, maxAttempts: Int = 3,
@@ -129,7 +133,8 @@ public struct TenantScope: Sendable {
                 attempt: 0, maxAttempts: Swift.max(1, new.maxAttempts), leaseOwner: nil, leaseExpiresAt: nil, notBefore: now,
                 progressDone: nil, progressTotal: nil, cancelRequested: false, errorCode: nil, errorMessage: nil, createdAt: now,
                 startedAt: nil, finishedAt: nil, updatedAt: now, idempotencyKey: new.idempotencyKey, requestHash: new.requestHash,
-                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID)
+                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID,
+                kind: new.kind, training: new.training)
             try job.insert(db)
             try Store.event(db, job: job.id, from: nil, to: .queued, attempt: 0, reason: "submitted", at: now)
             return (job, true)
@@ -210,6 +215,12 @@ public struct TenantScope: Sendable {
     public func metrics(of id: String) throws -> [TensorMetricRecord] {
         _ = try job(id)
         return try pool.read { db in try TensorMetricRecord.filter(Column("job_id") == id).order(Column("position")).fetchAll(db) }
+    }
+
+    /// QAT: the metrics of every epoch, in order.
+    public func epochs(of id: String) throws -> [EpochMetricRecord] {
+        _ = try job(id)
+        return try pool.read { db in try EpochMetricRecord.filter(Column("job_id") == id).order(Column("epoch")).fetchAll(db) }
     }
 }
 

@@ -43,9 +43,25 @@ public final class CalibrationDataset: Sendable {
             layers.append(String(tensor.name.dropLast(inputSuffix.count)))
         }
         guard !layers.isEmpty else {
-            throw CalibrationError.invalidDataset("no tensor is named `<layer>.input`; name each layer's samples after its weight (`fc1.weight` -> `fc1.input`)")
+            throw CalibrationError.invalidDataset(
+                "no tensor is named `<layer>.input`; name each layer's samples after its weight (`fc1.weight` -> `fc1.input`), or, for QAT, give `x` and `y`")
         }
         return layers
+    }
+
+    /// What an upload to `/v1/datasets` may be: calibration samples (`<layer>.input`) or training data
+    /// for QAT (`x` [samples, features] and `y` with as many rows).
+    public static func validateUpload(_ tensors: [(name: String, shape: [Int], floatDType: DType?, format: ModelFormat)]) throws {
+        if let x = tensors.first(where: { $0.name == "x" }), let y = tensors.first(where: { $0.name == "y" }) {
+            guard x.format == .safetensors, x.shape.count == 2, x.floatDType != nil, x.shape[0] > 0, x.shape[1] > 0 else {
+                throw CalibrationError.invalidDataset("training data `x` must be floating point [samples, features] in safetensors, got shape \(x.shape)")
+            }
+            guard (1...2).contains(y.shape.count), y.shape[0] == x.shape[0] else {
+                throw CalibrationError.invalidDataset("training data `y` must have one row per sample of `x` (\(x.shape[0])), got shape \(y.shape)")
+            }
+            return
+        }
+        try validate(tensors)
     }
 
     public var layers: [String] { inputs.keys.sorted() }

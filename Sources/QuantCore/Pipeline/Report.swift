@@ -112,6 +112,13 @@ public struct Report: Sendable {
             summary["mixed_precision"] = mixedPrecision
         }
         if let calibration { summary["calibration"] = calibration }
+        if let training = training?.objectValue {
+            // The evaluation travels with the job's summary; the epochs are stored row by row.
+            summary["training"] = .object(JSONObject([
+                ("evaluation", training["evaluation"] ?? .null), ("seconds", training["seconds"] ?? .null),
+                ("epochs", .integer(training["epochs"]?.arrayValue?.count ?? 0)),
+            ]))
+        }
         var report = JSONObject([
             ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
             ("tensors", .array(tensors.map(\.json))),

@@ -12,6 +12,14 @@ public struct EpochRecord: Sendable, Equatable {
     public var validationAccuracy: Double?
     public var seconds: Double
 
+    public init(epoch: Int, trainLoss: Double, validationLoss: Double, validationAccuracy: Double?, seconds: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+        self.seconds = seconds
+    }
+
     public var json: JSONValue {
         .object(JSONObject([
             ("epoch", .integer(epoch)), ("train_loss", Report.number(trainLoss)), ("validation_loss", Report.number(validationLoss)),

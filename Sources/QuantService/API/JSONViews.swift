@@ -97,6 +97,10 @@ enum JSONViews {
             out.key("dataset_id")
             out.string(dataset)
         }
+        if j.kind != "quantize" {
+            out.key("kind")
+            out.string(j.kind)
+        }
         out.key("name")
         out.string(j.name)
         out.key("status")

@@ -9,6 +9,7 @@ import QuantStore
 extension ServiceAPI {
     func addDatasets(_ router: inout Router) {
         let uploads = UploadReceiver(data: data, counters: pool.counters)
+        // Calibration samples (`<layer>.input`) or QAT training data (`x`, `y`).
         router.add("POST", "/v1/datasets", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
             let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "dataset"
@@ -16,7 +17,7 @@ extension ServiceAPI {
             let stored = try Self.run {
                 try uploads.store(request, body: body, maxBytes: config.maxUploadBytes, what: "dataset") { file in
                     do {
-                        try CalibrationDataset.validate(file.tensors.map { tensor in
+                        try CalibrationDataset.validateUpload(file.tensors.map { tensor in
                             (tensor.name, tensor.shape, DType(rawValue: tensor.dtype).flatMap { $0.isFloatingPoint ? $0 : nil }, file.format)
                         })
                     } catch let error as CalibrationError {
@@ -58,6 +59,7 @@ extension ServiceAPI {
     }
 
     /// A dataset that does not fit the model is a 422 naming the layer, before the job is queued.
+    /// (Training data, `x` and `y` without `<layer>.input`, fails here too: it calibrates nothing.)
     static func checkPairing(dataset path: String, modelPath: String) throws {
         do {
             try CalibrationDataset(path: path).check(against: SourceModel(path: modelPath))

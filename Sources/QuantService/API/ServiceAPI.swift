@@ -170,8 +170,8 @@ public final class ServiceAPI: Sendable {
             } catch let error as FormatError {
                 throw HTTPError(400, "the body is not valid JSON: \(error.message)", type: "invalid-json")
             }
-            for key in object.keys where !["model_id", "recipe", "name"].contains(key) {
-                throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name)", type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
+            for key in object.keys where !["model_id", "recipe", "name", "kind", "training"].contains(key) {
+                throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name, kind, training)", type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
             }
             guard let modelID = object["model_id"]?.stringValue else {
                 throw HTTPError(422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request", extensions: [("field", "\"model_id\"")])
@@ -187,17 +187,28 @@ public final class ServiceAPI: Sendable {
             }
             let name = object["name"]?.stringValue
             let model = try Self.run { try scope.model(modelID) }
+            let training = try Self.trainingRequest(object, recipe: recipe)
             try Self.checkApplicable(recipe, modelPath: model.blobPath)
-            if let datasetID = recipe.datasetID {
+            var datasetID = recipe.datasetID
+            if let training {
+                datasetID = training.datasetID
+                let dataset = try Self.run { try scope.dataset(training.datasetID) }
+                try Self.checkTraining(model: model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: training)
+            } else if let datasetID {
                 let dataset = try Self.run { try scope.dataset(datasetID) }
                 try Self.checkPairing(dataset: dataset.blobPath, modelPath: model.blobPath)
             }
             let key = request.header("idempotency-key")
             if let key, key.isEmpty || key.count > 200 { throw HTTPError(400, "Idempotency-Key must be 1 to 200 characters") }
             let (job, created) = try Self.run {
-                try scope.submit(.init(
+                var new = TenantScope.NewJob(
                     modelID: modelID, recipe: recipe.json.serialized, name: name, idempotencyKey: key,
-                    requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts, datasetID: recipe.datasetID))
+                    requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts, datasetID: datasetID)
+                if let training {
+                    new.kind = "qat"
+                    new.training = training.json.serialized
+                }
+                return try scope.submit(new)
             }
             if created { pool.wake() }
             return .json(created ? 202 : 200, bytes: JSONViews.jobBytes(job), headers: [("Location", "/v1/jobs/\(job.id)")])
@@ -233,9 +244,11 @@ public final class ServiceAPI: Sendable {
             let job = try Self.run { try scope.job(id) }
             guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the report exists once it succeeds", type: "not-ready") }
             let tensors = try Self.run { try scope.metrics(of: id) }.map { JSONValue.fragment($0.report) }
-            return Self.json(200, .object(JSONObject([
-                ("job_id", .string(id)), ("summary", job.summary.map { .fragment($0) } ?? .null), ("tensors", .array(tensors)),
-            ])))
+            var report = JSONObject([
+                ("job_id", .string(id)), ("kind", .string(job.kind)), ("summary", job.summary.map { .fragment($0) } ?? .null), ("tensors", .array(tensors)),
+            ])
+            if job.kind == "qat" { report["training"] = try Self.trainingReport(job, epochs: Self.run { try scope.epochs(of: id) }) }
+            return Self.json(200, .object(report))
         }
         router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""

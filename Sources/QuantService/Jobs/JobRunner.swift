@@ -100,8 +100,13 @@ struct JobRunner {
             }
         }
         let report: Report
+        var epochs: [EpochMetricRecord] = []
         do {
-            report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
+            if job.kind == "qat" {
+                (report, epochs) = try train(claim, recipe: recipe, output: output, options: options, flags: flags)
+            } else {
+                report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
+            }
             // The pipeline fsynced the file and renamed it into place; the rename is durable once its
             // directory is synced, and only then may the row say the job succeeded.
             try Durability.sync(directory)
@@ -115,9 +120,39 @@ struct JobRunner {
              bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized)
         }
         let summary = report.json.objectValue?["summary"]?.serialized ?? "{}"
-        return CompletedJob(
+        var completed = CompletedJob(
             artifactPath: output, artifactSize: size, artifactSha256: sha, summary: summary, tensors: tensors,
             expiresAt: settings.artifactTTL.map { Date().timeIntervalSince1970 + $0 })
+        completed.epochs = epochs
+        return completed
+    }
+
+    /// A QAT job: training with progress per epoch, then the export through the pipeline.
+    func train(_ claim: Claim, recipe: Recipe, output: String, options given: PipelineOptions, flags: StopFlags) throws -> (Report, [EpochMetricRecord]) {
+        let job = claim.job
+        guard let text = job.training, let request = try? StrictJSON.parse(text) else {
+            throw JobFailure(code: "invalid_training", message: "the job has no training request", transient: false)
+        }
+        let spec = try TrainingSpec.parse(request)
+        guard let dataset = claim.dataset else {
+            throw JobFailure(code: "dataset_missing", message: "dataset \(spec.datasetID) no longer exists; upload it again and submit a new job", transient: false)
+        }
+        var options = given
+        options.progress = nil  // progress counts epochs here
+        options.calibrationDataset = nil
+        let store = store
+        let result = try QAT.run(model: claim.model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: spec, output: output, options: options) { epoch in
+            if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
+            switch try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs)) {
+            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
+            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
+            default: break
+            }
+        }
+        let epochs = result.epochs.map {
+            EpochMetricRecord(jobId: job.id, epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy, seconds: $0.seconds)
+        }
+        return (result.report, epochs)
     }
 
     /// Maps an error to a permanent or transient failure with a stable code.
@@ -140,6 +175,8 @@ struct JobRunner {
             return .failed(code: "recipe_not_applicable", message: error.description, transient: false)
         case let error as CalibrationError:
             return .failed(code: "invalid_dataset", message: error.description, transient: false)
+        case let error as TrainingError:
+            return .failed(code: "invalid_training", message: error.description, transient: false)
         case let error as ServiceError:
             return ioFailure(error.description)
         default:

@@ -26,6 +26,8 @@ public struct CompletedJob: Sendable {
     public var summary: String
     public var tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)]
     public var expiresAt: Double?
+    /// QAT: per-epoch metrics, stored with the tensor metrics.
+    public var epochs: [EpochMetricRecord] = []
 
     public init(
         artifactPath: String, artifactSize: Int64, artifactSha256: String, summary: String,
@@ -127,6 +129,11 @@ extension Store {
                 try TensorMetricRecord(
                     jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb, bitsPerWeight: tensor.bitsPerWeight, report: tensor.report
                 ).insert(db)
+            }
+            for epoch in result.epochs {
+                var row = epoch
+                row.jobId = id
+                try row.insert(db)
             }
             try Store.event(db, job: id, from: .running, to: .succeeded, attempt: attempt, reason: nil, at: now)
         }

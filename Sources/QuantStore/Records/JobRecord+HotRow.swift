@@ -48,6 +48,8 @@ extension JobRecord {
         summary = row.text(next())
         expiresAt = row.double(next())
         datasetId = row.text(next())
+        kind = try required(row.text(next()), .kind)
+        training = row.text(next())
         guard Int(column - firstColumn) == CodingKeys.allCases.count else {
             throw StoreError.invalid("job row decoding read \(column) of \(CodingKeys.allCases.count) columns")
         }

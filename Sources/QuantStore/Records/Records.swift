@@ -84,8 +84,12 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var artifactSha256: String?
     public var summary: String?
     public var expiresAt: Double?
-    /// The calibration dataset the recipe names, if any.
+    /// The calibration dataset the recipe names, if any (for QAT: the training data).
     public var datasetId: String?
+    /// "quantize" or "qat".
+    public var kind: String = "quantize"
+    /// QAT: the training request (JSON).
+    public var training: String? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
@@ -94,7 +98,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         case errorCode = "error_code", errorMessage = "error_message", createdAt = "created_at", startedAt = "started_at"
         case finishedAt = "finished_at", updatedAt = "updated_at", idempotencyKey = "idempotency_key"
         case requestHash = "request_hash", artifactPath = "artifact_path", artifactSize = "artifact_size"
-        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at", datasetId = "dataset_id"
+        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at", datasetId = "dataset_id", kind, training
     }
 }
 
@@ -146,5 +150,29 @@ public struct TensorMetricRecord: Codable, Sendable, Equatable, FetchableRecord,
 
     enum CodingKeys: String, CodingKey {
         case jobId = "job_id", position, name, sqnrDb = "sqnr_db", bitsPerWeight = "bits_per_weight", report
+    }
+}
+
+/// One epoch of a QAT job.
+public struct EpochMetricRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job_epochs"
+    public var jobId: String
+    public var epoch: Int
+    public var trainLoss: Double
+    public var validationLoss: Double
+    public var validationAccuracy: Double?
+    public var seconds: Double
+
+    public init(jobId: String, epoch: Int, trainLoss: Double, validationLoss: Double, validationAccuracy: Double?, seconds: Double) {
+        self.jobId = jobId
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+        self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobId = "job_id", epoch, trainLoss = "train_loss", validationLoss = "validation_loss", validationAccuracy = "validation_accuracy", seconds
     }
 }
