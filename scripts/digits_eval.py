@@ -87,3 +87,31 @@ def weight_recipe(method, bits, group=128, dataset="digits"):
 def output_sqnr(report, key):
     """{tensor: output SQNR (dB)} of one evaluation of the report ("weight_only", "w8a8_static"...)."""
     return {t["name"]: t["calibration"]["output_sqnr_db"][key] for t in report["tensors"] if t.get("calibration")}
+
+
+# Quantization-aware training (docs/QAT.md): the training settings of the acceptance table.
+QAT_TRAINING = {"epochs": 20, "batch_size": 32, "learning_rate": 0.003, "optimizer": "adam", "seed": 1, "validation_split": 0.2}
+QAT_RECIPES = {
+    "int8": {"preset": "int8"},
+    "int4": {"preset": "int4-channel"},
+    "int2": {"weights": {"bits": 2, "granularity": "channel"}},
+    "ternary": {"preset": "ternary"},
+    "binary": {"preset": "binary"},
+}
+
+
+def ptq_and_qat(quantctl, fixture, name, tmp):
+    """Held-out test accuracy of post-training quantization and of QAT with the same recipe, and the
+    QAT report (trained on digits-train.safetensors, the fp32 model's own training split)."""
+    fixture, tmp = Path(fixture), Path(tmp)
+    stem = name.split(" ")[0]
+    recipe = tmp / f"{stem}.recipe.json"
+    recipe.write_text(json.dumps(QAT_RECIPES[name]))
+    training = tmp / "training.json"
+    training.write_text(json.dumps(QAT_TRAINING))
+    model, test = fixture / "digits-mlp.safetensors", fixture / "digits-test.safetensors"
+    ptq, qat = tmp / f"{stem}.ptq.safetensors", tmp / f"{stem}.qat.safetensors"
+    subprocess.run([str(quantctl), "quantize", str(model), "-o", str(ptq), "--recipe", str(recipe)], check=True, capture_output=True, timeout=120)
+    result = subprocess.run([str(quantctl), "qat", str(model), "-o", str(qat), "--recipe", str(recipe), "--training", str(training),
+                             "--dataset", str(fixture / "digits-train.safetensors"), "--json"], check=True, capture_output=True, text=True, timeout=600)
+    return accuracy(weights_of(ptq), test), accuracy(weights_of(qat), test), json.loads(result.stdout)

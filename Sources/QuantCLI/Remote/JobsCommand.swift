@@ -81,13 +81,15 @@ struct JobsCommand: ParsableCommand {
     }
 
     struct Report: RemoteCommand {
-        static let configuration = CommandConfiguration(abstract: "Per-tensor metrics of a succeeded job.")
+        static let configuration = CommandConfiguration(abstract: "Per-tensor metrics of a succeeded job (QAT jobs: also the training).")
         @Argument(help: "The job id.") var id: String
+        @Flag(help: "QAT jobs: chart the training loss and validation accuracy per epoch in the terminal.") var plot = false
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             try show({ try $0.report(ofJob: id) }) { report in
+                let training = report.training.map { Self.describe($0, plot: plot) } ?? ""
                 let rows = report.tensors.map { t in
                     [
                         t.name, t.method, t.bits.map(String.init) ?? "-", String(format: "%.2f", t.bitsPerWeight),
@@ -96,8 +98,30 @@ struct JobsCommand: ParsableCommand {
                 }
                 return TextTable(headers: ["TENSOR", "METHOD", "BITS", "BPW", "SQNR_DB", "BYTES_IN", "BYTES_OUT"], rows: rows)
                     .render()
-                    + (report.summary.map(JobsCommand.describe) ?? "")
+                    + (report.summary.map(JobsCommand.describe) ?? "") + training
             }
+        }
+
+        /// The evaluation, the epochs as a table, and with `plot` the two charts.
+        static func describe(_ training: TrainingReport, plot: Bool) -> String {
+            func percent(_ v: Double?) -> String { v.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a" }
+            var out = ""
+            if let e = training.evaluation {
+                out += "validation accuracy: fp32 \(percent(e.fp32Accuracy)), post-training \(percent(e.ptqAccuracy)), QAT \(percent(e.qatAccuracy))\n"
+            }
+            guard plot else {
+                let rows = training.epochs.map { e in
+                    [String(e.epoch), e.trainLoss.map { String(format: "%.4f", $0) } ?? "-", e.validationLoss.map { String(format: "%.4f", $0) } ?? "-", percent(e.validationAccuracy)]
+                }
+                return out + TextTable(headers: ["EPOCH", "TRAIN_LOSS", "VALIDATION_LOSS", "VALIDATION_ACCURACY"], rows: rows).render()
+            }
+            out += TerminalChart(title: "training loss", values: training.epochs.map { $0.trainLoss ?? .nan }).render()
+            if training.epochs.contains(where: { $0.validationAccuracy != nil }) {
+                out += TerminalChart(title: "validation accuracy (%)", values: training.epochs.map { ($0.validationAccuracy ?? .nan) * 100 }, format: "%.2f").render()
+            } else {
+                out += TerminalChart(title: "validation loss", values: training.epochs.map { $0.validationLoss ?? .nan }).render()
+            }
+            return out
         }
     }
 
