@@ -19,15 +19,8 @@ struct DatasetsCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                let bar = ProgressBar(enabled: isatty(2) == 1 && !output.json)
-                let dataset = try remote.client().uploadDataset(path: file, name: name) { progress in
-                    bar.draw(
-                        fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)),
-                        detail: "uploading \(ModelsCommand.Upload.megabytes(progress.uploaded)) of \(ModelsCommand.Upload.megabytes(progress.uploadTotal))")
-                }
-                bar.finish()
-                try output.emit(dataset) { DatasetsCommand.describe(dataset) }
+            try upload(remote: remote, output: output, describe: DatasetsCommand.describe) { client, progress in
+                try client.uploadDataset(path: file, name: name, progress: progress)
             }
         }
     }

@@ -19,15 +19,8 @@ struct ModelsCommand: ParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try reportingRemoteFailures {
-                let bar = ProgressBar(enabled: isatty(2) == 1 && !output.json)
-                let model = try remote.client().uploadModel(path: file, name: name) { progress in
-                    bar.draw(
-                        fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)),
-                        detail: "uploading \(Self.megabytes(progress.uploaded)) of \(Self.megabytes(progress.uploadTotal))")
-                }
-                bar.finish()
-                try output.emit(model) { ModelsCommand.describe(model) }
+            try upload(remote: remote, output: output, describe: ModelsCommand.describe) { client, progress in
+                try client.uploadModel(path: file, name: name, progress: progress)
             }
         }
 
@@ -93,5 +86,24 @@ struct ModelsCommand: ParsableCommand {
 
     static func describe(_ m: Model) -> String {
         "model \(m.id)  \(m.name)  \(m.format)  \(m.size) bytes  \(m.tensorCount) tensors  \(m.parameterCount) parameters\nsha256 \(m.sha256)\n"
+    }
+}
+
+extension ParsableCommand {
+    /// An upload with a progress bar (unless --json), then the stored object.
+    func upload<T: Encodable>(
+        remote: RemoteOptions, output: OutputOptions, describe: @escaping (T) -> String,
+        _ send: (QuantClient, @escaping @Sendable (TransferProgress) -> Void) throws -> T
+    ) throws {
+        try reportingRemoteFailures {
+            let bar = ProgressBar(enabled: isatty(2) == 1 && !output.json)
+            let stored = try send(try remote.client()) { progress in
+                bar.draw(
+                    fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)),
+                    detail: "uploading \(ModelsCommand.Upload.megabytes(progress.uploaded)) of \(ModelsCommand.Upload.megabytes(progress.uploadTotal))")
+            }
+            bar.finish()
+            try output.emit(stored) { describe(stored) }
+        }
     }
 }
