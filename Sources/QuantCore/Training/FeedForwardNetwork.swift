@@ -96,6 +96,8 @@ struct FeedForwardNetwork {
 /// Training data: `x` [samples, features] and `y`: class indices [samples] (integers) for softmax
 /// cross-entropy, targets [samples, outputs] (or [samples] for one output) for MSE.
 struct TrainingData {
+    /// The most values of `x` QAT takes (it holds them in memory).
+    static let maxValues = 1 << 28
     let x: Matrix
     /// Class index per sample (cross-entropy).
     let labels: [Int]
@@ -114,6 +116,9 @@ struct TrainingData {
             throw TrainingError.invalidData("`x` has \(xt.shape[1]) features but layers.0.weight takes \(network.inputs) inputs")
         }
         let samples = xt.shape[0]
+        guard xt.elementCount <= maxValues else {
+            throw TrainingError.invalidData("`x` holds \(xt.elementCount) values; QAT keeps its data in memory and takes at most \(maxValues) (1 GiB of floats)")
+        }
         let scratch = ScratchBuffer<Float>(fill: 0)
         let xValues = Array(try source.floats(of: xt, 0..<xt.elementCount, scratch: scratch, kernels: kernels))
         guard xValues.allSatisfy(\.isFinite) else { throw TrainingError.invalidData("`x` holds NaN or Inf") }

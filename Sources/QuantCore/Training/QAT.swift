@@ -102,8 +102,9 @@ public enum QAT {
                 lossSum += loss * Double(batch.count)
                 optimizer.step(&network, gradients)
                 start += training.batchSize
+                // A cancel (or a lost lease) stops within a batch, not at the end of a long epoch.
+                if options.isCancelled?() == true { throw PipelineError.cancelled }
             }
-            if options.isCancelled?() == true { throw PipelineError.cancelled }
             let result = try evaluate(network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
             let record = EpochRecord(
                 epoch: epoch, trainLoss: lossSum / Double(Swift.max(train.count, 1)), validationLoss: result.loss, validationAccuracy: result.accuracy,

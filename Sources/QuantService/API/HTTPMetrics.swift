@@ -6,8 +6,14 @@ import Synchronization
 public final class HTTPMetrics: Sendable {
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
 
+    /// A counter's labels (a struct, so a request builds no string to count itself).
+    struct RouteStatus: Hashable {
+        let route: String
+        let status: Int
+    }
+
     struct Values {
-        var requests: [String: Int] = [:]  // "route|status"
+        var requests: [RouteStatus: Int] = [:]
         var durationCounts = [Int](repeating: 0, count: HTTPMetrics.buckets.count + 1)
         var durationSum: Double = 0
         var durationCount = 0
@@ -17,7 +23,7 @@ public final class HTTPMetrics: Sendable {
 
     func observe(route: String, status: Int, seconds: Double) {
         values.withLock { v in
-            v.requests["\(route)|\(status)", default: 0] += 1
+            v.requests[RouteStatus(route: route, status: status), default: 0] += 1
             let bucket = Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count
             v.durationCounts[bucket] += 1
             v.durationSum += seconds
@@ -28,9 +34,8 @@ public final class HTTPMetrics: Sendable {
     func render(store: Store, counters: ServiceCounters) -> String {
         let v = values.withLock { $0 }
         var out = "# HELP quantd_http_requests_total HTTP requests by route and status.\n# TYPE quantd_http_requests_total counter\n"
-        for (key, count) in v.requests.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: "|")
-            out += "quantd_http_requests_total{route=\"\(parts[0])\",status=\"\(parts[1])\"} \(count)\n"
+        for (key, count) in v.requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
+            out += "quantd_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
         out += histogram("quantd_http_request_duration_seconds", "HTTP request duration.", Self.buckets, v.durationCounts, v.durationSum)
         let counts = (try? store.jobCounts()) ?? [:]
