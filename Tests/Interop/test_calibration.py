@@ -174,3 +174,30 @@ def test_compressed_tensors_export_carries_input_scales(fixture, fp32, tmp_path)
     assert group["input_activations"] == {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "tensor", "group_size": None,
                                           "dynamic": False, "observer": "mse"}
     assert group["weights"]["group_size"] == 64
+
+
+def test_dataset_uploads_hostile_and_wrong(tmp_path):
+    """Garbage, GGUF, a model without `<layer>.input`, bad shapes: clear 4xx answers, nothing kept."""
+    from safetensors.numpy import save_file
+    from service import Quantd
+    server = Quantd()
+    try:
+        def upload(data):
+            return server.post("/v1/datasets", data=data)
+        assert upload(b"not a model at all").status_code == 415
+        assert upload(b"GGUF" + bytes(60)).status_code in (415, 422)
+        save_file({"w": np.zeros((2, 2), np.float32)}, str(tmp_path / "w.safetensors"))
+        answer = upload((tmp_path / "w.safetensors").read_bytes())
+        assert answer.status_code == 422 and "`<layer>.input`" in answer.json()["detail"], answer.text
+        save_file({"fc.input": np.zeros(8, np.float32)}, str(tmp_path / "flat.safetensors"))
+        answer = upload((tmp_path / "flat.safetensors").read_bytes())
+        assert answer.status_code == 422 and "fc.input" in answer.json()["detail"], answer.text
+        save_file({"fc.input": np.zeros((4, 8), np.int32)}, str(tmp_path / "int.safetensors"))
+        assert upload((tmp_path / "int.safetensors").read_bytes()).status_code == 422
+        save_file({"x": np.zeros((4, 8), np.float32), "y": np.zeros(5, np.int64)}, str(tmp_path / "xy.safetensors"))
+        answer = upload((tmp_path / "xy.safetensors").read_bytes())
+        assert answer.status_code == 422 and "one row per sample" in answer.json()["detail"], answer.text
+        assert server.get("/v1/datasets").json()["datasets"] == []
+        assert not any((server.data_dir / "tmp").iterdir())
+    finally:
+        server.stop()
