@@ -30,17 +30,27 @@ public struct SHA256: Sendable {
     }
 
     public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        // Contiguous bytes (arrays, a String's UTF-8) go straight in; others are copied once.
+        if bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) != nil { return }
         let array = Array(bytes)
         array.withUnsafeBytes { update($0) }
     }
 
+    /// The digest. Padding and the digest are built in place: this runs on every authenticated
+    /// request (the key's hash), where growing arrays byte by byte cost a dozen allocations.
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
-        var tail: [UInt8] = [0x80]
-        while (buffer.count + tail.count) % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        update(tail)
-        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
+        // 0x80, zeros up to 56 mod 64, then the 64-bit big-endian bit length.
+        let padding = (buffer.count < 56 ? 56 : 120) - buffer.count
+        var tail = [UInt8](repeating: 0, count: padding + 8)
+        tail[0] = 0x80
+        for i in 0..<8 { tail[padding + i] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * i)) }
+        tail.withUnsafeBytes { update($0) }
+        var digest = [UInt8](repeating: 0, count: 32)
+        for (i, word) in state.enumerated() {
+            for b in 0..<4 { digest[i * 4 + b] = UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * b)) }
+        }
+        return digest
     }
 
     public static func hash<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {

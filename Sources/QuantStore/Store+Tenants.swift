@@ -63,7 +63,7 @@ extension Store {
     /// longer than any key this service issues): such keys are refused without a lookup.
     static func keyHash(_ key: String) -> [UInt8]? {
         guard !key.isEmpty, key.utf8.count <= 256 else { return nil }
-        return SHA256.hash(Array(key.utf8))
+        return SHA256.hash(key.utf8)
     }
 
     /// Revokes every key that starts with `prefix` (at least 8 characters); returns how many.

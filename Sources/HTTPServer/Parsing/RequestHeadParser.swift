@@ -14,8 +14,13 @@ enum RequestHeadParser {
         guard requestLine.count <= limits.maxRequestLine else {
             throw Failure(status: 414, detail: "request line longer than \(limits.maxRequestLine) bytes")
         }
-        let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        // method SP target SP version: exactly two spaces (found by scanning; `split` grew an array).
+        guard let firstSpace = requestLine.firstIndex(of: UInt8(ascii: " ")),
+            let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " ")),
+            !requestLine[(secondSpace + 1)...].contains(UInt8(ascii: " "))
+        else { throw Failure(status: 400, detail: "malformed request line") }
+        let parts = [requestLine[..<firstSpace], requestLine[(firstSpace + 1)..<secondSpace], requestLine[(secondSpace + 1)...]]
+        guard !parts[0].isEmpty, !parts[1].isEmpty else {
             throw Failure(status: 400, detail: "malformed request line")
         }
         let method = String(decoding: parts[0], as: UTF8.self)
@@ -54,6 +59,7 @@ enum RequestHeadParser {
     /// Lines separated by CRLF; a bare CR or LF is malformed.
     static func split(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
         var lines: [ArraySlice<UInt8>] = []
+        lines.reserveCapacity(16)
         var start = bytes.startIndex
         var i = bytes.startIndex
         while i < bytes.endIndex {

@@ -44,14 +44,45 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and fields, with Content-Length and Connection filled in.
     func head(keepAlive: Bool, includeBodyLength: Bool = true) -> [UInt8] {
-        var text = "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n"
-        for (name, value) in headers where name.lowercased() != "content-length" && name.lowercased() != "connection" {
-            text += "\(name): \(value)\r\n"
+        // Bytes appended in place (string interpolation and lowercased() cost ~9 allocations per
+        // response on the polling path).
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        func line(_ parts: String...) {
+            for part in parts { out.append(contentsOf: part.utf8) }
+            out.append(contentsOf: [0x0D, 0x0A])
         }
-        if includeBodyLength && status != 204 && status != 304 && !(100..<200).contains(status) { text += "Content-Length: \(bodyLength)\r\n" }
-        if !keepAlive { text += "Connection: close\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        Self.appendDecimal(status, to: &out)
+        line(" ", HTTPResponse.reason(status))
+        for (name, value) in headers where !Self.named(name, "content-length") && !Self.named(name, "connection") {
+            line(name, ": ", value)
+        }
+        if includeBodyLength && status != 204 && status != 304 && !(100..<200).contains(status) {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            Self.appendDecimal(bodyLength, to: &out)
+            line()
+        }
+        if !keepAlive { line("Connection: close") }
+        line()
+        return out
+    }
+
+    /// Whether a header name is `lowercase` (ASCII, case-insensitive), without allocating.
+    static func named(_ name: String, _ lowercase: String) -> Bool {
+        name.utf8.count == lowercase.utf8.count
+            && zip(name.utf8, lowercase.utf8).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a | 0x20 == b) }
+    }
+
+    static func appendDecimal<T: BinaryInteger>(_ value: T, to out: inout [UInt8]) {
+        guard value >= 0 else { return out.append(contentsOf: String(value).utf8) }
+        let start = out.count
+        var rest = value
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10))
+            rest /= 10
+        } while rest > 0
+        out[start...].reverse()
     }
 
     public static func reason(_ status: Int) -> String {

@@ -58,7 +58,22 @@ public struct JSONStream {
 
     public mutating func integer<T: BinaryInteger>(_ number: T?) {
         separate()
-        bytes.append(contentsOf: (number.map { String($0) } ?? "null").utf8)
+        guard let number else { return bytes.append(contentsOf: "null".utf8) }
+        guard let value = Int64(exactly: number) else { return bytes.append(contentsOf: String(number).utf8) }
+        // Digits straight into the buffer (String(value) costs an allocation per number).
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+        }
     }
 
     /// Text that is already JSON (see `JSONValue.fragment`); nil writes null.
@@ -70,9 +85,14 @@ public struct JSONStream {
     /// A string made of `text` bytes that need no escaping (the caller guarantees it: digits and
     /// ASCII punctuation), between quotes.
     public mutating func plainString(_ text: [UInt8]) {
+        plainString { $0.append(contentsOf: text) }
+    }
+
+    /// The same, with `write` appending the bytes to the document itself (no array of its own).
+    public mutating func plainString(writing write: (inout [UInt8]) -> Void) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: text)
+        write(&bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 }

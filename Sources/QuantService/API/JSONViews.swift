@@ -12,13 +12,19 @@ enum JSONViews {
 
     static func timestampBytes(_ seconds: Double?) -> [UInt8]? {
         guard let seconds, seconds.isFinite else { return nil }
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        appendTimestamp(seconds, to: &text)
+        return text
+    }
+
+    /// `seconds` (finite) as RFC 3339 UTC with milliseconds, appended to `text`.
+    static func appendTimestamp(_ seconds: Double, to text: inout [UInt8]) {
         var whole = time_t(seconds.rounded(.down))
         let millis = Int32(((seconds - seconds.rounded(.down)) * 1000).rounded(.down))
         var parts = tm()
         gmtime_r(&whole, &parts)
-        var text: [UInt8] = []
-        text.reserveCapacity(24)
-        func digits(_ value: Int32, _ width: Int, then separator: Character?) {
+        func digits(_ value: Int32, _ width: Int, then separator: UInt8?) {
             var divisor: Int32 = 1
             for _ in 1..<width { divisor *= 10 }
             var rest = max(0, value)
@@ -27,16 +33,15 @@ enum JSONViews {
                 rest %= divisor
                 divisor /= 10
             }
-            if let separator, let byte = separator.asciiValue { text.append(byte) }
+            if let separator { text.append(separator) }
         }
-        digits(parts.tm_year + 1900, 4, then: "-")
-        digits(parts.tm_mon + 1, 2, then: "-")
-        digits(parts.tm_mday, 2, then: "T")
-        digits(parts.tm_hour, 2, then: ":")
-        digits(parts.tm_min, 2, then: ":")
-        digits(parts.tm_sec, 2, then: ".")
-        digits(millis, 3, then: "Z")
-        return text
+        digits(parts.tm_year + 1900, 4, then: UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2, then: UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2, then: UInt8(ascii: "T"))
+        digits(parts.tm_hour, 2, then: UInt8(ascii: ":"))
+        digits(parts.tm_min, 2, then: UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2, then: UInt8(ascii: "."))
+        digits(millis, 3, then: UInt8(ascii: "Z"))
     }
 
     /// `done / total` with four decimals, as JSON (String(format:) goes through Foundation's NSString).
@@ -83,7 +88,7 @@ enum JSONViews {
     static func write(_ j: JobRecord, to out: inout JSONStream) {
         func time(_ key: String, _ seconds: Double?) {
             out.key(key)
-            if let text = timestampBytes(seconds) { out.plainString(text) } else { out.fragment(nil) }
+            if let seconds, seconds.isFinite { out.plainString { appendTimestamp(seconds, to: &$0) } } else { out.fragment(nil) }
         }
         let total = j.progressTotal ?? 0
         let done = j.state == .succeeded ? total : (j.progressDone ?? 0)
