@@ -12,8 +12,7 @@ extension ServiceAPI {
         // Calibration samples (`<layer>.input`) or QAT training data (`x`, `y`).
         router.add("POST", "/v1/datasets", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
-            let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "dataset"
-            guard name.count <= 256 else { throw HTTPError(400, "name must be at most 256 characters") }
+            let name = try Self.uploadName(request, default: "dataset")
             let stored = try Self.run {
                 try uploads.store(request, body: body, maxBytes: config.maxUploadBytes, what: "dataset") { file in
                     do {

@@ -124,8 +124,7 @@ public final class ServiceAPI: Sendable {
         let uploads = UploadReceiver(data: data, counters: pool.counters)
         router.add("POST", "/v1/models", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
-            let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? "model"
-            guard name.count <= 256 else { throw HTTPError(400, "name must be at most 256 characters") }
+            let name = try Self.uploadName(request, default: "model")
             let model = try Self.run { try uploads.receive(request, body: body, name: name, scope: scope, maxBytes: config.maxUploadBytes) }
             return Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
         }
@@ -284,6 +283,13 @@ public final class ServiceAPI: Sendable {
             }
             return HTTPResponse(status: 204)
         }
+    }
+
+    /// `?name=` of an upload (at most 256 characters), or `fallback`.
+    static func uploadName(_ request: HTTPRequest, default fallback: String) throws -> String {
+        let name = request.query["name"].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+        guard name.count <= 256 else { throw HTTPError(400, "name must be at most 256 characters") }
+        return name
     }
 
     /// `?limit=` as 1...500, or a 400 that says so.
