@@ -176,9 +176,6 @@ public enum GPTQRun {
         let parameters = try weights.values.withUnsafeBufferPointer {
             try LinearTensorJob.rowParameters($0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "benchmark")
         }
-        let grid = LinearGrid(scheme: scheme, cols: weights.cols, group: group, parameters: parameters)
-        var codes = [UInt8](repeating: 0, count: weights.values.count)
-        for r in 0..<weights.rows { for c in 0..<weights.cols { codes[r * weights.cols + c] = LinearGrid.byte(grid.code(weights[r, c], row: r, col: c)) } }
-        return codes
+        return LinearGrid(scheme: scheme, cols: weights.cols, group: group, parameters: parameters).codes(of: weights)
     }
 }

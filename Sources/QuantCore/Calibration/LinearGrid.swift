@@ -52,4 +52,25 @@ struct LinearGrid {
 
     /// The byte a code is stored as: two's complement when symmetric, unsigned otherwise.
     @inline(__always) static func byte(_ q: Int32) -> UInt8 { UInt8(truncatingIfNeeded: q) }
+
+    /// Round-to-nearest codes (stored bytes) of a whole matrix on this grid.
+    func codes(of w: Matrix) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: w.values.count)
+        for r in 0..<w.rows {
+            for c in 0..<w.cols { out[r * w.cols + c] = Self.byte(code(w.values[r * w.cols + c], row: r, col: c)) }
+        }
+        return out
+    }
+
+    /// What stored codes stand for, as a rows x cols matrix.
+    func values(of codes: [UInt8], rows: Int) -> Matrix {
+        var out = Matrix(zeros: rows, cols)
+        for r in 0..<rows {
+            for c in 0..<cols {
+                let byte = codes[r * cols + c]
+                out.values[r * cols + c] = value(scheme.signedCodes ? Int32(Int8(bitPattern: byte)) : Int32(byte), row: r, col: c)
+            }
+        }
+        return out
+    }
 }

@@ -67,7 +67,7 @@ struct CalibratedLinearJob {
                 $0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: linear.scaleDType, kernels: processor.kernels, tensor: tensor.name)
         }
         let nearest = LinearGrid(scheme: scheme, cols: cols, group: group, parameters: nearestParameters)
-        let nearestCodes = codes(w, nearest)
+        let nearestCodes = nearest.codes(of: w)
         var grid = nearest
         var result = nearestCodes
         var rounding = "nearest"
@@ -100,7 +100,7 @@ struct CalibratedLinearJob {
 
         let (input, calibrator) = try calibration.evaluationInput(layer, x, kernels: processor.kernels)
         let evaluation = try LayerEvaluation.evaluate(
-            x: x, w: w, dequantized: values(result, grid, rows: rows), nearest: rounding == "nearest" ? nil : values(nearestCodes, nearest, rows: rows),
+            x: x, w: w, dequantized: grid.values(of: result, rows: rows), nearest: rounding == "nearest" ? nil : nearest.values(of: nearestCodes, rows: rows),
             input: input, calibrator: calibrator, kernels: processor.kernels, threads: processor.threads)
         calibration.record(tensor.name, evaluation, rounding: rounding)
         return metrics
@@ -134,27 +134,5 @@ struct CalibratedLinearJob {
         let evaluation = try LayerEvaluation.evaluate(
             x: x, w: w, dequantized: nil, nearest: nil, input: input, calibrator: calibrator, kernels: processor.kernels, threads: processor.threads)
         calibration.record(tensor.name, evaluation, rounding: "n/a")
-    }
-
-    func codes(_ w: Matrix, _ grid: LinearGrid) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: w.values.count)
-        for r in 0..<w.rows {
-            for c in 0..<w.cols { out[r * w.cols + c] = LinearGrid.byte(grid.code(w.values[r * w.cols + c], row: r, col: c)) }
-        }
-        return out
-    }
-
-    /// What the stored codes stand for.
-    func values(_ codes: [UInt8], _ grid: LinearGrid, rows: Int) -> Matrix {
-        let cols = grid.cols
-        var out = Matrix(zeros: rows, cols)
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let byte = codes[r * cols + c]
-                let q = scheme.signedCodes ? Int32(Int8(bitPattern: byte)) : Int32(byte)
-                out.values[r * cols + c] = grid.value(q, row: r, col: c)
-            }
-        }
-        return out
     }
 }

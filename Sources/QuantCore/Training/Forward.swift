@@ -50,14 +50,12 @@ struct Forward {
         return passes
     }
 
-    /// Symmetric int8 per token (row), scale absmax / 127: nothing is clamped.
+    /// Symmetric int8 per token (row), scale absmax / 127, as the W8A8 evaluation quantizes:
+    /// nothing is clamped.
     static func fakeQuantizePerToken(_ x: inout Matrix) {
+        let (codes, scales) = ActivationQuantization.quantizePerToken(x)
         for r in 0..<x.rows {
-            let row = (r * x.cols)..<((r + 1) * x.cols)
-            let absMax = x.values[row].reduce(0) { Swift.max($0, abs($1)) }
-            guard absMax > 0 else { continue }
-            let scale = absMax / 127, inverse = 1 / scale
-            for i in row { x.values[i] = (x.values[i] * inverse).rounded(.toNearestOrEven) * scale }
+            for c in 0..<x.cols { x.values[r * x.cols + c] = Float(codes[r * x.cols + c]) * scales[r] }
         }
     }
 

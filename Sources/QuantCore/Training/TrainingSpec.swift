@@ -44,19 +44,15 @@ public struct TrainingSpec: Equatable, Sendable {
             throw TrainingError.unsupported("training.dataset_id", "is required: a dataset from POST /v1/datasets holding `x` [samples, features] and `y`")
         }
         var spec = TrainingSpec(datasetID: dataset)
-        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
-            guard let value = object[name] else { return nil }
-            guard let number = value.intValue, range.contains(number) else {
-                throw TrainingError.unsupported("training.\(name)", "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(value.serialized)")
-            }
-            return number
+        // The recipe's field checks, their errors restated as training errors.
+        func checked<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let error as RecipeError { throw TrainingError.unsupported(error.field, error.message) }
         }
-        func choice<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
-            guard let value = object[name] else { return nil }
-            guard let text = value.stringValue, let result = T(rawValue: text) else {
-                throw TrainingError.unsupported("training.\(name)", "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.serialized)")
-            }
-            return result
+        func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            try object[name].map { value in try checked { try WeightSpec.integer(value, "training.\(name)", range: range) } }
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws -> T? where T.RawValue == String {
+            try object[name].map { value in try checked { try WeightSpec.enumValue(value, type, "training.\(name)") } }
         }
         spec.epochs = try integer("epochs", 1...1000) ?? spec.epochs
         spec.batchSize = try integer("batch_size", 1...65_536) ?? spec.batchSize
