@@ -48,23 +48,25 @@ public struct HTTPResponse: Sendable {
         // response on the polling path).
         var out: [UInt8] = []
         out.reserveCapacity(128 + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
-        func line(_ parts: String...) {
-            for part in parts { out.append(contentsOf: part.utf8) }
-            out.append(contentsOf: [0x0D, 0x0A])
-        }
+        let crlf: [UInt8] = [0x0D, 0x0A]
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         Self.appendDecimal(status, to: &out)
-        line(" ", HTTPResponse.reason(status))
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: HTTPResponse.reason(status).utf8)
+        out.append(contentsOf: crlf)
         for (name, value) in headers where !Self.named(name, "content-length") && !Self.named(name, "connection") {
-            line(name, ": ", value)
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: crlf)
         }
         if includeBodyLength && status != 204 && status != 304 && !(100..<200).contains(status) {
             out.append(contentsOf: "Content-Length: ".utf8)
             Self.appendDecimal(bodyLength, to: &out)
-            line()
+            out.append(contentsOf: crlf)
         }
-        if !keepAlive { line("Connection: close") }
-        line()
+        if !keepAlive { out.append(contentsOf: "Connection: close\r\n".utf8) }
+        out.append(contentsOf: crlf)
         return out
     }
 

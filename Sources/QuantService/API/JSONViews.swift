@@ -92,7 +92,6 @@ enum JSONViews {
         }
         let total = j.progressTotal ?? 0
         let done = j.state == .succeeded ? total : (j.progressDone ?? 0)
-        let path = "/v1/jobs/" + j.id
         out.beginObject()
         out.key("id")
         out.string(j.id)
@@ -145,22 +144,22 @@ enum JSONViews {
         out.fragment(j.summary)
         out.key("links")
         out.beginObject()
-        out.key("self")
-        out.string(path)
-        out.key("model")
-        out.string("/v1/models/" + j.modelId)
-        if j.state == .succeeded {
-            out.key("report")
-            out.string(path + "/report")
-            if j.artifactPath != nil {
-                out.key("artifact")
-                out.string(path + "/artifact")
+        // Paths of ids this service generated ([a-z0-9_]): written in place, no escaping needed.
+        func link(_ key: String, _ prefix: String, _ id: String, _ suffix: String = "") {
+            out.key(key)
+            out.plainString { bytes in
+                bytes.append(contentsOf: prefix.utf8)
+                bytes.append(contentsOf: id.utf8)
+                bytes.append(contentsOf: suffix.utf8)
             }
         }
-        if !j.state.isTerminal {
-            out.key("cancel")
-            out.string(path + "/cancel")
+        link("self", "/v1/jobs/", j.id)
+        link("model", "/v1/models/", j.modelId)
+        if j.state == .succeeded {
+            link("report", "/v1/jobs/", j.id, "/report")
+            if j.artifactPath != nil { link("artifact", "/v1/jobs/", j.id, "/artifact") }
         }
+        if !j.state.isTerminal { link("cancel", "/v1/jobs/", j.id, "/cancel") }
         out.endObject()
         if let sha = j.artifactSha256 {
             out.key("artifact")
