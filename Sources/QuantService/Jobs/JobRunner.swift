@@ -41,6 +41,16 @@ struct JobRunner {
         let cancelRequested = Atomic<Bool>(false)
         let leaseLost = Atomic<Bool>(false)
         var shouldStop: Bool { cancelRequested.load(ordering: .relaxed) || leaseLost.load(ordering: .relaxed) }
+
+        /// What a lease renewal or progress write learned: a cancel request or a lost lease stops
+        /// the attempt.
+        func note(_ status: LeaseStatus?) {
+            switch status {
+            case .cancelRequested: cancelRequested.store(true, ordering: .relaxed)
+            case .lost: leaseLost.store(true, ordering: .relaxed)
+            default: break
+            }
+        }
     }
 
     func run(_ claim: Claim) {
@@ -78,10 +88,7 @@ struct JobRunner {
         let store = store, settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
         if let datasetID = recipe.datasetID {
-            guard let dataset = claim.dataset else {
-                throw JobFailure(code: "dataset_missing", message: "dataset \(datasetID) no longer exists; upload it again and submit a new job", transient: false)
-            }
-            options.calibrationDataset = dataset.blobPath
+            options.calibrationDataset = try Self.dataset(of: claim, named: datasetID).blobPath
         }
         options.isCancelled = { flags.shouldStop }
         options.progress = { progress in
@@ -93,11 +100,7 @@ struct JobRunner {
                 return true
             }
             guard due else { return }
-            switch try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)) {
-            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
-            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
-            default: break
-            }
+            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)))
         }
         let report: Report
         var epochs: [EpochMetricRecord] = []
@@ -127,6 +130,14 @@ struct JobRunner {
         return completed
     }
 
+    /// The job's dataset, or a permanent failure saying it was deleted.
+    static func dataset(of claim: Claim, named id: String) throws -> DatasetRecord {
+        guard let dataset = claim.dataset else {
+            throw JobFailure(code: "dataset_missing", message: "dataset \(id) no longer exists; upload it again and submit a new job", transient: false)
+        }
+        return dataset
+    }
+
     /// A QAT job: training with progress per epoch, then the export through the pipeline.
     func train(_ claim: Claim, recipe: Recipe, output: String, options given: PipelineOptions, flags: StopFlags) throws -> (Report, [EpochMetricRecord]) {
         let job = claim.job
@@ -134,20 +145,14 @@ struct JobRunner {
             throw JobFailure(code: "invalid_training", message: "the job has no training request", transient: false)
         }
         let spec = try TrainingSpec.parse(request)
-        guard let dataset = claim.dataset else {
-            throw JobFailure(code: "dataset_missing", message: "dataset \(spec.datasetID) no longer exists; upload it again and submit a new job", transient: false)
-        }
+        let dataset = try Self.dataset(of: claim, named: spec.datasetID)
         var options = given
         options.progress = nil  // progress counts epochs here
         options.calibrationDataset = nil
         let store = store
         let result = try QAT.run(model: claim.model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: spec, output: output, options: options) { epoch in
             if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
-            switch try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs)) {
-            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
-            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
-            default: break
-            }
+            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs)))
         }
         let epochs = result.epochs.map {
             EpochMetricRecord(jobId: job.id, epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy, seconds: $0.seconds)
@@ -224,11 +229,7 @@ struct JobRunner {
         let store = store, worker = worker, lease = settings.leaseSeconds
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler {
-            switch try? store.renewLease(job: job.id, attempt: job.attempt, worker: worker, leaseSeconds: lease) {
-            case .cancelRequested: flags.cancelRequested.store(true, ordering: .relaxed)
-            case .lost: flags.leaseLost.store(true, ordering: .relaxed)
-            default: break
-            }
+            flags.note(try? store.renewLease(job: job.id, attempt: job.attempt, worker: worker, leaseSeconds: lease))
         }
         timer.resume()
         return timer
