@@ -38,3 +38,14 @@ def quantctl(*args):
 @pytest.fixture
 def tmp(tmp_path):
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def digits_fixture(tmp_path_factory):
+    """The digits MLP, its calibration inputs and data splits (scripts/make-digits-fixture.py), made
+    once for the calibration and QAT tests: (directory, the script's summary)."""
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import digits_eval
+    out = tmp_path_factory.mktemp("digits")
+    return out, digits_eval.make_fixture(out)

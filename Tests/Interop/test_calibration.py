@@ -20,10 +20,8 @@ QUANTCTL = BIN / "quantctl"
 
 
 @pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    out = tmp_path_factory.mktemp("digits")
-    summary = digits.make_fixture(out)
-    return out, summary
+def fixture(digits_fixture):
+    return digits_fixture
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,8 @@ QUANTCTL = BIN / "quantctl"
 
 
 @pytest.fixture(scope="module")
-def fixture(tmp_path_factory):
-    out = tmp_path_factory.mktemp("digits-qat")
-    summary = digits.make_fixture(out)
+def fixture(digits_fixture):
+    out, summary = digits_fixture
     return out, summary["fp32_test_accuracy"]
 
 
