@@ -18,9 +18,9 @@ from dequantize import dequantize  # noqa: E402
 LAYERS = 3
 
 
-def make_fixture(out):
+def make_fixture(out, seed=0):
     """Runs the committed fixture script into `out`; returns its summary (fp32 accuracy...)."""
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-digits-fixture.py"), str(out)],
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-digits-fixture.py"), str(out), "--seed", str(seed)],
                             check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
@@ -82,6 +82,25 @@ def weight_recipe(method, bits, group=128, dataset="digits"):
     elif method == "adaround":
         weights["rounding"] = {"method": "adaround", "dataset_id": dataset, "iterations": 1000}
     return {"weights": weights}
+
+
+def nearest_and_gptq_across_models(quantctl, seeds, configs, tmp):
+    """Test accuracy of round-to-nearest and GPTQ on several digits MLPs (one per fixture seed):
+    yields (seed, fp32 accuracy, {(bits, group): (nearest, gptq)}). One model's accuracy moves by
+    whole test samples (0.19 points), so a difference smaller than that needs many models to show."""
+    for seed in seeds:
+        fixture = Path(tmp) / f"seed{seed}"
+        summary = make_fixture(fixture, seed)
+        test = fixture / "digits-test.safetensors"
+        results = {}
+        for bits, group in configs:
+            pair = []
+            for method in ["nearest", "gptq"]:
+                out = fixture / f"{method}{bits}g{group}.safetensors"
+                quantize(quantctl, fixture, weight_recipe(method, bits, group), out, fixture)
+                pair.append(accuracy(weights_of(out), test))
+            results[(bits, group)] = tuple(pair)
+        yield seed, summary["fp32_test_accuracy"], results
 
 
 def output_sqnr(report, key):

@@ -2,9 +2,12 @@
 """Makes the digits fixtures of the calibration tests (and docs/ACCURACY.md): an MLP trained on
 scikit-learn's bundled digits data, its layer inputs as a calibration dataset, and the data splits.
 
-    scripts/make-digits-fixture.py OUTDIR
+    scripts/make-digits-fixture.py OUTDIR [--seed N]
 
-Writes, all deterministic for the pinned scikit-learn:
+--seed N (default 0) picks another train/test split and another initialisation of the MLP: the
+same recipe, a different model, for results that must hold across models and not only on one.
+
+Writes (tensors deterministic for the pinned scikit-learn; the order of the metadata keys is not):
   digits-mlp.safetensors          layers.{i}.weight [out, in], layers.{i}.bias (F32); metadata names
                                   the activation (relu) and the loss (softmax_cross_entropy)
   digits-calibration.safetensors  layers.{i}.input [samples, in]: what layer i sees on the training set
@@ -38,13 +41,13 @@ def layer_inputs(weights, biases, x):
     return inputs, h
 
 
-def main(out):
+def main(out, seed=0):
     os.makedirs(out, exist_ok=True)
     digits = load_digits()
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
-    mlp = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam", max_iter=300, random_state=0, tol=1e-6)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=seed, stratify=y)
+    mlp = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam", max_iter=300, random_state=seed, tol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fixed 300 epochs, converged or not
         mlp.fit(x_train, y_train)
@@ -67,6 +70,9 @@ def main(out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) == 2:
+        main(sys.argv[1])
+    elif len(sys.argv) == 4 and sys.argv[2] == "--seed" and sys.argv[3].isdigit():
+        main(sys.argv[1], int(sys.argv[3]))
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1])
