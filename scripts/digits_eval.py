@@ -18,9 +18,10 @@ from dequantize import dequantize  # noqa: E402
 LAYERS = 3
 
 
-def make_fixture(out, seed=0):
+def make_fixture(out, seed=0, hidden=(256, 128)):
     """Runs the committed fixture script into `out`; returns its summary (fp32 accuracy...)."""
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-digits-fixture.py"), str(out), "--seed", str(seed)],
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-digits-fixture.py"), str(out), "--seed", str(seed),
+                             "--hidden", ",".join(map(str, hidden))],
                             check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
@@ -84,23 +85,26 @@ def weight_recipe(method, bits, group=128, dataset="digits"):
     return {"weights": weights}
 
 
-def nearest_and_gptq_across_models(quantctl, seeds, configs, tmp):
+def nearest_and_gptq_across_models(quantctl, seeds, configs, tmp, hidden=(256, 128)):
     """Test accuracy of round-to-nearest and GPTQ on several digits MLPs (one per fixture seed):
-    yields (seed, fp32 accuracy, {(bits, group): (nearest, gptq)}). One model's accuracy moves by
+    yields (seed, fp32 accuracy, {(bits, group): (nearest, gptq)}, {(bits, group): (nearest's, GPTQ's
+    {layer: output SQNR})}). One model's accuracy moves by
     whole test samples (0.19 points), so a difference smaller than that needs many models to show."""
     for seed in seeds:
         fixture = Path(tmp) / f"seed{seed}"
-        summary = make_fixture(fixture, seed)
+        summary = make_fixture(fixture, seed, hidden)
         test = fixture / "digits-test.safetensors"
-        results = {}
+        results, layers = {}, {}
         for bits, group in configs:
-            pair = []
+            pair, sqnr = [], []
             for method in ["nearest", "gptq"]:
                 out = fixture / f"{method}{bits}g{group}.safetensors"
-                quantize(quantctl, fixture, weight_recipe(method, bits, group), out, fixture)
+                report = quantize(quantctl, fixture, weight_recipe(method, bits, group), out, fixture)
                 pair.append(accuracy(weights_of(out), test))
+                sqnr.append(output_sqnr(report, "weight_only"))
             results[(bits, group)] = tuple(pair)
-        yield seed, summary["fp32_test_accuracy"], results
+            layers[(bits, group)] = tuple(sqnr)
+        yield seed, summary["fp32_test_accuracy"], results, layers
 
 
 def output_sqnr(report, key):

@@ -2,10 +2,12 @@
 """Makes the digits fixtures of the calibration tests (and docs/ACCURACY.md): an MLP trained on
 scikit-learn's bundled digits data, its layer inputs as a calibration dataset, and the data splits.
 
-    scripts/make-digits-fixture.py OUTDIR [--seed N]
+    scripts/make-digits-fixture.py OUTDIR [--seed N] [--hidden 256,128]
 
 --seed N (default 0) picks another train/test split and another initialisation of the MLP: the
 same recipe, a different model, for results that must hold across models and not only on one.
+--hidden sets the hidden layer widths (default 256,128); a narrow MLP (32,16) has less to spare,
+so 4-bit weights cost it accuracy.
 
 Writes (tensors deterministic for the pinned scikit-learn; the order of the metadata keys is not):
   digits-mlp.safetensors          layers.{i}.weight [out, in], layers.{i}.bias (F32); metadata names
@@ -14,6 +16,7 @@ Writes (tensors deterministic for the pinned scikit-learn; the order of the meta
   digits-train.safetensors        x [n, 64] (pixels / 16, F32), y [n] (I64)
   digits-test.safetensors         the held-out split, same tensors
 """
+import argparse
 import json
 import os
 import sys
@@ -41,13 +44,13 @@ def layer_inputs(weights, biases, x):
     return inputs, h
 
 
-def main(out, seed=0):
+def main(out, seed=0, hidden=HIDDEN):
     os.makedirs(out, exist_ok=True)
     digits = load_digits()
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=seed, stratify=y)
-    mlp = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam", max_iter=300, random_state=seed, tol=1e-6)
+    mlp = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam", max_iter=300, random_state=seed, tol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fixed 300 epochs, converged or not
         mlp.fit(x_train, y_train)
@@ -70,9 +73,9 @@ def main(out, seed=0):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2:
-        main(sys.argv[1])
-    elif len(sys.argv) == 4 and sys.argv[2] == "--seed" and sys.argv[3].isdigit():
-        main(sys.argv[1], int(sys.argv[3]))
-    else:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("out")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=lambda v: tuple(int(w) for w in v.split(",")), default=HIDDEN)
+    arguments = parser.parse_args()
+    main(arguments.out, arguments.seed, arguments.hidden)
