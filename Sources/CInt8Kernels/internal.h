@@ -27,6 +27,9 @@ _Static_assert(sizeof(qk_block_q4_1) == 20, "Q4_1 block is 20 bytes");
 _Static_assert(sizeof(qk_block_q5_0) == 22, "Q5_0 block is 22 bytes");
 _Static_assert(sizeof(qk_block_q5_1) == 24, "Q5_1 block is 24 bytes");
 _Static_assert(sizeof(qk_block_mxfp4) == 17, "MXFP4 block is 17 bytes");
+/* Q6_K: 256 values; low nibbles, high bit pairs, 16 int8 sub-block scales, fp16 super-scale last. */
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } qk_block_q6_k;
+_Static_assert(sizeof(qk_block_q6_k) == 210, "Q6_K block is 210 bytes");
 
 /// B of the GEMM, packed for VNNI: panels of 16 columns; within a panel, for each group of 4 k,
 /// 64 bytes = 16 columns x 4 consecutive k. N is padded to 16 and K to 4 with zeros.
@@ -69,6 +72,8 @@ void qk_dequantize_q4_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_1_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q5_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q5_1_ref(const void *blocks, float *y, size_t n);
+void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_mxfp4_ref(const void *blocks, float *y, size_t n);
 void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                  float *cf, size_t ldc, const float *a_scales, const float *b_scales);

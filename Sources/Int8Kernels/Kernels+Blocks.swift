@@ -1,10 +1,10 @@
 import CInt8Kernels
 
-/// ggml block formats: 32 elements per block.
+/// ggml block formats: 32 elements per block, 256 for the K-quant super-blocks.
 public enum BlockFormat: String, Sendable, CaseIterable {
-    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4"
+    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", q6_K = "Q6_K"
 
-    public static let elementsPerBlock = 32
+    public var elementsPerBlock: Int { self == .q6_K ? 256 : 32 }
 
     public var bytesPerBlock: Int {
         switch self {
@@ -14,17 +14,18 @@ public enum BlockFormat: String, Sendable, CaseIterable {
         case .q5_0: 22
         case .q5_1: 24
         case .mxfp4: 17
+        case .q6_K: 210
         }
     }
 
-    /// Bytes for `elements` elements (a multiple of 32).
-    public func byteCount(elements: Int) -> Int { elements / Self.elementsPerBlock * bytesPerBlock }
+    /// Bytes for `elements` elements (a multiple of `elementsPerBlock`).
+    public func byteCount(elements: Int) -> Int { elements / elementsPerBlock * bytesPerBlock }
 }
 
 extension Kernels {
-    /// Quantizes `x` (a multiple of 32 elements) into ggml blocks, bit-exact with ggml's reference.
+    /// Quantizes `x` (a whole number of blocks) into ggml blocks, following ggml's reference.
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) throws {
-        try require(x.count % BlockFormat.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of 32 elements, got \(x.count)")
+        try require(x.count % format.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of \(format.elementsPerBlock) elements, got \(x.count)")
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
         guard !x.isEmpty else { return }
         let function: qk_block_quantize_fn =
@@ -35,12 +36,13 @@ extension Kernels {
             case .q5_0: table.pointee.quantize_q5_0
             case .q5_1: table.pointee.quantize_q5_1
             case .mxfp4: table.pointee.quantize_mxfp4
+            case .q6_K: table.pointee.quantize_q6_k
             }
         function(x.baseAddress, out.baseAddress, x.count)
     }
 
     public func dequantizeBlocks(_ format: BlockFormat, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
-        try require(out.count % BlockFormat.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of 32 elements")
+        try require(out.count % format.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of \(format.elementsPerBlock) elements")
         try require(blocks.count >= format.byteCount(elements: out.count), "input holds \(blocks.count) bytes, need \(format.byteCount(elements: out.count))")
         guard !out.isEmpty else { return }
         let function: qk_block_dequantize_fn =
@@ -51,6 +53,7 @@ extension Kernels {
             case .q5_0: table.pointee.dequantize_q5_0
             case .q5_1: table.pointee.dequantize_q5_1
             case .mxfp4: table.pointee.dequantize_mxfp4
+            case .q6_K: table.pointee.dequantize_q6_k
             }
         function(blocks.baseAddress, out.baseAddress, out.count)
     }

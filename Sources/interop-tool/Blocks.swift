@@ -22,7 +22,7 @@ enum Blocks {
     static func dequantize(type: String, input: String, output: String) throws {
         let format = try format(type)
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
-        var out = [Float](repeating: 0, count: data.count / format.bytesPerBlock * BlockFormat.elementsPerBlock)
+        var out = [Float](repeating: 0, count: data.count / format.bytesPerBlock * format.elementsPerBlock)
         try data.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.dequantizeBlocks(format, b, into: $0) } }
         try out.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: output)) }
     }

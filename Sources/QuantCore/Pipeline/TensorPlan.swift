@@ -171,12 +171,14 @@ public struct TensorPlan: Sendable {
             let type = spec.ggufType!
             if type.isBlockFormat {
                 let last = tensor.shape.last ?? 1
-                guard last % 32 == 0 else {
+                guard let format = BlockFormat(rawValue: type.rawValue) else {
+                    throw PipelineError.unsupported(tensor.name, "ggml type \(type.rawValue) has no block quantizer")
+                }
+                guard last % format.elementsPerBlock == 0 else {
                     throw PipelineError.unsupported(
                         tensor.name,
-                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of 32; add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"F16\"}}) or list it in \"ignore\"")
+                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(format == .q6_K ? "Q8_0" : "F16")\"}}) or list it in \"ignore\"")
                 }
-                let format = BlockFormat(rawValue: type.rawValue)!
                 return TensorPlan(
                     source: tensor, action: .blocks(format),
                     outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type.ggmlType, byteCount: format.byteCount(elements: tensor.elementCount))],
