@@ -30,6 +30,11 @@ _Static_assert(sizeof(qk_block_mxfp4) == 17, "MXFP4 block is 17 bytes");
 /* Q6_K: 256 values; low nibbles, high bit pairs, 16 int8 sub-block scales, fp16 super-scale last. */
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } qk_block_q6_k;
 _Static_assert(sizeof(qk_block_q6_k) == 210, "Q6_K block is 210 bytes");
+/* Q4_K, Q5_K: fp16 d and dmin, 8 x (6-bit scale, 6-bit min) in 12 bytes, [high bits,] nibbles. */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } qk_block_q4_k;
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } qk_block_q5_k;
+_Static_assert(sizeof(qk_block_q4_k) == 144, "Q4_K block is 144 bytes");
+_Static_assert(sizeof(qk_block_q5_k) == 176, "Q5_K block is 176 bytes");
 
 /// B of the GEMM, packed for VNNI: panels of 16 columns; within a panel, for each group of 4 k,
 /// 64 bytes = 16 columns x 4 consecutive k. N is padded to 16 and K to 4 with zeros.
@@ -74,6 +79,10 @@ void qk_dequantize_q5_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q5_1_ref(const void *blocks, float *y, size_t n);
 void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n);
 void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n);
+void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q4_k_ref(const void *blocks, float *y, size_t n);
+void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q5_k_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_mxfp4_ref(const void *blocks, float *y, size_t n);
 void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                  float *cf, size_t ldc, const float *a_scales, const float *b_scales);

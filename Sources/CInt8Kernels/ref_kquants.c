@@ -1,10 +1,13 @@
-// Scalar reference for ggml's Q6_K super-blocks (256 values: 16 sub-blocks of 16, each with an int8
-// scale under one fp16 super-scale; 6-bit codes split into low nibbles `ql` and high pairs `qh`).
-// The arithmetic follows ggml's quantize_row_q6_K_ref step by step: the same weighted scale search
-// per sub-block (weights x^2, 19 candidate scales around nmax = 32), the same float evaluation order,
-// no contraction (this target builds with -ffp-contract=off), and ggml's round-to-nearest trick.
-// gguf-py can decode Q6_K but not encode it, so the interop tests check the layout with gguf-py's
-// dequantizer and the arithmetic against an independent NumPy port.
+// Scalar references for ggml's K-quant super-blocks of 256 values:
+// - Q6_K: 16 sub-blocks of 16, each with an int8 scale under one fp16 super-scale; 6-bit codes split
+//   into low nibbles `ql` and high pairs `qh`.
+// - Q4_K and Q5_K: 8 sub-blocks of 32, each with a 6-bit scale and a 6-bit min (packed in 12 bytes)
+//   under fp16 super-scales d and dmin; 4-bit codes, plus one high bit each in `qh` for Q5_K.
+// The arithmetic follows ggml's quantize_row_q{4,5,6}_K_ref step by step: the same weighted searches
+// per sub-block, the same float evaluation order, no contraction (this target builds with
+// -ffp-contract=off), and ggml's round-to-nearest trick. gguf-py can decode K-quants but not encode
+// them, so the interop tests check the layout with gguf-py's dequantizer and the arithmetic against
+// a NumPy port of the same reference.
 #include "internal.h"
 #include <math.h>
 #include <string.h>
@@ -128,4 +131,180 @@ void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n) {
             }
         }
     }
+}
+
+/// ggml's make_qkx2_quants without the mean-absolute-error option: codes in [0, nmax] for
+/// x ~ scale * L - the_min, chosen among nstep + 1 candidate scales by the weighted squared error,
+/// each candidate refined by a weighted least-squares fit of scale and min.
+static float k_scale_min_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux,
+                                float rmin, float rdelta, int nstep) {
+    float min = x[0], max = x[0];
+    float sum_w = weights[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        float w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        memset(L, 0, (size_t)n);
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; ++i) {
+        L[i] = (uint8_t)k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
+        float diff = scale * L[i] + min - x[i];
+        best_error += weights[i] * (diff * diff);
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
+            Laux[i] = (uint8_t)l;
+            float w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float error = 0;
+            for (int i = 0; i < n; ++i) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                error += weights[i] * (diff * diff);
+            }
+            if (error < best_error) {
+                memcpy(L, Laux, (size_t)n);
+                best_error = error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/// Sub-block j's 6-bit scale and min from the 12 packed bytes (ggml's get_scale_min_k4).
+static inline void k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/// The part Q4_K and Q5_K share: per sub-block of 32 a scale and a min (searched with weights
+/// mean|x| + |x|), both quantized to 6 bits under fp16 d and dmin, then every value re-coded in
+/// [0, nmax] against the stored scales. Fills d, dmin, the 12 scale bytes and the 256 codes.
+static void k_scale_min_block(const float *x, int nmax, float rmin, float rdelta, int nstep, uint16_t *d16, uint16_t *dmin16,
+                              uint8_t packed[12], uint8_t L[QK_K]) {
+    uint8_t Laux[32];
+    float weights[32], mins[QK_K / 32], scales[QK_K / 32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] = k_scale_min_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    memset(packed, 0, 12);
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t ls = (uint8_t)k_nearest_int(inv_scale * scales[j]);  // ggml keeps the low byte, then caps
+        uint8_t lm = (uint8_t)k_nearest_int(inv_min * mins[j]);
+        ls = ls < 63 ? ls : 63;
+        lm = lm < 63 ? lm : 63;
+        if (j < 4) {
+            packed[j] = ls;
+            packed[j + 4] = lm;
+        } else {
+            packed[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+            packed[j - 4] |= (uint8_t)((ls >> 4) << 6);
+            packed[j] |= (uint8_t)((lm >> 4) << 6);
+        }
+    }
+    *d16 = qk_fp32_to_fp16(max_scale / 63.f);
+    *dmin16 = qk_fp32_to_fp16(max_min / 63.f);
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t sc, m;
+        k_scale_min(j, packed, &sc, &m);
+        const float d = qk_fp16_to_fp32(*d16) * sc;
+        if (!d) continue;  // keeps the codes of the search, as ggml does
+        const float dm = qk_fp16_to_fp32(*dmin16) * m;
+        for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = (uint8_t)k_clamp(k_nearest_int((x[32 * j + ii] + dm) / d), 0, nmax);
+    }
+}
+
+void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n) {
+    qk_block_q4_k *y = blocks;
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        k_scale_min_block(x, 15, -1.f, 0.1f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
+        uint8_t *q = y[i].qs;
+        for (int j = 0; j < QK_K; j += 64, q += 32)
+            for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    }
+}
+
+void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n) {
+    qk_block_q5_k *y = blocks;
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        k_scale_min_block(x, 31, -0.5f, 0.1f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
+        memset(y[i].qh, 0, sizeof y[i].qh);
+        uint8_t *ql = y[i].qs;
+        uint8_t m1 = 1, m2 = 2;
+        for (int n64 = 0; n64 < QK_K; n64 += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
+            for (int j = 0; j < 32; ++j) {
+                int l1 = L[n64 + j], l2 = L[n64 + j + 32];
+                if (l1 > 15) { l1 -= 16; y[i].qh[j] |= m1; }
+                if (l2 > 15) { l2 -= 16; y[i].qh[j] |= m2; }
+                ql[j] = (uint8_t)(l1 | (l2 << 4));
+            }
+        }
+    }
+}
+
+/// Dequantizes Q4_K (qh == NULL) or Q5_K: value = d * scale * code - dmin * min per sub-block.
+static void k_dequantize_scale_min(uint16_t d16, uint16_t dmin16, const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, float *y) {
+    const float d = qk_fp16_to_fp32(d16), min = qk_fp16_to_fp32(dmin16);
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0, is = 0; j < QK_K; j += 64, qs += 32, is += 2, u1 <<= 2, u2 <<= 2) {
+        uint8_t sc, m;
+        k_scale_min(is, packed, &sc, &m);
+        const float d1 = d * sc, m1 = min * m;
+        k_scale_min(is + 1, packed, &sc, &m);
+        const float d2 = d * sc, m2 = min * m;
+        for (int l = 0; l < 32; ++l) *y++ = d1 * ((qs[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * ((qs[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;
+    }
+}
+
+void qk_dequantize_q4_k_ref(const void *blocks, float *y, size_t n) {
+    const qk_block_q4_k *x = blocks;
+    for (size_t i = 0; i < n / QK_K; i++, y += QK_K) k_dequantize_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, NULL, y);
+}
+
+void qk_dequantize_q5_k_ref(const void *blocks, float *y, size_t n) {
+    const qk_block_q5_k *x = blocks;
+    for (size_t i = 0; i < n / QK_K; i++, y += QK_K) k_dequantize_scale_min(x[i].d, x[i].dmin, x[i].scales, x[i].qs, x[i].qh, y);
 }

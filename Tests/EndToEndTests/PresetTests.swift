@@ -17,6 +17,7 @@ struct PresetTests {
         case "int8", "int8-tensor", "uint8-asym", "q8_0", "int8-pow2": 30
         case "q5_0", "q5_1": 22
         case "q6_k": 28
+        case "q5_k": 22
         case "fp8-e4m3", "mxfp8": 25
         case "fp8-e5m2", "mxfp6": 20
         case "mxint8": 30

@@ -1,7 +1,7 @@
-"""ggml's Q6_K super-blocks. gguf-py decodes Q6_K but has no encoder, so the checks are: gguf-py's
-dequantizer reads our blocks to exactly our own dequantization (the layout), and an independent
-NumPy port of ggml's quantize_row_q6_K_ref arithmetic (float32, ggml's evaluation order) gives our
-bytes exactly (the arithmetic)."""
+"""ggml's K-quant super-blocks (Q4_K, Q5_K, Q6_K). gguf-py decodes them but has no encoder, so the
+checks are: gguf-py's dequantizer reads our blocks to exactly our own dequantization (the layout),
+and a NumPy port of ggml's quantize_row_q{4,5,6}_K_ref arithmetic (float32, ggml's evaluation
+order), written apart from the C, gives our bytes exactly (the arithmetic)."""
 import gguf
 import numpy as np
 import pytest
@@ -89,6 +89,132 @@ def q6_k_reference(x):
     return out.reshape(-1)
 
 
+def scale_min_search(x, w, nmax, rmin, rdelta, nstep):
+    """make_qkx2_quants (squared error) for every row of x [subblocks, 32] with weights w; sums run
+    element by element in float32 as in C. Returns (scale, the_min, L)."""
+    rows, n = x.shape
+    mn, mx = x.min(axis=1), x.max(axis=1)
+    sum_w, sum_x = w[:, 0].copy(), (w[:, 0] * x[:, 0]).astype(F)
+    for i in range(1, n):
+        sum_w = (sum_w + w[:, i]).astype(F)
+        sum_x = (sum_x + (w[:, i] * x[:, i]).astype(F)).astype(F)
+    mn = np.minimum(mn, F(0)).astype(F)
+    flat = mx == mn
+    span = np.where(flat, F(1), (mx - mn).astype(F)).astype(F)
+
+    def codes(iscale, minimum):
+        return np.clip(nearest_int((iscale[:, None] * (x - minimum[:, None]).astype(F)).astype(F)), 0, nmax)
+
+    def error(scale, minimum, L):
+        total = np.zeros(rows, F)
+        for i in range(n):
+            diff = (((scale * L[:, i].astype(F)).astype(F) + minimum).astype(F) - x[:, i]).astype(F)
+            total = (total + (w[:, i] * (diff * diff).astype(F)).astype(F)).astype(F)
+        return total
+
+    iscale = (F(nmax) / span).astype(F)
+    scale = (F(1) / iscale).astype(F)
+    L = codes(iscale, mn)
+    best = error(scale, mn, L)
+    minimum = mn.copy()
+    for step in range(nstep + 1):
+        # As in ggml, each later candidate is measured from the best min found so far, not the
+        # data's own minimum.
+        span = np.where(flat, F(1), (mx - minimum).astype(F)).astype(F)
+        iscale = ((F(rmin) + (F(rdelta) * F(step)).astype(F)).astype(F) + F(nmax)).astype(F) / span
+        iscale = iscale.astype(F)
+        Laux = codes(iscale, minimum)
+        sl, sl2, sxl = np.zeros(rows, F), np.zeros(rows, F), np.zeros(rows, F)
+        for i in range(n):
+            l = Laux[:, i].astype(F)
+            wl = (w[:, i] * l).astype(F)
+            sl = (sl + wl).astype(F)
+            sl2 = (sl2 + (wl * l).astype(F)).astype(F)
+            sxl = (sxl + (wl * x[:, i]).astype(F)).astype(F)
+        D = ((sum_w * sl2).astype(F) - (sl * sl).astype(F)).astype(F)
+        ok = D > 0
+        Ds = np.where(ok, D, F(1)).astype(F)
+        this_scale = (((sum_w * sxl).astype(F) - (sum_x * sl).astype(F)).astype(F) / Ds).astype(F)
+        this_min = (((sl2 * sum_x).astype(F) - (sl * sxl).astype(F)).astype(F) / Ds).astype(F)
+        positive = this_min > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            this_scale = np.where(positive, (sxl / sl2).astype(F), this_scale).astype(F)
+        this_min = np.where(positive, F(0), this_min).astype(F)
+        err = error(this_scale, this_min, Laux)
+        better = ok & (err < best) & ~flat
+        L = np.where(better[:, None], Laux, L)
+        best = np.where(better, err, best)
+        scale = np.where(better, this_scale, scale).astype(F)
+        minimum = np.where(better, this_min, minimum).astype(F)
+    scale = np.where(flat, F(0), scale).astype(F)
+    L = np.where(flat[:, None], 0, L)
+    return scale, (-minimum).astype(F), L
+
+
+def scale_min_blocks(x, nmax, rmin, rdelta, nstep):
+    """What Q4_K and Q5_K share: (d16, dmin16, 12 packed scale bytes, 256 codes) per super-block."""
+    sub = x.reshape(-1, 32)
+    sum_x2 = np.zeros(sub.shape[0], F)
+    for l in range(32):
+        sum_x2 = (sum_x2 + (sub[:, l] * sub[:, l]).astype(F)).astype(F)
+    av = np.sqrt((sum_x2 / F(32)).astype(F)).astype(F)
+    w = (av[:, None] + np.abs(sub)).astype(F)
+    scales, mins, L = scale_min_search(sub, w, nmax, rmin, rdelta, nstep)
+    out = []
+    for b in range(x.size // 256):
+        s, m, codes = scales[8 * b:8 * b + 8], mins[8 * b:8 * b + 8], L[8 * b:8 * b + 8].reshape(-1).copy()
+        max_scale, max_min = max(F(0), s.max()), max(F(0), m.max())
+        inv_s = F(F(63) / max_scale) if max_scale > 0 else F(0)
+        inv_m = F(F(63) / max_min) if max_min > 0 else F(0)
+        ls = np.minimum(63, nearest_int((inv_s * s).astype(F)) & 0xFF)
+        lm = np.minimum(63, nearest_int((inv_m * m).astype(F)) & 0xFF)
+        packed = np.zeros(12, np.int64)
+        for j in range(8):
+            if j < 4:
+                packed[j], packed[j + 4] = ls[j], lm[j]
+            else:
+                packed[j + 4] = (ls[j] & 0xF) | ((lm[j] & 0xF) << 4)
+                packed[j - 4] |= (ls[j] >> 4) << 6
+                packed[j] |= (lm[j] >> 4) << 6
+        d16, dmin16 = np.float16(F(max_scale / F(63))), np.float16(F(max_min / F(63)))
+        for j in range(8):
+            sc, mm = (packed[j] & 63, packed[j + 4] & 63) if j < 4 else \
+                ((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
+            d = F(F(d16) * F(sc))
+            if d == 0:
+                continue
+            dm = F(F(dmin16) * F(mm))
+            v = x[256 * b + 32 * j:256 * b + 32 * j + 32]
+            codes[32 * j:32 * j + 32] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, nmax)
+        out.append((d16, dmin16, packed.astype(np.uint8), codes))
+    return out
+
+
+def q4_k_reference(x):
+    blocks = []
+    for d16, dmin16, packed, L in scale_min_blocks(x, 15, -1.0, 0.1, 20):
+        qs = np.concatenate([L[j:j + 32] | (L[j + 32:j + 64] << 4) for j in range(0, 256, 64)]).astype(np.uint8)
+        blocks.append(np.concatenate([np.array([d16, dmin16], np.float16).view(np.uint8), packed, qs]))
+    return np.concatenate(blocks)
+
+
+def q5_k_reference(x):
+    blocks = []
+    for d16, dmin16, packed, L in scale_min_blocks(x, 31, -0.5, 0.1, 15):
+        qh = np.zeros(32, np.int64)
+        qs = []
+        for k, j in enumerate(range(0, 256, 64)):
+            lo, hi = L[j:j + 32].copy(), L[j + 32:j + 64].copy()
+            qh |= ((lo > 15).astype(np.int64) << (2 * k)) | ((hi > 15).astype(np.int64) << (2 * k + 1))
+            qs.append((lo & 0xF) | ((hi & 0xF) << 4))
+        blocks.append(np.concatenate([np.array([d16, dmin16], np.float16).view(np.uint8), packed, qh.astype(np.uint8),
+                                      np.concatenate(qs).astype(np.uint8)]))
+    return np.concatenate(blocks)
+
+
+REFERENCES = {"Q4_K": (q4_k_reference, 144), "Q5_K": (q5_k_reference, 176), "Q6_K": (q6_k_reference, 210)}
+
+
 def super_blocks(count, seed):
     """Super-blocks with the cases that matter: zeros, a constant, tiny values (below ggml's 1e-15
     threshold), one sub-block far larger than the rest (small sub-scales round to 0), outliers,
@@ -117,42 +243,52 @@ def super_blocks(count, seed):
     return np.concatenate(out).astype(F)
 
 
-def test_q6_k_matches_the_numpy_port_of_ggml_and_gguf_py_reads_it(tmp):
+@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+def test_k_quants_match_the_numpy_port_of_ggml_and_gguf_py_reads_them(qtype, tmp):
+    reference, size = REFERENCES[qtype]
     x = super_blocks(96, seed=6)
     src, dst, back = tmp / "x.f32", tmp / "q.bin", tmp / "y.f32"
     src.write_bytes(x.tobytes())
-    tool("avx512", "quantize-blocks", "Q6_K", src, dst)
+    tool("avx512", "quantize-blocks", qtype, src, dst)
     ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
-    assert ours.size == 96 * 210
-    expected = q6_k_reference(x)
+    assert ours.size == 96 * size
+    expected = reference(x)
     mismatched = np.flatnonzero(ours != expected)
-    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // 210})"
+    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // size})"
     # Layout: gguf-py's decoder gives exactly our dequantization.
-    tool("avx512", "dequantize-blocks", "Q6_K", dst, back)
+    tool("avx512", "dequantize-blocks", qtype, dst, back)
     mine = np.frombuffer(back.read_bytes(), dtype=F)
-    theirs = gguf.quants.dequantize(ours.reshape(-1, 210), gguf.GGMLQuantizationType.Q6_K).reshape(-1)
+    theirs = gguf.quants.dequantize(ours.reshape(-1, size), gguf.GGMLQuantizationType[qtype]).reshape(-1)
     assert np.array_equal(mine.view(np.uint32), theirs.astype(F).view(np.uint32))
-    # And it is a good 6-bit quantizer: per super-block, error within one step of the largest
-    # sub-block; super-blocks whose values all stay under ggml's 1e-15 threshold become zeros.
+    # And the round trip is as good as the format: within one code step of the super-block's
+    # largest sub-block (a step is range/15 for 4 bits, /31 for 5, amax/31 for Q6_K's signed codes);
+    # super-blocks whose values all stay under ggml's 1e-15 threshold become zeros in Q6_K.
     err = np.abs(mine - x).reshape(-1, 256).max(axis=1)
-    amax = np.abs(x).reshape(-1, 256).max(axis=1)
-    tiny = amax < 1e-15
-    assert np.all(mine.reshape(-1, 256)[tiny] == 0) and tiny.sum() == 24  # the zero and the tiny kinds
-    assert np.all(err[~tiny] <= amax[~tiny] / 31)
+    blocks = x.reshape(-1, 256)
+    if qtype == "Q6_K":
+        amax = np.abs(blocks).max(axis=1)
+        tiny = amax < 1e-15
+        assert np.all(mine.reshape(-1, 256)[tiny] == 0) and tiny.sum() == 24  # the zero and the tiny kinds
+        assert np.all(err[~tiny] <= amax[~tiny] / 31)
+    else:
+        # (+1e-6: fp16 super-scales cannot hold the steps of the 1e-20 kind, which decode to ~0.)
+        span = np.maximum(blocks.max(axis=1), 0) - np.minimum(blocks.min(axis=1), 0)
+        assert np.all(err <= span / (15 if qtype == "Q4_K" else 31) + 1e-6)
 
 
-@pytest.mark.parametrize("rows", [1, 3])
-def test_q6_k_refuses_partial_super_blocks(rows, tmp):
+@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+def test_k_quants_refuse_partial_super_blocks(qtype, tmp):
     src, dst = tmp / "x.f32", tmp / "q.bin"
-    src.write_bytes(np.ones(rows * 256 + 32, F).tobytes())
+    src.write_bytes(np.ones(3 * 256 + 32, F).tobytes())
     with pytest.raises(AssertionError, match="multiple of 256"):
-        tool("avx512", "quantize-blocks", "Q6_K", src, dst)
+        tool("avx512", "quantize-blocks", qtype, src, dst)
 
 
-def test_q6_k_preset_end_to_end(tmp):
-    """`quantctl quantize --preset q6_k`: rows that are not whole super-blocks are an error naming the
-    tensor and an override; with the override, gguf-py reads the artifact, each Q6_K tensor is the
-    reference's bytes, and `quantctl dequantize` gives gguf-py's dequantization."""
+@pytest.mark.parametrize("preset", ["q4_k", "q5_k", "q6_k"])
+def test_k_quant_presets_end_to_end(preset, tmp):
+    """`quantctl quantize --preset q4_k|q5_k|q6_k`: rows that are not whole super-blocks are an error
+    naming the tensor and an override; with the override, gguf-py reads the artifact, each K-quant
+    tensor is the reference's bytes, and `quantctl dequantize` gives gguf-py's dequantization."""
     import json
 
     from safetensors import safe_open
@@ -169,11 +305,11 @@ def test_q6_k_preset_end_to_end(tmp):
     }
     src, out, back = tmp / "m.safetensors", tmp / "q.gguf", tmp / "back.safetensors"
     save_file(tensors, str(src))
-    refused = quantctl("quantize", src, "-o", out, "--preset", "q6_k")
+    refused = quantctl("quantize", src, "-o", out, "--preset", preset)
     assert refused.returncode == 1 and "blk.0.odd.weight" in refused.stderr and "block of 256" in refused.stderr
     assert '"type": "Q8_0"' in refused.stderr and not out.exists()
     recipe = tmp / "r.json"
-    recipe.write_text(json.dumps({"preset": "q6_k", "overrides": [{"match": "blk.0.odd.weight", "weights": {"method": "gguf", "type": "Q8_0"}}]}))
+    recipe.write_text(json.dumps({"preset": preset, "overrides": [{"match": "blk.0.odd.weight", "weights": {"method": "gguf", "type": "Q8_0"}}]}))
     done = quantctl("quantize", src, "-o", out, "--recipe", recipe)
     assert done.returncode == 0, done.stderr
     by_name = {t.name: t for t in gguf.GGUFReader(str(out)).tensors}
@@ -184,7 +320,8 @@ def test_q6_k_preset_end_to_end(tmp):
     with safe_open(str(back), framework="np") as f:
         for name in ["blk.0.ffn_up.weight", "blk.0.attn_q.weight"]:
             t = by_name[name]
-            assert t.tensor_type == Q.Q6_K and list(reversed([int(d) for d in t.shape])) == list(tensors[name].shape)
-            assert t.data.tobytes() == q6_k_reference(tensors[name]).tobytes(), name
-            theirs = gguf.quants.dequantize(np.asarray(t.data), Q.Q6_K).reshape(tensors[name].shape)
+            qtype = Q[preset.upper()]
+            assert t.tensor_type == qtype and list(reversed([int(d) for d in t.shape])) == list(tensors[name].shape)
+            assert t.data.tobytes() == REFERENCES[preset.upper()][0](tensors[name].reshape(-1)).tobytes(), name
+            theirs = gguf.quants.dequantize(np.asarray(t.data), qtype).reshape(tensors[name].shape)
             np.testing.assert_array_equal(f.get_tensor(name), theirs)

@@ -177,7 +177,7 @@ public struct TensorPlan: Sendable {
                 guard last % format.elementsPerBlock == 0 else {
                     throw PipelineError.unsupported(
                         tensor.name,
-                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(format == .q6_K ? "Q8_0" : "F16")\"}}) or list it in \"ignore\"")
+                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(format.isKQuant ? "Q8_0" : "F16")\"}}) or list it in \"ignore\"")
                 }
                 return TensorPlan(
                     source: tensor, action: .blocks(format),

@@ -35,6 +35,8 @@ public struct Preset: Sendable {
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
         gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
         gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        gguf("q4_k", "GGUF Q4_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 4-bit codes (4.5 bits per weight)", "Q4_K"),
+        gguf("q5_k", "GGUF Q5_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 5-bit codes (5.5 bits per weight)", "Q5_K"),
         gguf("q6_k", "GGUF Q6_K super-blocks of 256: 16 int8 sub-scales, 6-bit codes (6.56 bits per weight)", "Q6_K"),
         Preset(name: "auto", summary: "mixed precision: per tensor the best of int8, int4-g16-2level, int4-g128-mse, int3-g64-mse within 4.5 bits per weight",
                recipe: JSONObject([
