@@ -12,7 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-#define QK_K 256
 #define K_GROUP_EPS 1e-15f
 
 /// ggml's nearest_int: adding 1.5 * 2^23 leaves the rounded integer (ties to even) in the mantissa.
@@ -208,20 +207,28 @@ static inline void k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) 
     }
 }
 
-/// The part Q4_K and Q5_K share: per sub-block of 32 a scale and a min (searched with weights
-/// mean|x| + |x|), both quantized to 6 bits under fp16 d and dmin, then every value re-coded in
-/// [0, nmax] against the stored scales. Fills d, dmin, the 12 scale bytes and the 256 codes.
-static void k_scale_min_block(const float *x, int nmax, float rmin, float rdelta, int nstep, uint16_t *d16, uint16_t *dmin16,
-                              uint8_t packed[12], uint8_t L[QK_K]) {
+/// Q4_K's and Q5_K's search settings (ggml's): candidate offsets rmin + rdelta * k, k = 0...nstep.
+const qk_kquant_search qk_q4_k_search = {15, -1.f, 0.1f, 20};
+const qk_kquant_search qk_q5_k_search = {31, -0.5f, 0.1f, 15};
+
+/// The scale and min of each sub-block of 32 of one super-block, searched with weights
+/// rms(x) + |x| (ggml's), and each sub-block's codes.
+static void k_search_super_block(const float *x, const qk_kquant_search *search, float scales[8], float mins[8], uint8_t L[QK_K]) {
     uint8_t Laux[32];
-    float weights[32], mins[QK_K / 32], scales[QK_K / 32];
-    float max_scale = 0, max_min = 0;
+    float weights[32];
     for (int j = 0; j < QK_K / 32; ++j) {
         float sum_x2 = 0;
         for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = k_scale_min_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep);
+        scales[j] = k_scale_min_search(32, search->nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, search->rmin, search->rdelta, search->nstep);
+    }
+}
+
+void qk_kquant_finish(const float *x, int nmax, const float scales[8], const float mins[8], uint16_t *d16, uint16_t *dmin16,
+                      uint8_t packed[12], uint8_t L[QK_K]) {
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; ++j) {
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -254,33 +261,43 @@ static void k_scale_min_block(const float *x, int nmax, float rmin, float rdelta
     }
 }
 
+void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]) {
+    for (int j = 0; j < QK_K; j += 64, qs += 32)
+        for (int l = 0; l < 32; ++l) qs[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+}
+
+void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]) {
+    memset(qh, 0, 32);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n64 = 0; n64 < QK_K; n64 += 64, qs += 32, m1 <<= 2, m2 <<= 2) {
+        for (int j = 0; j < 32; ++j) {
+            int l1 = L[n64 + j], l2 = L[n64 + j + 32];
+            if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+            if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+            qs[j] = (uint8_t)(l1 | (l2 << 4));
+        }
+    }
+}
+
 void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n) {
     qk_block_q4_k *y = blocks;
     uint8_t L[QK_K];
+    float scales[8], mins[8];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        k_scale_min_block(x, 15, -1.f, 0.1f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
-        uint8_t *q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64, q += 32)
-            for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        k_search_super_block(x, &qk_q4_k_search, scales, mins, L);
+        qk_kquant_finish(x, qk_q4_k_search.nmax, scales, mins, &y[i].d, &y[i].dmin, y[i].scales, L);
+        qk_kquant_pack_q4_k(L, y[i].qs);
     }
 }
 
 void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n) {
     qk_block_q5_k *y = blocks;
     uint8_t L[QK_K];
+    float scales[8], mins[8];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        k_scale_min_block(x, 31, -0.5f, 0.1f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
-        memset(y[i].qh, 0, sizeof y[i].qh);
-        uint8_t *ql = y[i].qs;
-        uint8_t m1 = 1, m2 = 2;
-        for (int n64 = 0; n64 < QK_K; n64 += 64, ql += 32, m1 <<= 2, m2 <<= 2) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[n64 + j], l2 = L[n64 + j + 32];
-                if (l1 > 15) { l1 -= 16; y[i].qh[j] |= m1; }
-                if (l2 > 15) { l2 -= 16; y[i].qh[j] |= m2; }
-                ql[j] = (uint8_t)(l1 | (l2 << 4));
-            }
-        }
+        k_search_super_block(x, &qk_q5_k_search, scales, mins, L);
+        qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y[i].d, &y[i].dmin, y[i].scales, L);
+        qk_kquant_pack_q5_k(L, y[i].qh, y[i].qs);
     }
 }
 
