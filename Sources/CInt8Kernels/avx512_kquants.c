@@ -1,0 +1,137 @@
+// AVX-512 Q4_K and Q5_K quantizers, bit-exact with ref_kquants.c. The expensive part is ggml's
+// search for each sub-block's scale and min (22 or 17 candidate fits over 32 values); it is a chain
+// of sequential float sums within a sub-block, so instead of splitting a sub-block across lanes
+// (which would reorder its sums), each of 16 lanes runs one whole sub-block: two super-blocks per
+// pass, every lane doing exactly the scalar operations in the scalar order (separate multiply and
+// add, no FMA). The steps after the search are the scalar ones (qk_kquant_finish and the packers).
+#include "internal.h"
+#if defined(QK_HAVE_X86)
+#include <immintrin.h>
+#include <math.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
+
+enum { LANES = 16, SUB = 32 };
+
+/// ggml's nearest_int in every lane (see ref_kquants.c).
+static inline __m512i nearest_epi32(__m512 v) {
+    __m512i bits = _mm512_castps_si512(_mm512_add_ps(v, _mm512_set1_ps(12582912.f)));
+    return _mm512_sub_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x00400000));
+}
+
+static inline __m512i clamp_epi32(__m512i v, int hi) {
+    return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_setzero_si512()), _mm512_set1_epi32(hi));
+}
+
+/// The search of k_scale_min_search (ref_kquants.c) for 16 sub-blocks of 32 at once: x holds them
+/// one after another; writes each one's scale, min (as ggml's the_min) and codes.
+static void search_x16(const float *x, const qk_kquant_search *search, float scales[LANES], float mins[LANES], uint8_t L[LANES * SUB]) {
+    __m512 xt[SUB], wt[SUB];
+    __m512i Lt[SUB], Lx[SUB];
+    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(SUB));
+    for (int i = 0; i < SUB; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+    // Weights: rms(x) + |x| per sub-block.
+    __m512 sum_x2 = _mm512_setzero_ps();
+    for (int i = 0; i < SUB; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[i], xt[i]));
+    const __m512 av = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+    for (int i = 0; i < SUB; ++i) wt[i] = _mm512_add_ps(av, _mm512_abs_ps(xt[i]));
+
+    __m512 min = xt[0], max = xt[0], sum_w = wt[0], sum_x = _mm512_mul_ps(wt[0], xt[0]);
+    for (int i = 1; i < SUB; ++i) {
+        min = _mm512_min_ps(xt[i], min);  // (x < min) ? x : min, as the scalar `if`
+        max = _mm512_max_ps(xt[i], max);
+        sum_w = _mm512_add_ps(sum_w, wt[i]);
+        sum_x = _mm512_add_ps(sum_x, _mm512_mul_ps(wt[i], xt[i]));
+    }
+    min = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(min, _mm512_setzero_ps(), _CMP_GT_OQ), min, _mm512_setzero_ps());
+    const __mmask16 flat = _mm512_cmp_ps_mask(max, min, _CMP_EQ_OQ);
+    const __m512 nmax = _mm512_set1_ps((float)search->nmax);
+
+    __m512 iscale = _mm512_div_ps(nmax, _mm512_sub_ps(max, min));
+    __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.f), iscale);
+    __m512 best = _mm512_setzero_ps();
+    for (int i = 0; i < SUB; ++i) {
+        Lt[i] = clamp_epi32(nearest_epi32(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), search->nmax);
+        __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(Lt[i])), min), xt[i]);
+        best = _mm512_add_ps(best, _mm512_mul_ps(wt[i], _mm512_mul_ps(diff, diff)));
+    }
+    for (int is = 0; is <= search->nstep; ++is) {
+        const float offset = search->rmin + search->rdelta * is + search->nmax;  // the scalar expression
+        iscale = _mm512_div_ps(_mm512_set1_ps(offset), _mm512_sub_ps(max, min));
+        __m512 sum_l = _mm512_setzero_ps(), sum_l2 = _mm512_setzero_ps(), sum_xl = _mm512_setzero_ps();
+        for (int i = 0; i < SUB; ++i) {
+            Lx[i] = clamp_epi32(nearest_epi32(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), search->nmax);
+            const __m512 l = _mm512_cvtepi32_ps(Lx[i]);
+            const __m512 wl = _mm512_mul_ps(wt[i], l);
+            sum_l = _mm512_add_ps(sum_l, wl);
+            sum_l2 = _mm512_add_ps(sum_l2, _mm512_mul_ps(wl, l));
+            sum_xl = _mm512_add_ps(sum_xl, _mm512_mul_ps(wl, xt[i]));
+        }
+        const __m512 D = _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_l2), _mm512_mul_ps(sum_l, sum_l));
+        const __mmask16 ok = _mm512_cmp_ps_mask(D, _mm512_setzero_ps(), _CMP_GT_OQ) & (__mmask16)~flat;
+        if (!ok) continue;
+        __m512 this_scale = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_w, sum_xl), _mm512_mul_ps(sum_x, sum_l)), D);
+        __m512 this_min = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_l2, sum_x), _mm512_mul_ps(sum_l, sum_xl)), D);
+        const __mmask16 positive = _mm512_cmp_ps_mask(this_min, _mm512_setzero_ps(), _CMP_GT_OQ);
+        this_min = _mm512_mask_blend_ps(positive, this_min, _mm512_setzero_ps());
+        this_scale = _mm512_mask_blend_ps(positive, this_scale, _mm512_div_ps(sum_xl, sum_l2));
+        __m512 error = _mm512_setzero_ps();
+        for (int i = 0; i < SUB; ++i) {
+            __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Lx[i])), this_min), xt[i]);
+            error = _mm512_add_ps(error, _mm512_mul_ps(wt[i], _mm512_mul_ps(diff, diff)));
+        }
+        const __mmask16 better = ok & _mm512_cmp_ps_mask(error, best, _CMP_LT_OQ);
+        if (!better) continue;
+        for (int i = 0; i < SUB; ++i) Lt[i] = _mm512_mask_blend_epi32(better, Lt[i], Lx[i]);
+        best = _mm512_mask_blend_ps(better, best, error);
+        scale = _mm512_mask_blend_ps(better, scale, this_scale);
+        min = _mm512_mask_blend_ps(better, min, this_min);
+    }
+    // Flat sub-blocks: codes 0, scale 0, min as clamped (the scalar early return).
+    scale = _mm512_mask_blend_ps(flat, scale, _mm512_setzero_ps());
+    _mm512_storeu_ps(scales, scale);
+    _mm512_storeu_ps(mins, _mm512_sub_ps(_mm512_setzero_ps(), min));
+    int32_t lanes[LANES];
+    for (int i = 0; i < SUB; ++i) {
+        _mm512_storeu_si512(lanes, _mm512_maskz_mov_epi32((__mmask16)~flat, Lt[i]));
+        for (int lane = 0; lane < LANES; ++lane) L[lane * SUB + i] = (uint8_t)lanes[lane];
+    }
+}
+
+/// Two super-blocks per search pass; an odd last one goes through the same pass with a copy
+/// padded by zeros (their lanes are flat and ignored).
+static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, void (*store)(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L), void *blocks) {
+    float scales[LANES], mins[LANES];
+    uint8_t L[LANES * SUB];
+    float padded[2 * QK_K];
+    const size_t count = n / QK_K;
+    for (size_t i = 0; i < count; i += 2) {
+        const float *pair = x + i * QK_K;
+        if (i + 1 == count) {
+            memcpy(padded, pair, QK_K * sizeof(float));
+            memset(padded + QK_K, 0, QK_K * sizeof(float));
+            pair = padded;
+        }
+        search_x16(pair, search, scales, mins, L);
+        store(blocks, i, pair, scales, mins, L);
+        if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
+    }
+}
+
+static void store_q4_k(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L) {
+    qk_block_q4_k *y = (qk_block_q4_k *)blocks + i;
+    qk_kquant_finish(x, qk_q4_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
+    qk_kquant_pack_q4_k(L, y->qs);
+}
+
+static void store_q5_k(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L) {
+    qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
+    qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
+    qk_kquant_pack_q5_k(L, y->qh, y->qs);
+}
+
+void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, store_q4_k, blocks); }
+void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, store_q5_k, blocks); }
+
+#pragma clang attribute pop
+#endif
