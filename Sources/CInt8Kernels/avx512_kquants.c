@@ -1,9 +1,10 @@
-// AVX-512 Q4_K and Q5_K quantizers, bit-exact with ref_kquants.c. The expensive part is ggml's
-// search for each sub-block's scale and min (22 or 17 candidate fits over 32 values); it is a chain
-// of sequential float sums within a sub-block, so instead of splitting a sub-block across lanes
-// (which would reorder its sums), each of 16 lanes runs one whole sub-block: two super-blocks per
-// pass, every lane doing exactly the scalar operations in the scalar order (separate multiply and
-// add, no FMA). The steps after the search are the scalar ones (qk_kquant_finish and the packers).
+// AVX-512 K-quant quantizers, bit-exact with ref_kquants.c. The expensive part is ggml's search for
+// each sub-block's scale (Q6_K: 19 candidates over 16 values; Q4_K/Q5_K: 22 or 17 scale-and-min fits
+// over 32 values); it is a chain of sequential float sums within a sub-block, so instead of
+// splitting a sub-block across lanes (which would reorder its sums), each of 16 lanes runs one whole
+// sub-block: one Q6_K super-block or two Q4_K/Q5_K super-blocks per pass, every lane doing exactly
+// the scalar operations in the scalar order (separate multiply and add, no FMA). The steps after the
+// search are the scalar ones (qk_kquant_finish*, the packers).
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -128,6 +129,70 @@ static void store_q5_k(void *blocks, size_t i, const float *x, const float *scal
     qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
     qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
     qk_kquant_pack_q5_k(L, y->qh, y->qs);
+}
+
+/// k_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
+/// super-block at once: each one's scale and codes (+32).
+static void search_q6_k(const float *x, float scales[16], int8_t L[QK_K]) {
+    enum { N = 16, NMAX = 32 };
+    __m512 xt[N];
+    __m512i Lt[N];
+    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
+    for (int i = 0; i < N; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+    __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
+    for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
+        const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), amax, _CMP_GT_OQ);
+        amax = _mm512_mask_blend_ps(larger, amax, _mm512_abs_ps(xt[i]));
+        max = _mm512_mask_blend_ps(larger, max, xt[i]);
+    }
+    const __mmask16 zero = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
+    const __m512i lo = _mm512_set1_epi32(-NMAX), hi = _mm512_set1_epi32(NMAX - 1);
+    __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-NMAX), max);
+    __m512 sumlx = _mm512_setzero_ps(), suml2 = _mm512_setzero_ps();
+    for (int i = 0; i < N; ++i) {
+        Lt[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
+        const __m512 l = _mm512_cvtepi32_ps(Lt[i]), w = _mm512_mul_ps(xt[i], xt[i]);
+        sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, xt[i]), l));
+        suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, l), l));
+    }
+    __m512 scale = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(suml2, _mm512_setzero_ps(), _CMP_NEQ_UQ), sumlx, suml2);
+    __m512 best = _mm512_mul_ps(scale, sumlx);
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0) continue;
+        const float offset = -(NMAX + 0.1f * is);  // the scalar expression
+        iscale = _mm512_div_ps(_mm512_set1_ps(offset), max);
+        __m512i Lx[N];
+        sumlx = suml2 = _mm512_setzero_ps();
+        for (int i = 0; i < N; ++i) {
+            Lx[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
+            const __m512 l = _mm512_cvtepi32_ps(Lx[i]), w = _mm512_mul_ps(xt[i], xt[i]);
+            sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, xt[i]), l));
+            suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, l), l));
+        }
+        const __mmask16 better = _mm512_cmp_ps_mask(suml2, _mm512_setzero_ps(), _CMP_GT_OQ) &
+                                 _mm512_cmp_ps_mask(_mm512_mul_ps(sumlx, sumlx), _mm512_mul_ps(best, suml2), _CMP_GT_OQ) & (__mmask16)~zero;
+        if (!better) continue;
+        for (int i = 0; i < N; ++i) Lt[i] = _mm512_mask_blend_epi32(better, Lt[i], Lx[i]);
+        scale = _mm512_mask_blend_ps(better, scale, _mm512_div_ps(sumlx, suml2));
+        best = _mm512_mask_blend_ps(better, best, _mm512_mul_ps(scale, sumlx));
+    }
+    _mm512_storeu_ps(scales, _mm512_mask_blend_ps(zero, scale, _mm512_setzero_ps()));
+    int32_t lanes[16];
+    for (int i = 0; i < N; ++i) {
+        // Codes + 32; a zero sub-block's codes are 0 (the scalar memset), not 32.
+        _mm512_storeu_si512(lanes, _mm512_maskz_add_epi32((__mmask16)~zero, Lt[i], _mm512_set1_epi32(NMAX)));
+        for (int lane = 0; lane < 16; ++lane) L[lane * N + i] = (int8_t)lanes[lane];
+    }
+}
+
+void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
+    qk_block_q6_k *y = blocks;
+    int8_t L[QK_K];
+    float scales[16];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        search_q6_k(x, scales, L);
+        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
+    }
 }
 
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, store_q4_k, blocks); }

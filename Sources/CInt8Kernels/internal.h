@@ -88,6 +88,8 @@ void qk_kquant_finish(const float *x, int nmax, const float scales[8], const flo
                       uint8_t packed[12], uint8_t L[QK_K]);
 void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]);
 void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]);
+void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
+void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n);

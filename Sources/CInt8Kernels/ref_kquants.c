@@ -71,42 +71,46 @@ static float k_signed_scale(int n, int nmax, const float *x, int8_t *L) {
     return scale;
 }
 
+void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K], void *block) {
+    qk_block_q6_k *y = block;
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+        if (fabsf(scales[ib]) > max_abs_scale) {
+            max_abs_scale = fabsf(scales[ib]);
+            max_scale = scales[ib];
+        }
+    }
+    memset(y, 0, sizeof *y);
+    if (max_abs_scale < K_GROUP_EPS) return;  // all zero: d = 0 (fp16 +0 is all-zero bits)
+    const float iscale = -128.f / max_scale;
+    y->d = qk_fp32_to_fp16(1 / iscale);
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+        int s = k_nearest_int(iscale * scales[ib]);
+        y->scales[ib] = (int8_t)(s < 127 ? s : 127);
+    }
+    for (int j = 0; j < QK_K / 16; ++j) {
+        const float d = qk_fp16_to_fp32(y->d) * y->scales[j];
+        if (!d) continue;  // keeps the codes of the search, as ggml does
+        for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = (int8_t)(k_clamp(k_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
+    }
+    uint8_t *ql = y->ql, *qh = y->qh;
+    for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+        for (int l = 0; l < 32; ++l) {
+            const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+            ql[l] = (uint8_t)(q1 | (q3 << 4));
+            ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
+            qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+        }
+    }
+}
+
 void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n) {
     qk_block_q6_k *y = blocks;
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float max_scale = 0, max_abs_scale = 0;
-        for (int ib = 0; ib < QK_K / 16; ++ib) {
-            const float scale = k_signed_scale(16, 32, x + 16 * ib, L + 16 * ib);
-            scales[ib] = scale;
-            if (fabsf(scale) > max_abs_scale) {
-                max_abs_scale = fabsf(scale);
-                max_scale = scale;
-            }
-        }
-        memset(&y[i], 0, sizeof y[i]);
-        if (max_abs_scale < K_GROUP_EPS) continue;  // all zero: d = 0 (fp16 +0 is all-zero bits)
-        const float iscale = -128.f / max_scale;
-        y[i].d = qk_fp32_to_fp16(1 / iscale);
-        for (int ib = 0; ib < QK_K / 16; ++ib) {
-            int s = k_nearest_int(iscale * scales[ib]);
-            y[i].scales[ib] = (int8_t)(s < 127 ? s : 127);
-        }
-        for (int j = 0; j < QK_K / 16; ++j) {
-            const float d = qk_fp16_to_fp32(y[i].d) * y[i].scales[j];
-            if (!d) continue;  // keeps the codes of the search, as ggml does
-            for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = (int8_t)(k_clamp(k_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
-        }
-        uint8_t *ql = y[i].ql, *qh = y[i].qh;
-        for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
-            for (int l = 0; l < 32; ++l) {
-                const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-                ql[l] = (uint8_t)(q1 | (q3 << 4));
-                ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
-                qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-            }
-        }
+        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = k_signed_scale(16, 32, x + 16 * ib, L + 16 * ib);
+        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
 
