@@ -4,7 +4,7 @@
 // splitting a sub-block across lanes (which would reorder its sums), each of 16 lanes runs one whole
 // sub-block: one Q6_K super-block or two Q4_K/Q5_K super-blocks per pass, every lane doing exactly
 // the scalar operations in the scalar order (separate multiply and add, no FMA). The steps after the
-// search are the scalar ones (qk_kquant_finish*, the packers).
+// search are the scalar ones (qk_kquant_store_*, qk_kquant_finish_q6_k).
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -101,7 +101,7 @@ static void search_x16(const float *x, const qk_kquant_search *search, float sca
 
 /// Two super-blocks per search pass; an odd last one goes through the same pass with a copy
 /// padded by zeros (their lanes are flat and ignored).
-static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, void (*store)(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L), void *blocks) {
+static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
     float scales[LANES], mins[LANES];
     uint8_t L[LANES * SUB];
     float padded[2 * QK_K];
@@ -117,18 +117,6 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
         store(blocks, i, pair, scales, mins, L);
         if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
     }
-}
-
-static void store_q4_k(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L) {
-    qk_block_q4_k *y = (qk_block_q4_k *)blocks + i;
-    qk_kquant_finish(x, qk_q4_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
-    qk_kquant_pack_q4_k(L, y->qs);
-}
-
-static void store_q5_k(void *blocks, size_t i, const float *x, const float *scales, const float *mins, uint8_t *L) {
-    qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
-    qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
-    qk_kquant_pack_q5_k(L, y->qh, y->qs);
 }
 
 /// k_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
@@ -195,8 +183,8 @@ void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
     }
 }
 
-void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, store_q4_k, blocks); }
-void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, store_q5_k, blocks); }
+void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, qk_kquant_store_q4_k, blocks); }
+void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, qk_kquant_store_q5_k, blocks); }
 
 #pragma clang attribute pop
 #endif

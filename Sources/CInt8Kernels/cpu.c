@@ -22,6 +22,12 @@ int qk_detect_isa(void) {
     return QK_ISA_SCALAR;
 }
 
+/* The K-quants have no AVX2 variants: the scalar and AVX2 tables both take the references. */
+#define KQUANT_REFERENCES                                                                              \
+    .quantize_q6_k = qk_quantize_q6_k_ref, .dequantize_q6_k = qk_dequantize_q6_k_ref,                 \
+    .quantize_q4_k = qk_quantize_q4_k_ref, .dequantize_q4_k = qk_dequantize_q4_k_ref,                 \
+    .quantize_q5_k = qk_quantize_q5_k_ref, .dequantize_q5_k = qk_dequantize_q5_k_ref
+
 static const qk_kernel_table scalar_table = {
     .isa = QK_ISA_SCALAR,
     .minmax = qk_minmax_ref,
@@ -47,12 +53,7 @@ static const qk_kernel_table scalar_table = {
     .dequantize_q5_0 = qk_dequantize_q5_0_ref,
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .dequantize_mxfp4 = qk_dequantize_mxfp4_ref,
-    .quantize_q6_k = qk_quantize_q6_k_ref,
-    .dequantize_q6_k = qk_dequantize_q6_k_ref,
-    .quantize_q4_k = qk_quantize_q4_k_ref,
-    .dequantize_q4_k = qk_dequantize_q4_k_ref,
-    .quantize_q5_k = qk_quantize_q5_k_ref,
-    .dequantize_q5_k = qk_dequantize_q5_k_ref,
+    KQUANT_REFERENCES,
     .gemm = qk_gemm_ref,
     .linear_error = qk_linear_error_ref,
     .error = qk_error_ref,
@@ -85,12 +86,7 @@ static const qk_kernel_table avx2_table = {
     .dequantize_q5_0 = qk_dequantize_q5_0_ref,
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .dequantize_mxfp4 = qk_dequantize_mxfp4_ref,
-    .quantize_q6_k = qk_quantize_q6_k_ref,
-    .dequantize_q6_k = qk_dequantize_q6_k_ref,
-    .quantize_q4_k = qk_quantize_q4_k_ref,
-    .dequantize_q4_k = qk_dequantize_q4_k_ref,
-    .quantize_q5_k = qk_quantize_q5_k_ref,
-    .dequantize_q5_k = qk_dequantize_q5_k_ref,
+    KQUANT_REFERENCES,
     .gemm = qk_gemm_avx2,
     .linear_error = qk_linear_error_ref,
     .error = qk_error_ref,

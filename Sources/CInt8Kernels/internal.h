@@ -84,10 +84,10 @@ void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n);
 #define QK_K 256
 typedef struct { int nmax; float rmin, rdelta; int nstep; } qk_kquant_search;
 extern const qk_kquant_search qk_q4_k_search, qk_q5_k_search;
-void qk_kquant_finish(const float *x, int nmax, const float scales[8], const float mins[8], uint16_t *d16, uint16_t *dmin16,
-                      uint8_t packed[12], uint8_t L[QK_K]);
-void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]);
-void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]);
+/* Writes super-block i of `blocks` from its searched sub-block scales, mins and codes. */
+typedef void (*qk_kquant_store)(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
+void qk_kquant_store_q4_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
+void qk_kquant_store_q5_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
 void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);

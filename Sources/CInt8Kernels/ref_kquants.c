@@ -229,7 +229,7 @@ static void k_search_super_block(const float *x, const qk_kquant_search *search,
     }
 }
 
-void qk_kquant_finish(const float *x, int nmax, const float scales[8], const float mins[8], uint16_t *d16, uint16_t *dmin16,
+static void qk_kquant_finish(const float *x, int nmax, const float scales[8], const float mins[8], uint16_t *d16, uint16_t *dmin16,
                       uint8_t packed[12], uint8_t L[QK_K]) {
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 32; ++j) {
@@ -265,12 +265,12 @@ void qk_kquant_finish(const float *x, int nmax, const float scales[8], const flo
     }
 }
 
-void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]) {
+static void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]) {
     for (int j = 0; j < QK_K; j += 64, qs += 32)
         for (int l = 0; l < 32; ++l) qs[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
 }
 
-void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]) {
+static void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]) {
     memset(qh, 0, 32);
     uint8_t m1 = 1, m2 = 2;
     for (int n64 = 0; n64 < QK_K; n64 += 64, qs += 32, m1 <<= 2, m2 <<= 2) {
@@ -283,27 +283,29 @@ void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128])
     }
 }
 
-void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n) {
-    qk_block_q4_k *y = blocks;
+void qk_kquant_store_q4_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]) {
+    qk_block_q4_k *y = (qk_block_q4_k *)blocks + i;
+    qk_kquant_finish(x, qk_q4_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
+    qk_kquant_pack_q4_k(L, y->qs);
+}
+
+void qk_kquant_store_q5_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]) {
+    qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
+    qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y->d, &y->dmin, y->scales, L);
+    qk_kquant_pack_q5_k(L, y->qh, y->qs);
+}
+
+static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
     uint8_t L[QK_K];
     float scales[8], mins[8];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        k_search_super_block(x, &qk_q4_k_search, scales, mins, L);
-        qk_kquant_finish(x, qk_q4_k_search.nmax, scales, mins, &y[i].d, &y[i].dmin, y[i].scales, L);
-        qk_kquant_pack_q4_k(L, y[i].qs);
+        k_search_super_block(x, search, scales, mins, L);
+        store(blocks, i, x, scales, mins, L);
     }
 }
 
-void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n) {
-    qk_block_q5_k *y = blocks;
-    uint8_t L[QK_K];
-    float scales[8], mins[8];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        k_search_super_block(x, &qk_q5_k_search, scales, mins, L);
-        qk_kquant_finish(x, qk_q5_k_search.nmax, scales, mins, &y[i].d, &y[i].dmin, y[i].scales, L);
-        qk_kquant_pack_q5_k(L, y[i].qh, y[i].qs);
-    }
-}
+void qk_quantize_q4_k_ref(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, qk_kquant_store_q4_k, blocks); }
+void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, qk_kquant_store_q5_k, blocks); }
 
 /// Dequantizes Q4_K (qh == NULL) or Q5_K: value = d * scale * code - dmin * min per sub-block.
 static void k_dequantize_scale_min(uint16_t d16, uint16_t dmin16, const uint8_t *packed, const uint8_t *qs, const uint8_t *qh, float *y) {
