@@ -106,79 +106,73 @@ static inline void store_high_bits(uint8_t *qh, __m512i lo, __m512i hi) {
     memcpy(qh, &bits, 4);
 }
 
+/// One Q4_0/Q5_0 block: d = the signed value of largest magnitude / -levels (stored as fp16), codes
+/// min(top, (int8)(x * id + levels + 0.5)).
+static inline void signed_block_codes(const float *b, size_t i, size_t nb, float maxima[4], float levels, __m512i top,
+                                      uint16_t *d16, __m512i *q0, __m512i *q1) {
+    __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
+    const float amax = block_amax(b, i, nb, maxima, v0, v1);
+    const float d = signed_absmax(b, v0, v1, amax) / -levels;
+    const float id = d ? 1.0f / d : 0.0f;
+    *d16 = fp16_of(d);
+    const __m512 vid = _mm512_set1_ps(id), bias = _mm512_set1_ps(levels + 0.5f);
+    *q0 = offset_codes(v0, vid, bias, top);
+    *q1 = offset_codes(v1, vid, bias, top);
+}
+
 void qk_quantize_q4_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q4_0 *y = blocks;
-    const __m512 bias = _mm512_set1_ps(8.5f);
-    const __m512i top = _mm512_set1_epi32(15);
     size_t nb = n / QK_BLOCK;
     float maxima[4];
     for (size_t i = 0; i < nb; i++) {
-        const float *b = x + i * 32;
-        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float amax = block_amax(b, i, nb, maxima, v0, v1);
-        const float d = signed_absmax(b, v0, v1, amax) / -8;
-        const float id = d ? 1.0f / d : 0.0f;
-        y[i].d = fp16_of(d);
-        __m512 vid = _mm512_set1_ps(id);
-        store_nibbles(y[i].qs, offset_codes(v0, vid, bias, top), offset_codes(v1, vid, bias, top));
+        __m512i q0, q1;
+        signed_block_codes(x + i * 32, i, nb, maxima, 8, _mm512_set1_epi32(15), &y[i].d, &q0, &q1);
+        store_nibbles(y[i].qs, q0, q1);
     }
 }
 
 void qk_quantize_q5_0_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q5_0 *y = blocks;
-    const __m512 bias = _mm512_set1_ps(16.5f);
-    const __m512i top = _mm512_set1_epi32(31);
     size_t nb = n / QK_BLOCK;
     float maxima[4];
     for (size_t i = 0; i < nb; i++) {
-        const float *b = x + i * 32;
-        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        const float amax = block_amax(b, i, nb, maxima, v0, v1);
-        const float d = signed_absmax(b, v0, v1, amax) / -16;
-        const float id = d ? 1.0f / d : 0.0f;
-        y[i].d = fp16_of(d);
-        __m512 vid = _mm512_set1_ps(id);
-        __m512i q0 = offset_codes(v0, vid, bias, top), q1 = offset_codes(v1, vid, bias, top);
+        __m512i q0, q1;
+        signed_block_codes(x + i * 32, i, nb, maxima, 16, _mm512_set1_epi32(31), &y[i].d, &q0, &q1);
         store_nibbles(y[i].qs, q0, q1);
         store_high_bits(y[i].qh, q0, q1);
     }
 }
 
+/// One Q4_1/Q5_1 block: d = (max - min) / (2^bits - 1) and m = min (both stored as fp16), codes
+/// min(top, (int8)((x - min) * id + 0.5)).
+static inline void min_block_codes(const float *b, int bits, __m512i top, uint16_t *d16, uint16_t *m16, __m512i *q0, __m512i *q1) {
+    __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
+    float mn, mx;
+    min_max(b, v0, v1, &mn, &mx);
+    const float d = (mx - mn) / ((1 << bits) - 1);
+    const float id = d ? 1.0f / d : 0.0f;
+    *d16 = fp16_of(d);
+    *m16 = fp16_of(mn);
+    const __m512 vid = _mm512_set1_ps(id), vmin = _mm512_set1_ps(mn), half = _mm512_set1_ps(0.5f);
+    *q0 = offset_codes(_mm512_sub_ps(v0, vmin), vid, half, top);
+    *q1 = offset_codes(_mm512_sub_ps(v1, vmin), vid, half, top);
+}
+
 void qk_quantize_q4_1_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q4_1 *y = blocks;
-    const __m512 half = _mm512_set1_ps(0.5f);
-    const __m512i top = _mm512_set1_epi32(15);
     for (size_t i = 0; i < n / QK_BLOCK; i++) {
-        const float *b = x + i * 32;
-        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        float mn, mx;
-        min_max(b, v0, v1, &mn, &mx);
-        const float d = (mx - mn) / ((1 << 4) - 1);
-        const float id = d ? 1.0f / d : 0.0f;
-        y[i].d = fp16_of(d);
-        y[i].m = fp16_of(mn);
-        __m512 vid = _mm512_set1_ps(id), vmin = _mm512_set1_ps(mn);
-        store_nibbles(y[i].qs, offset_codes(_mm512_sub_ps(v0, vmin), vid, half, top),
-                      offset_codes(_mm512_sub_ps(v1, vmin), vid, half, top));
+        __m512i q0, q1;
+        min_block_codes(x + i * 32, 4, _mm512_set1_epi32(15), &y[i].d, &y[i].m, &q0, &q1);
+        store_nibbles(y[i].qs, q0, q1);
     }
 }
 
 void qk_quantize_q5_1_avx512(const float *x, void *blocks, size_t n) {
     qk_block_q5_1 *y = blocks;
-    const __m512 half = _mm512_set1_ps(0.5f);
-    const __m512i no_clamp = _mm512_set1_epi32(255);  // the reference casts to uint8 without MIN
     for (size_t i = 0; i < n / QK_BLOCK; i++) {
-        const float *b = x + i * 32;
-        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        float mn, mx;
-        min_max(b, v0, v1, &mn, &mx);
-        const float d = (mx - mn) / ((1 << 5) - 1);
-        const float id = d ? 1.0f / d : 0.0f;
-        y[i].d = fp16_of(d);
-        y[i].m = fp16_of(mn);
-        __m512 vid = _mm512_set1_ps(id), vmin = _mm512_set1_ps(mn);
-        __m512i q0 = offset_codes(_mm512_sub_ps(v0, vmin), vid, half, no_clamp);
-        __m512i q1 = offset_codes(_mm512_sub_ps(v1, vmin), vid, half, no_clamp);
+        __m512i q0, q1;
+        // 255: the reference casts to uint8 without a MIN for Q5_1.
+        min_block_codes(x + i * 32, 5, _mm512_set1_epi32(255), &y[i].d, &y[i].m, &q0, &q1);
         store_nibbles(y[i].qs, q0, q1);
         store_high_bits(y[i].qh, q0, q1);
     }
