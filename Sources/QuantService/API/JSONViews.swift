@@ -82,8 +82,20 @@ enum JSONViews {
         return out.bytes
     }
 
-    /// A job inside a larger document (lists).
-    static func job(_ j: JobRecord) -> JSONValue { .fragment(String(decoding: jobBytes(j), as: UTF8.self)) }
+    /// A page of `GET /v1/jobs`: `{"jobs": [...], "next_cursor": ...}`, every job written straight
+    /// into the one stream (no per-job document and copy).
+    static func jobListBytes(_ jobs: [JobRecord], nextCursor: String?) -> [UInt8] {
+        var out = JSONStream(capacity: 64 + 1536 * jobs.count)
+        out.beginObject()
+        out.key("jobs")
+        out.beginArray()
+        for job in jobs { write(job, to: &out) }
+        out.endArray()
+        out.key("next_cursor")
+        out.string(nextCursor)
+        out.endObject()
+        return out.bytes
+    }
 
     static func write(_ j: JobRecord, to out: inout JSONStream) {
         func time(_ key: String, _ seconds: Double?) {

@@ -226,8 +226,7 @@ public final class ServiceAPI: Sendable {
             let jobs = try Self.run {
                 try scope.jobs(state: state, modelID: query["model_id"], limit: limit, cursor: query["cursor"])
             }
-            let next: JSONValue = jobs.count == limit ? .string(jobs.last!.id) : .null
-            return Self.json(200, .object(JSONObject([("jobs", .array(jobs.map(JSONViews.job))), ("next_cursor", next)])))
+            return .json(200, bytes: JSONViews.jobListBytes(jobs, nextCursor: jobs.count == limit ? jobs.last?.id : nil))
         }
         router.add("GET", "/v1/jobs/{id}", inline: true) { [store] request, _ in
             let id = request.pathParameters["id"] ?? ""
