@@ -47,20 +47,12 @@ struct ScaledFloatTensorJob {
             processor.source.release(tensor, elements: elements)
         }
         let scales = amax.map { Self.scale(amax: $0, element: element) }
-        var metrics = ErrorMetrics()
-        for chunk in processor.chunks(rows: rows, cols: last) {
-            let elements = (chunk.lowerBound * last)..<(chunk.upperBound * last)
-            let x = try processor.read(tensor, elements: elements)
-            let codes = processor.codeBuffer(elements.count)
-            let reconstruction = processor.reconstructionBuffer(elements.count)
+        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: 8, into: writer) { chunk, x, codes, reconstruction in
             for (offset, row) in chunk.enumerated() {
                 let part = (offset * last)..<((offset + 1) * last)
                 Self.quantize(UnsafeBufferPointer(rebasing: x[part]), scale: scales[channel(ofRow: row)], element: element,
                               codes: UnsafeMutableBufferPointer(rebasing: codes[part]), reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part]))
             }
-            try processor.kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &metrics)
-            try writer.write(UnsafeRawBufferPointer(codes))
-            try processor.done(tensor, elements: elements)
         }
         try writer.write(try FloatCodec.fromFloat32(.f32, scales))
         return metrics
@@ -80,14 +72,9 @@ struct MXTensorJob {
         let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
         var scales = [UInt8]()
         scales.reserveCapacity(rows * blocks)
-        var metrics = ErrorMetrics()
-        for chunk in processor.chunks(rows: rows, cols: last) {
-            let elements = (chunk.lowerBound * last)..<(chunk.upperBound * last)
-            let x = try processor.read(tensor, elements: elements)
+        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: element.bits, into: writer) { chunk, x, codes, reconstruction in
             let ranges = try processor.kernels.minMax(x, rows: chunk.count, cols: last, group: last)
             if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
-            let codes = processor.codeBuffer(elements.count)
-            let reconstruction = processor.reconstructionBuffer(elements.count)
             for row in 0..<chunk.count {
                 for block in 0..<blocks {
                     let start = row * last + block * MXElement.blockSize
@@ -97,16 +84,6 @@ struct MXTensorJob {
                         reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part])))
                 }
             }
-            try processor.kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &metrics)
-            if element.bits == 8 {
-                try writer.write(UnsafeRawBufferPointer(codes))
-            } else {
-                let stride = Kernels.packedRowBytes(cols: last, bits: element.bits)
-                let packed = processor.packBuffer(chunk.count * stride)
-                try processor.kernels.pack(UnsafeBufferPointer(codes), rows: chunk.count, cols: last, bits: element.bits, into: packed)
-                try writer.write(UnsafeRawBufferPointer(packed))
-            }
-            try processor.done(tensor, elements: elements)
         }
         try scales.withUnsafeBytes { try writer.write($0) }
         return metrics

@@ -48,16 +48,9 @@ struct SignTensorJob: @unchecked Sendable {
     func run(into writer: ArtifactWriter) throws -> ErrorMetrics {
         let channels = tensor.shape[0]
         let perChannel = channels == 0 ? 0 : tensor.elementCount / channels
-        let last = tensor.shape.last ?? 1
-        let bits = ternary ? 2 : 1
         var scales = [Float](repeating: 1, count: channels)
-        var metrics = ErrorMetrics()
         let kernels = processor.kernels
-        for chunk in processor.chunks(rows: channels, cols: perChannel) {
-            let elements = (chunk.lowerBound * perChannel)..<(chunk.upperBound * perChannel)
-            let x = try processor.read(tensor, elements: elements)
-            let codes = processor.codeBuffer(elements.count)
-            let reconstruction = processor.reconstructionBuffer(elements.count)
+        let metrics = try processor.writeCodes(tensor, rows: channels, cols: perChannel, bits: ternary ? 2 : 1, into: writer) { chunk, x, codes, reconstruction in
             for (offset, channel) in chunk.enumerated() {
                 let part = (offset * perChannel)..<((offset + 1) * perChannel)
                 let values = UnsafeBufferPointer(rebasing: x[part])
@@ -67,13 +60,6 @@ struct SignTensorJob: @unchecked Sendable {
                 scales[channel] = scale
                 for i in part { reconstruction[i] = scale * Self.value(codes[i], ternary: ternary) }
             }
-            try kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &metrics)
-            let rows = elements.count / Swift.max(last, 1)
-            let stride = Kernels.packedRowBytes(cols: last, bits: bits)
-            let packed = processor.packBuffer(rows * stride)
-            try kernels.pack(UnsafeBufferPointer(codes), rows: rows, cols: last, bits: bits, into: packed)
-            try writer.write(UnsafeRawBufferPointer(packed))
-            try processor.done(tensor, elements: elements)
         }
         try writer.write(try FloatCodec.fromFloat32(.f32, scales))
         return metrics
