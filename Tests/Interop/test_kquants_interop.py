@@ -326,3 +326,30 @@ def test_k_quant_presets_end_to_end(preset, tmp):
             assert t.data.tobytes() == REFERENCES[preset.upper()][0](tensors[name].reshape(-1)).tobytes(), name
             theirs = gguf.quants.dequantize(np.asarray(t.data), qtype).reshape(tensors[name].shape)
             np.testing.assert_array_equal(f.get_tensor(name), theirs)
+
+
+def test_fallback_takes_the_rows_a_k_quant_cannot(tmp):
+    """`"fallback"`: tensors whose rows are not whole super-blocks take the named type (and the report
+    says so); a K-quant fallback, which could not fit them either, is a recipe error."""
+    import json
+
+    from safetensors.numpy import save_file
+
+    from conftest import quantctl
+
+    rng = np.random.default_rng(4)
+    tensors = {"blk.0.ffn_up.weight": rng.standard_normal((8, 512)).astype(F), "blk.0.attn_q.weight": rng.standard_normal((8, 384)).astype(F)}
+    src, out, report, recipe = tmp / "m.safetensors", tmp / "q.gguf", tmp / "r.json", tmp / "recipe.json"
+    save_file(tensors, str(src))
+    assert "\"fallback\": \"Q8_0\"" in quantctl("quantize", src, "-o", out, "--preset", "q4_k").stderr
+    recipe.write_text(json.dumps({"preset": "q4_k", "weights": {"fallback": "Q5_0"}}))
+    done = quantctl("quantize", src, "-o", out, "--recipe", recipe, "--report", report)
+    assert done.returncode == 0, done.stderr
+    Q = gguf.GGMLQuantizationType
+    types = {t.name: t.tensor_type for t in gguf.GGUFReader(str(out)).tensors}
+    assert types == {"blk.0.ffn_up.weight": Q.Q4_K, "blk.0.attn_q.weight": Q.Q5_0}
+    by_name = {t["name"]: t for t in json.loads(report.read_text())["tensors"]}
+    assert by_name["blk.0.attn_q.weight"]["type"] == "Q5_0" and by_name["blk.0.ffn_up.weight"]["type"] == "Q4_K"
+    recipe.write_text(json.dumps({"preset": "q4_k", "weights": {"fallback": "Q6_K"}}))
+    refused = quantctl("quantize", src, "-o", out, "--recipe", recipe)
+    assert refused.returncode == 1 and "weights.fallback" in refused.stderr and "blocks of 32" in refused.stderr

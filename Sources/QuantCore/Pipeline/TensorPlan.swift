@@ -168,29 +168,43 @@ public struct TensorPlan: Sendable {
             }
             return TensorPlan(source: tensor, action: .linear(scheme, spec.scaleDType), outputs: outputs, spec: spec)
         case .gguf:
-            let type = spec.ggufType!
-            if type.isBlockFormat {
-                let last = tensor.shape.last ?? 1
-                guard let format = BlockFormat(rawValue: type.rawValue) else {
-                    throw PipelineError.unsupported(tensor.name, "ggml type \(type.rawValue) has no block quantizer")
-                }
-                guard last % format.elementsPerBlock == 0 else {
-                    throw PipelineError.unsupported(
-                        tensor.name,
-                        "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(format.isKQuant ? "Q8_0" : "F16")\"}}) or list it in \"ignore\"")
-                }
-                return TensorPlan(
-                    source: tensor, action: .blocks(format),
-                    outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type.ggmlType, byteCount: format.byteCount(elements: tensor.elementCount))],
-                    spec: spec)
+            return try ggufPlan(tensor, spec: spec, output: output)
+        }
+    }
+
+    /// A ggml type for the tensor. Rows that are not whole blocks of the type take the spec's
+    /// `fallback` type when it has one (the user asked for it; the report names the type used),
+    /// and are an error otherwise.
+    static func ggufPlan(_ tensor: SourceTensor, spec: WeightSpec, output: Recipe.OutputFormat) throws -> TensorPlan {
+        guard let type = spec.ggufType else { throw PipelineError.unsupported(tensor.name, "method 'gguf' needs a type") }
+        if type.isBlockFormat {
+            let last = tensor.shape.last ?? 1
+            guard let format = BlockFormat(rawValue: type.rawValue) else {
+                throw PipelineError.unsupported(tensor.name, "ggml type \(type.rawValue) has no block quantizer")
             }
-            let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
+            guard last % format.elementsPerBlock == 0 else {
+                if let fallback = spec.ggufFallback {
+                    var fallen = spec
+                    fallen.ggufType = fallback
+                    fallen.ggufFallback = nil
+                    return try ggufPlan(tensor, spec: fallen, output: output)
+                }
+                let suggestion = format.isKQuant ? "Q8_0" : "F16"
+                throw PipelineError.unsupported(
+                    tensor.name,
+                    "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add \"fallback\": \"\(suggestion)\" to the weights (every such tensor takes that type), an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(suggestion)\"}}) or list it in \"ignore\"")
+            }
             return TensorPlan(
-                source: tensor, action: .float(dtype),
-                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil,
-                                 ggmlType: output == .gguf ? type.ggmlType : nil, byteCount: tensor.elementCount * dtype.bitWidth / 8)],
+                source: tensor, action: .blocks(format),
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type.ggmlType, byteCount: format.byteCount(elements: tensor.elementCount))],
                 spec: spec)
         }
+        let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
+        return TensorPlan(
+            source: tensor, action: .float(dtype),
+            outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil,
+                             ggmlType: output == .gguf ? type.ggmlType : nil, byteCount: tensor.elementCount * dtype.bitWidth / 8)],
+            spec: spec)
     }
 
     /// The compressed-tensors layout of a linear 2-D `X.weight` (docs/FORMATS.md of the team):

@@ -1,3 +1,4 @@
+import Int8Kernels
 import ModelFormats
 
 /// How the weights of one tensor are quantized, fully resolved and validated.
@@ -48,6 +49,9 @@ public struct WeightSpec: Equatable, Sendable {
     public var scheme: LinearScheme?
     public var scaleDType: ScaleDType
     public var ggufType: GGUFType?
+    /// `gguf`: the type for tensors whose rows are not whole blocks of `ggufType` (a type with
+    /// blocks of 32 or none); without it such tensors are an error.
+    public var ggufFallback: GGUFType? = nil
     /// `float`: the element format, and whether scales are per output channel (axis 0).
     public var floatElement: FloatElement? = nil
     public var perChannel = false
@@ -110,6 +114,7 @@ public struct WeightSpec: Equatable, Sendable {
             }
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
+        if let ggufFallback { object["fallback"] = .string(ggufFallback.rawValue) }
         if let floatElement {
             object["format"] = .string(floatElement.rawValue)
             object["granularity"] = .string(perChannel ? "channel" : "tensor")
@@ -127,7 +132,7 @@ public struct WeightSpec: Equatable, Sendable {
         func field(_ name: String) -> String { "\(path).\(name)" }
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint", "scale_bits"]
-        let ggufFields = ["method", "type"]
+        let ggufFields = ["method", "type", "fallback"]
         let allowed: [String]
         switch method {
         case .linear: allowed = linearFields
@@ -168,7 +173,15 @@ public struct WeightSpec: Equatable, Sendable {
                 throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGUFType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let type = try enumValue(typeValue, GGUFType.self, field("type"), uppercase: true)
-            return WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
+            var spec = WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
+            if let fallbackValue = object["fallback"] {
+                let fallback = try enumValue(fallbackValue, GGUFType.self, field("fallback"), uppercase: true)
+                if let format = BlockFormat(rawValue: fallback.rawValue), format.isKQuant {
+                    throw RecipeError(field("fallback"), "must fit rows that \(type.rawValue) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.rawValue)")
+                }
+                spec.ggufFallback = fallback
+            }
+            return spec
         case .linear, .gptq:
             let bits = try integer(object["bits"] ?? .integer(8), field("bits"), range: 2...8)
             let symmetric = try boolean(object["symmetric"] ?? .bool(true), field("symmetric"))
