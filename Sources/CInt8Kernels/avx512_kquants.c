@@ -123,10 +123,13 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
 /// super-block at once: each one's scale and codes (+32).
 static void search_q6_k(const float *x, float scales[16], int8_t L[QK_K]) {
     enum { N = 16, NMAX = 32 };
-    __m512 xt[N];
+    __m512 xt[N], wt[N];
     __m512i Lt[N];
     const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
-    for (int i = 0; i < N; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+    for (int i = 0; i < N; ++i) {
+        xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+        wt[i] = _mm512_mul_ps(xt[i], xt[i]);  // the search's weights, x^2
+    }
     __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
     for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
         const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), amax, _CMP_GT_OQ);
@@ -139,9 +142,9 @@ static void search_q6_k(const float *x, float scales[16], int8_t L[QK_K]) {
     __m512 sumlx = _mm512_setzero_ps(), suml2 = _mm512_setzero_ps();
     for (int i = 0; i < N; ++i) {
         Lt[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
-        const __m512 l = _mm512_cvtepi32_ps(Lt[i]), w = _mm512_mul_ps(xt[i], xt[i]);
-        sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, xt[i]), l));
-        suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, l), l));
+        const __m512 l = _mm512_cvtepi32_ps(Lt[i]);
+        sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(wt[i], xt[i]), l));
+        suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(wt[i], l), l));
     }
     __m512 scale = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(suml2, _mm512_setzero_ps(), _CMP_NEQ_UQ), sumlx, suml2);
     __m512 best = _mm512_mul_ps(scale, sumlx);
@@ -153,9 +156,9 @@ static void search_q6_k(const float *x, float scales[16], int8_t L[QK_K]) {
         sumlx = suml2 = _mm512_setzero_ps();
         for (int i = 0; i < N; ++i) {
             Lx[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
-            const __m512 l = _mm512_cvtepi32_ps(Lx[i]), w = _mm512_mul_ps(xt[i], xt[i]);
-            sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, xt[i]), l));
-            suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, l), l));
+            const __m512 l = _mm512_cvtepi32_ps(Lx[i]);
+            sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(wt[i], xt[i]), l));
+            suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(wt[i], l), l));
         }
         const __mmask16 better = _mm512_cmp_ps_mask(suml2, _mm512_setzero_ps(), _CMP_GT_OQ) &
                                  _mm512_cmp_ps_mask(_mm512_mul_ps(sumlx, sumlx), _mm512_mul_ps(best, suml2), _CMP_GT_OQ) & (__mmask16)~zero;
