@@ -51,12 +51,19 @@ struct TrainingEndToEndTests {
         return path
     }
 
-    @Test func qatJobTrainsReportsEpochsAndExports() throws {
+    /// A live server with the MLP and its training data uploaded (the server must outlive the test).
+    static func uploaded() throws -> (LiveServer, Fixtures, QuantClient, Model, Dataset) {
         let server = try LiveServer()
         let files = try Fixtures()
         let client = try server.client()
-        let model = try client.uploadModel(path: try Self.model(files))
-        let dataset = try client.uploadDataset(path: try Self.data(files))
+        let model = try client.uploadModel(path: try model(files))
+        let dataset = try client.uploadDataset(path: try data(files))
+        return (server, files, client, model, dataset)
+    }
+
+    @Test func qatJobTrainsReportsEpochsAndExports() throws {
+        let (server, files, client, model, dataset) = try Self.uploaded()
+        defer { withExtendedLifetime(server) {} }  // the server runs until the test ends
         let training = #"{"dataset_id": "\#(dataset.id)", "epochs": 6, "batch_size": 16, "learning_rate": 0.01, "optimizer": "adam", "seed": 3}"#
         let submitted = try client.submitTrainingJob(modelID: model.id, recipeJSON: #"{"preset": "ternary"}"#, trainingJSON: training, name: "qat")
         #expect(submitted.kind == "qat" && submitted.datasetId == dataset.id)
@@ -87,11 +94,8 @@ struct TrainingEndToEndTests {
     }
 
     @Test func outOfScopeRequestsNameTheField() throws {
-        let server = try LiveServer()
-        let files = try Fixtures()
-        let client = try server.client()
-        let model = try client.uploadModel(path: try Self.model(files))
-        let dataset = try client.uploadDataset(path: try Self.data(files))
+        let (server, files, client, model, dataset) = try Self.uploaded()
+        defer { withExtendedLifetime(server) {} }  // the server runs until the test ends
         let training = #"{"dataset_id": "\#(dataset.id)", "epochs": 2}"#
         func field(recipe: String, training: String, model modelID: String? = nil) -> (Int, String?, String) {
             do {
