@@ -44,8 +44,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
-        // A generic HTTP/1.1 server on POSIX sockets and Dispatch (knows nothing of quantization).
-        .target(name: "HTTPServer"),
+        // A generic HTTP/1.1 server on POSIX sockets, epoll and Dispatch (knows nothing of quantization).
+        .target(name: "HTTPServer", dependencies: ["CEpoll"]),
+        // epoll and eventfd, which Swift's Glibc module does not export.
+        .target(name: "CEpoll"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
         // statement lives here, behind the store's API.
         .target(

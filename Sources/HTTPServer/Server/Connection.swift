@@ -5,9 +5,9 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// One client connection. All of its state is touched only on its serial `queue`; handlers run on
-/// the server's handler queue and come back to `queue` with their response.
-final class Connection: @unchecked Sendable {
+/// One client connection. All of its state is touched only on its event loop's thread; handlers
+/// run on the server's handler queue and come back to the loop with their response.
+final class Connection: EventLoopHandler, @unchecked Sendable {
     enum Phase {
         /// Waiting for (more of) a request head. `since` is when its first byte came (nil: idle).
         case head(since: UInt64?)
@@ -21,13 +21,13 @@ final class Connection: @unchecked Sendable {
     let fd: Int32
     /// Strong: a connection may outlive the last outside reference to its server while it closes.
     let server: HTTPServer
-    let queue: DispatchQueue
-    /// The read buffer of `queue` (see HTTPServer.readBuffers).
-    let readBuffer: UnsafeMutableRawBufferPointer
-    private var readSource: DispatchSourceRead?
-    private var writeSource: DispatchSourceWrite?
+    let loop: EventLoop
+    private var registered = false
+    /// What the loop watches for: readable unless reading is suspended (backpressure, or a response
+    /// being written), writable only while output waits for the socket.
     private var readSuspended = false
-    private var writeResumed = false
+    private var awaitingWritable = false
+    private var interest: UInt32 = EventLoop.readable
 
     private var phase = Phase.head(since: nil)
     /// Received bytes not yet consumed.
@@ -54,11 +54,10 @@ final class Connection: @unchecked Sendable {
     private let idle = Atomic<Bool>(true)
     var isIdleSnapshot: Bool { idle.load(ordering: .relaxed) }
 
-    init(fd: Int32, server: HTTPServer, queue: DispatchQueue, readBuffer: UnsafeMutableRawBufferPointer) {
+    init(fd: Int32, server: HTTPServer, loop: EventLoop) {
         self.fd = fd
         self.server = server
-        self.queue = queue
-        self.readBuffer = readBuffer
+        self.loop = loop
     }
 
     var isClosed: Bool {
@@ -66,20 +65,44 @@ final class Connection: @unchecked Sendable {
         return false
     }
 
+    /// On the loop's thread.
     func start() {
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [self] in readAvailable() }
-        let fd = fd
-        source.setCancelHandler { Glibc.close(fd) }
-        readSource = source
-        source.resume()
+        guard loop.register(fd, events: interest, handler: self) else {
+            Glibc.close(fd)
+            phase = .closed
+            server.remove(self)
+            return
+        }
+        registered = true
+    }
+
+    func handle(events: UInt32) {
+        if events & EventLoop.writable != 0 || (awaitingWritable && events & EventLoop.failed != 0) {
+            awaitingWritable = false
+            flush()
+        }
+        if events & (EventLoop.readable | EventLoop.failed) != 0 && !isClosed {
+            // A reset or hang-up while reading is suspended: nothing more can come or go.
+            if readSuspended && events & EventLoop.failed != 0 { return peerClosed() }
+            if !readSuspended { readAvailable() }
+        }
+        updateInterest()
+    }
+
+    /// Tells the loop what to watch for, when that changed.
+    private func updateInterest() {
+        guard registered, !isClosed else { return }
+        let wanted = (readSuspended ? 0 : EventLoop.readable) | (awaitingWritable ? EventLoop.writable : 0)
+        if wanted != interest {
+            interest = wanted
+            loop.modify(fd, events: wanted)
+        }
     }
 
     // MARK: - Reading
 
     private func readAvailable() {
-        // One read buffer per connection queue, shared by its connections: they never read at once.
-        let buffer = readBuffer
+        let buffer = loop.readBuffer
         while !isClosed {
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count > 0 {
@@ -193,7 +216,7 @@ final class Connection: @unchecked Sendable {
         if hasBody {
             requestBody = RequestBody(declaredLength: { if case .length(let n) = framing { return n } else { return nil } }()) { [weak self] in
                 guard let self else { return }
-                self.queue.async { self.resumeReading() }
+                self.loop.execute { self.resumeReading() }
             }
         } else {
             requestBody = RequestBody.empty()
@@ -220,7 +243,7 @@ final class Connection: @unchecked Sendable {
         }
         server.handlerQueue.async { [self] in
             let final = run()
-            queue.async { self.handlerFinished(final, head: request.method == "HEAD") }
+            loop.execute { self.handlerFinished(final, head: request.method == "HEAD") }
         }
         if hasBody { feedBody() }
     }
@@ -352,25 +375,8 @@ final class Connection: @unchecked Sendable {
     }
 
     private func waitForWritable() {
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            source.setEventHandler { [self] in
-                pauseWriteSource()
-                flush()
-            }
-            writeSource = source
-        }
-        if !writeResumed {
-            writeResumed = true
-            writeSource?.resume()
-        }
-    }
-
-    private func pauseWriteSource() {
-        if writeResumed {
-            writeResumed = false
-            writeSource?.suspend()
-        }
+        awaitingWritable = true
+        updateInterest()
     }
 
     private func responseWritten() {
@@ -381,7 +387,7 @@ final class Connection: @unchecked Sendable {
         resumeReading()
         // Pipelined requests that arrived meanwhile: in a new block, not by recursion, so thousands
         // of requests in one packet cannot grow the stack.
-        if !input.isEmpty { queue.async { [self] in if case .head = phase { process() } } }
+        if !input.isEmpty { loop.execute { [self] in if case .head = phase { process() } } }
     }
 
     // MARK: - Errors, backpressure, timeouts, closing
@@ -393,22 +399,22 @@ final class Connection: @unchecked Sendable {
     }
 
     private func suspendReading() {
-        guard !readSuspended, let readSource else { return }
+        guard !readSuspended else { return }
         readSuspended = true
-        readSource.suspend()
+        updateInterest()
     }
 
     private func resumeReading() {
-        guard readSuspended, let readSource else { return }
+        guard readSuspended else { return }
         if case .closed = phase { return }
         readSuspended = false
-        readSource.resume()
+        updateInterest()
         if case .handling = phase, !input.isEmpty { feedBody() }
     }
 
     func checkTimeouts(now _: UInt64) {
         let limits = server.limits
-        // Read the clock here, on the connection's queue: a time taken by the sweeper before this
+        // Read the clock here, on the connection's loop: a time taken by the sweeper before this
         // block ran can be older than this connection's latest activity.
         let now = DispatchTime.now().uptimeNanoseconds
         func elapsed(_ since: UInt64) -> Double { since >= now ? 0 : Double(now - since) / 1e9 }
@@ -442,13 +448,10 @@ final class Connection: @unchecked Sendable {
         body?.fail("the connection closed")
         if let (handle, _) = file { try? handle.close() }
         file = nil
-        if let writeSource {
-            if !writeResumed { writeSource.resume() }
-            writeSource.cancel()
-        }
-        if let readSource {
-            if readSuspended { readSource.resume() }
-            readSource.cancel()
+        if registered {
+            registered = false
+            loop.deregister(fd)
+            Glibc.close(fd)
         }
         server.remove(self)
     }

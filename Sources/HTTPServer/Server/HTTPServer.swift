@@ -5,18 +5,16 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A generic HTTP/1.1 server on POSIX sockets and Dispatch: one read source per connection, a
-/// write source only while output is pending, no thread per connection. It knows nothing of
-/// quantization; an `HTTPResponder` answers requests.
+/// A generic HTTP/1.1 server on POSIX sockets, epoll and Dispatch: one event loop thread per core
+/// serves the connections' reads and writes (no thread per connection); handlers that may block run
+/// on a Dispatch queue. It knows nothing of quantization; an `HTTPResponder` answers requests.
 public final class HTTPServer: Sendable {
     public let host: String
     public let limits: HTTPLimits
     let responder: any HTTPResponder
     let handlerQueue = DispatchQueue(label: "http.handlers", qos: .userInitiated, attributes: .concurrent)
-    /// Connections are spread over a few serial queues (not one thread each).
-    let connectionQueues: [DispatchQueue]
-    /// One 256 KiB read buffer per connection queue: memory does not grow with idle connections.
-    nonisolated(unsafe) let readBuffers: [UnsafeMutableRawBufferPointer]
+    /// Connections are spread over one event loop per core (created by `start`).
+    nonisolated(unsafe) private var loops: [EventLoop] = []
     private let state = Mutex(ServerState())
     private let requestedPort: Int
 
@@ -25,7 +23,7 @@ public final class HTTPServer: Sendable {
         var port = 0
         var connections: [ObjectIdentifier: Connection] = [:]
         var accepting = false
-        var nextQueue = 0
+        var nextLoop = 0
     }
 
     nonisolated(unsafe) private var acceptSource: DispatchSourceRead?
@@ -36,13 +34,7 @@ public final class HTTPServer: Sendable {
         requestedPort = port
         self.limits = limits
         self.responder = responder
-        connectionQueues = (0..<Swift.max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
-            DispatchQueue(label: "http.connections.\($0)", qos: .userInitiated)
-        }
-        readBuffers = connectionQueues.map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 64) }
     }
-
-    deinit { for buffer in readBuffers { buffer.deallocate() } }
 
     /// The bound port (after `start`).
     public var port: Int { state.withLock { $0.port } }
@@ -52,7 +44,10 @@ public final class HTTPServer: Sendable {
     /// Binds, listens and starts accepting. Returns the bound port.
     @discardableResult
     public func start() throws -> Int {
+        let loops = try (0..<Swift.max(2, ProcessInfo.processInfo.activeProcessorCount)).map { _ in try EventLoop() }
         let (fd, port) = try Socket.listen(host: host, port: requestedPort)
+        for (index, loop) in loops.enumerated() { loop.start(name: "http.loop.\(index)") }
+        self.loops = loops
         state.withLock {
             $0.listenFD = fd
             $0.port = port
@@ -80,15 +75,14 @@ public final class HTTPServer: Sendable {
         while Date() < end {
             let busy = state.withLock { $0.connections.values.filter { !$0.isIdleSnapshot } }
             for connection in state.withLock({ Array($0.connections.values) }) where connection.isIdleSnapshot {
-                connection.queue.async { connection.close() }
+                connection.loop.execute { connection.close() }
             }
             if busy.isEmpty { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        for connection in state.withLock({ Array($0.connections.values) }) { connection.queue.async { connection.close() } }
+        for connection in state.withLock({ Array($0.connections.values) }) { connection.loop.execute { connection.close() } }
         sweepTimer?.cancel()
-        // Give the close blocks a moment to run.
-        for queue in connectionQueues { queue.sync {} }
+        for loop in loops { loop.stop() }
     }
 
     private func acceptAll(_ listenFD: Int32) {
@@ -103,18 +97,18 @@ public final class HTTPServer: Sendable {
                 close(fd)
                 continue
             }
-            let (accepting, count, queueIndex) = state.withLock { s -> (Bool, Int, Int) in
-                s.nextQueue = (s.nextQueue + 1) % connectionQueues.count
-                return (s.accepting, s.connections.count, s.nextQueue)
+            let (accepting, count, loopIndex) = state.withLock { s -> (Bool, Int, Int) in
+                s.nextLoop = (s.nextLoop + 1) % loops.count
+                return (s.accepting, s.connections.count, s.nextLoop)
             }
             guard accepting, count < limits.maxConnections else {
                 close(fd)
                 continue
             }
             Socket.noDelay(fd)
-            let connection = Connection(fd: fd, server: self, queue: connectionQueues[queueIndex], readBuffer: readBuffers[queueIndex])
+            let connection = Connection(fd: fd, server: self, loop: loops[loopIndex])
             state.withLock { $0.connections[ObjectIdentifier(connection)] = connection }
-            connection.queue.async { connection.start() }
+            connection.loop.execute { connection.start() }
         }
     }
 
@@ -125,7 +119,7 @@ public final class HTTPServer: Sendable {
     private func sweep() {
         let now = DispatchTime.now().uptimeNanoseconds
         for connection in state.withLock({ Array($0.connections.values) }) {
-            connection.queue.async { connection.checkTimeouts(now: now) }
+            connection.loop.execute { connection.checkTimeouts(now: now) }
         }
     }
 }
