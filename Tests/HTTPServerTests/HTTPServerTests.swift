@@ -284,7 +284,7 @@ struct DeepPipeliningTests {
         defer { server.shutdown(deadline: 1) }
         let client = try RawClient(port: server.port, timeout: 20)
         let count = 20000
-        // An inline route answers on the connection queue, where the recursion used to happen.
+        // An inline route answers on the event loop, where the recursion used to happen.
         client.send(String(repeating: "GET /quick HTTP/1.1\r\n\r\n", count: count - 1) + "GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n")
         let all = client.readAll()
         #expect(all.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == count)

@@ -52,8 +52,9 @@ public struct Router: HTTPResponder {
 
     public init() {}
 
-    /// `inline`: a quick handler with no request body (a lookup by id): it runs on the connection's
-    /// queue, saving two thread hand-offs per request. Anything that may block for long must not be inline.
+    /// `inline`: a quick handler with no request body (a lookup by id): it runs on the connection's event
+    /// loop thread, saving two thread hand-offs per request. Anything that may block for long must not be inline:
+    /// it would hold up every connection of that loop.
     public mutating func add(_ method: String, _ pattern: String, bodyLimit: Int64 = 1 << 20, inline: Bool = false, _ handler: @escaping Handler) {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))

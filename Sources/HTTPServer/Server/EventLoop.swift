@@ -89,9 +89,10 @@ final class EventLoop: @unchecked Sendable {
         done.wait()
     }
 
-    /// Ends the loop's thread after its pending tasks; returns once it has exited.
+    /// Ends the loop's thread after its pending tasks; returns once it has exited. Tasks handed
+    /// over later never run. A second call returns at once.
     func stop() {
-        stopping.store(true, ordering: .releasing)
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake()
         exited.wait()
     }
