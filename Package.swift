@@ -52,8 +52,10 @@ let package = Package(
         // statement lives here, behind the store's API.
         .target(
             name: "QuantStore",
-            dependencies: ["Digest", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
+            dependencies: ["Digest", "CSQLiteConfig", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
+        // sqlite3_config (variadic, so not callable from Swift).
+        .target(name: "CSQLiteConfig", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SHA-256 for uploads, keys and artifacts (server) and download checks (client).
         .target(name: "Digest", dependencies: ["CSHA256"]),
         // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.

@@ -1,5 +1,11 @@
+import CSQLiteConfig
 import Foundation
 import GRDB
+
+/// Applied once, before this process's first SQLite connection (a Swift global is initialized once,
+/// on first use). SQLite's result: SQLITE_OK, or SQLITE_MISUSE when something else had already
+/// opened a database (the setting then stays SQLite's default).
+let sqliteProcessSettings: Int32 = csqlite_disable_memory_statistics()
 
 /// The database of QuantService: one SQLite file in WAL mode, behind this API. Every SQL statement
 /// of the service lives in this module, so moving to a shared PostgreSQL queue later replaces this
@@ -12,6 +18,7 @@ public final class Store: Sendable {
     let hot: HotReads
 
     public init(path: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        _ = sqliteProcessSettings
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.foreignKeysEnabled = true
