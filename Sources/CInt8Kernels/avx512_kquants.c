@@ -1,10 +1,12 @@
-// AVX-512 K-quant quantizers, bit-exact with ref_kquants.c. The expensive part is ggml's search for
-// each sub-block's scale (Q6_K: 19 candidates over 16 values; Q4_K/Q5_K: 22 or 17 scale-and-min fits
-// over 32 values); it is a chain of sequential float sums within a sub-block, so instead of
-// splitting a sub-block across lanes (which would reorder its sums), each of 16 lanes runs one whole
-// sub-block: one Q6_K super-block or two Q4_K/Q5_K super-blocks per pass, every lane doing exactly
-// the scalar operations in the scalar order (separate multiply and add, no FMA). The steps after the
-// search are the scalar ones (qk_kquant_store_*, qk_kquant_finish_q6_k).
+// AVX-512 K-quant quantizers, bit-exact with ref_kquants.c and ref_kquants_low.c. The expensive part
+// is ggml's search for each sub-block's scale (Q6_K: 19 candidates over 16 values; Q4_K/Q5_K: 22 or
+// 17 scale-and-min fits over 32 values; Q2_K: 17 over 16 values; Q3_K: up to five refinement passes over
+// 16 values); it is a chain of sequential float
+// sums within a sub-block, so instead of splitting a sub-block across lanes (which would reorder its
+// sums), each of 16 lanes runs one whole sub-block: one Q6_K or Q2_K super-block or two Q4_K/Q5_K
+// super-blocks per pass, every lane doing exactly the scalar operations in the scalar order
+// (separate multiply and add, no FMA). The steps after the search are the scalar ones
+// (qk_kquant_store_*, qk_kquant_finish_q{3,6}_k).
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -12,7 +14,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
 
-enum { LANES = 16, SUB = 32 };
+enum { LANES = 16, MAX_SUB = 32 };
 
 /// ggml's nearest_int in every lane (see ref_kquants.c).
 static inline __m512i nearest_epi32(__m512 v) {
@@ -24,21 +26,33 @@ static inline __m512i clamp_epi32(__m512i v, int hi) {
     return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_setzero_si512()), _mm512_set1_epi32(hi));
 }
 
-/// The search of k_scale_min_search (ref_kquants.c) for 16 sub-blocks of 32 at once: x holds them
-/// one after another; writes each one's scale, min (as ggml's the_min) and codes.
-static void search_x16(const float *x, const qk_kquant_search *search, float scales[LANES], float mins[LANES], uint8_t L[LANES * SUB]) {
-    __m512 xt[SUB], wt[SUB];
-    __m512i Lt[SUB], Lx[SUB];
-    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(SUB));
-    for (int i = 0; i < SUB; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
-    // Weights: rms(x) + |x| per sub-block.
-    __m512 sum_x2 = _mm512_setzero_ps();
-    for (int i = 0; i < SUB; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[i], xt[i]));
-    const __m512 av = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
-    for (int i = 0; i < SUB; ++i) wt[i] = _mm512_add_ps(av, _mm512_abs_ps(xt[i]));
+/// The weighted error term of one value: squared, or absolute (Q2_K's use_mad).
+static inline __m512 error_term(__m512 w, __m512 diff, int use_mad) {
+    return _mm512_mul_ps(w, use_mad ? _mm512_abs_ps(diff) : _mm512_mul_ps(diff, diff));
+}
+
+/// The search of qk_kquant_scale_min_search for 16 sub-blocks of sub values at once: x holds them
+/// one after another; writes each one's scale, min (as ggml's the_min) and codes. Q4_K and Q5_K
+/// (sub 32) weigh values by rms(x) + |x| and measure squared error; Q2_K (sub 16) weighs by |x| and
+/// measures absolute error. Inlined into one copy per format, so sub and the flags are constants.
+static inline __attribute__((always_inline)) void search_x16(const float *x, const int sub, const int q2, const qk_kquant_search *search,
+                                                             float scales[LANES], float mins[LANES], uint8_t *L) {
+    __m512 xt[MAX_SUB], wt[MAX_SUB];
+    __m512i Lt[MAX_SUB], Lx[MAX_SUB];
+    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(sub));
+    for (int i = 0; i < sub; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+    if (q2) {
+        for (int i = 0; i < sub; ++i) wt[i] = _mm512_abs_ps(xt[i]);
+    } else {
+        // Weights: rms(x) + |x| per sub-block.
+        __m512 sum_x2 = _mm512_setzero_ps();
+        for (int i = 0; i < sub; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[i], xt[i]));
+        const __m512 av = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+        for (int i = 0; i < sub; ++i) wt[i] = _mm512_add_ps(av, _mm512_abs_ps(xt[i]));
+    }
 
     __m512 min = xt[0], max = xt[0], sum_w = wt[0], sum_x = _mm512_mul_ps(wt[0], xt[0]);
-    for (int i = 1; i < SUB; ++i) {
+    for (int i = 1; i < sub; ++i) {
         min = _mm512_min_ps(xt[i], min);  // (x < min) ? x : min, as the scalar `if`
         max = _mm512_max_ps(xt[i], max);
         sum_w = _mm512_add_ps(sum_w, wt[i]);
@@ -51,16 +65,16 @@ static void search_x16(const float *x, const qk_kquant_search *search, float sca
     __m512 iscale = _mm512_div_ps(nmax, _mm512_sub_ps(max, min));
     __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.f), iscale);
     __m512 best = _mm512_setzero_ps();
-    for (int i = 0; i < SUB; ++i) {
+    for (int i = 0; i < sub; ++i) {
         Lt[i] = clamp_epi32(nearest_epi32(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), search->nmax);
         __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(Lt[i])), min), xt[i]);
-        best = _mm512_add_ps(best, _mm512_mul_ps(wt[i], _mm512_mul_ps(diff, diff)));
+        best = _mm512_add_ps(best, error_term(wt[i], diff, q2));
     }
     for (int is = 0; is <= search->nstep; ++is) {
         const float offset = search->rmin + search->rdelta * is + search->nmax;  // the scalar expression
         iscale = _mm512_div_ps(_mm512_set1_ps(offset), _mm512_sub_ps(max, min));
         __m512 sum_l = _mm512_setzero_ps(), sum_l2 = _mm512_setzero_ps(), sum_xl = _mm512_setzero_ps();
-        for (int i = 0; i < SUB; ++i) {
+        for (int i = 0; i < sub; ++i) {
             Lx[i] = clamp_epi32(nearest_epi32(_mm512_mul_ps(iscale, _mm512_sub_ps(xt[i], min))), search->nmax);
             const __m512 l = _mm512_cvtepi32_ps(Lx[i]);
             const __m512 wl = _mm512_mul_ps(wt[i], l);
@@ -77,13 +91,13 @@ static void search_x16(const float *x, const qk_kquant_search *search, float sca
         this_min = _mm512_mask_blend_ps(positive, this_min, _mm512_setzero_ps());
         this_scale = _mm512_mask_blend_ps(positive, this_scale, _mm512_div_ps(sum_xl, sum_l2));
         __m512 error = _mm512_setzero_ps();
-        for (int i = 0; i < SUB; ++i) {
+        for (int i = 0; i < sub; ++i) {
             __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Lx[i])), this_min), xt[i]);
-            error = _mm512_add_ps(error, _mm512_mul_ps(wt[i], _mm512_mul_ps(diff, diff)));
+            error = _mm512_add_ps(error, error_term(wt[i], diff, q2));
         }
         const __mmask16 better = ok & _mm512_cmp_ps_mask(error, best, _CMP_LT_OQ);
         if (!better) continue;
-        for (int i = 0; i < SUB; ++i) Lt[i] = _mm512_mask_blend_epi32(better, Lt[i], Lx[i]);
+        for (int i = 0; i < sub; ++i) Lt[i] = _mm512_mask_blend_epi32(better, Lt[i], Lx[i]);
         best = _mm512_mask_blend_ps(better, best, error);
         scale = _mm512_mask_blend_ps(better, scale, this_scale);
         min = _mm512_mask_blend_ps(better, min, this_min);
@@ -93,9 +107,9 @@ static void search_x16(const float *x, const qk_kquant_search *search, float sca
     _mm512_storeu_ps(scales, scale);
     _mm512_storeu_ps(mins, _mm512_sub_ps(_mm512_setzero_ps(), min));
     int32_t lanes[LANES];
-    for (int i = 0; i < SUB; ++i) {
+    for (int i = 0; i < sub; ++i) {
         _mm512_storeu_si512(lanes, _mm512_maskz_mov_epi32((__mmask16)~flat, Lt[i]));
-        for (int lane = 0; lane < LANES; ++lane) L[lane * SUB + i] = (uint8_t)lanes[lane];
+        for (int lane = 0; lane < LANES; ++lane) L[lane * sub + i] = (uint8_t)lanes[lane];
     }
 }
 
@@ -103,7 +117,7 @@ static void search_x16(const float *x, const qk_kquant_search *search, float sca
 /// padded by zeros (their lanes are flat and ignored).
 static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
     float scales[LANES], mins[LANES];
-    uint8_t L[LANES * SUB];
+    uint8_t L[LANES * 32];
     float padded[2 * QK_K];
     const size_t count = n / QK_K;
     for (size_t i = 0; i < count; i += 2) {
@@ -113,7 +127,7 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
             memset(padded + QK_K, 0, QK_K * sizeof(float));
             pair = padded;
         }
-        search_x16(pair, search, scales, mins, L);
+        search_x16(pair, 32, 0, search, scales, mins, L);
         store(blocks, i, pair, scales, mins, L);
         if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
     }
@@ -183,6 +197,91 @@ void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
         search_q6_k(x, scales, L);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
+    }
+}
+
+/// q3_sub_block_scale (ref_kquants_low.c) for the 16 sub-blocks of one Q3_K super-block at once:
+/// signed codes in [-4, 3], then up to five passes that move single codes while the weighted fit
+/// improves. A lane whose pass changed nothing stops in the scalar code; here it runs the later
+/// passes, which cannot change it either (the same state gives the same decisions).
+static void search_q3_k(const float *x, float scales[16], int8_t L[QK_K]) {
+    enum { N = 16, NMAX = 4 };
+    __m512 xt[N], wt[N], wx[N];
+    __m512i Lt[N];
+    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
+    for (int i = 0; i < N; ++i) {
+        xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+        wt[i] = _mm512_mul_ps(xt[i], xt[i]);
+        wx[i] = _mm512_mul_ps(wt[i], xt[i]);
+    }
+    __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
+    for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
+        const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), amax, _CMP_GT_OQ);
+        amax = _mm512_mask_blend_ps(larger, amax, _mm512_abs_ps(xt[i]));
+        max = _mm512_mask_blend_ps(larger, max, xt[i]);
+    }
+    const __mmask16 zero = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
+    const __m512i lo = _mm512_set1_epi32(-NMAX), hi = _mm512_set1_epi32(NMAX - 1);
+    const __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-NMAX), max);
+    __m512 sumlx = _mm512_setzero_ps(), suml2 = _mm512_setzero_ps();
+    for (int i = 0; i < N; ++i) {
+        Lt[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
+        const __m512 l = _mm512_cvtepi32_ps(Lt[i]);
+        sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(wx[i], l));
+        suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(wt[i], l), l));
+    }
+    const __m512 zeros = _mm512_setzero_ps();
+    for (int itry = 0; itry < 5; ++itry) {
+        __mmask16 changed = 0;
+        for (int i = 0; i < N; ++i) {
+            const __m512 l = _mm512_cvtepi32_ps(Lt[i]);
+            __m512 slx = _mm512_sub_ps(sumlx, _mm512_mul_ps(wx[i], l));
+            const __mmask16 positive = _mm512_cmp_ps_mask(slx, zeros, _CMP_GT_OQ) & (__mmask16)~zero;
+            if (!positive) continue;
+            __m512 sl2 = _mm512_sub_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(wt[i], l), l));
+            const __m512 ratio = _mm512_div_ps(_mm512_mul_ps(xt[i], sl2), _mm512_mask_blend_ps(positive, _mm512_set1_ps(1.f), slx));
+            const __m512i new_l = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(ratio), lo), hi);
+            const __mmask16 differs = positive & _mm512_cmpneq_epi32_mask(new_l, Lt[i]);
+            if (!differs) continue;
+            const __m512 nl = _mm512_cvtepi32_ps(new_l);
+            slx = _mm512_add_ps(slx, _mm512_mul_ps(wx[i], nl));
+            sl2 = _mm512_add_ps(sl2, _mm512_mul_ps(_mm512_mul_ps(wt[i], nl), nl));
+            const __mmask16 accept = differs & _mm512_cmp_ps_mask(sl2, zeros, _CMP_GT_OQ) &
+                                     _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_mul_ps(slx, slx), suml2),
+                                                        _mm512_mul_ps(_mm512_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+            Lt[i] = _mm512_mask_blend_epi32(accept, Lt[i], new_l);
+            sumlx = _mm512_mask_blend_ps(accept, sumlx, slx);
+            suml2 = _mm512_mask_blend_ps(accept, suml2, sl2);
+            changed |= accept;
+        }
+        if (!changed) break;
+    }
+    const __m512 scale = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(suml2, zeros, _CMP_GT_OQ) & (__mmask16)~zero, sumlx, suml2);
+    _mm512_storeu_ps(scales, scale);
+    int32_t lanes[16];
+    for (int i = 0; i < N; ++i) {
+        // Codes + 4; a zero sub-block's codes are 0 (the scalar memset), not 4.
+        _mm512_storeu_si512(lanes, _mm512_maskz_add_epi32((__mmask16)~zero, Lt[i], _mm512_set1_epi32(NMAX)));
+        for (int lane = 0; lane < 16; ++lane) L[lane * N + i] = (int8_t)lanes[lane];
+    }
+}
+
+void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n) {
+    qk_block_q3_k *y = blocks;
+    int8_t L[QK_K];
+    float scales[16];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        search_q3_k(x, scales, L);
+        qk_kquant_finish_q3_k(x, scales, L, &y[i]);
+    }
+}
+
+void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n) {
+    float scales[LANES], mins[LANES];
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        search_x16(x, 16, 1, &qk_q2_k_search, scales, mins, L);
+        qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
     }
 }
 

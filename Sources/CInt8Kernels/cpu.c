@@ -26,7 +26,13 @@ int qk_detect_isa(void) {
 #define KQUANT_REFERENCES                                                                              \
     .quantize_q6_k = qk_quantize_q6_k_ref, .dequantize_q6_k = qk_dequantize_q6_k_ref,                 \
     .quantize_q4_k = qk_quantize_q4_k_ref, .dequantize_q4_k = qk_dequantize_q4_k_ref,                 \
-    .quantize_q5_k = qk_quantize_q5_k_ref, .dequantize_q5_k = qk_dequantize_q5_k_ref
+    .quantize_q5_k = qk_quantize_q5_k_ref, .dequantize_q5_k = qk_dequantize_q5_k_ref,                 \
+    LOW_BIT_KQUANT_REFERENCES
+
+/* Q2_K and Q3_K: the references (the AVX-512 table has its own quantizers). */
+#define LOW_BIT_KQUANT_REFERENCES                                                                      \
+    .quantize_q2_k = qk_quantize_q2_k_ref, .dequantize_q2_k = qk_dequantize_q2_k_ref,                 \
+    .quantize_q3_k = qk_quantize_q3_k_ref, .dequantize_q3_k = qk_dequantize_q3_k_ref
 
 static const qk_kernel_table scalar_table = {
     .isa = QK_ISA_SCALAR,
@@ -124,6 +130,10 @@ static const qk_kernel_table avx512_table = {
     .dequantize_q4_k = qk_dequantize_q4_k_ref,
     .quantize_q5_k = qk_quantize_q5_k_avx512,
     .dequantize_q5_k = qk_dequantize_q5_k_ref,
+    .quantize_q2_k = qk_quantize_q2_k_avx512,
+    .dequantize_q2_k = qk_dequantize_q2_k_ref,
+    .quantize_q3_k = qk_quantize_q3_k_avx512,
+    .dequantize_q3_k = qk_dequantize_q3_k_ref,
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,

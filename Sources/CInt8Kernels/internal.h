@@ -82,8 +82,38 @@ void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n);
 /* K-quants: Q4_K/Q5_K's per-sub-block search settings, and the steps after the search that the
    scalar and AVX-512 quantizers share (ref_kquants.c). */
 #define QK_K 256
+#define K_GROUP_EPS 1e-15f
+
+/// ggml's nearest_int: adding 1.5 * 2^23 leaves the rounded integer (ties to even) in the mantissa.
+/// Only meaningful for |v| < 2^22; larger values (never produced from finite input here, since codes
+/// are clamped right after) give a wrong but defined result.
+static inline int k_nearest_int(float v) {
+    float shifted = v + 12582912.f;
+    int bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    return (bits & 0x007fffff) - 0x00400000;
+}
+
+static inline int k_clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+float qk_kquant_scale_min_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux,
+                                 float rmin, float rdelta, int nstep, int use_mad);
+/* Q2_K: fp16 d and dmin after 16 (4-bit scale | 4-bit min << 4) bytes and 2-bit codes. Q3_K: high
+   bits, 2-bit codes, 16 6-bit signed scales packed in 12 bytes, fp16 d. */
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } qk_block_q2_k;
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } qk_block_q3_k;
+_Static_assert(sizeof(qk_block_q2_k) == 84, "Q2_K block is 84 bytes");
+_Static_assert(sizeof(qk_block_q3_k) == 110, "Q3_K block is 110 bytes");
+void qk_quantize_q2_k_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q2_k_ref(const void *blocks, float *y, size_t n);
+void qk_quantize_q3_k_ref(const float *x, void *blocks, size_t n);
+void qk_dequantize_q3_k_ref(const void *blocks, float *y, size_t n);
 typedef struct { int nmax; float rmin, rdelta; int nstep; } qk_kquant_search;
-extern const qk_kquant_search qk_q4_k_search, qk_q5_k_search;
+extern const qk_kquant_search qk_q4_k_search, qk_q5_k_search, qk_q2_k_search;
+void qk_kquant_store_q2_k(void *blocks, size_t i, const float *x, const float scales[16], const float mins[16], uint8_t L[QK_K]);
+void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n);
+void qk_kquant_finish_q3_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
+void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n);
 /* Writes super-block i of `blocks` from its searched sub-block scales, mins and codes. */
 typedef void (*qk_kquant_store)(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
 void qk_kquant_store_q4_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);

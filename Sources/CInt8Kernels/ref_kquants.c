@@ -12,20 +12,6 @@
 #include <math.h>
 #include <string.h>
 
-#define K_GROUP_EPS 1e-15f
-
-/// ggml's nearest_int: adding 1.5 * 2^23 leaves the rounded integer (ties to even) in the mantissa.
-/// Only meaningful for |v| < 2^22; larger values (never produced from finite input here, since codes
-/// are clamped right after) give a wrong but defined result.
-static inline int k_nearest_int(float v) {
-    float shifted = v + 12582912.f;
-    int bits;
-    memcpy(&bits, &shifted, sizeof bits);
-    return (bits & 0x007fffff) - 0x00400000;
-}
-
-static inline int k_clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
-
 /// The scale of one sub-block of n values with signed codes in [-nmax, nmax-1], chosen among 19
 /// candidates to maximise (sum w x l)^2 / (sum w l^2) with w = x^2; L receives codes + nmax.
 static float k_signed_scale(int n, int nmax, const float *x, int8_t *L) {
@@ -136,11 +122,11 @@ void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n) {
     }
 }
 
-/// ggml's make_qkx2_quants without the mean-absolute-error option: codes in [0, nmax] for
-/// x ~ scale * L - the_min, chosen among nstep + 1 candidate scales by the weighted squared error,
-/// each candidate refined by a weighted least-squares fit of scale and min.
-static float k_scale_min_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux,
-                                float rmin, float rdelta, int nstep) {
+/// ggml's make_qkx2_quants: codes in [0, nmax] for x ~ scale * L - the_min, chosen among nstep + 1
+/// candidate scales by the weighted squared error (or absolute error with use_mad, for Q2_K), each
+/// candidate refined by a weighted least-squares fit of scale and min.
+float qk_kquant_scale_min_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux,
+                                 float rmin, float rdelta, int nstep, int use_mad) {
     float min = x[0], max = x[0];
     float sum_w = weights[0], sum_x = sum_w * x[0];
     for (int i = 1; i < n; ++i) {
@@ -162,7 +148,7 @@ static float k_scale_min_search(int n, int nmax, const float *x, const float *we
     for (int i = 0; i < n; ++i) {
         L[i] = (uint8_t)k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
         float diff = scale * L[i] + min - x[i];
-        best_error += weights[i] * (diff * diff);
+        best_error += weights[i] * (use_mad ? fabsf(diff) : diff * diff);
     }
     for (int is = 0; is <= nstep; ++is) {
         iscale = (rmin + rdelta * is + nmax) / (max - min);
@@ -186,7 +172,7 @@ static float k_scale_min_search(int n, int nmax, const float *x, const float *we
             float error = 0;
             for (int i = 0; i < n; ++i) {
                 float diff = this_scale * Laux[i] + this_min - x[i];
-                error += weights[i] * (diff * diff);
+                error += weights[i] * (use_mad ? fabsf(diff) : diff * diff);
             }
             if (error < best_error) {
                 memcpy(L, Laux, (size_t)n);
@@ -225,7 +211,8 @@ static void k_search_super_block(const float *x, const qk_kquant_search *search,
         for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = k_scale_min_search(32, search->nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, search->rmin, search->rdelta, search->nstep);
+        scales[j] = qk_kquant_scale_min_search(32, search->nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, search->rmin,
+                                               search->rdelta, search->nstep, 0);
     }
 }
 

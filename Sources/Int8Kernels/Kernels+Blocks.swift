@@ -2,11 +2,11 @@ import CInt8Kernels
 
 /// ggml block formats: 32 elements per block, 256 for the K-quant super-blocks.
 public enum BlockFormat: String, Sendable, CaseIterable {
-    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K"
+    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K"
 
     public var elementsPerBlock: Int { isKQuant ? 256 : 32 }
     /// The K-quants: super-blocks of 256 with quantized sub-block scales.
-    public var isKQuant: Bool { [.q4_K, .q5_K, .q6_K].contains(self) }
+    public var isKQuant: Bool { [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(self) }
 
     public var bytesPerBlock: Int {
         switch self {
@@ -16,6 +16,8 @@ public enum BlockFormat: String, Sendable, CaseIterable {
         case .q5_0: 22
         case .q5_1: 24
         case .mxfp4: 17
+        case .q2_K: 84
+        case .q3_K: 110
         case .q4_K: 144
         case .q5_K: 176
         case .q6_K: 210
@@ -40,6 +42,8 @@ extension Kernels {
             case .q5_0: table.pointee.quantize_q5_0
             case .q5_1: table.pointee.quantize_q5_1
             case .mxfp4: table.pointee.quantize_mxfp4
+            case .q2_K: table.pointee.quantize_q2_k
+            case .q3_K: table.pointee.quantize_q3_k
             case .q4_K: table.pointee.quantize_q4_k
             case .q5_K: table.pointee.quantize_q5_k
             case .q6_K: table.pointee.quantize_q6_k
@@ -59,6 +63,8 @@ extension Kernels {
             case .q5_0: table.pointee.dequantize_q5_0
             case .q5_1: table.pointee.dequantize_q5_1
             case .mxfp4: table.pointee.dequantize_mxfp4
+            case .q2_K: table.pointee.dequantize_q2_k
+            case .q3_K: table.pointee.dequantize_q3_k
             case .q4_K: table.pointee.dequantize_q4_k
             case .q5_K: table.pointee.dequantize_q5_k
             case .q6_K: table.pointee.dequantize_q6_k

@@ -18,6 +18,8 @@ struct PresetTests {
         case "q5_0", "q5_1": 22
         case "q6_k": 28
         case "q5_k": 22
+        case "q3_k": 10
+        case "q2_k": 6
         case "fp8-e4m3", "mxfp8": 25
         case "fp8-e5m2", "mxfp6": 20
         case "mxint8": 30

@@ -85,15 +85,18 @@ struct ConversionAndBlockTests {
             #expect(sameBits(fast.1, reference.1), "\(kernels.isa) \(format) dequantized")
         }
         if format.isKQuant {
-            // Within one code step of the super-block's largest sub-block: Q6_K's signed codes have
-            // 32 levels a side of 0; Q4_K and Q5_K span [min(0, lowest), highest] in 15 or 31 steps.
+            // Within one code step of the super-block's largest sub-block: Q6_K's and Q3_K's signed
+            // codes have 32 and 4 levels a side of 0; Q2_K, Q4_K and Q5_K span
+            // [min(0, lowest), highest] in 3, 15 or 31 steps.
             // (+1e-6: fp16 super-scales cannot hold the steps of blocks of tiny values.)
             for block in 0..<(x.count / 256) {
                 let values = x[(block * 256)..<(block * 256 + 256)]
                 let bound =
                     switch format {
                     case .q6_K: values.map(\.magnitude).max()! / 31
+                    case .q3_K: values.map(\.magnitude).max()! / 4
                     case .q5_K: (Swift.max(0, values.max()!) - Swift.min(0, values.min()!)) / 31
+                    case .q2_K: (Swift.max(0, values.max()!) - Swift.min(0, values.min()!)) / 3
                     default: (Swift.max(0, values.max()!) - Swift.min(0, values.min()!)) / 15
                     }
                 for i in values.indices { #expect(abs(reference.1[i] - x[i]) <= bound + 1e-6, "\(format) block \(block)") }

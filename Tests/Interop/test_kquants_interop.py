@@ -1,7 +1,7 @@
-"""ggml's K-quant super-blocks (Q4_K, Q5_K, Q6_K). gguf-py decodes them but has no encoder, so the
-checks are: gguf-py's dequantizer reads our blocks to exactly our own dequantization (the layout),
-and a NumPy port of ggml's quantize_row_q{4,5,6}_K_ref arithmetic (float32, ggml's evaluation
-order), written apart from the C, gives our bytes exactly (the arithmetic)."""
+"""ggml's K-quant super-blocks (Q2_K to Q6_K). gguf-py decodes them but has no encoder, so the checks
+are: gguf-py's dequantizer reads our blocks to exactly our own dequantization (the layout), and a
+NumPy port of ggml's quantize_row_q{2,3,4,5,6}_K_ref arithmetic (float32, ggml's evaluation order),
+written apart from the C, gives our bytes exactly (the arithmetic)."""
 import gguf
 import numpy as np
 import pytest
@@ -89,9 +89,10 @@ def q6_k_reference(x):
     return out.reshape(-1)
 
 
-def scale_min_search(x, w, nmax, rmin, rdelta, nstep):
-    """make_qkx2_quants (squared error) for every row of x [subblocks, 32] with weights w; sums run
-    element by element in float32 as in C. Returns (scale, the_min, L)."""
+def scale_min_search(x, w, nmax, rmin, rdelta, nstep, use_mad=False):
+    """make_qkx2_quants (squared error, or absolute error with use_mad) for every row of x
+    [subblocks, n] with weights w; sums run element by element in float32 as in C. Returns
+    (scale, the_min, L)."""
     rows, n = x.shape
     mn, mx = x.min(axis=1), x.max(axis=1)
     sum_w, sum_x = w[:, 0].copy(), (w[:, 0] * x[:, 0]).astype(F)
@@ -109,7 +110,8 @@ def scale_min_search(x, w, nmax, rmin, rdelta, nstep):
         total = np.zeros(rows, F)
         for i in range(n):
             diff = (((scale * L[:, i].astype(F)).astype(F) + minimum).astype(F) - x[:, i]).astype(F)
-            total = (total + (w[:, i] * (diff * diff).astype(F)).astype(F)).astype(F)
+            cost = np.abs(diff) if use_mad else (diff * diff).astype(F)
+            total = (total + (w[:, i] * cost).astype(F)).astype(F)
         return total
 
     iscale = (F(nmax) / span).astype(F)
@@ -212,7 +214,116 @@ def q5_k_reference(x):
     return np.concatenate(blocks)
 
 
-REFERENCES = {"Q4_K": (q4_k_reference, 144), "Q5_K": (q5_k_reference, 176), "Q6_K": (q6_k_reference, 210)}
+def pack_two_bit(L):
+    """ggml's 2-bit packing: byte l of each 32 holds elements l, l+32, l+64, l+96 of its 128."""
+    return np.concatenate([L[j:j + 32] | (L[j + 32:j + 64] << 2) | (L[j + 64:j + 96] << 4) | (L[j + 96:j + 128] << 6)
+                           for j in range(0, 256, 128)]).astype(np.uint8)
+
+
+def q2_k_reference(x):
+    """quantize_row_q2_K_ref: 84-byte blocks (16 scale|min bytes, 64 code bytes, fp16 d, dmin)."""
+    sub = x.reshape(-1, 16)
+    scales, mins, L = scale_min_search(sub, np.abs(sub).astype(F), 3, -0.5, 0.1, 15, use_mad=True)
+    blocks = []
+    for b in range(x.size // 256):
+        s, m, codes = scales[16 * b:16 * b + 16], mins[16 * b:16 * b + 16], L[16 * b:16 * b + 16].reshape(-1).copy()
+        max_scale, max_min = max(F(0), s.max()), max(F(0), m.max())
+        packed = np.zeros(16, np.int64)
+        d16 = dmin16 = np.float16(0)
+        if max_scale > 0:
+            packed = nearest_int((F(F(15) / max_scale) * s).astype(F)) & 0xFF
+            d16 = np.float16(F(max_scale / F(15)))
+        if max_min > 0:
+            packed = packed | ((nearest_int((F(F(15) / max_min) * m).astype(F)) << 4) & 0xFF)
+            dmin16 = np.float16(F(max_min / F(15)))
+        for j in range(16):
+            d = F(F(d16) * F(packed[j] & 0xF))
+            if d == 0:
+                continue
+            dm = F(F(dmin16) * F(packed[j] >> 4))
+            v = x[256 * b + 16 * j:256 * b + 16 * j + 16]
+            codes[16 * j:16 * j + 16] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, 3)
+        blocks.append(np.concatenate([packed.astype(np.uint8), pack_two_bit(codes), np.array([d16, dmin16], np.float16).view(np.uint8)]))
+    return np.concatenate(blocks)
+
+
+def q3_scales(x, nmax=4):
+    """make_q3_quants(16, nmax, x, L, do_rmse=true) for every row of x [subblocks, 16]: signed codes,
+    then five passes that move single codes while the weighted fit improves. Returns (scale, L + nmax;
+    all-zero rows keep L = 0 as in C)."""
+    rows, n = x.shape
+    at = np.argmax(np.abs(x), axis=1)
+    mx = x[np.arange(rows), at]
+    zero = np.abs(mx) < F(1e-15)
+    iscale = (F(-nmax) / np.where(zero, F(1), mx).astype(F)).astype(F)
+    L = np.clip(nearest_int((iscale[:, None] * x).astype(F)), -nmax, nmax - 1)
+    sumlx, suml2 = np.zeros(rows, F), np.zeros(rows, F)
+    for i in range(n):
+        w, l = (x[:, i] * x[:, i]).astype(F), L[:, i].astype(F)
+        sumlx = (sumlx + ((w * x[:, i]).astype(F) * l).astype(F)).astype(F)
+        suml2 = (suml2 + ((w * l).astype(F) * l).astype(F)).astype(F)
+    # C stops a row after a pass without changes; later passes would change nothing either.
+    for _ in range(5):
+        for i in range(n):
+            w, xi, li = (x[:, i] * x[:, i]).astype(F), x[:, i], L[:, i].astype(F)
+            slx = (sumlx - ((w * xi).astype(F) * li).astype(F)).astype(F)
+            sl2 = (suml2 - ((w * li).astype(F) * li).astype(F)).astype(F)
+            positive = slx > 0
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                new = np.clip(nearest_int(((xi * sl2).astype(F) / np.where(positive, slx, F(1))).astype(F)), -nmax, nmax - 1)
+            nl = new.astype(F)
+            slx2 = (slx + ((w * xi).astype(F) * nl).astype(F)).astype(F)
+            sl22 = (sl2 + ((w * nl).astype(F) * nl).astype(F)).astype(F)
+            with np.errstate(over="ignore", invalid="ignore"):
+                accept = positive & (new != L[:, i]) & (sl22 > 0) & \
+                    (((slx2 * slx2).astype(F) * suml2).astype(F) > ((sumlx * sumlx).astype(F) * sl22).astype(F))
+            L[:, i] = np.where(accept, new, L[:, i])
+            sumlx = np.where(accept, slx2, sumlx).astype(F)
+            suml2 = np.where(accept, sl22, suml2).astype(F)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(suml2 > 0, (sumlx / suml2).astype(F), F(0)).astype(F)
+    scale = np.where(zero, F(0), scale).astype(F)
+    return scale, np.where(zero[:, None], 0, L + nmax)
+
+
+def q3_k_reference(x):
+    """quantize_row_q3_K_ref: 110-byte blocks (32 hmask, 64 code bytes, 12 scale bytes, fp16 d)."""
+    scales, L = q3_scales(x.reshape(-1, 16))
+    blocks = []
+    for b in range(x.size // 256):
+        s, codes = scales[16 * b:16 * b + 16], L[16 * b:16 * b + 16].reshape(-1).copy()
+        max_scale = s[int(np.argmax(np.abs(s)))]
+        packed = np.zeros(12, np.int64)
+        d16 = np.float16(0)
+        if max_scale != 0:
+            iscale = F(F(-32) / max_scale)
+            for j in range(16):
+                l = int(np.clip(nearest_int(np.array([iscale * s[j]], F))[0], -32, 31)) + 32
+                if j < 8:
+                    packed[j] = l & 0xF
+                else:
+                    packed[j - 8] |= (l & 0xF) << 4
+                packed[j % 4 + 8] |= (l >> 4) << (2 * (j // 4))
+            d16 = np.float16(F(F(1) / iscale))
+        for j in range(16):
+            low = packed[j] & 0xF if j < 8 else packed[j - 8] >> 4
+            sc = (low | (((packed[8 + j % 4] >> (2 * (j // 4))) & 3) << 4)) - 32
+            d = F(F(d16) * F(sc))
+            if d == 0:
+                continue
+            v = x[256 * b + 16 * j:256 * b + 16 * j + 16]
+            codes[16 * j:16 * j + 16] = np.clip(nearest_int((v / d).astype(F)), -4, 3) + 4
+        hmask = np.zeros(32, np.int64)
+        for e in range(256):
+            if codes[e] > 3:
+                hmask[e % 32] |= 1 << (e // 32)
+        blocks.append(np.concatenate([hmask.astype(np.uint8), pack_two_bit(codes & 3), packed.astype(np.uint8),
+                                      np.array([d16], np.float16).view(np.uint8)]))
+    return np.concatenate(blocks)
+
+
+REFERENCES = {"Q2_K": (q2_k_reference, 84), "Q3_K": (q3_k_reference, 110), "Q4_K": (q4_k_reference, 144),
+              "Q5_K": (q5_k_reference, 176), "Q6_K": (q6_k_reference, 210)}
 
 
 def super_blocks(count, seed):
@@ -244,7 +355,7 @@ def super_blocks(count, seed):
 
 
 @pytest.mark.parametrize("isa", ["scalar", "avx512"])
-@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_k_quants_match_the_numpy_port_of_ggml_and_gguf_py_reads_them(qtype, isa, tmp):
     reference, size = REFERENCES[qtype]
     x = super_blocks(97, seed=6)  # odd: the vector quantizers run super-blocks in pairs
@@ -271,13 +382,16 @@ def test_k_quants_match_the_numpy_port_of_ggml_and_gguf_py_reads_them(qtype, isa
         tiny = amax < 1e-15
         assert np.all(mine.reshape(-1, 256)[tiny] == 0) and tiny.sum() == 25  # the zero and the tiny kinds
         assert np.all(err[~tiny] <= amax[~tiny] / 31)
+    elif qtype == "Q3_K":
+        # Signed 3-bit codes: one step is amax/4 (+1e-6 for the 1e-20 kind, below ggml's threshold).
+        assert np.all(err <= np.abs(blocks).max(axis=1) / 4 + 1e-6)
     else:
         # (+1e-6: fp16 super-scales cannot hold the steps of the 1e-20 kind, which decode to ~0.)
         span = np.maximum(blocks.max(axis=1), 0) - np.minimum(blocks.min(axis=1), 0)
-        assert np.all(err <= span / (15 if qtype == "Q4_K" else 31) + 1e-6)
+        assert np.all(err <= span / {"Q2_K": 3, "Q4_K": 15, "Q5_K": 31}[qtype] + 1e-6)
 
 
-@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_k_quants_refuse_partial_super_blocks(qtype, tmp):
     src, dst = tmp / "x.f32", tmp / "q.bin"
     src.write_bytes(np.ones(3 * 256 + 32, F).tobytes())
@@ -285,9 +399,9 @@ def test_k_quants_refuse_partial_super_blocks(qtype, tmp):
         tool("avx512", "quantize-blocks", qtype, src, dst)
 
 
-@pytest.mark.parametrize("preset", ["q4_k", "q5_k", "q6_k"])
+@pytest.mark.parametrize("preset", ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k"])
 def test_k_quant_presets_end_to_end(preset, tmp):
-    """`quantctl quantize --preset q4_k|q5_k|q6_k`: rows that are not whole super-blocks are an error
+    """`quantctl quantize --preset q2_k ... q6_k`: rows that are not whole super-blocks are an error
     naming the tensor and an override; with the override, gguf-py reads the artifact, each K-quant
     tensor is the reference's bytes, and `quantctl dequantize` gives gguf-py's dequantization."""
     import json

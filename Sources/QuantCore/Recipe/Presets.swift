@@ -35,6 +35,8 @@ public struct Preset: Sendable {
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
         gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
         gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        gguf("q2_k", "GGUF Q2_K super-blocks of 256: 16 sub-blocks with 4-bit scales and mins, 2-bit codes (2.63 bits per weight)", "Q2_K"),
+        gguf("q3_k", "GGUF Q3_K super-blocks of 256: 16 sub-blocks with 6-bit signed scales, 3-bit codes (3.44 bits per weight)", "Q3_K"),
         gguf("q4_k", "GGUF Q4_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 4-bit codes (4.5 bits per weight)", "Q4_K"),
         gguf("q5_k", "GGUF Q5_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 5-bit codes (5.5 bits per weight)", "Q5_K"),
         gguf("q6_k", "GGUF Q6_K super-blocks of 256: 16 int8 sub-scales, 6-bit codes (6.56 bits per weight)", "Q6_K"),
