@@ -119,6 +119,11 @@ typedef void (*qk_kquant_store)(void *blocks, size_t i, const float *x, const fl
 void qk_kquant_store_q4_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
 void qk_kquant_store_q5_k(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
 void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
+float qk_kquant_signed_scale(int n, int nmax, const float *x, const float *qw, int8_t *L);
+void qk_kquant_pack_scale_min(const uint8_t ls[8], const uint8_t lm[8], uint8_t packed[12]);
+void qk_kquant_requantize_scale_min(const float *x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t packed[12], uint8_t L[QK_K]);
+void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]);
+void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]);
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n);

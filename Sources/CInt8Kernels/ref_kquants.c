@@ -12,9 +12,10 @@
 #include <math.h>
 #include <string.h>
 
-/// The scale of one sub-block of n values with signed codes in [-nmax, nmax-1], chosen among 19
-/// candidates to maximise (sum w x l)^2 / (sum w l^2) with w = x^2; L receives codes + nmax.
-static float k_signed_scale(int n, int nmax, const float *x, int8_t *L) {
+/// ggml's make_qx_quants (rmse_type 1): the scale of one sub-block of n values with signed codes in
+/// [-nmax, nmax-1], chosen among 19 candidates to maximise (sum w x l)^2 / (sum w l^2) with w = x^2,
+/// or w = qw (importance weights) when qw is not NULL; L receives codes + nmax.
+float qk_kquant_signed_scale(int n, int nmax, const float *x, const float *qw, int8_t *L) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
         float ax = fabsf(x[i]);
@@ -32,7 +33,7 @@ static float k_signed_scale(int n, int nmax, const float *x, int8_t *L) {
     for (int i = 0; i < n; ++i) {
         int l = k_clamp(k_nearest_int(iscale * x[i]), -nmax, nmax - 1);
         L[i] = (int8_t)(l + nmax);
-        float w = x[i] * x[i];
+        float w = qw ? qw[i] : x[i] * x[i];
         sumlx += w * x[i] * l;
         suml2 += w * l * l;
     }
@@ -44,7 +45,7 @@ static float k_signed_scale(int n, int nmax, const float *x, int8_t *L) {
         sumlx = suml2 = 0;
         for (int i = 0; i < n; ++i) {
             int l = k_clamp(k_nearest_int(iscale * x[i]), -nmax, nmax - 1);
-            float w = x[i] * x[i];
+            float w = qw ? qw[i] : x[i] * x[i];
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
@@ -95,7 +96,7 @@ void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n) {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = k_signed_scale(16, 32, x + 16 * ib, L + 16 * ib);
+        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = qk_kquant_signed_scale(16, 32, x + 16 * ib, NULL, L + 16 * ib);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
@@ -216,6 +217,33 @@ static void k_search_super_block(const float *x, const qk_kquant_search *search,
     }
 }
 
+/// Packs 8 six-bit scale codes and 8 six-bit min codes into Q4_K/Q5_K's 12 bytes.
+void qk_kquant_pack_scale_min(const uint8_t ls[8], const uint8_t lm[8], uint8_t packed[12]) {
+    memset(packed, 0, 12);
+    for (int j = 0; j < QK_K / 32; ++j) {
+        if (j < 4) {
+            packed[j] = ls[j];
+            packed[j + 4] = lm[j];
+        } else {
+            packed[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            packed[j - 4] |= (uint8_t)((ls[j] >> 4) << 6);
+            packed[j] |= (uint8_t)((lm[j] >> 4) << 6);
+        }
+    }
+}
+
+/// Every code again against the stored (rounded) sub-block scales and mins.
+void qk_kquant_requantize_scale_min(const float *x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t packed[12], uint8_t L[QK_K]) {
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t sc, m;
+        k_scale_min(j, packed, &sc, &m);
+        const float d = qk_fp16_to_fp32(d16) * sc;
+        if (!d) continue;  // keeps the codes of the search, as ggml does
+        const float dm = qk_fp16_to_fp32(dmin16) * m;
+        for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = (uint8_t)k_clamp(k_nearest_int((x[32 * j + ii] + dm) / d), 0, nmax);
+    }
+}
+
 static void qk_kquant_finish(const float *x, int nmax, const float scales[8], const float mins[8], uint16_t *d16, uint16_t *dmin16,
                       uint8_t packed[12], uint8_t L[QK_K]) {
     float max_scale = 0, max_min = 0;
@@ -225,39 +253,25 @@ static void qk_kquant_finish(const float *x, int nmax, const float scales[8], co
     }
     float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    memset(packed, 0, 12);
+    uint8_t ls[8], lm[8];
     for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t ls = (uint8_t)k_nearest_int(inv_scale * scales[j]);  // ggml keeps the low byte, then caps
-        uint8_t lm = (uint8_t)k_nearest_int(inv_min * mins[j]);
-        ls = ls < 63 ? ls : 63;
-        lm = lm < 63 ? lm : 63;
-        if (j < 4) {
-            packed[j] = ls;
-            packed[j + 4] = lm;
-        } else {
-            packed[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-            packed[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            packed[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        ls[j] = (uint8_t)k_nearest_int(inv_scale * scales[j]);  // ggml keeps the low byte, then caps
+        lm[j] = (uint8_t)k_nearest_int(inv_min * mins[j]);
+        ls[j] = ls[j] < 63 ? ls[j] : 63;
+        lm[j] = lm[j] < 63 ? lm[j] : 63;
     }
+    qk_kquant_pack_scale_min(ls, lm, packed);
     *d16 = qk_fp32_to_fp16(max_scale / 63.f);
     *dmin16 = qk_fp32_to_fp16(max_min / 63.f);
-    for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t sc, m;
-        k_scale_min(j, packed, &sc, &m);
-        const float d = qk_fp16_to_fp32(*d16) * sc;
-        if (!d) continue;  // keeps the codes of the search, as ggml does
-        const float dm = qk_fp16_to_fp32(*dmin16) * m;
-        for (int ii = 0; ii < 32; ++ii) L[32 * j + ii] = (uint8_t)k_clamp(k_nearest_int((x[32 * j + ii] + dm) / d), 0, nmax);
-    }
+    qk_kquant_requantize_scale_min(x, nmax, *d16, *dmin16, packed, L);
 }
 
-static void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]) {
+void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]) {
     for (int j = 0; j < QK_K; j += 64, qs += 32)
         for (int l = 0; l < 32; ++l) qs[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
 }
 
-static void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]) {
+void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]) {
     memset(qh, 0, 32);
     uint8_t m1 = 1, m2 = 2;
     for (int n64 = 0; n64 < QK_K; n64 += 64, qs += 32, m1 <<= 2, m2 <<= 2) {

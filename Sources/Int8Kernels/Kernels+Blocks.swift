@@ -51,6 +51,29 @@ extension Kernels {
         function(x.baseAddress, out.baseAddress, x.count)
     }
 
+    /// Whether `quantizeBlocks(_:_:importance:into:)` takes importance weights for this format.
+    public static func takesImportance(_ format: BlockFormat) -> Bool { [.q4_K, .q5_K, .q6_K].contains(format) }
+
+    /// Quantizes whole rows of `importance.count` values each with one importance weight per column
+    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{4,5,6}_K_impl). Scalar on every ISA.
+    public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
+                               into out: UnsafeMutableRawBufferPointer) throws {
+        let cols = importance.count
+        try require(Self.takesImportance(format), "\(format.rawValue) takes no importance weights (Q4_K, Q5_K and Q6_K do)")
+        try require(cols > 0 && cols % format.elementsPerBlock == 0, "rows of \(cols) values are not whole \(format.rawValue) super-blocks of 256")
+        try require(x.count % cols == 0, "\(x.count) values are not whole rows of \(cols)")
+        try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
+        guard let base = x.baseAddress, let target = out.baseAddress, let weights = importance.baseAddress else { return }
+        let rowBytes = format.byteCount(elements: cols)
+        let function: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutableRawPointer?, Int) -> Void =
+            switch format {
+            case .q5_K: qk_quantize_q5_k_weighted
+            case .q6_K: qk_quantize_q6_k_weighted
+            default: qk_quantize_q4_k_weighted
+            }
+        for row in 0..<(x.count / cols) { function(base + row * cols, weights, target + row * rowBytes, cols) }
+    }
+
     public func dequantizeBlocks(_ format: BlockFormat, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
         try require(out.count % format.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of \(format.elementsPerBlock) elements")
         try require(blocks.count >= format.byteCount(elements: out.count), "input holds \(blocks.count) bytes, need \(format.byteCount(elements: out.count))")

@@ -12,11 +12,25 @@ enum Blocks {
 
     static func quantize(type: String, input: String, output: String) throws {
         let format = try format(type)
-        let data = try Data(contentsOf: URL(fileURLWithPath: input))
-        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let values = try floats(input)
         var out = [UInt8](repeating: 0, count: format.byteCount(elements: values.count))
         try values.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, into: $0) } }
         try Data(out).write(to: URL(fileURLWithPath: output))
+    }
+
+    /// Rows of `weights`' length, each quantized with those per-column importance weights.
+    static func quantizeWeighted(type: String, input: String, weights: String, output: String) throws {
+        let format = try format(type)
+        let values = try floats(input), importance = try floats(weights)
+        var out = [UInt8](repeating: 0, count: format.byteCount(elements: values.count))
+        try values.withUnsafeBufferPointer { x in
+            try importance.withUnsafeBufferPointer { w in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, importance: w, into: $0) } }
+        }
+        try Data(out).write(to: URL(fileURLWithPath: output))
+    }
+
+    static func floats(_ path: String) throws -> [Float] {
+        try Data(contentsOf: URL(fileURLWithPath: path)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
     static func dequantize(type: String, input: String, output: String) throws {

@@ -14,6 +14,8 @@ enum InteropCommands {
           decode FORMAT IN OUT           codes -> fp32
           ggml-types                     our ggml type table as JSON
           quantize-blocks TYPE IN OUT    fp32 (raw LE) -> ggml blocks with Int8Kernels.best
+          quantize-blocks-weighted TYPE IN WEIGHTS OUT
+                                         rows of len(WEIGHTS) values with per-column importance weights
           dequantize-blocks TYPE IN OUT  ggml blocks -> fp32
           isa                            the kernel variant in use (QK_FORCE_ISA lowers it)
           kl-range BINS QBINS IN         entropy (KL) calibration range of fp32 values: "lower upper"
@@ -31,6 +33,7 @@ enum InteropCommands {
         case ("decode", 3): try Codes.decode(format: rest[0], input: rest[1], output: rest[2])
         case ("ggml-types", 0): print(Dump.ggmlTypes().serialized)
         case ("quantize-blocks", 3): try Blocks.quantize(type: rest[0], input: rest[1], output: rest[2])
+        case ("quantize-blocks-weighted", 4): try Blocks.quantizeWeighted(type: rest[0], input: rest[1], weights: rest[2], output: rest[3])
         case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
         case ("isa", 0): print(Kernels.best.isa)
         case ("kl-range", 3):

@@ -18,9 +18,10 @@ def nearest_int(v):
     return (shifted.view(np.int32) & 0x007FFFFF) - 0x00400000
 
 
-def signed_scales(x, nmax):
-    """make_qx_quants(16, nmax, x, L, rmse_type=1) for every row of x [subblocks, 16] at once; the
-    sums run element by element in float32, as the C loop does. Returns (scale, L) per row."""
+def signed_scales(x, nmax, weights=None):
+    """make_qx_quants(16, nmax, x, L, rmse_type=1, weights) for every row of x [subblocks, 16] at
+    once (weights x^2 when None); the sums run element by element in float32, as the C loop does.
+    Returns (scale, L) per row."""
     rows, n = x.shape
     amax_at = np.argmax(np.abs(x), axis=1)  # first maximum, like the C loop's strict '>'
     mx = x[np.arange(rows), amax_at]
@@ -31,7 +32,7 @@ def signed_scales(x, nmax):
         level = np.clip(nearest_int((iscale[:, None] * x).astype(F)), -nmax, nmax - 1)
         sumlx, suml2 = np.zeros(rows, F), np.zeros(rows, F)
         for i in range(n):
-            w = (x[:, i] * x[:, i]).astype(F)
+            w = (x[:, i] * x[:, i]).astype(F) if weights is None else weights[:, i]
             l = level[:, i].astype(F)
             sumlx = (sumlx + ((w * x[:, i]).astype(F) * l).astype(F)).astype(F)
             suml2 = (suml2 + ((w * l).astype(F) * l).astype(F)).astype(F)
@@ -54,11 +55,13 @@ def signed_scales(x, nmax):
     return scale, (level + nmax).astype(np.int32)
 
 
-def q6_k_reference(x):
-    """quantize_row_q6_K_ref for x (a multiple of 256 float32 values): 210-byte blocks."""
+def q6_k_reference(x, importance=None):
+    """quantize_row_q6_K_ref for x (a multiple of 256 float32 values): 210-byte blocks; with
+    per-column importance weights (one row's worth), quantize_row_q6_K_impl."""
     blocks = x.reshape(-1, 256)
     out = np.zeros((blocks.shape[0], 210), np.uint8)
-    scales, codes = signed_scales(blocks.reshape(-1, 16), 32)
+    weights = None if importance is None else np.tile(importance.astype(F), x.size // importance.size).reshape(-1, 16)
+    scales, codes = signed_scales(blocks.reshape(-1, 16), 32, weights)
     scales, codes = scales.reshape(-1, 16), codes.reshape(-1, 256)
     for b in range(blocks.shape[0]):
         s = scales[b]
@@ -170,39 +173,53 @@ def scale_min_blocks(x, nmax, rmin, rdelta, nstep):
         inv_m = F(F(63) / max_min) if max_min > 0 else F(0)
         ls = np.minimum(63, nearest_int((inv_s * s).astype(F)) & 0xFF)
         lm = np.minimum(63, nearest_int((inv_m * m).astype(F)) & 0xFF)
-        packed = np.zeros(12, np.int64)
-        for j in range(8):
-            if j < 4:
-                packed[j], packed[j + 4] = ls[j], lm[j]
-            else:
-                packed[j + 4] = (ls[j] & 0xF) | ((lm[j] & 0xF) << 4)
-                packed[j - 4] |= (ls[j] >> 4) << 6
-                packed[j] |= (lm[j] >> 4) << 6
         d16, dmin16 = np.float16(F(max_scale / F(63))), np.float16(F(max_min / F(63)))
-        for j in range(8):
-            sc, mm = (packed[j] & 63, packed[j + 4] & 63) if j < 4 else \
-                ((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
-            d = F(F(d16) * F(sc))
-            if d == 0:
-                continue
-            dm = F(F(dmin16) * F(mm))
-            v = x[256 * b + 32 * j:256 * b + 32 * j + 32]
-            codes[32 * j:32 * j + 32] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, nmax)
-        out.append((d16, dmin16, packed.astype(np.uint8), codes))
+        out.append(finish_scale_min(x[256 * b:256 * b + 256], nmax, ls, lm, d16, dmin16, codes))
     return out
 
 
+def finish_scale_min(v256, nmax, ls, lm, d16, dmin16, codes):
+    """Packs 6-bit scale and min codes into 12 bytes and codes every value again against them."""
+    packed = np.zeros(12, np.int64)
+    for j in range(8):
+        if j < 4:
+            packed[j], packed[j + 4] = ls[j], lm[j]
+        else:
+            packed[j + 4] = (ls[j] & 0xF) | ((lm[j] & 0xF) << 4)
+            packed[j - 4] |= (ls[j] >> 4) << 6
+            packed[j] |= (lm[j] >> 4) << 6
+    packed &= 0xFF  # bytes, as in C (codes above 63 can only come from a wrapped negative)
+    for j in range(8):
+        sc, mm = (packed[j] & 63, packed[j + 4] & 63) if j < 4 else \
+            ((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
+        d = F(F(d16) * F(sc))
+        if d == 0:
+            continue
+        dm = F(F(dmin16) * F(mm))
+        v = v256[32 * j:32 * j + 32]
+        codes[32 * j:32 * j + 32] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, nmax)
+    return d16, dmin16, packed.astype(np.uint8), codes
+
+
 def q4_k_reference(x):
+    return q4_k_pack(scale_min_blocks(x, 15, -1.0, 0.1, 20))
+
+
+def q4_k_pack(super_blocks):
     blocks = []
-    for d16, dmin16, packed, L in scale_min_blocks(x, 15, -1.0, 0.1, 20):
+    for d16, dmin16, packed, L in super_blocks:
         qs = np.concatenate([L[j:j + 32] | (L[j + 32:j + 64] << 4) for j in range(0, 256, 64)]).astype(np.uint8)
         blocks.append(np.concatenate([np.array([d16, dmin16], np.float16).view(np.uint8), packed, qs]))
     return np.concatenate(blocks)
 
 
 def q5_k_reference(x):
+    return q5_k_pack(scale_min_blocks(x, 31, -0.5, 0.1, 15))
+
+
+def q5_k_pack(super_blocks):
     blocks = []
-    for d16, dmin16, packed, L in scale_min_blocks(x, 31, -0.5, 0.1, 15):
+    for d16, dmin16, packed, L in super_blocks:
         qh = np.zeros(32, np.int64)
         qs = []
         for k, j in enumerate(range(0, 256, 64)):

@@ -125,6 +125,14 @@ const qk_kernel_table *qk_kernels(void);
 qk_gemm_b *qk_gemm_prepare(const int8_t *b, size_t ldb, size_t n, size_t k);
 void qk_gemm_free(qk_gemm_b *b);
 
+// MARK: - K-quants with importance weights (scalar on every ISA)
+
+/// One row of n_per_row values (a multiple of 256) into Q4_K / Q5_K / Q6_K blocks, with one
+/// importance weight per column (qw, n_per_row values): ggml's quantize_row_q{4,5,6}_K_impl.
+void qk_quantize_q4_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q6_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
+
 // MARK: - Scalar helpers shared with Swift
 
 uint16_t qk_fp32_to_fp16(float x);

@@ -1,0 +1,197 @@
+// K-quants with importance weights: ggml's quantize_row_q{4,5,6}_K_impl step by step, the path
+// llama.cpp's quantize takes with an importance matrix. `qw` holds one weight per column of the row
+// (llama.cpp: the mean squared activation of that input column over the calibration data); the
+// searches then favour the columns whose inputs are large. Without weights the references in
+// ref_kquants.c apply, as in ggml. Checked against a NumPy port of the same functions.
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+/// ggml's make_qkx3_quants with weights and squared error: make_qkx2_quants with 37 candidates
+/// (-0.9 + 0.05 k) and `max <= min` as the flat test.
+static float qkx3_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux) {
+    float min = x[0], max = x[0];
+    float sum_w = weights[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += weights[i];
+        sum_x += weights[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max <= min) {
+        memset(L, 0, (size_t)n);
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min);
+    float scale = 1 / iscale;
+    float best = 0;
+    for (int i = 0; i < n; ++i) {
+        L[i] = (uint8_t)k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
+        float diff = scale * L[i] + min - x[i];
+        best += weights[i] * (diff * diff);
+    }
+    for (int is = 0; is <= 36; ++is) {
+        iscale = (-0.9f + 0.05f * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
+            Laux[i] = (uint8_t)l;
+            float w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float error = 0;
+            for (int i = 0; i < n; ++i) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                error += weights[i] * (diff * diff);
+            }
+            if (error < best) {
+                memcpy(L, Laux, (size_t)n);
+                best = error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/// ggml's make_qp_quants: unsigned codes in [0, nmax] for n non-negative values (the sub-block
+/// scales or mins of a super-block) under one scale, weighted by qw (the sub-blocks' weight sums):
+/// 9 candidate scales, then up to five passes that move single codes while the fit improves.
+static float qp_search(int n, int nmax, const float *x, uint8_t *L, const float *qw) {
+    float max = 0;
+    for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
+    if (max < K_GROUP_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = nmax / max;
+    for (int i = 0; i < n; ++i) L[i] = (uint8_t)k_nearest_int(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best = 0;
+    for (int i = 0; i < n; ++i) {
+        float diff = x[i] - scale * L[i];
+        best += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0) continue;
+        float iscale_is = (0.1f * is + nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = k_nearest_int(iscale_is * x[i]);
+            l = l < nmax ? l : nmax;
+            float diff = x[i] - scale_is * l;
+            mse += qw[i] * diff * diff;
+        }
+        if (mse < best) {
+            best = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = k_nearest_int(iscale * x[i]);
+        l = l < nmax ? l : nmax;
+        L[i] = (uint8_t)l;  // ggml keeps the low byte; the sums below use l itself
+        sumlx += qw[i] * x[i] * l;
+        suml2 += qw[i] * l * l;
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int changed = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = qw[i];
+            float slx = sumlx - w * x[i] * L[i];
+            float sl2 = suml2 - w * L[i] * L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = k_nearest_int(x[i] * sl2 / slx);
+                new_l = new_l < nmax ? new_l : nmax;
+                if (new_l != L[i]) {
+                    slx += w * x[i] * new_l;
+                    sl2 += w * new_l * new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        ++changed;
+                    }
+                }
+            }
+        }
+        if (!changed) break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/// One Q4_K/Q5_K super-block with importance weights qw (its 256 columns): scale and min per
+/// sub-block of 32, then both sets coded to 6 bits by qp_search. Q5_K caps the codes at 63 as ggml
+/// does; Q4_K stores them as they come (qp_search never exceeds 63 for non-negative input).
+static void weighted_scale_min(const float *x, const float *qw, int nmax, int cap, uint16_t *d16, uint16_t *dmin16, uint8_t packed[12],
+                               uint8_t L[QK_K]) {
+    uint8_t Laux[32], Ls[8], Lm[8];
+    float weights[32], sw[8], mins[8], scales[8];
+    float sum_x2 = 0;
+    for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
+    const float sigma2 = 2 * sum_x2 / QK_K;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+        float sumw = 0;
+        for (int l = 0; l < 32; ++l) sumw += weights[l];
+        sw[j] = sumw;
+        scales[j] = qkx3_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux);
+    }
+    const float d_block = qp_search(QK_K / 32, 63, scales, Ls, sw);
+    const float m_block = qp_search(QK_K / 32, 63, mins, Lm, sw);
+    if (cap) {
+        for (int j = 0; j < QK_K / 32; ++j) {
+            Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
+            Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
+        }
+    }
+    qk_kquant_pack_scale_min(Ls, Lm, packed);
+    *d16 = qk_fp32_to_fp16(d_block);
+    *dmin16 = qk_fp32_to_fp16(m_block);
+    qk_kquant_requantize_scale_min(x, nmax, *d16, *dmin16, packed, L);
+}
+
+void qk_quantize_q4_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_block_q4_k *y = blocks;
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        weighted_scale_min(x, qw, 15, 0, &y[i].d, &y[i].dmin, y[i].scales, L);
+        qk_kquant_pack_q4_k(L, y[i].qs);
+    }
+}
+
+void qk_quantize_q5_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_block_q5_k *y = blocks;
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        weighted_scale_min(x, qw, 31, 1, &y[i].d, &y[i].dmin, y[i].scales, L);
+        qk_kquant_pack_q5_k(L, y[i].qh, y[i].qs);
+    }
+}
+
+/// Q6_K: the reference's search with the importance weights in place of x^2, then its finish.
+void qk_quantize_q6_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_block_q6_k *y = blocks;
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = qk_kquant_signed_scale(16, 32, x + 16 * ib, qw + 16 * ib, L + 16 * ib);
+        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
+    }
+}

@@ -1,0 +1,164 @@
+"""K-quants with importance weights (llama.cpp's imatrix path): our Q4_K, Q5_K and Q6_K bytes equal a
+NumPy port of ggml's quantize_row_q{4,5,6}_K_impl (make_qkx3_quants, make_qp_quants, make_qx_quants
+with weights), written apart from the C; gguf-py decodes them; and the weights do what they are for:
+the weighted error falls against the unweighted quantization."""
+import gguf
+import numpy as np
+import pytest
+
+from conftest import BIN  # noqa: F401  (the interop tool is built by the session)
+from test_blocks_interop import tool
+from test_kquants_interop import (F, finish_scale_min, nearest_int, q4_k_pack, q5_k_pack, q6_k_reference, scale_min_search,
+                                  super_blocks)
+
+
+def ni(v):
+    return int(nearest_int(np.array([v], F))[0])
+
+
+def qp_search(x, nmax, qw):
+    """make_qp_quants: unsigned codes for the 8 sub-block scales (or mins) of a super-block, weighted
+    by qw; scalar float32 steps in C's order. Returns (scale, L as stored bytes)."""
+    n = len(x)
+    mx = F(0)
+    for v in x:
+        mx = mx if mx > v else v
+    if mx < F(1e-15):
+        return F(0), [0] * n
+    iscale = F(F(nmax) / mx)
+    L = [ni(F(iscale * x[i])) & 0xFF for i in range(n)]
+    scale = F(F(1) / iscale)
+    best = F(0)
+    for i in range(n):
+        diff = F(x[i] - F(scale * F(L[i])))
+        best = F(best + F(F(qw[i] * diff) * diff))
+    for step in [s for s in range(-4, 5) if s != 0]:
+        iscale_is = F(F(F(F(0.1) * F(step)) + F(nmax)) / mx)
+        scale_is = F(F(1) / iscale_is)
+        mse = F(0)
+        for i in range(n):
+            l = min(nmax, ni(F(iscale_is * x[i])))
+            diff = F(x[i] - F(scale_is * F(l)))
+            mse = F(mse + F(F(qw[i] * diff) * diff))
+        if mse < best:
+            best, iscale = mse, iscale_is
+    sumlx = suml2 = F(0)
+    for i in range(n):
+        l = min(nmax, ni(F(iscale * x[i])))
+        L[i] = l & 0xFF
+        sumlx = F(sumlx + F(F(qw[i] * x[i]) * F(l)))
+        suml2 = F(suml2 + F(F(qw[i] * F(l)) * F(l)))
+    for _ in range(5):
+        changed = 0
+        for i in range(n):
+            w, li = qw[i], F(L[i])
+            slx = F(sumlx - F(F(w * x[i]) * li))
+            sl2 = F(suml2 - F(F(w * li) * li))
+            if slx > 0 and sl2 > 0:
+                new = min(nmax, ni(F(F(x[i] * sl2) / slx)))
+                if new != L[i]:
+                    slx = F(slx + F(F(w * x[i]) * F(new)))
+                    sl2 = F(sl2 + F(F(w * F(new)) * F(new)))
+                    if F(F(slx * slx) * suml2) > F(F(sumlx * sumlx) * sl2):
+                        L[i], sumlx, suml2 = new & 0xFF, slx, sl2
+                        changed += 1
+        if not changed:
+            break
+    return (F(sumlx / suml2) if suml2 > 0 else F(0)), L
+
+
+def weighted_scale_min_blocks(x, importance, nmax, cap):
+    """quantize_row_q{4,5}_K_impl's super-blocks: (d16, dmin16, packed, codes) each."""
+    qw_all = np.tile(importance.astype(F), x.size // importance.size)
+    out = []
+    for b in range(x.size // 256):
+        v, qw = x[256 * b:256 * b + 256], qw_all[256 * b:256 * b + 256]
+        sum_x2 = F(0)
+        for l in range(256):
+            sum_x2 = F(sum_x2 + F(v[l] * v[l]))
+        sigma2 = F(F(F(2) * sum_x2) / F(256))
+        w = (qw * np.sqrt((sigma2 + (v * v).astype(F)).astype(F)).astype(F)).astype(F).reshape(8, 32)
+        sw = []
+        for j in range(8):
+            total = F(0)
+            for l in range(32):
+                total = F(total + w[j, l])
+            sw.append(total)
+        scales, mins, L = scale_min_search(v.reshape(8, 32), w, nmax, -0.9, 0.05, 36)
+        d_block, ls = qp_search(scales, 63, sw)
+        m_block, lm = qp_search(mins, 63, sw)
+        ls, lm = np.array(ls, np.int64), np.array(lm, np.int64)
+        if cap:
+            ls, lm = np.minimum(ls, 63), np.minimum(lm, 63)
+        out.append(finish_scale_min(v, nmax, ls, lm, np.float16(d_block), np.float16(m_block), L.reshape(-1).copy()))
+    return out
+
+
+WEIGHTED = {
+    "Q4_K": (lambda x, w: q4_k_pack(weighted_scale_min_blocks(x, w, 15, False)), 144),
+    "Q5_K": (lambda x, w: q5_k_pack(weighted_scale_min_blocks(x, w, 31, True)), 176),
+    "Q6_K": (lambda x, w: q6_k_reference(x, w), 210),
+}
+
+
+def importance_row(cols, seed):
+    """Per-column weights like an importance matrix: mean squared activations, a few columns far
+    above the rest (outlier features), one column never active (weight 0)."""
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal(cols) ** 2 * rng.uniform(0.1, 2.0)).astype(F)
+    w[rng.choice(cols, 4, replace=False)] *= 100
+    w[3] = 0
+    return w
+
+
+@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, tmp):
+    reference, size = WEIGHTED[qtype]
+    cols = 512
+    x = super_blocks(96, seed=9)  # 48 rows of 512: every kind of super-block, in both halves of a row
+    importance = importance_row(cols, seed=2)
+    src, weights, dst, back = tmp / "x.f32", tmp / "w.f32", tmp / "q.bin", tmp / "y.f32"
+    src.write_bytes(x.tobytes())
+    weights.write_bytes(importance.tobytes())
+    tool("avx512", "quantize-blocks-weighted", qtype, src, weights, dst)
+    ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
+    expected = np.asarray(reference(x, importance)).reshape(-1)
+    mismatched = np.flatnonzero(ours != expected)
+    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // size})"
+    tool("avx512", "dequantize-blocks", qtype, dst, back)
+    mine = np.frombuffer(back.read_bytes(), dtype=F)
+    theirs = gguf.quants.dequantize(ours.reshape(-1, size), gguf.GGMLQuantizationType[qtype]).reshape(-1)
+    assert np.array_equal(mine.view(np.uint32), theirs.astype(F).view(np.uint32))
+
+
+@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+def test_importance_weights_lower_the_weighted_error(qtype, tmp):
+    """What an importance matrix is for: the error weighted by each column's importance (the
+    expected squared output error for inputs with those second moments) falls."""
+    rng = np.random.default_rng(5)
+    rows, cols = 64, 1024
+    x = rng.standard_normal((rows, cols)).astype(F)
+    importance = (rng.standard_normal(cols) ** 2 * np.where(rng.uniform(size=cols) < 0.05, 50, 1)).astype(F)
+    src, weights, plain, weighted, back = tmp / "x.f32", tmp / "w.f32", tmp / "p.bin", tmp / "q.bin", tmp / "y.f32"
+    src.write_bytes(x.tobytes())
+    weights.write_bytes(importance.tobytes())
+    tool("avx512", "quantize-blocks", qtype, src, plain)
+    tool("avx512", "quantize-blocks-weighted", qtype, src, weights, weighted)
+
+    def weighted_error(path):
+        tool("avx512", "dequantize-blocks", qtype, path, back)
+        y = np.frombuffer(back.read_bytes(), dtype=F).reshape(rows, cols)
+        return float((((y - x) ** 2) * importance).sum())
+
+    assert weighted_error(weighted) < 0.9 * weighted_error(plain)
+
+
+def test_importance_weights_are_checked(tmp):
+    src, weights, dst = tmp / "x.f32", tmp / "w.f32", tmp / "q.bin"
+    src.write_bytes(np.ones(1024, F).tobytes())
+    weights.write_bytes(np.ones(384, F).tobytes())
+    with pytest.raises(AssertionError, match="super-blocks of 256"):
+        tool("avx512", "quantize-blocks-weighted", "Q4_K", src, weights, dst)
+    weights.write_bytes(np.ones(256, F).tobytes())
+    with pytest.raises(AssertionError, match="takes no importance weights"):
+        tool("avx512", "quantize-blocks-weighted", "Q3_K", src, weights, dst)
