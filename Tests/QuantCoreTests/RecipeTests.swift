@@ -31,6 +31,14 @@ struct RecipeTests {
         #expect(gguf.weights.ggufType == .q8_0)
     }
 
+    @Test func kQuantsTakeADatasetForImportanceWeights() throws {
+        let recipe = try Recipe.parse(#"{"preset": "q5_k", "weights": {"dataset_id": "ds_1"}}"#)
+        #expect(recipe.weights.ggufType == .q5_K && recipe.weights.calibrationDatasetID == "ds_1")
+        #expect(recipe.datasetID == "ds_1")
+        #expect(recipe.weights.json.objectValue?["dataset_id"] == .string("ds_1"))
+        #expect(try Recipe.parse(recipe.json).weights.calibrationDatasetID == "ds_1")
+    }
+
     @Test func overridesLastMatchWins() throws {
         let recipe = try Recipe.parse(
             #"{"preset": "int4-g128", "overrides": [{"match": "*.weight", "weights": {"bits": 8}}, {"match": "lm_head.*", "weights": {"bits": 6, "granularity": "channel"}}]}"#)
@@ -71,6 +79,9 @@ struct RecipeTests {
         (#"{"overrides": [{"match": "x", "weights": {"bits": 1}}]}"#, "overrides[0].weights.bits"),
         (#"{"targets": "x"}"#, "targets"),
         (#"{"weights": {"bits": 4, "bits": 8}}"#, ""),
+        (#"{"preset": "q4_0", "weights": {"dataset_id": "ds"}}"#, "weights.dataset_id"),
+        (#"{"preset": "q4_k", "weights": {"dataset_id": ""}}"#, "weights.dataset_id"),
+        (#"{"preset": "q4_k", "weights": {"dataset_id": 3}}"#, "weights.dataset_id"),
     ])
     func errorsNameTheField(text: String, field: String) {
         do {

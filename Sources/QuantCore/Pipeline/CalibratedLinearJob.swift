@@ -28,6 +28,20 @@ final class CalibrationContext: @unchecked Sendable {
         return (try ActivationQuantization.calibrate(x, spec: spec, kernels: kernels), "minmax")
     }
 
+    /// llama.cpp's importance matrix for a layer's weight: each input column's mean squared value over
+    /// the layer's calibration samples (one weight per column of the weight's rows).
+    func importance(of layer: String, kernels: Kernels) throws -> [Float] {
+        let x = try dataset.inputs(of: layer, kernels: kernels)
+        var sums = [Double](repeating: 0, count: x.cols)
+        for row in 0..<x.rows {
+            for col in 0..<x.cols {
+                let v = Double(x.values[row * x.cols + col])
+                sums[col] += v * v
+            }
+        }
+        return sums.map { Float($0 / Double(Swift.max(1, x.rows))) }
+    }
+
     func record(_ tensor: String, _ evaluation: LayerEvaluation, rounding: String) {
         evaluations.withLock { $0[tensor] = (evaluation, rounding) }
     }
@@ -127,12 +141,12 @@ struct CalibratedLinearJob {
 
     /// W8A8 evaluation of a layer quantized by another method (its weight-only output error is not
     /// measured: only linear codes are reconstructed here).
-    static func evaluateOnly(_ tensor: SourceTensor, layer: String, calibration: CalibrationContext, processor: TensorProcessor) throws {
+    static func evaluateOnly(_ tensor: SourceTensor, layer: String, calibration: CalibrationContext, processor: TensorProcessor, rounding: String = "n/a") throws {
         let w = try readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
         let x = try calibration.dataset.inputs(of: layer, kernels: processor.kernels)
         let (input, calibrator) = try calibration.evaluationInput(layer, x, kernels: processor.kernels)
         let evaluation = try LayerEvaluation.evaluate(
             x: x, w: w, dequantized: nil, nearest: nil, input: input, calibrator: calibrator, kernels: processor.kernels, threads: processor.threads)
-        calibration.record(tensor.name, evaluation, rounding: "n/a")
+        calibration.record(tensor.name, evaluation, rounding: rounding)
     }
 }

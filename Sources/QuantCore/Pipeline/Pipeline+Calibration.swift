@@ -38,8 +38,9 @@ extension Pipeline {
             var object = evaluation.json.objectValue ?? JSONObject()
             object["rounding"] = .string(rounding)
             report.calibration = .object(object)
-        } else if plan.spec?.calibrationDatasetID != nil {
-            report.note = [report.note, "no calibration samples for this tensor (`<layer>.input` for a 2-D `<layer>.weight`): rounded to nearest"]
+        } else if let spec = plan.spec, spec.calibrationDatasetID != nil {
+            let fallback = spec.method == .gguf ? "quantized without importance weights" : "rounded to nearest"
+            report.note = [report.note, "no calibration samples for this tensor (`<layer>.input` for a 2-D `<layer>.weight`): \(fallback)"]
                 .compactMap { $0 }.joined(separator: "; ")
         }
     }

@@ -33,7 +33,9 @@ final class TensorProcessor {
         let layer = calibration?.dataset.layer(ofWeight: plan.source.name)
         let metrics = try run(plan, into: writer, layer: layer, fixedPoint: &fixedPoint)
         if let calibration, let layer, plan.source.shape.count == 2, calibration.evaluations.withLock({ $0[plan.source.name] == nil }) {
-            try CalibratedLinearJob.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self)
+            let weighted = importanceLayer(plan) != nil
+            try CalibratedLinearJob.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self,
+                                                 rounding: weighted ? "importance-weighted (each column's mean squared input)" : "n/a")
         }
         return metrics
     }
@@ -51,7 +53,8 @@ final class TensorProcessor {
             }
             return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
-            return try blocks(plan.source, format: format, into: writer)
+            let importance = try importanceLayer(plan).map { try calibration?.importance(of: $0, kernels: kernels) ?? [] }
+            return try blocks(plan.source, format: format, importance: importance, into: writer)
         case .float(let dtype):
             return try convert(plan.source, to: dtype, into: writer)
         case .sign(let ternary):
@@ -120,10 +123,22 @@ final class TensorProcessor {
         }
     }
 
-    private func blocks(_ tensor: SourceTensor, format: BlockFormat, into writer: ArtifactWriter) throws -> ErrorMetrics {
+    /// The calibration layer whose inputs weight this K-quant tensor's search (llama.cpp's importance
+    /// matrix), when its recipe names a dataset and the dataset has samples for it.
+    private func importanceLayer(_ plan: TensorPlan) -> String? {
+        guard case .blocks(let format) = plan.action, Kernels.takesImportance(format), plan.spec?.method == .gguf,
+              plan.spec?.datasetID != nil, plan.source.shape.count == 2 else { return nil }
+        return calibration?.dataset.layer(ofWeight: plan.source.name)
+    }
+
+    private func blocks(_ tensor: SourceTensor, format: BlockFormat, importance: [Float]?, into writer: ArtifactWriter) throws -> ErrorMetrics {
         let kernels = kernels
         return try encode(tensor, bytes: { format.byteCount(elements: $0) }, into: writer) { values, target, reconstruction in
-            try kernels.quantizeBlocks(format, values, into: target)
+            if let importance {
+                try importance.withUnsafeBufferPointer { try kernels.quantizeBlocks(format, values, importance: $0, into: target) }
+            } else {
+                try kernels.quantizeBlocks(format, values, into: target)
+            }
             try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(target), into: reconstruction)
         }
     }

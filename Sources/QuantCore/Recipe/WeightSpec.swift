@@ -59,7 +59,8 @@ public struct WeightSpec: Equatable, Sendable {
     public var mxElement: MXElement? = nil
     /// `kmeans`: index bits (the codebook has 2^bits entries); `perChannel` as for `float`.
     public var kmeansBits: Int? = nil
-    /// `gptq`: its options, and the dataset whose inputs give the Hessians.
+    /// `gptq`: its options, and the dataset whose inputs give the Hessians (for `gguf` K-quants: the
+    /// importance weights, each column's mean squared input).
     public var gptq: GPTQOptions? = nil
     public var datasetID: String? = nil
 
@@ -115,6 +116,7 @@ public struct WeightSpec: Equatable, Sendable {
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
         if let ggufFallback { object["fallback"] = .string(ggufFallback.rawValue) }
+        if ggufType != nil, let datasetID { object["dataset_id"] = .string(datasetID) }
         if let floatElement {
             object["format"] = .string(floatElement.rawValue)
             object["granularity"] = .string(perChannel ? "channel" : "tensor")
@@ -132,7 +134,7 @@ public struct WeightSpec: Equatable, Sendable {
         func field(_ name: String) -> String { "\(path).\(name)" }
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint", "scale_bits"]
-        let ggufFields = ["method", "type", "fallback"]
+        let ggufFields = ["method", "type", "fallback", "dataset_id"]
         let allowed: [String]
         switch method {
         case .linear: allowed = linearFields
@@ -180,6 +182,15 @@ public struct WeightSpec: Equatable, Sendable {
                     throw RecipeError(field("fallback"), "must fit rows that \(type.rawValue) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.rawValue)")
                 }
                 spec.ggufFallback = fallback
+            }
+            if let datasetValue = object["dataset_id"] {
+                guard let dataset = datasetValue.stringValue, !dataset.isEmpty else {
+                    throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
+                }
+                guard let format = BlockFormat(rawValue: type.rawValue), Kernels.takesImportance(format) else {
+                    throw RecipeError(field("dataset_id"), "gives importance weights to Q4_K, Q5_K and Q6_K only, not \(type.rawValue)")
+                }
+                spec.datasetID = dataset
             }
             return spec
         case .linear, .gptq:
