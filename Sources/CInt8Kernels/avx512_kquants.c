@@ -35,13 +35,15 @@ static inline __m512 error_term(__m512 w, __m512 diff, int use_mad) {
 /// one after another; writes each one's scale, min (as ggml's the_min) and codes. Q4_K and Q5_K
 /// (sub 32) weigh values by rms(x) + |x| and measure squared error; Q2_K (sub 16) weighs by |x| and
 /// measures absolute error. Inlined into one copy per format, so sub and the flags are constants.
-static inline __attribute__((always_inline)) void search_x16(const float *x, const int sub, const int q2, const qk_kquant_search *search,
-                                                             float scales[LANES], float mins[LANES], uint8_t *L) {
+static inline __attribute__((always_inline)) void search_x16(const float *x, const int sub, const int q2, const float *given,
+                                                             const qk_kquant_search *search, float scales[LANES], float mins[LANES], uint8_t *L) {
     __m512 xt[MAX_SUB], wt[MAX_SUB];
     __m512i Lt[MAX_SUB], Lx[MAX_SUB];
     const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(sub));
     for (int i = 0; i < sub; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
-    if (q2) {
+    if (given) {  // importance-weighted search weights, laid out as x
+        for (int i = 0; i < sub; ++i) wt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), given, 4);
+    } else if (q2) {
         for (int i = 0; i < sub; ++i) wt[i] = _mm512_abs_ps(xt[i]);
     } else {
         // Weights: rms(x) + |x| per sub-block.
@@ -127,7 +129,7 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
             memset(padded + QK_K, 0, QK_K * sizeof(float));
             pair = padded;
         }
-        search_x16(pair, 32, 0, search, scales, mins, L);
+        search_x16(pair, 32, 0, NULL, search, scales, mins, L);
         store(blocks, i, pair, scales, mins, L);
         if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
     }
@@ -135,14 +137,15 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
 
 /// k_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
 /// super-block at once: each one's scale and codes (+32).
-static void search_q6_k(const float *x, float scales[16], int8_t L[QK_K]) {
+static void search_q6_k(const float *x, const float *qw, float scales[16], int8_t L[QK_K]) {
     enum { N = 16, NMAX = 32 };
     __m512 xt[N], wt[N];
     __m512i Lt[N];
     const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
     for (int i = 0; i < N; ++i) {
         xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
-        wt[i] = _mm512_mul_ps(xt[i], xt[i]);  // the search's weights, x^2
+        // The search's weights: x^2, or the importance weights.
+        wt[i] = qw ? _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), qw, 4) : _mm512_mul_ps(xt[i], xt[i]);
     }
     __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
     for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
@@ -195,9 +198,63 @@ void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_q6_k(x, scales, L);
+        search_q6_k(x, NULL, scales, L);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
+}
+
+void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_block_q6_k *y = blocks;
+    int8_t L[QK_K];
+    float scales[16];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        search_q6_k(x, qw, scales, L);
+        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
+    }
+}
+
+/// make_qkx3_quants (ref_kquants_weighted.c) is search_x16's search with given weights, 37
+/// candidates from -0.9 in steps of 0.05 (its `max <= min` flat test equals `max == min` for finite
+/// input). Two super-blocks per pass; an odd last one is padded with zeros (flat lanes, ignored).
+static void quantize_weighted_scale_min(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int q5) {
+    const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
+    float scales[LANES], mins[LANES], sw[16], weights[2 * QK_K], padded[2 * QK_K];
+    uint8_t L[2 * QK_K];
+    const size_t count = n_per_row / QK_K;
+    for (size_t i = 0; i < count; i += 2) {
+        const float *pair = x + i * QK_K;
+        qk_kquant_importance_weights(pair, qw + i * QK_K, weights, sw);
+        if (i + 1 < count) {
+            qk_kquant_importance_weights(pair + QK_K, qw + (i + 1) * QK_K, weights + QK_K, sw + 8);
+        } else {
+            memcpy(padded, pair, QK_K * sizeof(float));
+            memset(padded + QK_K, 0, QK_K * sizeof(float));
+            memset(weights + QK_K, 0, QK_K * sizeof(float));
+            pair = padded;
+        }
+        search_x16(pair, 32, 0, weights, &search, scales, mins, L);
+        for (size_t b = 0; b < 2 && i + b < count; ++b) {
+            const float *v = pair + b * QK_K;
+            uint8_t *codes = L + b * QK_K;
+            if (q5) {
+                qk_block_q5_k *y = (qk_block_q5_k *)blocks + i + b;
+                qk_kquant_weighted_finish(v, nmax, 1, scales + 8 * b, mins + 8 * b, sw + 8 * b, &y->d, &y->dmin, y->scales, codes);
+                qk_kquant_pack_q5_k(codes, y->qh, y->qs);
+            } else {
+                qk_block_q4_k *y = (qk_block_q4_k *)blocks + i + b;
+                qk_kquant_weighted_finish(v, nmax, 0, scales + 8 * b, mins + 8 * b, sw + 8 * b, &y->d, &y->dmin, y->scales, codes);
+                qk_kquant_pack_q4_k(codes, y->qs);
+            }
+        }
+    }
+}
+
+void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 15, 0);
+}
+
+void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 31, 1);
 }
 
 /// q3_sub_block_scale (ref_kquants_low.c) for the 16 sub-blocks of one Q3_K super-block at once:
@@ -280,7 +337,7 @@ void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n) {
     float scales[LANES], mins[LANES];
     uint8_t L[QK_K];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_x16(x, 16, 1, &qk_q2_k_search, scales, mins, L);
+        search_x16(x, 16, 1, NULL, &qk_q2_k_search, scales, mins, L);
         qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
     }
 }

@@ -27,6 +27,9 @@ int qk_detect_isa(void) {
     .quantize_q6_k = qk_quantize_q6_k_ref, .dequantize_q6_k = qk_dequantize_q6_k_ref,                 \
     .quantize_q4_k = qk_quantize_q4_k_ref, .dequantize_q4_k = qk_dequantize_q4_k_ref,                 \
     .quantize_q5_k = qk_quantize_q5_k_ref, .dequantize_q5_k = qk_dequantize_q5_k_ref,                 \
+    .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_ref,                                           \
+    .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_ref,                                           \
+    .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_ref,                                           \
     LOW_BIT_KQUANT_REFERENCES
 
 /* Q2_K and Q3_K: the references (the AVX-512 table has its own quantizers). */
@@ -134,6 +137,9 @@ static const qk_kernel_table avx512_table = {
     .dequantize_q2_k = qk_dequantize_q2_k_ref,
     .quantize_q3_k = qk_quantize_q3_k_avx512,
     .dequantize_q3_k = qk_dequantize_q3_k_ref,
+    .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx512,
+    .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx512,
+    .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx512,
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,

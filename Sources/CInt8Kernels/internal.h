@@ -124,6 +124,16 @@ void qk_kquant_pack_scale_min(const uint8_t ls[8], const uint8_t lm[8], uint8_t 
 void qk_kquant_requantize_scale_min(const float *x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t packed[12], uint8_t L[QK_K]);
 void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]);
 void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]);
+/* K-quants with importance weights (ref_kquants_weighted.c). */
+void qk_kquant_importance_weights(const float *x, const float *qw, float weights[QK_K], float sw[8]);
+void qk_kquant_weighted_finish(const float *x, int nmax, int cap, const float scales[8], const float mins[8], const float sw[8],
+                               uint16_t *d16, uint16_t *dmin16, uint8_t packed[12], uint8_t L[QK_K]);
+void qk_quantize_q4_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n);

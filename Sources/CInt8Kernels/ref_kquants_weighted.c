@@ -136,23 +136,26 @@ static float qp_search(int n, int nmax, const float *x, uint8_t *L, const float 
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-/// One Q4_K/Q5_K super-block with importance weights qw (its 256 columns): scale and min per
-/// sub-block of 32, then both sets coded to 6 bits by qp_search. Q5_K caps the codes at 63 as ggml
-/// does; Q4_K stores them as they come (qp_search never exceeds 63 for non-negative input).
-static void weighted_scale_min(const float *x, const float *qw, int nmax, int cap, uint16_t *d16, uint16_t *dmin16, uint8_t packed[12],
-                               uint8_t L[QK_K]) {
-    uint8_t Laux[32], Ls[8], Lm[8];
-    float weights[32], sw[8], mins[8], scales[8];
+/// The search weights of one Q4_K/Q5_K super-block from its importance weights qw (its 256
+/// columns): qw_j * sqrt(sigma^2 + x_j^2), sigma^2 = 2 mean(x^2); and each sub-block's weight sum.
+void qk_kquant_importance_weights(const float *x, const float *qw, float weights[QK_K], float sw[8]) {
     float sum_x2 = 0;
     for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
     const float sigma2 = 2 * sum_x2 / QK_K;
     for (int j = 0; j < QK_K / 32; ++j) {
-        for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+        for (int l = 0; l < 32; ++l) weights[32 * j + l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
         float sumw = 0;
-        for (int l = 0; l < 32; ++l) sumw += weights[l];
+        for (int l = 0; l < 32; ++l) sumw += weights[32 * j + l];
         sw[j] = sumw;
-        scales[j] = qkx3_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux);
     }
+}
+
+/// After the search: the 8 scales and 8 mins coded to 6 bits by qp_search (weighted by sw), packed,
+/// and every code again against them. Q5_K caps the codes at 63 as ggml does; Q4_K stores them as
+/// they come (qp_search never exceeds 63 for non-negative input).
+void qk_kquant_weighted_finish(const float *x, int nmax, int cap, const float scales[8], const float mins[8], const float sw[8],
+                               uint16_t *d16, uint16_t *dmin16, uint8_t packed[12], uint8_t L[QK_K]) {
+    uint8_t Ls[8], Lm[8];
     const float d_block = qp_search(QK_K / 32, 63, scales, Ls, sw);
     const float m_block = qp_search(QK_K / 32, 63, mins, Lm, sw);
     if (cap) {
@@ -167,7 +170,18 @@ static void weighted_scale_min(const float *x, const float *qw, int nmax, int ca
     qk_kquant_requantize_scale_min(x, nmax, *d16, *dmin16, packed, L);
 }
 
-void qk_quantize_q4_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+/// One Q4_K/Q5_K super-block with importance weights qw: scale and min per sub-block of 32 by
+/// make_qkx3_quants, then the weighted finish.
+static void weighted_scale_min(const float *x, const float *qw, int nmax, int cap, uint16_t *d16, uint16_t *dmin16, uint8_t packed[12],
+                               uint8_t L[QK_K]) {
+    uint8_t Laux[32];
+    float weights[QK_K], sw[8], mins[8], scales[8];
+    qk_kquant_importance_weights(x, qw, weights, sw);
+    for (int j = 0; j < QK_K / 32; ++j) scales[j] = qkx3_search(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j], Laux);
+    qk_kquant_weighted_finish(x, nmax, cap, scales, mins, sw, d16, dmin16, packed, L);
+}
+
+void qk_quantize_q4_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
     qk_block_q4_k *y = blocks;
     uint8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
@@ -176,7 +190,7 @@ void qk_quantize_q4_k_weighted(const float *x, const float *qw, void *blocks, si
     }
 }
 
-void qk_quantize_q5_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+void qk_quantize_q5_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
     qk_block_q5_k *y = blocks;
     uint8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
@@ -186,7 +200,7 @@ void qk_quantize_q5_k_weighted(const float *x, const float *qw, void *blocks, si
 }
 
 /// Q6_K: the reference's search with the importance weights in place of x^2, then its finish.
-void qk_quantize_q6_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
     qk_block_q6_k *y = blocks;
     int8_t L[QK_K];
     float scales[QK_K / 16];

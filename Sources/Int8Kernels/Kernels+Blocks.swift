@@ -55,7 +55,7 @@ extension Kernels {
     public static func takesImportance(_ format: BlockFormat) -> Bool { [.q4_K, .q5_K, .q6_K].contains(format) }
 
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
-    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{4,5,6}_K_impl). Scalar on every ISA.
+    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{4,5,6}_K_impl).
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
                                into out: UnsafeMutableRawBufferPointer) throws {
         let cols = importance.count
@@ -65,11 +65,11 @@ extension Kernels {
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
         guard let base = x.baseAddress, let target = out.baseAddress, let weights = importance.baseAddress else { return }
         let rowBytes = format.byteCount(elements: cols)
-        let function: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutableRawPointer?, Int) -> Void =
+        let function: qk_weighted_quantize_fn =
             switch format {
-            case .q5_K: qk_quantize_q5_k_weighted
-            case .q6_K: qk_quantize_q6_k_weighted
-            default: qk_quantize_q4_k_weighted
+            case .q5_K: table.pointee.quantize_q5_k_weighted
+            case .q6_K: table.pointee.quantize_q6_k_weighted
+            default: table.pointee.quantize_q4_k_weighted
             }
         for row in 0..<(x.count / cols) { function(base + row * cols, weights, target + row * rowBytes, cols) }
     }

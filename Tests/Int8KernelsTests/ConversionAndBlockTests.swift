@@ -119,6 +119,25 @@ struct ConversionAndBlockTests {
         }
     }
 
+    /// The importance-weighted K-quants (llama.cpp's imatrix path): every variant gives the scalar
+    /// reference's bytes (checked against a NumPy port of ggml in Tests/Interop).
+    @Test(arguments: [BlockFormat.q4_K, .q5_K, .q6_K])
+    func importanceWeightedBlocksMatchReference(format: BlockFormat) throws {
+        var rng = SplitMix64(seed: 7)
+        let x = Self.trickyBlocks(&rng, count: 96)  // 4 rows of 768: three super-blocks each (pairs and a tail)
+        let importance = (0..<768).map { Float(($0 * 37) % 101) / 10 }  // zeros included
+        func run(_ k: Kernels) throws -> [UInt8] {
+            var blocks = [UInt8](repeating: 0, count: format.byteCount(elements: x.count))
+            try x.withUnsafeBufferPointer { xb in
+                try importance.withUnsafeBufferPointer { w in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, importance: w, into: $0) } }
+            }
+            return blocks
+        }
+        let reference = try run(Kernels.scalar)
+        #expect(reference.contains { $0 != 0 })
+        for kernels in fastVariants { #expect(try run(kernels) == reference, "\(kernels.isa) \(format)") }
+    }
+
     @Test func blockSizesAreChecked() {
         var wide = [UInt8](repeating: 0, count: 420)
         #expect(throws: KernelError.self) {

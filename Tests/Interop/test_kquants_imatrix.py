@@ -111,16 +111,17 @@ def importance_row(cols, seed):
     return w
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx512"])
 @pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
-def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, tmp):
+def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     reference, size = WEIGHTED[qtype]
-    cols = 512
-    x = super_blocks(96, seed=9)  # 48 rows of 512: every kind of super-block, in both halves of a row
+    cols = 768  # three super-blocks a row: the vector quantizers run them in pairs
+    x = super_blocks(96, seed=9)  # 32 rows: every kind of super-block, in every position of a row
     importance = importance_row(cols, seed=2)
     src, weights, dst, back = tmp / "x.f32", tmp / "w.f32", tmp / "q.bin", tmp / "y.f32"
     src.write_bytes(x.tobytes())
     weights.write_bytes(importance.tobytes())
-    tool("avx512", "quantize-blocks-weighted", qtype, src, weights, dst)
+    tool(isa, "quantize-blocks-weighted", qtype, src, weights, dst)
     ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
     expected = np.asarray(reference(x, importance)).reshape(-1)
     mismatched = np.flatnonzero(ours != expected)

@@ -62,6 +62,7 @@ typedef void (*qk_convert8_fn)(const uint8_t *in, float *out, size_t n);
 /// ggml block formats; n is a multiple of 32. Bit-exact with ggml's quantize_row_*_ref.
 typedef void (*qk_block_quantize_fn)(const float *x, void *blocks, size_t n);
 typedef void (*qk_block_dequantize_fn)(const void *blocks, float *y, size_t n);
+typedef void (*qk_weighted_quantize_fn)(const float *x, const float *qw, void *blocks, size_t n_per_row);
 
 /// Int8 GEMM on rows [m_begin, m_end) of C = A * B^T, A: M x K int8, B prepared by
 /// qk_gemm_prepare. Writes s32 (c32, ldc) when c32 != NULL, else fp32:
@@ -107,6 +108,9 @@ typedef struct {
     qk_convert8_fn e5m2_to_f32;
     qk_block_quantize_fn quantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q5_0, quantize_q5_1, quantize_mxfp4, quantize_q6_k, quantize_q4_k, quantize_q5_k, quantize_q2_k, quantize_q3_k;
     qk_block_dequantize_fn dequantize_q8_0, dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1, dequantize_mxfp4, dequantize_q6_k, dequantize_q4_k, dequantize_q5_k, dequantize_q2_k, dequantize_q3_k;
+    /// One row of n_per_row values (a multiple of 256) into Q4_K / Q5_K / Q6_K blocks with one
+    /// importance weight per column (qw): ggml's quantize_row_q{4,5,6}_K_impl.
+    qk_weighted_quantize_fn quantize_q4_k_weighted, quantize_q5_k_weighted, quantize_q6_k_weighted;
     qk_gemm_fn gemm;
     qk_linear_error_fn linear_error;
     qk_error_fn error;
@@ -124,14 +128,6 @@ const qk_kernel_table *qk_kernels(void);
 /// Returns NULL on allocation failure. Free with qk_gemm_free.
 qk_gemm_b *qk_gemm_prepare(const int8_t *b, size_t ldb, size_t n, size_t k);
 void qk_gemm_free(qk_gemm_b *b);
-
-// MARK: - K-quants with importance weights (scalar on every ISA)
-
-/// One row of n_per_row values (a multiple of 256) into Q4_K / Q5_K / Q6_K blocks, with one
-/// importance weight per column (qw, n_per_row values): ggml's quantize_row_q{4,5,6}_K_impl.
-void qk_quantize_q4_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
-void qk_quantize_q5_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
-void qk_quantize_q6_k_weighted(const float *x, const float *qw, void *blocks, size_t n_per_row);
 
 // MARK: - Scalar helpers shared with Swift
 
