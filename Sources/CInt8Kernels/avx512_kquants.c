@@ -26,6 +26,43 @@ static inline __m512i clamp_epi32(__m512i v, int hi) {
     return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_setzero_si512()), _mm512_set1_epi32(hi));
 }
 
+/// Gathers 16 sub-blocks of n values laid out one after another: out[i] holds value i of each.
+static inline void gather_x16(const float *x, int n, __m512 *out) {
+    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(n));
+    for (int i = 0; i < n; ++i) out[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+}
+
+/// Per lane, the first value of largest magnitude (k_largest_magnitude); its magnitude in *amax.
+static inline __m512 largest_magnitude_x16(const __m512 *xt, int n, __m512 *amax) {
+    __m512 max = _mm512_setzero_ps();
+    *amax = _mm512_setzero_ps();
+    for (int i = 0; i < n; ++i) {
+        const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), *amax, _CMP_GT_OQ);
+        *amax = _mm512_mask_blend_ps(larger, *amax, _mm512_abs_ps(xt[i]));
+        max = _mm512_mask_blend_ps(larger, max, xt[i]);
+    }
+    return max;
+}
+
+/// Stores signed codes + nmax for 16 sub-blocks of n (lane-major, as the scalar code lays them out);
+/// an all-zero sub-block's codes are 0 (the scalar memset), not nmax.
+static inline void store_signed_codes_x16(const __m512i *Lt, int n, __mmask16 zero, int nmax, int8_t *L) {
+    int32_t lanes[LANES];
+    for (int i = 0; i < n; ++i) {
+        _mm512_storeu_si512(lanes, _mm512_maskz_add_epi32((__mmask16)~zero, Lt[i], _mm512_set1_epi32(nmax)));
+        for (int lane = 0; lane < LANES; ++lane) L[lane * n + i] = (int8_t)lanes[lane];
+    }
+}
+
+/// Super-blocks i and i+1 of x for a paired pass; an odd last one is copied into `padded` with a
+/// zero super-block after it (its lanes are flat and ignored).
+static inline const float *super_block_pair(const float *x, size_t i, size_t count, float padded[2 * QK_K]) {
+    if (i + 1 < count) return x + i * QK_K;
+    memcpy(padded, x + i * QK_K, QK_K * sizeof(float));
+    memset(padded + QK_K, 0, QK_K * sizeof(float));
+    return padded;
+}
+
 /// The weighted error term of one value: squared, or absolute (Q2_K's use_mad).
 static inline __m512 error_term(__m512 w, __m512 diff, int use_mad) {
     return _mm512_mul_ps(w, use_mad ? _mm512_abs_ps(diff) : _mm512_mul_ps(diff, diff));
@@ -39,10 +76,9 @@ static inline __attribute__((always_inline)) void search_x16(const float *x, con
                                                              const qk_kquant_search *search, float scales[LANES], float mins[LANES], uint8_t *L) {
     __m512 xt[MAX_SUB], wt[MAX_SUB];
     __m512i Lt[MAX_SUB], Lx[MAX_SUB];
-    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(sub));
-    for (int i = 0; i < sub; ++i) xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
+    gather_x16(x, sub, xt);
     if (given) {  // importance-weighted search weights, laid out as x
-        for (int i = 0; i < sub; ++i) wt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), given, 4);
+        gather_x16(given, sub, wt);
     } else if (q2) {
         for (int i = 0; i < sub; ++i) wt[i] = _mm512_abs_ps(xt[i]);
     } else {
@@ -115,44 +151,31 @@ static inline __attribute__((always_inline)) void search_x16(const float *x, con
     }
 }
 
-/// Two super-blocks per search pass; an odd last one goes through the same pass with a copy
-/// padded by zeros (their lanes are flat and ignored).
+/// Two super-blocks per search pass (super_block_pair).
 static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
     float scales[LANES], mins[LANES];
     uint8_t L[LANES * 32];
     float padded[2 * QK_K];
     const size_t count = n / QK_K;
     for (size_t i = 0; i < count; i += 2) {
-        const float *pair = x + i * QK_K;
-        if (i + 1 == count) {
-            memcpy(padded, pair, QK_K * sizeof(float));
-            memset(padded + QK_K, 0, QK_K * sizeof(float));
-            pair = padded;
-        }
+        const float *pair = super_block_pair(x, i, count, padded);
         search_x16(pair, 32, 0, NULL, search, scales, mins, L);
         store(blocks, i, pair, scales, mins, L);
         if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
     }
 }
 
-/// k_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
+/// qk_kquant_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
 /// super-block at once: each one's scale and codes (+32).
 static void search_q6_k(const float *x, const float *qw, float scales[16], int8_t L[QK_K]) {
     enum { N = 16, NMAX = 32 };
-    __m512 xt[N], wt[N];
+    __m512 xt[N], wt[N], amax;
     __m512i Lt[N];
-    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
-    for (int i = 0; i < N; ++i) {
-        xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
-        // The search's weights: x^2, or the importance weights.
-        wt[i] = qw ? _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), qw, 4) : _mm512_mul_ps(xt[i], xt[i]);
-    }
-    __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
-    for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
-        const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), amax, _CMP_GT_OQ);
-        amax = _mm512_mask_blend_ps(larger, amax, _mm512_abs_ps(xt[i]));
-        max = _mm512_mask_blend_ps(larger, max, xt[i]);
-    }
+    gather_x16(x, N, xt);
+    // The search's weights: x^2, or the importance weights.
+    if (qw) gather_x16(qw, N, wt);
+    else for (int i = 0; i < N; ++i) wt[i] = _mm512_mul_ps(xt[i], xt[i]);
+    const __m512 max = largest_magnitude_x16(xt, N, &amax);
     const __mmask16 zero = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
     const __m512i lo = _mm512_set1_epi32(-NMAX), hi = _mm512_set1_epi32(NMAX - 1);
     __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-NMAX), max);
@@ -185,12 +208,7 @@ static void search_q6_k(const float *x, const float *qw, float scales[16], int8_
         best = _mm512_mask_blend_ps(better, best, _mm512_mul_ps(scale, sumlx));
     }
     _mm512_storeu_ps(scales, _mm512_mask_blend_ps(zero, scale, _mm512_setzero_ps()));
-    int32_t lanes[16];
-    for (int i = 0; i < N; ++i) {
-        // Codes + 32; a zero sub-block's codes are 0 (the scalar memset), not 32.
-        _mm512_storeu_si512(lanes, _mm512_maskz_add_epi32((__mmask16)~zero, Lt[i], _mm512_set1_epi32(NMAX)));
-        for (int lane = 0; lane < 16; ++lane) L[lane * N + i] = (int8_t)lanes[lane];
-    }
+    store_signed_codes_x16(Lt, N, zero, NMAX, L);
 }
 
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
@@ -215,23 +233,17 @@ void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blo
 
 /// make_qkx3_quants (ref_kquants_weighted.c) is search_x16's search with given weights, 37
 /// candidates from -0.9 in steps of 0.05 (its `max <= min` flat test equals `max == min` for finite
-/// input). Two super-blocks per pass; an odd last one is padded with zeros (flat lanes, ignored).
+/// input). Two super-blocks per pass (super_block_pair).
 static void quantize_weighted_scale_min(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int q5) {
     const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
     float scales[LANES], mins[LANES], sw[16], weights[2 * QK_K], padded[2 * QK_K];
     uint8_t L[2 * QK_K];
     const size_t count = n_per_row / QK_K;
     for (size_t i = 0; i < count; i += 2) {
-        const float *pair = x + i * QK_K;
+        const float *pair = super_block_pair(x, i, count, padded);
         qk_kquant_importance_weights(pair, qw + i * QK_K, weights, sw);
-        if (i + 1 < count) {
-            qk_kquant_importance_weights(pair + QK_K, qw + (i + 1) * QK_K, weights + QK_K, sw + 8);
-        } else {
-            memcpy(padded, pair, QK_K * sizeof(float));
-            memset(padded + QK_K, 0, QK_K * sizeof(float));
-            memset(weights + QK_K, 0, QK_K * sizeof(float));
-            pair = padded;
-        }
+        if (i + 1 < count) qk_kquant_importance_weights(pair + QK_K, qw + (i + 1) * QK_K, weights + QK_K, sw + 8);
+        else memset(weights + QK_K, 0, QK_K * sizeof(float));
         search_x16(pair, 32, 0, weights, &search, scales, mins, L);
         for (size_t b = 0; b < 2 && i + b < count; ++b) {
             const float *v = pair + b * QK_K;
@@ -263,20 +275,14 @@ void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blo
 /// passes, which cannot change it either (the same state gives the same decisions).
 static void search_q3_k(const float *x, float scales[16], int8_t L[QK_K]) {
     enum { N = 16, NMAX = 4 };
-    __m512 xt[N], wt[N], wx[N];
+    __m512 xt[N], wt[N], wx[N], amax;
     __m512i Lt[N];
-    const __m512i lane_base = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(N));
+    gather_x16(x, N, xt);
     for (int i = 0; i < N; ++i) {
-        xt[i] = _mm512_i32gather_ps(_mm512_add_epi32(lane_base, _mm512_set1_epi32(i)), x, 4);
         wt[i] = _mm512_mul_ps(xt[i], xt[i]);
         wx[i] = _mm512_mul_ps(wt[i], xt[i]);
     }
-    __m512 max = _mm512_setzero_ps(), amax = _mm512_setzero_ps();
-    for (int i = 0; i < N; ++i) {  // the first value of largest magnitude
-        const __mmask16 larger = _mm512_cmp_ps_mask(_mm512_abs_ps(xt[i]), amax, _CMP_GT_OQ);
-        amax = _mm512_mask_blend_ps(larger, amax, _mm512_abs_ps(xt[i]));
-        max = _mm512_mask_blend_ps(larger, max, xt[i]);
-    }
+    const __m512 max = largest_magnitude_x16(xt, N, &amax);
     const __mmask16 zero = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
     const __m512i lo = _mm512_set1_epi32(-NMAX), hi = _mm512_set1_epi32(NMAX - 1);
     const __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-NMAX), max);
@@ -315,12 +321,7 @@ static void search_q3_k(const float *x, float scales[16], int8_t L[QK_K]) {
     }
     const __m512 scale = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(suml2, zeros, _CMP_GT_OQ) & (__mmask16)~zero, sumlx, suml2);
     _mm512_storeu_ps(scales, scale);
-    int32_t lanes[16];
-    for (int i = 0; i < N; ++i) {
-        // Codes + 4; a zero sub-block's codes are 0 (the scalar memset), not 4.
-        _mm512_storeu_si512(lanes, _mm512_maskz_add_epi32((__mmask16)~zero, Lt[i], _mm512_set1_epi32(NMAX)));
-        for (int lane = 0; lane < 16; ++lane) L[lane * N + i] = (int8_t)lanes[lane];
-    }
+    store_signed_codes_x16(Lt, N, zero, NMAX, L);
 }
 
 void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n) {

@@ -10,6 +10,7 @@
 
 #include "CInt8Kernels.h"
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 
 #define QK_BLOCK 32
@@ -95,6 +96,21 @@ static inline int k_nearest_int(float v) {
 }
 
 static inline int k_clamp(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/// The magnitude of the largest value of x[0..n) and, in *max, that value (the first of equals, as
+/// ggml's strict '>').
+static inline float k_largest_magnitude(int n, const float *x, float *max) {
+    float amax = 0;
+    *max = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            *max = x[i];
+        }
+    }
+    return amax;
+}
 
 float qk_kquant_scale_min_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux,
                                  float rmin, float rdelta, int nstep, int use_mad);

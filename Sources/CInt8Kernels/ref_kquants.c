@@ -16,15 +16,8 @@
 /// [-nmax, nmax-1], chosen among 19 candidates to maximise (sum w x l)^2 / (sum w l^2) with w = x^2,
 /// or w = qw (importance weights) when qw is not NULL; L receives codes + nmax.
 float qk_kquant_signed_scale(int n, int nmax, const float *x, const float *qw, int8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    if (amax < K_GROUP_EPS) {
+    float max;
+    if (k_largest_magnitude(n, x, &max) < K_GROUP_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }

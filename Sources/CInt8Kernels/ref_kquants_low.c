@@ -89,15 +89,8 @@ void qk_dequantize_q2_k_ref(const void *blocks, float *y, size_t n) {
 /// ggml's make_q3_quants with its rmse refinement: signed codes in [-nmax, nmax-1] (returned + nmax)
 /// for one sub-block, the scale refit by weighted least squares (w = x^2) while single codes move.
 static float q3_sub_block_scale(int n, int nmax, const float *x, int8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        const float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
-    if (amax < K_GROUP_EPS) {
+    float max;
+    if (k_largest_magnitude(n, x, &max) < K_GROUP_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }

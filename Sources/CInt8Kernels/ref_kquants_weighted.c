@@ -8,64 +8,10 @@
 #include <string.h>
 
 /// ggml's make_qkx3_quants with weights and squared error: make_qkx2_quants with 37 candidates
-/// (-0.9 + 0.05 k) and `max <= min` as the flat test.
+/// (-0.9 + 0.05 k). Its flat test `max <= min` is make_qkx2_quants' `max == min`: min is at most
+/// the smallest value, so max < min cannot happen (and NaN fails both).
 static float qkx3_search(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min, uint8_t *Laux) {
-    float min = x[0], max = x[0];
-    float sum_w = weights[0], sum_x = sum_w * x[0];
-    for (int i = 1; i < n; ++i) {
-        if (x[i] < min) min = x[i];
-        if (x[i] > max) max = x[i];
-        sum_w += weights[i];
-        sum_x += weights[i] * x[i];
-    }
-    if (min > 0) min = 0;
-    if (max <= min) {
-        memset(L, 0, (size_t)n);
-        *the_min = -min;
-        return 0.f;
-    }
-    float iscale = nmax / (max - min);
-    float scale = 1 / iscale;
-    float best = 0;
-    for (int i = 0; i < n; ++i) {
-        L[i] = (uint8_t)k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
-        float diff = scale * L[i] + min - x[i];
-        best += weights[i] * (diff * diff);
-    }
-    for (int is = 0; is <= 36; ++is) {
-        iscale = (-0.9f + 0.05f * is + nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = k_clamp(k_nearest_int(iscale * (x[i] - min)), 0, nmax);
-            Laux[i] = (uint8_t)l;
-            float w = weights[i];
-            sum_l += w * l;
-            sum_l2 += w * l * l;
-            sum_xl += w * l * x[i];
-        }
-        float D = sum_w * sum_l2 - sum_l * sum_l;
-        if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-            if (this_min > 0) {
-                this_min = 0;
-                this_scale = sum_xl / sum_l2;
-            }
-            float error = 0;
-            for (int i = 0; i < n; ++i) {
-                float diff = this_scale * Laux[i] + this_min - x[i];
-                error += weights[i] * (diff * diff);
-            }
-            if (error < best) {
-                memcpy(L, Laux, (size_t)n);
-                best = error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    *the_min = -min;
-    return scale;
+    return qk_kquant_scale_min_search(n, nmax, x, weights, L, the_min, Laux, -0.9f, 0.05f, 36, 0);
 }
 
 /// ggml's make_qp_quants: unsigned codes in [0, nmax] for n non-negative values (the sub-block

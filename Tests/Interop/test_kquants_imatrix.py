@@ -2,14 +2,13 @@
 NumPy port of ggml's quantize_row_q{4,5,6}_K_impl (make_qkx3_quants, make_qp_quants, make_qx_quants
 with weights), written apart from the C; gguf-py decodes them; and the weights do what they are for:
 the weighted error falls against the unweighted quantization."""
-import gguf
 import numpy as np
 import pytest
 
 from conftest import BIN  # noqa: F401  (the interop tool is built by the session)
 from test_blocks_interop import tool
-from test_kquants_interop import (F, finish_scale_min, nearest_int, q4_k_pack, q5_k_pack, q6_k_reference, scale_min_search,
-                                  super_blocks)
+from test_kquants_interop import (F, check_bytes_and_layout, finish_scale_min, nearest_int, q4_k_pack, q5_k_pack, q6_k_reference,
+                                  scale_min_search, super_blocks)
 
 
 def ni(v):
@@ -122,14 +121,7 @@ def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     src.write_bytes(x.tobytes())
     weights.write_bytes(importance.tobytes())
     tool(isa, "quantize-blocks-weighted", qtype, src, weights, dst)
-    ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
-    expected = np.asarray(reference(x, importance)).reshape(-1)
-    mismatched = np.flatnonzero(ours != expected)
-    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // size})"
-    tool("avx512", "dequantize-blocks", qtype, dst, back)
-    mine = np.frombuffer(back.read_bytes(), dtype=F)
-    theirs = gguf.quants.dequantize(ours.reshape(-1, size), gguf.GGMLQuantizationType[qtype]).reshape(-1)
-    assert np.array_equal(mine.view(np.uint32), theirs.astype(F).view(np.uint32))
+    check_bytes_and_layout(qtype, size, dst, reference(x, importance), back)
 
 
 @pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])

@@ -343,6 +343,19 @@ REFERENCES = {"Q2_K": (q2_k_reference, 84), "Q3_K": (q3_k_reference, 110), "Q4_K
               "Q5_K": (q5_k_reference, 176), "Q6_K": (q6_k_reference, 210)}
 
 
+def check_bytes_and_layout(qtype, size, dst, expected, back):
+    """Our blocks in `dst` equal `expected` byte for byte, and gguf-py's decoder gives exactly our
+    dequantization (the layout). Returns our dequantized values."""
+    ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
+    mismatched = np.flatnonzero(ours != np.asarray(expected).reshape(-1))
+    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // size})"
+    tool("avx512", "dequantize-blocks", qtype, dst, back)
+    mine = np.frombuffer(back.read_bytes(), dtype=F)
+    theirs = gguf.quants.dequantize(ours.reshape(-1, size), gguf.GGMLQuantizationType[qtype]).reshape(-1)
+    assert np.array_equal(mine.view(np.uint32), theirs.astype(F).view(np.uint32))
+    return mine
+
+
 def super_blocks(count, seed):
     """Super-blocks with the cases that matter: zeros, a constant, tiny values (below ggml's 1e-15
     threshold), one sub-block far larger than the rest (small sub-scales round to 0), outliers,
@@ -379,16 +392,8 @@ def test_k_quants_match_the_numpy_port_of_ggml_and_gguf_py_reads_them(qtype, isa
     src, dst, back = tmp / "x.f32", tmp / "q.bin", tmp / "y.f32"
     src.write_bytes(x.tobytes())
     tool(isa, "quantize-blocks", qtype, src, dst)
-    ours = np.frombuffer(dst.read_bytes(), dtype=np.uint8)
-    assert ours.size == 97 * size
-    expected = reference(x)
-    mismatched = np.flatnonzero(ours != expected)
-    assert mismatched.size == 0, f"first differing bytes {mismatched[:8]} (block {mismatched[0] // size})"
-    # Layout: gguf-py's decoder gives exactly our dequantization.
-    tool("avx512", "dequantize-blocks", qtype, dst, back)
-    mine = np.frombuffer(back.read_bytes(), dtype=F)
-    theirs = gguf.quants.dequantize(ours.reshape(-1, size), gguf.GGMLQuantizationType[qtype]).reshape(-1)
-    assert np.array_equal(mine.view(np.uint32), theirs.astype(F).view(np.uint32))
+    assert dst.stat().st_size == 97 * size
+    mine = check_bytes_and_layout(qtype, size, dst, reference(x), back)
     # And the round trip is as good as the format: within one code step of the super-block's
     # largest sub-block (a step is range/15 for 4 bits, /31 for 5, amax/31 for Q6_K's signed codes);
     # super-blocks whose values all stay under ggml's 1e-15 threshold become zeros in Q6_K.
