@@ -6,8 +6,9 @@ import QuantCore
 
 /// `quant-bench pipeline`: quantizes a generated F32 model (1 GiB by default, one tensor of 256 MiB)
 /// with `quantctl quantize` in a child process, under `/usr/bin/time -v` for its peak RSS, and
-/// compares with, in the same run: the kernels alone on the same tensors, and the PyPI `gguf`
-/// package's `quants.quantize` doing Q8_0.
+/// compares with, in the same run: the kernels alone on the same tensors, the I/O floor (reading the
+/// model and writing an output of the artifact's size, nothing else), and the PyPI `gguf` package's
+/// `quants.quantize` doing Q8_0.
 public struct PipelineBenchmark {
     public let sizeMiB: Int
     public let directory: String
@@ -37,7 +38,7 @@ public struct PipelineBenchmark {
         let shapes = try writeModel(model)
         defer { try? FileManager.default.removeItem(atPath: model) }
         let bytes = Double(shapes.reduce(0) { $0 + $1.1.reduce(1, *) } * 4)
-        var rows: [(String, Double, Double, Double)] = []
+        var rows: [(String, Double, Double, Double, Double)] = []
         for preset in ["int8", "q4_0", "q8_0"] {
             for fsync in [true, false] {
                 progress("quantctl quantize --preset \(preset)\(fsync ? "" : " --no-fsync")")
@@ -52,7 +53,10 @@ public struct PipelineBenchmark {
                 let rss = runs.map(\.1).max()!
                 progress("kernels only, \(preset)")
                 let kernelSeconds = try kernelOnly(model: model, preset: preset)
-                rows.append((preset + (fsync ? "" : " (no fsync)"), seconds, kernelSeconds, rss))
+                let outputBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? NSNumber)?.intValue ?? 0
+                progress("I/O floor, \(outputBytes >> 20) MiB out")
+                let floorSeconds = try ioFloor(model: model, outputBytes: outputBytes, output: output + ".floor", fsync: fsync)
+                rows.append((preset + (fsync ? "" : " (no fsync)"), seconds, kernelSeconds, rss, floorSeconds))
             }
         }
         var pythonSeconds: Double?
@@ -62,14 +66,17 @@ public struct PipelineBenchmark {
         }
         var table = "pipeline: \(sizeMiB) MiB F32 model, \(shapes.count) tensors (largest \(shapes.map { ($0.1.reduce(1, *) * 4) >> 20 }.max()!) MiB), \(threads) threads\n"
         table += "median of 3 runs of `quantctl quantize` (process start, header, writes and fsync included)\n"
-        table += "preset   end-to-end s   GB/s   kernels-only s   GB/s   e2e/kernels   peak RSS MiB\n"
+        table += "I/O floor: read the model, write an output of the artifact's size (fsync'd when the run is), one thread\n"
+        table += "preset   end-to-end s   GB/s   kernels-only s   GB/s   e2e/kernels   I/O floor s   e2e/(floor+kernels)   peak RSS MiB\n"
         var json: [String] = []
-        for (preset, seconds, kernelSeconds, rss) in rows {
+        for (preset, seconds, kernelSeconds, rss, floorSeconds) in rows {
             let ratio = kernelSeconds / seconds
+            let floorRatio = (floorSeconds + kernelSeconds) / seconds
             table += preset.padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: " %13.2f %6.2f %16.2f %6.2f %13.2f %14.1f\n", seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9, ratio, rss)
-            json.append(String(format: "{\"run\":\"%@\",\"seconds\":%.3f,\"gbps\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gbps\":%.3f,\"ratio_to_kernels\":%.3f,\"peak_rss_mib\":%.1f}",
-                               preset, seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9, ratio, rss))
+                + String(format: " %13.2f %6.2f %16.2f %6.2f %13.2f %13.2f %21.2f %14.1f\n", seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9,
+                         ratio, floorSeconds, floorRatio, rss)
+            json.append(String(format: "{\"run\":\"%@\",\"seconds\":%.3f,\"gbps\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gbps\":%.3f,\"ratio_to_kernels\":%.3f,\"io_floor_seconds\":%.3f,\"ratio_to_floor_and_kernels\":%.3f,\"peak_rss_mib\":%.1f}",
+                               preset, seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9, ratio, floorSeconds, floorRatio, rss))
         }
         var pythonJSON = "null"
         if let pythonSeconds, let q8 = rows.first(where: { $0.0 == "q8_0" }) {
@@ -136,6 +143,35 @@ public struct PipelineBenchmark {
                     }
                 }
             }
+        }
+    }
+
+    /// The least any run must do with the files: read the whole model (from the page cache, where
+    /// the runs before left it) and write `outputBytes` to a new file, fsync'd when the run is; 8 MiB
+    /// read() and write() calls on one thread, nothing computed. Median of 3.
+    func ioFloor(model: String, outputBytes: Int, output: String, fsync: Bool) throws -> Double {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 << 20, alignment: 4096)
+        defer {
+            buffer.deallocate()
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        memset(buffer.baseAddress!, 1, buffer.count)
+        return try medianSeconds(repeats: 3) {
+            try? FileManager.default.removeItem(atPath: output)
+            let input = open(model, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw BenchmarkError("cannot open \(model)") }
+            defer { close(input) }
+            while read(input, buffer.baseAddress, buffer.count) > 0 {}
+            let out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard out >= 0 else { throw BenchmarkError("cannot create \(output)") }
+            defer { close(out) }
+            var left = outputBytes
+            while left > 0 {
+                let written = write(out, buffer.baseAddress, Swift.min(left, buffer.count))
+                guard written > 0 else { throw BenchmarkError("write to \(output) failed") }
+                left -= written
+            }
+            if fsync { _ = Glibc.fsync(out) }
         }
     }
 
