@@ -95,6 +95,10 @@ final class EventLoop: @unchecked Sendable {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake()
         exited.wait()
+        // The thread is gone: drop what it would have served, so no closure or handler keeps this
+        // loop (and its two descriptors) alive through a reference back to it.
+        handlers.removeAll()
+        tasks.withLock { $0.removeAll() }
     }
 
     // MARK: - Registration (loop thread only)
