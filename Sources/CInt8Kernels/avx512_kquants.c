@@ -165,10 +165,11 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
     }
 }
 
-/// qk_kquant_signed_scale (ref_kquants.c) with n = 16, nmax = 32 for the 16 sub-blocks of one Q6_K
-/// super-block at once: each one's scale and codes (+32).
-static void search_q6_k(const float *x, const float *qw, float scales[16], int8_t L[QK_K]) {
-    enum { N = 16, NMAX = 32 };
+/// qk_kquant_signed_scale (ref_kquants.c) with n = 16 for the 16 sub-blocks of one super-block at
+/// once (Q6_K: nmax 32; Q3_K with importance weights: nmax 4): each one's scale and codes (+nmax).
+static inline __attribute__((always_inline)) void search_signed_x16(const float *x, const float *qw, const int nmax, float scales[16],
+                                                                    int8_t L[QK_K]) {
+    enum { N = 16 };
     __m512 xt[N], wt[N], amax;
     __m512i Lt[N];
     gather_x16(x, N, xt);
@@ -177,8 +178,8 @@ static void search_q6_k(const float *x, const float *qw, float scales[16], int8_
     else for (int i = 0; i < N; ++i) wt[i] = _mm512_mul_ps(xt[i], xt[i]);
     const __m512 max = largest_magnitude_x16(xt, N, &amax);
     const __mmask16 zero = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
-    const __m512i lo = _mm512_set1_epi32(-NMAX), hi = _mm512_set1_epi32(NMAX - 1);
-    __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-NMAX), max);
+    const __m512i lo = _mm512_set1_epi32(-nmax), hi = _mm512_set1_epi32(nmax - 1);
+    __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-nmax), max);
     __m512 sumlx = _mm512_setzero_ps(), suml2 = _mm512_setzero_ps();
     for (int i = 0; i < N; ++i) {
         Lt[i] = _mm512_min_epi32(_mm512_max_epi32(nearest_epi32(_mm512_mul_ps(iscale, xt[i])), lo), hi);
@@ -190,7 +191,7 @@ static void search_q6_k(const float *x, const float *qw, float scales[16], int8_
     __m512 best = _mm512_mul_ps(scale, sumlx);
     for (int is = -9; is <= 9; ++is) {
         if (is == 0) continue;
-        const float offset = -(NMAX + 0.1f * is);  // the scalar expression
+        const float offset = -(nmax + 0.1f * is);  // the scalar expression
         iscale = _mm512_div_ps(_mm512_set1_ps(offset), max);
         __m512i Lx[N];
         sumlx = suml2 = _mm512_setzero_ps();
@@ -208,7 +209,7 @@ static void search_q6_k(const float *x, const float *qw, float scales[16], int8_
         best = _mm512_mask_blend_ps(better, best, _mm512_mul_ps(scale, sumlx));
     }
     _mm512_storeu_ps(scales, _mm512_mask_blend_ps(zero, scale, _mm512_setzero_ps()));
-    store_signed_codes_x16(Lt, N, zero, NMAX, L);
+    store_signed_codes_x16(Lt, N, zero, nmax, L);
 }
 
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
@@ -216,7 +217,7 @@ void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_q6_k(x, NULL, scales, L);
+        search_signed_x16(x, NULL, 32, scales, L);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
@@ -226,7 +227,7 @@ void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blo
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        search_q6_k(x, qw, scales, L);
+        search_signed_x16(x, qw, 32, scales, L);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
@@ -345,6 +346,30 @@ void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n) {
 
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, qk_kquant_store_q4_k, blocks); }
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, qk_kquant_store_q5_k, blocks); }
+
+/// ggml's quantize_row_q2_K_impl: search_x16's search over 16 values with the given weights and
+/// squared error, 37 candidates; the finish is the scalar one.
+void qk_quantize_q2_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    const qk_kquant_search search = {3, -0.9f, 0.05f, 36};
+    float scales[LANES], mins[LANES], weights[QK_K], sw[16];
+    uint8_t L[QK_K];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
+        search_x16(x, 16, 0, weights, &search, scales, mins, L);
+        qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
+    }
+}
+
+/// ggml's quantize_row_q3_K_impl: the signed search with nmax 4 and the given weights per lane.
+void qk_quantize_q3_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    float scales[16], weights[QK_K], sw[16];
+    int8_t L[QK_K];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
+        search_signed_x16(x, weights, 4, scales, L);
+        qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
+    }
+}
 
 #pragma clang attribute pop
 #endif

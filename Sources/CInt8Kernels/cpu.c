@@ -30,6 +30,8 @@ int qk_detect_isa(void) {
     .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_ref,                                           \
     .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_ref,                                           \
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_ref,                                           \
+    .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_ref,                                           \
+    .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_ref,                                           \
     LOW_BIT_KQUANT_REFERENCES
 
 /* Q2_K and Q3_K: the references (the AVX-512 table has its own quantizers). */
@@ -140,6 +142,8 @@ static const qk_kernel_table avx512_table = {
     .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx512,
     .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx512,
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx512,
+    .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_avx512,
+    .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_avx512,
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,

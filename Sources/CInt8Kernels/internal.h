@@ -129,6 +129,9 @@ extern const qk_kquant_search qk_q4_k_search, qk_q5_k_search, qk_q2_k_search;
 void qk_kquant_store_q2_k(void *blocks, size_t i, const float *x, const float scales[16], const float mins[16], uint8_t L[QK_K]);
 void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n);
 void qk_kquant_finish_q3_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
+void qk_kquant_pack_q3_scales(const int8_t codes[16], uint8_t packed[12]);
+void qk_kquant_requantize_q3_k(const float *x, int8_t L[QK_K], void *block);
+void qk_kquant_requantize_q2_k(const float *x, uint8_t L[QK_K], void *block);
 void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n);
 /* Writes super-block i of `blocks` from its searched sub-block scales, mins and codes. */
 typedef void (*qk_kquant_store)(void *blocks, size_t i, const float *x, const float scales[8], const float mins[8], uint8_t L[QK_K]);
@@ -147,6 +150,15 @@ void qk_kquant_weighted_finish(const float *x, int nmax, int cap, const float sc
 void qk_quantize_q4_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q5_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_kquant_importance_weights_q2_k(const float *x, const float *qw, float weights[QK_K], float sw[16]);
+void qk_kquant_weighted_finish_q2_k(const float *x, const float scales[16], const float mins[16], const float sw[16], uint8_t L[QK_K],
+                                   void *block);
+void qk_kquant_importance_weights_q3_k(const float *x, const float *qw, float weights[QK_K], float sw[16]);
+void qk_kquant_weighted_finish_q3_k(const float *x, const float scales[16], const float sw[16], int8_t L[QK_K], void *block);
+void qk_quantize_q2_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q2_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q3_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q3_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);

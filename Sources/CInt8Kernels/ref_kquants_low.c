@@ -49,6 +49,12 @@ void qk_kquant_store_q2_k(void *blocks, size_t i, const float *x, const float sc
         for (int j = 0; j < 16; ++j) y->scales[j] |= (uint8_t)(k_nearest_int(iscale * mins[j]) << 4);
         y->dmin = qk_fp32_to_fp16(max_min / q4scale);
     }
+    qk_kquant_requantize_q2_k(x, L, y);
+}
+
+/// Every code of a Q2_K super-block again against its stored scales, d and dmin, then packed.
+void qk_kquant_requantize_q2_k(const float *x, uint8_t L[QK_K], void *block) {
+    qk_block_q2_k *y = block;
     for (int j = 0; j < 16; ++j) {
         const float d = qk_fp16_to_fp32(y->d) * (y->scales[j] & 0xF);
         if (!d) continue;  // keeps the codes of the search, as ggml does
@@ -147,18 +153,32 @@ void qk_kquant_finish_q3_k(const float *x, const float scales[16], int8_t L[QK_K
             max_scale = scales[j];
         }
     }
-    memset(y->scales, 0, 12);
+    int8_t codes[16] = {0};
     y->d = 0;
     if (max_scale) {
         const float iscale = -32.f / max_scale;
-        for (int j = 0; j < 16; ++j) {
-            const int l = k_clamp((int8_t)k_nearest_int(iscale * scales[j]), -32, 31) + 32;
-            if (j < 8) y->scales[j] = (uint8_t)(l & 0xF);
-            else y->scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
-            y->scales[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
-        }
+        for (int j = 0; j < 16; ++j) codes[j] = (int8_t)(k_clamp((int8_t)k_nearest_int(iscale * scales[j]), -32, 31) + 32);
         y->d = qk_fp32_to_fp16(1 / iscale);
     }
+    qk_kquant_pack_q3_scales(codes, y->scales);
+    qk_kquant_requantize_q3_k(x, L, y);
+}
+
+/// Packs 16 six-bit scale codes (0...63) into Q3_K's 12 bytes: low nibbles, then two high bits each.
+void qk_kquant_pack_q3_scales(const int8_t codes[16], uint8_t packed[12]) {
+    memset(packed, 0, 12);
+    for (int j = 0; j < 16; ++j) {
+        const int l = codes[j];
+        if (j < 8) packed[j] = (uint8_t)(l & 0xF);
+        else packed[j - 8] |= (uint8_t)((l & 0xF) << 4);
+        packed[j % 4 + 8] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
+    }
+}
+
+/// Every code of a Q3_K super-block again against its stored scales and d, then the high-bit mask
+/// and the packed low bits.
+void qk_kquant_requantize_q3_k(const float *x, int8_t L[QK_K], void *block) {
+    qk_block_q3_k *y = block;
     for (int j = 0; j < 16; ++j) {
         const float d = qk_fp16_to_fp32(y->d) * (q3_scale_code(y->scales, j) - 32);
         if (!d) continue;  // keeps the codes of the search, as ggml does

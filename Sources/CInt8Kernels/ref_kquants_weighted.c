@@ -155,3 +155,70 @@ void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
+
+/// The search weights of one super-block's 16 sub-blocks of 16: qw_j * sqrt(sigma^2 + x_j^2), with
+/// sigma^2 the mean square (Q2_K) or twice it (Q3_K), as ggml has them; and each sub-block's sum.
+static void importance_weights_16(const float *x, const float *qw, int twice, float weights[QK_K], float sw[16]) {
+    float sum_x2 = 0;
+    for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
+    const float sigma2 = twice ? 2 * sum_x2 / QK_K : sum_x2 / QK_K;
+    for (int j = 0; j < 16; ++j) {
+        for (int l = 0; l < 16; ++l) weights[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+        float sumw = 0;
+        for (int l = 0; l < 16; ++l) sumw += weights[16 * j + l];
+        sw[j] = sumw;
+    }
+}
+
+void qk_kquant_importance_weights_q2_k(const float *x, const float *qw, float weights[QK_K], float sw[16]) {
+    importance_weights_16(x, qw, 0, weights, sw);
+}
+
+void qk_kquant_importance_weights_q3_k(const float *x, const float *qw, float weights[QK_K], float sw[16]) {
+    importance_weights_16(x, qw, 1, weights, sw);
+}
+
+/// Q3_K after the sub-block search: the 16 scales' own signed search (weighted by the sub-blocks'
+/// sums) gives their 6-bit codes and d, then the codes again.
+void qk_kquant_weighted_finish_q3_k(const float *x, const float scales[16], const float sw[16], int8_t L[QK_K], void *block) {
+    qk_block_q3_k *y = block;
+    int8_t Ls[16];
+    y->d = qk_fp32_to_fp16(qk_kquant_signed_scale(16, 32, scales, sw, Ls));
+    qk_kquant_pack_q3_scales(Ls, y->scales);
+    qk_kquant_requantize_q3_k(x, L, y);
+}
+
+/// Q2_K after the search: the 16 scales and mins coded to 4 bits by qp_search, then the codes again.
+void qk_kquant_weighted_finish_q2_k(const float *x, const float scales[16], const float mins[16], const float sw[16], uint8_t L[QK_K],
+                                   void *block) {
+    qk_block_q2_k *y = block;
+    uint8_t Ls[16], Lm[16];
+    y->d = qk_fp32_to_fp16(qp_search(16, 15, scales, Ls, sw));
+    y->dmin = qk_fp32_to_fp16(qp_search(16, 15, mins, Lm, sw));
+    for (int j = 0; j < 16; ++j) y->scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+    qk_kquant_requantize_q2_k(x, L, y);
+}
+
+/// ggml's quantize_row_q2_K_impl: make_qkx3_quants over 16 values with codes 0...3.
+void qk_quantize_q2_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    uint8_t L[QK_K], Laux[16];
+    float weights[QK_K], sw[16], scales[16], mins[16];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
+        for (int j = 0; j < 16; ++j) scales[j] = qkx3_search(16, 3, x + 16 * j, weights + 16 * j, L + 16 * j, &mins[j], Laux);
+        qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
+    }
+}
+
+/// ggml's quantize_row_q3_K_impl: the signed scale search (make_qx_quants) over each sub-block with
+/// the weights, then the same search over the 16 scales (weighted by the sub-blocks' sums) for
+/// their 6-bit codes under d.
+void qk_quantize_q3_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    int8_t L[QK_K];
+    float weights[QK_K], sw[16], scales[16];
+    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
+        qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
+        for (int j = 0; j < 16; ++j) scales[j] = qk_kquant_signed_scale(16, 4, x + 16 * j, weights + 16 * j, L + 16 * j);
+        qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
+    }
+}

@@ -52,14 +52,14 @@ extension Kernels {
     }
 
     /// Whether `quantizeBlocks(_:_:importance:into:)` takes importance weights for this format.
-    public static func takesImportance(_ format: BlockFormat) -> Bool { [.q4_K, .q5_K, .q6_K].contains(format) }
+    public static func takesImportance(_ format: BlockFormat) -> Bool { format.isKQuant }
 
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
-    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{4,5,6}_K_impl).
+    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{2,3,4,5,6}_K_impl).
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
                                into out: UnsafeMutableRawBufferPointer) throws {
         let cols = importance.count
-        try require(Self.takesImportance(format), "\(format.rawValue) takes no importance weights (Q4_K, Q5_K and Q6_K do)")
+        try require(Self.takesImportance(format), "\(format.rawValue) takes no importance weights (the K-quants Q2_K to Q6_K do)")
         try require(cols > 0 && cols % format.elementsPerBlock == 0, "rows of \(cols) values are not whole \(format.rawValue) super-blocks of 256")
         try require(x.count % cols == 0, "\(x.count) values are not whole rows of \(cols)")
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
@@ -67,6 +67,8 @@ extension Kernels {
         let rowBytes = format.byteCount(elements: cols)
         let function: qk_weighted_quantize_fn =
             switch format {
+            case .q2_K: table.pointee.quantize_q2_k_weighted
+            case .q3_K: table.pointee.quantize_q3_k_weighted
             case .q5_K: table.pointee.quantize_q5_k_weighted
             case .q6_K: table.pointee.quantize_q6_k_weighted
             default: table.pointee.quantize_q4_k_weighted

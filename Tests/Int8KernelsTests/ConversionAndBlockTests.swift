@@ -121,7 +121,7 @@ struct ConversionAndBlockTests {
 
     /// The importance-weighted K-quants (llama.cpp's imatrix path): every variant gives the scalar
     /// reference's bytes (checked against a NumPy port of ggml in Tests/Interop).
-    @Test(arguments: [BlockFormat.q4_K, .q5_K, .q6_K])
+    @Test(arguments: [BlockFormat.q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
     func importanceWeightedBlocksMatchReference(format: BlockFormat) throws {
         var rng = SplitMix64(seed: 7)
         let x = Self.trickyBlocks(&rng, count: 96)  // 4 rows of 768: three super-blocks each (pairs and a tail)

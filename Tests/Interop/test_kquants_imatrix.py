@@ -1,5 +1,5 @@
-"""K-quants with importance weights (llama.cpp's imatrix path): our Q4_K, Q5_K and Q6_K bytes equal a
-NumPy port of ggml's quantize_row_q{4,5,6}_K_impl (make_qkx3_quants, make_qp_quants, make_qx_quants
+"""K-quants with importance weights (llama.cpp's imatrix path): our Q2_K ... Q6_K bytes equal a NumPy
+port of ggml's quantize_row_q{2,3,4,5,6}_K_impl (make_qkx3_quants, make_qp_quants, make_qx_quants
 with weights), written apart from the C; gguf-py decodes them; and the weights do what they are for:
 the weighted error falls against the unweighted quantization."""
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 
 from conftest import BIN  # noqa: F401  (the interop tool is built by the session)
 from test_blocks_interop import tool
-from test_kquants_interop import (F, check_bytes_and_layout, finish_scale_min, nearest_int, q4_k_pack, q5_k_pack, q6_k_reference,
-                                  scale_min_search, super_blocks)
+from test_kquants_interop import (F, check_bytes_and_layout, finish_scale_min, nearest_int, q2_k_block, q3_k_block, q4_k_pack, q5_k_pack,
+                                  q6_k_reference, scale_min_search, signed_scales, super_blocks)
 
 
 def ni(v):
@@ -93,7 +93,51 @@ def weighted_scale_min_blocks(x, importance, nmax, cap):
     return out
 
 
+def importance_weights_16(v, qw, twice):
+    """Q2_K's and Q3_K's search weights: qw * sqrt(sigma^2 + v^2) per sub-block of 16, sigma^2 the
+    mean square (twice it for Q3_K), and each sub-block's sum."""
+    sum_x2 = F(0)
+    for l in range(256):
+        sum_x2 = F(sum_x2 + F(v[l] * v[l]))
+    sigma2 = F(F(F(2) * sum_x2) / F(256)) if twice else F(sum_x2 / F(256))
+    w = (qw * np.sqrt((sigma2 + (v * v).astype(F)).astype(F)).astype(F)).astype(F).reshape(16, 16)
+    sw = np.zeros(16, F)
+    for l in range(16):
+        sw = (sw + w[:, l]).astype(F)
+    return w, sw
+
+
+def q2_k_weighted(x, importance):
+    """quantize_row_q2_K_impl."""
+    qw_all = np.tile(importance.astype(F), x.size // importance.size)
+    blocks = []
+    for b in range(x.size // 256):
+        v = x[256 * b:256 * b + 256]
+        w, sw = importance_weights_16(v, qw_all[256 * b:256 * b + 256], False)
+        scales, mins, L = scale_min_search(v.reshape(16, 16), w, 3, -0.9, 0.05, 36)
+        d_block, ls = qp_search(scales, 15, sw)
+        m_block, lm = qp_search(mins, 15, sw)
+        packed = np.array([(ls[j] | (lm[j] << 4)) & 0xFF for j in range(16)], np.int64)
+        blocks.append(q2_k_block(v, packed, np.float16(d_block), np.float16(m_block), L.reshape(-1).copy()))
+    return np.concatenate(blocks)
+
+
+def q3_k_weighted(x, importance):
+    """quantize_row_q3_K_impl."""
+    qw_all = np.tile(importance.astype(F), x.size // importance.size)
+    blocks = []
+    for b in range(x.size // 256):
+        v = x[256 * b:256 * b + 256]
+        w, sw = importance_weights_16(v, qw_all[256 * b:256 * b + 256], True)
+        scales, L = signed_scales(v.reshape(16, 16), 4, w)
+        d_block, ls = signed_scales(scales.reshape(1, 16), 32, sw.reshape(1, 16))
+        blocks.append(q3_k_block(v, [int(c) for c in ls[0]], np.float16(d_block[0]), L.reshape(-1).copy()))
+    return np.concatenate(blocks)
+
+
 WEIGHTED = {
+    "Q2_K": (q2_k_weighted, 84),
+    "Q3_K": (q3_k_weighted, 110),
     "Q4_K": (lambda x, w: q4_k_pack(weighted_scale_min_blocks(x, w, 15, False)), 144),
     "Q5_K": (lambda x, w: q5_k_pack(weighted_scale_min_blocks(x, w, 31, True)), 176),
     "Q6_K": (lambda x, w: q6_k_reference(x, w), 210),
@@ -111,7 +155,7 @@ def importance_row(cols, seed):
 
 
 @pytest.mark.parametrize("isa", ["scalar", "avx512"])
-@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     reference, size = WEIGHTED[qtype]
     cols = 768  # three super-blocks a row: the vector quantizers run them in pairs
@@ -124,7 +168,7 @@ def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     check_bytes_and_layout(qtype, size, dst, reference(x, importance), back)
 
 
-@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_importance_weights_lower_the_weighted_error(qtype, tmp):
     """What an importance matrix is for: the error weighted by each column's importance (the
     expected squared output error for inputs with those second moments) falls."""
@@ -154,7 +198,7 @@ def test_importance_weights_are_checked(tmp):
         tool("avx512", "quantize-blocks-weighted", "Q4_K", src, weights, dst)
     weights.write_bytes(np.ones(256, F).tobytes())
     with pytest.raises(AssertionError, match="takes no importance weights"):
-        tool("avx512", "quantize-blocks-weighted", "Q3_K", src, weights, dst)
+        tool("avx512", "quantize-blocks-weighted", "Q4_0", src, weights, dst)
 
 
 def test_a_calibration_dataset_weights_k_quant_layers_like_an_imatrix(tmp):

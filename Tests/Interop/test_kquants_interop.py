@@ -253,15 +253,20 @@ def q2_k_reference(x):
         if max_min > 0:
             packed = packed | ((nearest_int((F(F(15) / max_min) * m).astype(F)) << 4) & 0xFF)
             dmin16 = np.float16(F(max_min / F(15)))
-        for j in range(16):
-            d = F(F(d16) * F(packed[j] & 0xF))
-            if d == 0:
-                continue
-            dm = F(F(dmin16) * F(packed[j] >> 4))
-            v = x[256 * b + 16 * j:256 * b + 16 * j + 16]
-            codes[16 * j:16 * j + 16] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, 3)
-        blocks.append(np.concatenate([packed.astype(np.uint8), pack_two_bit(codes), np.array([d16, dmin16], np.float16).view(np.uint8)]))
+        blocks.append(q2_k_block(x[256 * b:256 * b + 256], packed, d16, dmin16, codes))
     return np.concatenate(blocks)
+
+
+def q2_k_block(v256, packed, d16, dmin16, codes):
+    """One Q2_K block from its scale|min bytes, d and dmin: every code again, then the bytes."""
+    for j in range(16):
+        d = F(F(d16) * F(packed[j] & 0xF))
+        if d == 0:
+            continue
+        dm = F(F(dmin16) * F(packed[j] >> 4))
+        v = v256[16 * j:16 * j + 16]
+        codes[16 * j:16 * j + 16] = np.clip(nearest_int(((v + dm).astype(F) / d).astype(F)), 0, 3)
+    return np.concatenate([np.asarray(packed).astype(np.uint8), pack_two_bit(codes), np.array([d16, dmin16], np.float16).view(np.uint8)])
 
 
 def q3_scales(x, nmax=4):
@@ -310,33 +315,38 @@ def q3_k_reference(x):
     for b in range(x.size // 256):
         s, codes = scales[16 * b:16 * b + 16], L[16 * b:16 * b + 16].reshape(-1).copy()
         max_scale = s[int(np.argmax(np.abs(s)))]
-        packed = np.zeros(12, np.int64)
+        scale_codes = [0] * 16
         d16 = np.float16(0)
         if max_scale != 0:
             iscale = F(F(-32) / max_scale)
-            for j in range(16):
-                l = int(np.clip(nearest_int(np.array([iscale * s[j]], F))[0], -32, 31)) + 32
-                if j < 8:
-                    packed[j] = l & 0xF
-                else:
-                    packed[j - 8] |= (l & 0xF) << 4
-                packed[j % 4 + 8] |= (l >> 4) << (2 * (j // 4))
+            scale_codes = [int(np.clip(nearest_int(np.array([iscale * s[j]], F))[0], -32, 31)) + 32 for j in range(16)]
             d16 = np.float16(F(F(1) / iscale))
-        for j in range(16):
-            low = packed[j] & 0xF if j < 8 else packed[j - 8] >> 4
-            sc = (low | (((packed[8 + j % 4] >> (2 * (j // 4))) & 3) << 4)) - 32
-            d = F(F(d16) * F(sc))
-            if d == 0:
-                continue
-            v = x[256 * b + 16 * j:256 * b + 16 * j + 16]
-            codes[16 * j:16 * j + 16] = np.clip(nearest_int((v / d).astype(F)), -4, 3) + 4
-        hmask = np.zeros(32, np.int64)
-        for e in range(256):
-            if codes[e] > 3:
-                hmask[e % 32] |= 1 << (e // 32)
-        blocks.append(np.concatenate([hmask.astype(np.uint8), pack_two_bit(codes & 3), packed.astype(np.uint8),
-                                      np.array([d16], np.float16).view(np.uint8)]))
+        blocks.append(q3_k_block(x[256 * b:256 * b + 256], scale_codes, d16, codes))
     return np.concatenate(blocks)
+
+
+def q3_k_block(v256, scale_codes, d16, codes):
+    """One Q3_K block from its 16 six-bit scale codes and d: every code again, then the bytes."""
+    packed = np.zeros(12, np.int64)
+    for j, l in enumerate(scale_codes):
+        if j < 8:
+            packed[j] = l & 0xF
+        else:
+            packed[j - 8] |= (l & 0xF) << 4
+        packed[j % 4 + 8] |= (l >> 4) << (2 * (j // 4))
+    for j in range(16):
+        low = packed[j] & 0xF if j < 8 else packed[j - 8] >> 4
+        sc = (low | (((packed[8 + j % 4] >> (2 * (j // 4))) & 3) << 4)) - 32
+        d = F(F(d16) * F(sc))
+        if d == 0:
+            continue
+        v = v256[16 * j:16 * j + 16]
+        codes[16 * j:16 * j + 16] = np.clip(nearest_int((v / d).astype(F)), -4, 3) + 4
+    hmask = np.zeros(32, np.int64)
+    for e in range(256):
+        if codes[e] > 3:
+            hmask[e % 32] |= 1 << (e // 32)
+    return np.concatenate([hmask.astype(np.uint8), pack_two_bit(codes & 3), packed.astype(np.uint8), np.array([d16], np.float16).view(np.uint8)])
 
 
 REFERENCES = {"Q2_K": (q2_k_reference, 84), "Q3_K": (q3_k_reference, 110), "Q4_K": (q4_k_reference, 144),

@@ -188,7 +188,7 @@ public struct WeightSpec: Equatable, Sendable {
                     throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
                 }
                 guard let format = BlockFormat(rawValue: type.rawValue), Kernels.takesImportance(format) else {
-                    throw RecipeError(field("dataset_id"), "gives importance weights to Q4_K, Q5_K and Q6_K only, not \(type.rawValue)")
+                    throw RecipeError(field("dataset_id"), "gives importance weights to the K-quants (Q2_K to Q6_K) only, not \(type.rawValue)")
                 }
                 spec.datasetID = dataset
             }
