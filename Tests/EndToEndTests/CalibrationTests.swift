@@ -81,6 +81,56 @@ struct CalibrationEndToEndTests {
         #expect(try client.datasets().isEmpty)
     }
 
+    /// A K-quant job with the dataset as its importance matrix (llama.cpp's imatrix): the report marks
+    /// the weighted layers, the GGUF artifact dequantizes, and each layer's output on the dataset's
+    /// own inputs is closer to fp32 than the same preset's without the dataset.
+    @Test func kQuantJobsTakeTheDatasetAsAnImportanceMatrix() throws {
+        let server = try LiveServer()
+        let files = try Fixtures()
+        let client = try server.client()
+        let modelPath = try files.model(layers: 2, rows: 64, cols: 256)
+        let datasetPath = try Self.dataset(files, layers: 2, cols: 256)
+        let model = try client.uploadModel(path: modelPath, name: "mlp")
+        let dataset = try client.uploadDataset(path: datasetPath, name: "activations")
+        let original = try files.tensors(of: modelPath, dequantize: false)
+        let inputs = try files.tensors(of: datasetPath, dequantize: false)
+        var sqnr: [String: [Double]] = [:]
+        for (kind, recipe) in [("plain", ["preset": "q4_k"] as [String: Any]), ("weighted", ["preset": "q4_k", "weights": ["dataset_id": dataset.id]])] {
+            let submitted = try client.submitJob(modelID: model.id, recipeJSON: try Self.recipe(recipe), name: kind)
+            let job = try client.waitForJob(submitted.id, initialInterval: 0.05)
+            #expect(job.status == "succeeded", "\(kind): \(String(describing: job.error))")
+            let report = try client.report(ofJob: job.id)
+            let labels = report.tensors.compactMap(\.calibration).map(\.rounding)
+            if kind == "weighted" {
+                #expect(labels.count == 2 && labels.allSatisfy { $0.hasPrefix("importance-weighted") }, "\(labels)")
+            } else {
+                #expect(labels.isEmpty, "\(labels)")
+            }
+            let artifact = files.path("\(kind).gguf")
+            _ = try client.downloadArtifact(ofJob: job.id, to: artifact)
+            let restored = try files.tensors(of: artifact, dequantize: true)
+            sqnr[kind] = try (0..<2).map { layer in
+                let w = try #require(original["layers.\(layer).weight"]), q = try #require(restored["layers.\(layer).weight"])
+                let x = try #require(inputs["layers.\(layer).input"])
+                var signal = 0.0, noise = 0.0
+                for sample in 0..<128 {
+                    for row in 0..<64 {
+                        var exact = 0.0, quantized = 0.0
+                        for c in 0..<256 {
+                            exact += Double(x[sample * 256 + c]) * Double(w[row * 256 + c])
+                            quantized += Double(x[sample * 256 + c]) * Double(q[row * 256 + c])
+                        }
+                        signal += exact * exact
+                        noise += (exact - quantized) * (exact - quantized)
+                    }
+                }
+                return 10 * log10(signal / noise)
+            }
+        }
+        let plain = try #require(sqnr["plain"]), weighted = try #require(sqnr["weighted"])
+        for layer in 0..<2 { #expect(weighted[layer] > plain[layer], "layer \(layer): \(plain) -> \(weighted)") }
+    }
+
     @Test func datasetErrorsSayWhatToFix() throws {
         let server = try LiveServer()
         let files = try Fixtures()
