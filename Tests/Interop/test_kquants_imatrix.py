@@ -68,10 +68,8 @@ def qp_search(x, nmax, qw):
 
 def weighted_scale_min_blocks(x, importance, nmax, cap):
     """quantize_row_q{4,5}_K_impl's super-blocks: (d16, dmin16, packed, codes) each."""
-    qw_all = np.tile(importance.astype(F), x.size // importance.size)
     out = []
-    for b in range(x.size // 256):
-        v, qw = x[256 * b:256 * b + 256], qw_all[256 * b:256 * b + 256]
+    for v, qw in weighted_super_blocks(x, importance):
         sum_x2 = F(0)
         for l in range(256):
             sum_x2 = F(sum_x2 + F(v[l] * v[l]))
@@ -107,13 +105,18 @@ def importance_weights_16(v, qw, twice):
     return w, sw
 
 
+def weighted_super_blocks(x, importance):
+    """Each super-block of x with its 256 importance weights (rows of importance.size values)."""
+    qw_all = np.tile(importance.astype(F), x.size // importance.size)
+    for b in range(x.size // 256):
+        yield x[256 * b:256 * b + 256], qw_all[256 * b:256 * b + 256]
+
+
 def q2_k_weighted(x, importance):
     """quantize_row_q2_K_impl."""
-    qw_all = np.tile(importance.astype(F), x.size // importance.size)
     blocks = []
-    for b in range(x.size // 256):
-        v = x[256 * b:256 * b + 256]
-        w, sw = importance_weights_16(v, qw_all[256 * b:256 * b + 256], False)
+    for v, qw in weighted_super_blocks(x, importance):
+        w, sw = importance_weights_16(v, qw, False)
         scales, mins, L = scale_min_search(v.reshape(16, 16), w, 3, -0.9, 0.05, 36)
         d_block, ls = qp_search(scales, 15, sw)
         m_block, lm = qp_search(mins, 15, sw)
@@ -124,11 +127,9 @@ def q2_k_weighted(x, importance):
 
 def q3_k_weighted(x, importance):
     """quantize_row_q3_K_impl."""
-    qw_all = np.tile(importance.astype(F), x.size // importance.size)
     blocks = []
-    for b in range(x.size // 256):
-        v = x[256 * b:256 * b + 256]
-        w, sw = importance_weights_16(v, qw_all[256 * b:256 * b + 256], True)
+    for v, qw in weighted_super_blocks(x, importance):
+        w, sw = importance_weights_16(v, qw, True)
         scales, L = signed_scales(v.reshape(16, 16), 4, w)
         d_block, ls = signed_scales(scales.reshape(1, 16), 32, sw.reshape(1, 16))
         blocks.append(q3_k_block(v, [int(c) for c in ls[0]], np.float16(d_block[0]), L.reshape(-1).copy()))
