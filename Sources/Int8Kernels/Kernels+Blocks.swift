@@ -51,15 +51,12 @@ extension Kernels {
         function(x.baseAddress, out.baseAddress, x.count)
     }
 
-    /// Whether `quantizeBlocks(_:_:importance:into:)` takes importance weights for this format.
-    public static func takesImportance(_ format: BlockFormat) -> Bool { format.isKQuant }
-
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
-    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{2,3,4,5,6}_K_impl).
+    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{2,3,4,5,6}_K_impl). K-quants only.
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
                                into out: UnsafeMutableRawBufferPointer) throws {
         let cols = importance.count
-        try require(Self.takesImportance(format), "\(format.rawValue) takes no importance weights (the K-quants Q2_K to Q6_K do)")
+        try require(format.isKQuant, "\(format.rawValue) takes no importance weights (the K-quants Q2_K to Q6_K do)")
         try require(cols > 0 && cols % format.elementsPerBlock == 0, "rows of \(cols) values are not whole \(format.rawValue) super-blocks of 256")
         try require(x.count % cols == 0, "\(x.count) values are not whole rows of \(cols)")
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")

@@ -53,7 +53,8 @@ final class TensorProcessor {
             }
             return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
-            let importance = try importanceLayer(plan).map { try calibration?.importance(of: $0, kernels: kernels) ?? [] }
+            var importance: [Float]?
+            if let calibration, let layer = importanceLayer(plan) { importance = try calibration.importance(of: layer, kernels: kernels) }
             return try blocks(plan.source, format: format, importance: importance, into: writer)
         case .float(let dtype):
             return try convert(plan.source, to: dtype, into: writer)
@@ -126,7 +127,7 @@ final class TensorProcessor {
     /// The calibration layer whose inputs weight this K-quant tensor's search (llama.cpp's importance
     /// matrix), when its recipe names a dataset and the dataset has samples for it.
     private func importanceLayer(_ plan: TensorPlan) -> String? {
-        guard case .blocks(let format) = plan.action, Kernels.takesImportance(format), plan.spec?.method == .gguf,
+        guard case .blocks(let format) = plan.action, format.isKQuant, plan.spec?.method == .gguf,
               plan.spec?.datasetID != nil, plan.source.shape.count == 2 else { return nil }
         return calibration?.dataset.layer(ofWeight: plan.source.name)
     }

@@ -187,7 +187,7 @@ public struct WeightSpec: Equatable, Sendable {
                 guard let dataset = datasetValue.stringValue, !dataset.isEmpty else {
                     throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
                 }
-                guard let format = BlockFormat(rawValue: type.rawValue), Kernels.takesImportance(format) else {
+                guard let format = BlockFormat(rawValue: type.rawValue), format.isKQuant else {
                     throw RecipeError(field("dataset_id"), "gives importance weights to the K-quants (Q2_K to Q6_K) only, not \(type.rawValue)")
                 }
                 spec.datasetID = dataset
