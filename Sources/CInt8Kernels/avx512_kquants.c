@@ -212,25 +212,18 @@ static inline __attribute__((always_inline)) void search_signed_x16(const float 
     store_signed_codes_x16(Lt, N, zero, nmax, L);
 }
 
-void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) {
+/// Q6_K with importance weights qw laid out as x, or NULL for the reference's x^2.
+void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n) {
     qk_block_q6_k *y = blocks;
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_signed_x16(x, NULL, 32, scales, L);
+        search_signed_x16(x, qw ? qw + i * QK_K : NULL, 32, scales, L);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
 
-void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q6_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[16];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        search_signed_x16(x, qw, 32, scales, L);
-        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
-    }
-}
+void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) { qk_quantize_q6_k_weighted_avx512(x, NULL, blocks, n); }
 
 /// make_qkx3_quants (ref_kquants_weighted.c) is search_x16's search with given weights, 37
 /// candidates from -0.9 in steps of 0.05 (its `max <= min` flat test equals `max == min` for finite

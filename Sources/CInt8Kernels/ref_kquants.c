@@ -84,15 +84,20 @@ void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K
     }
 }
 
-void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n) {
+/// Q6_K of n values; with importance weights qw (NULL: x^2, the reference) laid out as x, ggml's
+/// quantize_row_q6_K_impl, which differs from the reference only in the search's weights.
+void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n) {
     qk_block_q6_k *y = blocks;
     int8_t L[QK_K];
     float scales[QK_K / 16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = qk_kquant_signed_scale(16, 32, x + 16 * ib, NULL, L + 16 * ib);
+        const float *w = qw ? qw + i * QK_K : NULL;
+        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = qk_kquant_signed_scale(16, 32, x + 16 * ib, w ? w + 16 * ib : NULL, L + 16 * ib);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
+
+void qk_quantize_q6_k_ref(const float *x, void *blocks, size_t n) { qk_quantize_q6_k_weighted_ref(x, NULL, blocks, n); }
 
 void qk_dequantize_q6_k_ref(const void *blocks, float *y, size_t n) {
     const qk_block_q6_k *x = blocks;

@@ -1,4 +1,4 @@
-// K-quants with importance weights: ggml's quantize_row_q{4,5,6}_K_impl step by step, the path
+// K-quants with importance weights: ggml's quantize_row_q{2,3,4,5}_K_impl step by step, the path
 // llama.cpp's quantize takes with an importance matrix. `qw` holds one weight per column of the row
 // (llama.cpp: the mean squared activation of that input column over the calibration data); the
 // searches then favour the columns whose inputs are large. Without weights the references in
@@ -145,16 +145,8 @@ void qk_quantize_q5_k_weighted_ref(const float *x, const float *qw, void *blocks
     }
 }
 
-/// Q6_K: the reference's search with the importance weights in place of x^2, then its finish.
-void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q6_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[QK_K / 16];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = qk_kquant_signed_scale(16, 32, x + 16 * ib, qw + 16 * ib, L + 16 * ib);
-        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
-    }
-}
+/* Q6_K with weights is qk_quantize_q6_k_weighted_ref in ref_kquants.c: the reference with the
+   importance weights in place of x^2. */
 
 /// The search weights of one super-block's 16 sub-blocks of 16: qw_j * sqrt(sigma^2 + x_j^2), with
 /// sigma^2 the mean square (Q2_K) or twice it (Q3_K), as ggml has them; and each sub-block's sum.
