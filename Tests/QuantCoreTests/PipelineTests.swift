@@ -121,6 +121,26 @@ struct PipelineTests {
         #expect(copied[77].isNaN && copied[78] == bad[78])
     }
 
+    /// Block and float encoders find NaN and Inf from their error sums instead of a range pass:
+    /// every kind is still reported with its count, in any chunk and either thread's rows.
+    @Test func nonFiniteValuesAreFoundInEveryChunkForEveryEncoder() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (index, (poison, count)) in [(Float.nan, 1), (Float.infinity, 2), (-Float.infinity, 3)].enumerated() {
+            let input = dir.appendingPathComponent("m\(index).safetensors").path
+            var bad = Self.values(16 * 512, seed: 9)
+            for k in 0..<count { bad[5700 + 100 * k] = poison }  // all in row 11: one part counts them
+            try writeModel(input, [("clean", [8, 512], Self.values(8 * 512, seed: 10)), ("bad", [16, 512], bad)])
+            for preset in ["q4_0", "q5_1", "q2_k", "q3_k", "q4_k", "q6_k", "bf16", "fp16"] {
+                let output = dir.appendingPathComponent("o-\(preset)").path
+                #expect(throws: PipelineError.nonFinite("bad", count), "\(preset) \(poison)") {
+                    _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: PipelineOptions(threads: 2, chunkElements: 1024))
+                }
+                #expect(!FileManager.default.fileExists(atPath: output))
+            }
+        }
+    }
+
     @Test func scalesAreStoredInTheirDTypeAndUsedAsStored() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

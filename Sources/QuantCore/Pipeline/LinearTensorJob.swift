@@ -118,12 +118,12 @@ struct LinearTensorJob: @unchecked Sendable {
         let lastDim = tensor.shape.last ?? 1
         for chunk in processor.chunks(rows: rows, cols: cols, whole: tensor.shape.count <= 1) {
             let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
-            let x = UncheckedBox(try processor.read(tensor, elements: elements))
+            let x = processor.inputBuffer(elements.count)
             let out = UncheckedBox(processor.codeBuffer(elements.count))
             let job = self
             metrics.merge(try processor.parallel(rows: chunk.count) { range, sums in
                 let part = (range.lowerBound * cols)..<(range.upperBound * cols)
-                let values = UnsafeBufferPointer(rebasing: x.value[part])
+                let values = try job.processor.source.read(job.tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: job.kernels)
                 let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
                 var mins = ranges.mins, maxs = ranges.maxs

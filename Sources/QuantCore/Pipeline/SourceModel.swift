@@ -72,32 +72,51 @@ public final class SourceModel: Sendable {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[tensor.byteRange])
     }
 
-    /// Elements `range` of a float tensor as fp32: straight from the mapping when the file holds
-    /// aligned F32, otherwise decoded into `scratch` (valid until its next use).
+    /// Elements `range` of a float tensor as fp32 in `scratch` (valid until its next use).
     public func floats(
         of tensor: SourceTensor, _ range: Range<Int>, scratch: ScratchBuffer<Float>, kernels: Kernels
     ) throws -> UnsafeBufferPointer<Float> {
+        let out = scratch.take(range.count)
+        try read(tensor, range, into: out, kernels: kernels)
+        return UnsafeBufferPointer(out)
+    }
+
+    /// Decodes elements `range` of a float tensor into `out` (at least `range.count` values). F32 is
+    /// copied with pread, which maps nothing into this process, so nothing needs releasing after;
+    /// other dtypes are decoded from the mapping. Safe to call from several threads at once for
+    /// different ranges.
+    public func read(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
         guard let dtype = tensor.floatDType else {
             throw PipelineError.unsupported(tensor.name, "\(tensor.dtypeName) tensors hold no floats to quantize")
         }
-        let bytes = bytes(of: tensor)
-        let bits = dtype.bitWidth
-        mapping.prefetch((tensor.byteRange.lowerBound + range.lowerBound * bits / 8)..<(tensor.byteRange.lowerBound + (range.upperBound * bits + 7) / 8))
-        if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
-            let start = base.assumingMemoryBound(to: Float.self) + range.lowerBound
-            return UnsafeBufferPointer(start: start, count: range.count)
+        guard out.count >= range.count else {
+            throw PipelineError.unsupported(tensor.name, "internal: \(range.count) values read into a buffer of \(out.count)")
         }
-        let out = scratch.take(range.count)
         let width = dtype.bitWidth / 8
+        if dtype == .f32 {
+            let first = tensor.byteRange.lowerBound + range.lowerBound * width
+            return try mapping.read(first..<(first + range.count * width), into: UnsafeMutableRawBufferPointer(out))
+        }
+        let bytes = bytes(of: tensor)
+        let target = UnsafeMutableBufferPointer(rebasing: out[0..<range.count])
         switch dtype {
         case .f16, .bf16, .f8E4M3, .f8E5M2:
             let format: Kernels.SourceFormat = [.f16: .fp16, .bf16: .bf16, .f8E4M3: .fp8E4M3, .f8E5M2: .fp8E5M2][dtype]!
             try kernels.convertToFloat(
-                format, UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * width)..<(range.upperBound * width)]), into: out)
+                format, UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * width)..<(range.upperBound * width)]), into: target)
         default:
-            try FloatCodec.toFloat32(dtype, bytes: bytes, first: range.lowerBound, into: out)
+            try FloatCodec.toFloat32(dtype, bytes: bytes, first: range.lowerBound, into: target)
         }
-        return UnsafeBufferPointer(out)
+    }
+
+    /// Reads elements `part` of a chunk that starts at element `chunkStart` into its place in
+    /// `buffer` (the whole chunk's), and returns that place: each worker reads its own rows.
+    func read(
+        _ tensor: SourceTensor, chunkStart: Int, part: Range<Int>, into buffer: UncheckedBox<UnsafeMutableBufferPointer<Float>>, kernels: Kernels
+    ) throws -> UnsafeBufferPointer<Float> {
+        let place = UnsafeMutableBufferPointer(rebasing: buffer.value[part])
+        try read(tensor, (chunkStart + part.lowerBound)..<(chunkStart + part.upperBound), into: place, kernels: kernels)
+        return UnsafeBufferPointer(place)
     }
 
     /// Lets the kernel drop the pages behind elements `range` of a tensor from our resident set.

@@ -82,6 +82,11 @@ final class TensorProcessor {
         try source.floats(of: tensor, elements, scratch: floats, kernels: kernels)
     }
 
+    /// The input buffer of a chunk of `count` values, for workers that each read their own rows
+    /// (`SourceModel.read(_:chunkStart:part:into:kernels:)`): the copy out of the page cache then
+    /// runs on every thread, not before them.
+    func inputBuffer(_ count: Int) -> UncheckedBox<UnsafeMutableBufferPointer<Float>> { UncheckedBox(floats.take(count)) }
+
     func done(_ tensor: SourceTensor, elements: Range<Int>) throws {
         source.release(tensor, elements: elements)
         let bits = tensor.floatDType?.bitWidth ?? 8
@@ -163,19 +168,28 @@ final class TensorProcessor {
         var metrics = ErrorMetrics()
         for chunk in chunks(rows: rows, cols: cols, whole: tensor.shape.count <= 1) {
             let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
-            let x = UncheckedBox(try read(tensor, elements: elements))
+            let x = inputBuffer(elements.count)
             let out = UncheckedBox(codeBuffer(bytes(elements.count)))
             let back = UncheckedBox(reconstructionBuffer(elements.count))
             let kernels = kernels
+            let source = source
             metrics.merge(try parallel(rows: chunk.count) { range, sums in
                 let part = (range.lowerBound * cols)..<(range.upperBound * cols)
-                let values = UnsafeBufferPointer(rebasing: x.value[part])
-                let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
-                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
+                let values = try source.read(tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: kernels)
                 let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[bytes(part.lowerBound)..<bytes(part.upperBound)]))
                 let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
                 try encode(values, target, reconstruction)
-                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
+                var partSums = ErrorMetrics()
+                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &partSums)
+                // A NaN or Inf input always poisons the sums: only then are the values counted,
+                // which saves every clean chunk a pass (huge finite values can overflow the sums
+                // too; the count then finds nothing). The encoders take non-finite values without
+                // harm, and their bytes are never written, since the throw abandons the chunk.
+                if !partSums.sumSquares.isFinite || !partSums.sumSquaredError.isFinite {
+                    let bad = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1)).nonFinite
+                    if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
+                }
+                sums.merge(partSums)
             })
             try writer.write(UnsafeRawBufferPointer(out.value))
             try done(tensor, elements: elements)
