@@ -54,6 +54,7 @@ public enum Pipeline {
             selection = chosen
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
+        if let mix = recipe.weights.ggufMix { recipe = try resolveMix(recipe, mix, source: source) }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
         var plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
         let calibration = try calibrationContext(source, recipe: recipe, options: options)
@@ -287,10 +288,12 @@ public enum Pipeline {
     static func ggufMetadata(_ source: SourceModel, recipe: Recipe) -> [GGUFKeyValue] {
         var metadata: [GGUFKeyValue] = []
         if case .gguf(let file) = source.model { metadata = file.metadata }
-        let ours = [
+        var ours = [
             GGUFKeyValue("general.quantization_version", .uint32(2)),
             GGUFKeyValue("quantservice.recipe", .string(recipe.json.serialized)),
         ]
+        // An input's own file type (F16, say) would misdescribe the output: llama.cpp sets it too.
+        if let fileType = fileType(recipe.weights) { ours.append(GGUFKeyValue("general.file_type", .uint32(fileType))) }
         for entry in ours {
             if let index = metadata.firstIndex(where: { $0.key == entry.key }) { metadata[index] = entry } else { metadata.append(entry) }
         }

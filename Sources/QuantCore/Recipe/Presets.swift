@@ -40,6 +40,13 @@ public struct Preset: Sendable {
         gguf("q4_k", "GGUF Q4_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 4-bit codes (4.5 bits per weight)", "Q4_K"),
         gguf("q5_k", "GGUF Q5_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 5-bit codes (5.5 bits per weight)", "Q5_K"),
         gguf("q6_k", "GGUF Q6_K super-blocks of 256: 16 int8 sub-scales, 6-bit codes (6.56 bits per weight)", "Q6_K"),
+        mix(.q3_K_S, "llama.cpp Q3_K_S: Q3_K, the output head Q6_K"),
+        mix(.q3_K_M, "llama.cpp Q3_K_M: Q3_K; attention output Q4_K, value projections and FFN down Q4_K-Q5_K, head Q6_K"),
+        mix(.q3_K_L, "llama.cpp Q3_K_L: Q3_K; value projections, attention output and FFN down Q5_K, head Q6_K"),
+        mix(.q4_K_S, "llama.cpp Q4_K_S: Q4_K; the first value projections and FFN down layers Q5_K, head Q6_K"),
+        mix(.q4_K_M, "llama.cpp Q4_K_M: Q4_K; value projections and FFN down in half the layers Q6_K, head Q6_K"),
+        mix(.q5_K_S, "llama.cpp Q5_K_S: Q5_K, the output head Q6_K"),
+        mix(.q5_K_M, "llama.cpp Q5_K_M: Q5_K; value projections and FFN down in half the layers Q6_K, head Q6_K"),
         Preset(name: "auto", summary: "mixed precision: per tensor the best of int8, int4-g16-2level, int4-g128-mse, int3-g64-mse within 4.5 bits per weight",
                recipe: JSONObject([
                    ("weights", .object(JSONObject([("method", .string("linear")), ("bits", .integer(8))]))),
@@ -87,6 +94,11 @@ public struct Preset: Sendable {
 
     static func gguf(_ name: String, _ summary: String, _ type: String) -> Preset {
         Preset(name: name, summary: summary, recipe: recipe(JSONObject([("method", .string("gguf")), ("type", .string(type))]), output: "gguf"))
+    }
+
+    static func mix(_ mix: KQuantMix, _ summary: String) -> Preset {
+        Preset(name: mix.rawValue.lowercased(), summary: summary,
+               recipe: recipe(JSONObject([("method", .string("gguf")), ("mix", .string(mix.rawValue))]), output: "gguf"))
     }
 
     static func float(_ name: String, _ summary: String, _ type: String) -> Preset {

@@ -115,7 +115,16 @@ public struct Recipe: Sendable {
                 guard entry["weights"]?.objectValue != nil else {
                     throw RecipeError("\(path).weights", "must be an object of weight fields")
                 }
-                let merged = try merge(baseWeights, entry["weights"], path: "\(path).weights")
+                if entry["weights"]?.objectValue?["mix"] != nil {
+                    throw RecipeError("\(path).weights.mix", "a mix chooses types for the whole model: set it in \"weights\"; an override gives its tensors one \"type\"")
+                }
+                // An override pins its tensors' type: the model-wide mix does not apply to them.
+                var overrideBase = baseWeights
+                if let name = overrideBase["mix"]?.stringValue, overrideBase["type"] == nil, let mix = KQuantMix(rawValue: name.uppercased()) {
+                    overrideBase["type"] = .string(mix.base.rawValue)
+                }
+                overrideBase["mix"] = nil
+                let merged = try merge(overrideBase, entry["weights"], path: "\(path).weights")
                 let spec = try WeightSpec.parse(merged, path: "\(path).weights")
                 try checkRepresentable(spec, output: output, path: "\(path).weights")
                 overrides.append(Override(match: Glob(pattern), weights: spec))

@@ -52,6 +52,9 @@ public struct WeightSpec: Equatable, Sendable {
     /// `gguf`: the type for tensors whose rows are not whole blocks of `ggufType` (a type with
     /// blocks of 32 or none); without it such tensors are an error.
     public var ggufFallback: GGUFType? = nil
+    /// `gguf`: llama.cpp's K-quant mix (Q4_K_M ...): `ggufType` is its base, and the pipeline picks
+    /// each tensor's type by the mix's rules (`KQuantMix`).
+    public var ggufMix: KQuantMix? = nil
     /// `float`: the element format, and whether scales are per output channel (axis 0).
     public var floatElement: FloatElement? = nil
     public var perChannel = false
@@ -115,6 +118,7 @@ public struct WeightSpec: Equatable, Sendable {
             }
         }
         if let ggufType { object["type"] = .string(ggufType.rawValue) }
+        if let ggufMix { object["mix"] = .string(ggufMix.rawValue) }
         if let ggufFallback { object["fallback"] = .string(ggufFallback.rawValue) }
         if ggufType != nil, let datasetID { object["dataset_id"] = .string(datasetID) }
         if let floatElement {
@@ -134,7 +138,7 @@ public struct WeightSpec: Equatable, Sendable {
         func field(_ name: String) -> String { "\(path).\(name)" }
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let linearFields = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint", "scale_bits"]
-        let ggufFields = ["method", "type", "fallback", "dataset_id"]
+        let ggufFields = ["method", "type", "mix", "fallback", "dataset_id"]
         let allowed: [String]
         switch method {
         case .linear: allowed = linearFields
@@ -171,11 +175,21 @@ public struct WeightSpec: Equatable, Sendable {
             // One F32 scale per output channel (axis 0), as in XNOR-Net and TWN.
             return WeightSpec(method: method, scheme: nil, scaleDType: .f32, ggufType: nil)
         case .gguf:
-            guard let typeValue = object["type"] else {
+            let mix = try object["mix"].map { try enumValue($0, KQuantMix.self, field("mix"), uppercase: true) }
+            guard let typeValue = object["type"] ?? mix.map({ .string($0.base.rawValue) }) else {
                 throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGUFType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let type = try enumValue(typeValue, GGUFType.self, field("type"), uppercase: true)
             var spec = WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
+            if let mix {
+                guard type == mix.base else {
+                    throw RecipeError(field("type"), "is \(type.rawValue), but mix \(mix.rawValue) is built on \(mix.base.rawValue); drop \"type\" or \"mix\"")
+                }
+                guard object["fallback"] == nil else {
+                    throw RecipeError(field("fallback"), "cannot be combined with mix \(mix.rawValue), which has llama.cpp's own fallbacks")
+                }
+                spec.ggufMix = mix
+            }
             if let fallbackValue = object["fallback"] {
                 let fallback = try enumValue(fallbackValue, GGUFType.self, field("fallback"), uppercase: true)
                 if let format = BlockFormat(rawValue: fallback.rawValue), format.isKQuant {

@@ -1,0 +1,50 @@
+import Int8Kernels
+import ModelFormats
+
+extension Pipeline {
+    /// A recipe with a K-quant mix, resolved: every tensor it quantizes gets the mix's type as an
+    /// exact-name override, placed before the user's overrides so that theirs still win. The
+    /// mix's roles and layer counts take every targeted tensor into account, as llama.cpp does.
+    static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, source: SourceModel) throws -> Recipe {
+        let targeted = source.tensors.filter { recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
+        let types = mix.types(for: targeted.map { ($0.name, $0.shape) }, layerCount: blockCount(source.model))
+        var mixOverrides: [Recipe.Override] = []
+        for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
+            guard let choice = types[tensor.name] else { continue }
+            var spec = recipe.weights
+            spec.ggufType = try choice.get()
+            spec.ggufMix = nil
+            if spec.ggufType.flatMap({ BlockFormat(rawValue: $0.rawValue) })?.isKQuant != true { spec.datasetID = nil }
+            mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
+        }
+        return Recipe(
+            preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore,
+            overrides: mixOverrides + recipe.overrides, output: recipe.output, nonFinite: recipe.nonFinite, json: recipe.json,
+            mixedPrecision: recipe.mixedPrecision, activations: recipe.activations, datasetID: recipe.datasetID)
+    }
+
+    /// `<general.architecture>.block_count` of a GGUF input, the layer count llama.cpp's rules use.
+    static func blockCount(_ model: ModelFile) -> Int? {
+        guard case .gguf(let file) = model,
+              case .string(let architecture)? = file.metadata.first(where: { $0.key == "general.architecture" })?.value,
+              let value = file.metadata.first(where: { $0.key == "\(architecture).block_count" })?.value else { return nil }
+        switch value {
+        case .uint32(let count): return Int(count)
+        case .int32(let count): return Int(count)
+        case .uint64(let count): return Int(exactly: count)
+        case .int64(let count): return Int(count)
+        default: return nil
+        }
+    }
+
+    /// llama.cpp's `general.file_type` for the recipe: the mix's, or the "mostly" type of its base.
+    static func fileType(_ weights: WeightSpec) -> UInt32? {
+        if let mix = weights.ggufMix { return mix.fileType }
+        guard weights.method == .gguf, let type = weights.ggufType else { return nil }
+        let numbers: [WeightSpec.GGUFType: UInt32] = [
+            .f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16,
+            .q6_K: 18, .bf16: 32, .mxfp4: 38,
+        ]
+        return numbers[type]
+    }
+}
