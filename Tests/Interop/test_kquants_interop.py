@@ -499,3 +499,41 @@ def test_fallback_takes_the_rows_a_k_quant_cannot(tmp):
     recipe.write_text(json.dumps({"preset": "q4_k", "weights": {"fallback": "Q6_K"}}))
     refused = quantctl("quantize", src, "-o", out, "--recipe", recipe)
     assert refused.returncode == 1 and "weights.fallback" in refused.stderr and "blocks of 32" in refused.stderr
+
+
+def test_q4_k_m_mix_end_to_end(tmp):
+    """`--preset q4_k_m` on a llama.cpp-named model of 8 layers: gguf-py reads the file, each tensor
+    has llama.cpp's Q4_K_M type (Q6_K value projections and FFN down in layers 0, 3, 6, 7 and the
+    head; Q5_0 where rows are not whole super-blocks), each block tensor is the reference's bytes,
+    and `general.file_type` is 15 (LLAMA_FTYPE_MOSTLY_Q4_K_M)."""
+    from safetensors.numpy import save_file
+
+    from conftest import quantctl
+
+    rng = np.random.default_rng(5)
+    tensors = {"token_embd.weight": rng.standard_normal((16, 256)).astype(F), "output.weight": rng.standard_normal((16, 256)).astype(F),
+               "output_norm.weight": np.ones(256, F)}
+    for layer in range(8):
+        for name in ["attn_q", "attn_v", "attn_output", "ffn_down"]:
+            tensors[f"blk.{layer}.{name}.weight"] = (rng.standard_normal((4, 256)) * 0.05).astype(F)
+    tensors["blk.0.ffn_gate.weight"] = rng.standard_normal((4, 320)).astype(F)  # not whole super-blocks
+    src, out = tmp / "m.safetensors", tmp / "q.gguf"
+    save_file(tensors, str(src))
+    done = quantctl("quantize", src, "-o", out, "--preset", "q4_k_m")
+    assert done.returncode == 0, done.stderr
+    reader = gguf.GGUFReader(str(out))
+    Q = gguf.GGMLQuantizationType
+    expected = {"token_embd.weight": Q.Q4_K, "output.weight": Q.Q6_K, "output_norm.weight": Q.F32, "blk.0.ffn_gate.weight": Q.Q5_0}
+    for layer in range(8):
+        more = layer in (0, 3, 6, 7)
+        expected |= {f"blk.{layer}.attn_q.weight": Q.Q4_K, f"blk.{layer}.attn_output.weight": Q.Q4_K,
+                     f"blk.{layer}.attn_v.weight": Q.Q6_K if more else Q.Q4_K, f"blk.{layer}.ffn_down.weight": Q.Q6_K if more else Q.Q4_K}
+    assert {t.name: t.tensor_type for t in reader.tensors} == expected
+    for t in reader.tensors:
+        x = tensors[t.name].reshape(-1)
+        if t.tensor_type in (Q.Q4_K, Q.Q6_K):
+            assert t.data.tobytes() == REFERENCES[t.tensor_type.name][0](x).tobytes(), t.name
+        elif t.tensor_type == Q.Q5_0:
+            assert t.data.tobytes() == gguf.quants.quantize(tensors[t.name], Q.Q5_0).tobytes(), t.name
+    field = reader.fields["general.file_type"]
+    assert int(field.parts[field.data[0]][0]) == 15
