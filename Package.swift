@@ -17,7 +17,7 @@ let package = Package(
     ],
     targets: [
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
-        .target(name: "ModelFormats"),
+        .target(name: "ModelFormats", dependencies: ["Digest"]),
         // C int8 kernels: scalar references plus AVX2 / AVX-512 variants chosen at start-up.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
@@ -80,9 +80,9 @@ let package = Package(
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels", "QuantCore"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "ModelFormats"]),
-        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256", "Digest"]),
         .testTarget(name: "QuantClientTests", dependencies: ["QuantClient"]),

@@ -1,3 +1,4 @@
+import Digest
 import Foundation
 import Testing
 
@@ -23,14 +24,15 @@ import Testing
     }
 
     /// Bytes written through the buffers, in pieces of every size around the buffer's, come back in
-    /// order (the background thread never reorders or drops a buffer).
+    /// order (the background thread never reorders or drops a buffer), and the digest taken while
+    /// writing is the file's.
     @Test func piecesOfEverySizeArriveInOrder() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("pieces.bin").path
         let sizes = [1, 1 << 20, (1 << 20) - 1, 3, 9 << 20, 5 << 19, 17, (1 << 20) + 1, 0, 2 << 20]
         var expected: [UInt8] = []
-        let sink = try FileSink(path: path)
+        let sink = try FileSink(path: path, hashing: true)
         for (index, size) in sizes.enumerated() {
             let piece = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
             try sink.write(piece)
@@ -39,6 +41,7 @@ import Testing
         try sink.close(sync: false)
         #expect(sink.bytesWritten == expected.count)
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        #expect(sink.sha256 == SHA256.hex(SHA256.hash(expected)))
     }
 
     /// A file that shrinks after it was opened (another process truncating it) is an error on read,

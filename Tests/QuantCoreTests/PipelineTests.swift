@@ -1,3 +1,4 @@
+import Digest
 import QuantTesting
 import Foundation
 import ModelFormats
@@ -139,6 +140,25 @@ struct PipelineTests {
                 #expect(!FileManager.default.fileExists(atPath: output))
             }
         }
+    }
+
+    /// `hashArtifact`: the digest taken while writing is the finished file's, for both writers.
+    @Test func theArtifactIsHashedAsItIsWritten() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("m.safetensors").path
+        try writeModel(input, [("w", [512, 256], Self.values(512 * 256, seed: 11)), ("b", [256], Self.values(256, seed: 12))])
+        var options = PipelineOptions(chunkElements: 4096)
+        options.hashArtifact = true
+        for preset in ["int4-g128", "q4_k_m"] {
+            let output = dir.appendingPathComponent("o-\(preset)").path
+            let report = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: options)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: output))
+            #expect(report.artifactSHA256 == SHA256.hex(SHA256.hash(bytes)), "\(preset)")
+            #expect(report.fileBytesOut == bytes.count)
+        }
+        let plain = try Pipeline.run(input: input, output: dir.appendingPathComponent("plain").path, recipe: try Recipe.preset("int8"))
+        #expect(plain.artifactSHA256 == nil)
     }
 
     @Test func scalesAreStoredInTheirDTypeAndUsedAsStored() throws {

@@ -29,7 +29,7 @@ public final class GGUFWriter {
 
     public init(
         path: String, metadata: [GGUFKeyValue], tensors: [GGUFTensorSpec], version: UInt32 = 3,
-        limits: GGUFLimits = .default
+        limits: GGUFLimits = .default, hashing: Bool = false
     ) throws {
         guard version == 2 || version == 3 else {
             throw FormatError(.unsupportedVersion, "can write GGUF version 2 or 3, not \(version)")
@@ -83,7 +83,7 @@ public final class GGUFWriter {
         }
         out.bytes += [UInt8](repeating: 0, count: try Checked.alignUp(out.bytes.count, alignment) - out.bytes.count)
         stream = TensorByteStream(names: tensors.map(\.name), sizes: sizes)
-        sink = try FileSink(path: path)
+        sink = try FileSink(path: path, hashing: hashing)
         try sink.write(out.bytes)
         try stream.advance(pad)
     }
@@ -101,6 +101,9 @@ public final class GGUFWriter {
         finished = true
         try sink.close(sync: sync)
     }
+
+    /// The file's hex SHA-256 after `finish`, when the writer was made with `hashing`.
+    public var sha256: String? { sink.sha256 }
 
     /// Zero padding after a tensor of `size` bytes, up to the alignment.
     private func pad(_ size: Int) throws {

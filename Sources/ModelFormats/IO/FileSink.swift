@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Digest
 import Dispatch
 
 /// A buffered, append-only writer on a POSIX file descriptor. Writers stream through it, so memory
@@ -26,12 +27,14 @@ final class FileSink {
     /// cost more than the overlap gains.
     static let directWriteBytes = 8 << 20
 
-    init(path: String, bufferSize: Int = 1 << 20) throws {
+    /// With `hashing`, every byte is also fed to SHA-256 as it is written (on the background
+    /// thread), so that a caller needing the file's digest need not read it back.
+    init(path: String, bufferSize: Int = 1 << 20, hashing: Bool = false) throws {
         self.path = path
         let fd = try POSIX.call("open", path: path) {
             open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         }
-        background = BackgroundWrites(fd: fd, path: path)
+        background = BackgroundWrites(fd: fd, path: path, hasher: hashing ? SHA256() : nil)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
         spare = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
     }
@@ -91,7 +94,14 @@ final class FileSink {
         if sync { _ = try POSIX.call("fsync", path: path) { fsync(fd) } }
         background.fd = -1
         _ = try POSIX.call("close", path: path) { Glibc.close(fd) }
+        sha256 = background.hasher.map { hasher in
+            var final = hasher
+            return SHA256.hex(final.finalize())
+        }
     }
+
+    /// The hex SHA-256 of everything written, once `close` has returned (when hashing).
+    private(set) var sha256: String?
 }
 
 /// The one write in flight and its outcome. `start` and `wait` are called from the sink's thread
@@ -103,10 +113,13 @@ private final class BackgroundWrites: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var inFlight = false
     private var failure: Error?
+    /// Fed in file order: writes run one at a time, on the queue or after `wait`.
+    var hasher: SHA256?
 
-    init(fd: Int32, path: String) {
+    init(fd: Int32, path: String, hasher: SHA256?) {
         self.fd = fd
         self.path = path
+        self.hasher = hasher
     }
 
     /// `bytes` must stay untouched until `wait` returns.
@@ -130,6 +143,7 @@ private final class BackgroundWrites: @unchecked Sendable {
     }
 
     func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher?.update(bytes)
         var offset = 0
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])

@@ -24,7 +24,7 @@ public final class SafetensorsWriter {
 
     public init(
         path: String, tensors: [TensorSpec], metadata: [(key: String, value: String)] = [],
-        limits: SafetensorsLimits = .default
+        limits: SafetensorsLimits = .default, hashing: Bool = false
     ) throws {
         self.tensors = tensors
         var seen = Set<String>()
@@ -70,7 +70,7 @@ public final class SafetensorsWriter {
         var json = Array(JSONValue.object(header).serialized.utf8)
         // Pad with spaces so the data buffer starts 8-byte aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        sink = try FileSink(path: path)
+        sink = try FileSink(path: path, hashing: hashing)
         var prefix = [UInt8](repeating: 0, count: 8)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix = Array($0) }
         try sink.write(prefix)
@@ -101,4 +101,7 @@ public final class SafetensorsWriter {
         finished = true
         try sink.close(sync: sync)
     }
+
+    /// The file's hex SHA-256 after `finish`, when the writer was made with `hashing`.
+    public var sha256: String? { sink.sha256 }
 }

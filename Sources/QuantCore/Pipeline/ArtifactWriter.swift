@@ -22,7 +22,7 @@ final class ArtifactWriter {
     }
 
     init(path: String, plans: [TensorPlan], format: Recipe.OutputFormat, safetensorsMetadata: [(key: String, value: String)],
-         ggufMetadata: [GGUFKeyValue], ggufVersion: UInt32) throws {
+         ggufMetadata: [GGUFKeyValue], ggufVersion: UInt32, hashing: Bool = false) throws {
         finalPath = path
         temporaryPath = path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
         let outputs = plans.flatMap(\.outputs)
@@ -31,11 +31,12 @@ final class ArtifactWriter {
             case .safetensors, .compressedTensors:
                 safetensors = try SafetensorsWriter(
                     path: temporaryPath, tensors: outputs.map { TensorSpec(name: $0.name, dtype: $0.dtype!, shape: $0.shape) },
-                    metadata: safetensorsMetadata)
+                    metadata: safetensorsMetadata, hashing: hashing)
             case .gguf:
                 gguf = try GGUFWriter(
                     path: temporaryPath, metadata: ggufMetadata,
-                    tensors: outputs.map { GGUFTensorSpec(name: $0.name, shape: $0.shape, type: $0.ggmlType!) }, version: ggufVersion)
+                    tensors: outputs.map { GGUFTensorSpec(name: $0.name, shape: $0.shape, type: $0.ggmlType!) }, version: ggufVersion,
+                    hashing: hashing)
             }
         } catch let error as FormatError {
             try? FileManager.default.removeItem(atPath: temporaryPath)
@@ -55,13 +56,23 @@ final class ArtifactWriter {
         try values.withUnsafeBytes { try write($0) }
     }
 
-    /// Completes the file, fsyncs it (when `sync`) and renames it into place.
-    func commit(sync: Bool) throws {
-        if let safetensors { try safetensors.finish(sync: sync) } else { try gguf!.finish(sync: sync) }
+    /// Completes the file, fsyncs it (when `sync`) and renames it into place; returns its SHA-256
+    /// when the writer was made with `hashing`.
+    @discardableResult
+    func commit(sync: Bool) throws -> String? {
+        let digest: String?
+        if let safetensors {
+            try safetensors.finish(sync: sync)
+            digest = safetensors.sha256
+        } else {
+            try gguf!.finish(sync: sync)
+            digest = gguf!.sha256
+        }
         guard rename(temporaryPath, finalPath) == 0 else {
             throw PipelineError.output("cannot rename the finished artifact to \(finalPath): \(String(cString: strerror(errno)))")
         }
         done = true
+        return digest
     }
 
     /// Removes the partial file (on failure or cancellation).

@@ -27,6 +27,9 @@ public struct PipelineOptions: Sendable {
     /// The calibration dataset (safetensors of `<layer>.input`): required when the recipe names one;
     /// with it, every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).
     public var calibrationDataset: String? = nil
+    /// Hash the artifact as it is written (`Report.artifactSHA256`), for callers that publish its
+    /// digest (the job runner's ETag) and would otherwise read the whole file back.
+    public var hashArtifact = false
 
     public init(
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: Kernels = .best, chunkElements: Int = 1 << 20,
@@ -63,7 +66,7 @@ public enum Pipeline {
             path: output, plans: plans, format: recipe.output,
             safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
             ggufMetadata: ggufMetadata(source, recipe: recipe),
-            ggufVersion: source.model.ggufVersion ?? 3)
+            ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
         var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.mapping.bytes.count)
         report.mixedPrecision = selection.map { selection in
             .object(JSONObject([
@@ -97,7 +100,7 @@ public enum Pipeline {
                 options.progress?(progress)
             }
             if options.isCancelled?() == true { throw PipelineError.cancelled }
-            try writer.commit(sync: options.sync)
+            report.artifactSHA256 = try writer.commit(sync: options.sync)
         } catch {
             writer.abort()
             throw error

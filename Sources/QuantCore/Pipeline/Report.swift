@@ -70,6 +70,8 @@ public struct Report: Sendable {
     public var outputFormat: String
     public var fileBytesIn: Int
     public var fileBytesOut: Int = 0
+    /// The artifact's hex SHA-256, taken as it was written (with `PipelineOptions.hashArtifact`).
+    public var artifactSHA256: String?
     public var seconds: Double = 0
     /// With mixed precision: the budget, the bits used and the choice per tensor.
     public var mixedPrecision: JSONValue? = nil

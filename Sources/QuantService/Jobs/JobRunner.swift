@@ -87,6 +87,7 @@ struct JobRunner {
         let lastWrite = Mutex<Double>(0)
         let store = store, settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
+        options.hashArtifact = true
         if let datasetID = recipe.datasetID {
             options.calibrationDataset = try Self.dataset(of: claim, named: datasetID).blobPath
         }
@@ -117,7 +118,8 @@ struct JobRunner {
             try? FileManager.default.removeItem(atPath: output)
             throw error
         }
-        let (sha, size) = try Durability.sha256(of: output)
+        // The pipeline hashed the artifact as it wrote it; QAT writes through its own path.
+        let (sha, size) = try report.artifactSHA256.map { ($0, Int64(report.fileBytesOut)) } ?? Durability.sha256(of: output)
         let tensors = report.tensors.map { tensor in
             (name: tensor.name, sqnrDb: tensor.metrics.map(\.sqnrDB).flatMap { $0.isFinite ? $0 : nil },
              bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized)
