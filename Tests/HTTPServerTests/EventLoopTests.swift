@@ -71,6 +71,46 @@ struct EventLoopTests {
         #expect(outcome.withLock { $0 } == "failed")
     }
 
+    /// A client that pipelines without reading while a slow handler runs: the server stops reading
+    /// once `maxPipelinedBytes` are buffered, so the client's sends stall (EAGAIN) after that plus
+    /// the socket buffers, instead of the server holding everything it is sent.
+    @Test func pipelinedInputIsBoundedWhileAHandlerRuns() throws {
+        let release = DispatchSemaphore(value: 0)
+        var router = Router()
+        router.add("GET", "/slow") { _, _ in
+            release.wait()
+            return .text(200, "slow")
+        }
+        let server = HTTPServer(port: 0, responder: router)
+        try server.start()
+        defer { server.shutdown(deadline: 1) }
+
+        let client = try RawClient(port: server.port, timeout: 10)
+        client.send("GET /slow HTTP/1.1\r\n\r\n")
+        _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) | O_NONBLOCK)
+        let piece = [UInt8]("GET /slow HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0x20, count: 65_536)
+        var sent = 0, stalls = 0
+        while sent < 64 << 20 && stalls < 50 {
+            let n = piece.withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                sent += n
+                stalls = 0
+            } else {
+                stalls += 1  // EAGAIN: give the server time to read more, if it would
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+        // 1 MiB buffered plus the loopback socket buffers (a few MiB each way) at most.
+        #expect(sent < 24 << 20, "the server kept reading: \(sent >> 20) MiB accepted")
+        _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) & ~O_NONBLOCK)
+        release.signal()
+        let first = client.readResponse()
+        #expect(first?.status == 200 && first.map { String(decoding: $0.body, as: UTF8.self) } == "slow")
+        // The spaces after the first pipelined head are not a request: the connection is answered
+        // with an error and closed, never left hanging.
+        for _ in 0..<4 { release.signal() }
+    }
+
     /// A client that reads slowly through a small receive buffer: the server's writes hit EAGAIN,
     /// the loop waits for the socket to be writable, and every byte arrives in order.
     @Test func slowReaderGetsTheWholeFile() throws {

@@ -19,6 +19,11 @@ public struct HTTPLimits: Sendable {
     public var maxConnections = 4096
     /// Largest chunk size line accepted in chunked bodies (hex digits).
     public var maxChunkSizeDigits = 15
+    /// Bytes of pipelined input buffered while a request is handled or its response written;
+    /// beyond it the server stops reading the connection until the response is out. Bounds the
+    /// memory of a client that sends without reading; a client that pipelines more than this plus
+    /// the socket buffers must read responses as it goes (as HTTP/1.1 pipelining requires).
+    public var maxPipelinedBytes = 1 << 20
 
     public init() {}
 }

@@ -109,6 +109,7 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
                 lastActivity = DispatchTime.now().uptimeNanoseconds
                 input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 process()
+                if input.count > server.limits.maxPipelinedBytes && !consumesInput { suspendReading() }
                 if readSuspended { return }
                 if count < buffer.count { return }
             } else if count == 0 {
@@ -120,6 +121,17 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
                 close()
                 return
             }
+        }
+    }
+
+    /// Whether the current phase takes input as it comes: a head being parsed, or a body being
+    /// fed to its handler (which has its own backpressure). Otherwise input is pipelined requests
+    /// waiting for the current one to finish.
+    private var consumesInput: Bool {
+        switch phase {
+        case .head: return true
+        case .handling: return body.map { !$0.isComplete } ?? false
+        case .responding, .closed: return false
         }
     }
 
