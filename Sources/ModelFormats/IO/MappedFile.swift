@@ -21,12 +21,12 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         let fd = try POSIX.call("open", path: path) { open(path, O_RDONLY | O_CLOEXEC) }
         self.fd = fd
-        var opened = true
-        defer { if !opened { close(fd) } }
+        var failed = false
+        defer { if failed { close(fd) } }
         var info = stat()
         _ = try POSIX.call("fstat", path: path) { fstat(fd, &info) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            opened = false
+            failed = true
             throw FormatError(.io, "\(path) is not a regular file")
         }
         let size = Int(info.st_size)
@@ -35,19 +35,11 @@ public final class MappedFile: @unchecked Sendable {
             return
         }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            opened = false
+            failed = true
             throw FormatError(.io, "mmap(\(path)) failed: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
-
-    /// Tells the kernel that `range` will be read once, front to back, so it reads ahead and may drop
-    /// the pages early. Keeps resident memory flat while a pipeline streams through a large tensor.
-    public func adviseSequential(_ range: Range<Int>) { advise(range, MADV_SEQUENTIAL) }
-
-    /// Maps the pages of `range` in one call (MADV_POPULATE_READ, Linux 5.14+) instead of one fault
-    /// per page when they are first touched. A hint: ignored where unsupported.
-    public func prefetch(_ range: Range<Int>) { advise(range, 22 /* MADV_POPULATE_READ */) }
 
     /// Drops the pages of `range` from this process's resident set (they stay in the page cache).
     public func release(_ range: Range<Int>) { advise(range, MADV_DONTNEED) }
@@ -61,10 +53,11 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
     }
 
-    /// Copies bytes `range` of the file into `destination` with pread: straight from the page
-    /// cache, with no page faults in this process and nothing to release afterwards. For data read
-    /// once in large pieces this costs less than touching the mapping and dropping its pages
-    /// (faults, then TLB shootdowns on every core). Throws if the file has shrunk.
+    /// Copies bytes `range` of the file into `destination` with pread, straight from the page
+    /// cache. For data read once in large pieces it costs about what touching the mapping does
+    /// (measured: 1 GiB in 0.10-0.12 s on one thread either way), but maps nothing into this
+    /// process, so there are no pages to drop afterwards (each drop is a TLB shootdown on every
+    /// core running the process), and a file that shrinks is a thrown error, not SIGBUS.
     public func read(_ range: Range<Int>, into destination: UnsafeMutableRawBufferPointer) throws {
         guard range.lowerBound >= 0, range.upperBound <= bytes.count, destination.count >= range.count else {
             throw FormatError(.io, "read of bytes \(range) of \(path) (\(bytes.count) bytes) into \(destination.count) bytes")

@@ -119,8 +119,10 @@ public final class SourceModel: Sendable {
         return UnsafeBufferPointer(place)
     }
 
-    /// Lets the kernel drop the pages behind elements `range` of a tensor from our resident set.
+    /// Lets the kernel drop the pages behind elements `range` of a tensor (as read by `read` or
+    /// `floats`) from our resident set. F32 is read with pread, so there is nothing to drop.
     public func release(_ tensor: SourceTensor, elements range: Range<Int>) {
+        if tensor.floatDType == .f32 { return }
         let bits = tensor.floatDType?.bitWidth ?? 8
         let start = tensor.byteRange.lowerBound + range.lowerBound * bits / 8
         let end = Swift.min(tensor.byteRange.upperBound, tensor.byteRange.lowerBound + (range.upperBound * bits + 7) / 8)
