@@ -39,13 +39,21 @@ import Testing
     }
 
     @Test(arguments: [
-        (KQuantMix.q3_K_S, 3.6429), (.q3_K_L, 4.2979), (.q4_K_S, 4.6672), (.q4_K_M, 4.8944), (.q5_K_S, 5.5704), (.q5_K_M, 5.7036),
+        (KQuantMix.q2_K, 3.1593), (.q2_K_S, 2.9697), (.q3_K_S, 3.6429), (.q3_K_L, 4.2979), (.q4_K_S, 4.6672), (.q4_K_M, 4.8944), (.q5_K_S, 5.5704), (.q5_K_M, 5.7036),
     ])
     func matchesLlamaCppOnLlama31_8B(_ mix: KQuantMix, _ published: Double) throws {
         for huggingFace in [false, true] {
             let measured = try Self.bitsPerWeight(mix, huggingFace: huggingFace)
             #expect(abs(measured - published) < 0.00005, "\(mix.rawValue) hf=\(huggingFace): \(measured) vs \(published)")
         }
+    }
+
+    /// Q2_K's value projections depend on grouped-query attention: 4+ query heads per KV head.
+    @Test func q2KValueProjectionsFollowTheQueryGroups() throws {
+        let tensors: [(name: String, shape: [Int])] = [("blk.0.attn_q.weight", [1024, 256]), ("blk.0.attn_v.weight", [256, 256])]
+        #expect(try KQuantMix.q2_K.types(for: tensors, layerCount: 1)["blk.0.attn_v.weight"]?.get() == .q4_K)  // 4 from the shapes
+        #expect(try KQuantMix.q2_K.types(for: tensors, layerCount: 1, queryGroups: 1)["blk.0.attn_v.weight"]?.get() == .q3_K)
+        #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"method": "gguf", "mix": "Q2_K_S"}, "output": {"format": "gguf"}}"#) }
     }
 
     @Test func layersThatGetMoreBitsAreLlamaCpps() {

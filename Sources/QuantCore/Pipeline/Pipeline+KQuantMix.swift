@@ -7,7 +7,11 @@ extension Pipeline {
     /// mix's roles and layer counts take every targeted tensor into account, as llama.cpp does.
     static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, source: SourceModel) throws -> Recipe {
         let targeted = source.tensors.filter { recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
-        let types = mix.types(for: targeted.map { ($0.name, $0.shape) }, layerCount: blockCount(source.model))
+        let types = mix.types(
+            for: targeted.map { ($0.name, $0.shape) }, layerCount: metadataInteger(source.model, "block_count"),
+            queryGroups: metadataInteger(source.model, "attention.head_count").flatMap { heads in
+                metadataInteger(source.model, "attention.head_count_kv").map { heads / Swift.max($0, 1) }
+            })
         var mixOverrides: [Recipe.Override] = []
         for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
             guard let choice = types[tensor.name] else { continue }
@@ -23,11 +27,12 @@ extension Pipeline {
             mixedPrecision: recipe.mixedPrecision, activations: recipe.activations, datasetID: recipe.datasetID)
     }
 
-    /// `<general.architecture>.block_count` of a GGUF input, the layer count llama.cpp's rules use.
-    static func blockCount(_ model: ModelFile) -> Int? {
+    /// `<general.architecture>.<key>` of a GGUF input when it is one integer: the layer count and
+    /// head counts llama.cpp's rules use.
+    static func metadataInteger(_ model: ModelFile, _ key: String) -> Int? {
         guard case .gguf(let file) = model,
               case .string(let architecture)? = file.metadata.first(where: { $0.key == "general.architecture" })?.value,
-              let value = file.metadata.first(where: { $0.key == "\(architecture).block_count" })?.value else { return nil }
+              let value = file.metadata.first(where: { $0.key == "\(architecture).\(key)" })?.value else { return nil }
         switch value {
         case .uint32(let count): return Int(count)
         case .int32(let count): return Int(count)
@@ -43,7 +48,7 @@ extension Pipeline {
         guard weights.method == .gguf, let type = weights.ggufType else { return nil }
         let numbers: [WeightSpec.GGUFType: UInt32] = [
             .f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16,
-            .q6_K: 18, .bf16: 32, .mxfp4: 38,
+            .q6_K: 18, .bf16: 32, .mxfp4: 38,  // llama.h's llama_ftype
         ]
         return numbers[type]
     }

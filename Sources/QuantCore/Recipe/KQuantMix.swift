@@ -6,6 +6,8 @@ import ModelFormats
 /// `llama_tensor_get_type` for dense, non-Falcon models; tensors are recognised by their GGUF
 /// names (`blk.N.attn_v.weight`) or their Hugging Face names (`model.layers.N.self_attn.v_proj.weight`).
 public enum KQuantMix: String, Sendable, CaseIterable {
+    /// llama.cpp's `Q2_K` ftype is itself a mix (the pure type is the `q2_k` preset).
+    case q2_K = "Q2_K", q2_K_S = "Q2_K_S"
     case q3_K_S = "Q3_K_S", q3_K_M = "Q3_K_M", q3_K_L = "Q3_K_L"
     case q4_K_S = "Q4_K_S", q4_K_M = "Q4_K_M"
     case q5_K_S = "Q5_K_S", q5_K_M = "Q5_K_M"
@@ -13,6 +15,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     /// The type of every tensor no rule promotes.
     public var base: WeightSpec.GGUFType {
         switch self {
+        case .q2_K, .q2_K_S: .q2_K
         case .q3_K_S, .q3_K_M, .q3_K_L: .q3_K
         case .q4_K_S, .q4_K_M: .q4_K
         case .q5_K_S, .q5_K_M: .q5_K
@@ -22,6 +25,8 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     /// llama.cpp's `llama_ftype` number, written to `general.file_type`.
     public var fileType: UInt32 {
         switch self {
+        case .q2_K: 10
+        case .q2_K_S: 21
         case .q3_K_S: 11
         case .q3_K_M: 12
         case .q3_K_L: 13
@@ -66,10 +71,15 @@ public enum KQuantMix: String, Sendable, CaseIterable {
 
     /// The type of each tensor in `tensors` (name, shape in numpy order), or an error naming a tensor
     /// no type of the mix can hold. `layerCount` is the model's block count when known (GGUF
-    /// `<arch>.block_count`); otherwise one more than the highest layer index.
-    public func types(for tensors: [(name: String, shape: [Int])], layerCount: Int?) -> [String: Result<WeightSpec.GGUFType, PipelineError>] {
+    /// `<arch>.block_count`); otherwise one more than the highest layer index. `queryGroups` is
+    /// heads per key/value head (GGUF `head_count / head_count_kv`); otherwise the ratio of the first
+    /// layer's query and value projection rows, or 1.
+    public func types(
+        for tensors: [(name: String, shape: [Int])], layerCount: Int?, queryGroups: Int? = nil
+    ) -> [String: Result<WeightSpec.GGUFType, PipelineError>] {
         let roles = tensors.map { Self.role(of: $0.name) }
         let layers = layerCount ?? ((roles.compactMap(\.layer).max() ?? -1) + 1)
+        let groups = queryGroups ?? Self.queryGroups(tensors)
         let hasOutput = roles.contains { $0.role == .output }
         // llama.cpp counts the value projections (and fused QKV) and numbers them in layer order.
         let valueCount = roles.filter { $0.role == .attentionValue || $0.role == .fusedQKV }.count
@@ -82,20 +92,32 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         for (tensor, info) in zip(tensors, roles) {
             var role = info.role
             if role == .tokenEmbedding && !hasOutput { role = .output }  // tied embeddings: the head's rule
-            let type = pick(role, value: valueOrder[tensor.name].map { ($0, valueCount) }, down: downOrder[tensor.name].map { ($0, layers) })
+            let type = pick(role, value: valueOrder[tensor.name].map { ($0, valueCount) }, down: downOrder[tensor.name].map { ($0, layers) }, groups: groups)
             chosen[tensor.name] = Result { try fitted(type, tensor: tensor) }.mapError { $0 as? PipelineError ?? .unsupported(tensor.name, "\($0)") }
         }
         return chosen
     }
 
+    /// Query heads per key/value head from the first layer's shapes: query rows over value rows.
+    static func queryGroups(_ tensors: [(name: String, shape: [Int])]) -> Int {
+        func rows(_ suffixes: [String]) -> Int? {
+            tensors.filter { layerIndex($0.name) == 0 && suffixes.contains(where: $0.name.hasSuffix) }.first?.shape.first
+        }
+        guard let query = rows(["attn_q.weight", "self_attn.q_proj.weight"]), let value = rows(["attn_v.weight", "self_attn.v_proj.weight"]),
+              value > 0 else { return 1 }
+        return Swift.max(1, query / value)
+    }
+
     /// The rules of `llama_tensor_get_type` for this mix; `value` and `down` are (index, count).
-    private func pick(_ role: Role, value: (Int, Int)?, down: (Int, Int)?) -> WeightSpec.GGUFType {
+    private func pick(_ role: Role, value: (Int, Int)?, down: (Int, Int)?, groups: Int) -> WeightSpec.GGUFType {
         switch role {
         case .output:
             return .q6_K
         case .attentionValue:
             let (i, n) = value ?? (0, 1)
             switch self {
+            case .q2_K: return groups >= 4 ? .q4_K : .q3_K
+            case .q2_K_S: return groups >= 4 ? .q4_K : base
             case .q3_K_M: return i < 2 ? .q5_K : .q4_K
             case .q3_K_L: return .q5_K
             case .q4_K_M, .q5_K_M: return Self.useMoreBits(i, n) ? .q6_K : base
@@ -105,6 +127,8 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         case .ffnDown:
             let (i, n) = down ?? (0, 1)
             switch self {
+            case .q2_K: return .q3_K
+            case .q2_K_S: return i < n / 8 ? .q4_K : base
             case .q3_K_M: return i < n / 16 ? .q5_K : .q4_K
             case .q3_K_L: return .q5_K
             case .q4_K_M, .q5_K_M: return Self.useMoreBits(i, n) ? .q6_K : base
@@ -113,6 +137,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
             }
         case .attentionOutput:
             switch self {
+            case .q2_K: return .q3_K
             case .q3_K_M: return .q4_K
             case .q3_K_L: return .q5_K
             default: return base
@@ -131,7 +156,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
 
     /// llama.cpp's fallback for rows that are not whole super-blocks of 256: Q4_K -> Q5_0,
     /// Q5_K -> Q5_1, Q6_K -> Q8_0 (the output head: Q8_0 directly), then F16 when not even blocks of
-    /// 32 fit. Q3_K falls back to IQ4_NL there, which this service does not write: an error.
+    /// 32 fit. Q2_K and Q3_K fall back to IQ4_NL there, which this service does not write: an error.
     private func fitted(_ type: WeightSpec.GGUFType, tensor: (name: String, shape: [Int])) throws -> WeightSpec.GGUFType {
         let cols = tensor.shape.last ?? 1
         guard cols % 256 != 0 else { return type }

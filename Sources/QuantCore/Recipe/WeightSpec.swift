@@ -206,6 +206,9 @@ public struct WeightSpec: Equatable, Sendable {
                 }
                 spec.datasetID = dataset
             }
+            if spec.ggufMix == .q2_K_S && spec.datasetID == nil {
+                throw RecipeError(field("dataset_id"), "is required by mix Q2_K_S: llama.cpp refuses it without an importance matrix (the result is unusable); give a calibration dataset, or use mix Q2_K")
+            }
             return spec
         case .linear, .gptq:
             let bits = try integer(object["bits"] ?? .integer(8), field("bits"), range: 2...8)
@@ -258,6 +261,9 @@ public struct WeightSpec: Equatable, Sendable {
                 options.actOrder = try boolean(object["act_order"] ?? .bool(false), field("act_order"))
                 spec.gptq = options
                 spec.datasetID = dataset
+            }
+            if spec.ggufMix == .q2_K_S && spec.datasetID == nil {
+                throw RecipeError(field("dataset_id"), "is required by mix Q2_K_S: llama.cpp refuses it without an importance matrix (the result is unusable); give a calibration dataset, or use mix Q2_K")
             }
             return spec
         }
