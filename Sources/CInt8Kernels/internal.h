@@ -22,12 +22,15 @@ typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } qk_block_q5_0;
 typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } qk_block_q5_1;
 /* MXFP4: an E8M0 exponent byte, then 32 E2M1 codes as nibbles (q[j] | q[j+16] << 4). */
 typedef struct { uint8_t e; uint8_t qs[16]; } qk_block_mxfp4;
+/* IQ4_NL: an fp16 scale, then 32 indices into the non-uniform table as nibbles (q[j] | q[j+16] << 4). */
+typedef struct { uint16_t d; uint8_t qs[16]; } qk_block_iq4_nl;
 _Static_assert(sizeof(qk_block_q8_0) == 34, "Q8_0 block is 34 bytes");
 _Static_assert(sizeof(qk_block_q4_0) == 18, "Q4_0 block is 18 bytes");
 _Static_assert(sizeof(qk_block_q4_1) == 20, "Q4_1 block is 20 bytes");
 _Static_assert(sizeof(qk_block_q5_0) == 22, "Q5_0 block is 22 bytes");
 _Static_assert(sizeof(qk_block_q5_1) == 24, "Q5_1 block is 24 bytes");
 _Static_assert(sizeof(qk_block_mxfp4) == 17, "MXFP4 block is 17 bytes");
+_Static_assert(sizeof(qk_block_iq4_nl) == 18, "IQ4_NL block is 18 bytes");
 /* Q6_K: 256 values; low nibbles, high bit pairs, 16 int8 sub-block scales, fp16 super-scale last. */
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } qk_block_q6_k;
 _Static_assert(sizeof(qk_block_q6_k) == 210, "Q6_K block is 210 bytes");
@@ -73,6 +76,7 @@ void qk_quantize_q4_1_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_0_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_1_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_mxfp4_ref(const float *x, void *blocks, size_t n);
+void qk_quantize_iq4_nl_ref(const float *x, void *blocks, size_t n);
 void qk_dequantize_q8_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_1_ref(const void *blocks, float *y, size_t n);
@@ -170,6 +174,7 @@ void qk_dequantize_q4_k_ref(const void *blocks, float *y, size_t n);
 void qk_quantize_q5_k_ref(const float *x, void *blocks, size_t n);
 void qk_dequantize_q5_k_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_mxfp4_ref(const void *blocks, float *y, size_t n);
+void qk_dequantize_iq4_nl_ref(const void *blocks, float *y, size_t n);
 void qk_gemm_ref(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                  float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 

@@ -2,7 +2,7 @@ import CInt8Kernels
 
 /// ggml block formats: 32 elements per block, 256 for the K-quant super-blocks.
 public enum BlockFormat: String, Sendable, CaseIterable {
-    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K"
+    case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", iq4_NL = "IQ4_NL", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K"
 
     public var elementsPerBlock: Int { isKQuant ? 256 : 32 }
     /// The K-quants: super-blocks of 256 with quantized sub-block scales.
@@ -16,11 +16,24 @@ public enum BlockFormat: String, Sendable, CaseIterable {
         case .q5_0: 22
         case .q5_1: 24
         case .mxfp4: 17
+        case .iq4_NL: 18
         case .q2_K: 84
         case .q3_K: 110
         case .q4_K: 144
         case .q5_K: 176
         case .q6_K: 210
+        }
+    }
+
+    /// Bits of each element's code (scales not counted).
+    public var codeBits: Int {
+        switch self {
+        case .q8_0: 8
+        case .q5_0, .q5_1, .q5_K: 5
+        case .q4_0, .q4_1, .mxfp4, .iq4_NL, .q4_K: 4
+        case .q2_K: 2
+        case .q3_K: 3
+        case .q6_K: 6
         }
     }
 
@@ -42,6 +55,7 @@ extension Kernels {
             case .q5_0: table.pointee.quantize_q5_0
             case .q5_1: table.pointee.quantize_q5_1
             case .mxfp4: table.pointee.quantize_mxfp4
+            case .iq4_NL: table.pointee.quantize_iq4_nl
             case .q2_K: table.pointee.quantize_q2_k
             case .q3_K: table.pointee.quantize_q3_k
             case .q4_K: table.pointee.quantize_q4_k
@@ -85,6 +99,7 @@ extension Kernels {
             case .q5_0: table.pointee.dequantize_q5_0
             case .q5_1: table.pointee.dequantize_q5_1
             case .mxfp4: table.pointee.dequantize_mxfp4
+            case .iq4_NL: table.pointee.dequantize_iq4_nl
             case .q2_K: table.pointee.dequantize_q2_k
             case .q3_K: table.pointee.dequantize_q3_k
             case .q4_K: table.pointee.dequantize_q4_k

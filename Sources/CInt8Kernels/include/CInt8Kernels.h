@@ -106,8 +106,8 @@ typedef struct {
     qk_convert16_fn bf16_to_f32;
     qk_convert8_fn e4m3_to_f32;
     qk_convert8_fn e5m2_to_f32;
-    qk_block_quantize_fn quantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q5_0, quantize_q5_1, quantize_mxfp4, quantize_q6_k, quantize_q4_k, quantize_q5_k, quantize_q2_k, quantize_q3_k;
-    qk_block_dequantize_fn dequantize_q8_0, dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1, dequantize_mxfp4, dequantize_q6_k, dequantize_q4_k, dequantize_q5_k, dequantize_q2_k, dequantize_q3_k;
+    qk_block_quantize_fn quantize_q8_0, quantize_q4_0, quantize_q4_1, quantize_q5_0, quantize_q5_1, quantize_mxfp4, quantize_iq4_nl, quantize_q6_k, quantize_q4_k, quantize_q5_k, quantize_q2_k, quantize_q3_k;
+    qk_block_dequantize_fn dequantize_q8_0, dequantize_q4_0, dequantize_q4_1, dequantize_q5_0, dequantize_q5_1, dequantize_mxfp4, dequantize_iq4_nl, dequantize_q6_k, dequantize_q4_k, dequantize_q5_k, dequantize_q2_k, dequantize_q3_k;
     /// One row of n_per_row values (a multiple of 256) into Q2_K ... Q6_K blocks with one
     /// importance weight per column (qw): ggml's quantize_row_q{2,3,4,5,6}_K_impl.
     qk_weighted_quantize_fn quantize_q2_k_weighted, quantize_q3_k_weighted, quantize_q4_k_weighted, quantize_q5_k_weighted,

@@ -116,7 +116,7 @@ public enum Dequantizer {
                 } else if let dtype = [GGMLType.i8: DType.i8, .i16: .i16, .i32: .i32, .i64: .i64][type] {
                     items.append((tensor.name, .copy(tensor, dtype)))
                 } else {
-                    throw PipelineError.unsupported(tensor.name, "cannot dequantize ggml type \(type.name) (supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, F16, BF16, F32)")
+                    throw PipelineError.unsupported(tensor.name, "cannot dequantize ggml type \(type.name) (supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, IQ4_NL, F16, BF16, F32)")
                 }
             case .safetensors(let dtype):
                 items.append((tensor.name, tensor.floatDType != nil ? .float(tensor) : .copy(tensor, dtype)))

@@ -5,7 +5,7 @@ extension Pipeline {
     /// A recipe with a K-quant mix, resolved: every tensor it quantizes gets the mix's type as an
     /// exact-name override, placed before the user's overrides so that theirs still win. The
     /// mix's roles and layer counts take every targeted tensor into account, as llama.cpp does.
-    static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, source: SourceModel) throws -> Recipe {
+    static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, source: SourceModel) -> Recipe {
         let targeted = source.tensors.filter { recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
         let types = mix.types(
             for: targeted.map { ($0.name, $0.shape) }, layerCount: metadataInteger(source.model, "block_count"),
@@ -14,9 +14,9 @@ extension Pipeline {
             })
         var mixOverrides: [Recipe.Override] = []
         for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
-            guard let choice = types[tensor.name] else { continue }
+            guard let type = types[tensor.name] else { continue }
             var spec = recipe.weights
-            spec.ggufType = try choice.get()
+            spec.ggufType = type
             spec.ggufMix = nil
             if spec.ggufType.flatMap({ BlockFormat(rawValue: $0.rawValue) })?.isKQuant != true { spec.datasetID = nil }
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
@@ -48,7 +48,7 @@ extension Pipeline {
         guard weights.method == .gguf, let type = weights.ggufType else { return nil }
         let numbers: [WeightSpec.GGUFType: UInt32] = [
             .f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16,
-            .q6_K: 18, .bf16: 32, .mxfp4: 38,  // llama.h's llama_ftype
+            .q6_K: 18, .iq4_NL: 25, .bf16: 32, .mxfp4: 38,  // llama.h's llama_ftype
         ]
         return numbers[type]
     }

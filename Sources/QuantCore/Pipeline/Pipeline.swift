@@ -57,7 +57,7 @@ public enum Pipeline {
             selection = chosen
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
-        if let mix = recipe.weights.ggufMix { recipe = try resolveMix(recipe, mix, source: source) }
+        if let mix = recipe.weights.ggufMix { recipe = resolveMix(recipe, mix, source: source) }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
         var plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
         let calibration = try calibrationContext(source, recipe: recipe, options: options)
@@ -133,9 +133,9 @@ public enum Pipeline {
         case .blocks(let format):
             report.method = "gguf"
             report.type = format.rawValue
-            report.bits = format == .q8_0 ? 8 : ([.q4_0, .q4_1, .mxfp4].contains(format) ? 4 : 5)
+            report.bits = format.codeBits
             report.granularity = "group"
-            report.groupSize = 32
+            report.groupSize = format.elementsPerBlock
         case .float(let dtype):
             report.method = "gguf"
             report.type = dtype.rawValue

@@ -69,14 +69,13 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         layer < count / 8 || layer >= 7 * count / 8 || (layer - count / 8) % 3 == 2
     }
 
-    /// The type of each tensor in `tensors` (name, shape in numpy order), or an error naming a tensor
-    /// no type of the mix can hold. `layerCount` is the model's block count when known (GGUF
+    /// The type of each tensor in `tensors` (name, shape in numpy order). `layerCount` is the model's block count when known (GGUF
     /// `<arch>.block_count`); otherwise one more than the highest layer index. `queryGroups` is
     /// heads per key/value head (GGUF `head_count / head_count_kv`); otherwise the ratio of the first
     /// layer's query and value projection rows, or 1.
     public func types(
         for tensors: [(name: String, shape: [Int])], layerCount: Int?, queryGroups: Int? = nil
-    ) -> [String: Result<WeightSpec.GGUFType, PipelineError>] {
+    ) -> [String: WeightSpec.GGUFType] {
         let roles = tensors.map { Self.role(of: $0.name) }
         let layers = layerCount ?? ((roles.compactMap(\.layer).max() ?? -1) + 1)
         let groups = queryGroups ?? Self.queryGroups(tensors)
@@ -88,12 +87,12 @@ public enum KQuantMix: String, Sendable, CaseIterable {
             return Dictionary(uniqueKeysWithValues: named.enumerated().map { ($1.0.name, $0) })
         }
         let valueOrder = order(.attentionValue), downOrder = order(.ffnDown)
-        var chosen: [String: Result<WeightSpec.GGUFType, PipelineError>] = [:]
+        var chosen: [String: WeightSpec.GGUFType] = [:]
         for (tensor, info) in zip(tensors, roles) {
             var role = info.role
             if role == .tokenEmbedding && !hasOutput { role = .output }  // tied embeddings: the head's rule
             let type = pick(role, value: valueOrder[tensor.name].map { ($0, valueCount) }, down: downOrder[tensor.name].map { ($0, layers) }, groups: groups)
-            chosen[tensor.name] = Result { try fitted(type, tensor: tensor) }.mapError { $0 as? PipelineError ?? .unsupported(tensor.name, "\($0)") }
+            chosen[tensor.name] = fitted(type, tensor: tensor)
         }
         return chosen
     }
@@ -154,21 +153,19 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         }
     }
 
-    /// llama.cpp's fallback for rows that are not whole super-blocks of 256: Q4_K -> Q5_0,
-    /// Q5_K -> Q5_1, Q6_K -> Q8_0 (the output head: Q8_0 directly), then F16 when not even blocks of
-    /// 32 fit. Q2_K and Q3_K fall back to IQ4_NL there, which this service does not write: an error.
-    private func fitted(_ type: WeightSpec.GGUFType, tensor: (name: String, shape: [Int])) throws -> WeightSpec.GGUFType {
+    /// llama.cpp's fallback for rows that are not whole super-blocks of 256: Q2_K, Q3_K -> IQ4_NL,
+    /// Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (the output head: Q8_0 directly), then F16 when not
+    /// even blocks of 32 fit.
+    private func fitted(_ type: WeightSpec.GGUFType, tensor: (name: String, shape: [Int])) -> WeightSpec.GGUFType {
         let cols = tensor.shape.last ?? 1
         guard cols % 256 != 0 else { return type }
         let fallback: WeightSpec.GGUFType
         switch type {
+        case .q2_K, .q3_K: fallback = .iq4_NL
         case .q4_K: fallback = .q5_0
         case .q5_K: fallback = .q5_1
         case .q6_K: fallback = .q8_0
-        default:
-            throw PipelineError.unsupported(
-                tensor.name,
-                "its rows have \(cols) values, not a multiple of 256: llama.cpp's \(rawValue) stores such a tensor as IQ4_NL, which this service does not write; add an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"type\": \"Q5_0\"}}) or use a Q4_K or Q5_K mix")
+        default: return type
         }
         return cols % 32 == 0 ? fallback : .f16
     }

@@ -35,6 +35,7 @@ public struct Preset: Sendable {
         gguf("q4_1", "GGUF Q4_1 blocks with a minimum (5 bits per weight)", "Q4_1"),
         gguf("q5_0", "GGUF Q5_0 blocks (5.5 bits per weight)", "Q5_0"),
         gguf("q5_1", "GGUF Q5_1 blocks with a minimum (6 bits per weight)", "Q5_1"),
+        gguf("iq4_nl", "GGUF IQ4_NL: blocks of 32, an fp16 scale and 4-bit indices into 16 non-uniform levels (4.5 bits per weight)", "IQ4_NL"),
         gguf("q2_k", "GGUF Q2_K super-blocks of 256: 16 sub-blocks with 4-bit scales and mins, 2-bit codes (2.63 bits per weight)", "Q2_K"),
         gguf("q3_k", "GGUF Q3_K super-blocks of 256: 16 sub-blocks with 6-bit signed scales, 3-bit codes (3.44 bits per weight)", "Q3_K"),
         gguf("q4_k", "GGUF Q4_K super-blocks of 256: 8 sub-blocks with 6-bit scales and mins, 4-bit codes (4.5 bits per weight)", "Q4_K"),

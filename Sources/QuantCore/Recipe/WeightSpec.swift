@@ -36,7 +36,7 @@ public struct WeightSpec: Equatable, Sendable {
 
     /// Target types of the `gguf` method.
     public enum GGUFType: String, Sendable, CaseIterable {
-        case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K", f16 = "F16", bf16 = "BF16", f32 = "F32"
+        case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", iq4_NL = "IQ4_NL", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K", f16 = "F16", bf16 = "BF16", f32 = "F32"
 
         /// The ggml block type, for the Q* types.
         public var isBlockFormat: Bool { ![.f16, .bf16, .f32].contains(self) }

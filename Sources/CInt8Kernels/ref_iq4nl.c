@@ -1,0 +1,84 @@
+// IQ4_NL: blocks of 32 with an fp16 scale and 4-bit indices into a fixed non-uniform table of 16
+// int8 levels (denser near zero, where weights are). ggml's quantize_row_iq4_nl_ref step by step:
+// quantize_row_iq4_nl_impl with one block per "super-block", no importance weights (each value
+// weighs its square), and a search over 15 candidate scales around max / -127.
+#include "internal.h"
+
+static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// ggml's best_index_int8: the nearest level by bisection (ties to the upper level only when
+/// strictly nearer, as ggml compares).
+static inline int best_index_iq4nl(float x) {
+    const int8_t *val = kvalues_iq4nl;
+    if (x <= val[0]) return 0;
+    if (x >= val[15]) return 15;
+    int ml = 0, mu = 15;
+    while (mu - ml > 1) {
+        const int mav = (ml + mu) / 2;
+        if (x < val[mav]) mu = mav; else ml = mav;
+    }
+    return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
+}
+
+/// The scale of one block of 32 (0 for an all-zero block), ggml's search with ntry = 7.
+static float iq4nl_block_scale(const float *x) {
+    float weight[QK_BLOCK];
+    for (int j = 0; j < QK_BLOCK; ++j) weight[j] = x[j] * x[j];
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK_BLOCK; ++j) {
+        const float ax = fabsf(x[j]);
+        if (ax > amax) { amax = ax; max = x[j]; }
+    }
+    if (amax < K_GROUP_EPS) return 0;
+    const int ntry = 7;
+    float d = -max / kvalues_iq4nl[0];
+    float id = 1 / d;
+    float sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < QK_BLOCK; ++j) {
+        const float q = kvalues_iq4nl[best_index_iq4nl(id * x[j])];
+        sumqx += weight[j] * q * x[j];
+        sumq2 += weight[j] * q * q;
+    }
+    d = sumqx / sumq2;
+    float best = d * sumqx;
+    for (int itry = -ntry; itry <= ntry; ++itry) {
+        id = (itry + kvalues_iq4nl[0]) / max;
+        sumqx = sumq2 = 0;
+        for (int j = 0; j < QK_BLOCK; ++j) {
+            const float q = kvalues_iq4nl[best_index_iq4nl(id * x[j])];
+            sumqx += weight[j] * q * x[j];
+            sumq2 += weight[j] * q * q;
+        }
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+            d = sumqx / sumq2;
+            best = d * sumqx;
+        }
+    }
+    return d;
+}
+
+void qk_quantize_iq4_nl_ref(const float *x, void *blocks, size_t n) {
+    qk_block_iq4_nl *y = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        const float *b = x + i * QK_BLOCK;
+        const float d = iq4nl_block_scale(b);
+        y[i].d = qk_fp32_to_fp16(d);
+        // Indices from the float scale (not its fp16 rounding), as ggml does.
+        const float id = d ? 1 / d : 0.f;
+        for (int j = 0; j < QK_BLOCK / 2; ++j) {
+            const int lo = best_index_iq4nl(id * b[j]), hi = best_index_iq4nl(id * b[QK_BLOCK / 2 + j]);
+            y[i].qs[j] = (uint8_t)(lo | (hi << 4));
+        }
+    }
+}
+
+void qk_dequantize_iq4_nl_ref(const void *blocks, float *y, size_t n) {
+    const qk_block_iq4_nl *x = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        const float d = qk_fp16_to_fp32(x[i].d);
+        for (int j = 0; j < QK_BLOCK / 2; ++j) {
+            y[i * QK_BLOCK + j] = d * kvalues_iq4nl[x[i].qs[j] & 0x0F];
+            y[i * QK_BLOCK + QK_BLOCK / 2 + j] = d * kvalues_iq4nl[x[i].qs[j] >> 4];
+        }
+    }
+}
