@@ -166,6 +166,7 @@ void qk_quantize_q3_k_weighted_ref(const float *x, const float *qw, void *blocks
 void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n);
