@@ -69,8 +69,9 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         layer < count / 8 || layer >= 7 * count / 8 || (layer - count / 8) % 3 == 2
     }
 
-    /// The type of each tensor in `tensors` (name, shape in numpy order). `layerCount` is the model's block count when known (GGUF
-    /// `<arch>.block_count`); otherwise one more than the highest layer index. `queryGroups` is
+    /// The type of each tensor in `tensors` (name, shape in numpy order). `layerCount` is the
+    /// model's block count when known (GGUF `<arch>.block_count`); otherwise one more than the
+    /// highest layer index. `queryGroups` is
     /// heads per key/value head (GGUF `head_count / head_count_kv`); otherwise the ratio of the first
     /// layer's query and value projection rows, or 1.
     public func types(
@@ -84,7 +85,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         let valueCount = roles.filter { $0.role == .attentionValue || $0.role == .fusedQKV }.count
         func order(_ role: Role) -> [String: Int] {
             let named = zip(tensors, roles).filter { $0.1.role == role }.sorted { ($0.1.layer ?? -1, $0.0.name) < ($1.1.layer ?? -1, $1.0.name) }
-            return Dictionary(uniqueKeysWithValues: named.enumerated().map { ($1.0.name, $0) })
+            return Dictionary(named.enumerated().map { ($1.0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
         let valueOrder = order(.attentionValue), downOrder = order(.ffnDown)
         var chosen: [String: WeightSpec.GGUFType] = [:]
