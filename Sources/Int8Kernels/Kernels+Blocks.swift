@@ -42,27 +42,31 @@ public enum BlockFormat: String, Sendable, CaseIterable {
 }
 
 extension Kernels {
+    /// The quantizer and dequantizer of a format in this variant's table.
+    private func blockFunctions(_ format: BlockFormat) -> (quantize: qk_block_quantize_fn, dequantize: qk_block_dequantize_fn) {
+        let t = table.pointee
+        switch format {
+        case .q8_0: return (t.quantize_q8_0, t.dequantize_q8_0)
+        case .q4_0: return (t.quantize_q4_0, t.dequantize_q4_0)
+        case .q4_1: return (t.quantize_q4_1, t.dequantize_q4_1)
+        case .q5_0: return (t.quantize_q5_0, t.dequantize_q5_0)
+        case .q5_1: return (t.quantize_q5_1, t.dequantize_q5_1)
+        case .mxfp4: return (t.quantize_mxfp4, t.dequantize_mxfp4)
+        case .iq4_NL: return (t.quantize_iq4_nl, t.dequantize_iq4_nl)
+        case .q2_K: return (t.quantize_q2_k, t.dequantize_q2_k)
+        case .q3_K: return (t.quantize_q3_k, t.dequantize_q3_k)
+        case .q4_K: return (t.quantize_q4_k, t.dequantize_q4_k)
+        case .q5_K: return (t.quantize_q5_k, t.dequantize_q5_k)
+        case .q6_K: return (t.quantize_q6_k, t.dequantize_q6_k)
+        }
+    }
+
     /// Quantizes `x` (a whole number of blocks) into ggml blocks, following ggml's reference.
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) throws {
         try require(x.count % format.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of \(format.elementsPerBlock) elements, got \(x.count)")
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
         guard !x.isEmpty else { return }
-        let function: qk_block_quantize_fn =
-            switch format {
-            case .q8_0: table.pointee.quantize_q8_0
-            case .q4_0: table.pointee.quantize_q4_0
-            case .q4_1: table.pointee.quantize_q4_1
-            case .q5_0: table.pointee.quantize_q5_0
-            case .q5_1: table.pointee.quantize_q5_1
-            case .mxfp4: table.pointee.quantize_mxfp4
-            case .iq4_NL: table.pointee.quantize_iq4_nl
-            case .q2_K: table.pointee.quantize_q2_k
-            case .q3_K: table.pointee.quantize_q3_k
-            case .q4_K: table.pointee.quantize_q4_k
-            case .q5_K: table.pointee.quantize_q5_k
-            case .q6_K: table.pointee.quantize_q6_k
-            }
-        function(x.baseAddress, out.baseAddress, x.count)
+        blockFunctions(format).quantize(x.baseAddress, out.baseAddress, x.count)
     }
 
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
@@ -91,21 +95,6 @@ extension Kernels {
         try require(out.count % format.elementsPerBlock == 0, "\(format.rawValue) needs a multiple of \(format.elementsPerBlock) elements")
         try require(blocks.count >= format.byteCount(elements: out.count), "input holds \(blocks.count) bytes, need \(format.byteCount(elements: out.count))")
         guard !out.isEmpty else { return }
-        let function: qk_block_dequantize_fn =
-            switch format {
-            case .q8_0: table.pointee.dequantize_q8_0
-            case .q4_0: table.pointee.dequantize_q4_0
-            case .q4_1: table.pointee.dequantize_q4_1
-            case .q5_0: table.pointee.dequantize_q5_0
-            case .q5_1: table.pointee.dequantize_q5_1
-            case .mxfp4: table.pointee.dequantize_mxfp4
-            case .iq4_NL: table.pointee.dequantize_iq4_nl
-            case .q2_K: table.pointee.dequantize_q2_k
-            case .q3_K: table.pointee.dequantize_q3_k
-            case .q4_K: table.pointee.dequantize_q4_k
-            case .q5_K: table.pointee.dequantize_q5_k
-            case .q6_K: table.pointee.dequantize_q6_k
-            }
-        function(blocks.baseAddress, out.baseAddress, out.count)
+        blockFunctions(format).dequantize(blocks.baseAddress, out.baseAddress, out.count)
     }
 }
