@@ -366,9 +366,6 @@ void qk_quantize_q3_k_weighted_avx512(const float *x, const float *qw, void *blo
 
 // MARK: - IQ4_NL
 
-/// ggml's IQ4_NL levels as floats, for vpermps lookups.
-static const float iq4nl_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-
 /// ggml's best_index_int8 in every lane: the same bisection (four halvings take 15 to 1), then the
 /// same comparison of the two distances; NaN ends at 15 as in the scalar code.
 static inline __m512i iq4nl_index_x16(__m512 x, __m512 levels) {
@@ -384,8 +381,8 @@ static inline __m512i iq4nl_index_x16(__m512 x, __m512 levels) {
     const __m512 below_gap = _mm512_sub_ps(x, _mm512_permutexvar_ps(lower, levels));
     const __m512 above_gap = _mm512_sub_ps(_mm512_permutexvar_ps(mu, levels), x);
     __m512i index = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(below_gap, above_gap, _CMP_LT_OQ), mu, lower);
-    index = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(113), _CMP_GE_OQ), index, _mm512_set1_epi32(15));
-    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-127), _CMP_LE_OQ), index, _mm512_setzero_si512());
+    index = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(qk_iq4nl_levels[15]), _CMP_GE_OQ), index, _mm512_set1_epi32(15));
+    return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, _mm512_set1_ps(qk_iq4nl_levels[0]), _CMP_LE_OQ), index, _mm512_setzero_si512());
 }
 
 /// Σ w·q·x and Σ w·q·q over a block per lane, in the scalar order, for inverse scale `id`.
@@ -405,7 +402,8 @@ static inline void iq4nl_sums_x16(const __m512 *xt, const __m512 *wt, __m512 id,
 void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n) {
     qk_block_iq4_nl *y = blocks;
     const size_t count = n / QK_BLOCK;
-    const __m512 levels = _mm512_loadu_ps(iq4nl_levels);
+    // The levels as floats, for vpermps lookups.
+    const __m512 levels = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qk_iq4nl_levels)));
     size_t i = 0;
     for (; i + LANES <= count; i += LANES) {
         __m512 xt[QK_BLOCK], wt[QK_BLOCK], amax;
@@ -414,13 +412,13 @@ void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n) {
         const __m512 max = largest_magnitude_x16(xt, QK_BLOCK, &amax);
         const __mmask16 flat = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(K_GROUP_EPS), _CMP_LT_OQ);
         __m512 sumqx, sumq2;
-        // d = -max / -127, searched from id = 1/d, then 15 candidates id = (itry - 127) / max.
-        __m512 d = _mm512_div_ps(_mm512_xor_ps(max, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(-127));
+        // d = -max / levels[0] (-127), searched from id = 1/d, then 15 candidates id = (itry + levels[0]) / max.
+        __m512 d = _mm512_div_ps(_mm512_xor_ps(max, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(qk_iq4nl_levels[0]));
         iq4nl_sums_x16(xt, wt, _mm512_div_ps(_mm512_set1_ps(1), d), levels, &sumqx, &sumq2);
         d = _mm512_div_ps(sumqx, sumq2);
         __m512 best = _mm512_mul_ps(d, sumqx);
         for (int itry = -7; itry <= 7; ++itry) {
-            iq4nl_sums_x16(xt, wt, _mm512_div_ps(_mm512_set1_ps((float)(itry - 127)), max), levels, &sumqx, &sumq2);
+            iq4nl_sums_x16(xt, wt, _mm512_div_ps(_mm512_set1_ps((float)(itry + qk_iq4nl_levels[0])), max), levels, &sumqx, &sumq2);
             const __mmask16 better = _mm512_cmp_ps_mask(sumq2, _mm512_setzero_ps(), _CMP_GT_OQ) &
                                      _mm512_cmp_ps_mask(_mm512_mul_ps(sumqx, sumqx), _mm512_mul_ps(best, sumq2), _CMP_GT_OQ);
             d = _mm512_mask_div_ps(d, better, sumqx, sumq2);

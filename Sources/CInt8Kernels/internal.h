@@ -77,6 +77,8 @@ void qk_quantize_q5_0_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_1_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_mxfp4_ref(const float *x, void *blocks, size_t n);
 void qk_quantize_iq4_nl_ref(const float *x, void *blocks, size_t n);
+/* IQ4_NL's 16 levels, ascending (ggml's kvalues_iq4nl): the one table every variant reads. */
+extern const int8_t qk_iq4nl_levels[16];
 void qk_dequantize_q8_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_0_ref(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_1_ref(const void *blocks, float *y, size_t n);

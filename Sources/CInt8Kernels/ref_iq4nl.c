@@ -4,12 +4,12 @@
 // weighs its square), and a search over 15 candidate scales around max / -127.
 #include "internal.h"
 
-static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const int8_t qk_iq4nl_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /// ggml's best_index_int8: the nearest level by bisection (ties to the upper level only when
 /// strictly nearer, as ggml compares).
 static inline int best_index_iq4nl(float x) {
-    const int8_t *val = kvalues_iq4nl;
+    const int8_t *val = qk_iq4nl_levels;
     if (x <= val[0]) return 0;
     if (x >= val[15]) return 15;
     int ml = 0, mu = 15;
@@ -31,21 +31,21 @@ static float iq4nl_block_scale(const float *x) {
     }
     if (amax < K_GROUP_EPS) return 0;
     const int ntry = 7;
-    float d = -max / kvalues_iq4nl[0];
+    float d = -max / qk_iq4nl_levels[0];
     float id = 1 / d;
     float sumqx = 0, sumq2 = 0;
     for (int j = 0; j < QK_BLOCK; ++j) {
-        const float q = kvalues_iq4nl[best_index_iq4nl(id * x[j])];
+        const float q = qk_iq4nl_levels[best_index_iq4nl(id * x[j])];
         sumqx += weight[j] * q * x[j];
         sumq2 += weight[j] * q * q;
     }
     d = sumqx / sumq2;
     float best = d * sumqx;
     for (int itry = -ntry; itry <= ntry; ++itry) {
-        id = (itry + kvalues_iq4nl[0]) / max;
+        id = (itry + qk_iq4nl_levels[0]) / max;
         sumqx = sumq2 = 0;
         for (int j = 0; j < QK_BLOCK; ++j) {
-            const float q = kvalues_iq4nl[best_index_iq4nl(id * x[j])];
+            const float q = qk_iq4nl_levels[best_index_iq4nl(id * x[j])];
             sumqx += weight[j] * q * x[j];
             sumq2 += weight[j] * q * q;
         }
@@ -77,8 +77,8 @@ void qk_dequantize_iq4_nl_ref(const void *blocks, float *y, size_t n) {
     for (size_t i = 0; i < n / QK_BLOCK; i++) {
         const float d = qk_fp16_to_fp32(x[i].d);
         for (int j = 0; j < QK_BLOCK / 2; ++j) {
-            y[i * QK_BLOCK + j] = d * kvalues_iq4nl[x[i].qs[j] & 0x0F];
-            y[i * QK_BLOCK + QK_BLOCK / 2 + j] = d * kvalues_iq4nl[x[i].qs[j] >> 4];
+            y[i * QK_BLOCK + j] = d * qk_iq4nl_levels[x[i].qs[j] & 0x0F];
+            y[i * QK_BLOCK + QK_BLOCK / 2 + j] = d * qk_iq4nl_levels[x[i].qs[j] >> 4];
         }
     }
 }

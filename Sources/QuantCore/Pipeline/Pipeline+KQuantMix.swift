@@ -18,7 +18,7 @@ extension Pipeline {
             var spec = recipe.weights
             spec.ggufType = type
             spec.ggufMix = nil
-            if spec.ggufType.flatMap({ BlockFormat(rawValue: $0.rawValue) })?.isKQuant != true { spec.datasetID = nil }
+            if BlockFormat(rawValue: type.rawValue)?.isKQuant != true { spec.datasetID = nil }  // a fallback type takes no importance
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
         }
         return Recipe(
