@@ -169,6 +169,12 @@ void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blo
 void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n);
+/* Blocks of 32 with importance weights (ref_legacy_weighted.c, ref_iq4nl.c). */
+void qk_quantize_q4_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q4_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_iq4_nl_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n);

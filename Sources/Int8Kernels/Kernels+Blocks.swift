@@ -7,6 +7,9 @@ public enum BlockFormat: String, Sendable, CaseIterable {
     public var elementsPerBlock: Int { isKQuant ? 256 : 32 }
     /// The K-quants: super-blocks of 256 with quantized sub-block scales.
     public var isKQuant: Bool { [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(self) }
+    /// The formats whose search takes importance weights (llama.cpp's imatrix): all but Q8_0 and
+    /// MXFP4, whose ggml quantizers ignore them.
+    public var takesImportance: Bool { self != .q8_0 && self != .mxfp4 }
 
     public var bytesPerBlock: Int {
         switch self {
@@ -70,25 +73,36 @@ extension Kernels {
     }
 
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
-    /// (llama.cpp's importance-matrix path, ggml's quantize_row_q{2,3,4,5,6}_K_impl). K-quants only.
+    /// (llama.cpp's importance-matrix path: ggml's quantize_row_*_impl for Q4_0 ... Q5_1 and the
+    /// K-quants, quantize_iq4_nl with weights).
     public func quantizeBlocks(_ format: BlockFormat, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
                                into out: UnsafeMutableRawBufferPointer) throws {
         let cols = importance.count
-        try require(format.isKQuant, "\(format.rawValue) takes no importance weights (the K-quants Q2_K to Q6_K do)")
-        try require(cols > 0 && cols % format.elementsPerBlock == 0, "rows of \(cols) values are not whole \(format.rawValue) super-blocks of 256")
+        try require(format.takesImportance, "\(format.rawValue) takes no importance weights (ggml ignores them for Q8_0 and MXFP4)")
+        try require(cols > 0 && cols % format.elementsPerBlock == 0, "rows of \(cols) values are not whole \(format.rawValue) blocks of \(format.elementsPerBlock)")
         try require(x.count % cols == 0, "\(x.count) values are not whole rows of \(cols)")
         try require(out.count >= format.byteCount(elements: x.count), "output holds \(out.count) bytes, need \(format.byteCount(elements: x.count))")
-        guard let base = x.baseAddress, let target = out.baseAddress, let weights = importance.baseAddress else { return }
+        guard let base = x.baseAddress, let target = out.baseAddress, let weights = importance.baseAddress,
+              let function = weightedFunction(format) else { return }
         let rowBytes = format.byteCount(elements: cols)
-        let function: qk_weighted_quantize_fn =
-            switch format {
-            case .q2_K: table.pointee.quantize_q2_k_weighted
-            case .q3_K: table.pointee.quantize_q3_k_weighted
-            case .q5_K: table.pointee.quantize_q5_k_weighted
-            case .q6_K: table.pointee.quantize_q6_k_weighted
-            default: table.pointee.quantize_q4_k_weighted
-            }
         for row in 0..<(x.count / cols) { function(base + row * cols, weights, target + row * rowBytes, cols) }
+    }
+
+    private func weightedFunction(_ format: BlockFormat) -> qk_weighted_quantize_fn? {
+        let kernels = table.pointee
+        return switch format {
+        case .q4_0: kernels.quantize_q4_0_weighted
+        case .q4_1: kernels.quantize_q4_1_weighted
+        case .q5_0: kernels.quantize_q5_0_weighted
+        case .q5_1: kernels.quantize_q5_1_weighted
+        case .iq4_NL: kernels.quantize_iq4_nl_weighted
+        case .q2_K: kernels.quantize_q2_k_weighted
+        case .q3_K: kernels.quantize_q3_k_weighted
+        case .q4_K: kernels.quantize_q4_k_weighted
+        case .q5_K: kernels.quantize_q5_k_weighted
+        case .q6_K: kernels.quantize_q6_k_weighted
+        case .q8_0, .mxfp4: nil
+        }
     }
 
     public func dequantizeBlocks(_ format: BlockFormat, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {

@@ -28,8 +28,9 @@ def best_index(x):
     return mu - 1 if x - F(val[mu - 1]) < F(val[mu]) - x else mu
 
 
-def block_scale(xb):
-    weight = [F(v * v) for v in xb]
+def block_scale(xb, weight=None):
+    """The block's scale; each value weighs its square unless weights are given."""
+    weight = [F(v * v) for v in xb] if weight is None else weight
     amax, mx = F(0), F(0)
     for v in xb:
         if abs(v) > amax:
@@ -57,11 +58,22 @@ def block_scale(xb):
     return d
 
 
-def iq4_nl_reference(x):
+def iq4_nl_reference(x, importance=None):
+    """quantize_iq4_nl: without importance, quantize_row_iq4_nl_ref's arithmetic; with one weight per
+    column (rows of importance.size), qw * sqrt(sigma2 + x^2), sigma2 = the block's sum of squares
+    times 2/32."""
     out = bytearray()
-    for b in x.reshape(-1, 32):
+    qw = None if importance is None else np.tile(importance.astype(F), x.size // importance.size).reshape(-1, 32)
+    for i, b in enumerate(x.reshape(-1, 32)):
+        weight = None
+        if qw is not None:
+            sigma2 = F(0)
+            for v in b:
+                sigma2 = F(sigma2 + F(v * v))
+            sigma2 = F(sigma2 * F(F(2) / F(32)))
+            weight = [F(qw[i][j] * np.sqrt(F(sigma2 + F(b[j] * b[j])))) for j in range(32)]
         with np.errstate(all="ignore"):
-            d = block_scale(b)
+            d = block_scale(b, weight)
             iscale = F(F(1) / d) if d else F(0)
             codes = [best_index(F(iscale * v)) for v in b]
         out += np.array([d], dtype=np.float16).tobytes()

@@ -97,12 +97,16 @@ def scale_min_search(x, w, nmax, rmin, rdelta, nstep, use_mad=False):
     [subblocks, n] with weights w; sums run element by element in float32 as in C. Returns
     (scale, the_min, L)."""
     rows, n = x.shape
-    mn, mx = x.min(axis=1), x.max(axis=1)
+    # min and max as C finds them (strict comparisons from x[0]), so that a block of zeros keeps
+    # the sign of its first zero in the_min, which Q4_1 and Q5_1 store.
+    mn, mx = x[:, 0].copy(), x[:, 0].copy()
     sum_w, sum_x = w[:, 0].copy(), (w[:, 0] * x[:, 0]).astype(F)
     for i in range(1, n):
+        mn = np.where(x[:, i] < mn, x[:, i], mn)
+        mx = np.where(x[:, i] > mx, x[:, i], mx)
         sum_w = (sum_w + w[:, i]).astype(F)
         sum_x = (sum_x + (w[:, i] * x[:, i]).astype(F)).astype(F)
-    mn = np.minimum(mn, F(0)).astype(F)
+    mn = np.where(mn > 0, F(0), mn).astype(F)
     flat = mx == mn
     span = np.where(flat, F(1), (mx - mn).astype(F)).astype(F)
 

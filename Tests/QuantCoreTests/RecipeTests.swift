@@ -83,7 +83,7 @@ struct RecipeTests {
         (#"{"overrides": [{"match": "x", "weights": {"bits": 1}}]}"#, "overrides[0].weights.bits"),
         (#"{"targets": "x"}"#, "targets"),
         (#"{"weights": {"bits": 4, "bits": 8}}"#, ""),
-        (#"{"preset": "q4_0", "weights": {"dataset_id": "ds"}}"#, "weights.dataset_id"),
+        (#"{"preset": "q8_0", "weights": {"dataset_id": "ds"}}"#, "weights.dataset_id"),
         (#"{"preset": "q4_k", "weights": {"dataset_id": ""}}"#, "weights.dataset_id"),
         (#"{"preset": "q4_k", "weights": {"dataset_id": 3}}"#, "weights.dataset_id"),
     ])

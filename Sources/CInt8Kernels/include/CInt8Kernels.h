@@ -112,6 +112,10 @@ typedef struct {
     /// importance weight per column (qw): ggml's quantize_row_q{2,3,4,5,6}_K_impl.
     qk_weighted_quantize_fn quantize_q2_k_weighted, quantize_q3_k_weighted, quantize_q4_k_weighted, quantize_q5_k_weighted,
         quantize_q6_k_weighted;
+    /// The same for blocks of 32 (n_per_row a multiple of 32): ggml's quantize_row_q{4,5}_{0,1}_impl
+    /// and quantize_iq4_nl with quant_weights. Scalar in every table.
+    qk_weighted_quantize_fn quantize_q4_0_weighted, quantize_q4_1_weighted, quantize_q5_0_weighted, quantize_q5_1_weighted,
+        quantize_iq4_nl_weighted;
     qk_gemm_fn gemm;
     qk_linear_error_fn linear_error;
     qk_error_fn error;

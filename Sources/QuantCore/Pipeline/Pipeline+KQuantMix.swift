@@ -18,7 +18,7 @@ extension Pipeline {
             var spec = recipe.weights
             spec.ggufType = type
             spec.ggufMix = nil
-            if BlockFormat(rawValue: type.rawValue)?.isKQuant != true { spec.datasetID = nil }  // a fallback type takes no importance
+            if BlockFormat(rawValue: type.rawValue)?.takesImportance != true { spec.datasetID = nil }  // Q8_0 and F16 take no importance
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
         }
         return Recipe(

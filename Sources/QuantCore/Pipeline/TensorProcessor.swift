@@ -132,7 +132,7 @@ final class TensorProcessor {
     /// The calibration layer whose inputs weight this K-quant tensor's search (llama.cpp's importance
     /// matrix), when its recipe names a dataset and the dataset has samples for it.
     private func importanceLayer(_ plan: TensorPlan) -> String? {
-        guard case .blocks(let format) = plan.action, format.isKQuant, plan.spec?.method == .gguf,
+        guard case .blocks(let format) = plan.action, format.takesImportance, plan.spec?.method == .gguf,
               plan.spec?.datasetID != nil, plan.source.shape.count == 2 else { return nil }
         return calibration?.dataset.layer(ofWeight: plan.source.name)
     }

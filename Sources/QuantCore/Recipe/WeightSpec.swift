@@ -201,8 +201,8 @@ public struct WeightSpec: Equatable, Sendable {
                 guard let dataset = datasetValue.stringValue, !dataset.isEmpty else {
                     throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
                 }
-                guard let format = BlockFormat(rawValue: type.rawValue), format.isKQuant else {
-                    throw RecipeError(field("dataset_id"), "gives importance weights to the K-quants (Q2_K to Q6_K) only, not \(type.rawValue)")
+                guard let format = BlockFormat(rawValue: type.rawValue), format.takesImportance else {
+                    throw RecipeError(field("dataset_id"), "gives importance weights to Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K to Q6_K), not \(type.rawValue) (ggml's \(type.rawValue) quantizer takes none)")
                 }
                 spec.datasetID = dataset
             }
