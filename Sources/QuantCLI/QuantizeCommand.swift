@@ -37,6 +37,9 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "A calibration dataset (safetensors of `<layer>.input` samples) for GPTQ, AdaRound and static activations; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).")
     var dataset: String?
 
+    @Option(help: "A llama.cpp importance matrix (imatrix.gguf or legacy imatrix.dat from llama-imatrix): weights the search of every GGUF block type that takes it (Q4_0 ... Q5_1, IQ4_NL, the K-quants), as llama-quantize --imatrix does. Tensors are matched by llama.cpp name, or Hugging Face name for Llama-family models.")
+    var imatrix: String?
+
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
@@ -54,6 +57,12 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("give exactly one of --preset NAME or --recipe FILE")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if dataset != nil, imatrix != nil {
+            throw ValidationError("give one of --dataset FILE or --imatrix FILE: a run reads one calibration file")
+        }
+        if imatrix != nil, remote.named {
+            throw ValidationError("with --server, upload the importance matrix as a dataset (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
+        }
         if dataset != nil, remote.named {
             throw ValidationError("with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
         }
@@ -62,12 +71,18 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         if remote.named { return try runRemotely() }
         try reportingFailures {
-            let recipe = try loadRecipe()
+            var recipe = try loadRecipe()
+            if imatrix != nil {
+                recipe = recipe.weightingImportance(datasetID: "imatrix")
+                guard recipe.takesImportance else {
+                    throw CLIFailure(kind: .user, message: "--imatrix: no type in this recipe takes importance weights (Q8_0, MXFP4, F16, BF16 and the linear methods do not); use a GGUF type such as Q4_K or a mix such as Q4_K_M")
+                }
+            }
             let bar = ProgressBar(enabled: isatty(2) == 1)
             var options = PipelineOptions(progress: { bar.update($0) })
             if let threads { options.threads = threads }
             options.sync = !noFsync
-            options.calibrationDataset = dataset
+            options.calibrationDataset = dataset ?? imatrix
             let result: Report
             do {
                 result = try Pipeline.run(input: input, output: output, recipe: recipe, options: options)
@@ -76,7 +91,7 @@ struct QuantizeCommand: ParsableCommand {
             } catch let error as PipelineError {
                 throw CLIFailure(kind: .user, message: "\(input): \(error)")
             } catch let error as CalibrationError {
-                throw CLIFailure(kind: .user, message: "\(dataset ?? input): \(error)")
+                throw CLIFailure(kind: .user, message: "\(dataset ?? imatrix ?? input): \(error)")
             }
             bar.finish()
             // compressed-tensors: the config.json fragment goes next to the weights.

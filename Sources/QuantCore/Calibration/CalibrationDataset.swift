@@ -15,6 +15,10 @@ public final class CalibrationDataset: Sendable {
     let inputs: [String: SourceTensor]
 
     public init(path: String) throws {
+        if ImportanceMatrix.recognizes(path: path) {
+            throw CalibrationError.invalidDataset(
+                "this is a llama.cpp importance matrix: it weights the GGUF block types' search (dataset_id on a gguf spec), but holds no samples (`<layer>.input`) for GPTQ, AdaRound, static activations or evaluation")
+        }
         let model = try SourceModel(path: path)
         let layers = try Self.validate(model.tensors.map { ($0.name, $0.shape, $0.floatDType, model.format) })
         source = model

@@ -59,7 +59,9 @@ public enum MixedPrecision {
         let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { _ in
             if options.isCancelled?() == true { throw PipelineError.cancelled }
         }
-        let dataset = try options.calibrationDataset.map { try CalibrationDataset(path: $0) }
+        // An importance matrix has no samples to rank layers by output error: weight error ranks them.
+        let samples = options.calibrationDataset.flatMap { ImportanceMatrix.recognizes(path: $0) ? nil : $0 }
+        let dataset = try samples.map { try CalibrationDataset(path: $0) }
         if let dataset { try dataset.check(against: source) }
         var outputErrorTensors: [String] = []
         var table: [[Option]] = []

@@ -25,8 +25,12 @@ public struct PipelineOptions: Sendable {
     /// fsync the artifact before renaming it into place (the job runner needs it durable).
     public var sync = true
     /// The calibration dataset (safetensors of `<layer>.input`): required when the recipe names one;
-    /// with it, every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).
+    /// with it, every layer with samples is also evaluated (output SQNR, W8A8, int8 speed). It may
+    /// instead be a llama.cpp importance matrix (`imatrix.gguf`, `imatrix.dat`), which only weights
+    /// the GGUF block types' search.
     public var calibrationDataset: String? = nil
+    /// The dataset's name for GGUF metadata (`quantize.imatrix.file`); the path's last component without.
+    public var calibrationDatasetName: String? = nil
     /// Hash the artifact as it is written (`Report.artifactSHA256`), for callers that publish its
     /// digest (the job runner's ETag) and would otherwise read the whole file back.
     public var hashArtifact = false
@@ -60,12 +64,13 @@ public enum Pipeline {
         if let mix = recipe.weights.ggufMix { recipe = resolveMix(recipe, mix, source: source) }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
         var plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
-        let calibration = try calibrationContext(source, recipe: recipe, options: options)
+        let importanceMatrix = try importanceMatrix(recipe: recipe, options: options)
+        let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
         let writer = try ArtifactWriter(
             path: output, plans: plans, format: recipe.output,
             safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
-            ggufMetadata: ggufMetadata(source, recipe: recipe),
+            ggufMetadata: ggufMetadata(source, recipe: recipe, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
             ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
         var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.mapping.bytes.count)
         report.mixedPrecision = selection.map { selection in
@@ -84,6 +89,7 @@ public enum Pipeline {
             options.progress?(progress)
         }
         processor.calibration = calibration
+        processor.importanceMatrix = importanceMatrix
         do {
             for plan in plans {
                 progress.currentTensor = plan.source.name
@@ -95,6 +101,7 @@ public enum Pipeline {
                 tensorReport.scheme = selection?.choices.first { $0.tensor == plan.source.name }?.candidate
                 if let input = plan.inputQuantization { try writeInputQuantization(input, plan: plan, into: writer) }
                 if let calibration { annotate(&tensorReport, plan: plan, calibration: calibration) }
+                if importanceMatrix != nil { annotateImportance(&tensorReport, plan: plan, entry: processor.importanceEntries[plan.source.name]) }
                 report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
                 options.progress?(progress)
@@ -106,6 +113,7 @@ public enum Pipeline {
             throw error
         }
         report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) }
+            ?? importanceMatrix.map { importanceSummary($0, used: processor.importanceEntries.count) }
         report.fileBytesOut = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return report
@@ -288,7 +296,7 @@ public enum Pipeline {
 
     /// A GGUF input keeps all of its metadata, as llama.cpp's quantize does; the quantization version
     /// is set and the recipe recorded.
-    static func ggufMetadata(_ source: SourceModel, recipe: Recipe) -> [GGUFKeyValue] {
+    static func ggufMetadata(_ source: SourceModel, recipe: Recipe, importance: (ImportanceMatrix, name: String)? = nil) -> [GGUFKeyValue] {
         var metadata: [GGUFKeyValue] = []
         if case .gguf(let file) = source.model { metadata = file.metadata }
         var ours = [
@@ -297,6 +305,7 @@ public enum Pipeline {
         ]
         // An input's own file type (F16, say) would misdescribe the output: llama.cpp sets it too.
         if let fileType = fileType(recipe.weights) { ours.append(GGUFKeyValue("general.file_type", .uint32(fileType))) }
+        if let importance { ours += importanceMetadata(importance.0, name: importance.name) }
         for entry in ours {
             if let index = metadata.firstIndex(where: { $0.key == entry.key }) { metadata[index] = entry } else { metadata.append(entry) }
         }

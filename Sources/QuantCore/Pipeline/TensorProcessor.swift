@@ -14,6 +14,10 @@ final class TensorProcessor {
     let checkpoint: (Int) throws -> Void
     /// The calibration dataset and its results, when the run has one.
     var calibration: CalibrationContext?
+    /// llama.cpp's importance matrix, when the run's dataset is one (then `calibration` is nil).
+    var importanceMatrix: ImportanceMatrix?
+    /// The importance-matrix entry that weighted each tensor's search.
+    private(set) var importanceEntries: [String: String] = [:]
 
     private let floats = ScratchBuffer<Float>(fill: 0)
     private let codes = ScratchBuffer<UInt8>(fill: 0)
@@ -53,9 +57,7 @@ final class TensorProcessor {
             }
             return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
-            var importance: [Float]?
-            if let calibration, let layer = importanceLayer(plan) { importance = try calibration.importance(of: layer, kernels: kernels) }
-            return try blocks(plan.source, format: format, importance: importance, into: writer)
+            return try blocks(plan.source, format: format, importance: importanceWeights(plan), into: writer)
         case .float(let dtype):
             return try convert(plan.source, to: dtype, into: writer)
         case .sign(let ternary):
@@ -129,12 +131,21 @@ final class TensorProcessor {
         }
     }
 
-    /// The calibration layer whose inputs weight this K-quant tensor's search (llama.cpp's importance
-    /// matrix), when its recipe names a dataset and the dataset has samples for it.
+    /// The calibration layer whose inputs weight this tensor's search, when the dataset has samples for it.
     private func importanceLayer(_ plan: TensorPlan) -> String? {
-        guard case .blocks(let format) = plan.action, format.takesImportance, plan.spec?.method == .gguf,
-              plan.spec?.datasetID != nil, plan.source.shape.count == 2 else { return nil }
-        return calibration?.dataset.layer(ofWeight: plan.source.name)
+        plan.takesImportance ? calibration?.dataset.layer(ofWeight: plan.source.name) : nil
+    }
+
+    /// llama.cpp's importance weights for this tensor's search (one per column): the importance
+    /// matrix's entry, or each column's mean squared input over the dataset's samples; nil without.
+    private func importanceWeights(_ plan: TensorPlan) throws -> [Float]? {
+        if let importanceMatrix {
+            guard plan.takesImportance, let (entry, values) = try importanceMatrix.weights(for: plan.source.name, columns: plan.source.shape[1]) else { return nil }
+            importanceEntries[plan.source.name] = entry
+            return values
+        }
+        guard let calibration, let layer = importanceLayer(plan) else { return nil }
+        return try calibration.importance(of: layer, kernels: kernels)
     }
 
     private func blocks(_ tensor: SourceTensor, format: BlockFormat, importance: [Float]?, into writer: ArtifactWriter) throws -> ErrorMetrics {

@@ -1,3 +1,4 @@
+import Int8Kernels
 import ModelFormats
 
 /// A validated quantization recipe: the user-facing contract (docs/RECIPES.md).
@@ -217,5 +218,35 @@ public struct Recipe: Sendable {
         default:
             break
         }
+    }
+}
+
+extension Recipe {
+    /// The recipe with `datasetID` on every GGUF spec whose types take importance weights (a mix, or a
+    /// block type other than Q8_0 and MXFP4): how `quantctl quantize --imatrix FILE` applies an
+    /// importance matrix to the whole model, as `llama-quantize --imatrix` does. Specs that already
+    /// name a dataset keep it.
+    /// Whether any spec takes importance weights from the dataset (a GGUF spec naming one).
+    public var takesImportance: Bool {
+        ([weights] + overrides.map(\.weights)).contains { $0.method == .gguf && $0.datasetID != nil }
+    }
+
+    public func weightingImportance(datasetID id: String) -> Recipe {
+        func weighted(_ spec: WeightSpec) -> WeightSpec {
+            var spec = spec
+            let takes = spec.ggufMix != nil || spec.ggufType.flatMap { BlockFormat(rawValue: $0.rawValue) }?.takesImportance == true
+            if spec.method == .gguf, takes, spec.datasetID == nil { spec.datasetID = id }
+            return spec
+        }
+        let weights = weighted(weights)
+        let overrides = overrides.map { Override(match: $0.match, weights: weighted($0.weights)) }
+        var resolved = json.objectValue ?? JSONObject()
+        resolved["weights"] = weights.json
+        if !overrides.isEmpty {
+            resolved["overrides"] = .array(overrides.map { .object(JSONObject([("match", .string($0.match.pattern)), ("weights", $0.weights.json)])) })
+        }
+        return Recipe(
+            preset: preset, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output, nonFinite: nonFinite,
+            json: .object(resolved), mixedPrecision: mixedPrecision, activations: activations, datasetID: datasetID ?? id)
     }
 }

@@ -4,8 +4,9 @@ import ModelFormats
 import QuantCore
 import QuantStore
 
-/// Calibration datasets: `POST /v1/datasets` (a safetensors file of `<layer>.input` samples), list,
-/// show, delete; the same tenant rules, upload limits and storage quota as models.
+/// Calibration datasets: `POST /v1/datasets` (a safetensors file of `<layer>.input` samples, QAT
+/// training data, or a llama.cpp importance matrix), list, show, delete; the same tenant rules,
+/// upload limits and storage quota as models.
 extension ServiceAPI {
     func addDatasets(_ router: inout Router) {
         let uploads = UploadReceiver(data: data, counters: pool.counters)
@@ -22,12 +23,14 @@ extension ServiceAPI {
                     } catch let error as CalibrationError {
                         throw HTTPError(422, "\(error)", type: "invalid-dataset")
                     }
+                } other: { path in
+                    try Self.importanceMatrixUpload(path)
                 }
             }
             let dataset: DatasetRecord
             do {
                 dataset = try scope.addDataset(.init(
-                    name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.file.tensors.count, blobPath: stored.blobPath))
+                    name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount, blobPath: stored.blobPath))
             } catch StoreError.quotaExceeded(let message) {
                 throw HTTPError(413, message, type: "storage-quota")
             }
@@ -42,7 +45,12 @@ extension ServiceAPI {
         router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
             var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
-            if let file = try? CalibrationDataset(path: dataset.blobPath) {
+            if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
+                view["importance_matrix"] = .object(JSONObject([
+                    ("format", .string(matrix.format.rawValue)), ("entries", .integer(matrix.entryCount)),
+                    ("datasets", .array(matrix.datasets.map(JSONValue.string))), ("chunks", .integer(matrix.chunkCount)),
+                ]))
+            } else if let file = try? CalibrationDataset(path: dataset.blobPath) {
                 view["layers"] = .array(file.layers.map { layer in
                     .object(JSONObject([("name", .string(layer)), ("samples", .integer(file.samples(of: layer))), ("features", .integer(file.features(of: layer)))]))
                 })
@@ -57,10 +65,25 @@ extension ServiceAPI {
         }
     }
 
+    /// A llama.cpp importance matrix (GGUF or legacy `.dat`), checked entry by entry; nil for any
+    /// other file, which is then validated as a safetensors dataset.
+    static func importanceMatrixUpload(_ path: String) throws -> UploadReceiver.OtherFile? {
+        guard ImportanceMatrix.recognizes(path: path) else { return nil }
+        do {
+            let matrix = try ImportanceMatrix(path: path)
+            try matrix.validateValues()
+            return ("imatrix-\(matrix.format.rawValue)", matrix.entryCount)
+        } catch let error as CalibrationError {
+            throw HTTPError(422, "\(error)", type: "invalid-dataset")
+        }
+    }
+
     /// A dataset that does not fit the model is a 422 naming the layer, before the job is queued.
     /// (Training data, `x` and `y` without `<layer>.input`, fails here too: it calibrates nothing.)
-    static func checkPairing(dataset path: String, modelPath: String) throws {
+    /// An importance matrix fits any recipe that reads no samples; its entries are matched per tensor.
+    static func checkPairing(dataset path: String, modelPath: String, recipe: Recipe) throws {
         do {
+            if ImportanceMatrix.recognizes(path: path) { return try Pipeline.checkImportanceMatrixFits(recipe) }
             try CalibrationDataset(path: path).check(against: SourceModel(path: modelPath))
         } catch let error as CalibrationError {
             var extensions: [(String, String)] = [("field", "\"recipe\"")]

@@ -195,7 +195,7 @@ public final class ServiceAPI: Sendable {
                 try Self.checkTraining(model: model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: training)
             } else if let datasetID {
                 let dataset = try Self.run { try scope.dataset(datasetID) }
-                try Self.checkPairing(dataset: dataset.blobPath, modelPath: model.blobPath)
+                try Self.checkPairing(dataset: dataset.blobPath, modelPath: model.blobPath, recipe: recipe)
             }
             let key = request.header("idempotency-key")
             if let key, key.isEmpty || key.count > 200 { throw HTTPError(400, "Idempotency-Key must be 1 to 200 characters") }

@@ -16,15 +16,21 @@ struct UploadReceiver {
         let blobPath: String
         let sha256: String
         let size: Int64
-        let file: ModelFile
+        let format: String
+        let tensorCount: Int
+        let parameterCount: Int64
     }
+
+    /// A file that is not a model but is accepted as it is (a llama.cpp importance matrix among
+    /// datasets): its format name and entry count.
+    typealias OtherFile = (format: String, entries: Int)
 
     func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
         let stored = try store(request, body: body, maxBytes: maxBytes, what: "model")
         do {
             return try scope.addModel(.init(
-                name: name, format: stored.file.format.rawValue, size: stored.size, sha256: stored.sha256, tensorCount: stored.file.tensors.count,
-                parameterCount: Int64(stored.file.tensors.reduce(0) { $0 + $1.elementCount }), blobPath: stored.blobPath))
+                name: name, format: stored.format, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount,
+                parameterCount: stored.parameterCount, blobPath: stored.blobPath))
         } catch StoreError.quotaExceeded(let message) {
             throw HTTPError(413, message, type: "storage-quota")
         }
@@ -32,8 +38,10 @@ struct UploadReceiver {
 
     /// Streams the body (raw or multipart) to a temporary file while hashing, opens it as
     /// safetensors or GGUF, runs `validate` on it, and only then adopts it into the blob store.
+    /// `other` may claim the file first (returning its description) for a kind that is not a model.
     func store(
-        _ request: HTTPRequest, body: RequestBody, maxBytes: Int64, what: String, validate: (ModelFile) throws -> Void = { _ in }
+        _ request: HTTPRequest, body: RequestBody, maxBytes: Int64, what: String, validate: (ModelFile) throws -> Void = { _ in },
+        other: (String) throws -> OtherFile? = { _ in nil }
     ) throws -> Stored {
         let temporary = (data.tmp as NSString).appendingPathComponent("upload-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
@@ -67,6 +75,12 @@ struct UploadReceiver {
         // Not fsynced here: `adopt` syncs the file once it is known to be worth keeping.
         try handle.close()
         guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-\(what)") }
+        if let claimed = try other(temporary) {
+            let sha = SHA256.hex(hasher.finalize())
+            let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
+            committed = true
+            return Stored(blobPath: blob.path, sha256: sha, size: size, format: claimed.format, tensorCount: claimed.entries, parameterCount: 0)
+        }
         let file: ModelFile
         do {
             file = try ModelFile.open(path: temporary)
@@ -80,7 +94,9 @@ struct UploadReceiver {
         let sha = SHA256.hex(hasher.finalize())
         let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
         committed = true
-        return Stored(blobPath: blob.path, sha256: sha, size: size, file: file)
+        return Stored(
+            blobPath: blob.path, sha256: sha, size: size, format: file.format.rawValue, tensorCount: file.tensors.count,
+            parameterCount: Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
     }
 
     /// True when the bytes do not even look like either format (a 415, not a 422).

@@ -89,7 +89,9 @@ struct JobRunner {
         var options = PipelineOptions(threads: settings.pipelineThreads)
         options.hashArtifact = true
         if let datasetID = recipe.datasetID {
-            options.calibrationDataset = try Self.dataset(of: claim, named: datasetID).blobPath
+            let dataset = try Self.dataset(of: claim, named: datasetID)
+            options.calibrationDataset = dataset.blobPath
+            options.calibrationDatasetName = dataset.name
         }
         options.isCancelled = { flags.shouldStop }
         options.progress = { progress in

@@ -1,0 +1,72 @@
+import Int8Kernels
+import ModelFormats
+
+extension TensorPlan {
+    /// Whether this tensor's search takes importance weights: a GGUF block type that has them
+    /// (not Q8_0 or MXFP4), a 2-D weight, and a spec that names the dataset.
+    var takesImportance: Bool {
+        guard case .blocks(let format) = action else { return false }
+        return format.takesImportance && spec?.method == .gguf && spec?.datasetID != nil && source.shape.count == 2
+    }
+}
+
+/// A run whose dataset is a llama.cpp importance matrix (`imatrix.gguf` or `imatrix.dat`): it weights
+/// the GGUF block types' search as `llama-quantize --imatrix` does; nothing else reads it.
+extension Pipeline {
+    static func importanceMatrix(recipe: Recipe, options: PipelineOptions) throws -> ImportanceMatrix? {
+        guard let path = options.calibrationDataset, ImportanceMatrix.recognizes(path: path) else { return nil }
+        try checkImportanceMatrixFits(recipe)
+        return try ImportanceMatrix(path: path)
+    }
+
+    /// An importance matrix serves a recipe that reads no calibration samples; otherwise this throws
+    /// what needs them.
+    public static func checkImportanceMatrixFits(_ recipe: Recipe) throws {
+        if let use = sampleUse(recipe) {
+            throw CalibrationError.invalidDataset(
+                "\(use) needs calibration samples (`<layer>.input` tensors), but the dataset is a llama.cpp importance matrix, which only weights the GGUF block types' search; give a safetensors dataset of layer inputs")
+        }
+    }
+
+    /// What in a recipe reads calibration samples themselves, not just importance weights.
+    static func sampleUse(_ recipe: Recipe) -> String? {
+        if recipe.activations?.datasetID != nil { return "static activation scales" }
+        if recipe.mixedPrecision?.datasetID != nil { return "mixed precision's output error" }
+        for spec in [recipe.weights] + recipe.overrides.map(\.weights) {
+            if spec.gptq != nil { return "GPTQ" }
+            if case .adaround? = spec.scheme?.rounding { return "AdaRound" }
+        }
+        return nil
+    }
+
+    static func annotateImportance(_ report: inout TensorReport, plan: TensorPlan, entry: String?) {
+        if let entry {
+            report.calibration = .object(JSONObject([
+                ("rounding", .string("importance-weighted (llama.cpp importance matrix)")), ("importance_entry", .string(entry)),
+            ]))
+        } else if plan.takesImportance {
+            report.note = [report.note, "the importance matrix has no entry for this tensor (nor for its llama.cpp name): quantized without importance weights, as llama.cpp does"]
+                .compactMap { $0 }.joined(separator: "; ")
+        }
+    }
+
+    static func importanceSummary(_ matrix: ImportanceMatrix, used: Int) -> JSONValue {
+        .object(JSONObject([
+            ("importance_matrix", .object(JSONObject([
+                ("format", .string(matrix.format.rawValue)), ("entries", .integer(matrix.entryCount)), ("tensors_weighted", .integer(used)),
+                ("datasets", .array(matrix.datasets.map(JSONValue.string))), ("chunks", .integer(matrix.chunkCount)),
+            ]))),
+        ]))
+    }
+
+    /// The keys llama.cpp's quantize writes when it is given an importance matrix.
+    static func importanceMetadata(_ matrix: ImportanceMatrix, name: String) -> [GGUFKeyValue] {
+        var keys = [
+            GGUFKeyValue("quantize.imatrix.file", .string(name)),
+            GGUFKeyValue("quantize.imatrix.entries_count", .int32(Int32(clamping: matrix.entryCount))),
+            GGUFKeyValue("quantize.imatrix.chunks_count", .int32(Int32(clamping: matrix.chunkCount))),
+        ]
+        if let dataset = matrix.datasets.first { keys.insert(GGUFKeyValue("quantize.imatrix.dataset", .string(dataset)), at: 1) }
+        return keys
+    }
+}
