@@ -106,9 +106,13 @@ def test_gptq_beats_round_to_nearest(fixture, fp32, bits, tmp_path):
         assert {k: a.get_slice(k).get_shape() for k in a.keys()} == {k: b.get_slice(k).get_shape() for k in b.keys()}
     test = out / "digits-test.safetensors"
     rtn_weights, gptq_weights = digits.weights_of(tmp_path / "rtn.safetensors"), digits.weights_of(tmp_path / "gptq.safetensors")
-    # Accuracy: never worse. (At int4 and int3 this MLP is saturated: round-to-nearest is already
-    # within 1 of 540 test samples of fp32, so the held-out model output is the sharper measure.)
-    assert digits.accuracy(gptq_weights, test) >= digits.accuracy(rtn_weights, test)
+    # Accuracy: not worse by more than one test sample. At int4 and int3 this MLP is saturated
+    # (round-to-nearest is already within 1 of 540 test samples of fp32), and which borderline sample
+    # flips depends on the BLAS kernels' rounding (OpenBLAS picks them by CPU: on an AVX2-only machine
+    # GPTQ int3 lost one sample to round-to-nearest), so the held-out model output below is the
+    # measure that must clearly improve.
+    one_sample = 1 / load_file(str(test))["x"].shape[0]
+    assert digits.accuracy(gptq_weights, test) >= digits.accuracy(rtn_weights, test) - one_sample - 1e-9
     assert held_out_logit_sqnr(out, fp32_weights, gptq_weights) > held_out_logit_sqnr(out, fp32_weights, rtn_weights) + 3
 
 
