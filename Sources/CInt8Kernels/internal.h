@@ -230,6 +230,17 @@ void qk_quantize_avx2(const float *x, size_t rows, size_t cols, size_t group, co
 void qk_dequantize_avx2(const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group, const float *scales,
                         const int32_t *zero_points, float *out);
 void qk_f16_to_f32_avx2(const uint16_t *in, float *out, size_t n);
+/* AVX2 block quantizers and error statistics (avx2_blocks.c, avx2_error.c). */
+void qk_quantize_q8_0_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_0_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_1_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_0_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_1_avx2(const float *x, void *blocks, size_t n);
+void qk_dequantize_q8_0_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n);
+void qk_error_avx2(const float *x, const float *r, size_t n, qk_error_stats *stats);
+void qk_linear_error_avx2(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
+                          const float *scales, const int32_t *zero_points, qk_error_stats *stats);
 void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                   float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 #endif

@@ -61,6 +61,7 @@ struct ConversionAndBlockTests {
                 x += b
             case 3: x += (0..<32).map { Float(Int($0) - 16) * 0.5 }  // halves of a power-of-two scale
             case 4: x += (0..<32).map { Float(Int($0) - 8) }
+            case 5: x += (0..<32).map { $0 == 0 ? 127 : Float(Int($0) - 16) + 0.5 }  // Q8_0's scale is 1: exact ties for roundf
             default: x += randomFloats(32, &rng, scale: Float(block % 5 + 1) * 0.3)
             }
         }
