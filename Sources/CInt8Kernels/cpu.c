@@ -22,7 +22,7 @@ int qk_detect_isa(void) {
     return QK_ISA_SCALAR;
 }
 
-/* The K-quants have no AVX2 variants: the scalar and AVX2 tables both take the references. */
+/* The K-quant references: the scalar table's. */
 #define KQUANT_REFERENCES                                                                              \
     .quantize_q6_k = qk_quantize_q6_k_ref, .dequantize_q6_k = qk_dequantize_q6_k_ref,                 \
     .quantize_q4_k = qk_quantize_q4_k_ref, .dequantize_q4_k = qk_dequantize_q4_k_ref,                 \
@@ -110,7 +110,17 @@ static const qk_kernel_table avx2_table = {
     .dequantize_q5_1 = qk_dequantize_q5_1_ref,
     .dequantize_mxfp4 = qk_dequantize_mxfp4_ref,
     .dequantize_iq4_nl = qk_dequantize_iq4_nl_ref,
-    KQUANT_REFERENCES,
+    .quantize_q6_k = qk_quantize_q6_k_avx2, .dequantize_q6_k = qk_dequantize_q6_k_ref,
+    .quantize_q4_k = qk_quantize_q4_k_avx2, .dequantize_q4_k = qk_dequantize_q4_k_ref,
+    .quantize_q5_k = qk_quantize_q5_k_avx2, .dequantize_q5_k = qk_dequantize_q5_k_ref,
+    .quantize_q2_k = qk_quantize_q2_k_avx2, .dequantize_q2_k = qk_dequantize_q2_k_ref,
+    .quantize_q3_k = qk_quantize_q3_k_ref, .dequantize_q3_k = qk_dequantize_q3_k_ref,
+    .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx2,
+    .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx2,
+    .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx2,
+    .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_avx2,
+    .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_avx2,
+    WEIGHTED_BLOCK_REFERENCES,
     .gemm = qk_gemm_avx2,
     .linear_error = qk_linear_error_avx2,
     .error = qk_error_avx2,

@@ -239,6 +239,16 @@ void qk_quantize_q5_1_avx2(const float *x, void *blocks, size_t n);
 void qk_dequantize_q8_0_avx2(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n);
 void qk_error_avx2(const float *x, const float *r, size_t n, qk_error_stats *stats);
+/* AVX2 K-quant quantizers (avx2_kquants.c): all but Q3_K without weights. */
+void qk_quantize_q6_k_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q4_k_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q5_k_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q2_k_avx2(const float *x, void *blocks, size_t n);
+void qk_quantize_q2_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q3_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q4_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_linear_error_avx2(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
                           const float *scales, const int32_t *zero_points, qk_error_stats *stats);
 void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
