@@ -49,46 +49,67 @@ static float scale_min_block(const float *xb, const float *qw, float sigma2, int
     return qk_kquant_scale_min_search(QK_BLOCK, nmax, xb, weight, L, min, Laux, -0.9f, 0.05f, 36, 0);
 }
 
-void qk_quantize_q4_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q4_0 *y = blocks;
+/// Writes block i of a row from its scale, ggml's the_min (Q4_1/Q5_1) and codes.
+typedef void (*store_block_fn)(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]);
+
+/// One row, block by block: the signed search (Q4_0: nmax 8, Q5_0: 16) or the scale-and-min search
+/// (Q4_1: 15, Q5_1: 31), weighted by the row's sigma2 and the block's importance.
+static void quantize_row(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int has_min, store_block_fn store) {
     const float sigma2 = row_mean_square(x, n_per_row);
     uint8_t L[QK_BLOCK];
     for (size_t ib = 0; ib < n_per_row / QK_BLOCK; ++ib) {
-        y[ib].d = qk_fp32_to_fp16(signed_block(x + ib * QK_BLOCK, qw + ib * QK_BLOCK, sigma2, 8, L));
-        for (int j = 0; j < 16; ++j) y[ib].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+        const float *xb = x + ib * QK_BLOCK, *wb = qw + ib * QK_BLOCK;
+        float the_min = 0;
+        const float d = has_min ? scale_min_block(xb, wb, sigma2, nmax, L, &the_min) : signed_block(xb, wb, sigma2, nmax, L);
+        store(blocks, ib, d, the_min, L);
     }
+}
+
+static void pack_four_bits(const uint8_t L[QK_BLOCK], uint8_t qs[16]) {
+    for (int j = 0; j < 16; ++j) qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+}
+
+static void store_q4_0(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]) {
+    (void)the_min;
+    qk_block_q4_0 *y = (qk_block_q4_0 *)blocks + i;
+    y->d = qk_fp32_to_fp16(d);
+    pack_four_bits(L, y->qs);
+}
+
+static void store_q5_0(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]) {
+    (void)the_min;
+    qk_block_q5_0 *y = (qk_block_q5_0 *)blocks + i;
+    y->d = qk_fp32_to_fp16(d);
+    pack_five_bits(L, y->qs, y->qh);
+}
+
+/// The block's offset is -the_min, stored as m.
+static void store_q4_1(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]) {
+    qk_block_q4_1 *y = (qk_block_q4_1 *)blocks + i;
+    y->d = qk_fp32_to_fp16(d);
+    y->m = qk_fp32_to_fp16(-the_min);
+    pack_four_bits(L, y->qs);
+}
+
+static void store_q5_1(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]) {
+    qk_block_q5_1 *y = (qk_block_q5_1 *)blocks + i;
+    y->d = qk_fp32_to_fp16(d);
+    y->m = qk_fp32_to_fp16(-the_min);
+    pack_five_bits(L, y->qs, y->qh);
+}
+
+void qk_quantize_q4_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    quantize_row(x, qw, blocks, n_per_row, 8, 0, store_q4_0);
 }
 
 void qk_quantize_q5_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q5_0 *y = blocks;
-    const float sigma2 = row_mean_square(x, n_per_row);
-    uint8_t L[QK_BLOCK];
-    for (size_t ib = 0; ib < n_per_row / QK_BLOCK; ++ib) {
-        y[ib].d = qk_fp32_to_fp16(signed_block(x + ib * QK_BLOCK, qw + ib * QK_BLOCK, sigma2, 16, L));
-        pack_five_bits(L, y[ib].qs, y[ib].qh);
-    }
+    quantize_row(x, qw, blocks, n_per_row, 16, 0, store_q5_0);
 }
 
 void qk_quantize_q4_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q4_1 *y = blocks;
-    const float sigma2 = row_mean_square(x, n_per_row);
-    uint8_t L[QK_BLOCK];
-    for (size_t ib = 0; ib < n_per_row / QK_BLOCK; ++ib) {
-        float min;
-        y[ib].d = qk_fp32_to_fp16(scale_min_block(x + ib * QK_BLOCK, qw + ib * QK_BLOCK, sigma2, 15, L, &min));
-        y[ib].m = qk_fp32_to_fp16(-min);
-        for (int j = 0; j < 16; ++j) y[ib].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
-    }
+    quantize_row(x, qw, blocks, n_per_row, 15, 1, store_q4_1);
 }
 
 void qk_quantize_q5_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    qk_block_q5_1 *y = blocks;
-    const float sigma2 = row_mean_square(x, n_per_row);
-    uint8_t L[QK_BLOCK];
-    for (size_t ib = 0; ib < n_per_row / QK_BLOCK; ++ib) {
-        float min;
-        y[ib].d = qk_fp32_to_fp16(scale_min_block(x + ib * QK_BLOCK, qw + ib * QK_BLOCK, sigma2, 31, L, &min));
-        y[ib].m = qk_fp32_to_fp16(-min);
-        pack_five_bits(L, y[ib].qs, y[ib].qh);
-    }
+    quantize_row(x, qw, blocks, n_per_row, 31, 1, store_q5_1);
 }

@@ -1,7 +1,8 @@
 """Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL with importance weights (what llama.cpp's quantize does with an
 imatrix for these types): our bytes equal a NumPy port of ggml's quantize_row_q{4,5}_{0,1}_impl and
 quantize_iq4_nl with quant_weights (the make_qx_quants and make_qkx3_quants ports of the K-quant
-tests), on every ISA table; gguf-py decodes them; and the weights lower the weighted error."""
+tests), on every ISA table; gguf-py decodes them. That the weights lower the weighted error is
+tested with the K-quants' (test_kquants_imatrix.py)."""
 import numpy as np
 import pytest
 
@@ -76,23 +77,3 @@ def test_weighted_blocks_match_the_numpy_port_of_ggml(qtype, isa, tmp):
     weights.write_bytes(importance.tobytes())
     tool(isa, "quantize-blocks-weighted", qtype, src, weights, dst)
     check_bytes_and_layout(qtype, SIZES[qtype], dst, reference(qtype, x, importance), back)
-
-
-@pytest.mark.parametrize("qtype", list(SIZES))
-def test_importance_weights_lower_the_weighted_error_of_blocks_of_32(qtype, tmp):
-    rng = np.random.default_rng(8)
-    rows, cols = 32, 512
-    x = rng.standard_normal((rows, cols)).astype(F)
-    importance = (rng.standard_normal(cols) ** 2 * np.where(rng.uniform(size=cols) < 0.05, 50, 1)).astype(F)
-    src, weights, plain, weighted, back = tmp / "x.f32", tmp / "w.f32", tmp / "p.bin", tmp / "q.bin", tmp / "y.f32"
-    src.write_bytes(x.tobytes())
-    weights.write_bytes(importance.tobytes())
-    tool("avx512", "quantize-blocks", qtype, src, plain)
-    tool("avx512", "quantize-blocks-weighted", qtype, src, weights, weighted)
-
-    def weighted_error(path):
-        tool("avx512", "dequantize-blocks", qtype, path, back)
-        y = np.frombuffer(back.read_bytes(), dtype=F).reshape(rows, cols)
-        return float((((y - x) ** 2) * importance).sum())
-
-    assert weighted_error(weighted) < 0.95 * weighted_error(plain)

@@ -169,7 +169,7 @@ def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     check_bytes_and_layout(qtype, size, dst, reference(x, importance), back)
 
 
-@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL"])
 def test_importance_weights_lower_the_weighted_error(qtype, tmp):
     """What an importance matrix is for: the error weighted by each column's importance (the
     expected squared output error for inputs with those second moments) falls."""
