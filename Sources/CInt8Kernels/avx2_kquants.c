@@ -264,5 +264,74 @@ void qk_quantize_q3_k_weighted_avx2(const float *x, const float *qw, void *block
     }
 }
 
+/// q3_sub_block_scale (ref_kquants_low.c) for 8 sub-blocks of 16 at once: signed codes in [-4, 3],
+/// then up to five passes that move single codes while the weighted fit improves. A lane whose pass
+/// changed nothing stops in the scalar code; here it runs the later passes, which cannot change it
+/// either (the same state gives the same decisions).
+static void search_q3_k_x8(const float *x, float scales[LANES], int8_t *L) {
+    enum { N = 16, NMAX = 4 };
+    __m256 xt[N], wt[N], wx[N];
+    __m256i Lt[N];
+    const __m256 zero = _mm256_setzero_ps();
+    gather8(x, N, xt);
+    for (int i = 0; i < N; ++i) {
+        wt[i] = _mm256_mul_ps(xt[i], xt[i]);
+        wx[i] = _mm256_mul_ps(wt[i], xt[i]);
+    }
+    __m256 max = zero, amax = zero;
+    for (int i = 0; i < N; ++i) {
+        const __m256 larger = gt8(abs8(xt[i]), amax);
+        amax = _mm256_blendv_ps(amax, abs8(xt[i]), larger);
+        max = _mm256_blendv_ps(max, xt[i], larger);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-NMAX), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < N; ++i) {
+        Lt[i] = clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -NMAX, NMAX - 1);
+        const __m256 l = _mm256_cvtepi32_ps(Lt[i]);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], l));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int changed = 0;
+        for (int i = 0; i < N; ++i) {
+            const __m256 l = _mm256_cvtepi32_ps(Lt[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], l));
+            const __m256 positive = _mm256_andnot_ps(tiny, gt8(slx, zero));
+            if (!_mm256_movemask_ps(positive)) continue;
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+            const __m256 ratio = _mm256_div_ps(_mm256_mul_ps(xt[i], sl2), _mm256_blendv_ps(_mm256_set1_ps(1.f), slx, positive));
+            const __m256i new_l = clamp8(nearest8(ratio), -NMAX, NMAX - 1);
+            const __m256 same = _mm256_castsi256_ps(_mm256_cmpeq_epi32(new_l, Lt[i]));
+            const __m256 differs = _mm256_andnot_ps(same, positive);
+            if (!_mm256_movemask_ps(differs)) continue;
+            const __m256 nl = _mm256_cvtepi32_ps(new_l);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], nl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], nl), nl));
+            const __m256 accept = _mm256_and_ps(_mm256_and_ps(differs, gt8(sl2, zero)),
+                                                gt8(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2)));
+            Lt[i] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(Lt[i]), _mm256_castsi256_ps(new_l), accept));
+            sumlx = _mm256_blendv_ps(sumlx, slx, accept);
+            suml2 = _mm256_blendv_ps(suml2, sl2, accept);
+            changed |= _mm256_movemask_ps(accept);
+        }
+        if (!changed) break;
+    }
+    const __m256 valid = _mm256_andnot_ps(tiny, gt8(suml2, zero));
+    _mm256_storeu_ps(scales, _mm256_and_ps(_mm256_div_ps(sumlx, suml2), valid));
+    store_codes8(Lt, N, _mm256_xor_ps(tiny, _mm256_castsi256_ps(_mm256_set1_epi32(-1))), NMAX, (uint8_t *)L);
+}
+
+void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n) {
+    qk_block_q3_k *y = blocks;
+    int8_t L[QK_K];
+    float scales[16];
+    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        for (int half = 0; half < 2; ++half) search_q3_k_x8(x + half * 128, scales + 8 * half, L + half * 128);
+        qk_kquant_finish_q3_k(x, scales, L, &y[i]);
+    }
+}
+
 #pragma clang attribute pop
 #endif

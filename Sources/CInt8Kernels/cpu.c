@@ -114,7 +114,7 @@ static const qk_kernel_table avx2_table = {
     .quantize_q4_k = qk_quantize_q4_k_avx2, .dequantize_q4_k = qk_dequantize_q4_k_ref,
     .quantize_q5_k = qk_quantize_q5_k_avx2, .dequantize_q5_k = qk_dequantize_q5_k_ref,
     .quantize_q2_k = qk_quantize_q2_k_avx2, .dequantize_q2_k = qk_dequantize_q2_k_ref,
-    .quantize_q3_k = qk_quantize_q3_k_ref, .dequantize_q3_k = qk_dequantize_q3_k_ref,
+    .quantize_q3_k = qk_quantize_q3_k_avx2, .dequantize_q3_k = qk_dequantize_q3_k_ref,
     .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx2,
     .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx2,
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx2,

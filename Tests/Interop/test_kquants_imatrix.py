@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import BIN  # noqa: F401  (the interop tool is built by the session)
-from test_blocks_interop import tool
+from test_blocks_interop import ISAS, tool
 from test_kquants_interop import (F, check_bytes_and_layout, finish_scale_min, nearest_int, q2_k_block, q3_k_block, q4_k_pack, q5_k_pack,
                                   q6_k_reference, scale_min_search, signed_scales, super_blocks)
 
@@ -155,7 +155,7 @@ def importance_row(cols, seed):
     return w
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx512"])
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_weighted_k_quants_match_the_numpy_port_of_ggml_impl(qtype, isa, tmp):
     reference, size = WEIGHTED[qtype]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import BIN  # noqa: F401  (the interop tool is built by the session)
-from test_blocks_interop import tool
+from test_blocks_interop import ISAS, tool
 
 F = np.float32
 
@@ -398,7 +398,7 @@ def super_blocks(count, seed):
     return np.concatenate(out).astype(F)
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx512"])
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("qtype", ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"])
 def test_k_quants_match_the_numpy_port_of_ggml_and_gguf_py_reads_them(qtype, isa, tmp):
     reference, size = REFERENCES[qtype]
