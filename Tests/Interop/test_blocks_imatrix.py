@@ -69,8 +69,8 @@ def reference(qtype, x, importance):
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("qtype", list(SIZES))
 def test_weighted_blocks_match_the_numpy_port_of_ggml(qtype, isa, tmp):
-    cols = 224  # seven blocks a row: every kind of tricky block lands in every position
-    x = tricky(7 * 12, seed=21)
+    cols = 480  # 15 blocks a row: a group of 8 lanes and a tail; each kind of tricky block in every position
+    x = tricky(15 * 7, seed=21)
     importance = importance_row(cols, seed=4)
     src, weights, dst, back = tmp / "x.f32", tmp / "w.f32", tmp / "q.bin", tmp / "y.f32"
     src.write_bytes(x.tobytes())
