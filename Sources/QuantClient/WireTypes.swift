@@ -133,8 +133,18 @@ public struct Dataset: Codable, Sendable, Equatable {
     public var sha256: String
     public var tensorCount: Int
     public var createdAt: String
+    /// A llama.cpp importance matrix uploaded as a dataset: its file's format and contents.
+    public struct ImportanceMatrix: Codable, Sendable, Equatable {
+        public var format: String
+        public var entries: Int
+        public var datasets: [String]
+        public var chunks: Int
+    }
+
     /// Only in `GET /v1/datasets/{id}`.
     public var layers: [Layer]?
+    /// Only in `GET /v1/datasets/{id}`, for an importance matrix.
+    public var importanceMatrix: ImportanceMatrix?
 }
 
 public struct DatasetList: Codable, Sendable {

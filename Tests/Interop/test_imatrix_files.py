@@ -4,6 +4,7 @@ each tensor exactly the bytes of our weighted quantizer fed `in_sum2 / counts` (
 matched by llama.cpp name from Hugging Face names; tensors without an entry are quantized without
 weights; damaged files are clear errors."""
 import json
+import os
 import struct
 import subprocess
 
@@ -202,6 +203,9 @@ def test_the_server_takes_an_importance_matrix_as_a_dataset(files, tmp_path):
         dataset_id = answer.json()["id"]
         shown = server.get(f"/v1/datasets/{dataset_id}").json()
         assert shown["importance_matrix"] == {"format": "legacy", "entries": len(means), "datasets": ["wiki.train.raw"], "chunks": 4}
+        env = {**os.environ, "QUANT_SERVER": server.url, "QUANT_API_KEY": server.admin_key}
+        described = subprocess.run([str(QUANTCTL), "datasets", "show", dataset_id], capture_output=True, text=True, env=env)
+        assert described.returncode == 0 and f"llama.cpp importance matrix (legacy file): {len(means)} entries, 4 chunks, computed on wiki.train.raw" in described.stdout, described
         job = server.post("/v1/jobs", json={"model_id": model_id, "recipe": {"preset": "q4_k_m", "weights": {"dataset_id": dataset_id}}})
         assert job.status_code in (201, 202), job.text
         done = server.wait_job(job.json()["id"])

@@ -47,7 +47,12 @@ struct DatasetsCommand: ParsableCommand {
 
         func run() throws {
             try show({ try $0.dataset(id) }) { dataset in
-                DatasetsCommand.describe(dataset)
+                if let matrix = dataset.importanceMatrix {
+                    let source = matrix.datasets.isEmpty ? "" : ", computed on \(matrix.datasets.joined(separator: ", "))"
+                    return DatasetsCommand.describe(dataset)
+                        + "llama.cpp importance matrix (\(matrix.format) file): \(matrix.entries) entries, \(matrix.chunks) chunks\(source)\n"
+                }
+                return DatasetsCommand.describe(dataset)
                     + TextTable(headers: ["LAYER", "SAMPLES", "FEATURES"], rows: (dataset.layers ?? []).map { [$0.name, String($0.samples), String($0.features)] }).render()
             }
         }
