@@ -117,17 +117,18 @@ static inline __attribute__((always_inline)) void search_x8(const float *x, cons
     }
     // Flat sub-blocks: codes 0, scale 0, min as clamped (the scalar early return).
     _mm256_storeu_ps(scales, _mm256_blendv_ps(scale, zero, flat));
-    _mm256_storeu_ps(mins, _mm256_sub_ps(zero, min));
+    // ggml's the_min = -min, a true negation: Q4_1/Q5_1 store it, so a zero keeps its sign.
+    _mm256_storeu_ps(mins, _mm256_xor_ps(min, _mm256_set1_ps(-0.0f)));
     store_codes8(Lt, sub, _mm256_xor_ps(flat, _mm256_castsi256_ps(_mm256_set1_epi32(-1))), 0, L);
 }
 
-/// qk_kquant_signed_scale with n = 16 for 8 sub-blocks at once (Q6_K: nmax 32; Q3_K with
-/// importance weights: nmax 4): each one's scale and codes + nmax (0 for an all-zero sub-block).
-static inline __attribute__((always_inline)) void search_signed_x8(const float *x, const float *qw, const int nmax, float scales[LANES],
-                                                                   int8_t *L) {
-    enum { N = 16 };
-    __m256 xt[N], wt[N];
-    __m256i Lt[N], Lx[N];
+/// qk_kquant_signed_scale for 8 sub-blocks of N values at once (N 16: Q6_K, nmax 32, and Q3_K with
+/// importance weights, nmax 4; N 32: Q4_0 and Q5_0 with importance weights, nmax 8 and 16): each
+/// one's scale and codes + nmax (0 for an all-zero sub-block).
+static inline __attribute__((always_inline)) void search_signed_x8(const float *x, const float *qw, const int nmax, const int N,
+                                                                   float scales[LANES], int8_t *L) {
+    __m256 xt[MAX_SUB], wt[MAX_SUB];
+    __m256i Lt[MAX_SUB], Lx[MAX_SUB];
     const __m256 zero = _mm256_setzero_ps();
     gather8(x, N, xt);
     if (qw) gather8(qw, N, wt);
@@ -179,7 +180,7 @@ void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *block
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
         for (int half = 0; half < 2; ++half) {
             const float *weights = qw ? qw + i * QK_K + half * 128 : NULL;
-            search_signed_x8(x + half * 128, weights, 32, scales + 8 * half, L + half * 128);
+            search_signed_x8(x + half * 128, weights, 32, 16, scales + 8 * half, L + half * 128);
         }
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
@@ -259,7 +260,7 @@ void qk_quantize_q3_k_weighted_avx2(const float *x, const float *qw, void *block
     int8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
-        for (int half = 0; half < 2; ++half) search_signed_x8(x + half * 128, weights + half * 128, 4, scales + 8 * half, L + half * 128);
+        for (int half = 0; half < 2; ++half) search_signed_x8(x + half * 128, weights + half * 128, 4, 16, scales + 8 * half, L + half * 128);
         qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
     }
 }
@@ -331,6 +332,37 @@ void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n) {
         for (int half = 0; half < 2; ++half) search_q3_k_x8(x + half * 128, scales + 8 * half, L + half * 128);
         qk_kquant_finish_q3_k(x, scales, L, &y[i]);
     }
+}
+
+// MARK: - Q4_0 ... Q5_1 with importance weights
+
+/// Eight consecutive blocks of 32 for qk_legacy_weighted_row: the signed search (Q4_0, Q5_0) or the
+/// scale-and-min search with make_qkx3_quants' 37 candidates (Q4_1, Q5_1), one block per lane.
+static void legacy_search8(const float *x, const float *weights, int nmax, int has_min, float scales[LANES], float the_min[LANES],
+                           uint8_t L[LANES * QK_BLOCK]) {
+    if (has_min) {
+        const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
+        search_x8(x, QK_BLOCK, 0, weights, &search, scales, the_min, L);
+    } else {
+        search_signed_x8(x, weights, nmax, QK_BLOCK, scales, (int8_t *)L);
+        memset(the_min, 0, LANES * sizeof(float));
+    }
+}
+
+void qk_quantize_q4_0_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q4_0, legacy_search8);
+}
+
+void qk_quantize_q4_1_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q4_1, legacy_search8);
+}
+
+void qk_quantize_q5_0_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q5_0, legacy_search8);
+}
+
+void qk_quantize_q5_1_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q5_1, legacy_search8);
 }
 
 // MARK: - IQ4_NL

@@ -33,15 +33,11 @@ int qk_detect_isa(void) {
     .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_ref,                                           \
     .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_ref,                                           \
     LOW_BIT_KQUANT_REFERENCES,                                                                         \
-    WEIGHTED_BLOCK_REFERENCES,                                                                         \
-    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_ref
-
-/* Q4_0 ... Q5_1 with importance weights: the references in every table. */
-#define WEIGHTED_BLOCK_REFERENCES                                                                      \
     .quantize_q4_0_weighted = qk_quantize_q4_0_weighted_ref,                                           \
     .quantize_q4_1_weighted = qk_quantize_q4_1_weighted_ref,                                           \
     .quantize_q5_0_weighted = qk_quantize_q5_0_weighted_ref,                                           \
-    .quantize_q5_1_weighted = qk_quantize_q5_1_weighted_ref
+    .quantize_q5_1_weighted = qk_quantize_q5_1_weighted_ref,                                           \
+    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_ref
 
 /* Q2_K and Q3_K: the references (the AVX-512 table has its own quantizers). */
 #define LOW_BIT_KQUANT_REFERENCES                                                                      \
@@ -120,7 +116,10 @@ static const qk_kernel_table avx2_table = {
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx2,
     .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_avx2,
     .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_avx2,
-    WEIGHTED_BLOCK_REFERENCES,
+    .quantize_q4_0_weighted = qk_quantize_q4_0_weighted_avx2,
+    .quantize_q4_1_weighted = qk_quantize_q4_1_weighted_avx2,
+    .quantize_q5_0_weighted = qk_quantize_q5_0_weighted_avx2,
+    .quantize_q5_1_weighted = qk_quantize_q5_1_weighted_avx2,
     .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_avx2,
     .gemm = qk_gemm_avx2,
     .linear_error = qk_linear_error_avx2,
@@ -170,8 +169,12 @@ static const qk_kernel_table avx512_table = {
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx512,
     .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_avx512,
     .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_avx512,
-    WEIGHTED_BLOCK_REFERENCES,
-    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_avx2,  // AVX-512 hosts run the AVX2 version
+    // Blocks of 32 with importance weights: AVX-512 hosts run the AVX2 versions.
+    .quantize_q4_0_weighted = qk_quantize_q4_0_weighted_avx2,
+    .quantize_q4_1_weighted = qk_quantize_q4_1_weighted_avx2,
+    .quantize_q5_0_weighted = qk_quantize_q5_0_weighted_avx2,
+    .quantize_q5_1_weighted = qk_quantize_q5_1_weighted_avx2,
+    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_avx2,
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,

@@ -169,7 +169,15 @@ void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blo
 void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n);
-/* Blocks of 32 with importance weights (ref_legacy_weighted.c, ref_iq4nl.c). */
+/* Blocks of 32 with importance weights (ref_legacy_weighted.c, ref_iq4nl.c). A row is quantized by
+   qk_legacy_weighted_row, which can hand groups of 8 blocks to a vector search (search8: their
+   values and weights laid out one block after another; it writes each block's scale, ggml's the_min
+   and codes as the scalar searches do) and runs the rest, or everything when search8 is NULL, through
+   the scalar searches. */
+typedef enum { QK_LEGACY_Q4_0, QK_LEGACY_Q4_1, QK_LEGACY_Q5_0, QK_LEGACY_Q5_1 } qk_legacy_type;
+typedef void (*qk_legacy_search8_fn)(const float *x, const float *weights, int nmax, int has_min, float scales[8], float the_min[8],
+                                     uint8_t L[8 * QK_BLOCK]);
+void qk_legacy_weighted_row(const float *x, const float *qw, void *blocks, size_t n_per_row, qk_legacy_type type, qk_legacy_search8_fn search8);
 void qk_quantize_q4_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q4_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q5_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
@@ -242,6 +250,10 @@ void qk_error_avx2(const float *x, const float *r, size_t n, qk_error_stats *sta
 /* AVX2 K-quant and IQ4_NL quantizers (avx2_kquants.c). */
 void qk_quantize_iq4_nl_avx2(const float *x, void *blocks, size_t n);
 void qk_quantize_iq4_nl_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q4_0_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q4_1_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_0_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
+void qk_quantize_q5_1_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n);
 void qk_quantize_q6_k_avx2(const float *x, void *blocks, size_t n);
 void qk_quantize_q4_k_avx2(const float *x, void *blocks, size_t n);

@@ -30,40 +30,20 @@ static void pack_five_bits(const uint8_t L[QK_BLOCK], uint8_t qs[16], uint8_t qh
     memcpy(qh_bytes, &qh, sizeof qh);
 }
 
-/// Symmetric blocks (Q4_0: nmax 8, Q5_0: nmax 16): make_qx_quants with the block's weights.
-static float signed_block(const float *xb, const float *qw, float sigma2, int nmax, uint8_t L[QK_BLOCK]) {
-    float weight[QK_BLOCK];
-    int8_t codes[QK_BLOCK];
-    block_weights(xb, qw, sigma2, weight);
-    const float d = qk_kquant_signed_scale(QK_BLOCK, nmax, xb, weight, codes);
-    for (int j = 0; j < QK_BLOCK; ++j) L[j] = (uint8_t)codes[j];
-    return d;
-}
-
-/// Blocks with a min (Q4_1: nmax 15, Q5_1: nmax 31): make_qkx3_quants with the block's weights.
-/// Returns the scale; *min receives ggml's the_min (the block's offset is -the_min).
-static float scale_min_block(const float *xb, const float *qw, float sigma2, int nmax, uint8_t L[QK_BLOCK], float *min) {
-    float weight[QK_BLOCK];
-    uint8_t Laux[QK_BLOCK];
-    block_weights(xb, qw, sigma2, weight);
-    return qk_kquant_scale_min_search(QK_BLOCK, nmax, xb, weight, L, min, Laux, -0.9f, 0.05f, 36, 0);
+/// One block's search: the signed one (Q4_0: nmax 8, Q5_0: 16; make_qx_quants) or the scale-and-min
+/// one (Q4_1: 15, Q5_1: 31; make_qkx3_quants). Returns the scale; *the_min receives ggml's the_min
+/// (the block's offset is -the_min), 0 for the signed types; L the codes (+nmax for signed).
+static float search_block(const float *xb, const float weight[QK_BLOCK], int nmax, int has_min, uint8_t L[QK_BLOCK], float *the_min) {
+    *the_min = 0;
+    if (has_min) {
+        uint8_t Laux[QK_BLOCK];
+        return qk_kquant_scale_min_search(QK_BLOCK, nmax, xb, weight, L, the_min, Laux, -0.9f, 0.05f, 36, 0);
+    }
+    return qk_kquant_signed_scale(QK_BLOCK, nmax, xb, weight, (int8_t *)L);
 }
 
 /// Writes block i of a row from its scale, ggml's the_min (Q4_1/Q5_1) and codes.
 typedef void (*store_block_fn)(void *blocks, size_t i, float d, float the_min, const uint8_t L[QK_BLOCK]);
-
-/// One row, block by block: the signed search (Q4_0: nmax 8, Q5_0: 16) or the scale-and-min search
-/// (Q4_1: 15, Q5_1: 31), weighted by the row's sigma2 and the block's importance.
-static void quantize_row(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int has_min, store_block_fn store) {
-    const float sigma2 = row_mean_square(x, n_per_row);
-    uint8_t L[QK_BLOCK];
-    for (size_t ib = 0; ib < n_per_row / QK_BLOCK; ++ib) {
-        const float *xb = x + ib * QK_BLOCK, *wb = qw + ib * QK_BLOCK;
-        float the_min = 0;
-        const float d = has_min ? scale_min_block(xb, wb, sigma2, nmax, L, &the_min) : signed_block(xb, wb, sigma2, nmax, L);
-        store(blocks, ib, d, the_min, L);
-    }
-}
 
 static void pack_four_bits(const uint8_t L[QK_BLOCK], uint8_t qs[16]) {
     for (int j = 0; j < 16; ++j) qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
@@ -98,18 +78,46 @@ static void store_q5_1(void *blocks, size_t i, float d, float the_min, const uin
     pack_five_bits(L, y->qs, y->qh);
 }
 
+static const struct { int nmax, has_min; store_block_fn store; } legacy_types[] = {
+    [QK_LEGACY_Q4_0] = {8, 0, store_q4_0},
+    [QK_LEGACY_Q4_1] = {15, 1, store_q4_1},
+    [QK_LEGACY_Q5_0] = {16, 0, store_q5_0},
+    [QK_LEGACY_Q5_1] = {31, 1, store_q5_1},
+};
+
+void qk_legacy_weighted_row(const float *x, const float *qw, void *blocks, size_t n_per_row, qk_legacy_type type, qk_legacy_search8_fn search8) {
+    const int nmax = legacy_types[type].nmax, has_min = legacy_types[type].has_min;
+    const store_block_fn store = legacy_types[type].store;
+    const float sigma2 = row_mean_square(x, n_per_row);
+    const size_t count = n_per_row / QK_BLOCK;
+    float weights[8 * QK_BLOCK], scales[8], mins[8];
+    uint8_t L[8 * QK_BLOCK];
+    size_t ib = 0;
+    for (; search8 && ib + 8 <= count; ib += 8) {
+        for (size_t b = 0; b < 8; ++b) block_weights(x + (ib + b) * QK_BLOCK, qw + (ib + b) * QK_BLOCK, sigma2, weights + b * QK_BLOCK);
+        search8(x + ib * QK_BLOCK, weights, nmax, has_min, scales, mins, L);
+        for (size_t b = 0; b < 8; ++b) store(blocks, ib + b, scales[b], mins[b], L + b * QK_BLOCK);
+    }
+    for (; ib < count; ++ib) {
+        float the_min;
+        block_weights(x + ib * QK_BLOCK, qw + ib * QK_BLOCK, sigma2, weights);
+        const float d = search_block(x + ib * QK_BLOCK, weights, nmax, has_min, L, &the_min);
+        store(blocks, ib, d, the_min, L);
+    }
+}
+
 void qk_quantize_q4_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_row(x, qw, blocks, n_per_row, 8, 0, store_q4_0);
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q4_0, NULL);
 }
 
 void qk_quantize_q5_0_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_row(x, qw, blocks, n_per_row, 16, 0, store_q5_0);
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q5_0, NULL);
 }
 
 void qk_quantize_q4_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_row(x, qw, blocks, n_per_row, 15, 1, store_q4_1);
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q4_1, NULL);
 }
 
 void qk_quantize_q5_1_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_row(x, qw, blocks, n_per_row, 31, 1, store_q5_1);
+    qk_legacy_weighted_row(x, qw, blocks, n_per_row, QK_LEGACY_Q5_1, NULL);
 }

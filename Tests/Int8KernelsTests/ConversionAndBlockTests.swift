@@ -120,14 +120,14 @@ struct ConversionAndBlockTests {
         }
     }
 
-    /// The importance-weighted K-quants and IQ4_NL (llama.cpp's imatrix path): every variant gives
-    /// the scalar reference's bytes (checked against a NumPy port of ggml in Tests/Interop).
-    @Test(arguments: [BlockFormat.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL])
+    /// Every format with importance weights (llama.cpp's imatrix path): every variant gives the
+    /// scalar reference's bytes (checked against a NumPy port of ggml in Tests/Interop).
+    @Test(arguments: BlockFormat.allCases.filter(\.takesImportance))
     func importanceWeightedBlocksMatchReference(format: BlockFormat) throws {
         var rng = SplitMix64(seed: 7)
-        // IQ4_NL: rows of 736 (23 blocks: two groups of 8 lanes and a tail); the K-quants: rows of 768
-        // (three super-blocks each: pairs and a tail).
-        let cols = format == .iq4_NL ? 736 : 768
+        // Blocks of 32: rows of 736 (23 blocks: two groups of 8 lanes and a tail); the K-quants: rows
+        // of 768 (three super-blocks each: pairs and a tail).
+        let cols = format.isKQuant ? 768 : 736
         let x = Self.trickyBlocks(&rng, count: cols / 8)  // 4 rows
         let importance = (0..<cols).map { Float(($0 * 37) % 101) / 10 }  // zeros included
         func run(_ k: Kernels) throws -> [UInt8] {
