@@ -32,6 +32,18 @@ static inline void gather8(const float *x, int n, __m256 *out) {
     for (int i = 0; i < n; ++i) out[i] = _mm256_i32gather_ps(x, _mm256_add_epi32(lane_base, _mm256_set1_epi32(i)), 4);
 }
 
+/// Per lane, the first value of largest magnitude (k_largest_magnitude); its magnitude in *amax.
+static inline __m256 largest_magnitude8(const __m256 *xt, int n, __m256 *amax) {
+    __m256 max = _mm256_setzero_ps();
+    *amax = _mm256_setzero_ps();
+    for (int i = 0; i < n; ++i) {
+        const __m256 larger = gt8(abs8(xt[i]), *amax);
+        *amax = _mm256_blendv_ps(*amax, abs8(xt[i]), larger);
+        max = _mm256_blendv_ps(max, xt[i], larger);
+    }
+    return max;
+}
+
 /// Stores lane-major codes (lane l's sub-block at L + l * n), zero where `keep` is clear.
 static inline void store_codes8(const __m256i *Lt, int n, __m256 keep, int add, uint8_t *L) {
     int32_t lanes[LANES];
@@ -134,12 +146,8 @@ static inline __attribute__((always_inline)) void search_signed_x8(const float *
     if (qw) gather8(qw, N, wt);
     else for (int i = 0; i < N; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
     // Per lane, the first value of largest magnitude (k_largest_magnitude).
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < N; ++i) {
-        const __m256 larger = gt8(abs8(xt[i]), amax);
-        amax = _mm256_blendv_ps(amax, abs8(xt[i]), larger);
-        max = _mm256_blendv_ps(max, xt[i], larger);
-    }
+    __m256 amax;
+    const __m256 max = largest_magnitude8(xt, N, &amax);
     const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
     __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
     __m256 sumlx = zero, suml2 = zero;
@@ -279,12 +287,8 @@ static void search_q3_k_x8(const float *x, float scales[LANES], int8_t *L) {
         wt[i] = _mm256_mul_ps(xt[i], xt[i]);
         wx[i] = _mm256_mul_ps(wt[i], xt[i]);
     }
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < N; ++i) {
-        const __m256 larger = gt8(abs8(xt[i]), amax);
-        amax = _mm256_blendv_ps(amax, abs8(xt[i]), larger);
-        max = _mm256_blendv_ps(max, xt[i], larger);
-    }
+    __m256 amax;
+    const __m256 max = largest_magnitude8(xt, N, &amax);
     const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
     const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-NMAX), max);
     __m256 sumlx = zero, suml2 = zero;
@@ -424,12 +428,8 @@ static void iq4nl_blocks8(const float *x, const float *qw, qk_block_iq4_nl *y) {
     } else {
         for (int j = 0; j < QK_BLOCK; ++j) wt[j] = _mm256_mul_ps(xt[j], xt[j]);
     }
-    __m256 max = zero, amax = zero;
-    for (int j = 0; j < QK_BLOCK; ++j) {
-        const __m256 larger = gt8(abs8(xt[j]), amax);
-        amax = _mm256_blendv_ps(amax, abs8(xt[j]), larger);
-        max = _mm256_blendv_ps(max, xt[j], larger);
-    }
+    __m256 amax;
+    const __m256 max = largest_magnitude8(xt, QK_BLOCK, &amax);
     const __m256 flat = _mm256_cmp_ps(amax, _mm256_set1_ps(K_GROUP_EPS), _CMP_LT_OQ);
     __m256 sumqx, sumq2;
     // d = -max / levels[0] (-127), searched from id = 1/d, then 15 candidates id = (itry + levels[0]) / max.
