@@ -198,5 +198,61 @@ void qk_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n) {
     }
 }
 
+/// The codes of elements 8k..8k+7 (lo) and 16+8k..16+8k+7 (hi) of a block of 32 with nibbles in qs
+/// and, for 5-bit types, the fifth bits in qh (bit j for element j).
+static inline void block_codes8(const uint8_t *qs, uint32_t qh, int five, int k, __m256i *lo, __m256i *hi) {
+    const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * k)));
+    const __m256i low4 = _mm256_set1_epi32(0x0F);
+    *lo = _mm256_and_si256(q, low4);
+    *hi = _mm256_srli_epi32(q, 4);
+    if (five) {
+        const __m256i shifts = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * k));
+        const __m256i bits = _mm256_set1_epi32((int)qh), one = _mm256_set1_epi32(1);
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(bits, shifts), one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(bits, _mm256_add_epi32(shifts, _mm256_set1_epi32(16))), one), 4));
+    }
+}
+
+/// y = code * d + m (Q4_1, Q5_1) or (code - offset) * d (Q5_0), separate multiply and add as the reference.
+static inline void dequantize_block(const uint8_t *qs, uint32_t qh, int five, float d, float m, int offset, float *y) {
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    const __m256i voffset = _mm256_set1_epi32(offset);
+    for (int k = 0; k < 2; k++) {
+        __m256i lo, hi;
+        block_codes8(qs, qh, five, k, &lo, &hi);
+        __m256 flo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(lo, voffset)), vd);
+        __m256 fhi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(hi, voffset)), vd);
+        if (!offset) {
+            flo = _mm256_add_ps(flo, vm);
+            fhi = _mm256_add_ps(fhi, vm);
+        }
+        _mm256_storeu_ps(y + 8 * k, flo);
+        _mm256_storeu_ps(y + 16 + 8 * k, fhi);
+    }
+}
+
+void qk_dequantize_q4_1_avx2(const void *blocks, float *y, size_t n) {
+    const qk_block_q4_1 *x = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) dequantize_block(x[i].qs, 0, 0, _cvtsh_ss(x[i].d), _cvtsh_ss(x[i].m), 0, y + i * QK_BLOCK);
+}
+
+void qk_dequantize_q5_0_avx2(const void *blocks, float *y, size_t n) {
+    const qk_block_q5_0 *x = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        dequantize_block(x[i].qs, qh, 1, _cvtsh_ss(x[i].d), 0, 16, y + i * QK_BLOCK);
+    }
+}
+
+void qk_dequantize_q5_1_avx2(const void *blocks, float *y, size_t n) {
+    const qk_block_q5_1 *x = blocks;
+    for (size_t i = 0; i < n / QK_BLOCK; i++) {
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, 4);
+        dequantize_block(x[i].qs, qh, 1, _cvtsh_ss(x[i].d), _cvtsh_ss(x[i].m), 0, y + i * QK_BLOCK);
+    }
+}
+
 #pragma clang attribute pop
 #endif

@@ -246,6 +246,9 @@ void qk_quantize_q5_0_avx2(const float *x, void *blocks, size_t n);
 void qk_quantize_q5_1_avx2(const float *x, void *blocks, size_t n);
 void qk_dequantize_q8_0_avx2(const void *blocks, float *y, size_t n);
 void qk_dequantize_q4_0_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_1_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q5_0_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q5_1_avx2(const void *blocks, float *y, size_t n);
 void qk_error_avx2(const float *x, const float *r, size_t n, qk_error_stats *stats);
 /* AVX2 K-quant and IQ4_NL quantizers (avx2_kquants.c). */
 void qk_quantize_iq4_nl_avx2(const float *x, void *blocks, size_t n);
