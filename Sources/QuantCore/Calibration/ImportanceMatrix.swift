@@ -37,7 +37,14 @@ public final class ImportanceMatrix: Sendable {
     let file: MappedFile
 
     public var entryCount: Int { entries.count }
-    public var names: [String] { entries.keys.sorted() }
+
+    /// What the file holds, for reports and the dataset view: format, entries, source texts, chunks.
+    public var summary: JSONObject {
+        JSONObject([
+            ("format", .string(format.rawValue)), ("entries", .integer(entryCount)),
+            ("datasets", .array(datasets.map(JSONValue.string))), ("chunks", .integer(chunkCount)),
+        ])
+    }
 
     public init(path: String) throws {
         let file = try MappedFile(path: path)
@@ -131,8 +138,7 @@ public final class ImportanceMatrix: Sendable {
             let divisors = (0..<rows).map { row -> Float in
                 let count = Float(bitPattern: UInt32(littleEndian: gguf.mapping.bytes.loadUnaligned(fromByteOffset: start + 4 * row, as: UInt32.self)))
                 // llama.cpp rounds the counts to integers; an expert that saw no tokens weighs 1.
-                let rounded = count.isFinite ? count.rounded() : 0
-                return rounded > 0 ? rounded : 0
+                return count.isFinite ? max(count.rounded(), 0) : 0
             }
             entries[name] = Entry(offset: gguf.header.dataStart + sums.offset, rows: rows, columns: columns, divisors: divisors)
         }

@@ -51,12 +51,9 @@ extension Pipeline {
     }
 
     static func importanceSummary(_ matrix: ImportanceMatrix, used: Int) -> JSONValue {
-        .object(JSONObject([
-            ("importance_matrix", .object(JSONObject([
-                ("format", .string(matrix.format.rawValue)), ("entries", .integer(matrix.entryCount)), ("tensors_weighted", .integer(used)),
-                ("datasets", .array(matrix.datasets.map(JSONValue.string))), ("chunks", .integer(matrix.chunkCount)),
-            ]))),
-        ]))
+        var summary = matrix.summary
+        summary["tensors_weighted"] = .integer(used)
+        return .object(JSONObject([("importance_matrix", .object(summary))]))
     }
 
     /// The keys llama.cpp's quantize writes when it is given an importance matrix.

@@ -222,15 +222,15 @@ public struct Recipe: Sendable {
 }
 
 extension Recipe {
-    /// The recipe with `datasetID` on every GGUF spec whose types take importance weights (a mix, or a
-    /// block type other than Q8_0 and MXFP4): how `quantctl quantize --imatrix FILE` applies an
-    /// importance matrix to the whole model, as `llama-quantize --imatrix` does. Specs that already
-    /// name a dataset keep it.
     /// Whether any spec takes importance weights from the dataset (a GGUF spec naming one).
     public var takesImportance: Bool {
         ([weights] + overrides.map(\.weights)).contains { $0.method == .gguf && $0.datasetID != nil }
     }
 
+    /// The recipe with `datasetID` on every GGUF spec whose types take importance weights (a mix, or a
+    /// block type other than Q8_0 and MXFP4): how `quantctl quantize --imatrix FILE` applies an
+    /// importance matrix to the whole model, as `llama-quantize --imatrix` does. Specs that already
+    /// name a dataset keep it.
     public func weightingImportance(datasetID id: String) -> Recipe {
         func weighted(_ spec: WeightSpec) -> WeightSpec {
             var spec = spec

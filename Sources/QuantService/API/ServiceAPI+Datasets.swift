@@ -46,10 +46,7 @@ extension ServiceAPI {
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
             var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
             if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
-                view["importance_matrix"] = .object(JSONObject([
-                    ("format", .string(matrix.format.rawValue)), ("entries", .integer(matrix.entryCount)),
-                    ("datasets", .array(matrix.datasets.map(JSONValue.string))), ("chunks", .integer(matrix.chunkCount)),
-                ]))
+                view["importance_matrix"] = .object(matrix.summary)
             } else if let file = try? CalibrationDataset(path: dataset.blobPath) {
                 view["layers"] = .array(file.layers.map { layer in
                     .object(JSONObject([("name", .string(layer)), ("samples", .integer(file.samples(of: layer))), ("features", .integer(file.features(of: layer)))]))

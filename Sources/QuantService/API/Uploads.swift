@@ -75,28 +75,27 @@ struct UploadReceiver {
         // Not fsynced here: `adopt` syncs the file once it is known to be worth keeping.
         try handle.close()
         guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-\(what)") }
-        if let claimed = try other(temporary) {
-            let sha = SHA256.hex(hasher.finalize())
-            let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
-            committed = true
-            return Stored(blobPath: blob.path, sha256: sha, size: size, format: claimed.format, tensorCount: claimed.entries, parameterCount: 0)
-        }
+        let described = try other(temporary).map { (format: $0.format, tensorCount: $0.entries, parameterCount: Int64(0)) } ?? describeModel(temporary, what: what, validate: validate)
+        let sha = SHA256.hex(hasher.finalize())
+        let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
+        committed = true
+        return Stored(blobPath: blob.path, sha256: sha, size: size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+    }
+
+    /// Opens a received file as safetensors or GGUF (a 415 when it is neither, a 422 when it is
+    /// malformed), runs `validate` on it, and describes it.
+    private func describeModel(_ path: String, what: String, validate: (ModelFile) throws -> Void) throws -> (format: String, tensorCount: Int, parameterCount: Int64) {
         let file: ModelFile
         do {
-            file = try ModelFile.open(path: temporary)
+            file = try ModelFile.open(path: path)
         } catch let error as FormatError {
-            if Self.unknownFormat(temporary) {
+            if Self.unknownFormat(path) {
                 throw HTTPError(415, "the file is neither safetensors nor GGUF (GGUF starts with 'GGUF'; safetensors with an 8-byte header length and a JSON header)", type: "unsupported-format")
             }
             throw HTTPError(422, "the \(what) file is malformed: \(error)", type: "invalid-\(what)")
         }
         try validate(file)
-        let sha = SHA256.hex(hasher.finalize())
-        let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
-        committed = true
-        return Stored(
-            blobPath: blob.path, sha256: sha, size: size, format: file.format.rawValue, tensorCount: file.tensors.count,
-            parameterCount: Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
+        return (file.format.rawValue, file.tensors.count, Int64(file.tensors.reduce(0) { $0 + $1.elementCount }))
     }
 
     /// True when the bytes do not even look like either format (a 415, not a 422).
