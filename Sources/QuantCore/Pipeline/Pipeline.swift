@@ -61,9 +61,10 @@ public enum Pipeline {
             selection = chosen
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
-        if let mix = recipe.weights.ggufMix { recipe = resolveMix(recipe, mix, source: source) }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
-        var plans = try source.tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.name]) }
+        let modelPlan = try plan(source, recipe: recipe, keep: notes)
+        recipe = modelPlan.recipe
+        var plans = modelPlan.tensors
         let importanceMatrix = try importanceMatrix(recipe: recipe, options: options)
         let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options) : nil
         if let calibration { addInputQuantization(&plans, calibration) }

@@ -302,12 +302,10 @@ public final class ServiceAPI: Sendable {
     /// is a 422 now rather than a failed job later.
     static func checkApplicable(_ recipe: Recipe, modelPath: String) throws {
         guard let source = try? SourceModel(path: modelPath) else { return }
-        for tensor in source.tensors {
-            do {
-                _ = try TensorPlan.make(tensor, recipe: recipe, output: recipe.output)
-            } catch let error as PipelineError {
-                throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "\"recipe\"")])
-            }
+        do {
+            _ = try Pipeline.plan(source, recipe: recipe)
+        } catch let error as PipelineError {
+            throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "\"recipe\"")])
         }
     }
 }
