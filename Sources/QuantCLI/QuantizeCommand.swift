@@ -19,7 +19,7 @@ struct QuantizeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file (.safetensors or .gguf).")
+    @Argument(help: "The model file (.safetensors or .gguf), or a Hugging Face checkpoint directory (config.json, tokenizer files, safetensors shards with model.safetensors.index.json); written as GGUF it is converted for llama.cpp.")
     var input: String
 
     @Option(name: .shortAndLong, help: "Where to write the artifact.")
@@ -62,6 +62,9 @@ struct QuantizeCommand: ParsableCommand {
         }
         if imatrix != nil, remote.named {
             throw ValidationError("with --server, upload the importance matrix as a dataset (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
+        }
+        if remote.named, Checkpoint.isCheckpoint(path: input) {
+            throw ValidationError("\(input) is a checkpoint directory: quantize it locally (without --server); uploading checkpoint bundles to a server is not supported yet")
         }
         if dataset != nil, remote.named {
             throw ValidationError("with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")

@@ -96,13 +96,4 @@ struct ImportanceMatrixTests {
         let safetensors = try write([16, 0, 0, 0, 0, 0, 0, 0] + Array(#"{"__metadata__":{}}"#.utf8), "d.safetensors")
         #expect(!ImportanceMatrix.recognizes(path: safetensors))
     }
-
-    @Test func huggingFaceNamesMapToLlamaCppNames() {
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "model.layers.12.self_attn.o_proj.weight") == "blk.12.attn_output.weight")
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "model.layers.0.mlp.gate_proj.weight") == "blk.0.ffn_gate.weight")
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "model.embed_tokens.weight") == "token_embd.weight")
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "model.layers.x.mlp.gate_proj.weight") == nil)
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "model.layers.0.mlp.gate_proj.bias") == nil)
-        #expect(LlamaTensorNames.ggufName(ofHuggingFace: "encoder.layer.0.attention.self.query.weight") == nil)
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelArchitectures
 import ModelFormats
 
 /// A llama.cpp importance matrix (the output of `llama-imatrix`): for each weight, named as llama.cpp
@@ -89,7 +90,7 @@ public final class ImportanceMatrix: Sendable {
 
     func lookup(_ tensor: String) -> (String, Entry)? {
         if let entry = entries[tensor] { return (tensor, entry) }
-        if let alias = LlamaTensorNames.ggufName(ofHuggingFace: tensor), let entry = entries[alias] { return (alias, entry) }
+        if let alias = LlamaCppNames.ggufName(ofHuggingFace: tensor), let entry = entries[alias] { return (alias, entry) }
         return nil
     }
 

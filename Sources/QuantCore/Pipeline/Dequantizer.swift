@@ -120,6 +120,8 @@ public enum Dequantizer {
                 }
             case .safetensors(let dtype):
                 items.append((tensor.name, tensor.floatDType != nil ? .float(tensor) : .copy(tensor, dtype)))
+            case .generated:
+                items.append((tensor.name, .float(tensor)))
             }
         }
         return (items, metadata)

@@ -5,13 +5,9 @@ extension Pipeline {
     /// A recipe with a K-quant mix, resolved: every tensor it quantizes gets the mix's type as an
     /// exact-name override, placed before the user's overrides so that theirs still win. The
     /// mix's roles and layer counts take every targeted tensor into account, as llama.cpp does.
-    static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, source: SourceModel) -> Recipe {
-        let targeted = source.tensors.filter { recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
-        let types = mix.types(
-            for: targeted.map { ($0.name, $0.shape) }, layerCount: metadataInteger(source.model, "block_count"),
-            queryGroups: metadataInteger(source.model, "attention.head_count").flatMap { heads in
-                metadataInteger(source.model, "attention.head_count_kv").map { heads / Swift.max($0, 1) }
-            })
+    static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, tensors: [SourceTensor], shape: ModelShape) -> Recipe {
+        let targeted = tensors.filter { !$0.keepF32 && recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
+        let types = mix.types(for: targeted.map { ($0.name, $0.shape) }, layerCount: shape.layerCount, queryGroups: shape.queryGroups)
         var mixOverrides: [Recipe.Override] = []
         for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
             guard let type = types[tensor.name] else { continue }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Int8Kernels
+import ModelArchitectures
 import ModelFormats
 
 /// Progress of a running quantization.
@@ -71,9 +72,9 @@ public enum Pipeline {
         let writer = try ArtifactWriter(
             path: output, plans: plans, format: recipe.output,
             safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
-            ggufMetadata: ggufMetadata(source, recipe: recipe, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
+            ggufMetadata: ggufMetadata(source, recipe: recipe, conversion: modelPlan.conversion, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
             ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
-        var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.mapping.bytes.count)
+        var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.fileBytes)
         report.mixedPrecision = selection.map { selection in
             .object(JSONObject([
                 ("max_bits_per_weight", Report.number(selection.budgetBitsPerWeight)),
@@ -297,8 +298,10 @@ public enum Pipeline {
 
     /// A GGUF input keeps all of its metadata, as llama.cpp's quantize does; the quantization version
     /// is set and the recipe recorded.
-    static func ggufMetadata(_ source: SourceModel, recipe: Recipe, importance: (ImportanceMatrix, name: String)? = nil) -> [GGUFKeyValue] {
-        var metadata: [GGUFKeyValue] = []
+    static func ggufMetadata(
+        _ source: SourceModel, recipe: Recipe, conversion: GGUFConversion? = nil, importance: (ImportanceMatrix, name: String)? = nil
+    ) -> [GGUFKeyValue] {
+        var metadata: [GGUFKeyValue] = conversion?.metadata ?? []
         if case .gguf(let file) = source.model { metadata = file.metadata }
         var ours = [
             GGUFKeyValue("general.quantization_version", .uint32(2)),

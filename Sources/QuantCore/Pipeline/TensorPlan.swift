@@ -71,6 +71,8 @@ public struct TensorPlan: Sendable {
                 throw PipelineError.unsupported(tensor.name, "GGUF tensors have at most 4 dimensions, this one has \(tensor.shape.count)")
             }
         }
+        // A conversion's F32 tensors (norms, biases, computed factors) are F32 whatever the recipe.
+        if tensor.keepF32 { return floatPlan(tensor, .f32, output: output, note: note) }
         guard quantize else { return try copyPlan(tensor, output: output, note: note) }
         let spec = recipe.weights(for: tensor.name)
         switch spec.method {
@@ -200,11 +202,7 @@ public struct TensorPlan: Sendable {
                 spec: spec)
         }
         let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
-        return TensorPlan(
-            source: tensor, action: .float(dtype),
-            outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil,
-                             ggmlType: output == .gguf ? type.ggmlType : nil, byteCount: tensor.elementCount * dtype.bitWidth / 8)],
-            spec: spec)
+        return floatPlan(tensor, dtype, output: output, spec: spec)
     }
 
     /// The compressed-tensors layout of a linear 2-D `X.weight` (docs/FORMATS.md of the team):
@@ -240,9 +238,25 @@ public struct TensorPlan: Sendable {
             ], spec: spec)
     }
 
+    /// The tensor converted to a float type (F32, F16, BF16) in either format.
+    static func floatPlan(_ tensor: SourceTensor, _ dtype: DType, output: Recipe.OutputFormat, note: String? = nil, spec: WeightSpec? = nil) -> TensorPlan {
+        let ggmlType: GGMLType? = output == .gguf ? [DType.f32: GGMLType.f32, .f16: .f16, .bf16: .bf16][dtype] : nil
+        return TensorPlan(
+            source: tensor, action: .float(dtype),
+            outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil, ggmlType: ggmlType,
+                             byteCount: tensor.elementCount * dtype.bitWidth / 8)],
+            spec: spec, note: note)
+    }
+
     static func copyPlan(_ tensor: SourceTensor, output: Recipe.OutputFormat, note: String?) throws -> TensorPlan {
         let size = tensor.byteRange.count
+        // Regrouped rows cannot be copied byte for byte: they pass through fp32, which is exact.
+        if tensor.permuteHeads != nil, let dtype = tensor.floatDType, [.f32, .f16, .bf16].contains(dtype) {
+            return floatPlan(tensor, dtype, output: output, note: note)
+        }
         switch (tensor.storage, output) {
+        case (.generated, _):
+            return floatPlan(tensor, .f32, output: output, note: note)
         case (.safetensors(let dtype), .safetensors), (.safetensors(let dtype), .compressedTensors):
             return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
         case (.gguf(let type), .gguf):

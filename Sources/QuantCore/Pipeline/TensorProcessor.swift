@@ -119,13 +119,21 @@ final class TensorProcessor {
     // MARK: - Copy, blocks, float conversion
 
     private func copy(_ tensor: SourceTensor, into writer: ArtifactWriter) throws {
+        // Converted tensors (rows regrouped, or computed) are planned as float conversions instead.
+        var converted = tensor.permuteHeads != nil
+        if case .generated = tensor.storage { converted = true }
+        if converted { throw PipelineError.unsupported(tensor.name, "internal: a converted tensor planned as a byte copy") }
+        try copyStored(tensor, into: writer)
+    }
+
+    private func copyStored(_ tensor: SourceTensor, into writer: ArtifactWriter) throws {
         let bytes = source.bytes(of: tensor)
         let piece = 8 << 20
         var offset = 0
         while offset < bytes.count {
             let end = Swift.min(bytes.count, offset + piece)
             try writer.write(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
-            source.mapping.release((tensor.byteRange.lowerBound + offset)..<(tensor.byteRange.lowerBound + end))
+            source.mapping(of: tensor).release((tensor.byteRange.lowerBound + offset)..<(tensor.byteRange.lowerBound + end))
             try checkpoint(end - offset)
             offset = end
         }
