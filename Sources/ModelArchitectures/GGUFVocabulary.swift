@@ -1,3 +1,4 @@
+import Foundation
 import ModelFormats
 
 /// The `tokenizer.*` GGUF keys from a checkpoint's `tokenizer.json`, `tokenizer_config.json` and
@@ -27,8 +28,51 @@ enum GGUFVocabulary {
         }
         let pre = try preTokenizerName(tokenizer["pre_tokenizer"])
         let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
-        let added = tokenizer["added_tokens"]?.arrayValue?.compactMap(AddedToken.init) ?? []
+        let (tokens, types) = try tokenList(tokenizer, vocab: vocab, config: config)
+        var keys: [GGUFKeyValue] = []
+        keys.add("tokenizer.ggml.model", .string("gpt2"))
+        keys.add("tokenizer.ggml.pre", .string(pre))
+        keys.add("tokenizer.ggml.tokens", .array(.string(tokens)))
+        keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
+        let merges = try mergeList(model["merges"])
+        if !merges.isEmpty { keys.add("tokenizer.ggml.merges", .array(.string(merges))) }
+        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer), vocabularySize: tokens.count).metadata
+        return keys
+    }
 
+    /// `tokenizer.ggml.model` "bert": WordPiece, with llama.cpp's phantom-space spelling (a word's
+    /// first piece gets U+2581, a continuation loses its "##"; control tokens are kept as they are).
+    static func wordPieceMetadata(sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
+        guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
+            throw ConversionError(.unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
+        }
+        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "WordPiece", let vocab = model["vocab"]?.objectValue else {
+            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for BertModel; WordPiece is")
+        }
+        let (tokens, types) = try tokenList(tokenizer, vocab: vocab, config: config)
+        let spelled = zip(tokens, types).map { token, type in
+            type == TokenType.control.rawValue ? token : token.hasPrefix("##") ? String(token.dropFirst(2)) : "\u{2581}" + token
+        }
+        var keys: [GGUFKeyValue] = []
+        keys.add("tokenizer.ggml.token_type_count", uint32: config.int("type_vocab_size") ?? 1)
+        keys.add("tokenizer.ggml.model", .string("bert"))
+        // llama.cpp reads no pre-tokenizer for WordPiece (only BPE has them).
+        keys.add("tokenizer.ggml.pre", .string("default"))
+        keys.add("tokenizer.ggml.tokens", .array(.string(spelled)))
+        keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
+        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
+        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer), vocabularySize: tokens.count).metadata
+        return keys
+    }
+
+    static func addedTokens(_ tokenizer: JSONObject) -> [AddedToken] {
+        tokenizer["added_tokens"]?.arrayValue?.compactMap(AddedToken.init) ?? []
+    }
+
+    /// convert_hf_to_gguf.py's get_vocab_base: every id up to config.json's vocab_size with its
+    /// text and type; ids no token has are "[PADn]" and unused.
+    static func tokenList(_ tokenizer: JSONObject, vocab: JSONObject, config: HFConfig) throws -> (tokens: [String], types: [Int32]) {
+        let added = addedTokens(tokenizer)
         var byID: [Int: String] = [:]
         for entry in vocab.entries {
             guard let id = entry.value.intValue, id >= 0 else {
@@ -46,6 +90,7 @@ enum GGUFVocabulary {
         var tokens: [String] = []
         var types: [Int32] = []
         tokens.reserveCapacity(size)
+        types.reserveCapacity(size)
         for id in 0..<size {
             guard var token = byID[id] else {
                 tokens.append("[PAD\(id)]")
@@ -64,15 +109,7 @@ enum GGUFVocabulary {
             }
             tokens.append(token)
         }
-        var keys: [GGUFKeyValue] = []
-        keys.add("tokenizer.ggml.model", .string("gpt2"))
-        keys.add("tokenizer.ggml.pre", .string(pre))
-        keys.add("tokenizer.ggml.tokens", .array(.string(tokens)))
-        keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
-        let merges = try mergeList(model["merges"])
-        if !merges.isEmpty { keys.add("tokenizer.ggml.merges", .array(.string(merges))) }
-        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: added, vocabularySize: size).metadata
-        return keys
+        return (tokens, types)
     }
 
     /// The pre-tokenizer llama.cpp reimplements for this tokenizer.json, by its split regex.

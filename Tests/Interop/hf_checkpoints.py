@@ -210,3 +210,31 @@ def forward(config, tensors, tokens):
     x = rms_norm(x, tensors["model.norm.weight"].astype(np.float64), eps)
     head = tensors.get("lm_head.weight", tensors["model.embed_tokens.weight"])
     return x @ head.astype(np.float64).T
+
+
+def layer_norm(x, weight, bias, eps):
+    mean = x.mean(-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + eps) * weight + bias
+
+
+def bert_embedding(config, tensors, tokens):
+    """fp32 sentence embedding of a BERT checkpoint with sentence-transformers mean pooling (one
+    sequence, token type 0), before normalization: transformers' BertModel math."""
+    from math import erf, sqrt
+    t = lambda name: tensors[name].astype(np.float64)
+    n, heads, eps = len(tokens), config["num_attention_heads"], config["layer_norm_eps"]
+    x = t("embeddings.word_embeddings.weight")[tokens] + t("embeddings.position_embeddings.weight")[:n]
+    x = layer_norm(x + t("embeddings.token_type_embeddings.weight")[0], t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"), eps)
+    gelu = np.vectorize(lambda v: 0.5 * v * (1 + erf(v / sqrt(2))))
+    for i in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        dense = lambda name, v: v @ t(p + name + ".weight").T + t(p + name + ".bias")
+        q, k, v = (dense(f"attention.self.{c}", x).reshape(n, heads, -1) for c in ("query", "key", "value"))
+        scores = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(q.shape[-1])
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        attention = np.einsum("hqk,khd->qhd", scores / scores.sum(-1, keepdims=True), v).reshape(n, -1)
+        x = layer_norm(x + dense("attention.output.dense", attention), t(p + "attention.output.LayerNorm.weight"), t(p + "attention.output.LayerNorm.bias"), eps)
+        h = dense("output.dense", gelu(dense("intermediate.dense", x)))
+        x = layer_norm(x + h, t(p + "output.LayerNorm.weight"), t(p + "output.LayerNorm.bias"), eps)
+    return x.mean(0)

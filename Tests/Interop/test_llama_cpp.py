@@ -1,12 +1,17 @@
 """Hugging Face checkpoints converted to GGUF by quantctl, loaded and run by llama.cpp itself (built
 from the pinned llama-cpp-python source package by scripts/llama-cpp.sh).
 
+The real all-MiniLM-L6-v2 checkpoint is converted too, and llama.cpp's pooled embedding compared
+with an fp32 NumPy forward of the original.
+
 Synthetic Llama 3 (tied and untied), Mistral, Qwen2 and Qwen3 checkpoints in two BF16 shards, with a
 byte-level BPE tokenizer trained by the PyPI `tokenizers` package, are converted to F16, Q8_0 and
 Q4_K_M. llama.cpp's logits are compared with an fp32 NumPy forward pass of the checkpoint, and its
 token ids with the `tokenizers` package's."""
 import json
+import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +19,7 @@ from tokenizers import Tokenizer
 
 import hf_checkpoints
 import llama_runtime
-from conftest import BIN
+from conftest import BIN, ROOT
 
 RECIPES = {
     "f16": ["--recipe-json", '{"weights": {"method": "gguf", "type": "F16"}, "output": {"format": "gguf"}}'],
@@ -107,3 +112,29 @@ def test_unsupported_architecture_is_named(checkpoints, tmp_path):
     assert result.returncode == 1
     assert "Gemma2ForCausalLM" in result.stderr and "LlamaForCausalLM" in result.stderr and "Qwen3ForCausalLM" in result.stderr
     assert not (tmp_path / "x.gguf").exists()
+
+
+REAL_CHECKPOINT = Path(os.environ.get("QS_REAL_MODEL", ROOT / ".venv/models/all-minilm-l6-v2-checkpoint/model.safetensors")).parent
+MINIMUM_COSINE = {"f16": 0.9999, "q8_0": 0.999, "q4_k_m": 0.98}
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_llama_cpp_embeds_like_the_real_minilm(name, tmp_path):
+    """all-MiniLM-L6-v2 (BertModel + sentence-transformers mean pooling): llama.cpp's pooled embedding
+    of our GGUF against an fp32 NumPy forward of the original checkpoint."""
+    from safetensors.numpy import load_file
+    assert (REAL_CHECKPOINT / "config.json").exists(), "make test fetches the checkpoint; set QS_REAL_MODEL"
+    gguf = convert(REAL_CHECKPOINT, name, tmp_path)
+    config = json.loads((REAL_CHECKPOINT / "config.json").read_text())
+    tokenizer = Tokenizer.from_file(str(REAL_CHECKPOINT / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    tensors = load_file(str(REAL_CHECKPOINT / "model.safetensors"))
+    with llama_runtime.Model(gguf) as model:
+        for text in ["The quick brown fox jumps over the lazy dog.", hf_checkpoints.SAMPLE_TEXT.replace("<|eot_id|>", "")]:
+            ids = tokenizer.encode(text).ids
+            assert model.tokenize(text, add_special=True) == ids, text
+            reference = hf_checkpoints.bert_embedding(config, tensors, ids)
+            embedding = model.embedding(ids)
+            cosine = float(embedding @ reference / np.linalg.norm(embedding) / np.linalg.norm(reference))
+            assert cosine >= MINIMUM_COSINE[name], (text, cosine)

@@ -8,7 +8,7 @@ from safetensors import safe_open
 
 from conftest import quantctl, run_tool
 
-MODEL = pathlib.Path(os.environ.get("QS_REAL_MODEL", ".venv/models/all-minilm-l6-v2.safetensors"))
+MODEL = pathlib.Path(os.environ.get("QS_REAL_MODEL", ".venv/models/all-minilm-l6-v2-checkpoint/model.safetensors"))
 
 
 def test_inspect_real_model_counts():

@@ -117,3 +117,37 @@ struct ConversionTests {
         #expect(LlamaCppNames.ggufName(ofHuggingFace: "encoder.layer.0.attention.self.query.weight") == nil)
     }
 }
+
+@Suite("BERT -> GGUF conversion")
+struct BertConversionTests {
+    @Test func bertNamesPoolingAndWordPieces() throws {
+        let config = #"{"architectures": ["BertModel"], "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 6, "layer_norm_eps": 1e-12, "type_vocab_size": 2}"#
+        let tokenizer = #"""
+            {"model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "##s": 4, "world": 5}},
+             "added_tokens": [{"id": 0, "content": "[PAD]", "special": true}, {"id": 1, "content": "[CLS]", "special": true}, {"id": 2, "content": "[SEP]", "special": true}]}
+            """#
+        let files = [
+            "tokenizer.json": tokenizer, "tokenizer_config.json": #"{"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]"}"#,
+            "modules.json": #"[{"type": "sentence_transformers.models.Transformer", "path": ""}, {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]"#,
+            "1_Pooling/config.json": #"{"pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true}"#,
+        ]
+        let tensors: [(name: String, shape: [Int])] = [
+            ("embeddings.word_embeddings.weight", [6, 4]), ("embeddings.position_embeddings.weight", [8, 4]),
+            ("embeddings.position_ids", [1, 8]), ("encoder.layer.0.attention.self.query.weight", [4, 4]),
+            ("encoder.layer.0.attention.output.LayerNorm.bias", [4]), ("encoder.layer.0.output.dense.weight", [4, 8]),
+            ("pooler.dense.weight", [4, 4]),
+        ]
+        let conversion = try GGUFConversion.make(
+            config: try StrictJSON.parse(config).objectValue, name: "mini", tensors: tensors,
+            sideFile: { name in try files[name].map { try StrictJSON.parse($0) } })
+        #expect(conversion.architecture == "bert")
+        #expect(conversion.tensors.map(\.name) == ["token_embd.weight", "position_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_output_norm.bias", "blk.0.ffn_down.weight"])
+        #expect(conversion.tensors.map(\.keepF32) == [false, true, false, true, false])
+        let metadata = Dictionary(conversion.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        #expect(metadata["bert.pooling_type"] == .uint32(1))
+        #expect(metadata["bert.attention.causal"] == .bool(false))
+        #expect(metadata["tokenizer.ggml.tokens"] == .array(.string(["[PAD]", "[CLS]", "[SEP]", "\u{2581}hello", "s", "\u{2581}world"])))
+        #expect(metadata["tokenizer.ggml.cls_token_id"] == .uint32(1))
+        #expect(metadata["tokenizer.ggml.seperator_token_id"] == .uint32(2))
+    }
+}

@@ -77,9 +77,18 @@ public struct Checkpoint: Sendable {
         sideFiles.contains(file) ? Self.join(directory, file) : nil
     }
 
-    /// A side JSON file parsed (tokenizer.json, tokenizer_config.json...), or nil when absent.
+    /// A side JSON file parsed (tokenizer.json, tokenizer_config.json...), or nil when absent. A
+    /// name with folders (sentence-transformers' `1_Pooling/config.json`, named by modules.json) is
+    /// read when each part is a plain name.
     public func json(_ file: String) throws -> JSONValue? {
-        guard let path = path(of: file) else { return nil }
+        var path = path(of: file)
+        if path == nil, file.contains("/") {
+            let parts = file.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            for part in parts { try CheckpointRules.checkFileName(part) }
+            let candidate = parts.reduce(directory) { Self.join($0, $1) }
+            if FileManager.default.fileExists(atPath: candidate) { path = candidate }
+        }
+        guard let path else { return nil }
         let mapping = try MappedFile(path: path)
         return try withExtendedLifetime(mapping) { try CheckpointRules.parseJSON(mapping.bytes, file: file) }
     }
