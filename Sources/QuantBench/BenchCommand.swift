@@ -7,7 +7,7 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self, PipelineCommand.self, QueueCommand.self, GPTQCommand.self]
+        subcommands: [KernelsCommand.self, PipelineCommand.self, CheckpointCommand.self, QueueCommand.self, GPTQCommand.self]
     )
 
     public init() {}
@@ -70,6 +70,34 @@ struct PipelineCommand: ParsableCommand {
         let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
         let py = python ?? (FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : nil)
         let text = try PipelineBenchmark(sizeMiB: sizeMib, directory: directory, quantctl: tool, python: py, threads: threads).run { step in
+            FileHandle.standardError.write(Data("  \(step)\n".utf8))
+        }
+        print(text, terminator: "")
+    }
+}
+
+struct CheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "A Llama-3.2-1B-shaped BF16 checkpoint in 2 shards to a llama.cpp Q4_K_M GGUF: time and peak RSS against one file without conversion."
+    )
+
+    @Option(help: "Where to write the temporary checkpoint and artifacts.")
+    var directory = FileManager.default.temporaryDirectory.path
+
+    @Option(help: "quantctl to run (default: next to this executable).")
+    var quantctl: String?
+
+    @Option(help: "Decoder layers (16 as in Llama-3.2-1B; fewer for a quick look).")
+    var layers = 16
+
+    @Option(help: "Runs of each, the median reported.")
+    var repeats = 3
+
+    func run() throws {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
+        let text = try CheckpointBenchmark(directory: directory, quantctl: tool, layers: layers, repeats: repeats).run { step in
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")
