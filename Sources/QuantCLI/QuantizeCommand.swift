@@ -63,9 +63,6 @@ struct QuantizeCommand: ParsableCommand {
         if imatrix != nil, remote.named {
             throw ValidationError("with --server, upload the importance matrix as a dataset (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
         }
-        if remote.named, Checkpoint.isCheckpoint(path: input) {
-            throw ValidationError("\(input) is a checkpoint directory: quantize it locally (without --server); uploading checkpoint bundles to a server is not supported yet")
-        }
         if dataset != nil, remote.named {
             throw ValidationError("with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
         }

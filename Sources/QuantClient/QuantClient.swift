@@ -31,8 +31,17 @@ public final class QuantClient: Sendable {
         try decode(Model.self, upload("/v1/models", path: path, name: name, progress: progress))
     }
 
-    /// Streams a file to `route` (models, datasets).
+    /// Streams a file to `route` (models, datasets); a checkpoint directory goes as a tar stream of
+    /// its top-level files.
     func upload(_ route: String, path: String, name: String?, progress: (@Sendable (TransferProgress) -> Void)?) throws -> CurlResponse {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            let files = try Self.checkpointFiles(path)
+            let request = CurlRequest(
+                method: "POST", url: url(route, query: [("name", name ?? URL(fileURLWithPath: path).lastPathComponent)]),
+                headers: [("Content-Type", "application/x-tar")], body: .tar(directory: path, files: files))
+            return try check(perform(request, retry: .connectOnly, progress: progress))
+        }
         guard FileManager.default.isReadableFile(atPath: path) else { throw ClientError.file("cannot read \(path)") }
         let fileName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let request = CurlRequest(
@@ -40,6 +49,17 @@ public final class QuantClient: Sendable {
             headers: [("Content-Type", "application/octet-stream")], body: .file(path: path))
         // A retried upload is only safe when the first attempt never reached the server.
         return try check(perform(request, retry: .connectOnly, progress: progress))
+    }
+
+    /// The regular files directly in a checkpoint folder (subfolders are not part of a bundle).
+    static func checkpointFiles(_ directory: String) throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { throw ClientError.file("cannot list \(directory)") }
+        let files = names.sorted().filter { name in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+        guard !files.isEmpty else { throw ClientError.file("\(directory) holds no files") }
+        return files
     }
 
     // MARK: - Datasets

@@ -7,6 +7,8 @@ struct CurlRequest: Sendable {
         case bytes([UInt8])
         /// Streamed from disk through curl's read callback, never loaded whole.
         case file(path: String)
+        /// A tar archive of files in a folder, made while it is sent (checkpoint uploads).
+        case tar(directory: String, files: [String])
     }
 
     enum Sink: Sendable {

@@ -11,6 +11,7 @@ final class TransferContext {
     private var bytes: [UInt8] = []
     private var sent = 0
     private var upload: FileHandle?
+    private var tar: TarStream?
     let uploadSize: Int64
     /// The response file (for `.file` sinks), opened on the first 2xx body byte.
     private var download: FileHandle?
@@ -41,6 +42,10 @@ final class TransferContext {
             } catch {
                 throw ClientError.file("cannot read \(path): \(error.localizedDescription)")
             }
+        case .tar(let directory, let files):
+            let stream = try TarStream(directory: directory, files: files)
+            tar = stream
+            uploadSize = stream.length
         }
     }
 
@@ -53,6 +58,13 @@ final class TransferContext {
 
     /// Read callback: fills curl's buffer with the next body bytes; 0 ends the body.
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
+        if let tar {
+            do { return try tar.read(into: UnsafeMutableRawPointer(buffer), capacity: capacity) } catch let error as ClientError {
+                return fail(error, abort: 0x1000_0000)  // CURL_READFUNC_ABORT
+            } catch {
+                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)
+            }
+        }
         if let upload {
             do {
                 guard let chunk = try upload.read(upToCount: capacity), !chunk.isEmpty else { return 0 }

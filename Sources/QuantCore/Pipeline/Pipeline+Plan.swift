@@ -15,15 +15,15 @@ extension Pipeline {
     /// The one planning path: the CLI, the server's submit-time check and the job runner all turn
     /// (model, recipe) into tensor plans here, so they cannot disagree on whether a recipe applies.
     /// `notes` names tensors (by their input names) to keep unchanged and why (NaN or Inf found with
-    /// "nonfinite": "keep").
-    public static func plan(_ source: SourceModel, recipe given: Recipe, keep notes: [String: String] = [:]) throws -> ModelPlan {
+    /// "nonfinite": "keep"). `name` is a converted GGUF's `general.name` (default: the folder's name).
+    public static func plan(_ source: SourceModel, recipe given: Recipe, keep notes: [String: String] = [:], name: String? = nil) throws -> ModelPlan {
         var recipe = given
         var tensors = source.tensors
         var conversion: GGUFConversion?
         if recipe.output == .gguf, let checkpoint = source.checkpoint {
             do {
                 conversion = try GGUFConversion.make(
-                    config: checkpoint.config, name: (checkpoint.directory as NSString).lastPathComponent,
+                    config: checkpoint.config, name: name ?? (checkpoint.directory as NSString).lastPathComponent,
                     tensors: tensors.map { ($0.name, $0.shape) }, sideFile: checkpoint.json)
             } catch let error as ConversionError {
                 throw PipelineError.conversion(error.message)

@@ -32,6 +32,8 @@ public struct PipelineOptions: Sendable {
     public var calibrationDataset: String? = nil
     /// The dataset's name for GGUF metadata (`quantize.imatrix.file`); the path's last component without.
     public var calibrationDatasetName: String? = nil
+    /// The model's name for a converted GGUF's `general.name` (default: the checkpoint folder's name).
+    public var modelName: String? = nil
     /// Hash the artifact as it is written (`Report.artifactSHA256`), for callers that publish its
     /// digest (the job runner's ETag) and would otherwise read the whole file back.
     public var hashArtifact = false
@@ -63,7 +65,7 @@ public enum Pipeline {
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
         let notes = try recipe.nonFinite == .keep ? nonFiniteTensors(source, recipe: recipe, options: options) : [:]
-        let modelPlan = try plan(source, recipe: recipe, keep: notes)
+        let modelPlan = try plan(source, recipe: recipe, keep: notes, name: options.modelName)
         recipe = modelPlan.recipe
         var plans = modelPlan.tensors
         let importanceMatrix = try importanceMatrix(recipe: recipe, options: options)

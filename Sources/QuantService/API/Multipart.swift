@@ -1,9 +1,10 @@
 import Foundation
 import HTTPServer
 
-/// Streams the `file` field out of a multipart/form-data body (what `curl -F file=@model` sends)
+/// Streams the `file` fields out of a multipart/form-data body (what `curl -F file=@model` sends)
 /// without holding the body: data before the closing delimiter is handed on as it arrives, keeping
-/// back only enough bytes to recognise a delimiter split across chunks.
+/// back only enough bytes to recognise a delimiter split across chunks. By default only the first
+/// `file` part is read; with `severalFiles` every one is, each announced with its filename.
 struct MultipartFileExtractor {
     enum State { case preamble, headers, fileData, skipPart, done }
 
@@ -11,6 +12,9 @@ struct MultipartFileExtractor {
     var state = State.preamble
     var buffer: [UInt8] = []
     var sawFile = false
+    var severalFiles = false
+    /// `file` parts read completely.
+    private(set) var fileCount = 0
 
     /// Nil when the content type is not multipart/form-data with a boundary.
     init?(contentType: String) {
@@ -25,8 +29,9 @@ struct MultipartFileExtractor {
         buffer = [0x0D, 0x0A]
     }
 
-    /// Feeds body bytes; calls `emit` with file data. Throws HTTPError on malformed multipart.
-    mutating func feed(_ chunk: [UInt8], emit: ([UInt8]) throws -> Void) throws {
+    /// Feeds body bytes; calls `begin` with each `file` part's filename (nil without one) before
+    /// its data, and `emit` with file data. Throws HTTPError on malformed multipart.
+    mutating func feed(_ chunk: [UInt8], begin: (String?) throws -> Void = { _ in }, emit: ([UInt8]) throws -> Void) throws {
         buffer += chunk
         while true {
             switch state {
@@ -44,6 +49,7 @@ struct MultipartFileExtractor {
                 if state == .fileData {
                     try emit(Array(buffer[0..<at]))
                     sawFile = true
+                    fileCount += 1
                 }
                 buffer.removeFirst(at + delimiter.count)
                 state = .headers
@@ -58,15 +64,31 @@ struct MultipartFileExtractor {
                     if buffer.count > 16 * 1024 { throw HTTPError(400, "multipart part headers are too large", type: "malformed-multipart") }
                     return
                 }
-                let headers = String(decoding: buffer[0..<end], as: UTF8.self).lowercased()
+                let original = String(decoding: buffer[0..<end], as: UTF8.self)
+                let headers = original.lowercased()
                 buffer.removeFirst(end + 4)
                 let isFile = headers.contains("content-disposition") && (headers.contains("name=\"file\"") || headers.contains("name=file"))
-                state = isFile && !sawFile ? .fileData : .skipPart
+                state = isFile && (severalFiles || !sawFile) ? .fileData : .skipPart
+                if state == .fileData { try begin(Self.filename(original)) }
             case .done:
                 buffer.removeAll()
                 return
             }
         }
+    }
+
+    /// The `filename` parameter of a part's Content-Disposition, as sent (quotes removed).
+    static func filename(_ headers: String) -> String? {
+        for line in headers.split(separator: "\r\n") where line.lowercased().hasPrefix("content-disposition") {
+            for parameter in line.split(separator: ";").dropFirst() {
+                let pair = parameter.trimmingCharacters(in: .whitespaces)
+                guard pair.lowercased().hasPrefix("filename=") else { continue }
+                var value = Substring(pair.dropFirst(9))
+                if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
+                return String(value)
+            }
+        }
+        return nil
     }
 
     func finish() throws {

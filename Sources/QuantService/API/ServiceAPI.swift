@@ -140,9 +140,9 @@ public final class ServiceAPI: Sendable {
         }
         router.add("GET", "/v1/models/{id}/tensors") { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
-            let file = try Self.run { try ModelFile.open(path: model.blobPath) }
-            let tensors = file.tensors.map { t in
-                JSONValue.object(JSONObject([("name", .string(t.name)), ("dtype", .string(t.dtype)), ("shape", .array(t.shape.map { .integer($0) })), ("bytes", .integer(t.byteCount))]))
+            let source = try Self.run { try SourceModel(path: model.blobPath) }
+            let tensors = source.tensors.map { t in
+                JSONValue.object(JSONObject([("name", .string(t.name)), ("dtype", .string(t.dtypeName)), ("shape", .array(t.shape.map { .integer($0) })), ("bytes", .integer(t.byteRange.count))]))
             }
             return Self.json(200, .object(JSONObject([("model_id", .string(model.id)), ("tensors", .array(tensors))])))
         }

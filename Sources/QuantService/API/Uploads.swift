@@ -26,7 +26,7 @@ struct UploadReceiver {
     typealias OtherFile = (format: String, entries: Int)
 
     func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
-        let stored = try store(request, body: body, maxBytes: maxBytes, what: "model")
+        let stored = try storeModel(request, body: body, maxBytes: maxBytes)
         do {
             return try scope.addModel(.init(
                 name: name, format: stored.format, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount,
@@ -34,6 +34,57 @@ struct UploadReceiver {
         } catch StoreError.quotaExceeded(let message) {
             throw HTTPError(413, message, type: "storage-quota")
         }
+    }
+
+    /// A model upload: one file (raw body, or one multipart `file` part), or a Hugging Face
+    /// checkpoint bundle (several `file` parts with their filenames, or a tar stream).
+    func storeModel(_ request: HTTPRequest, body: RequestBody, maxBytes: Int64) throws -> Stored {
+        let contentType = request.header("content-type") ?? "application/octet-stream"
+        let isTar = contentType.lowercased().hasPrefix("application/x-tar")
+        guard isTar || MultipartFileExtractor(contentType: contentType) != nil else {
+            return try store(request, body: body, maxBytes: maxBytes, what: "model")
+        }
+        let staging = try BundleStaging(tmp: data.tmp, maxBytes: maxBytes)
+        if isTar {
+            var tar = TarExtractor()
+            while let chunk = try body.read() { try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write) }
+            try tar.finish()
+        } else {
+            var multipart = MultipartFileExtractor(contentType: contentType)!
+            multipart.severalFiles = true
+            while let chunk = try body.read() { try multipart.feed(chunk, begin: staging.begin, emit: staging.write) }
+            try multipart.finish()
+        }
+        try staging.end()
+        counters.addBytesIn(staging.total)
+        if staging.files.count == 1, !isTar {
+            let file = staging.files[0]
+            guard file.size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
+            let described = try describeModel(staging.path(of: file), what: "model", validate: { _ in })
+            let blob = try BlobStore(data: data).adopt(temporary: staging.path(of: file), sha256: file.sha256, size: file.size)
+            return Stored(blobPath: blob.path, sha256: file.sha256, size: file.size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+        }
+        return try adoptBundle(staging)
+    }
+
+    /// Validates staged files as one checkpoint (CheckpointRules: names, shards and index, config.json)
+    /// and moves the folder into the blob store.
+    private func adoptBundle(_ staging: BundleStaging) throws -> Stored {
+        guard !staging.files.isEmpty else { throw HTTPError(422, "the bundle holds no files", type: "invalid-model") }
+        try staging.nameFiles()
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint(directory: staging.directory) } catch let error as FormatError {
+            throw HTTPError(
+                422, "the model bundle is not a valid checkpoint: \(error.message)", type: "invalid-model",
+                extensions: [("rule", HTTPError.quote(error.code.rawValue))] + (error.tensor.map { [("tensor", HTTPError.quote($0))] } ?? []))
+        }
+        let tensors = checkpoint.shards.flatMap(\.tensors)
+        let sha = staging.manifestSHA256
+        let blob = try BlobStore(data: data).adoptBundle(directory: staging.directory, sha256: sha, size: staging.total)
+        staging.markAdopted()
+        return Stored(
+            blobPath: blob.path, sha256: sha, size: staging.total, format: "checkpoint", tensorCount: tensors.count,
+            parameterCount: Int64(tensors.reduce(0) { $0 + $1.elementCount }))
     }
 
     /// Streams the body (raw or multipart) to a temporary file while hashing, opens it as

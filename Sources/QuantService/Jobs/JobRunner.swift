@@ -87,6 +87,7 @@ struct JobRunner {
         let lastWrite = Mutex<Double>(0)
         let store = store, settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
+        options.modelName = claim.model.name
         options.hashArtifact = true
         if let datasetID = recipe.datasetID {
             let dataset = try Self.dataset(of: claim, named: datasetID)

@@ -32,6 +32,25 @@ public struct BlobStore: Sendable {
         return Blob(path: target, sha256: sha256, size: size)
     }
 
+    /// Moves a validated checkpoint folder into its content address (the hash of its manifest):
+    /// every file and the folder are fsynced first, as for single files.
+    public func adoptBundle(directory: String, sha256: String, size: Int64) throws -> Blob {
+        let parent = (data.blobs as NSString).appendingPathComponent(String(sha256.prefix(2)))
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let target = (parent as NSString).appendingPathComponent(sha256)
+        if FileManager.default.fileExists(atPath: target) {
+            try? FileManager.default.removeItem(atPath: directory)
+        } else {
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory) {
+                try Durability.sync((directory as NSString).appendingPathComponent(file))
+            }
+            try Durability.sync(directory)
+            guard rename(directory, target) == 0 else { throw ServiceError.io("cannot move the bundle into place: \(String(cString: strerror(errno)))") }
+            try Durability.sync(parent)
+        }
+        return Blob(path: target, sha256: sha256, size: size)
+    }
+
     /// Copies a local file into the store (for tools and tests; uploads stream through `adopt`).
     public func importFile(_ path: String) throws -> Blob {
         let temporary = (data.tmp as NSString).appendingPathComponent("import-\(UUID().uuidString)")

@@ -7,7 +7,7 @@ typealias QuantStoreSHA256 = Digest.SHA256
 /// The on-disk layout under the data directory:
 ///
 ///     quant.db             SQLite (WAL: quant.db-wal, quant.db-shm)
-///     blobs/sha256/ab/abcd...   model files, content-addressed and shared
+///     blobs/sha256/ab/abcd...   model files and checkpoint folders, content-addressed and shared
 ///     artifacts/job_.../         one artifact per successful job attempt
 ///     tmp/                 uploads in progress
 public struct DataDirectory: Sendable {
@@ -48,7 +48,14 @@ public struct DataDirectory: Sendable {
             while let relative = walker.nextObject() as? String {
                 let full = (base as NSString).appendingPathComponent(relative)
                 var isDirectory: ObjCBool = false
-                guard manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                guard manager.fileExists(atPath: full, isDirectory: &isDirectory) else { continue }
+                if isDirectory.boolValue {
+                    // A checkpoint bundle (blobs/sha256/ab/<hash>/): kept or removed whole.
+                    guard base == blobs, relative.split(separator: "/").count == 2 else { continue }
+                    walker.skipDescendants()
+                    if !referenced.contains(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+                    continue
+                }
                 if !referenced.contains(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
             }
         }

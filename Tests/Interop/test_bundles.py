@@ -1,0 +1,136 @@
+"""Hugging Face checkpoint bundles over the API: several multipart `file` parts or a tar stream, each
+validated before 201 (hostile bundles get a 422 naming the file and the rule), then quantized as one
+model. A real quantd on 127.0.0.1."""
+import io
+import json
+import subprocess
+import tarfile
+
+import pytest
+
+import hf_checkpoints
+import llama_runtime
+from conftest import BIN
+from service import Quantd
+
+
+@pytest.fixture(scope="module")
+def server():
+    q = Quantd()
+    yield q
+    q.stop()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return hf_checkpoints.make_checkpoint(tmp_path_factory.mktemp("bundle") / "tiny-llama", "llama3", shards=2)
+
+
+def files_of(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def upload_multipart(server, files, name="bundle"):
+    parts = [("file", (file, data)) for file, data in files.items()]
+    return server.post(f"/v1/models?name={name}", files=parts)
+
+
+def tar_of(files, prefix="./"):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for file, data in files.items():
+            info = tarfile.TarInfo(prefix + file)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def upload_tar(server, payload, name="bundle"):
+    return server.post(f"/v1/models?name={name}", data=payload, headers={"Content-Type": "application/x-tar"})
+
+
+def run_job(server, model_id, recipe):
+    job = server.post("/v1/jobs", json={"model_id": model_id, "recipe": recipe})
+    assert job.status_code == 202, job.text
+    done = server.wait_job(job.json()["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    return server.get(f"/v1/jobs/{done['id']}/artifact").content
+
+
+def test_multipart_and_tar_give_one_model_and_identical_artifacts(server, checkpoint, tmp_path):
+    files = files_of(checkpoint)
+    by_multipart = upload_multipart(server, files)
+    assert by_multipart.status_code == 201, by_multipart.text
+    by_tar = upload_tar(server, tar_of(files))
+    assert by_tar.status_code == 201, by_tar.text
+    a, b = by_multipart.json(), by_tar.json()
+    assert a["format"] == b["format"] == "checkpoint"
+    assert a["sha256"] == b["sha256"] and a["tensor_count"] == b["tensor_count"] == 21
+    tensors = server.get(f"/v1/models/{a['id']}/tensors").json()["tensors"]
+    assert {t["name"] for t in tensors} >= {"model.embed_tokens.weight", "model.layers.1.mlp.down_proj.weight", "model.norm.weight"}
+    recipe = {"preset": "q4_k_m"}
+    first, second = run_job(server, a["id"], recipe), run_job(server, b["id"], recipe)
+    assert first == second
+    gguf = tmp_path / "served.gguf"
+    gguf.write_bytes(first)
+    with llama_runtime.Model(gguf) as model:  # what the server made loads in llama.cpp
+        assert model.tokenize("Hello") != []
+
+
+def test_quantctl_uploads_a_checkpoint_directory(server, checkpoint, tmp_path):
+    out = tmp_path / "remote.gguf"
+    result = subprocess.run(
+        [str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(out), "--preset", "q8_0", "--server", server.url],
+        capture_output=True, text=True, timeout=120, env={"QUANT_API_KEY": server.admin_key, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    local = tmp_path / "local.gguf"
+    subprocess.run([str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(local), "--preset", "q8_0"], check=True, capture_output=True)
+    assert out.read_bytes() == local.read_bytes()
+
+
+def hostile_cases(files):
+    index = json.loads(files["model.safetensors.index.json"])
+    missing_shard = {k: v for k, v in files.items() if k != "model-00002-of-00002.safetensors"}
+    wrong_place = dict(files)
+    moved = dict(index)
+    moved["weight_map"] = {k: "model-00002-of-00002.safetensors" if k == "model.embed_tokens.weight" else v for k, v in index["weight_map"].items()}
+    wrong_place["model.safetensors.index.json"] = json.dumps(moved).encode()
+    bad_config = dict(files, **{"config.json": b"{not json"})
+    return {
+        "missing shard": (missing_shard, "model-00002-of-00002.safetensors"),
+        "tensor in the wrong shard": (wrong_place, "model.embed_tokens.weight"),
+        "config.json does not parse": (bad_config, "config.json"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing shard", "tensor in the wrong shard", "config.json does not parse"])
+@pytest.mark.parametrize("how", ["multipart", "tar"])
+def test_hostile_bundles_are_422s_that_name_the_file(server, checkpoint, case, how):
+    files, named = hostile_cases(files_of(checkpoint))[case]
+    response = upload_multipart(server, files) if how == "multipart" else upload_tar(server, tar_of(files))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert named in problem["detail"], problem
+    assert "rule" in problem
+
+
+def test_hostile_names_and_archives(server, checkpoint):
+    files = files_of(checkpoint)
+    for name in ["../config.json", "a/b.json", ".."]:
+        response = upload_multipart(server, dict(files, **{name: b"{}"}))
+        assert response.status_code == 422 and "file" in response.json(), (name, response.text)
+    twice = [("file", ("config.json", b"{}")), ("file", ("config.json", b"{}")), ("file", ("x.safetensors", b"0"))]
+    response = server.post("/v1/models", files=twice)
+    assert response.status_code == 422 and "twice" in response.json()["detail"]
+    assert upload_tar(server, tar_of(files, prefix="folder/")).status_code == 422
+    assert upload_tar(server, tar_of(files)[:5000]).status_code == 422  # truncated
+    assert upload_tar(server, b"\x01" * 4096).status_code == 422  # not a tar
+    link = io.BytesIO()
+    with tarfile.open(fileobj=link, mode="w") as archive:
+        info = tarfile.TarInfo("config.json")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/etc/passwd"
+        archive.addfile(info)
+    assert upload_tar(server, link.getvalue()).status_code == 422
+    # Nothing of any refused upload is left behind.
+    assert list((server.data_dir / "tmp").iterdir()) == []
