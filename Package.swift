@@ -77,7 +77,7 @@ let package = Package(
         // libcurl (Debian: libcurl4-openssl-dev), with typed shims for its variadic calls.
         .systemLibrary(name: "CCurl"),
         // The client of API v1 on libcurl: streaming uploads and downloads, retries, typed errors.
-        .target(name: "QuantClient", dependencies: ["CCurl", "Digest"]),
+        .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "ModelFormats"]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting"),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256", "Digest"]),
-        .testTarget(name: "QuantClientTests", dependencies: ["QuantClient"]),
+        .testTarget(name: "QuantClientTests", dependencies: ["QuantClient", "ModelFormats", "Digest"]),
         // A real quantd on 127.0.0.1 driven only through QuantClient.
         .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantCore", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "QuantBench"]),

@@ -44,6 +44,8 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case missingShard
         case shardMismatch
         case invalidConfig
+        // tar archives (bundle uploads and artifacts)
+        case invalidArchive
     }
 
     public let code: Code

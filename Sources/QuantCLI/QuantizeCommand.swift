@@ -95,7 +95,7 @@ struct QuantizeCommand: ParsableCommand {
             }
             bar.finish()
             // compressed-tensors: the config.json fragment goes next to the weights.
-            if recipe.output == .compressedTensors, let fragment = try CompressedTensors.configFragment(ofArtifact: output) {
+            if recipe.output == .compressedTensors, !Checkpoint.isCheckpoint(path: output), let fragment = try CompressedTensors.configFragment(ofArtifact: output) {
                 try Data((fragment + "\n").utf8).write(to: URL(fileURLWithPath: output + ".config.json"))
             }
             let text = result.json.serialized

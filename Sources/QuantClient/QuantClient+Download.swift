@@ -1,5 +1,6 @@
 import Digest
 import Foundation
+import ModelFormats
 
 extension QuantClient {
     /// Downloads a succeeded job's artifact to `path`, streamed to disk. Bytes arrive in
@@ -36,10 +37,83 @@ extension QuantClient {
                 "\(path): sha256 \(digest) but the server's ETag says \(artifact.sha256); the partial file was removed, download again"
             )
         }
+        if artifact.archive == "tar" {
+            defer { try? FileManager.default.removeItem(atPath: partial) }
+            try Self.unpackFolder(partial, to: path)
+            return artifact
+        }
         guard rename(partial, path) == 0 else {
             throw ClientError.file("cannot move \(partial) to \(path): \(String(cString: strerror(errno)))")
         }
         return artifact
+    }
+
+    /// Unpacks a folder artifact into the new folder `path`, checking every file against the
+    /// archive's SHA256SUMS; nothing is left at `path` unless all match.
+    static func unpackFolder(_ archive: String, to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw ClientError.file("\(path) exists; the artifact is a folder: give a new path")
+        }
+        let staging = path + ".unpacking"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        var done = false
+        defer { if !done { try? FileManager.default.removeItem(atPath: staging) } }
+        guard let input = FileHandle(forReadingAtPath: archive) else { throw ClientError.file("cannot read \(archive)") }
+        defer { try? input.close() }
+        var reader = TarReader()
+        var output: FileHandle?
+        var hasher = SHA256()
+        var name = ""
+        var digests: [String: String] = [:]
+        var sums: [UInt8] = []
+        func close() {
+            guard let file = output else { return }
+            try? file.close()
+            digests[name] = SHA256.hex(hasher.finalize())
+            output = nil
+        }
+        do {
+            while let chunk = try input.read(upToCount: 4 << 20), !chunk.isEmpty {
+                try reader.feed([UInt8](chunk), begin: { member, _ in
+                    close()
+                    try CheckpointRules.checkFileName(member)
+                    name = member
+                    hasher = SHA256()
+                    if member == "SHA256SUMS" { return }
+                    let target = (staging as NSString).appendingPathComponent(member)
+                    guard FileManager.default.createFile(atPath: target, contents: nil), let file = FileHandle(forWritingAtPath: target) else {
+                        throw ClientError.file("cannot create \(target)")
+                    }
+                    output = file
+                }, emit: { bytes in
+                    if name == "SHA256SUMS" { return sums += bytes }
+                    bytes.withUnsafeBytes { hasher.update($0) }
+                    try output?.write(contentsOf: bytes)
+                })
+            }
+            close()
+            try reader.finish()
+        } catch let error as FormatError {
+            throw ClientError.integrity("the folder artifact is not a valid archive: \(error.message)")
+        }
+        var listed = Set<String>()
+        for line in String(decoding: sums, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let file = String(parts[1].drop { $0 == " " })
+            guard digests[file] == String(parts[0]) else {
+                throw ClientError.integrity("\(file): sha256 \(digests[file] ?? "missing") but SHA256SUMS says \(parts[0]); download again")
+            }
+            listed.insert(file)
+        }
+        guard !listed.isEmpty, listed == Set(digests.keys) else {
+            throw ClientError.integrity("the folder artifact's SHA256SUMS does not list exactly its files; download again")
+        }
+        guard rename(staging, path) == 0 else {
+            throw ClientError.file("cannot move \(staging) to \(path): \(String(cString: strerror(errno)))")
+        }
+        done = true
     }
 
     /// The `{"quantization_config": ...}` fragment of a compressed-tensors artifact (to merge into

@@ -32,6 +32,8 @@ public struct JobError: Codable, Sendable, Equatable {
 public struct ArtifactInfo: Codable, Sendable, Equatable {
     public var size: Int64
     public var sha256: String
+    /// "tar" for a Hugging Face folder sent as one archive (files plus SHA256SUMS).
+    public var archive: String?
     public var expiresAt: String?
     public var available: Bool
 }

@@ -134,3 +134,49 @@ def test_hostile_names_and_archives(server, checkpoint):
     assert upload_tar(server, link.getvalue()).status_code == 422
     # Nothing of any refused upload is left behind.
     assert list((server.data_dir / "tmp").iterdir()) == []
+
+
+CT_RECIPE = {"weights": {"method": "linear", "bits": 4, "granularity": "group", "group_size": 128},
+             "output": {"format": "compressed-tensors", "max_shard_size": "300KB"}}
+
+
+def test_a_checkpoint_written_as_safetensors_is_a_folder(server, checkpoint, tmp_path):
+    """compressed-tensors from a 2-shard checkpoint: a Hugging Face folder (shards under
+    max_shard_size, a valid index, config.json with vLLM's quantization_config, the tokenizer copied
+    byte for byte), served as one tar with SHA256SUMS and unpacked and checked by quantctl; the same
+    bytes whether the checkpoint came as multipart or tar, and the same as a local run."""
+    from safetensors import safe_open
+    files = files_of(checkpoint)
+    models = [upload_multipart(server, files).json()["id"], upload_tar(server, tar_of(files)).json()["id"]]
+    archives = [run_job(server, model, CT_RECIPE) for model in models]
+    assert archives[0] == archives[1]
+    job = server.post("/v1/jobs", json={"model_id": models[0], "recipe": CT_RECIPE}).json()
+    done = server.wait_job(job["id"], timeout=120)
+    assert done["artifact"]["archive"] == "tar"
+    folder = tmp_path / "downloaded"
+    result = subprocess.run([str(BIN / "quantctl"), "jobs", "download", job["id"], "-o", str(folder), "--server", server.url],
+                            capture_output=True, text=True, timeout=120, env={"QUANT_API_KEY": server.admin_key, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) >= 2 and all((folder / s).stat().st_size <= 300_000 + 50_000 for s in shards)
+    seen = set()
+    for shard in shards:
+        with safe_open(str(folder / shard), "np") as f:
+            assert f.metadata().get("format") == "pt"
+            for name in f.keys():
+                assert index["weight_map"][name] == shard
+                seen.add(name)
+    assert seen == set(index["weight_map"])
+    assert "model.layers.0.self_attn.q_proj.weight_packed" in seen
+    config = json.loads((folder / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "compressed-tensors"
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]:
+        assert (folder / name).read_bytes() == (checkpoint / name).read_bytes()
+    local = tmp_path / "local"
+    recipe = tmp_path / "ct.json"
+    recipe.write_text(json.dumps(CT_RECIPE))
+    subprocess.run([str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(local), "--recipe", str(recipe)], check=True, capture_output=True)
+    assert files_of(local) == files_of(folder)
+

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 /// The state curl's C callbacks reach through their context pointer during one transfer: the body
 /// being sent, where the answer goes, the header fields seen. Only curl's thread touches it, and
@@ -43,7 +44,8 @@ final class TransferContext {
                 throw ClientError.file("cannot read \(path): \(error.localizedDescription)")
             }
         case .tar(let directory, let files):
-            let stream = try TarStream(directory: directory, files: files)
+            let stream: TarStream
+            do { stream = try TarStream(directory: directory, files: files) } catch let error as FormatError { throw ClientError.file(error.message) }
             tar = stream
             uploadSize = stream.length
         }
@@ -59,8 +61,8 @@ final class TransferContext {
     /// Read callback: fills curl's buffer with the next body bytes; 0 ends the body.
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
         if let tar {
-            do { return try tar.read(into: UnsafeMutableRawPointer(buffer), capacity: capacity) } catch let error as ClientError {
-                return fail(error, abort: 0x1000_0000)  // CURL_READFUNC_ABORT
+            do { return try tar.read(into: UnsafeMutableRawPointer(buffer), capacity: capacity) } catch let error as FormatError {
+                return fail(.file(error.message), abort: 0x1000_0000)  // CURL_READFUNC_ABORT
             } catch {
                 return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)
             }

@@ -170,8 +170,10 @@ public enum MixedPrecision {
         }
         var json = recipe.json.objectValue ?? JSONObject()
         json["mixed_precision"] = selection.json
-        return Recipe(
+        var resolved = Recipe(
             preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore, overrides: overrides,
             output: recipe.output, nonFinite: recipe.nonFinite, json: .object(json))
+        resolved.maxShardBytes = recipe.maxShardBytes
+        return resolved
     }
 }

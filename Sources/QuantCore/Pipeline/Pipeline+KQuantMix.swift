@@ -17,10 +17,12 @@ extension Pipeline {
             if BlockFormat(rawValue: type.rawValue)?.takesImportance != true { spec.datasetID = nil }  // Q8_0 and F16 take no importance
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
         }
-        return Recipe(
+        var resolved = Recipe(
             preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore,
             overrides: mixOverrides + recipe.overrides, output: recipe.output, nonFinite: recipe.nonFinite, json: recipe.json,
             mixedPrecision: recipe.mixedPrecision, activations: recipe.activations, datasetID: recipe.datasetID)
+        resolved.maxShardBytes = recipe.maxShardBytes
+        return resolved
     }
 
     /// `<general.architecture>.<key>` of a GGUF input when it is one integer: the layer count and

@@ -71,11 +71,19 @@ public enum Pipeline {
         let importanceMatrix = try importanceMatrix(recipe: recipe, options: options)
         let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
-        let writer = try ArtifactWriter(
-            path: output, plans: plans, format: recipe.output,
-            safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
-            ggufMetadata: ggufMetadata(source, recipe: recipe, conversion: modelPlan.conversion, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
-            ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
+        let writer: ArtifactWriter
+        if let checkpoint = source.checkpoint, writesFolder(source, recipe: recipe) {
+            let layout = BundleLayout(plans: plans, maxShardBytes: recipe.maxShardBytes ?? BundleLayout.defaultMaxShardBytes)
+            writer = try ArtifactWriter(
+                folder: output, layout: layout, metadata: { safetensorsMetadata(source, plans: $0, recipe: recipe) },
+                files: folderFiles(checkpoint, layout: layout, plans: plans, recipe: recipe))
+        } else {
+            writer = try ArtifactWriter(
+                path: output, plans: plans, format: recipe.output,
+                safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
+                ggufMetadata: ggufMetadata(source, recipe: recipe, conversion: modelPlan.conversion, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
+                ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
+        }
         var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.fileBytes)
         report.mixedPrecision = selection.map { selection in
             .object(JSONObject([
@@ -118,7 +126,7 @@ public enum Pipeline {
         }
         report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) }
             ?? importanceMatrix.map { importanceSummary($0, used: processor.importanceEntries.count) }
-        report.fileBytesOut = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        report.fileBytesOut = outputBytes(output)
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return report
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Int8Kernels
 import ModelFormats
 
@@ -41,6 +42,9 @@ public struct Recipe: Sendable {
     public var activations: ActivationSpec? = nil
     /// The one calibration dataset the recipe names (GPTQ, AdaRound, static activations), if any.
     public var datasetID: String? = nil
+    /// A checkpoint written as safetensors is split into shards of at most this many bytes
+    /// (`output.max_shard_size`; 5 GB, as transformers' save_pretrained, when not given).
+    public var maxShardBytes: Int? = nil
 
     /// The weight spec for a tensor: the last matching override wins.
     public func weights(for name: String) -> WeightSpec {
@@ -93,10 +97,11 @@ public struct Recipe: Sendable {
         let weights = try WeightSpec.parse(baseWeights, path: "weights")
 
         let outputObject = try merge(base["output"]?.objectValue ?? JSONObject(), object["output"], path: "output")
-        for key in outputObject.keys where key != "format" {
-            throw RecipeError("output.\(key)", "is not an output field (allowed: format)")
+        for key in outputObject.keys where key != "format" && key != "max_shard_size" {
+            throw RecipeError("output.\(key)", "is not an output field (allowed: format, max_shard_size)")
         }
         let output = try WeightSpec.enumValue(outputObject["format"] ?? .string("safetensors"), OutputFormat.self, "output.format")
+        let maxShardBytes = try outputObject["max_shard_size"].map { try parseByteSize($0, "output.max_shard_size") }
 
         let targets = try object["targets"].map { try globs($0, "targets") }
         let ignore = try object["ignore"].map { try globs($0, "ignore") } ?? []
@@ -141,7 +146,7 @@ public struct Recipe: Sendable {
         if let targets { resolved["targets"] = .array(targets.map { .string($0.pattern) }) }
         if !ignore.isEmpty { resolved["ignore"] = .array(ignore.map { .string($0.pattern) }) }
         if !overrideJSON.isEmpty { resolved["overrides"] = .array(overrideJSON) }
-        resolved["output"] = .object(JSONObject([("format", .string(output.rawValue))]))
+        resolved["output"] = .object(JSONObject([("format", .string(output.rawValue))] + (maxShardBytes.map { [("max_shard_size", .integer($0))] } ?? [])))
         if nonFinite != .error { resolved["nonfinite"] = .string(nonFinite.rawValue) }
         let mixed = try (object["mixed_precision"] ?? base["mixed_precision"]).map { try MixedPrecisionSpec.parse($0) }
         if let mixed {
@@ -158,9 +163,25 @@ public struct Recipe: Sendable {
         let datasetID = try singleDataset(
             weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations,
             mixedPrecision: mixed?.datasetID)
-        return Recipe(
+        var recipe = Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
             nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
+        recipe.maxShardBytes = maxShardBytes
+        return recipe
+    }
+
+    /// A size in bytes: an integer, or a string such as "5GB", "500MB", "2GiB" (save_pretrained's form).
+    static func parseByteSize(_ value: JSONValue, _ field: String) throws -> Int {
+        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+        if let bytes = value.intValue, bytes > 0 { return bytes }
+        if let text = value.stringValue?.uppercased().replacingOccurrences(of: " ", with: "") {
+            for (unit, scale) in units where text.hasSuffix(unit) {
+                if let number = Double(text.dropLast(unit.count)), number > 0, number * Double(scale) >= 1, number * Double(scale) < 1e18 {
+                    return Int(number * Double(scale))
+                }
+            }
+        }
+        throw RecipeError(field, "must be a positive number of bytes or a size such as \"5GB\" or \"500MB\", got \(value.serialized)")
     }
 
     /// A job reads one calibration dataset: every dataset_id of the recipe must be the same.
@@ -245,8 +266,10 @@ extension Recipe {
         if !overrides.isEmpty {
             resolved["overrides"] = .array(overrides.map { .object(JSONObject([("match", .string($0.match.pattern)), ("weights", $0.weights.json)])) })
         }
-        return Recipe(
+        var recipe = Recipe(
             preset: preset, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output, nonFinite: nonFinite,
             json: .object(resolved), mixedPrecision: mixedPrecision, activations: activations, datasetID: datasetID ?? id)
+        recipe.maxShardBytes = maxShardBytes
+        return recipe
     }
 }

@@ -180,6 +180,11 @@ enum JSONViews {
             out.integer(j.artifactSize ?? 0)
             out.key("sha256")
             out.string(sha)
+            // A checkpoint folder comes as one tar with SHA256SUMS (FolderArchive).
+            if j.artifactPath?.hasSuffix(".tar") == true {
+                out.key("archive")
+                out.string("tar")
+            }
             time("expires_at", j.expiresAt)
             out.key("available")
             out.value(.bool(j.artifactPath != nil))

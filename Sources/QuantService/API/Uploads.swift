@@ -46,9 +46,13 @@ struct UploadReceiver {
         }
         let staging = try BundleStaging(tmp: data.tmp, maxBytes: maxBytes)
         if isTar {
-            var tar = TarExtractor()
-            while let chunk = try body.read() { try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write) }
-            try tar.finish()
+            var tar = TarReader()
+            do {
+                while let chunk = try body.read() { try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write) }
+                try tar.finish()
+            } catch let error as FormatError {
+                throw HTTPError(422, error.message, type: "invalid-model", extensions: [("rule", HTTPError.quote(error.code.rawValue))])
+            }
         } else {
             var multipart = MultipartFileExtractor(contentType: contentType)!
             multipart.severalFiles = true

@@ -83,7 +83,10 @@ struct JobRunner {
         }
         let directory = (data.artifacts as NSString).appendingPathComponent(job.id)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let output = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(recipe.output == .gguf ? "gguf" : "safetensors")")
+        // A checkpoint written as safetensors is a folder, served as one tar (FolderArchive).
+        let writesFolder = claim.model.format == "checkpoint" && recipe.output.isSafetensors && job.kind != "qat"
+        let artifact = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")")
+        let output = writesFolder ? artifact + ".folder" : artifact
         let lastWrite = Mutex<Double>(0)
         let store = store, settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
@@ -108,28 +111,35 @@ struct JobRunner {
         }
         let report: Report
         var epochs: [EpochMetricRecord] = []
+        var packed: (sha256: String, size: Int64)?
         do {
             if job.kind == "qat" {
                 (report, epochs) = try train(claim, recipe: recipe, output: output, options: options, flags: flags)
             } else {
                 report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
             }
+            if writesFolder {
+                packed = try FolderArchive.pack(folder: output, to: artifact)
+                try? FileManager.default.removeItem(atPath: output)
+            }
             // The pipeline fsynced the file and renamed it into place; the rename is durable once its
             // directory is synced, and only then may the row say the job succeeded.
             try Durability.sync(directory)
         } catch {
             try? FileManager.default.removeItem(atPath: output)
+            try? FileManager.default.removeItem(atPath: artifact)
             throw error
         }
-        // The pipeline hashed the artifact as it wrote it; QAT writes through its own path.
-        let (sha, size) = try report.artifactSHA256.map { ($0, Int64(report.fileBytesOut)) } ?? Durability.sha256(of: output)
+        // The pipeline hashed the artifact as it wrote it (the archive was hashed as it was packed);
+        // QAT writes through its own path.
+        let (sha, size) = try packed.map { ($0.sha256, $0.size) } ?? report.artifactSHA256.map { ($0, Int64(report.fileBytesOut)) } ?? Durability.sha256(of: output)
         let tensors = report.tensors.map { tensor in
             (name: tensor.name, sqnrDb: tensor.metrics.map(\.sqnrDB).flatMap { $0.isFinite ? $0 : nil },
              bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized)
         }
         let summary = report.json.objectValue?["summary"]?.serialized ?? "{}"
         var completed = CompletedJob(
-            artifactPath: output, artifactSize: size, artifactSha256: sha, summary: summary, tensors: tensors,
+            artifactPath: artifact, artifactSize: size, artifactSha256: sha, summary: summary, tensors: tensors,
             expiresAt: settings.artifactTTL.map { Date().timeIntervalSince1970 + $0 })
         completed.epochs = epochs
         return completed

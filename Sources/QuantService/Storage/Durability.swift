@@ -1,5 +1,6 @@
 import Digest
 import Foundation
+import ModelFormats
 
 #if canImport(Glibc)
 import Glibc
@@ -9,10 +10,7 @@ import Glibc
 enum Durability {
     /// fsyncs a file or a directory (a directory fsync makes a rename in it durable).
     static func sync(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ServiceError.io("open(\(path)) for fsync failed: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ServiceError.io("fsync(\(path)) failed: \(String(cString: strerror(errno)))") }
+        do { try POSIX.sync(path: path) } catch let error as FormatError { throw ServiceError.io(error.message) }
     }
 
     /// Bytes available to unprivileged writers on the filesystem holding `path`.

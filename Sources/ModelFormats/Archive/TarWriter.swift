@@ -2,8 +2,9 @@ import Foundation
 
 /// A tar archive (ustar; pax records for names over 100 bytes) of some files in one folder, made
 /// as it is read: headers and padding are computed, file contents are read from disk piece by
-/// piece, so a checkpoint of any size uploads in bounded memory. Its length is known up front.
-final class TarStream {
+/// piece, so a checkpoint of any size is sent or archived in bounded memory. Its length is known
+/// up front.
+public final class TarStream {
     private let directory: String
     private var pending: [String]
     private var buffer: [UInt8] = []
@@ -12,9 +13,9 @@ final class TarStream {
     private var fileLeft = 0
     private var padding = 0
     private var finished = false
-    let length: Int64
+    public let length: Int64
 
-    init(directory: String, files: [String]) throws {
+    public init(directory: String, files: [String]) throws {
         self.directory = directory
         pending = files
         var total: Int64 = 1024  // two zero blocks end the archive
@@ -26,7 +27,7 @@ final class TarStream {
     }
 
     /// Copies up to `capacity` next bytes of the archive; 0 at its end.
-    func read(into target: UnsafeMutableRawPointer, capacity: Int) throws -> Int {
+    public func read(into target: UnsafeMutableRawPointer, capacity: Int) throws -> Int {
         while offset == buffer.count {
             guard try refill() else { return 0 }
         }
@@ -42,7 +43,7 @@ final class TarStream {
         if let handle = file {
             if fileLeft > 0 {
                 let data = try handle.read(upToCount: Swift.min(fileLeft, 1 << 20)) ?? Data()
-                guard !data.isEmpty else { throw ClientError.file("a file of the checkpoint shrank while it was uploaded") }
+                guard !data.isEmpty else { throw FormatError(.io, "\(directory): a file shrank while it was archived") }
                 buffer = [UInt8](data)
                 fileLeft -= data.count
                 return true
@@ -61,7 +62,7 @@ final class TarStream {
         let name = pending.removeFirst()
         let path = (directory as NSString).appendingPathComponent(name)
         let size = try Self.size(of: path)
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ClientError.file("cannot read \(path)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatError(.io, "cannot read \(path)") }
         file = handle
         fileLeft = size
         padding = Self.padded(size) - size
@@ -69,17 +70,17 @@ final class TarStream {
         return true
     }
 
-    static func size(of path: String) throws -> Int {
+    public static func size(of path: String) throws -> Int {
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
-            throw ClientError.file("cannot read \(path)")
+            throw FormatError(.io, "cannot read \(path)")
         }
         return size.intValue
     }
 
-    static func padded(_ size: Int) -> Int { (size + 511) / 512 * 512 }
+    public static func padded(_ size: Int) -> Int { (size + 511) / 512 * 512 }
 
     /// The member's header block, preceded by a pax record when the name needs one.
-    static func headers(name: String, size: Int) -> [UInt8] {
+    public static func headers(name: String, size: Int) -> [UInt8] {
         let bytes = Array(name.utf8)
         guard bytes.count > 100 else { return block(name: bytes, size: size, type: UInt8(ascii: "0")) }
         // "<length> path=<name>\n", the length counting its own digits.

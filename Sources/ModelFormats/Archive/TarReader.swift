@@ -1,9 +1,9 @@
-import HTTPServer
-
 /// Streams the regular files out of a tar archive (ustar, with pax and GNU long names) without
 /// holding it: each member is announced with its name and size, then its data is handed on as it
 /// arrives. Links, devices and other special members are refused; directories are skipped.
-struct TarExtractor {
+public struct TarReader {
+    public init() {}
+
     private enum State { case header, data(remaining: Int, padding: Int), skip(remaining: Int), longName(remaining: Int, padding: Int, pax: Bool), end }
 
     private var state = State.header
@@ -14,7 +14,7 @@ struct TarExtractor {
     static let maxLongName = 64 * 1024
 
     /// Feeds archive bytes: `begin(name, size)` before each regular file's data, `emit` with it.
-    mutating func feed(_ chunk: [UInt8], begin: (String, Int) throws -> Void, emit: ([UInt8]) throws -> Void) throws {
+    public mutating func feed(_ chunk: [UInt8], begin: (String, Int) throws -> Void, emit: ([UInt8]) throws -> Void) throws {
         buffer += chunk
         var offset = 0
         defer { buffer.removeFirst(offset) }
@@ -65,9 +65,9 @@ struct TarExtractor {
     }
 
     /// Checks that the archive ended (its two zero blocks, or at least one, as GNU tar accepts).
-    func finish() throws {
+    public func finish() throws {
         guard case .end = state else {
-            throw HTTPError(422, "the tar stream ends inside a member or before its end-of-archive blocks: send the whole archive", type: "invalid-model")
+            throw FormatError(.invalidArchive, "the tar stream ends inside a member or before its end-of-archive blocks: send the whole archive")
         }
     }
 
@@ -75,10 +75,10 @@ struct TarExtractor {
         let stored = Self.octal(block[148..<156])
         let sum = block.enumerated().reduce(0) { $0 + ((148..<156).contains($1.offset) ? 32 : Int($1.element)) }
         guard stored == sum else {
-            throw HTTPError(422, "the body is not a tar archive (a header's checksum does not match); send `tar -cf - -C DIR .` output", type: "invalid-model")
+            throw FormatError(.invalidArchive, "not a tar archive (a header's checksum does not match); send `tar -cf - -C DIR .` output")
         }
         guard let size = Self.size(block[124..<136]), size >= 0 else {
-            throw HTTPError(422, "a tar header has an unreadable size", type: "invalid-model")
+            throw FormatError(.invalidArchive, "a tar header has an unreadable size")
         }
         let padding = (512 - size % 512) % 512
         let type = block[156]
@@ -86,7 +86,7 @@ struct TarExtractor {
         pendingName = nil
         switch type {
         case UInt8(ascii: "x"), UInt8(ascii: "L"):
-            guard size <= Self.maxLongName else { throw HTTPError(422, "a tar long-name record of \(size) bytes is too large", type: "invalid-model") }
+            guard size <= Self.maxLongName else { throw FormatError(.invalidArchive, "a tar long-name record of \(size) bytes is too large") }
             state = .longName(remaining: size, padding: padding, pax: type == UInt8(ascii: "x"))
         case UInt8(ascii: "g"), UInt8(ascii: "5"):
             state = .skip(remaining: size + padding)  // global pax records and directories carry no file
@@ -95,7 +95,7 @@ struct TarExtractor {
             try begin(name, size)
             state = .data(remaining: size, padding: padding)
         default:
-            throw HTTPError(422, "tar member '\(name)' is not a regular file (type '\(Character(UnicodeScalar(type)))'); send the checkpoint's files themselves, not links", type: "invalid-model")
+            throw FormatError(.invalidArchive, "tar member '\(name)' is not a regular file (type '\(Character(UnicodeScalar(type)))'); send the files themselves, not links")
         }
     }
 
