@@ -94,10 +94,15 @@ struct CheckpointCommand: ParsableCommand {
     @Option(help: "Runs of each, the median reported.")
     var repeats = 3
 
+    @Option(help: "quantd for the upload measurement (default: next to this executable, if built).")
+    var quantd: String?
+
     func run() throws {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
-        let text = try CheckpointBenchmark(directory: directory, quantctl: tool, layers: layers, repeats: repeats).run { step in
+        let server = quantd ?? (here as NSString).appendingPathComponent("quantd")
+        let uploadTo = FileManager.default.isExecutableFile(atPath: server) ? server : nil
+        let text = try CheckpointBenchmark(directory: directory, quantctl: tool, layers: layers, repeats: repeats, quantd: uploadTo).run { step in
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")

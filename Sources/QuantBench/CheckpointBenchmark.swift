@@ -11,12 +11,15 @@ public struct CheckpointBenchmark {
     public let quantctl: String
     public let layers: Int
     public let repeats: Int
+    /// A quantd to upload the checkpoint to (skipped when nil).
+    public let quantd: String?
 
-    public init(directory: String, quantctl: String, layers: Int = 16, repeats: Int = 3) {
+    public init(directory: String, quantctl: String, layers: Int = 16, repeats: Int = 3, quantd: String? = nil) {
         self.directory = directory
         self.quantctl = quantctl
         self.layers = layers
         self.repeats = repeats
+        self.quantd = quantd
     }
 
     static let hidden = 2048, heads = 32, kvHeads = 8, intermediate = 8192, vocabulary = 128_256
@@ -46,20 +49,34 @@ public struct CheckpointBenchmark {
         }
         let converted = try measure(checkpoint, "checkpoint -> llama.cpp Q4_K_M GGUF")
         let baseline = try measure(single, "one file, Q4_K_M, no conversion")
+        try? FileManager.default.removeItem(atPath: single)
+        let upload = try quantd.map { try BundleUploadBenchmark(quantd: $0, root: root, checkpoint: checkpoint).run(progress: progress) }
         var table = "checkpoint: \(parameters) parameters (Llama-3.2-1B shapes, \(layers) layers), BF16 in 2 shards, preset q4_k_m\n"
         table += "run                                     seconds   peak RSS MiB\n"
         table += "checkpoint -> GGUF for llama.cpp   " + String(format: "%12.2f %14.1f\n", converted.seconds, converted.rss)
         table += "one file, no conversion (baseline) " + String(format: "%12.2f %14.1f\n", baseline.seconds, baseline.rss)
         table += "ratio (checkpoint / baseline)      " + String(format: "%12.2f\n", converted.seconds / baseline.seconds)
-        let json = JSONValue.object(JSONObject([
+        if let upload {
+            table += "upload to quantd (sha256, fsync, validation): MB/s and ratio to the disk's fsync'd write speed\n"
+            table += String(format: "disk write + fsync %8.0f\nmultipart          %8.0f  %5.2f\ntar stream         %8.0f  %5.2f\n",
+                            upload.diskMBps, upload.multipartMBps, upload.multipartMBps / upload.diskMBps, upload.tarMBps, upload.tarMBps / upload.diskMBps)
+        }
+        var fields: [(String, JSONValue)] = [
             ("parameters", .integer(parameters)),
             ("checkpoint_seconds", .number(String(format: "%.3f", converted.seconds))),
             ("checkpoint_peak_rss_mib", .number(String(format: "%.1f", converted.rss))),
             ("baseline_seconds", .number(String(format: "%.3f", baseline.seconds))),
             ("baseline_peak_rss_mib", .number(String(format: "%.1f", baseline.rss))),
             ("ratio_to_baseline", .number(String(format: "%.3f", converted.seconds / baseline.seconds))),
-        ]))
-        return table + "JSON " + json.serialized + "\n"
+        ]
+        if let upload {
+            fields += [
+                ("disk_mbps", .number(String(format: "%.1f", upload.diskMBps))),
+                ("multipart_mbps", .number(String(format: "%.1f", upload.multipartMBps))),
+                ("tar_mbps", .number(String(format: "%.1f", upload.tarMBps))),
+            ]
+        }
+        return table + "JSON " + JSONValue.object(JSONObject(fields)).serialized + "\n"
     }
 
     /// Llama-3.2-1B's tensors (tied embeddings), `layers` deep.

@@ -180,3 +180,19 @@ def test_a_checkpoint_written_as_safetensors_is_a_folder(server, checkpoint, tmp
     subprocess.run([str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(local), "--recipe", str(recipe)], check=True, capture_output=True)
     assert files_of(local) == files_of(folder)
 
+
+
+def test_the_curl_examples_of_docs_models(server, checkpoint):
+    """docs/MODELS.md's two curl uploads, run as written (from the checkpoint's folder)."""
+    env = {"KEY": server.admin_key, "URL": server.url, "PATH": "/usr/bin:/bin"}
+    multipart = ('curl -sSf -H "Authorization: Bearer $KEY" -F file=@config.json -F file=@tokenizer.json '
+                 '-F file=@model-00001-of-00002.safetensors -F file=@model-00002-of-00002.safetensors '
+                 '-F file=@model.safetensors.index.json "$URL/v1/models?name=llama"')
+    tar = ('tar -cf - -C . . | curl -sSf -H "Authorization: Bearer $KEY" -H "Content-Type: application/x-tar" '
+           '-T - -X POST "$URL/v1/models?name=llama"')
+    docs = (hf_checkpoints.ROOT / "docs" / "MODELS.md").read_text()
+    assert "-F file=@model-00002-of-00002.safetensors" in docs and '-H "Content-Type: application/x-tar"' in docs
+    for command in (multipart, tar):
+        result = subprocess.run(["bash", "-c", command], cwd=checkpoint, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["format"] == "checkpoint"
