@@ -31,7 +31,9 @@ struct DecoderFamily {
         return LlamaCppNames.ggufName(ofHuggingFace: name).map { .some($0) }
     }
 
-    func conversion(name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?) throws -> GGUFConversion {
+    func conversion(
+        name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?, sideBytes: (String) throws -> [UInt8]?
+    ) throws -> GGUFConversion {
         let layers = try config.required("num_hidden_layers")
         let heads = try config.required("num_attention_heads")
         let kvHeads = config.int("num_key_value_heads") ?? heads
@@ -61,8 +63,10 @@ struct DecoderFamily {
                 name: ggufName, origin: .checkpoint(tensor.name), permuteHeads: permute,
                 keepF32: GGUFConversion.keepsF32(ggufName, rank: tensor.shape.count)))
         }
-        let metadata = try hyperParameters(name: name, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, headDim: headDim)
-            + GGUFVocabulary.bytePairMetadata(sideFile: sideFile, config: config)
+        // As convert_hf_to_gguf.py: a SentencePiece tokenizer.model first, else byte-level BPE.
+        let vocabulary = try sideBytes("tokenizer.model").map { try GGUFVocabulary.sentencePieceMetadata($0, sideFile: sideFile, config: config) }
+            ?? GGUFVocabulary.bytePairMetadata(sideFile: sideFile, config: config)
+        let metadata = try hyperParameters(name: name, layers: layers, heads: heads, kvHeads: kvHeads, hidden: hidden, headDim: headDim) + vocabulary
         return GGUFConversion(
             architecture: ggufArchitecture, tensors: converted, metadata: metadata, layerCount: layers, headCount: heads, headCountKV: kvHeads)
     }

@@ -36,9 +36,11 @@ public struct GGUFConversion: Sendable {
     public static let supported = DecoderFamily.supported + BertFamily.supported
 
     /// Plans the conversion of a checkpoint whose tensors are `tensors` (in reading order). `name`
-    /// becomes `general.name`; `sideFile` reads one of the checkpoint's JSON files, or nil if absent.
+    /// becomes `general.name`; `sideFile` reads one of the checkpoint's JSON files and `sideBytes`
+    /// any other (tokenizer.model), each nil when absent.
     public static func make(
-        config: JSONObject?, name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?
+        config: JSONObject?, name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?,
+        sideBytes: (String) throws -> [UInt8]? = { _ in nil }
     ) throws -> GGUFConversion {
         guard let config else {
             throw ConversionError(.invalidConfig, "a GGUF for llama.cpp is made from a checkpoint with config.json; this model has none (add it, or write safetensors)")
@@ -48,7 +50,7 @@ public struct GGUFConversion: Sendable {
             throw ConversionError(.invalidConfig, "config.json has no \"architectures\" entry; supported: \(supported.joined(separator: ", "))")
         }
         if DecoderFamily.supported.contains(architecture) {
-            return try DecoderFamily(hf, architecture: architecture).conversion(name: name, tensors: tensors, sideFile: sideFile)
+            return try DecoderFamily(hf, architecture: architecture).conversion(name: name, tensors: tensors, sideFile: sideFile, sideBytes: sideBytes)
         }
         if BertFamily.supported.contains(architecture) {
             return try BertFamily(hf).conversion(name: name, tensors: tensors, sideFile: sideFile)

@@ -166,3 +166,52 @@ struct AddedToken {
         special = object["special"]?.boolValue ?? false
     }
 }
+
+extension GGUFVocabulary {
+    /// `tokenizer.ggml.model` "llama": a SentencePiece BPE `tokenizer.model` (Llama 2, Mistral v0.1)
+    /// with its scores, as convert_hf_to_gguf.py's _set_vocab_sentencepiece writes it, plus the
+    /// added tokens of added_tokens.json and tokenizer_config.json's added_tokens_decoder.
+    static func sentencePieceMetadata(_ model: [UInt8], sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
+        let spm = try SentencePieceModel(model)
+        guard spm.modelType == 2 else {
+            throw ConversionError(.unsupportedTokenizer, "tokenizer.model is a SentencePiece \(spm.modelType == 1 ? "Unigram" : "word or char") model; llama.cpp's llama vocabulary is SentencePiece BPE")
+        }
+        let size = config.int("vocab_size") ?? spm.pieces.count
+        var tokens = (0..<size).map { "[PAD\($0)]" }
+        var scores = [Float](repeating: -10000, count: size)
+        var types = [Int32](repeating: TokenType.unused.rawValue, count: size)
+        for (id, piece) in spm.pieces.enumerated() where id < size {
+            tokens[id] = piece.text
+            scores[id] = piece.score
+            types[id] = [2, 3, 5, 6].contains(piece.type) ? piece.type : TokenType.normal.rawValue
+        }
+        if let added = try sideFile("added_tokens.json")?.objectValue {
+            for (text, value) in added.entries {
+                guard let id = value.intValue, id >= 0, id < size else { continue }
+                (tokens[id], scores[id], types[id]) = (text, -1000, TokenType.userDefined.rawValue)
+            }
+        }
+        if let decoder = try sideFile("tokenizer_config.json")?.objectValue?["added_tokens_decoder"]?.objectValue {
+            for (key, value) in decoder.entries {
+                guard let id = Int(key), id >= 0, id < size, let entry = value.objectValue, let text = entry["content"]?.stringValue else { continue }
+                if entry["special"]?.boolValue == true || looksSpecial(text) {
+                    (tokens[id], types[id]) = (text, TokenType.control.rawValue)
+                } else {
+                    (tokens[id], types[id]) = (text.replacingOccurrences(of: "\u{2581}", with: " "), TokenType.userDefined.rawValue)
+                }
+                scores[id] = -1000
+            }
+        }
+        var keys: [GGUFKeyValue] = []
+        keys.add("tokenizer.ggml.model", .string("llama"))
+        keys.add("tokenizer.ggml.pre", .string("default"))
+        keys.add("tokenizer.ggml.tokens", .array(.string(tokens)))
+        keys.add("tokenizer.ggml.scores", .array(.floats(scores)))
+        keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
+        let tokenizer = try sideFile("tokenizer.json")?.objectValue ?? JSONObject()
+        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
+        let added = addedTokens(tokenizer)
+        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: added, vocabularySize: size).metadata
+        return keys
+    }
+}

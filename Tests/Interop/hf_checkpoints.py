@@ -26,6 +26,8 @@ ARCHITECTURES = {
     "llama3": dict(arch="LlamaForCausalLM", model_type="llama", split=LLAMA3_SPLIT, tied=False, rope="llama3"),
     "llama3-tied": dict(arch="LlamaForCausalLM", model_type="llama", split=LLAMA3_SPLIT, tied=True, rope="llama3"),
     "mistral": dict(arch="MistralForCausalLM", model_type="mistral", split=LLAMA3_SPLIT, tied=False, rope=None),
+    # Llama 2: a SentencePiece BPE tokenizer.model with byte fallback (llama.cpp's "llama" vocabulary).
+    "llama2": dict(arch="LlamaForCausalLM", model_type="llama", split=None, tied=False, rope=None, sentencepiece=True),
     "qwen2": dict(arch="Qwen2ForCausalLM", model_type="qwen2", split=QWEN2_SPLIT, tied=True, rope=None, qkv_bias=True),
     "qwen3": dict(arch="Qwen3ForCausalLM", model_type="qwen3", split=QWEN2_SPLIT, tied=False, rope=None, qk_norm=True),
 }
@@ -56,14 +58,50 @@ def train_tokenizer(split, vocab_size=600):
     return tok
 
 
+class SentencePieceTokenizer:
+    """A SentencePiece BPE model trained here as Llama 2's was (byte fallback, digits split,
+    whitespace kept), with the `tokenizers`-like calls the tests use."""
+
+    def __init__(self, model_bytes):
+        import sentencepiece
+        self.model_bytes = model_bytes
+        self.sp = sentencepiece.SentencePieceProcessor(model_proto=model_bytes)
+
+    def get_vocab_size(self):
+        return self.sp.get_piece_size()
+
+    def token_to_id(self, token):
+        return {"<|begin_of_text|>": self.sp.bos_id(), "<|end_of_text|>": self.sp.eos_id()}.get(token, self.sp.piece_to_id(token))
+
+    def encode(self, text, add_special_tokens=True):
+        ids = self.sp.encode(text)
+        return type("Encoding", (), {"ids": ([self.sp.bos_id()] if add_special_tokens else []) + ids})()
+
+
+def train_sentencepiece(vocab_size=600):
+    import io
+    import sentencepiece
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([line for text in corpus() for line in text.splitlines() if line.strip()]), model_writer=model,
+        vocab_size=vocab_size, model_type="bpe", byte_fallback=True, split_digits=True, allow_whitespace_only_pieces=True,
+        remove_extra_whitespaces=False, normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        character_coverage=0.9995, minloglevel=2)
+    return SentencePieceTokenizer(model.getvalue())
+
+
 def make_checkpoint(directory, kind, hidden=256, layers=2, heads=4, kv_heads=2, intermediate=512, shards=2, seed=0,
                     dtype="bfloat16"):
     """Writes a checkpoint directory (config.json, tokenizer files, safetensors shards and index)."""
     spec = ARCHITECTURES[kind]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tok = train_tokenizer(spec["split"])
-    tok.save(str(directory / "tokenizer.json"))
+    if spec.get("sentencepiece"):
+        tok = train_sentencepiece()
+        (directory / "tokenizer.model").write_bytes(tok.model_bytes)
+    else:
+        tok = train_tokenizer(spec["split"])
+        tok.save(str(directory / "tokenizer.json"))
     vocab = tok.get_vocab_size()
     head_dim = hidden // heads
     config = {
@@ -79,8 +117,9 @@ def make_checkpoint(directory, kind, hidden=256, layers=2, heads=4, kv_heads=2, 
     if spec.get("qk_norm"):
         config["head_dim"] = head_dim
     (directory / "config.json").write_text(json.dumps(config, indent=2))
+    specials = ["<s>", "</s>"] if spec.get("sentencepiece") else SPECIALS[:2]
     (directory / "tokenizer_config.json").write_text(json.dumps({
-        "bos_token": SPECIALS[0], "eos_token": SPECIALS[1], "add_bos_token": True,
+        "bos_token": specials[0], "eos_token": specials[1], "add_bos_token": True,
         "chat_template": "{% for m in messages %}{{ m['content'] }}<|eot_id|>{% endfor %}",
     }))
     (directory / "generation_config.json").write_text(json.dumps({"bos_token_id": config["bos_token_id"]}))

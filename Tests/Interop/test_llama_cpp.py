@@ -35,6 +35,13 @@ def checkpoints(tmp_path_factory):
     return {kind: hf_checkpoints.make_checkpoint(root / kind, kind) for kind in hf_checkpoints.ARCHITECTURES}
 
 
+def tokenizer_of(directory):
+    """The reference tokenizer: `tokenizers` for tokenizer.json, sentencepiece for tokenizer.model."""
+    if (directory / "tokenizer.model").exists():
+        return hf_checkpoints.SentencePieceTokenizer((directory / "tokenizer.model").read_bytes())
+    return Tokenizer.from_file(str(directory / "tokenizer.json"))
+
+
 def convert(directory, name, tmp_path):
     args = RECIPES[name]
     if args[0] == "--recipe-json":
@@ -53,7 +60,7 @@ def test_llama_cpp_runs_the_converted_checkpoint(checkpoints, kind, name, tmp_pa
     directory = checkpoints[kind]
     gguf = convert(directory, name, tmp_path)
     config, tensors = hf_checkpoints.load_checkpoint(directory)
-    tokens = Tokenizer.from_file(str(directory / "tokenizer.json")).encode(PROMPT, add_special_tokens=False).ids
+    tokens = tokenizer_of(directory).encode(PROMPT, add_special_tokens=False).ids
     reference = hf_checkpoints.forward(config, tensors, tokens)
     with llama_runtime.Model(gguf) as model:
         logits = model.logits(tokens)
@@ -74,9 +81,12 @@ def test_llama_cpp_runs_the_converted_checkpoint(checkpoints, kind, name, tmp_pa
 def test_llama_cpp_tokenizes_like_tokenizers(checkpoints, kind, tmp_path):
     directory = checkpoints[kind]
     gguf = convert(directory, "q8_0", tmp_path)
-    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer = tokenizer_of(directory)
+    texts = [hf_checkpoints.SAMPLE_TEXT, "   leading spaces", "trailing\n\n", "a\t\tb  c\r\nd", "<|begin_of_text|>x<|eot_id|>"]
+    if (directory / "tokenizer.model").exists():
+        texts = [t.replace("<|eot_id|>", "") for t in texts]  # the SentencePiece model has no such special token
     with llama_runtime.Model(gguf) as model:
-        for text in [hf_checkpoints.SAMPLE_TEXT, "   leading spaces", "trailing\n\n", "a\t\tb  c\r\nd", "<|begin_of_text|>x<|eot_id|>"]:
+        for text in texts:
             assert model.tokenize(text) == tokenizer.encode(text, add_special_tokens=False).ids, repr(text)
         # add_bos_token from tokenizer_config.json / the post-processor: BOS first, as `tokenizers` adds it.
         assert model.tokenize("Hi there", add_special=True) == tokenizer.encode("Hi there").ids

@@ -151,3 +151,30 @@ struct BertConversionTests {
         #expect(metadata["tokenizer.ggml.seperator_token_id"] == .uint32(2))
     }
 }
+
+@Suite("SentencePiece models")
+struct SentencePieceModelTests {
+    /// A two-piece BPE model written by hand in protobuf's wire format.
+    static let model: [UInt8] = {
+        func piece(_ text: String, score: Float, type: UInt8) -> [UInt8] {
+            let body: [UInt8] = [0x0A, UInt8(text.utf8.count)] + Array(text.utf8) + [0x15] + withUnsafeBytes(of: score.bitPattern.littleEndian, Array.init) + [0x18, type]
+            return [0x0A, UInt8(body.count)] + body
+        }
+        return piece("<unk>", score: 0, type: 2) + piece("\u{2581}a", score: -1.5, type: 1) + [0x12, 0x02, 0x18, 0x02]  // trainer_spec.model_type = BPE
+    }()
+
+    @Test func piecesScoresAndTypes() throws {
+        let model = try SentencePieceModel(Self.model)
+        #expect(model.modelType == 2)
+        #expect(model.pieces.map(\.text) == ["<unk>", "\u{2581}a"])
+        #expect(model.pieces.map(\.score) == [0, -1.5])
+        #expect(model.pieces.map(\.type) == [2, 1])
+    }
+
+    @Test func everyTruncationIsAnErrorNotACrash() {
+        for length in 0..<Self.model.count - 1 {
+            do { _ = try SentencePieceModel(Array(Self.model.prefix(length))) } catch { #expect(error is ConversionError) }
+        }
+        #expect(throws: ConversionError.self) { try SentencePieceModel([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) }
+    }
+}

@@ -93,6 +93,16 @@ public struct Checkpoint: Sendable {
         return try withExtendedLifetime(mapping) { try CheckpointRules.parseJSON(mapping.bytes, file: file) }
     }
 
+    /// A side file's bytes (tokenizer.model), or nil when absent; at most the parsed-JSON limit.
+    public func bytes(_ file: String) throws -> [UInt8]? {
+        guard let path = path(of: file) else { return nil }
+        let mapping = try MappedFile(path: path)
+        guard mapping.bytes.count <= CheckpointRules.maxParsedJSONBytes else {
+            throw FormatError(.limitExceeded, "\(file) is \(mapping.bytes.count) bytes; at most \(CheckpointRules.maxParsedJSONBytes) are read")
+        }
+        return withExtendedLifetime(mapping) { Array(mapping.bytes) }
+    }
+
     /// Bytes of all weight files.
     public var weightBytes: Int { shards.reduce(0) { $0 + $1.fileSize } }
 

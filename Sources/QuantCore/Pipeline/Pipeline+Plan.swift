@@ -24,7 +24,7 @@ extension Pipeline {
             do {
                 conversion = try GGUFConversion.make(
                     config: checkpoint.config, name: name ?? (checkpoint.directory as NSString).lastPathComponent,
-                    tensors: tensors.map { ($0.name, $0.shape) }, sideFile: checkpoint.json)
+                    tensors: tensors.map { ($0.name, $0.shape) }, sideFile: checkpoint.json, sideBytes: checkpoint.bytes)
             } catch let error as ConversionError {
                 throw PipelineError.conversion(error.message)
             }
