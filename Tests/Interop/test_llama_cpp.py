@@ -70,7 +70,12 @@ def test_llama_cpp_runs_the_converted_checkpoint(checkpoints, kind, name, tmp_pa
     if name == "f16":
         # BF16 weights are exact in F16; what remains is llama.cpp's F16 activations (~1e-3).
         assert np.abs(logits - reference).max() <= 2e-3 * scale, f"max |diff| {np.abs(logits - reference).max()} (scale {scale})"
-        assert (logits.argmax(-1) == reference.argmax(-1)).all()
+        # The top token agrees wherever the reference's top two are further apart than the tolerance
+        # (random weights make near-ties).
+        top2 = np.sort(reference, axis=-1)[:, -2:]
+        clear = (top2[:, 1] - top2[:, 0]) > 4e-3 * scale
+        assert clear.sum() >= len(tokens) // 2
+        assert (logits.argmax(-1) == reference.argmax(-1))[clear].all()
     elif name == "q8_0":
         assert correlation >= 0.999, correlation
     else:
