@@ -24,7 +24,7 @@ let package = Package(
         // C int8 kernels: scalar references plus AVX2 / AVX-512 variants chosen at start-up.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
-        .target(name: "Int8Kernels", dependencies: ["CInt8Kernels"]),
+        .target(name: "Int8Kernels", dependencies: ["CInt8Kernels", "ModelFormats"]),
         // Quantization methods, metrics (and later recipes and the pipeline), on the kernels.
         .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "ModelArchitectures", "COpenBLAS"]),
         // OpenBLAS (Debian: libopenblas-dev): fp32 GEMM and Cholesky for calibration (GPTQ, AdaRound).

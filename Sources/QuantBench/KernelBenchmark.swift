@@ -2,6 +2,7 @@ import QuantTesting
 import CInt8Kernels
 import Foundation
 import Int8Kernels
+import ModelFormats
 import QuantCore
 
 /// `quant-bench kernels`: the kernels on a 4096 x 4096 fp32 matrix (64 MiB), with a memcpy of the
@@ -30,7 +31,7 @@ public struct KernelBenchmark {
         let codes = LargeBuffer<UInt8>(count: count, fill: 0)
         let output = LargeBuffer<Float>(count: count, fill: 0)
         // Q8_0 is 34 bytes per 32 values: larger than one byte per value.
-        let blocks = LargeBuffer<UInt8>(count: BlockFormat.q8_0.byteCount(elements: count), fill: 0)
+        let blocks = LargeBuffer<UInt8>(count: GGMLType.q8_0.blockBytes(elements: count), fill: 0)
 
         progress("memcpy")
         let memcpySeconds = medianSeconds(repeats: repeats) { memcpy(copy.pointer, x.pointer, count * 4) }
@@ -75,7 +76,7 @@ public struct KernelBenchmark {
             }
             let int4 = LinearQuantizer(scheme: try LinearScheme(bits: 4, symmetric: true, granularity: .group(size: 128)), kernels: kernels, threads: threads)
             try stream("quantize_int4_group128", threads: threads) { _ = try int4.quantizePacked(x.readOnly, shape: [size, size], into: codes.buffer) }
-            for (name, format) in [("quantize_q8_0", BlockFormat.q8_0), ("quantize_q4_0", .q4_0)] {
+            for (name, format) in [("quantize_q8_0", GGMLType.q8_0), ("quantize_q4_0", .q4_0)] {
                 stream(name, threads: threads) {
                     let source = UncheckedPointer(x.pointer), target = UncheckedPointer(blocks.pointer), size = size
                     Parallel.rows(size, threads: threads, grain: 16) { r in
@@ -88,7 +89,7 @@ public struct KernelBenchmark {
             if threads == 1 {
                 // The scalar reference is a line-by-line port of ggml's quantize_row_*_ref, the path
                 // llama.cpp's quantize tool takes: measured here as that baseline.
-                for (name, format) in [("quantize_q8_0", BlockFormat.q8_0), ("quantize_q4_0", .q4_0)] {
+                for (name, format) in [("quantize_q8_0", GGMLType.q8_0), ("quantize_q4_0", .q4_0)] {
                     progress("\(name) reference")
                     let seconds = try medianSeconds(repeats: Swift.max(1, repeats / 2)) {
                         try Kernels.scalar.quantizeBlocks(format, x.readOnly, into: UnsafeMutableRawBufferPointer(blocks.buffer))

@@ -133,13 +133,13 @@ public struct PipelineBenchmark {
                 case "int8":
                     _ = try LinearQuantizer(scheme: scheme, kernels: kernels, threads: threads).quantize(x, shape: info.shape, into: out.buffer)
                 default:
-                    let format = BlockFormat(rawValue: preset.uppercased())!
+                    let format = GGMLType.named(preset)!
                     let cols = info.shape.last!, rows = info.shape.reduce(1, *) / cols
                     let source = UncheckedPointer(x), target = UncheckedPointer(out.pointer)
                     Parallel.rows(rows, threads: threads, grain: 16) { r in
                         try? kernels.quantizeBlocks(
                             format, UnsafeBufferPointer(rebasing: source.value[(r.lowerBound * cols)..<(r.upperBound * cols)]),
-                            into: UnsafeMutableRawBufferPointer(start: target.value + format.byteCount(elements: r.lowerBound * cols), count: format.byteCount(elements: r.count * cols)))
+                            into: UnsafeMutableRawBufferPointer(start: target.value + format.blockBytes(elements: r.lowerBound * cols), count: format.blockBytes(elements: r.count * cols)))
                     }
                 }
             }

@@ -1,11 +1,12 @@
 import Foundation
 import Int8Kernels
+import ModelFormats
 
 /// ggml block quantization through the kernels, for comparison with gguf-py's quants.
 enum Blocks {
-    static func format(_ name: String) throws -> BlockFormat {
-        guard let format = BlockFormat(rawValue: name.uppercased()) else {
-            throw ToolError("unknown block type \(name); known: \(BlockFormat.allCases.map(\.rawValue))")
+    static func format(_ name: String) throws -> GGMLType {
+        guard let format = GGMLType.named(name), format.isBlockQuantized else {
+            throw ToolError("unknown block type \(name); known: \(GGMLType.blockQuantized.map(\.name))")
         }
         return format
     }
@@ -13,7 +14,7 @@ enum Blocks {
     static func quantize(type: String, input: String, output: String) throws {
         let format = try format(type)
         let values = try floats(input)
-        var out = [UInt8](repeating: 0, count: format.byteCount(elements: values.count))
+        var out = [UInt8](repeating: 0, count: format.blockBytes(elements: values.count))
         try values.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, into: $0) } }
         try Data(out).write(to: URL(fileURLWithPath: output))
     }
@@ -22,7 +23,7 @@ enum Blocks {
     static func quantizeWeighted(type: String, input: String, weights: String, output: String) throws {
         let format = try format(type)
         let values = try floats(input), importance = try floats(weights)
-        var out = [UInt8](repeating: 0, count: format.byteCount(elements: values.count))
+        var out = [UInt8](repeating: 0, count: format.blockBytes(elements: values.count))
         try values.withUnsafeBufferPointer { x in
             try importance.withUnsafeBufferPointer { w in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, importance: w, into: $0) } }
         }
@@ -36,7 +37,7 @@ enum Blocks {
     static func dequantize(type: String, input: String, output: String) throws {
         let format = try format(type)
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
-        var out = [Float](repeating: 0, count: data.count / format.bytesPerBlock * format.elementsPerBlock)
+        var out = [Float](repeating: 0, count: data.count / format.typeSize * format.blockSize)
         try data.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.dequantizeBlocks(format, b, into: $0) } }
         try out.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: output)) }
     }

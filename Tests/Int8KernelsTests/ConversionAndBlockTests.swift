@@ -68,12 +68,12 @@ struct ConversionAndBlockTests {
         return x
     }
 
-    @Test(arguments: BlockFormat.allCases)
-    func blocksMatchReference(format: BlockFormat) throws {
+    @Test(arguments: GGMLType.blockQuantized)
+    func blocksMatchReference(format: GGMLType) throws {
         var rng = SplitMix64(seed: 5)
         let x = Self.trickyBlocks(&rng, count: 96)  // 3072 values: whole blocks of 32 and of 256
         func run(_ k: Kernels) throws -> ([UInt8], [Float]) {
-            var blocks = [UInt8](repeating: 0, count: format.byteCount(elements: x.count))
+            var blocks = [UInt8](repeating: 0, count: format.blockBytes(elements: x.count))
             var back = [Float](repeating: 0, count: x.count)
             try x.withUnsafeBufferPointer { xb in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, into: $0) } }
             try blocks.withUnsafeBytes { b in try back.withUnsafeMutableBufferPointer { try k.dequantizeBlocks(format, b, into: $0) } }
@@ -122,8 +122,8 @@ struct ConversionAndBlockTests {
 
     /// Every format with importance weights (llama.cpp's imatrix path): every variant gives the
     /// scalar reference's bytes (checked against a NumPy port of ggml in Tests/Interop).
-    @Test(arguments: BlockFormat.allCases.filter(\.takesImportance))
-    func importanceWeightedBlocksMatchReference(format: BlockFormat) throws {
+    @Test(arguments: GGMLType.blockQuantized.filter(\.takesImportance))
+    func importanceWeightedBlocksMatchReference(format: GGMLType) throws {
         var rng = SplitMix64(seed: 7)
         // Blocks of 32: rows of 736 (23 blocks: two groups of 8 lanes and a tail); the K-quants: rows
         // of 768 (three super-blocks each: pairs and a tail).
@@ -131,7 +131,7 @@ struct ConversionAndBlockTests {
         let x = Self.trickyBlocks(&rng, count: cols / 8)  // 4 rows
         let importance = (0..<cols).map { Float(($0 * 37) % 101) / 10 }  // zeros included
         func run(_ k: Kernels) throws -> [UInt8] {
-            var blocks = [UInt8](repeating: 0, count: format.byteCount(elements: x.count))
+            var blocks = [UInt8](repeating: 0, count: format.blockBytes(elements: x.count))
             try x.withUnsafeBufferPointer { xb in
                 try importance.withUnsafeBufferPointer { w in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, importance: w, into: $0) } }
             }

@@ -7,7 +7,7 @@ public enum Dequantizer {
     enum Source {
         /// `superScale`: two-level scales, where `scale` holds U8 integers and each row's F32 super-scale multiplies them.
         case linear(codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int], superScale: SourceTensor? = nil)
-        case blocks(SourceTensor, BlockFormat)
+        case blocks(SourceTensor, GGMLType)
         case float(SourceTensor)
         case copy(SourceTensor, DType)
         /// 1-bit codes (1 = +1, 0 = -1) times a scale per output channel.
@@ -109,8 +109,8 @@ public enum Dequantizer {
             }
             switch tensor.storage {
             case .gguf(let type):
-                if let format = BlockFormat(rawValue: type.name) {
-                    items.append((tensor.name, .blocks(tensor, format)))
+                if type.isBlockQuantized {
+                    items.append((tensor.name, .blocks(tensor, type)))
                 } else if tensor.floatDType != nil {
                     items.append((tensor.name, .float(tensor)))
                 } else if let dtype = [GGMLType.i8: DType.i8, .i16: .i16, .i32: .i32, .i64: .i64][type] {
@@ -251,7 +251,7 @@ public enum Dequantizer {
         case .blocks(let tensor, let format):
             let bytes = source.bytes(of: tensor)
             var start = 0
-            let step = chunk / format.elementsPerBlock * format.elementsPerBlock
+            let step = chunk / format.blockSize * format.blockSize
             while start < tensor.elementCount {
                 let end = Swift.min(tensor.elementCount, start + step)
                 let out = scratch.take(end - start)

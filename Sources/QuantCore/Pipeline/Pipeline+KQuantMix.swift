@@ -14,7 +14,7 @@ extension Pipeline {
             var spec = recipe.weights
             spec.ggufType = type
             spec.ggufMix = nil
-            if BlockFormat(rawValue: type.rawValue)?.takesImportance != true { spec.datasetID = nil }  // Q8_0 and F16 take no importance
+            if !type.takesImportance { spec.datasetID = nil }  // Q8_0 and F16 take no importance
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
         }
         var resolved = Recipe(
@@ -44,7 +44,7 @@ extension Pipeline {
     static func fileType(_ weights: WeightSpec) -> UInt32? {
         if let mix = weights.ggufMix { return mix.fileType }
         guard weights.method == .gguf, let type = weights.ggufType else { return nil }
-        let numbers: [WeightSpec.GGUFType: UInt32] = [
+        let numbers: [GGMLType: UInt32] = [
             .f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16,
             .q6_K: 18, .iq4_NL: 25, .bf16: 32, .mxfp4: 38,  // llama.h's llama_ftype
         ]

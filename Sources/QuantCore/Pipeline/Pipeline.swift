@@ -152,10 +152,10 @@ public enum Pipeline {
             }
         case .blocks(let format):
             report.method = "gguf"
-            report.type = format.rawValue
+            report.type = format.name
             report.bits = format.codeBits
             report.granularity = "group"
-            report.groupSize = format.elementsPerBlock
+            report.groupSize = format.blockSize
         case .float(let dtype):
             report.method = "gguf"
             report.type = dtype.rawValue

@@ -9,7 +9,7 @@ public struct TensorPlan: Sendable {
         /// Linear codes plus scales (and zero points): safetensors only.
         case linear(LinearScheme, WeightSpec.ScaleDType)
         /// ggml blocks: GGUF only.
-        case blocks(BlockFormat)
+        case blocks(GGMLType)
         /// A float conversion (F16, BF16, F32) into either format.
         case float(DType)
         /// Binary (1 bit) or ternary (2 bits) codes with one scale per output channel.
@@ -179,26 +179,23 @@ public struct TensorPlan: Sendable {
     /// and are an error otherwise.
     static func ggufPlan(_ tensor: SourceTensor, spec: WeightSpec, output: Recipe.OutputFormat) throws -> TensorPlan {
         guard let type = spec.ggufType else { throw PipelineError.unsupported(tensor.name, "method 'gguf' needs a type") }
-        if type.isBlockFormat {
+        if type.isBlockQuantized {
             let last = tensor.shape.last ?? 1
-            guard let format = BlockFormat(rawValue: type.rawValue) else {
-                throw PipelineError.unsupported(tensor.name, "ggml type \(type.rawValue) has no block quantizer")
-            }
-            guard last % format.elementsPerBlock == 0 else {
+            guard last % type.blockSize == 0 else {
                 if let fallback = spec.ggufFallback {
                     var fallen = spec
                     fallen.ggufType = fallback
                     fallen.ggufFallback = nil
                     return try ggufPlan(tensor, spec: fallen, output: output)
                 }
-                let suggestion = format.isKQuant ? "Q8_0" : "F16"
+                let suggestion = type.isKQuant ? "Q8_0" : "F16"
                 throw PipelineError.unsupported(
                     tensor.name,
-                    "its rows have \(last) values, not a multiple of \(type.rawValue)'s block of \(format.elementsPerBlock); add \"fallback\": \"\(suggestion)\" to the weights (every such tensor takes that type), an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(suggestion)\"}}) or list it in \"ignore\"")
+                    "its rows have \(last) values, not a multiple of \(type.name)'s block of \(type.blockSize); add \"fallback\": \"\(suggestion)\" to the weights (every such tensor takes that type), an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(suggestion)\"}}) or list it in \"ignore\"")
             }
             return TensorPlan(
-                source: tensor, action: .blocks(format),
-                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type.ggmlType, byteCount: format.byteCount(elements: tensor.elementCount))],
+                source: tensor, action: .blocks(type),
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: type.blockBytes(elements: tensor.elementCount))],
                 spec: spec)
         }
         let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)

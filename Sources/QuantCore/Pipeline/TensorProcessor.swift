@@ -156,9 +156,9 @@ final class TensorProcessor {
         return try calibration.importance(of: layer, kernels: kernels)
     }
 
-    private func blocks(_ tensor: SourceTensor, format: BlockFormat, importance: [Float]?, into writer: ArtifactWriter) throws -> ErrorMetrics {
+    private func blocks(_ tensor: SourceTensor, format: GGMLType, importance: [Float]?, into writer: ArtifactWriter) throws -> ErrorMetrics {
         let kernels = kernels
-        return try encode(tensor, bytes: { format.byteCount(elements: $0) }, into: writer) { values, target, reconstruction in
+        return try encode(tensor, bytes: { format.blockBytes(elements: $0) }, into: writer) { values, target, reconstruction in
             if let importance {
                 try importance.withUnsafeBufferPointer { try kernels.quantizeBlocks(format, values, importance: $0, into: target) }
             } else {

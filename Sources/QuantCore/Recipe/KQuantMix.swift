@@ -13,7 +13,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     case q5_K_S = "Q5_K_S", q5_K_M = "Q5_K_M"
 
     /// The type of every tensor no rule promotes.
-    public var base: WeightSpec.GGUFType {
+    public var base: GGMLType {
         switch self {
         case .q2_K, .q2_K_S: .q2_K
         case .q3_K_S, .q3_K_M, .q3_K_L: .q3_K
@@ -76,7 +76,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     /// layer's query and value projection rows, or 1.
     public func types(
         for tensors: [(name: String, shape: [Int])], layerCount: Int?, queryGroups: Int? = nil
-    ) -> [String: WeightSpec.GGUFType] {
+    ) -> [String: GGMLType] {
         let roles = tensors.map { Self.role(of: $0.name) }
         let layers = layerCount ?? ((roles.compactMap(\.layer).max() ?? -1) + 1)
         let groups = queryGroups ?? Self.queryGroups(tensors)
@@ -88,7 +88,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
             return Dictionary(named.enumerated().map { ($1.0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
         let valueOrder = order(.attentionValue), downOrder = order(.ffnDown)
-        var chosen: [String: WeightSpec.GGUFType] = [:]
+        var chosen: [String: GGMLType] = [:]
         for (tensor, info) in zip(tensors, roles) {
             var role = info.role
             if role == .tokenEmbedding && !hasOutput { role = .output }  // tied embeddings: the head's rule
@@ -109,7 +109,7 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     }
 
     /// The rules of `llama_tensor_get_type` for this mix; `value` and `down` are (index, count).
-    private func pick(_ role: Role, value: (Int, Int)?, down: (Int, Int)?, groups: Int) -> WeightSpec.GGUFType {
+    private func pick(_ role: Role, value: (Int, Int)?, down: (Int, Int)?, groups: Int) -> GGMLType {
         switch role {
         case .output:
             return .q6_K
@@ -157,10 +157,10 @@ public enum KQuantMix: String, Sendable, CaseIterable {
     /// llama.cpp's fallback for rows that are not whole super-blocks of 256: Q2_K, Q3_K -> IQ4_NL,
     /// Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (the output head: Q8_0 directly), then F16 when not
     /// even blocks of 32 fit.
-    private func fitted(_ type: WeightSpec.GGUFType, tensor: (name: String, shape: [Int])) -> WeightSpec.GGUFType {
+    private func fitted(_ type: GGMLType, tensor: (name: String, shape: [Int])) -> GGMLType {
         let cols = tensor.shape.last ?? 1
         guard cols % 256 != 0 else { return type }
-        let fallback: WeightSpec.GGUFType
+        let fallback: GGMLType
         switch type {
         case .q2_K, .q3_K: fallback = .iq4_NL
         case .q4_K: fallback = .q5_0

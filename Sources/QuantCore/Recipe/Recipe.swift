@@ -127,7 +127,7 @@ public struct Recipe: Sendable {
                 // An override pins its tensors' type: the model-wide mix does not apply to them.
                 var overrideBase = baseWeights
                 if let name = overrideBase["mix"]?.stringValue, overrideBase["type"] == nil, let mix = KQuantMix(rawValue: name.uppercased()) {
-                    overrideBase["type"] = .string(mix.base.rawValue)
+                    overrideBase["type"] = .string(mix.base.name)
                 }
                 overrideBase["mix"] = nil
                 let merged = try merge(overrideBase, entry["weights"], path: "\(path).weights")
@@ -232,10 +232,10 @@ public struct Recipe: Sendable {
             throw RecipeError(
                 "\(path).method",
                 "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\"")
-        case (.gguf, .safetensors) where spec.ggufType?.isBlockFormat == true, (.gguf, .compressedTensors) where spec.ggufType?.isBlockFormat == true:
+        case (.gguf, .safetensors) where spec.ggufType?.isBlockQuantized == true, (.gguf, .compressedTensors) where spec.ggufType?.isBlockQuantized == true:
             throw RecipeError(
                 "\(path).type",
-                "\(spec.ggufType!.rawValue) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors")
+                "\(spec.ggufType!.name) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors")
         default:
             break
         }
@@ -255,7 +255,7 @@ extension Recipe {
     public func weightingImportance(datasetID id: String) -> Recipe {
         func weighted(_ spec: WeightSpec) -> WeightSpec {
             var spec = spec
-            let takes = spec.ggufMix != nil || spec.ggufType.flatMap { BlockFormat(rawValue: $0.rawValue) }?.takesImportance == true
+            let takes = spec.ggufMix != nil || spec.ggufType?.takesImportance == true
             if spec.method == .gguf, takes, spec.datasetID == nil { spec.datasetID = id }
             return spec
         }

@@ -34,24 +34,14 @@ public struct WeightSpec: Equatable, Sendable {
         }
     }
 
-    /// Target types of the `gguf` method.
-    public enum GGUFType: String, Sendable, CaseIterable {
-        case q8_0 = "Q8_0", q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", mxfp4 = "MXFP4", iq4_NL = "IQ4_NL", q2_K = "Q2_K", q3_K = "Q3_K", q4_K = "Q4_K", q5_K = "Q5_K", q6_K = "Q6_K", f16 = "F16", bf16 = "BF16", f32 = "F32"
-
-        /// The ggml block type, for the Q* types.
-        public var isBlockFormat: Bool { ![.f16, .bf16, .f32].contains(self) }
-        public var ggmlType: GGMLType { GGMLType.named(rawValue)! }
-        /// Bits per weight including block scales.
-        public var bitsPerWeight: Double { Double(ggmlType.typeSize * 8) / Double(ggmlType.blockSize) }
-    }
-
     public var method: Method
     public var scheme: LinearScheme?
     public var scaleDType: ScaleDType
-    public var ggufType: GGUFType?
+    /// `gguf`: the ggml type (one of `GGMLType.recipeTypes`).
+    public var ggufType: GGMLType?
     /// `gguf`: the type for tensors whose rows are not whole blocks of `ggufType` (a type with
     /// blocks of 32 or none); without it such tensors are an error.
-    public var ggufFallback: GGUFType? = nil
+    public var ggufFallback: GGMLType? = nil
     /// `gguf`: llama.cpp's K-quant mix (Q4_K_M ...): `ggufType` is its base, and the pipeline picks
     /// each tensor's type by the mix's rules (`KQuantMix`).
     public var ggufMix: KQuantMix? = nil
@@ -117,9 +107,9 @@ public struct WeightSpec: Equatable, Sendable {
                 object["rounding"] = .object(rounding)
             }
         }
-        if let ggufType { object["type"] = .string(ggufType.rawValue) }
+        if let ggufType { object["type"] = .string(ggufType.name) }
         if let ggufMix { object["mix"] = .string(ggufMix.rawValue) }
-        if let ggufFallback { object["fallback"] = .string(ggufFallback.rawValue) }
+        if let ggufFallback { object["fallback"] = .string(ggufFallback.name) }
         if ggufType != nil, let datasetID { object["dataset_id"] = .string(datasetID) }
         if let floatElement {
             object["format"] = .string(floatElement.rawValue)
@@ -176,14 +166,14 @@ public struct WeightSpec: Equatable, Sendable {
             return WeightSpec(method: method, scheme: nil, scaleDType: .f32, ggufType: nil)
         case .gguf:
             let mix = try object["mix"].map { try enumValue($0, KQuantMix.self, field("mix"), uppercase: true) }
-            guard let typeValue = object["type"] ?? mix.map({ .string($0.base.rawValue) }) else {
-                throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGUFType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            guard let typeValue = object["type"] ?? mix.map({ .string($0.base.name) }) else {
+                throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")))")
             }
-            let type = try enumValue(typeValue, GGUFType.self, field("type"), uppercase: true)
+            let type = try ggmlType(typeValue, field("type"))
             var spec = WeightSpec(method: .gguf, scheme: nil, scaleDType: .f16, ggufType: type)
             if let mix {
                 guard type == mix.base else {
-                    throw RecipeError(field("type"), "is \(type.rawValue), but mix \(mix.rawValue) is built on \(mix.base.rawValue); drop \"type\" or \"mix\"")
+                    throw RecipeError(field("type"), "is \(type.name), but mix \(mix.rawValue) is built on \(mix.base.name); drop \"type\" or \"mix\"")
                 }
                 guard object["fallback"] == nil else {
                     throw RecipeError(field("fallback"), "cannot be combined with mix \(mix.rawValue), which has llama.cpp's own fallbacks")
@@ -191,9 +181,9 @@ public struct WeightSpec: Equatable, Sendable {
                 spec.ggufMix = mix
             }
             if let fallbackValue = object["fallback"] {
-                let fallback = try enumValue(fallbackValue, GGUFType.self, field("fallback"), uppercase: true)
-                if let format = BlockFormat(rawValue: fallback.rawValue), format.isKQuant {
-                    throw RecipeError(field("fallback"), "must fit rows that \(type.rawValue) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.rawValue)")
+                let fallback = try ggmlType(fallbackValue, field("fallback"))
+                if fallback.isKQuant {
+                    throw RecipeError(field("fallback"), "must fit rows that \(type.name) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.name)")
                 }
                 spec.ggufFallback = fallback
             }
@@ -201,8 +191,8 @@ public struct WeightSpec: Equatable, Sendable {
                 guard let dataset = datasetValue.stringValue, !dataset.isEmpty else {
                     throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
                 }
-                guard let format = BlockFormat(rawValue: type.rawValue), format.takesImportance else {
-                    throw RecipeError(field("dataset_id"), "gives importance weights to Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K to Q6_K), not \(type.rawValue) (ggml's \(type.rawValue) quantizer takes none)")
+                guard type.takesImportance else {
+                    throw RecipeError(field("dataset_id"), "gives importance weights to Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K to Q6_K), not \(type.name) (ggml's \(type.name) quantizer takes none)")
                 }
                 spec.datasetID = dataset
             }
@@ -280,6 +270,14 @@ public struct WeightSpec: Equatable, Sendable {
             throw RecipeError(field, "must be one of \(allowed), got \(value.serialized)")
         }
         return result
+    }
+
+    /// One of the ggml types a `gguf` recipe may name (case-insensitive).
+    static func ggmlType(_ value: JSONValue, _ field: String) throws -> GGMLType {
+        guard let text = value.stringValue, let type = GGMLType.named(text), GGMLType.recipeTypes.contains(type) else {
+            throw RecipeError(field, "must be one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")), got \(value.serialized)")
+        }
+        return type
     }
 
     static func integer(_ value: JSONValue, _ field: String, range: ClosedRange<Int>) throws -> Int {
