@@ -77,8 +77,8 @@ struct KMeansTests {
 
     @Test func recipe() throws {
         let spec = try Recipe.parse(#"{"weights": {"method": "kmeans", "bits": 3, "granularity": "channel"}}"#).weights
-        #expect(spec.kmeansBits == 3 && spec.perChannel)
-        #expect(try Recipe.parse(#"{"preset": "kmeans-4"}"#).weights.kmeansBits == 4)
+        #expect(spec == .kmeans(.init(bits: 3, perChannel: true)))
+        #expect(try Recipe.parse(#"{"preset": "kmeans-4"}"#).weights == .kmeans(.init(bits: 4, perChannel: false)))
         #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"method": "kmeans", "bits": 9}}"#) }
         #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"method": "kmeans", "group_size": 4}}"#) }
     }

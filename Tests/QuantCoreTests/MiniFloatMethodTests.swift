@@ -75,10 +75,10 @@ struct MiniFloatMethodTests {
 
     @Test func recipesAndPresets() throws {
         let float = try Recipe.parse(#"{"weights": {"method": "float", "format": "fp8-e5m2", "granularity": "tensor"}}"#).weights
-        #expect(float.floatElement == .e5m2 && !float.perChannel)
-        #expect(try Recipe.parse(#"{"weights": {"method": "float"}}"#).weights.perChannel)  // channel by default
+        #expect(float == .float(.init(element: .e5m2, perChannel: false)))
+        #expect(try Recipe.parse(#"{"weights": {"method": "float"}}"#).weights == .float(.init(element: .e4m3, perChannel: true)))  // channel by default
         let mx = try Recipe.parse(#"{"weights": {"method": "mx", "format": "mxfp6-e3m2"}}"#).weights
-        #expect(mx.mxElement == .fp6E3M2)
+        #expect(mx == .mx(.fp6E3M2))
         for bad in [
             #"{"weights": {"method": "mx"}}"#, #"{"weights": {"method": "mx", "format": "mxfp5"}}"#,
             #"{"weights": {"method": "float", "format": "fp8-e4m3", "granularity": "group"}}"#,

@@ -85,7 +85,8 @@ struct CalibratedLinearJob {
         var grid = nearest
         var result = nearestCodes
         var rounding = "nearest"
-        if let options = spec.gptq {
+        if case .gptq(let settings) = spec {
+            let options = settings.options
             let hessian = BLAS.gram(x, scale: 2 / Float(x.rows))
             let gptq = try GPTQ.quantize(
                 w, hessian: hessian, scheme: scheme, scaleDType: linear.scaleDType, group: group, options: options,

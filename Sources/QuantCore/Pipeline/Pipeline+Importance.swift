@@ -6,7 +6,7 @@ extension TensorPlan {
     /// (not Q8_0 or MXFP4), a 2-D weight, and a spec that names the dataset.
     var takesImportance: Bool {
         guard case .blocks(let format) = action else { return false }
-        return format.takesImportance && spec?.method == .gguf && spec?.datasetID != nil && source.shape.count == 2
+        return format.takesImportance && spec?.gguf?.datasetID != nil && source.shape.count == 2
     }
 }
 
@@ -33,7 +33,7 @@ extension Pipeline {
         if recipe.activations?.datasetID != nil { return "static activation scales" }
         if recipe.mixedPrecision?.datasetID != nil { return "mixed precision's output error" }
         for spec in [recipe.weights] + recipe.overrides.map(\.weights) {
-            if spec.gptq != nil { return "GPTQ" }
+            if case .gptq = spec { return "GPTQ" }
             if case .adaround? = spec.scheme?.rounding { return "AdaRound" }
         }
         return nil

@@ -11,11 +11,11 @@ extension Pipeline {
         var mixOverrides: [Recipe.Override] = []
         for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
             guard let type = types[tensor.name] else { continue }
-            var spec = recipe.weights
-            spec.ggufType = type
-            spec.ggufMix = nil
-            if !type.takesImportance { spec.datasetID = nil }  // Q8_0 and F16 take no importance
-            mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: spec))
+            guard var gguf = recipe.weights.gguf else { continue }
+            gguf.type = type
+            gguf.mix = nil
+            if !type.takesImportance { gguf.datasetID = nil }  // Q8_0 and F16 take no importance
+            mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: .gguf(gguf)))
         }
         var resolved = Recipe(
             preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore,
@@ -42,8 +42,8 @@ extension Pipeline {
 
     /// llama.cpp's `general.file_type` for the recipe: the mix's, or the "mostly" type of its base.
     static func fileType(_ weights: WeightSpec) -> UInt32? {
-        if let mix = weights.ggufMix { return mix.fileType }
-        guard weights.method == .gguf, let type = weights.ggufType else { return nil }
+        if let mix = weights.gguf?.mix { return mix.fileType }
+        guard let type = weights.ggufType else { return nil }
         let numbers: [GGMLType: UInt32] = [
             .f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16,
             .q6_K: 18, .iq4_NL: 25, .bf16: 32, .mxfp4: 38,  // llama.h's llama_ftype

@@ -30,7 +30,7 @@ extension Pipeline {
             }
             tensors = source.tensors(convertedBy: conversion!)
         }
-        if let mix = recipe.weights.ggufMix {
+        if let mix = recipe.weights.gguf?.mix {
             recipe = resolveMix(recipe, mix, tensors: tensors, shape: conversion.map { ModelShape($0) } ?? ModelShape(source))
         }
         let plans = try tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.sourceName ?? $0.name]) }

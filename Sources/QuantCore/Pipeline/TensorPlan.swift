@@ -75,21 +75,21 @@ public struct TensorPlan: Sendable {
         if tensor.keepF32 { return floatPlan(tensor, .f32, output: output, note: note) }
         guard quantize else { return try copyPlan(tensor, output: output, note: note) }
         let spec = recipe.weights(for: tensor.name)
-        switch spec.method {
-        case .kmeans:
+        switch spec {
+        case .kmeans(let kmeans):
             guard output.isSafetensors else {
                 throw PipelineError.unsupported(tensor.name, "method 'kmeans' writes safetensors; set output.format to safetensors")
             }
-            let bits = spec.kmeansBits ?? 4
-            guard !spec.perChannel || tensor.shape.count >= 2 else {
+            let bits = kmeans.bits
+            guard !kmeans.perChannel || tensor.shape.count >= 2 else {
                 throw PipelineError.unsupported(tensor.name, "channel codebooks need a rank of 2 or more; use granularity 'tensor' for it (an override)")
             }
             let last = Swift.max(tensor.shape.last ?? 1, 1)
             let rows = tensor.elementCount / last
             let stride = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
-            let codebookShape = spec.perChannel ? [tensor.shape[0], 1 << bits] : [1 << bits]
+            let codebookShape = kmeans.perChannel ? [tensor.shape[0], 1 << bits] : [1 << bits]
             return TensorPlan(
-                source: tensor, action: .kmeans(bits: bits, perChannel: spec.perChannel),
+                source: tensor, action: .kmeans(bits: bits, perChannel: kmeans.perChannel),
                 outputs: [
                     Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
                     Output(name: tensor.name + ".codebook", shape: codebookShape, dtype: .f32, ggmlType: nil, byteCount: codebookShape.reduce(1, *) * 4),
@@ -102,19 +102,20 @@ public struct TensorPlan: Sendable {
                 throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' needs a rank of 1 or more")
             }
             let rows = last == 0 ? 0 : tensor.elementCount / last
-            if let element = spec.floatElement {
-                guard !spec.perChannel || tensor.shape.count >= 2 else {
+            if case .float(let float) = spec {
+                let element = float.element
+                guard !float.perChannel || tensor.shape.count >= 2 else {
                     throw PipelineError.unsupported(tensor.name, "channel scales need a rank of 2 or more; use granularity 'tensor' for it (an override)")
                 }
-                let scaleShape = spec.perChannel ? [tensor.shape[0]] : []
+                let scaleShape = float.perChannel ? [tensor.shape[0]] : []
                 return TensorPlan(
-                    source: tensor, action: .scaledFloat(element, perChannel: spec.perChannel),
+                    source: tensor, action: .scaledFloat(element, perChannel: float.perChannel),
                     outputs: [
                         Output(name: tensor.name, shape: tensor.shape, dtype: element.dtype, ggmlType: nil, byteCount: tensor.elementCount),
                         Output(name: tensor.name + ".scale", shape: scaleShape, dtype: .f32, ggmlType: nil, byteCount: scaleShape.reduce(1, *) * 4),
                     ], spec: spec)
             }
-            let element = spec.mxElement!
+            guard case .mx(let element) = spec else { throw PipelineError.unsupported(tensor.name, "internal: not an mx spec") }
             let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
             let stride = element.bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: element.bits)
             return TensorPlan(
@@ -169,24 +170,22 @@ public struct TensorPlan: Sendable {
                 outputs.append(Output(name: tensor.name + ".super_scale", shape: superShape, dtype: .f32, ggmlType: nil, byteCount: rows * 4))
             }
             return TensorPlan(source: tensor, action: .linear(scheme, spec.scaleDType), outputs: outputs, spec: spec)
-        case .gguf:
-            return try ggufPlan(tensor, spec: spec, output: output)
+        case .gguf(let gguf):
+            return try ggufPlan(tensor, gguf: gguf, spec: spec, output: output)
         }
     }
 
     /// A ggml type for the tensor. Rows that are not whole blocks of the type take the spec's
     /// `fallback` type when it has one (the user asked for it; the report names the type used),
     /// and are an error otherwise.
-    static func ggufPlan(_ tensor: SourceTensor, spec: WeightSpec, output: Recipe.OutputFormat) throws -> TensorPlan {
-        guard let type = spec.ggufType else { throw PipelineError.unsupported(tensor.name, "method 'gguf' needs a type") }
+    static func ggufPlan(_ tensor: SourceTensor, gguf: WeightSpec.GGUF, spec: WeightSpec, output: Recipe.OutputFormat) throws -> TensorPlan {
+        let type = gguf.type
         if type.isBlockQuantized {
             let last = tensor.shape.last ?? 1
             guard last % type.blockSize == 0 else {
-                if let fallback = spec.ggufFallback {
-                    var fallen = spec
-                    fallen.ggufType = fallback
-                    fallen.ggufFallback = nil
-                    return try ggufPlan(tensor, spec: fallen, output: output)
+                if let fallback = gguf.fallback {
+                    let fallen = WeightSpec.GGUF(type: fallback, datasetID: gguf.datasetID)
+                    return try ggufPlan(tensor, gguf: fallen, spec: .gguf(fallen), output: output)
                 }
                 let suggestion = type.isKQuant ? "Q8_0" : "F16"
                 throw PipelineError.unsupported(

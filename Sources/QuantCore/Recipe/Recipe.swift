@@ -245,7 +245,7 @@ public struct Recipe: Sendable {
 extension Recipe {
     /// Whether any spec takes importance weights from the dataset (a GGUF spec naming one).
     public var takesImportance: Bool {
-        ([weights] + overrides.map(\.weights)).contains { $0.method == .gguf && $0.datasetID != nil }
+        ([weights] + overrides.map(\.weights)).contains { $0.gguf?.datasetID != nil }
     }
 
     /// The recipe with `datasetID` on every GGUF spec whose types take importance weights (a mix, or a
@@ -253,14 +253,8 @@ extension Recipe {
     /// importance matrix to the whole model, as `llama-quantize --imatrix` does. Specs that already
     /// name a dataset keep it.
     public func weightingImportance(datasetID id: String) -> Recipe {
-        func weighted(_ spec: WeightSpec) -> WeightSpec {
-            var spec = spec
-            let takes = spec.ggufMix != nil || spec.ggufType?.takesImportance == true
-            if spec.method == .gguf, takes, spec.datasetID == nil { spec.datasetID = id }
-            return spec
-        }
-        let weights = weighted(weights)
-        let overrides = overrides.map { Override(match: $0.match, weights: weighted($0.weights)) }
+        let weights = weights.weightingImportance(id)
+        let overrides = overrides.map { Override(match: $0.match, weights: $0.weights.weightingImportance(id)) }
         var resolved = json.objectValue ?? JSONObject()
         resolved["weights"] = weights.json
         if !overrides.isEmpty {
