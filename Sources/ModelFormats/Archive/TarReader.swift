@@ -15,6 +15,12 @@ public struct TarReader {
 
     /// Feeds archive bytes: `begin(name, size)` before each regular file's data, `emit` with it.
     public mutating func feed(_ chunk: [UInt8], begin: (String, Int) throws -> Void, emit: ([UInt8]) throws -> Void) throws {
+        // Most of an archive is file data that arrives in whole chunks: hand those on uncopied.
+        if buffer.isEmpty, case .data(let remaining, let padding) = state, remaining >= chunk.count {
+            try emit(chunk)
+            state = remaining == chunk.count ? .skip(remaining: padding) : .data(remaining: remaining - chunk.count, padding: padding)
+            return
+        }
         buffer += chunk
         var offset = 0
         defer { buffer.removeFirst(offset) }
