@@ -19,6 +19,8 @@ enum InteropCommands {
           dequantize-blocks TYPE IN OUT  ggml blocks -> fp32
           isa                            the kernel variant in use (QK_FORCE_ISA lowers it)
           kl-range BINS QBINS IN         entropy (KL) calibration range of fp32 values: "lower upper"
+          tokenize TOKENIZER_JSON TEXTS  ids of each string of the JSON array TEXTS:
+                                         {"plain": [[...]], "special": [[...]]} (without, with special tokens)
         """
 
     static func run(_ args: [String]) throws {
@@ -36,6 +38,7 @@ enum InteropCommands {
         case ("quantize-blocks-weighted", 4): try Blocks.quantizeWeighted(type: rest[0], input: rest[1], weights: rest[2], output: rest[3])
         case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
         case ("isa", 0): print(Kernels.best.isa)
+        case ("tokenize", 2): print(try Tokenize.ids(tokenizer: rest[0], texts: rest[1]).serialized)
         case ("kl-range", 3):
             guard let bins = Int(rest[0]), let quantized = Int(rest[1]), let data = FileManager.default.contents(atPath: rest[2]) else {
                 throw ToolError(usage)

@@ -277,3 +277,34 @@ def bert_embedding(config, tensors, tokens):
         h = dense("output.dense", gelu(dense("intermediate.dense", x)))
         x = layer_norm(x + h, t(p + "output.LayerNorm.weight"), t(p + "output.LayerNorm.bias"), eps)
     return x.mean(0)
+
+
+def llama2_tokenizer_json(spm):
+    """A SentencePiece BPE model as transformers' LlamaConverter writes it to tokenizer.json: the
+    vocabulary by piece id, merges from every split of a piece into two pieces (ordered by the
+    merged piece's id, then the parts'), byte fallback, and the Prepend/Replace normalizer."""
+    sp = spm.sp
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    merges = []
+    for piece, index in vocab.items():
+        for cut in range(1, len(piece)):
+            left, right = piece[:cut], piece[cut:]
+            if left in vocab and right in vocab:
+                merges.append((left, right, index))
+    merges.sort(key=lambda m: (m[2], vocab[m[0]], vocab[m[1]]))
+    special = [{"id": i, "content": sp.id_to_piece(i), "single_word": False, "lstrip": False, "rstrip": False,
+                "normalized": False, "special": True} for i in (sp.unk_id(), sp.bos_id(), sp.eos_id())]
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": special,
+        "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                           {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+        "pre_tokenizer": None,
+        "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                           "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {"<s>": {"id": "<s>", "ids": [sp.bos_id()], "tokens": ["<s>"]}}},
+        "decoder": None,
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": True, "byte_fallback": True, "ignore_merges": False, "vocab": vocab,
+                  "merges": [[left, right] for left, right, _ in merges]},
+    }
