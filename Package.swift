@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "QuantCLI",
             dependencies: [
-                "ModelFormats", "QuantCore", "QuantClient",
+                "ModelFormats", "ModelArchitectures", "QuantCore", "QuantClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -21,6 +21,8 @@ enum InteropCommands {
           kl-range BINS QBINS IN         entropy (KL) calibration range of fp32 values: "lower upper"
           tokenize TOKENIZER_JSON TEXTS  ids of each string of the JSON array TEXTS:
                                          {"plain": [[...]], "special": [[...]]} (without, with special tokens)
+          logits MODEL TOKENS OUT        our fp32 forward pass of a decoder (checkpoint or GGUF) on the JSON
+                                         array TOKENS: raw little-endian f32, tokens x vocabulary
         """
 
     static func run(_ args: [String]) throws {
@@ -38,6 +40,12 @@ enum InteropCommands {
         case ("quantize-blocks-weighted", 4): try Blocks.quantizeWeighted(type: rest[0], input: rest[1], weights: rest[2], output: rest[3])
         case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
         case ("isa", 0): print(Kernels.best.isa)
+        case ("logits", 3):
+            guard let data = FileManager.default.contents(atPath: rest[1]), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
+                throw ToolError("\(rest[1]) must hold a JSON array of token ids")
+            }
+            let logits = try DecoderForward.open(rest[0]).logits(tokens)
+            try logits.values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: rest[2])) }
         case ("tokenize", 2): print(try Tokenize.ids(tokenizer: rest[0], texts: rest[1]).serialized)
         case ("kl-range", 3):
             guard let bins = Int(rest[0]), let quantized = Int(rest[1]), let data = FileManager.default.contents(atPath: rest[2]) else {

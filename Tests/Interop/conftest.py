@@ -49,3 +49,11 @@ def digits_fixture(tmp_path_factory):
     import digits_eval
     out = tmp_path_factory.mktemp("digits")
     return out, digits_eval.make_fixture(out)
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    """The synthetic Hugging Face checkpoints of hf_checkpoints.py, one per architecture, made once."""
+    import hf_checkpoints
+    root = tmp_path_factory.mktemp("hf")
+    return {kind: hf_checkpoints.make_checkpoint(root / kind, kind) for kind in hf_checkpoints.ARCHITECTURES}

@@ -29,12 +29,6 @@ RECIPES = {
 PROMPT = "Hello world, quantization! 12345 café <|eot_id|>"
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hf")
-    return {kind: hf_checkpoints.make_checkpoint(root / kind, kind) for kind in hf_checkpoints.ARCHITECTURES}
-
-
 def tokenizer_of(directory):
     """The reference tokenizer: `tokenizers` for tokenizer.json, sentencepiece for tokenizer.model."""
     if (directory / "tokenizer.model").exists():

@@ -235,7 +235,7 @@ public enum Dequantizer {
         return .linear(codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape, superScale: twoLevel ? superScale : nil)
     }
 
-    static func write(_ item: Source, source: SourceModel, writer: SafetensorsWriter, kernels: Kernels, scratch: ScratchBuffer<Float>) throws {
+    static func write(_ item: Source, source: SourceModel, writer: some DequantizedSink, kernels: Kernels, scratch: ScratchBuffer<Float>) throws {
         let chunk = 1 << 20
         switch item {
         case .copy(let tensor, _):
@@ -331,7 +331,7 @@ extension Dequantizer {
     /// turned into fp32 by `value` and written.
     static func decodeRows(
         _ bytes: UnsafeRawBufferPointer, rows: Int, cols: Int, bits: Int, rowStride: Int? = nil, packedAt8: Bool = false,
-        kernels: Kernels, writer: SafetensorsWriter, value: (_ row: Int, _ codes: [UInt8], _ out: inout [Float]) -> Void
+        kernels: Kernels, writer: some DequantizedSink, value: (_ row: Int, _ codes: [UInt8], _ out: inout [Float]) -> Void
     ) throws {
         let codes = bytes.bindMemory(to: UInt8.self)
         let plain = bits == 8 && !packedAt8
@@ -424,5 +424,67 @@ struct LinearDequantization {
                 try kernels.dequantize(q, signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: out)
             }
         }
+    }
+}
+
+/// Where dequantized bytes go: the output file, or memory (`Dequantizer.values`).
+protocol DequantizedSink {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+extension SafetensorsWriter: DequantizedSink {}
+
+/// Collects a tensor's fp32 values in memory.
+final class FloatCollector: DequantizedSink {
+    var values: [Float] = []
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        values.append(contentsOf: bytes.bindMemory(to: Float.self))
+    }
+}
+
+extension Dequantizer {
+    /// Every tensor of a model (an original or an artifact of any layout), decoded one at a time.
+    public final class Tensors {
+        let source: SourceModel
+        let items: [String: Source]
+        let kernels: Kernels
+        let scratch = ScratchBuffer<Float>(fill: 0)
+
+        public init(path: String, kernels: Kernels = .best) throws {
+            source = try SourceModel(path: path)
+            items = Dictionary(try Dequantizer.plan(source).0, uniquingKeysWith: { first, _ in first })
+            self.kernels = kernels
+        }
+
+        public var names: [String] { Array(items.keys) }
+
+        /// The tensor's fp32 values and numpy shape, or nil when the model has no such tensor.
+        public func values(_ name: String) throws -> (shape: [Int], values: [Float])? {
+            guard let item = items[name] else { return nil }
+            let shape: [Int]
+            switch item {
+            case .linear(_, _, _, _, let s, _), .binary(_, _, let s), .scaledFloat(_, _, _, _, let s), .mx(_, _, _, let s), .kmeans(_, _, _, _, let s),
+                .packQuantized(_, _, _, _, let s):
+                shape = s
+            case .blocks(let t, _), .float(let t): shape = t.shape
+            case .copy(let t, _):
+                guard t.floatDType != nil else { return nil }
+                shape = t.shape
+            }
+            let collector = FloatCollector()
+            try Dequantizer.write(item, source: source, writer: collector, kernels: kernels, scratch: scratch)
+            if case .blocks(let t, _) = item { source.release(t, elements: 0..<t.elementCount) }
+            return (shape, collector.values)
+        }
+
+        /// GGUF metadata of the model, when it is a GGUF file.
+        public var ggufMetadata: [GGUFKeyValue] {
+            if case .gguf(let file) = source.model { return file.metadata }
+            return []
+        }
+
+        /// config.json of a checkpoint.
+        public var config: JSONObject? { source.checkpoint?.config }
     }
 }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import ModelArchitectures
+import ModelFormats
+import QuantCore
+
+/// `quantctl evaluate ORIGINAL --quantized MODEL --text FILE`: what a quantization did to a decoder,
+/// as llama.cpp's `llama-perplexity --kl-divergence` measures it, on the user's own text.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Perplexity, KL divergence and top-1 agreement of a quantized decoder against its original, on your text.",
+        discussion: """
+            ORIGINAL is a Hugging Face checkpoint folder (its tokenizer.json tokenizes the text). --quantized
+            is anything quantctl writes or reads: a GGUF (ours or llama.cpp's) or a safetensors folder or file.
+            The text is cut into chunks of --context tokens and each chunk's second half is scored, as
+            llama-perplexity does.
+            """
+    )
+
+    @Argument(help: "The original checkpoint folder (config.json, tokenizer.json, weights).")
+    var original: String
+
+    @Option(help: "The quantized model to compare (omit for the original's perplexity alone).")
+    var quantized: String?
+
+    @Option(help: "A UTF-8 text file to evaluate on.")
+    var text: String
+
+    @Option(help: "Tokens per chunk.")
+    var context = 512
+
+    @Option(help: "At most this many chunks (default: as many as the text holds).")
+    var chunks: Int?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        try reportingFailures {
+            guard let data = FileManager.default.contents(atPath: text) else { throw CLIFailure(kind: .user, message: "cannot read \(text)") }
+            let result: DecoderEvaluation
+            do {
+                let tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json"))
+                let tokens = tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecialTokens: false)
+                let base = try DecoderForward.open(original)
+                let candidate = try quantized.map { try DecoderForward.open($0) }
+                let bar = ProgressBar(enabled: isatty(2) == 1 && !json)
+                result = try DecoderEvaluation.run(
+                    tokens: tokens, context: context, maxChunks: chunks, bos: Self.bos(tokenizer), base: base, candidate: candidate
+                ) { done, total in bar.draw(fraction: Double(done) / Double(total), detail: "chunk \(done) of \(total)") }
+                bar.finish()
+            } catch let error as EvaluationError {
+                throw CLIFailure(kind: .user, message: error.message)
+            } catch let error as TokenizerError {
+                throw CLIFailure(kind: .user, message: "\(original): \(error.message)")
+            } catch let error as FormatError {
+                throw CLIFailure(kind: .user, message: "\(error)")
+            }
+            if json { return print(result.json.serialized) }
+            var lines = ["\(result.chunks) chunks of \(result.context) tokens, \(result.tokensScored) tokens scored",
+                         String(format: "perplexity (original)   %.4f", result.perplexity)]
+            if let p = result.candidatePerplexity, let kl = result.meanKL, let p99 = result.p99KL, let top = result.top1Agreement {
+                lines += [String(format: "perplexity (quantized)  %.4f  (%+.2f%%)", p, (p / result.perplexity - 1) * 100),
+                          String(format: "KL divergence           mean %.6f, p99 %.6f", kl, p99),
+                          String(format: "top-1 agreement         %.2f%%", top * 100)]
+            }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+
+    /// The BOS id the tokenizer puts first, if it adds one.
+    static func bos(_ tokenizer: Tokenizer) -> Int? {
+        let plain = tokenizer.encode("a", addSpecialTokens: false), special = tokenizer.encode("a", addSpecialTokens: true)
+        guard special.count > plain.count, Array(special.dropFirst(special.count - plain.count)) == plain else { return nil }
+        return special.first
+    }
+}

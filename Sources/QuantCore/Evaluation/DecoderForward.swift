@@ -1,0 +1,147 @@
+import Foundation
+
+/// The reference forward pass of a decoder, in fp32 on OpenBLAS: embedding, then per layer RMSNorm,
+/// attention with RoPE and grouped key/value heads (biases and q/k norms where the model has them),
+/// RMSNorm and a SwiGLU feed-forward, then the final norm and the head (the embedding when tied).
+/// Weights are read one layer at a time from any model the dequantizer reads, so memory holds one
+/// layer plus the activations.
+public struct DecoderForward {
+    public let spec: DecoderSpec
+    let weights: Dequantizer.Tensors
+
+    public init(spec: DecoderSpec, weights: Dequantizer.Tensors) {
+        self.spec = spec
+        self.weights = weights
+    }
+
+    /// Logits, one row of the vocabulary per token.
+    public func logits(_ tokens: [Int]) throws -> Matrix {
+        let n = tokens.count
+        let embedding = try matrix(spec.embeddingName)
+        var x = Matrix(zeros: n, spec.hidden)
+        for (row, token) in tokens.enumerated() {
+            guard token >= 0, token < embedding.rows else { throw EvaluationError("token id \(token) is outside the vocabulary of \(embedding.rows)") }
+            for col in 0..<spec.hidden { x[row, col] = embedding[token, col] }
+        }
+        for layer in 0..<spec.layers { try block(layer, &x) }
+        try normalize(&x, spec.finalNormName)
+        let head = try optionalMatrix(spec.headName) ?? embedding
+        return BLAS.multiplyTransposed(x, head)
+    }
+
+    private func block(_ layer: Int, _ x: inout Matrix) throws {
+        var h = x
+        try normalize(&h, spec.name(layer: layer, .attentionNorm))
+        var q = try linear(h, layer, .query, bias: .queryBias)
+        var k = try linear(h, layer, .key, bias: .keyBias)
+        let v = try linear(h, layer, .value, bias: .valueBias)
+        if let norm = try vector(spec.name(layer: layer, .queryNorm)) { headNorm(&q, norm) }
+        if let norm = try vector(spec.name(layer: layer, .keyNorm)) { headNorm(&k, norm) }
+        rotate(&q)
+        rotate(&k)
+        let attended = attention(q, k, v)
+        add(&x, BLAS.multiplyTransposed(attended, try matrix(spec.name(layer: layer, .output))))
+        h = x
+        try normalize(&h, spec.name(layer: layer, .ffnNorm))
+        var gate = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, .gate)))
+        let up = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, .up)))
+        for i in gate.values.indices {
+            let g = gate.values[i]
+            gate.values[i] = g / (1 + exp(-g)) * up.values[i]
+        }
+        add(&x, BLAS.multiplyTransposed(gate, try matrix(spec.name(layer: layer, .down))))
+    }
+
+    /// Causal softmax attention per query head; query head h reads key/value head h / (heads / kvHeads).
+    private func attention(_ q: Matrix, _ k: Matrix, _ v: Matrix) -> Matrix {
+        let n = q.rows, d = spec.headDim, group = spec.heads / Swift.max(spec.kvHeads, 1)
+        let scale = 1 / Float(d).squareRoot()
+        var out = Matrix(zeros: n, spec.heads * d)
+        for head in 0..<spec.heads {
+            let kvHead = head / group
+            let qh = columns(q, head * d, d), kh = columns(k, kvHead * d, d), vh = columns(v, kvHead * d, d)
+            var scores = BLAS.multiplyTransposed(qh, kh)
+            for row in 0..<n {
+                var largest = -Float.infinity
+                for col in 0...row { largest = Swift.max(largest, scores[row, col] * scale) }
+                var total: Float = 0
+                for col in 0..<n {
+                    let value = col <= row ? exp(scores[row, col] * scale - largest) : 0
+                    scores[row, col] = value
+                    total += value
+                }
+                for col in 0...row { scores[row, col] /= total }
+            }
+            let result = BLAS.multiply(scores, vh)
+            for row in 0..<n { for col in 0..<d { out[row, head * d + col] = result[row, col] } }
+        }
+        return out
+    }
+
+    /// RoPE at positions 0..<n over each head's dimensions, in the model's pair layout.
+    private func rotate(_ m: inout Matrix) {
+        let d = spec.headDim, half = d / 2
+        for row in 0..<m.rows {
+            for base in stride(from: 0, to: m.cols, by: d) {
+                for i in 0..<half {
+                    let angle = Float(row) * spec.ropeFrequencies[i]
+                    let (c, s) = (cos(angle), sin(angle))
+                    let (a, b) = spec.interleavedRope ? (base + 2 * i, base + 2 * i + 1) : (base + i, base + i + half)
+                    let (x0, x1) = (m[row, a], m[row, b])
+                    m[row, a] = x0 * c - x1 * s
+                    m[row, b] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    private func linear(_ h: Matrix, _ layer: Int, _ part: DecoderSpec.Part, bias: DecoderSpec.Part) throws -> Matrix {
+        var y = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, part)))
+        if let b = try vector(spec.name(layer: layer, bias)) {
+            for row in 0..<y.rows { for col in 0..<y.cols { y[row, col] += b[col] } }
+        }
+        return y
+    }
+
+    private func normalize(_ x: inout Matrix, _ name: String) throws {
+        guard let weight = try vector(name) else { throw EvaluationError("the model has no tensor \(name)") }
+        rmsNorm(&x, weight, width: x.cols)
+    }
+
+    /// RMSNorm of each head's slice (Qwen3's q/k norms).
+    private func headNorm(_ m: inout Matrix, _ weight: [Float]) { rmsNorm(&m, weight, width: weight.count) }
+
+    private func rmsNorm(_ m: inout Matrix, _ weight: [Float], width: Int) {
+        for row in 0..<m.rows {
+            for start in stride(from: 0, to: m.cols, by: width) {
+                var sum: Float = 0
+                for col in start..<(start + width) { sum += m[row, col] * m[row, col] }
+                let scale = 1 / (sum / Float(width) + spec.epsilon).squareRoot()
+                for col in start..<(start + width) { m[row, col] = m[row, col] * scale * weight[col - start] }
+            }
+        }
+    }
+
+    private func add(_ x: inout Matrix, _ y: Matrix) {
+        for i in x.values.indices { x.values[i] += y.values[i] }
+    }
+
+    private func columns(_ m: Matrix, _ start: Int, _ count: Int) -> Matrix {
+        var out = Matrix(zeros: m.rows, count)
+        for row in 0..<m.rows { for col in 0..<count { out[row, col] = m[row, start + col] } }
+        return out
+    }
+
+    private func optionalMatrix(_ name: String) throws -> Matrix? {
+        guard let (shape, values) = try weights.values(name) else { return nil }
+        let cols = shape.last ?? 1
+        return Matrix(rows: values.count / Swift.max(cols, 1), cols: cols, values: values)
+    }
+
+    private func matrix(_ name: String) throws -> Matrix {
+        guard let m = try optionalMatrix(name) else { throw EvaluationError("the model has no tensor \(name)") }
+        return m
+    }
+
+    private func vector(_ name: String) throws -> [Float]? { try weights.values(name)?.values }
+}
