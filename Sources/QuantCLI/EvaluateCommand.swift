@@ -42,6 +42,7 @@ struct EvaluateCommand: ParsableCommand {
             let result: DecoderEvaluation
             do {
                 let tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json"))
+                if try Self.isEncoder(original) { return try evaluateEncoder(tokenizer, text: String(decoding: data, as: UTF8.self)) }
                 let tokens = tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecialTokens: false)
                 let base = try DecoderForward.open(original)
                 let candidate = try quantized.map { try DecoderForward.open($0) }
@@ -67,6 +68,26 @@ struct EvaluateCommand: ParsableCommand {
             }
             print(lines.joined(separator: "\n"))
         }
+    }
+
+    static func isEncoder(_ path: String) throws -> Bool {
+        guard Checkpoint.isCheckpoint(path: path) else { return false }
+        return HFConfig(try Checkpoint(directory: path).config ?? JSONObject()).architecture == "BertModel"
+    }
+
+    /// Encoders: each non-empty line of the text (at most --chunks of them, each cut to --context
+    /// tokens with its special tokens) embedded by both models; mean and min cosine.
+    func evaluateEncoder(_ tokenizer: Tokenizer, text: String) throws {
+        guard let quantized else { throw CLIFailure(kind: .user, message: "an encoder is evaluated against its quantized version: give --quantized") }
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let sequences = lines.prefix(chunks ?? lines.count).map { line in
+            tokenizer.withSpecialTokens(Array(tokenizer.encode(line, addSpecialTokens: false).prefix(Swift.max(1, context - 2))))
+        }
+        let base = try EncoderForward(weights: try Dequantizer.Tensors(path: original))
+        let candidate = try EncoderForward(weights: try Dequantizer.Tensors(path: quantized))
+        let result = try EncoderEvaluation.run(Array(sequences), base: base, candidate: candidate)
+        if json { return print(result.json.serialized) }
+        print(String(format: "%d texts\nembedding cosine  mean %.6f, min %.6f", result.texts, result.meanCosine, result.minCosine))
     }
 
     /// The BOS id the tokenizer puts first, if it adds one.

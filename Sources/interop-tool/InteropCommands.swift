@@ -23,6 +23,7 @@ enum InteropCommands {
                                          {"plain": [[...]], "special": [[...]]} (without, with special tokens)
           logits MODEL TOKENS OUT        our fp32 forward pass of a decoder (checkpoint or GGUF) on the JSON
                                          array TOKENS: raw little-endian f32, tokens x vocabulary
+          embedding MODEL TOKENS         our fp32 BERT forward pass, pooled: a JSON array
         """
 
     static func run(_ args: [String]) throws {
@@ -46,6 +47,12 @@ enum InteropCommands {
             }
             let logits = try DecoderForward.open(rest[0]).logits(tokens)
             try logits.values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: rest[2])) }
+        case ("embedding", 2):
+            guard let data = FileManager.default.contents(atPath: rest[1]), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
+                throw ToolError("\(rest[1]) must hold a JSON array of token ids")
+            }
+            let values = try EncoderForward(weights: try Dequantizer.Tensors(path: rest[0])).embedding(tokens)
+            print(JSONValue.array(values.map { .number(String($0)) }).serialized)
         case ("tokenize", 2): print(try Tokenize.ids(tokenizer: rest[0], texts: rest[1]).serialized)
         case ("kl-range", 3):
             guard let bins = Int(rest[0]), let quantized = Int(rest[1]), let data = FileManager.default.contents(atPath: rest[2]) else {

@@ -81,3 +81,42 @@ def test_perplexity_within_half_a_percent_of_llama_cpp(checkpoints, kind, name, 
     if name == "f16":
         assert ours["kl_divergence_mean"] < 1e-3 and ours["top1_agreement"] > 0.9
     assert ours["kl_divergence_p99"] >= ours["kl_divergence_mean"] >= 0
+
+
+REAL_CHECKPOINT = hf_checkpoints.Path(__import__("os").environ.get(
+    "QS_REAL_MODEL", ROOT / ".venv/models/all-minilm-l6-v2-checkpoint/model.safetensors")).parent
+
+
+@pytest.mark.parametrize("name", ["f16", "q8_0", "q4_k_m"])
+def test_encoder_forward_pass_on_the_real_minilm(name, tmp_path):
+    """Our BERT forward pass with mean pooling: on the checkpoint against NumPy, on our GGUFs against
+    llama.cpp's pooled embedding; and quantctl evaluate's cosines on real text."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+    config = json.loads((REAL_CHECKPOINT / "config.json").read_text())
+    tensors = load_file(str(REAL_CHECKPOINT / "model.safetensors"))
+    tokenizer = Tokenizer.from_file(str(REAL_CHECKPOINT / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    ids = tokenizer.encode("Quantization keeps the model small and its embeddings close to the original ones.").ids
+    (tmp_path / "ids.json").write_text(json.dumps(ids))
+
+    def cosine(a, b):
+        return float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
+
+    reference = hf_checkpoints.bert_embedding(config, tensors, ids)
+    ours = np.array(json.loads(run_tool("embedding", REAL_CHECKPOINT, tmp_path / "ids.json")))
+    assert cosine(ours, reference) >= 0.999999
+    gguf = convert(REAL_CHECKPOINT, name, tmp_path)
+    ours_gguf = np.array(json.loads(run_tool("embedding", gguf, tmp_path / "ids.json")))
+    with llama_runtime.Model(gguf) as model:
+        theirs = model.embedding(ids)
+    assert cosine(ours_gguf, theirs) >= (0.9999 if name == "f16" else 0.999)
+    text = tmp_path / "lines.txt"
+    text.write_text("\n".join(line for line in (ROOT / "docs" / "MODELS.md").read_text().splitlines() if len(line) > 40))
+    result = subprocess.run([str(BIN / "quantctl"), "evaluate", str(REAL_CHECKPOINT), "--quantized", str(gguf), "--text", str(text),
+                             "--chunks", "12", "--context", "128", "--json"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads(result.stdout)
+    assert evaluation["texts"] == 12
+    assert 1.0 + 1e-6 >= evaluation["embedding_cosine_mean"] >= evaluation["embedding_cosine_min"] >= {"f16": 0.9999, "q8_0": 0.999, "q4_k_m": 0.98}[name]

@@ -48,6 +48,9 @@ public struct Tokenizer: Sendable {
         return postProcessor.apply(ids)
     }
 
+    /// `ids` with what the post-processor adds around one sequence (BOS, [CLS] ... [SEP]).
+    public func withSpecialTokens(_ ids: [Int]) -> [Int] { postProcessor?.apply(ids) ?? ids }
+
     /// The id of a token of the vocabulary (added tokens included).
     public func id(of token: String) -> Int? { added.id(of: token) ?? model.id(of: token) }
 }
