@@ -54,6 +54,9 @@ public struct JobSummary: Codable, Sendable, Equatable {
     public var worstTensor: String?
     public var durationSeconds: Double?
     public var outputFormat: String?
+    /// What the model lost on the recipe's evaluation text: perplexity_original and _quantized,
+    /// kl_divergence_mean and _p99, top1_agreement (decoders); embedding_cosine_mean and _min (encoders).
+    public var evaluation: [String: Double]?
 }
 
 public struct Job: Codable, Sendable, Equatable {

@@ -196,3 +196,47 @@ def test_the_curl_examples_of_docs_models(server, checkpoint):
         result = subprocess.run(["bash", "-c", command], cwd=checkpoint, env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["format"] == "checkpoint"
+
+
+def test_a_job_evaluates_what_it_quantized(server, checkpoint, tmp_path):
+    """recipe.evaluation: the job measures perplexity, KL divergence and top-1 agreement of its
+    artifact against the original on an uploaded text dataset, the same numbers as quantctl
+    evaluate gives locally; datasets take text/plain and JSON Lines; wrong pairings are 422s."""
+    model = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+    text = (hf_checkpoints.ROOT / "docs" / "MODELS.md").read_text()
+    dataset = server.post("/v1/datasets?name=text", data=text.encode(), headers={"Content-Type": "text/plain"})
+    assert dataset.status_code == 201, dataset.text
+    dataset_id = dataset.json()["id"]
+    assert server.get(f"/v1/datasets/{dataset_id}").json()["text"] == {"format": "plain", "texts": 1}
+    lines = "\n".join(json.dumps({"text": line}) for line in text.splitlines() if line.strip())
+    jsonl = server.post("/v1/datasets", data=lines.encode(), headers={"Content-Type": "application/jsonl"})
+    assert jsonl.status_code == 201 and server.get(f"/v1/datasets/{jsonl.json()['id']}").json()["text"]["format"] == "jsonl"
+    bad = server.post("/v1/datasets", data=b'{"text": "ok"}\n{"oops": 1}\n', headers={"Content-Type": "application/jsonl"})
+    assert bad.status_code == 422 and "line 2" in bad.json()["detail"]
+    assert server.post("/v1/datasets", data=b"\xff\xfe bad", headers={"Content-Type": "text/plain"}).status_code == 422
+
+    recipe = {"preset": "q4_k_m", "evaluation": {"dataset_id": dataset_id, "chunks": 4, "context": 64}}
+    job = server.post("/v1/jobs", json={"model_id": model, "recipe": recipe})
+    assert job.status_code == 202, job.text
+    done = server.wait_job(job.json()["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    evaluation = done["summary"]["evaluation"]
+    assert evaluation["chunks"] == 4 and evaluation["tokens_scored"] == 4 * 31
+    assert evaluation["perplexity_quantized"] > 0 and 0 <= evaluation["kl_divergence_mean"] <= evaluation["kl_divergence_p99"]
+    assert server.get(f"/v1/jobs/{done['id']}/report").json()["evaluation"] == evaluation
+    gguf = tmp_path / "served.gguf"
+    gguf.write_bytes(server.get(f"/v1/jobs/{done['id']}/artifact").content)
+    (tmp_path / "text.txt").write_text(text)
+    local = subprocess.run([str(BIN / "quantctl"), "evaluate", str(checkpoint), "--quantized", str(gguf), "--text", str(tmp_path / "text.txt"),
+                            "--context", "64", "--chunks", "4", "--json"], capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout) == {k: v for k, v in evaluation.items()}
+    report = subprocess.run([str(BIN / "quantctl"), "jobs", "report", done["id"], "--server", server.url],
+                            capture_output=True, text=True, timeout=60, env={"QUANT_API_KEY": server.admin_key, "PATH": "/usr/bin:/bin"})
+    assert report.returncode == 0 and "evaluation: perplexity" in report.stdout, report.stdout + report.stderr
+
+    single = server.post("/v1/models", files=[("file", ("m.safetensors", files_of(checkpoint)["model-00001-of-00002.safetensors"]))]).json()["id"]
+    refused = server.post("/v1/jobs", json={"model_id": single, "recipe": recipe})
+    assert refused.status_code == 422 and refused.json()["field"] == "recipe.evaluation"
+    not_text = dict(recipe, evaluation={"dataset_id": "ds_missing"})
+    assert server.post("/v1/jobs", json={"model_id": model, "recipe": not_text}).status_code == 422

@@ -196,6 +196,17 @@ struct JobsCommand: ParsableCommand {
             "size: \(s.bytesIn.map(String.init) ?? "?") -> \(s.bytesOut.map(String.init) ?? "?") bytes (\(f(s.compressionRatio, "%.2f"))x), "
             + "\(f(s.bitsPerWeight, "%.3f")) bits per weight\n"
             + "SQNR: mean \(f(s.meanSqnrDb, "%.2f")) dB, worst \(f(s.minSqnrDb, "%.2f")) dB\(s.worstTensor.map { " (\($0))" } ?? "")\n"
-            + "time: \(f(s.durationSeconds, "%.2f")) s\n"
+            + "time: \(f(s.durationSeconds, "%.2f")) s\n" + describe(evaluation: s.evaluation)
+    }
+
+    static func describe(evaluation e: [String: Double]?) -> String {
+        guard let e else { return "" }
+        func f(_ key: String, _ format: String) -> String { e[key].map { String(format: format, $0) } ?? "n/a" }
+        if e["embedding_cosine_mean"] != nil {
+            return "evaluation: embedding cosine mean \(f("embedding_cosine_mean", "%.6f")), min \(f("embedding_cosine_min", "%.6f")) over \(f("texts", "%.0f")) texts\n"
+        }
+        return "evaluation: perplexity \(f("perplexity_original", "%.4f")) -> \(f("perplexity_quantized", "%.4f")), "
+            + "KL mean \(f("kl_divergence_mean", "%.6f")) p99 \(f("kl_divergence_p99", "%.6f")), top-1 \(f("top1_agreement", "%.4f"))"
+            + " (\(f("chunks", "%.0f")) chunks of \(f("context", "%.0f")) tokens)\n"
     }
 }

@@ -174,6 +174,7 @@ public enum MixedPrecision {
             preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore, overrides: overrides,
             output: recipe.output, nonFinite: recipe.nonFinite, json: .object(json))
         resolved.maxShardBytes = recipe.maxShardBytes
+        resolved.evaluation = recipe.evaluation
         return resolved
     }
 }

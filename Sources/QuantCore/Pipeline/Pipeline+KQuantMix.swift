@@ -22,6 +22,7 @@ extension Pipeline {
             overrides: mixOverrides + recipe.overrides, output: recipe.output, nonFinite: recipe.nonFinite, json: recipe.json,
             mixedPrecision: recipe.mixedPrecision, activations: recipe.activations, datasetID: recipe.datasetID)
         resolved.maxShardBytes = recipe.maxShardBytes
+        resolved.evaluation = recipe.evaluation
         return resolved
     }
 

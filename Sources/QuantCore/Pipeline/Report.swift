@@ -79,6 +79,8 @@ public struct Report: Sendable {
     public var calibration: JSONValue? = nil
     /// QAT jobs: the training spec, per-epoch metrics and the fp32 / PTQ / QAT evaluation.
     public var training: JSONValue? = nil
+    /// What the model lost, measured on text after quantizing (`recipe.evaluation`).
+    public var evaluation: JSONValue? = nil
 
     public var quantized: [TensorReport] { tensors.filter(\.quantized) }
     public var bytesIn: Int { tensors.reduce(0) { $0 + $1.bytesIn } }
@@ -114,6 +116,7 @@ public struct Report: Sendable {
             summary["mixed_precision"] = mixedPrecision
         }
         if let calibration { summary["calibration"] = calibration }
+        if let evaluation { summary["evaluation"] = evaluation }
         if let training = training?.objectValue {
             // The evaluation travels with the job's summary; the epochs are stored row by row.
             summary["training"] = .object(JSONObject([
@@ -126,6 +129,7 @@ public struct Report: Sendable {
             ("tensors", .array(tensors.map(\.json))),
         ])
         if let training { report["training"] = training }
+        if let evaluation { report["evaluation"] = evaluation }
         return .object(report)
     }
 

@@ -45,6 +45,8 @@ public struct Recipe: Sendable {
     /// A checkpoint written as safetensors is split into shards of at most this many bytes
     /// (`output.max_shard_size`; 5 GB, as transformers' save_pretrained, when not given).
     public var maxShardBytes: Int? = nil
+    /// What the job measures after quantizing, on a text dataset (`evaluation`).
+    public var evaluation: EvaluationSpec? = nil
 
     /// The weight spec for a tensor: the last matching override wins.
     public func weights(for name: String) -> WeightSpec {
@@ -62,7 +64,7 @@ public struct Recipe: Sendable {
 
     // MARK: - Parsing
 
-    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations"]
+    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations", "evaluation"]
 
     /// Parses recipe JSON text (duplicate keys rejected).
     public static func parse(_ text: String) throws -> Recipe {
@@ -160,6 +162,8 @@ public struct Recipe: Sendable {
             }
             resolved["activations"] = activations.json
         }
+        let evaluation = try (object["evaluation"] ?? base["evaluation"]).map(EvaluationSpec.parse)
+        if let evaluation { resolved["evaluation"] = evaluation.json }
         let datasetID = try singleDataset(
             weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations,
             mixedPrecision: mixed?.datasetID)
@@ -167,6 +171,7 @@ public struct Recipe: Sendable {
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
             nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
         recipe.maxShardBytes = maxShardBytes
+        recipe.evaluation = evaluation
         return recipe
     }
 
@@ -264,6 +269,7 @@ extension Recipe {
             preset: preset, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output, nonFinite: nonFinite,
             json: .object(resolved), mixedPrecision: mixedPrecision, activations: activations, datasetID: datasetID ?? id)
         recipe.maxShardBytes = maxShardBytes
+        recipe.evaluation = evaluation
         return recipe
     }
 }

@@ -24,7 +24,7 @@ extension ServiceAPI {
                         throw HTTPError(422, "\(error)", type: "invalid-dataset")
                     }
                 } other: { path in
-                    try Self.importanceMatrixUpload(path)
+                    try Self.textUpload(path, contentType: request.header("content-type")) ?? Self.importanceMatrixUpload(path)
                 }
             }
             let dataset: DatasetRecord
@@ -45,7 +45,9 @@ extension ServiceAPI {
         router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
             var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
-            if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
+            if let text = Self.textDataset(dataset.blobPath) {
+                view["text"] = .object(JSONObject([("format", .string(text.isJSONLines ? "jsonl" : "plain")), ("texts", .integer(text.texts.count))]))
+            } else if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
                 view["importance_matrix"] = .object(matrix.summary)
             } else if let file = try? CalibrationDataset(path: dataset.blobPath) {
                 view["layers"] = .array(file.layers.map { layer in
@@ -59,6 +61,49 @@ extension ServiceAPI {
                 try? FileManager.default.removeItem(atPath: blob)
             }
             return HTTPResponse(status: 204)
+        }
+    }
+
+    /// Text for evaluation, sent as `text/plain` or `application/jsonl` (`application/x-ndjson`):
+    /// checked as UTF-8 (and JSON Lines of {"text": ...}); nil for other content types.
+    static func textUpload(_ path: String, contentType: String?) throws -> UploadReceiver.OtherFile? {
+        let type = (contentType ?? "").lowercased().split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let jsonLines: Bool
+        switch type {
+        case "text/plain": jsonLines = false
+        case "application/jsonl", "application/x-ndjson", "application/jsonlines": jsonLines = true
+        default: return nil
+        }
+        do {
+            let text = try TextDataset(path: path, jsonLines: jsonLines)
+            return (jsonLines ? "jsonl" : "text", text.texts.count)
+        } catch let error as EvaluationError {
+            throw HTTPError(422, "the text dataset is not usable: \(error.message)", type: "invalid-dataset")
+        }
+    }
+
+    /// A stored dataset read as text, when it is one (neither safetensors, GGUF nor an importance matrix).
+    static func textDataset(_ path: String) -> TextDataset? {
+        if ImportanceMatrix.recognizes(path: path) || (try? ModelFile.open(path: path)) != nil { return nil }
+        return try? TextDataset(path: path)
+    }
+
+    /// An evaluation needs a text dataset of the tenant's and a checkpoint whose architecture the
+    /// reference forward pass runs: each is a 422 before the job is queued.
+    static func checkEvaluation(_ spec: EvaluationSpec, modelPath: String, scope: TenantScope) throws {
+        let field: [(String, String)] = [("field", "\"recipe.evaluation.dataset_id\"")]
+        guard let dataset = try? scope.dataset(spec.datasetID) else {
+            throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not one of your datasets: upload text with POST /v1/datasets", type: "invalid-recipe", extensions: field)
+        }
+        guard textDataset(dataset.blobPath) != nil else {
+            throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not text: upload it as text/plain or application/jsonl", type: "invalid-recipe", extensions: field)
+        }
+        let architecture = Checkpoint.isCheckpoint(path: modelPath) ? (try? Checkpoint(directory: modelPath))?.config?["architectures"]?.arrayValue?.first?.stringValue : nil
+        let evaluable = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "BertModel"]
+        guard let architecture, evaluable.contains(architecture) else {
+            throw HTTPError(
+                422, "evaluation runs on Hugging Face checkpoints of \(evaluable.joined(separator: ", ")); this model is \(architecture ?? "not a checkpoint")",
+                type: "invalid-recipe", extensions: [("field", "\"recipe.evaluation\"")])
         }
     }
 

@@ -188,6 +188,7 @@ public final class ServiceAPI: Sendable {
             let model = try Self.run { try scope.model(modelID) }
             let training = try Self.trainingRequest(object, recipe: recipe)
             try Self.checkApplicable(recipe, modelPath: model.blobPath)
+            if let evaluation = recipe.evaluation { try Self.checkEvaluation(evaluation, modelPath: model.blobPath, scope: scope) }
             var datasetID = recipe.datasetID
             if let training {
                 datasetID = training.datasetID
@@ -246,6 +247,8 @@ public final class ServiceAPI: Sendable {
                 ("job_id", .string(id)), ("kind", .string(job.kind)), ("summary", job.summary.map { .fragment($0) } ?? .null), ("tensors", .array(tensors)),
             ])
             if job.kind == "qat" { report["training"] = try Self.trainingReport(job, epochs: Self.run { try scope.epochs(of: id) }) }
+            // The evaluation is stored with the summary (recipe.evaluation).
+            if let summary = job.summary, let evaluation = (try? StrictJSON.parse(summary))?.objectValue?["evaluation"] { report["evaluation"] = evaluation }
             return Self.json(200, .object(report))
         }
         router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in

@@ -109,7 +109,7 @@ struct JobRunner {
             guard due else { return }
             flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)))
         }
-        let report: Report
+        var report: Report
         var epochs: [EpochMetricRecord] = []
         var packed: (sha256: String, size: Int64)?
         do {
@@ -117,6 +117,7 @@ struct JobRunner {
                 (report, epochs) = try train(claim, recipe: recipe, output: output, options: options, flags: flags)
             } else {
                 report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
+                if let evaluation = recipe.evaluation { report.evaluation = try evaluate(claim, evaluation, artifact: output, flags: flags) }
             }
             if writesFolder {
                 packed = try FolderArchive.pack(folder: output, to: artifact)
@@ -143,6 +144,22 @@ struct JobRunner {
             expiresAt: settings.artifactTTL.map { Date().timeIntervalSince1970 + $0 })
         completed.epochs = epochs
         return completed
+    }
+
+    /// The recipe's evaluation of the artifact against the original, on its text dataset; a dataset
+    /// or model it cannot read is a permanent failure that says why.
+    func evaluate(_ claim: Claim, _ spec: EvaluationSpec, artifact: String, flags: StopFlags) throws -> JSONValue {
+        let record: DatasetRecord
+        do { record = try store.scope(claim.job.tenantId).dataset(spec.datasetID) } catch {
+            throw JobFailure(code: "dataset_missing", message: "the evaluation dataset \(spec.datasetID) was deleted before the job ran", transient: false)
+        }
+        do {
+            return try ModelEvaluation.run(
+                original: claim.model.blobPath, candidate: artifact, dataset: TextDataset(path: record.blobPath), spec: spec,
+                isCancelled: { flags.shouldStop })
+        } catch let error as EvaluationError {
+            throw JobFailure(code: "evaluation_failed", message: error.message, transient: false)
+        }
     }
 
     /// The job's dataset, or a permanent failure saying it was deleted.
