@@ -61,15 +61,7 @@ struct BertFamily {
                 || ggufName == "position_embd.weight" || ggufName == "token_types.weight"
             converted.append(ConvertedTensor(name: ggufName, origin: .checkpoint(tensor.name), permuteHeads: nil, keepF32: keepF32))
         }
-        var keys: [GGUFKeyValue] = []
-        keys.add("general.architecture", .string("bert"))
-        keys.add("general.type", .string("model"))
-        keys.add("general.name", .string(name))
-        keys.add("bert.block_count", uint32: layers)
-        keys.add("bert.context_length", uint32: config.int("max_position_embeddings"))
-        keys.add("bert.embedding_length", uint32: hidden)
-        keys.add("bert.feed_forward_length", uint32: config.int("intermediate_size"))
-        keys.add("bert.attention.head_count", uint32: heads)
+        var keys = GGUFConversion.commonKeys("bert", name: name, config: config, layers: layers, hidden: hidden, heads: heads)
         keys.add("bert.attention.layer_norm_epsilon", float32: config.double("layer_norm_eps"))
         keys.add("bert.attention.causal", .bool(false))
         if let pooling = try poolingType(sideFile) { keys.add("bert.pooling_type", .uint32(pooling)) }

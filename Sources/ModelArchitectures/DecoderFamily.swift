@@ -74,15 +74,7 @@ struct DecoderFamily {
     /// TextModel.set_gguf_parameters (and LlamaModel's additions) of convert_hf_to_gguf.py.
     func hyperParameters(name: String, layers: Int, heads: Int, kvHeads: Int, hidden: Int, headDim: Int) throws -> [GGUFKeyValue] {
         let arch = ggufArchitecture
-        var keys: [GGUFKeyValue] = []
-        keys.add("general.architecture", .string(arch))
-        keys.add("general.type", .string("model"))
-        keys.add("general.name", .string(name))
-        keys.add("\(arch).block_count", uint32: layers)
-        keys.add("\(arch).context_length", uint32: config.int("max_position_embeddings"))
-        keys.add("\(arch).embedding_length", uint32: hidden)
-        keys.add("\(arch).feed_forward_length", uint32: config.int("intermediate_size"))
-        keys.add("\(arch).attention.head_count", uint32: heads)
+        var keys = GGUFConversion.commonKeys(arch, name: name, config: config, layers: layers, hidden: hidden, heads: heads)
         keys.add("\(arch).attention.head_count_kv", uint32: config.int("num_key_value_heads"))
         let rope = config.ropeParameters
         switch rope["rope_type"]?.stringValue?.lowercased() {

@@ -60,6 +60,21 @@ public struct GGUFConversion: Sendable {
             "architecture \(architecture) has no GGUF conversion here; supported: \(supported.joined(separator: ", ")) (or write safetensors)")
     }
 
+    /// The keys every converted model has (TextModel.set_gguf_parameters' common part): general.*,
+    /// block count, context, embedding and feed-forward lengths, head count.
+    static func commonKeys(_ arch: String, name: String, config: HFConfig, layers: Int, hidden: Int, heads: Int) -> [GGUFKeyValue] {
+        var keys: [GGUFKeyValue] = []
+        keys.add("general.architecture", .string(arch))
+        keys.add("general.type", .string("model"))
+        keys.add("general.name", .string(name))
+        keys.add("\(arch).block_count", uint32: layers)
+        keys.add("\(arch).context_length", uint32: config.int("max_position_embeddings"))
+        keys.add("\(arch).embedding_length", uint32: hidden)
+        keys.add("\(arch).feed_forward_length", uint32: config.int("intermediate_size"))
+        keys.add("\(arch).attention.head_count", uint32: heads)
+        return keys
+    }
+
     /// convert_hf_to_gguf.py's storage rule: 1-D tensors, norms and everything not named `.weight`
     /// (biases) are F32.
     static func keepsF32(_ ggufName: String, rank: Int) -> Bool {

@@ -43,12 +43,13 @@ struct EvaluateCommand: ParsableCommand {
             do {
                 let tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json"))
                 if try Self.isEncoder(original) { return try evaluateEncoder(tokenizer, text: String(decoding: data, as: UTF8.self)) }
-                let tokens = tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecialTokens: false)
+                // As llama-perplexity: the whole text tokenized with its special tokens (BOS first).
+                let tokens = tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecialTokens: true)
                 let base = try DecoderForward.open(original)
                 let candidate = try quantized.map { try DecoderForward.open($0) }
                 let bar = ProgressBar(enabled: isatty(2) == 1 && !json)
                 result = try DecoderEvaluation.run(
-                    tokens: tokens, context: context, maxChunks: chunks, bos: Self.bos(tokenizer), base: base, candidate: candidate
+                    tokens: tokens, context: context, maxChunks: chunks, bos: Pipeline.bos(tokenizer), base: base, candidate: candidate
                 ) { done, total in bar.draw(fraction: Double(done) / Double(total), detail: "chunk \(done) of \(total)") }
                 bar.finish()
             } catch let error as EvaluationError {
@@ -90,10 +91,4 @@ struct EvaluateCommand: ParsableCommand {
         print(String(format: "%d texts\nembedding cosine  mean %.6f, min %.6f", result.texts, result.meanCosine, result.minCosine))
     }
 
-    /// The BOS id the tokenizer puts first, if it adds one.
-    static func bos(_ tokenizer: Tokenizer) -> Int? {
-        let plain = tokenizer.encode("a", addSpecialTokens: false), special = tokenizer.encode("a", addSpecialTokens: true)
-        guard special.count > plain.count, Array(special.dropFirst(special.count - plain.count)) == plain else { return nil }
-        return special.first
-    }
 }

@@ -8,6 +8,8 @@ import Foundation
 public struct DecoderForward {
     public let spec: DecoderSpec
     let weights: Dequantizer.Tensors
+    /// Called with each linear layer's weight name and its input (importance matrices from text).
+    public var inputObserver: ((String, Matrix) -> Void)?
 
     public init(spec: DecoderSpec, weights: Dequantizer.Tensors) {
         self.spec = spec
@@ -40,15 +42,19 @@ public struct DecoderForward {
         rotate(&q)
         rotate(&k)
         let attended = attention(q, k, v)
+        inputObserver?(spec.name(layer: layer, .output), attended)
         add(&x, BLAS.multiplyTransposed(attended, try matrix(spec.name(layer: layer, .output))))
         h = x
         try normalize(&h, spec.name(layer: layer, .ffnNorm))
+        inputObserver?(spec.name(layer: layer, .gate), h)
+        inputObserver?(spec.name(layer: layer, .up), h)
         var gate = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, .gate)))
         let up = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, .up)))
         for i in gate.values.indices {
             let g = gate.values[i]
             gate.values[i] = g / (1 + exp(-g)) * up.values[i]
         }
+        inputObserver?(spec.name(layer: layer, .down), gate)
         add(&x, BLAS.multiplyTransposed(gate, try matrix(spec.name(layer: layer, .down))))
     }
 
@@ -96,6 +102,7 @@ public struct DecoderForward {
     }
 
     private func linear(_ h: Matrix, _ layer: Int, _ part: DecoderSpec.Part, bias: DecoderSpec.Part) throws -> Matrix {
+        inputObserver?(spec.name(layer: layer, part), h)
         var y = BLAS.multiplyTransposed(h, try matrix(spec.name(layer: layer, part)))
         if let b = try vector(spec.name(layer: layer, bias)) {
             for row in 0..<y.rows { for col in 0..<y.cols { y[row, col] += b[col] } }

@@ -66,11 +66,10 @@ public enum ModelEvaluation {
                 candidate: EncoderForward(weights: Dequantizer.Tensors(path: candidate)), progress: progress
             ).json
         }
-        let tokens = tokenizer.encode(dataset.joined, addSpecialTokens: false)
-        let plain = tokenizer.encode("a", addSpecialTokens: false), special = tokenizer.encode("a", addSpecialTokens: true)
-        let bos = special.count > plain.count && Array(special.dropFirst(special.count - plain.count)) == plain ? special.first : nil
+        // As llama-perplexity: the whole text tokenized with its special tokens (BOS first).
+        let tokens = tokenizer.encode(dataset.joined, addSpecialTokens: true)
         return try DecoderEvaluation.run(
-            tokens: tokens, context: spec.context, maxChunks: spec.chunks, bos: bos, base: DecoderForward.open(original),
+            tokens: tokens, context: spec.context, maxChunks: spec.chunks, bos: Pipeline.bos(tokenizer), base: DecoderForward.open(original),
             candidate: DecoderForward.open(candidate), progress: progress, isCancelled: isCancelled
         ).json
     }

@@ -1,3 +1,5 @@
+import Foundation
+import ModelArchitectures
 import Int8Kernels
 import ModelFormats
 
@@ -13,10 +15,45 @@ extension TensorPlan {
 /// A run whose dataset is a llama.cpp importance matrix (`imatrix.gguf` or `imatrix.dat`): it weights
 /// the GGUF block types' search as `llama-quantize --imatrix` does; nothing else reads it.
 extension Pipeline {
-    static func importanceMatrix(recipe: Recipe, options: PipelineOptions) throws -> ImportanceMatrix? {
-        guard let path = options.calibrationDataset, ImportanceMatrix.recognizes(path: path) else { return nil }
+    static func importanceMatrix(recipe: Recipe, options: PipelineOptions, source: SourceModel, scratch: String) throws -> ImportanceMatrix? {
+        guard let path = options.calibrationDataset else { return nil }
+        if ImportanceMatrix.recognizes(path: path) {
+            try checkImportanceMatrixFits(recipe)
+            return try ImportanceMatrix(path: path)
+        }
+        guard isText(path) else { return nil }
+        // Text: the reference forward pass of the input computes the matrix, as llama-imatrix would.
         try checkImportanceMatrixFits(recipe)
-        return try ImportanceMatrix(path: path)
+        guard let checkpoint = source.checkpoint, let tokenizerPath = checkpoint.path(of: "tokenizer.json") else {
+            throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint with tokenizer.json")
+        }
+        let file = (scratch as NSString).appendingPathComponent("imatrix-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).gguf")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        do {
+            let tokenizer = try Tokenizer(path: tokenizerPath)
+            let text = try TextDataset(path: path)
+            let collector = try ImportanceCollector.collect(
+                DecoderForward.open(checkpoint.directory), tokens: tokenizer.encode(text.joined, addSpecialTokens: true),
+                context: options.importanceContext, bos: Self.bos(tokenizer))
+            try collector.write(to: file, datasets: [options.calibrationDatasetName ?? (path as NSString).lastPathComponent])
+        } catch let error as EvaluationError {
+            throw CalibrationError.invalidDataset("importance weights from text: \(error.message)")
+        } catch let error as TokenizerError {
+            throw CalibrationError.invalidDataset("importance weights from text: \(error.message)")
+        }
+        return try ImportanceMatrix(path: file)
+    }
+
+    /// A text dataset (plain or JSON Lines), not a model-format file.
+    public static func isText(_ path: String) -> Bool {
+        (try? ModelFile.open(path: path)) == nil && (try? TextDataset(path: path)) != nil
+    }
+
+    /// The BOS id the tokenizer puts first, if it adds one.
+    public static func bos(_ tokenizer: Tokenizer) -> Int? {
+        let plain = tokenizer.encode("a", addSpecialTokens: false), special = tokenizer.encode("a", addSpecialTokens: true)
+        guard special.count > plain.count, Array(special.dropFirst(special.count - plain.count)) == plain else { return nil }
+        return special.first
     }
 
     /// An importance matrix serves a recipe that reads no calibration samples; otherwise this throws

@@ -32,6 +32,8 @@ public struct PipelineOptions: Sendable {
     public var calibrationDataset: String? = nil
     /// The dataset's name for GGUF metadata (`quantize.imatrix.file`); the path's last component without.
     public var calibrationDatasetName: String? = nil
+    /// Tokens per chunk when importance weights are computed from text (llama-imatrix's -c).
+    public var importanceContext = 512
     /// The model's name for a converted GGUF's `general.name` (default: the checkpoint folder's name).
     public var modelName: String? = nil
     /// Hash the artifact as it is written (`Report.artifactSHA256`), for callers that publish its
@@ -68,7 +70,7 @@ public enum Pipeline {
         let modelPlan = try plan(source, recipe: recipe, keep: notes, name: options.modelName)
         recipe = modelPlan.recipe
         var plans = modelPlan.tensors
-        let importanceMatrix = try importanceMatrix(recipe: recipe, options: options)
+        let importanceMatrix = try importanceMatrix(recipe: recipe, options: options, source: source, scratch: (output as NSString).deletingLastPathComponent)
         let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
         let writer: ArtifactWriter

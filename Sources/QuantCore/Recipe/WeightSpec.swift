@@ -112,23 +112,19 @@ public enum WeightSpec: Equatable, Sendable {
         }
     }
 
-    /// The linear scheme of the methods that write linear codes (`linear`, `gptq`).
-    public var scheme: LinearScheme? {
+    /// The scheme and scale storage of the methods that write linear codes (`linear`, `gptq`).
+    public var linearCodes: (scheme: LinearScheme, scaleDType: ScaleDType)? {
         switch self {
-        case .linear(let linear): linear.scheme
-        case .gptq(let gptq): gptq.scheme
+        case .linear(let linear): (linear.scheme, linear.scaleDType)
+        case .gptq(let gptq): (gptq.scheme, gptq.scaleDType)
         default: nil
         }
     }
 
+    public var scheme: LinearScheme? { linearCodes?.scheme }
+
     /// How linear scales are stored (F32 for the methods that have none).
-    public var scaleDType: ScaleDType {
-        switch self {
-        case .linear(let linear): linear.scaleDType
-        case .gptq(let gptq): gptq.scaleDType
-        default: .f32
-        }
-    }
+    public var scaleDType: ScaleDType { linearCodes?.scaleDType ?? .f32 }
 
     /// The `gguf` settings, for the other methods nil.
     public var gguf: GGUF? {
