@@ -240,3 +240,29 @@ def test_a_job_evaluates_what_it_quantized(server, checkpoint, tmp_path):
     assert refused.status_code == 422 and refused.json()["field"] == "recipe.evaluation"
     not_text = dict(recipe, evaluation={"dataset_id": "ds_missing"})
     assert server.post("/v1/jobs", json={"model_id": model, "recipe": not_text}).status_code == 422
+
+
+def test_importance_weights_from_text(server, checkpoint, tmp_path):
+    """A text dataset as dataset_id of a GGUF recipe: the job computes the importance matrix with the
+    reference forward pass and quantizes with it, the same bytes as quantctl quantize --imatrix TEXT;
+    different from quantizing without; GPTQ from text is refused saying why."""
+    model = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+    text = (hf_checkpoints.ROOT / "docs" / "MODELS.md").read_text()
+    dataset = server.post("/v1/datasets?name=calibration-text", data=text.encode(), headers={"Content-Type": "text/plain"}).json()["id"]
+    recipe = {"weights": {"method": "gguf", "mix": "Q4_K_M", "dataset_id": dataset}, "output": {"format": "gguf"}}
+    weighted = run_job(server, model, recipe)
+    plain = run_job(server, model, {"preset": "q4_k_m"})
+    assert weighted != plain
+    (tmp_path / "text.txt").write_text(text)
+    local = tmp_path / "local.gguf"
+    result = subprocess.run([str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(local), "--preset", "q4_k_m", "--imatrix", str(tmp_path / "text.txt")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    import gguf
+    served = tmp_path / "served.gguf"
+    served.write_bytes(weighted)
+    ours, theirs = gguf.GGUFReader(served), gguf.GGUFReader(local)
+    assert [bytes(t.data.tobytes()) for t in ours.tensors] == [bytes(t.data.tobytes()) for t in theirs.tensors]
+    gptq = {"weights": {"method": "gptq", "bits": 4, "granularity": "group", "group_size": 128, "dataset_id": dataset}}
+    refused = server.post("/v1/jobs", json={"model_id": model, "recipe": gptq})
+    assert refused.status_code == 422 and "text" in refused.json()["detail"]

@@ -126,6 +126,14 @@ extension ServiceAPI {
     static func checkPairing(dataset path: String, modelPath: String, recipe: Recipe) throws {
         do {
             if ImportanceMatrix.recognizes(path: path) { return try Pipeline.checkImportanceMatrixFits(recipe) }
+            if Pipeline.isText(path) {
+                // Text gives importance weights through the forward pass of the checkpoint.
+                try Pipeline.checkImportanceMatrixFits(recipe, text: true)
+                guard Checkpoint.isCheckpoint(path: modelPath) else {
+                    throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint (config.json, tokenizer.json); upload the checkpoint folder")
+                }
+                return
+            }
             try CalibrationDataset(path: path).check(against: SourceModel(path: modelPath))
         } catch let error as CalibrationError {
             var extensions: [(String, String)] = [("field", "\"recipe\"")]
