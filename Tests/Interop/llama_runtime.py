@@ -15,12 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 _lib = None
 
 
+def directory():
+    """The llama.cpp build (made or reused by scripts/llama-cpp.sh): python/, lib/, bin/."""
+    if not os.environ.get("QS_LLAMA_CPP"):
+        os.environ["QS_LLAMA_CPP"] = subprocess.run(
+            [str(ROOT / "scripts" / "llama-cpp.sh")], check=True, capture_output=True, text=True).stdout.strip()
+    return Path(os.environ["QS_LLAMA_CPP"])
+
+
 def library():
-    """The bindings, loaded once (the build is made or reused by scripts/llama-cpp.sh)."""
+    """The bindings, loaded once."""
     global _lib
     if _lib is None:
-        directory = os.environ.get("QS_LLAMA_CPP") or subprocess.run(
-            [str(ROOT / "scripts" / "llama-cpp.sh")], check=True, capture_output=True, text=True).stdout.strip()
+        directory = globals()["directory"]()
         os.environ["LLAMA_CPP_LIB_PATH"] = str(Path(directory) / "lib")
         # The package's __init__ pulls in the high-level API (jinja2 ...); only the C bindings are needed.
         package = types.ModuleType("llama_cpp")
