@@ -263,6 +263,25 @@ def test_importance_weights_from_text(server, checkpoint, tmp_path):
     served.write_bytes(weighted)
     ours, theirs = gguf.GGUFReader(served), gguf.GGUFReader(local)
     assert [bytes(t.data.tobytes()) for t in ours.tensors] == [bytes(t.data.tobytes()) for t in theirs.tensors]
-    gptq = {"weights": {"method": "gptq", "bits": 4, "granularity": "group", "group_size": 128, "dataset_id": dataset}}
-    refused = server.post("/v1/jobs", json={"model_id": model, "recipe": gptq})
-    assert refused.status_code == 422 and "text" in refused.json()["detail"]
+
+
+def test_gptq_from_text(server, checkpoint, tmp_path):
+    """GPTQ on layer inputs captured from uploaded text by the forward pass: on those inputs every
+    layer's output error is lower than round-to-nearest's (the report's calibration SQNRs), and the
+    job evaluates itself. (On this random-weight model the held-out KL divergence does not favour
+    GPTQ; a model with structure to find is left for later, see docs/MODELS.md.)"""
+    model = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+    calibration = server.post("/v1/datasets", data=(hf_checkpoints.ROOT / "docs" / "MODELS.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
+    held_out = server.post("/v1/datasets", data=(hf_checkpoints.ROOT / "README.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
+    weights = {"method": "gptq", "bits": 3, "granularity": "group", "group_size": 128, "dataset_id": calibration}
+    job = server.post("/v1/jobs", json={"model_id": model, "recipe": {"weights": weights, "evaluation": {"dataset_id": held_out, "chunks": 6, "context": 64}}})
+    assert job.status_code == 202, job.text
+    done = server.wait_job(job.json()["id"], timeout=300)
+    assert done["status"] == "succeeded", done
+    assert done["summary"]["evaluation"]["kl_divergence_mean"] > 0
+    report = server.get(f"/v1/jobs/{done['id']}/report").json()
+    layers = [t for t in report["tensors"] if "calibration" in t]
+    assert len(layers) == 14
+    for tensor in layers:
+        sqnr = tensor["calibration"]["output_sqnr_db"]
+        assert sqnr["weight_only"] > sqnr["weight_only_nearest"] + 2, (tensor["name"], sqnr)

@@ -1,16 +1,23 @@
+import Foundation
 import Int8Kernels
 import ModelFormats
 
 /// The calibration side of a run: opening and checking the dataset, static input scales in the
 /// artifact, and the evaluation in the report.
 extension Pipeline {
-    static func calibrationContext(_ source: SourceModel, recipe: Recipe, options: PipelineOptions) throws -> CalibrationContext? {
-        guard let path = options.calibrationDataset else {
+    static func calibrationContext(_ source: SourceModel, recipe: Recipe, options: PipelineOptions, scratch: String) throws -> CalibrationContext? {
+        guard var path = options.calibrationDataset else {
             if let id = recipe.datasetID {
                 throw PipelineError.unsupported("", "the recipe names dataset '\(id)' but no calibration dataset was given (quantctl: --dataset FILE)")
             }
             return nil
         }
+        if isText(path) {
+            // Text: layer inputs captured by the forward pass, read like an uploaded dataset; the
+            // file is unlinked at once (the dataset keeps its mapping).
+            path = try capturedInputs(source, text: path, options: options, scratch: scratch)
+        }
+        defer { if path != options.calibrationDataset { try? FileManager.default.removeItem(atPath: path) } }
         let dataset = try CalibrationDataset(path: path)
         let layers = try dataset.check(against: source)
         BLAS.setThreads(options.threads)

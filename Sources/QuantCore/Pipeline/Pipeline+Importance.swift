@@ -21,9 +21,9 @@ extension Pipeline {
             try checkImportanceMatrixFits(recipe)
             return try ImportanceMatrix(path: path)
         }
-        guard isText(path) else { return nil }
-        // Text: the reference forward pass of the input computes the matrix, as llama-imatrix would.
-        try checkImportanceMatrixFits(recipe, text: true)
+        // Text serves a recipe that reads samples through captured layer inputs (calibrationContext);
+        // for the others the reference forward pass computes the matrix, as llama-imatrix would.
+        guard isText(path), sampleUse(recipe) == nil else { return nil }
         guard let checkpoint = source.checkpoint, let tokenizerPath = checkpoint.path(of: "tokenizer.json") else {
             throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint with tokenizer.json")
         }
@@ -58,12 +58,10 @@ extension Pipeline {
 
     /// An importance matrix serves a recipe that reads no calibration samples; otherwise this throws
     /// what needs them.
-    public static func checkImportanceMatrixFits(_ recipe: Recipe, text: Bool = false) throws {
+    public static func checkImportanceMatrixFits(_ recipe: Recipe) throws {
         if let use = sampleUse(recipe) {
             throw CalibrationError.invalidDataset(
-                text
-                    ? "\(use) needs calibration samples (`<layer>.input` tensors); text gives importance weights for the GGUF block types only (capturing layer inputs from text is not implemented yet); give a safetensors dataset of layer inputs"
-                    : "\(use) needs calibration samples (`<layer>.input` tensors), but the dataset is a llama.cpp importance matrix, which only weights the GGUF block types' search; give a safetensors dataset of layer inputs")
+                "\(use) needs calibration samples (`<layer>.input` tensors), but the dataset is a llama.cpp importance matrix, which only weights the GGUF block types' search; give a safetensors dataset of layer inputs, or text")
         }
     }
 

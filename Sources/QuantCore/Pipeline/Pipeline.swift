@@ -71,7 +71,7 @@ public enum Pipeline {
         recipe = modelPlan.recipe
         var plans = modelPlan.tensors
         let importanceMatrix = try importanceMatrix(recipe: recipe, options: options, source: source, scratch: (output as NSString).deletingLastPathComponent)
-        let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options) : nil
+        let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options, scratch: (output as NSString).deletingLastPathComponent) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
         let writer: ArtifactWriter
         if let checkpoint = source.checkpoint, writesFolder(source, recipe: recipe) {

@@ -127,8 +127,7 @@ extension ServiceAPI {
         do {
             if ImportanceMatrix.recognizes(path: path) { return try Pipeline.checkImportanceMatrixFits(recipe) }
             if Pipeline.isText(path) {
-                // Text gives importance weights through the forward pass of the checkpoint.
-                try Pipeline.checkImportanceMatrixFits(recipe, text: true)
+                // Text gives importance weights or layer inputs through the forward pass of the checkpoint.
                 guard Checkpoint.isCheckpoint(path: modelPath) else {
                     throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint (config.json, tokenizer.json); upload the checkpoint folder")
                 }
