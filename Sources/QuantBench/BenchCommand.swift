@@ -7,7 +7,7 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self, PipelineCommand.self, CheckpointCommand.self, QueueCommand.self, GPTQCommand.self]
+        subcommands: [KernelsCommand.self, PipelineCommand.self, CheckpointCommand.self, EvaluateCommand.self, QueueCommand.self, GPTQCommand.self]
     )
 
     public init() {}
@@ -103,6 +103,37 @@ struct CheckpointCommand: ParsableCommand {
         let server = quantd ?? (here as NSString).appendingPathComponent("quantd")
         let uploadTo = FileManager.default.isExecutableFile(atPath: server) ? server : nil
         let text = try CheckpointBenchmark(directory: directory, quantctl: tool, layers: layers, repeats: repeats, quantd: uploadTo).run { step in
+            FileHandle.standardError.write(Data("  \(step)\n".utf8))
+        }
+        print(text, terminator: "")
+    }
+}
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "quantctl evaluate of a Llama-3.2-1B-shaped checkpoint against its Q4_K_M GGUF: time, peak RSS, GFLOPS against sgemm."
+    )
+
+    @Option(help: "Where to write the temporary checkpoint.")
+    var directory = FileManager.default.temporaryDirectory.path
+
+    @Option(help: "quantctl to run (default: next to this executable).")
+    var quantctl: String?
+
+    @Option(help: "Decoder layers (16 as in Llama-3.2-1B).")
+    var layers = 16
+
+    @Option(help: "Chunks of text.")
+    var chunks = 8
+
+    @Option(help: "Tokens per chunk.")
+    var context = 512
+
+    func run() throws {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
+        let text = try EvaluationBenchmark(directory: directory, quantctl: tool, layers: layers, chunks: chunks, context: context).run { step in
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")

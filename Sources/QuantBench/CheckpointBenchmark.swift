@@ -125,7 +125,7 @@ public struct CheckpointBenchmark {
         try write(tokenizer(), to: (directory as NSString).appendingPathComponent("tokenizer.json"))
     }
 
-    /// A byte-level BPE tokenizer.json of Llama 3's size: 128,000 tokens, 280,000 merges, 256 specials.
+    /// A byte-level BPE tokenizer.json of Llama 3's vocabulary size: 128,000 tokens (127,744 merges), 256 specials.
     func tokenizer() -> JSONValue {
         // GPT-2's byte-to-unicode table: printable bytes stand for themselves, the rest move up by 256.
         let alphabet: [String] = (0..<256).map { (byte: Int) -> String in
@@ -136,13 +136,17 @@ public struct CheckpointBenchmark {
             (item.element, JSONValue.integer(item.offset))
         }
         var merges: [JSONValue] = []
-        var id = 256
-        outer: for a in alphabet { for b in alphabet where id < 128_000 {
-            vocab.append((a + b + (id >= 65_536 ? "\u{2581}" : ""), .integer(id)))
-            id += 1
-            if id >= 128_000 { break outer }
-        } }
-        for i in 0..<280_000 { merges.append(.string(alphabet[i % 256] + " " + alphabet[(i / 256) % 256])) }
+        // Every pair of byte symbols, then pairs extended by one symbol, each made by one merge: a
+        // vocabulary a real BPE tokenizer (ours in quantctl evaluate) reads.
+        for pair in 0..<(256 * 256) {
+            vocab.append((alphabet[pair / 256] + alphabet[pair % 256], .integer(vocab.count)))
+            merges.append(.string(alphabet[pair / 256] + " " + alphabet[pair % 256]))
+        }
+        for k in 0..<(128_000 - vocab.count) {
+            let pair = alphabet[(k / 256) / 256] + alphabet[(k / 256) % 256]
+            vocab.append((pair + alphabet[k % 256], .integer(vocab.count)))
+            merges.append(.string(pair + " " + alphabet[k % 256]))
+        }
         let added: [JSONValue] = (128_000..<Self.vocabulary).map { id in
             .object(JSONObject([("id", .integer(id)), ("content", .string("<|reserved_special_token_\(id - 128_000)|>")), ("special", .bool(true))]))
         }
