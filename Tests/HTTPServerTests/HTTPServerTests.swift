@@ -122,6 +122,17 @@ struct HTTPServerTests {
         let long = try RawClient(port: server.port)
         long.send("GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\n\r\n")
         #expect(long.readResponse()?.status == 414)
+        // A request line longer than the whole head's limit, sent complete: still 414, not 431.
+        let longer = try RawClient(port: server.port)
+        longer.send("GET /" + String(repeating: "a", count: 600) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(longer.readResponse()?.status == 414)
+        // A TLS ClientHello on the plain-HTTP port gets a 400 that says so.
+        let tls = try RawClient(port: server.port)
+        tls.send([0x16, 0x03, 0x01, 0x00, 0x2F, 0x01, 0x00, 0x00, 0x2B, 0x03, 0x03] + [UInt8](repeating: 7, count: 40))
+        let answer = tls.readResponse()
+        #expect(answer?.status == 400)
+        let detail = String(decoding: answer?.body ?? [], as: UTF8.self)
+        #expect(detail.contains("plain HTTP"))
         let big = try RawClient(port: server.port)
         big.send("GET /hello HTTP/1.1\r\nX: " + String(repeating: "b", count: 500) + "\r\n\r\n")
         #expect(big.readResponse()?.status == 431)

@@ -157,11 +157,16 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
 
     private func parseHead() {
         let limits = server.limits
+        // A TLS ClientHello (a handshake record, 0x16 0x03 ...) on this plain-HTTP port: say so.
+        if input.count >= 2, input[0] == 0x16, input[1] == 0x03 {
+            return reject(HTTPError(400, "this port speaks plain HTTP, not TLS: use http:// (or put a TLS proxy in front)", type: "tls-on-plain-port"))
+        }
+        // A request line over the limit is 414 whether or not the rest of the head has arrived.
+        if !input.prefix(limits.maxRequestLine + 2).contains(0x0A) && input.count > limits.maxRequestLine {
+            return reject(HTTPError(414, "the request line is longer than \(limits.maxRequestLine) bytes"))
+        }
         guard let end = findHeadEnd() else {
-            // Not complete yet: enforce the limits on what has come so far.
-            if !input.prefix(limits.maxRequestLine + 2).contains(0x0A) && input.count > limits.maxRequestLine {
-                return reject(HTTPError(414, "the request line is longer than \(limits.maxRequestLine) bytes"))
-            }
+            // Not complete yet: enforce the limit on what has come so far.
             if input.count > limits.maxHeaderBytes {
                 return reject(HTTPError(431, "the request head is larger than \(limits.maxHeaderBytes) bytes"))
             }
