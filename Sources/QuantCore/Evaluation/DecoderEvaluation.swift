@@ -31,12 +31,21 @@ public struct DecoderEvaluation: Sendable {
         var baseNLL = 0.0, candidateNLL = 0.0, scored = 0, same = 0
         var divergences: [Double] = []
         let first = context / 2
-        for chunk in 0..<chunks {
-            if isCancelled?() == true { throw PipelineError.cancelled }
+        let windows = (0..<chunks).map { chunk -> [Int] in
             var window = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
             if let bos { window[0] = bos }
-            let baseLogits = try base.logits(window)
-            let candidateLogits = try candidate?.logits(window)
+            return window
+        }
+        // All chunks through each model layer by layer (each weight decoded once), then the heads
+        // chunk by chunk, one head in memory at a time.
+        let steps = (candidate == nil ? 1 : 2) * base.spec.layers + chunks
+        let baseHidden = try base.hiddenStates(windows, progress: { layer, _ in progress?(layer, steps) }, isCancelled: isCancelled)
+        let candidateHidden = try candidate?.hiddenStates(windows, progress: { layer, _ in progress?(base.spec.layers + layer, steps) }, isCancelled: isCancelled)
+        for chunk in 0..<chunks {
+            if isCancelled?() == true { throw PipelineError.cancelled }
+            let window = windows[chunk]
+            let baseLogits = BLAS.multiplyTransposed(baseHidden[chunk], try base.head())
+            let candidateLogits = try candidateHidden.map { BLAS.multiplyTransposed($0[chunk], try candidate!.head()) }
             for position in first..<(context - 1) {
                 let target = window[position + 1]
                 let p = logSoftmax(baseLogits, row: position)
@@ -50,7 +59,7 @@ public struct DecoderEvaluation: Sendable {
                 divergences.append(divergence)
                 if p.top == q.top { same += 1 }
             }
-            progress?(chunk + 1, chunks)
+            progress?(steps - chunks + chunk + 1, steps)
         }
         var result = DecoderEvaluation(chunks: chunks, context: context, tokensScored: scored, perplexity: exp(baseNLL / Double(scored)))
         if candidate != nil {

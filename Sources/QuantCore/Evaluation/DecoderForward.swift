@@ -3,33 +3,62 @@ import Foundation
 /// The reference forward pass of a decoder, in fp32 on OpenBLAS: embedding, then per layer RMSNorm,
 /// attention with RoPE and grouped key/value heads (biases and q/k norms where the model has them),
 /// RMSNorm and a SwiGLU feed-forward, then the final norm and the head (the embedding when tied).
-/// Weights are read one layer at a time from any model the dequantizer reads, so memory holds one
-/// layer plus the activations.
+/// Several sequences go through one layer at a time, so each weight is read and dequantized once
+/// for all of them, and memory holds one layer's weights plus the activations.
 public struct DecoderForward {
     public let spec: DecoderSpec
     let weights: Dequantizer.Tensors
     /// Called with each linear layer's weight name and its input (importance matrices from text).
     public var inputObserver: ((String, Matrix) -> Void)?
+    /// The current layer's weights, decoded once for every sequence.
+    private let layerCache = LayerCache()
+
+    final class LayerCache {
+        var active = false
+        var entries: [String: (shape: [Int], values: [Float])] = [:]
+    }
 
     public init(spec: DecoderSpec, weights: Dequantizer.Tensors) {
         self.spec = spec
         self.weights = weights
     }
 
-    /// Logits, one row of the vocabulary per token.
+    /// Logits of one sequence, one row of the vocabulary per token.
     public func logits(_ tokens: [Int]) throws -> Matrix {
-        let n = tokens.count
-        let embedding = try matrix(spec.embeddingName)
-        var x = Matrix(zeros: n, spec.hidden)
-        for (row, token) in tokens.enumerated() {
-            guard token >= 0, token < embedding.rows else { throw EvaluationError("token id \(token) is outside the vocabulary of \(embedding.rows)") }
-            for col in 0..<spec.hidden { x[row, col] = embedding[token, col] }
-        }
-        for layer in 0..<spec.layers { try block(layer, &x) }
-        try normalize(&x, spec.finalNormName)
-        let head = try optionalMatrix(spec.headName) ?? embedding
-        return BLAS.multiplyTransposed(x, head)
+        BLAS.multiplyTransposed(try hiddenStates([tokens])[0], try head())
     }
+
+    /// The final-normed hidden states of each sequence (tokens x hidden), layer by layer over all of them.
+    public func hiddenStates(_ sequences: [[Int]], progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil) throws -> [Matrix] {
+        var xs: [Matrix] = []
+        do {
+            let embedding = try matrix(spec.embeddingName)
+            for tokens in sequences {
+                var x = Matrix(zeros: tokens.count, spec.hidden)
+                for (row, token) in tokens.enumerated() {
+                    guard token >= 0, token < embedding.rows else { throw EvaluationError("token id \(token) is outside the vocabulary of \(embedding.rows)") }
+                    for col in 0..<spec.hidden { x[row, col] = embedding[token, col] }
+                }
+                xs.append(x)
+            }
+        }
+        layerCache.active = true
+        defer {
+            layerCache.active = false
+            layerCache.entries.removeAll()
+        }
+        for layer in 0..<spec.layers {
+            if isCancelled?() == true { throw PipelineError.cancelled }
+            layerCache.entries.removeAll()
+            for index in xs.indices { try block(layer, &xs[index]) }
+            progress?(layer + 1, spec.layers)
+        }
+        for index in xs.indices { try normalize(&xs[index], spec.finalNormName) }
+        return xs
+    }
+
+    /// The output head (the embedding when tied), vocabulary x hidden.
+    public func head() throws -> Matrix { try optionalMatrix(spec.headName) ?? matrix(spec.embeddingName) }
 
     private func block(_ layer: Int, _ x: inout Matrix) throws {
         var h = x
@@ -139,8 +168,17 @@ public struct DecoderForward {
         return out
     }
 
+    /// A weight's values: from the layer cache while layers run, else decoded now.
+    private func values(_ name: String) throws -> (shape: [Int], values: [Float])? {
+        guard layerCache.active else { return try weights.values(name) }
+        if let cached = layerCache.entries[name] { return cached }
+        let loaded = try weights.values(name)
+        if let loaded { layerCache.entries[name] = loaded }
+        return loaded
+    }
+
     private func optionalMatrix(_ name: String) throws -> Matrix? {
-        guard let (shape, values) = try weights.values(name) else { return nil }
+        guard let (shape, values) = try values(name) else { return nil }
         let cols = shape.last ?? 1
         return Matrix(rows: values.count / Swift.max(cols, 1), cols: cols, values: values)
     }
@@ -150,5 +188,5 @@ public struct DecoderForward {
         return m
     }
 
-    private func vector(_ name: String) throws -> [Float]? { try weights.values(name)?.values }
+    private func vector(_ name: String) throws -> [Float]? { try values(name)?.values }
 }
