@@ -43,14 +43,13 @@ struct EvaluateCommand: ParsableCommand {
             do {
                 let tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json"))
                 if try Self.isEncoder(original) { return try evaluateEncoder(tokenizer, text: String(decoding: data, as: UTF8.self)) }
-                // As llama-perplexity: the whole text tokenized with its special tokens (BOS first).
-                let tokens = tokenizer.encode(String(decoding: data, as: UTF8.self), addSpecialTokens: true)
+                let chunked = try TextChunks(text: String(decoding: data, as: UTF8.self), tokenizer: tokenizer, context: context, maxChunks: chunks)
                 let base = try DecoderForward.open(original)
                 let candidate = try quantized.map { try DecoderForward.open($0) }
                 let bar = ProgressBar(enabled: isatty(2) == 1 && !json)
-                result = try DecoderEvaluation.run(
-                    tokens: tokens, context: context, maxChunks: chunks, bos: Pipeline.bos(tokenizer), base: base, candidate: candidate
-                ) { done, total in bar.draw(fraction: Double(done) / Double(total), detail: "chunk \(done) of \(total)") }
+                result = try DecoderEvaluation.run(chunked, base: base, candidate: candidate) { done, total in
+                    bar.draw(fraction: Double(done) / Double(total), detail: "step \(done) of \(total)")
+                }
                 bar.finish()
             } catch let error as EvaluationError {
                 throw CLIFailure(kind: .user, message: error.message)

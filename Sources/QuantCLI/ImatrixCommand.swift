@@ -42,10 +42,10 @@ struct ImatrixCommand: ParsableCommand {
                 let tokenizer = try Tokenizer(path: self.tokenizer ?? (model as NSString).appendingPathComponent("tokenizer.json"))
                 let dataset = try TextDataset(path: text)
                 let bar = ProgressBar(enabled: isatty(2) == 1)
-                let collector = try ImportanceCollector.collect(
-                    DecoderForward.open(model), tokens: tokenizer.encode(dataset.joined, addSpecialTokens: true), context: context, maxChunks: chunks,
-                    bos: Pipeline.bos(tokenizer)
-                ) { done, total in bar.draw(fraction: Double(done) / Double(total), detail: "chunk \(done) of \(total)") }
+                let chunked = try TextChunks(text: dataset.joined, tokenizer: tokenizer, context: context, maxChunks: chunks)
+                let collector = try ImportanceCollector.collect(DecoderForward.open(model), text: chunked) { done, total in
+                    bar.draw(fraction: Double(done) / Double(total), detail: "chunk \(done) of \(total)")
+                }
                 bar.finish()
                 try collector.write(to: output, datasets: [(text as NSString).lastPathComponent])
                 print("wrote \(output): \(collector.means.count) weights from \(collector.chunks) chunks of \(context) tokens")

@@ -17,25 +17,14 @@ public struct DecoderEvaluation: Sendable {
     public var p99KL: Double?
     public var top1Agreement: Double?
 
-    /// `tokens`: the whole text; `bos`: the id put at each chunk's start, when the tokenizer adds one.
     public static func run(
-        tokens: [Int], context: Int, maxChunks: Int? = nil, bos: Int?, base: DecoderForward, candidate: DecoderForward?,
+        _ text: TextChunks, base: DecoderForward, candidate: DecoderForward?,
         progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
     ) throws -> DecoderEvaluation {
-        guard context >= 4 else { throw EvaluationError("context must be at least 4 tokens") }
-        let available = tokens.count / context
-        let chunks = Swift.min(available, maxChunks ?? available)
-        guard chunks > 0 else {
-            throw EvaluationError("the text has \(tokens.count) tokens; one chunk needs \(context): give more text or a smaller context")
-        }
+        let context = text.context, chunks = text.count, windows = text.windows
         var baseNLL = 0.0, candidateNLL = 0.0, scored = 0, same = 0
         var divergences: [Double] = []
         let first = context / 2
-        let windows = (0..<chunks).map { chunk -> [Int] in
-            var window = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
-            if let bos { window[0] = bos }
-            return window
-        }
         // All chunks through each model layer by layer (each weight decoded once), then the heads
         // chunk by chunk, one head in memory at a time.
         let steps = (candidate == nil ? 1 : 2) * base.spec.layers + chunks

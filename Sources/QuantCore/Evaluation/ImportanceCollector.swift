@@ -16,21 +16,14 @@ public final class ImportanceCollector {
     init(context: Int) { self.context = context }
 
     /// Runs `forward` over the text's chunks and collects every block weight's inputs.
-    public static func collect(
-        _ forward: DecoderForward, tokens: [Int], context: Int, maxChunks: Int? = nil, bos: Int?, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> ImportanceCollector {
-        let collector = ImportanceCollector(context: context)
-        let available = tokens.count / context
-        let chunks = Swift.min(available, maxChunks ?? available)
-        guard chunks > 0 else { throw EvaluationError("the text has \(tokens.count) tokens; one chunk needs \(context): give more text or a smaller context") }
+    public static func collect(_ forward: DecoderForward, text: TextChunks, progress: ((Int, Int) -> Void)? = nil) throws -> ImportanceCollector {
+        let collector = ImportanceCollector(context: text.context)
         var observed = forward
         observed.inputObserver = { name, input in collector.add(name, input) }
-        for chunk in 0..<chunks {
-            var window = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
-            if let bos { window[0] = bos }
-            _ = try observed.logits(window)
+        for window in text.windows {
+            _ = try observed.hiddenStates([window])
             collector.chunks += 1
-            progress?(chunk + 1, chunks)
+            progress?(collector.chunks, text.count)
         }
         return collector
     }

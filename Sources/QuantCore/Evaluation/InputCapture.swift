@@ -12,12 +12,10 @@ enum InputCapture {
     /// Runs `forward` over the text in chunks of `context` tokens (BOS first) and writes the dataset
     /// to `path`.
     static func capture(
-        _ forward: DecoderForward, tokens: [Int], context: Int, bos: Int?, samplesPerLayer: Int = defaultSamplesPerLayer, to path: String
+        _ forward: DecoderForward, text: TextChunks, samplesPerLayer: Int = defaultSamplesPerLayer, to path: String
     ) throws {
-        let chunks = tokens.count / context
-        guard chunks > 0 else { throw EvaluationError("the text has \(tokens.count) tokens; one chunk needs \(context): give more text or a smaller context") }
         // Every stride-th token of the whole text is kept, so the samples cover all chunks.
-        let stride = Swift.max(1, chunks * context / samplesPerLayer)
+        let stride = Swift.max(1, text.count * text.context / samplesPerLayer)
         var rows: [String: [Float]] = [:]
         var widths: [String: Int] = [:]
         var order: [String] = []
@@ -35,11 +33,9 @@ enum InputCapture {
                 rows[layer]! += input.values[(row * input.cols)..<((row + 1) * input.cols)]
             }
         }
-        for chunk in 0..<chunks {
-            var window = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
-            if let bos { window[0] = bos }
-            offset = chunk * context
-            _ = try observed.logits(window)
+        for (chunk, window) in text.windows.enumerated() {
+            offset = chunk * text.context
+            _ = try observed.hiddenStates([window])
         }
         let specs = order.map { TensorSpec(name: $0 + CalibrationDataset.inputSuffix, dtype: .f32, shape: [rows[$0]!.count / widths[$0]!, widths[$0]!]) }
         let writer = try SafetensorsWriter(path: path, tensors: specs)
@@ -58,9 +54,8 @@ extension Pipeline {
         let file = (scratch as NSString).appendingPathComponent("inputs-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).safetensors")
         do {
             let tokenizer = try Tokenizer(path: tokenizerPath)
-            try InputCapture.capture(
-                DecoderForward.open(checkpoint.directory), tokens: tokenizer.encode(try TextDataset(path: path).joined, addSpecialTokens: true),
-                context: options.importanceContext, bos: bos(tokenizer), to: file)
+            let text = try TextChunks(text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
+            try InputCapture.capture(DecoderForward.open(checkpoint.directory), text: text, to: file)
         } catch let error as EvaluationError {
             try? FileManager.default.removeItem(atPath: file)
             throw CalibrationError.invalidDataset("layer inputs from text: \(error.message)")

@@ -29,6 +29,13 @@ public struct TextDataset: Sendable {
         guard texts.contains(where: { !$0.isEmpty }) else { throw EvaluationError("the dataset holds no text") }
     }
 
+    /// A stored dataset read as text, when it is text: nil for safetensors, GGUF and llama.cpp
+    /// importance matrices.
+    public static func stored(at path: String) -> TextDataset? {
+        if ImportanceMatrix.recognizes(path: path) || (try? ModelFile.open(path: path)) != nil { return nil }
+        return try? TextDataset(path: path)
+    }
+
     /// All texts as one (decoders read it as a stream of tokens).
     public var joined: String { texts.joined(separator: "\n\n") }
 
@@ -66,10 +73,8 @@ public enum ModelEvaluation {
                 candidate: EncoderForward(weights: Dequantizer.Tensors(path: candidate)), progress: progress
             ).json
         }
-        // As llama-perplexity: the whole text tokenized with its special tokens (BOS first).
-        let tokens = tokenizer.encode(dataset.joined, addSpecialTokens: true)
         return try DecoderEvaluation.run(
-            tokens: tokens, context: spec.context, maxChunks: spec.chunks, bos: Pipeline.bos(tokenizer), base: DecoderForward.open(original),
+            TextChunks(text: dataset.joined, tokenizer: tokenizer, context: spec.context, maxChunks: spec.chunks), base: DecoderForward.open(original),
             candidate: DecoderForward.open(candidate), progress: progress, isCancelled: isCancelled
         ).json
     }

@@ -31,10 +31,8 @@ extension Pipeline {
         defer { try? FileManager.default.removeItem(atPath: file) }
         do {
             let tokenizer = try Tokenizer(path: tokenizerPath)
-            let text = try TextDataset(path: path)
-            let collector = try ImportanceCollector.collect(
-                DecoderForward.open(checkpoint.directory), tokens: tokenizer.encode(text.joined, addSpecialTokens: true),
-                context: options.importanceContext, bos: Self.bos(tokenizer))
+            let text = try TextChunks(text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
+            let collector = try ImportanceCollector.collect(DecoderForward.open(checkpoint.directory), text: text)
             try collector.write(to: file, datasets: [options.calibrationDatasetName ?? (path as NSString).lastPathComponent])
         } catch let error as EvaluationError {
             throw CalibrationError.invalidDataset("importance weights from text: \(error.message)")
@@ -45,16 +43,7 @@ extension Pipeline {
     }
 
     /// A text dataset (plain or JSON Lines), not a model-format file.
-    public static func isText(_ path: String) -> Bool {
-        (try? ModelFile.open(path: path)) == nil && (try? TextDataset(path: path)) != nil
-    }
-
-    /// The BOS id the tokenizer puts first, if it adds one.
-    public static func bos(_ tokenizer: Tokenizer) -> Int? {
-        let plain = tokenizer.encode("a", addSpecialTokens: false), special = tokenizer.encode("a", addSpecialTokens: true)
-        guard special.count > plain.count, Array(special.dropFirst(special.count - plain.count)) == plain else { return nil }
-        return special.first
-    }
+    public static func isText(_ path: String) -> Bool { TextDataset.stored(at: path) != nil }
 
     /// An importance matrix serves a recipe that reads no calibration samples; otherwise this throws
     /// what needs them.

@@ -45,7 +45,7 @@ extension ServiceAPI {
         router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
             var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
-            if let text = Self.textDataset(dataset.blobPath) {
+            if let text = TextDataset.stored(at: dataset.blobPath) {
                 view["text"] = .object(JSONObject([("format", .string(text.isJSONLines ? "jsonl" : "plain")), ("texts", .integer(text.texts.count))]))
             } else if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
                 view["importance_matrix"] = .object(matrix.summary)
@@ -82,12 +82,6 @@ extension ServiceAPI {
         }
     }
 
-    /// A stored dataset read as text, when it is one (neither safetensors, GGUF nor an importance matrix).
-    static func textDataset(_ path: String) -> TextDataset? {
-        if ImportanceMatrix.recognizes(path: path) || (try? ModelFile.open(path: path)) != nil { return nil }
-        return try? TextDataset(path: path)
-    }
-
     /// An evaluation needs a text dataset of the tenant's and a checkpoint whose architecture the
     /// reference forward pass runs: each is a 422 before the job is queued.
     static func checkEvaluation(_ spec: EvaluationSpec, modelPath: String, scope: TenantScope) throws {
@@ -95,7 +89,7 @@ extension ServiceAPI {
         guard let dataset = try? scope.dataset(spec.datasetID) else {
             throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not one of your datasets: upload text with POST /v1/datasets", type: "invalid-recipe", extensions: field)
         }
-        guard textDataset(dataset.blobPath) != nil else {
+        guard TextDataset.stored(at: dataset.blobPath) != nil else {
             throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not text: upload it as text/plain or application/jsonl", type: "invalid-recipe", extensions: field)
         }
         let architecture = Checkpoint.isCheckpoint(path: modelPath) ? (try? Checkpoint(directory: modelPath))?.config?["architectures"]?.arrayValue?.first?.stringValue : nil
