@@ -91,8 +91,12 @@ def train_sentencepiece(vocab_size=600):
 
 
 def make_checkpoint(directory, kind, hidden=256, layers=2, heads=4, kv_heads=2, intermediate=512, shards=2, seed=0,
-                    dtype="bfloat16"):
-    """Writes a checkpoint directory (config.json, tokenizer files, safetensors shards and index)."""
+                    dtype="bfloat16", outliers=0):
+    """Writes a checkpoint directory (config.json, tokenizer files, safetensors shards and index).
+
+    outliers > 0 gives that many hidden channels norm weights 10-20x the others, so their
+    activations dominate every layer's input, as in trained LLMs (Dettmers et al., LLM.int8()):
+    the structure activation-aware methods (AWQ, GPTQ) find and round-to-nearest ignores."""
     spec = ARCHITECTURES[kind]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -148,6 +152,11 @@ def make_checkpoint(directory, kind, hidden=256, layers=2, heads=4, kv_heads=2, 
         tensors[p + "mlp.up_proj.weight"] = w(intermediate, hidden)
         tensors[p + "mlp.down_proj.weight"] = w(hidden, intermediate)
     tensors["model.norm.weight"] = (1 + 0.1 * rng.standard_normal(hidden)).astype(np.float32)
+    if outliers:
+        channels = rng.choice(hidden, outliers, replace=False)
+        for i in range(layers):
+            for norm in ("input_layernorm", "post_attention_layernorm"):
+                tensors[f"model.layers.{i}.{norm}.weight"][channels] *= rng.uniform(10, 20, outliers).astype(np.float32)
     if not spec["tied"]:
         tensors["lm_head.weight"] = w(vocab, hidden)
     if dtype == "bfloat16":

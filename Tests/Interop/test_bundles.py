@@ -269,7 +269,7 @@ def test_gptq_from_text(server, checkpoint, tmp_path):
     """GPTQ on layer inputs captured from uploaded text by the forward pass: on those inputs every
     layer's output error is lower than round-to-nearest's (the report's calibration SQNRs), and the
     job evaluates itself. (On this random-weight model the held-out KL divergence does not favour
-    GPTQ; a model with structure to find is left for later, see docs/MODELS.md.)"""
+    GPTQ; Tests/Interop/test_awq.py measures it on a model with structure to find.)"""
     model = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
     calibration = server.post("/v1/datasets", data=(hf_checkpoints.ROOT / "docs" / "MODELS.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
     held_out = server.post("/v1/datasets", data=(hf_checkpoints.ROOT / "README.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
@@ -285,3 +285,33 @@ def test_gptq_from_text(server, checkpoint, tmp_path):
     for tensor in layers:
         sqnr = tensor["calibration"]["output_sqnr_db"]
         assert sqnr["weight_only"] > sqnr["weight_only_nearest"] + 2, (tensor["name"], sqnr)
+
+
+def test_awq_from_text(server, checkpoint, tmp_path):
+    """recipe.awq with an uploaded text dataset: the job searches the scales on layer inputs captured
+    by the forward pass and writes the same tensors as quantctl quantize --dataset TEXT; a
+    single-file model is refused before the job is queued, saying why."""
+    model = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+    text = (hf_checkpoints.ROOT / "docs" / "MODELS.md").read_bytes()
+    dataset = server.post("/v1/datasets", data=text, headers={"Content-Type": "text/plain"}).json()["id"]
+    recipe = {"weights": {"method": "gguf", "type": "Q4_0"}, "output": {"format": "gguf"}, "awq": {"dataset_id": dataset}}
+    job = server.post("/v1/jobs", json={"model_id": model, "recipe": recipe})
+    assert job.status_code == 202, job.text
+    done = server.wait_job(job.json()["id"], timeout=300)
+    assert done["status"] == "succeeded", done
+    assert done["summary"]["calibration"]["method"] == "awq", done["summary"]
+    served = server.get(f"/v1/jobs/{done['id']}/artifact").content
+    (tmp_path / "text.txt").write_bytes(text)
+    (tmp_path / "recipe.json").write_text(json.dumps(dict(recipe, awq={"dataset_id": "text"})))
+    local = tmp_path / "local.gguf"
+    result = subprocess.run([str(BIN / "quantctl"), "quantize", str(checkpoint), "-o", str(local), "--recipe", str(tmp_path / "recipe.json"),
+                             "--dataset", str(tmp_path / "text.txt")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    import gguf
+    (tmp_path / "served.gguf").write_bytes(served)
+    ours, theirs = gguf.GGUFReader(tmp_path / "served.gguf"), gguf.GGUFReader(local)
+    assert [bytes(t.data.tobytes()) for t in ours.tensors] == [bytes(t.data.tobytes()) for t in theirs.tensors]
+
+    single = server.post("/v1/models", files=[("file", ("m.safetensors", files_of(checkpoint)["model-00001-of-00002.safetensors"]))]).json()["id"]
+    refused = server.post("/v1/jobs", json={"model_id": single, "recipe": recipe})
+    assert refused.status_code == 422 and "Hugging Face checkpoints" in refused.json()["detail"], refused.text

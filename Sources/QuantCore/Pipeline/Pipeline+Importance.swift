@@ -56,6 +56,7 @@ extension Pipeline {
 
     /// What in a recipe reads calibration samples themselves, not just importance weights.
     static func sampleUse(_ recipe: Recipe) -> String? {
+        if recipe.awq != nil { return "AWQ" }
         if recipe.activations?.datasetID != nil { return "static activation scales" }
         if recipe.mixedPrecision?.datasetID != nil { return "mixed precision's output error" }
         for spec in [recipe.weights] + recipe.overrides.map(\.weights) {

@@ -17,12 +17,8 @@ extension Pipeline {
             if !type.takesImportance { gguf.datasetID = nil }  // Q8_0 and F16 take no importance
             mixOverrides.append(Recipe.Override(match: Glob(exactly: tensor.name), weights: .gguf(gguf)))
         }
-        var resolved = Recipe(
-            preset: recipe.preset, weights: recipe.weights, targets: recipe.targets, ignore: recipe.ignore,
-            overrides: mixOverrides + recipe.overrides, output: recipe.output, nonFinite: recipe.nonFinite, json: recipe.json,
-            mixedPrecision: recipe.mixedPrecision, activations: recipe.activations, datasetID: recipe.datasetID)
-        resolved.maxShardBytes = recipe.maxShardBytes
-        resolved.evaluation = recipe.evaluation
+        var resolved = recipe
+        resolved.overrides = mixOverrides + recipe.overrides
         return resolved
     }
 

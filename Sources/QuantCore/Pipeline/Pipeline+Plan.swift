@@ -34,6 +34,7 @@ extension Pipeline {
             recipe = resolveMix(recipe, mix, tensors: tensors, shape: conversion.map { ModelShape($0) } ?? ModelShape(source))
         }
         let plans = try tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.sourceName ?? $0.name]) }
+        if recipe.awq != nil { _ = try awqGroups(source, plans: plans) }
         return ModelPlan(recipe: recipe, tensors: plans, conversion: conversion)
     }
 }

@@ -70,8 +70,10 @@ public enum Pipeline {
         let modelPlan = try plan(source, recipe: recipe, keep: notes, name: options.modelName)
         recipe = modelPlan.recipe
         var plans = modelPlan.tensors
-        let importanceMatrix = try importanceMatrix(recipe: recipe, options: options, source: source, scratch: (output as NSString).deletingLastPathComponent)
-        let calibration = importanceMatrix == nil ? try calibrationContext(source, recipe: recipe, options: options, scratch: (output as NSString).deletingLastPathComponent) : nil
+        let scratch = (output as NSString).deletingLastPathComponent
+        let importanceMatrix = try importanceMatrix(recipe: recipe, options: options, source: source, scratch: scratch)
+        let awq = try applyAWQ(&plans, source: source, recipe: recipe, options: options, scratch: scratch)
+        let calibration = importanceMatrix == nil && awq == nil ? try calibrationContext(source, recipe: recipe, options: options, scratch: scratch) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
         let writer: ArtifactWriter
         if let checkpoint = source.checkpoint, writesFolder(source, recipe: recipe) {
@@ -115,6 +117,7 @@ public enum Pipeline {
                 tensorReport.scheme = selection?.choices.first { $0.tensor == plan.source.name }?.candidate
                 if let input = plan.inputQuantization { try writeInputQuantization(input, plan: plan, into: writer) }
                 if let calibration { annotate(&tensorReport, plan: plan, calibration: calibration) }
+                if let result = awq?.tensors[plan.source.name] { tensorReport.calibration = result }
                 if importanceMatrix != nil { annotateImportance(&tensorReport, plan: plan, entry: processor.importanceEntries[plan.source.name]) }
                 report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
@@ -126,7 +129,7 @@ public enum Pipeline {
             writer.abort()
             throw error
         }
-        report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) }
+        report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) } ?? awq?.summary
             ?? importanceMatrix.map { importanceSummary($0, used: processor.importanceEntries.count) }
         report.fileBytesOut = outputBytes(output)
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

@@ -26,6 +26,8 @@ public struct SourceTensor: Sendable {
     public internal(set) var permuteHeads: Int? = nil
     /// The conversion stores it as F32 whatever the recipe (norms, biases, 1-D tensors).
     public internal(set) var keepF32 = false
+    /// Factors applied as values are read (AWQ's folded scales).
+    public internal(set) var scaling: ElementScaling? = nil
 
     init(name: String, shape: [Int], storage: Storage, byteRange: Range<Int>, shard: Int = 0) {
         self.name = name
@@ -59,6 +61,26 @@ public struct SourceTensor: Sendable {
         case .safetensors(let dtype): dtype.rawValue
         case .gguf(let type): type.name
         case .generated: "F32"
+        }
+    }
+}
+
+/// Factors a tensor's values are multiplied by as they are read: each value times its column's
+/// factor and divided by its row's (a 1-D tensor's elements are its rows). AWQ folds its scales
+/// this way: the weights that read a scaled input channel take the factor, the norm or linear
+/// layer that produces the channel gives it back.
+public struct ElementScaling: Sendable, Equatable {
+    public var columns: [Float]?
+    public var rows: [Float]?
+
+    func apply(to values: UnsafeMutableBufferPointer<Float>, elements: Range<Int>, shape: [Int]) {
+        let rowCount = Swift.max(shape.first ?? 1, 1)
+        let cols = Swift.max(1, shape.reduce(1, *) / rowCount)
+        for (index, element) in elements.enumerated() {
+            var value = values[index]
+            if let columns { value *= columns[element % cols] }
+            if let rows { value /= rows[element / cols] }
+            values[index] = value
         }
     }
 }
@@ -154,6 +176,11 @@ public final class SourceModel: Sendable {
     /// other dtypes are decoded from the mapping. Safe to call from several threads at once for
     /// different ranges.
     public func read(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
+        try readUnscaled(tensor, range, into: out, kernels: kernels)
+        if let scaling = tensor.scaling { scaling.apply(to: UnsafeMutableBufferPointer(rebasing: out[0..<range.count]), elements: range, shape: tensor.shape) }
+    }
+
+    private func readUnscaled(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
         guard out.count >= range.count else {
             throw PipelineError.unsupported(tensor.name, "internal: \(range.count) values read into a buffer of \(out.count)")
         }

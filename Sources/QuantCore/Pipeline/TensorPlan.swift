@@ -35,7 +35,7 @@ public struct TensorPlan: Sendable {
         public let byteCount: Int
     }
 
-    public let source: SourceTensor
+    public internal(set) var source: SourceTensor
     public let action: Action
     /// The tensors written for it, in order (static input scales last).
     public internal(set) var outputs: [Output]

@@ -31,7 +31,7 @@ public struct Recipe: Sendable {
     /// Nil: the default (floating tensors of rank >= 2).
     public let targets: [Glob]?
     public let ignore: [Glob]
-    public let overrides: [Override]
+    public internal(set) var overrides: [Override]
     public let output: OutputFormat
     public let nonFinite: NonFinitePolicy
     /// The resolved recipe as JSON, for reports and artifact metadata.
@@ -47,6 +47,8 @@ public struct Recipe: Sendable {
     public var maxShardBytes: Int? = nil
     /// What the job measures after quantizing, on a text dataset (`evaluation`).
     public var evaluation: EvaluationSpec? = nil
+    /// Activation-aware scales searched and folded before quantizing (`awq`).
+    public var awq: AWQSpec? = nil
 
     /// The weight spec for a tensor: the last matching override wins.
     public func weights(for name: String) -> WeightSpec {
@@ -64,7 +66,7 @@ public struct Recipe: Sendable {
 
     // MARK: - Parsing
 
-    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations", "evaluation"]
+    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations", "evaluation", "awq"]
 
     /// Parses recipe JSON text (duplicate keys rejected).
     public static func parse(_ text: String) throws -> Recipe {
@@ -164,14 +166,19 @@ public struct Recipe: Sendable {
         }
         let evaluation = try (object["evaluation"] ?? base["evaluation"]).map(EvaluationSpec.parse)
         if let evaluation { resolved["evaluation"] = evaluation.json }
-        let datasetID = try singleDataset(
-            weights: [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }, activations: activations,
-            mixedPrecision: mixed?.datasetID)
+        let awq = try (object["awq"] ?? base["awq"]).map(AWQSpec.parse)
+        let namedWeights = [("weights", weights)] + overrides.enumerated().map { ("overrides[\($0)].weights", $1.weights) }
+        if let awq {
+            try checkAWQCombination(weights: namedWeights, activations: activations, mixedPrecision: mixed != nil)
+            resolved["awq"] = awq.json
+        }
+        let datasetID = try singleDataset(weights: namedWeights, activations: activations, mixedPrecision: mixed?.datasetID, awq: awq?.datasetID)
         var recipe = Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
             nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
         recipe.maxShardBytes = maxShardBytes
         recipe.evaluation = evaluation
+        recipe.awq = awq
         return recipe
     }
 
@@ -189,9 +196,22 @@ public struct Recipe: Sendable {
         throw RecipeError(field, "must be a positive number of bytes or a size such as \"5GB\" or \"500MB\", got \(value.serialized)")
     }
 
+    /// AWQ rescales layer inputs, so nothing else may read the unscaled inputs: GPTQ, AdaRound,
+    /// importance weights, static activation scales and mixed precision's output error.
+    static func checkAWQCombination(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: Bool) throws {
+        if let other = weights.first(where: { $0.spec.calibrationDatasetID != nil }) {
+            throw RecipeError("\(other.path).dataset_id", "awq cannot be combined with a calibrated weight method (GPTQ, AdaRound, importance weights): they read the layer inputs AWQ rescales; use one of them")
+        }
+        if activations?.datasetID != nil {
+            throw RecipeError("activations", "awq cannot be combined with static activation scales: they are measured on the inputs AWQ rescales")
+        }
+        if mixedPrecision { throw RecipeError("mixed_precision", "awq cannot be combined with mixed precision") }
+    }
+
     /// A job reads one calibration dataset: every dataset_id of the recipe must be the same.
-    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: String?) throws -> String? {
+    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: String?, awq: String? = nil) throws -> String? {
         var named: [(path: String, id: String)] = weights.compactMap { entry in entry.spec.calibrationDatasetID.map { (entry.path, $0) } }
+        if let id = awq { named.append(("awq", id)) }
         if let id = activations?.datasetID { named.append(("activations", id)) }
         if let id = mixedPrecision { named.append(("mixed_precision", id)) }
         guard let first = named.first else { return nil }
@@ -270,6 +290,7 @@ extension Recipe {
             json: .object(resolved), mixedPrecision: mixedPrecision, activations: activations, datasetID: datasetID ?? id)
         recipe.maxShardBytes = maxShardBytes
         recipe.evaluation = evaluation
+        recipe.awq = awq
         return recipe
     }
 }
