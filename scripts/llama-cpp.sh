@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds llama.cpp from the pinned llama-cpp-python source package (which vendors llama.cpp and its
 # ctypes bindings) once per version, in a cache outside the clone, and prints the directory that
-# holds `python/llama_cpp` (the bindings), `lib/` (libllama.so and ggml) and `bin/llama-imatrix`.
+# holds `python/llama_cpp` (the bindings), `lib/` (libllama.so and ggml) and `bin/` (llama-imatrix, llama-perplexity).
 # The interop tests load our GGUFs with it. CI on the same machine reuses the build; a new machine
-# builds it (~4-6 min on 2 cores: the library and the one tool the tests run).
+# builds it (~5-7 min on 2 cores: the library and the two tools the tests run).
 #   scripts/llama-cpp.sh            -> prints the directory
 set -euo pipefail
 
 VERSION=0.3.36
 CACHE_ROOT="${QS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quantservice}"
 # The suffix names what is built: a change of targets gets a build of its own.
-DIR="$CACHE_ROOT/llama-cpp-python-$VERSION-imatrix"
+DIR="$CACHE_ROOT/llama-cpp-python-$VERSION-tools"
 PYTHON="${PYTHON:-python3}"
 
 if [ -f "$DIR/.built" ]; then echo "$DIR"; exit 0; fi
@@ -39,12 +39,12 @@ cmake -S "$src/vendor/llama.cpp" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DB
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
   -DLLAMA_BUILD_SERVER=OFF -DGGML_OPENMP=OFF -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON '-DCMAKE_INSTALL_RPATH=$ORIGIN/../lib' \
   >"$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log" >&2; exit 1; }
-cmake --build "$work/build" -j"$(nproc)" --target llama llama-imatrix >>"$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log" >&2; exit 1; }
+cmake --build "$work/build" -j"$(nproc)" --target llama llama-imatrix llama-perplexity >>"$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log" >&2; exit 1; }
 
 rm -rf "$DIR.partial" && mkdir -p "$DIR.partial/python" "$DIR.partial/lib" "$DIR.partial/bin"
 cp -a "$src/llama_cpp" "$DIR.partial/python/"
 cp -a "$work"/build/bin/lib*.so* "$DIR.partial/lib/"
-cp -a "$work/build/bin/llama-imatrix" "$DIR.partial/bin/"
+cp -a "$work/build/bin/llama-imatrix" "$work/build/bin/llama-perplexity" "$DIR.partial/bin/"
 cp -a "$src/vendor/llama.cpp/gguf-py" "$DIR.partial/gguf-py"
 touch "$DIR.partial/.built"
 rm -rf "$DIR" && mv "$DIR.partial" "$DIR"

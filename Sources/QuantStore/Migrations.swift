@@ -129,6 +129,54 @@ enum Migrations {
                 );
                 """)
         }
+        // Jobs of kind 'evaluate' (a CHECK constraint changes only by rebuilding the table; GRDB turns
+        // foreign keys off for the copy and checks them all before committing), and the stage the
+        // progress counts: quantizing (bytes), evaluating (layer passes and chunks) or training (epochs).
+        migrator.registerMigration("2026-12-06-evaluate-jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs_rebuilt (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    model_id TEXT NOT NULL REFERENCES models(id),
+                    name TEXT,
+                    recipe TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at DOUBLE,
+                    not_before DOUBLE NOT NULL,
+                    progress_done INTEGER,
+                    progress_total INTEGER,
+                    cancel_requested BOOLEAN NOT NULL DEFAULT 0,
+                    error_code TEXT,
+                    error_message TEXT,
+                    created_at DOUBLE NOT NULL,
+                    started_at DOUBLE,
+                    finished_at DOUBLE,
+                    updated_at DOUBLE NOT NULL,
+                    idempotency_key TEXT,
+                    request_hash TEXT,
+                    artifact_path TEXT,
+                    artifact_size INTEGER,
+                    artifact_sha256 TEXT,
+                    summary TEXT,
+                    expires_at DOUBLE,
+                    dataset_id TEXT REFERENCES datasets(id) ON DELETE SET NULL,
+                    kind TEXT NOT NULL DEFAULT 'quantize' CHECK (kind IN ('quantize', 'qat', 'evaluate')),
+                    training TEXT,
+                    progress_stage TEXT
+                );
+                INSERT INTO jobs_rebuilt SELECT *, NULL FROM jobs;
+                DROP TABLE jobs;
+                ALTER TABLE jobs_rebuilt RENAME TO jobs;
+                CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+                CREATE INDEX jobs_queue ON jobs(state, not_before);
+                CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
+                CREATE INDEX jobs_model ON jobs(model_id, state);
+                CREATE INDEX jobs_dataset ON jobs(dataset_id, state);
+                """)
+        }
         return migrator
     }
 }

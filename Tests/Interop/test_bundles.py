@@ -315,3 +315,78 @@ def test_awq_from_text(server, checkpoint, tmp_path):
     single = server.post("/v1/models", files=[("file", ("m.safetensors", files_of(checkpoint)["model-00001-of-00002.safetensors"]))]).json()["id"]
     refused = server.post("/v1/jobs", json={"model_id": single, "recipe": recipe})
     assert refused.status_code == 422 and "Hugging Face checkpoints" in refused.json()["detail"], refused.text
+
+
+def test_an_evaluate_job_compares_two_models(server, checkpoint, tmp_path):
+    """kind evaluate: the original checkpoint against a finished job's artifact or another model on
+    uploaded text; the numbers equal quantctl evaluate's, there is no artifact, /metrics counts the
+    evaluation; what cannot be evaluated is a 422 naming the field."""
+    original = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+    text = (hf_checkpoints.ROOT / "docs" / "MODELS.md").read_bytes()
+    dataset = server.post("/v1/datasets", data=text, headers={"Content-Type": "text/plain"}).json()["id"]
+    quantized = server.post("/v1/jobs", json={"model_id": original, "recipe": {"preset": "q4_k_m"}}).json()["id"]
+    assert server.wait_job(quantized, timeout=120)["status"] == "succeeded"
+    evaluation = {"dataset_id": dataset, "chunks": 3, "context": 64}
+    job = server.post("/v1/jobs", json={"kind": "evaluate", "model_id": original, "candidate": {"job_id": quantized}, "evaluation": evaluation})
+    assert job.status_code == 202, job.text
+    assert job.json()["kind"] == "evaluate"
+    done = server.wait_job(job.json()["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    result = done["summary"]["evaluation"]
+    assert done["summary"]["candidate"] == {"job_id": quantized}
+    gguf = tmp_path / "q.gguf"
+    gguf.write_bytes(server.get(f"/v1/jobs/{quantized}/artifact").content)
+    (tmp_path / "text.txt").write_bytes(text)
+    local = subprocess.run([str(BIN / "quantctl"), "evaluate", str(checkpoint), "--quantized", str(gguf), "--text", str(tmp_path / "text.txt"),
+                            "--context", "64", "--chunks", "3", "--json"], capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout) == result
+    assert server.get(f"/v1/jobs/{done['id']}/report").json()["evaluation"] == result
+    missing = server.get(f"/v1/jobs/{done['id']}/artifact")
+    assert missing.status_code == 404 and missing.json()["type"].endswith("no-artifact")
+
+    # The same file uploaded as a model gives the same numbers.
+    as_model = server.post("/v1/models", files=[("file", ("q.gguf", gguf.read_bytes()))]).json()["id"]
+    again = server.post("/v1/jobs", json={"kind": "evaluate", "model_id": original, "candidate": {"model_id": as_model}, "evaluation": evaluation})
+    assert server.wait_job(again.json()["id"], timeout=120)["summary"]["evaluation"] == result
+    metrics = server.get("/metrics").text
+    decoders = next(line for line in metrics.splitlines() if line.startswith('quantd_evaluations_total{model="decoder"}'))
+    assert int(decoders.split()[-1]) >= 2
+    assert "quantd_evaluation_kl_divergence_bucket" in metrics
+
+    folder = server.post("/v1/jobs", json={"model_id": original, "recipe": {"preset": "int8"}}).json()["id"]
+    assert server.wait_job(folder, timeout=120)["status"] == "succeeded"
+    for body, field in [
+        ({"candidate": {"job_id": "job_missing"}}, "candidate"),
+        ({"candidate": {"job_id": folder}}, "candidate"),
+        ({"candidate": {"model": as_model}}, "candidate"),
+        ({"candidate": {"model_id": as_model}, "evaluation": {"dataset_id": dataset, "chunks": 0}}, "chunks"),
+        ({"candidate": {"model_id": as_model}, "recipe": {}}, "recipe"),
+    ]:
+        request = {"kind": "evaluate", "model_id": original, "evaluation": evaluation, **body}
+        refused = server.post("/v1/jobs", json=request)
+        assert refused.status_code == 422 and field in refused.json()["detail"] + refused.json().get("field", ""), (body, refused.text)
+
+
+def test_progress_counts_evaluation_steps_and_cancel_stops_it(checkpoint, tmp_path):
+    """While a job evaluates, its progress says so and counts steps; a cancel request then stops it
+    mid-evaluation (a server that sleeps after each step, so there is time to watch)."""
+    slow = Quantd(env={"QUANTD_TEST_CHUNK_DELAY_MS": "400"})
+    try:
+        original = upload_tar(slow, tar_of(files_of(checkpoint))).json()["id"]
+        dataset = slow.post("/v1/datasets", data=(hf_checkpoints.ROOT / "README.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
+        job = slow.post("/v1/jobs", json={"kind": "evaluate", "model_id": original, "candidate": {"model_id": original},
+                                          "evaluation": {"dataset_id": dataset, "chunks": 8, "context": 64}}).json()["id"]
+        import time
+        deadline = time.time() + 60
+        progress = {}
+        while time.time() < deadline:
+            progress = slow.get(f"/v1/jobs/{job}").json()["progress"]
+            if progress.get("stage") == "evaluating" and progress["done"] >= 1:
+                break
+            time.sleep(0.1)
+        assert progress.get("stage") == "evaluating" and progress["total"] == 2 * 2 + 8, progress  # two models' 2 layers, 8 chunks
+        assert slow.post(f"/v1/jobs/{job}/cancel").status_code in (200, 202)
+        assert slow.wait_job(job, timeout=60)["status"] == "cancelled"
+    finally:
+        slow.stop()

@@ -12,7 +12,7 @@ public struct EvaluationSpec: Equatable, Sendable {
 
     static let fields = ["dataset_id", "chunks", "context"]
 
-    static func parse(_ value: JSONValue) throws -> EvaluationSpec {
+    public static func parse(_ value: JSONValue) throws -> EvaluationSpec {
         guard let object = value.objectValue else {
             throw RecipeError("evaluation", "must be {\"dataset_id\": ..., \"chunks\": 8, \"context\": 512}, got \(value.serialized)")
         }

@@ -46,6 +46,7 @@ public final class HTTPMetrics: Sendable {
         out += histogram("quantd_job_duration_seconds", "Duration of finished job attempts.", ServiceCounters.durationBuckets, durations.counts, durations.sum)
         out += "# HELP quantd_bytes_in_total Bytes uploaded.\n# TYPE quantd_bytes_in_total counter\nquantd_bytes_in_total \(counters.bytesIn)\n"
         out += "# HELP quantd_bytes_out_total Bytes of artifacts written and served.\n# TYPE quantd_bytes_out_total counter\nquantd_bytes_out_total \(counters.bytesOut)\n"
+        out += counters.evaluations.render(histogram: histogram)
         return out
     }
 

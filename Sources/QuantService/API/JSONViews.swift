@@ -129,6 +129,10 @@ enum JSONViews {
         out.integer(total)
         out.key("fraction")
         out.fragment(fraction(done: done, total: total, finished: j.state == .succeeded))
+        if let stage = j.progressStage, j.state == .running {
+            out.key("stage")
+            out.string(stage)
+        }
         out.endObject()
         // Stored recipes and summaries are JSON this service serialized: embed them as they are.
         out.key("recipe")

@@ -11,7 +11,7 @@ extension ServiceAPI {
     static func trainingRequest(_ object: JSONObject, recipe: Recipe) throws -> TrainingSpec? {
         let kind = object["kind"]?.stringValue ?? "quantize"
         guard ["quantize", "qat"].contains(kind), object["kind"].map({ $0.stringValue != nil }) ?? true else {
-            throw HTTPError(422, "kind must be \"quantize\" or \"qat\"", type: "invalid-request", extensions: [("field", "\"kind\"")])
+            throw HTTPError(422, "kind must be \"quantize\", \"qat\" or \"evaluate\"", type: "invalid-request", extensions: [("field", "\"kind\"")])
         }
         guard kind == "qat" else {
             if object["training"] != nil {

@@ -169,6 +169,7 @@ public final class ServiceAPI: Sendable {
             } catch let error as FormatError {
                 throw HTTPError(400, "the body is not valid JSON: \(error.message)", type: "invalid-json")
             }
+            if object["kind"]?.stringValue == "evaluate" { return try submitEvaluation(object, scope: scope, request: request, bytes: bytes) }
             for key in object.keys where !["model_id", "recipe", "name", "kind", "training"].contains(key) {
                 throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name, kind, training)", type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
             }
@@ -254,6 +255,7 @@ public final class ServiceAPI: Sendable {
         router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope(request).job(id) }
+            guard job.kind != "evaluate" else { throw HTTPError(404, "job \(id) is an evaluation: its result is the summary's and report's evaluation, with no artifact", type: "no-artifact") }
             guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
             guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired") }
             let ext = (path as NSString).pathExtension

@@ -77,6 +77,7 @@ struct JobRunner {
 
     func execute(_ claim: Claim, flags: StopFlags) throws -> CompletedJob {
         let job = claim.job
+        if job.kind == "evaluate" { return try executeEvaluation(claim, flags: flags) }
         let recipe = try Recipe.parse(job.recipe)
         if let free = Durability.freeBytes(data.artifacts), free < claim.model.size + settings.diskHeadroomBytes {
             throw JobFailure(code: "disk_full", message: "only \(free) bytes free under \(data.artifacts); the job needs about \(claim.model.size + settings.diskHeadroomBytes)", transient: true)
@@ -87,8 +88,7 @@ struct JobRunner {
         let writesFolder = claim.model.format == "checkpoint" && recipe.output.isSafetensors && job.kind != "qat"
         let artifact = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")")
         let output = writesFolder ? artifact + ".folder" : artifact
-        let lastWrite = Mutex<Double>(0)
-        let store = store, settings = settings
+        let settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
         options.modelName = claim.model.name
         options.hashArtifact = true
@@ -98,16 +98,10 @@ struct JobRunner {
             options.calibrationDatasetName = dataset.name
         }
         options.isCancelled = { flags.shouldStop }
+        let reportProgress = progressWriter(claim, flags: flags)
         options.progress = { progress in
             if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
-            let now = Date().timeIntervalSince1970
-            let due = lastWrite.withLock { last -> Bool in
-                guard now - last >= settings.progressInterval else { return false }
-                last = now
-                return true
-            }
-            guard due else { return }
-            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(progress.bytesDone), total: Int64(progress.bytesTotal)))
+            reportProgress(progress.bytesDone, progress.bytesTotal, "quantizing")
         }
         var report: Report
         var epochs: [EpochMetricRecord] = []
@@ -117,7 +111,7 @@ struct JobRunner {
                 (report, epochs) = try train(claim, recipe: recipe, output: output, options: options, flags: flags)
             } else {
                 report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
-                if let evaluation = recipe.evaluation { report.evaluation = try evaluate(claim, evaluation, artifact: output, flags: flags) }
+                if let evaluation = recipe.evaluation { report.evaluation = try evaluate(claim, evaluation, candidate: output, flags: flags) }
             }
             if writesFolder {
                 packed = try FolderArchive.pack(folder: output, to: artifact)
@@ -146,20 +140,70 @@ struct JobRunner {
         return completed
     }
 
-    /// The recipe's evaluation of the artifact against the original, on its text dataset; a dataset
-    /// or model it cannot read is a permanent failure that says why.
-    func evaluate(_ claim: Claim, _ spec: EvaluationSpec, artifact: String, flags: StopFlags) throws -> JSONValue {
+    /// Writes a running attempt's progress at most every `progressInterval` (and whenever the stage
+    /// changes); what the write learns (a cancel request, a lost lease) goes into `flags`.
+    func progressWriter(_ claim: Claim, flags: StopFlags) -> @Sendable (Int, Int, String) -> Void {
+        let last = Mutex<(time: Double, stage: String)>((0, ""))
+        let store = store, settings = settings, job = claim.job
+        return { done, total, stage in
+            let now = Date().timeIntervalSince1970
+            let due = last.withLock { last -> Bool in
+                guard now - last.time >= settings.progressInterval || stage != last.stage else { return false }
+                last = (now, stage)
+                return true
+            }
+            guard due else { return }
+            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(done), total: Int64(total), stage: stage))
+        }
+    }
+
+    /// An evaluation of `candidate` against the job's model, on its text dataset; a dataset or model
+    /// it cannot read is a permanent failure that says why. Progress counts layer passes and chunks.
+    func evaluate(_ claim: Claim, _ spec: EvaluationSpec, candidate: String, flags: StopFlags) throws -> JSONValue {
         let record: DatasetRecord
         do { record = try store.scope(claim.job.tenantId).dataset(spec.datasetID) } catch {
             throw JobFailure(code: "dataset_missing", message: "the evaluation dataset \(spec.datasetID) was deleted before the job ran", transient: false)
         }
+        let reportProgress = progressWriter(claim, flags: flags)
+        let settings = settings
         do {
-            return try ModelEvaluation.run(
-                original: claim.model.blobPath, candidate: artifact, dataset: TextDataset(path: record.blobPath), spec: spec,
+            let result = try ModelEvaluation.run(
+                original: claim.model.blobPath, candidate: candidate, dataset: TextDataset(path: record.blobPath), spec: spec,
+                progress: { done, total in
+                    if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
+                    reportProgress(done, total, "evaluating")
+                },
                 isCancelled: { flags.shouldStop })
+            counters.evaluations.record(result)
+            return result
         } catch let error as EvaluationError {
             throw JobFailure(code: "evaluation_failed", message: error.message, transient: false)
+        } catch let error as FormatError {
+            throw JobFailure(code: "evaluation_failed", message: "the candidate cannot be read: \(error)", transient: false)
         }
+    }
+
+    /// A job of kind "evaluate": no artifact, the evaluation in the summary.
+    func executeEvaluation(_ claim: Claim, flags: StopFlags) throws -> CompletedJob {
+        let request = try EvaluationJob.stored(claim.job.recipe)
+        let scope = store.scope(claim.job.tenantId)
+        let candidate: String
+        switch request.candidate {
+        case .model(let id):
+            guard let model = try? scope.model(id) else {
+                throw JobFailure(code: "candidate_missing", message: "the candidate model \(id) was deleted before the job ran", transient: false)
+            }
+            candidate = model.blobPath
+        case .job(let id):
+            guard let path = (try? scope.job(id))?.artifactPath else {
+                throw JobFailure(code: "candidate_missing", message: "the candidate job \(id) has no artifact any more (deleted or expired)", transient: false)
+            }
+            candidate = path
+        }
+        let evaluation = try evaluate(claim, request.evaluation, candidate: candidate, flags: flags)
+        let candidateJSON = request.json.objectValue?["candidate"] ?? .null
+        let summary = JSONValue.object(JSONObject([("evaluation", evaluation), ("candidate", candidateJSON)])).serialized
+        return CompletedJob(artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: summary, tensors: [], expiresAt: nil)
     }
 
     /// The job's dataset, or a permanent failure saying it was deleted.
@@ -184,7 +228,7 @@ struct JobRunner {
         let store = store
         let result = try QAT.run(model: claim.model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: spec, output: output, options: options) { epoch in
             if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
-            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs)))
+            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs), stage: "training"))
         }
         let epochs = result.epochs.map {
             EpochMetricRecord(jobId: job.id, epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy, seconds: $0.seconds)
@@ -233,10 +277,10 @@ struct JobRunner {
             case .succeeded(let result):
                 do {
                     try store.complete(job: job.id, attempt: job.attempt, result: result)
-                    counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize)
+                    counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize ?? 0)
                 } catch {
                     // A stale attempt (the job moved on without us): its artifact must not linger.
-                    try? FileManager.default.removeItem(atPath: result.artifactPath)
+                    if let path = result.artifactPath { try? FileManager.default.removeItem(atPath: path) }
                     throw error
                 }
             case .failed(let code, let message, let transient):

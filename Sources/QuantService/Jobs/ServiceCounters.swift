@@ -17,6 +17,8 @@ public final class ServiceCounters: Sendable {
     }
 
     private let values = Mutex(Values())
+    /// What finished evaluations measured.
+    let evaluations = EvaluationCounters()
 
     public init() {}
 

@@ -20,9 +20,10 @@ public enum LeaseStatus: Sendable, Equatable {
 
 /// The finished job's artifact and report, committed in one transaction.
 public struct CompletedJob: Sendable {
-    public var artifactPath: String
-    public var artifactSize: Int64
-    public var artifactSha256: String
+    /// Nil for jobs that write no artifact (evaluations).
+    public var artifactPath: String?
+    public var artifactSize: Int64?
+    public var artifactSha256: String?
     public var summary: String
     public var tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)]
     public var expiresAt: Double?
@@ -30,7 +31,7 @@ public struct CompletedJob: Sendable {
     public var epochs: [EpochMetricRecord] = []
 
     public init(
-        artifactPath: String, artifactSize: Int64, artifactSha256: String, summary: String,
+        artifactPath: String?, artifactSize: Int64?, artifactSha256: String?, summary: String,
         tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)], expiresAt: Double?
     ) {
         self.artifactPath = artifactPath
@@ -68,6 +69,7 @@ extension Store {
             job.updatedAt = now
             job.progressDone = nil
             job.progressTotal = nil
+            job.progressStage = nil
             try job.update(db)
             try db.execute(sql: "UPDATE tenants SET last_claimed_at = ? WHERE id = ?", arguments: [now, job.tenantId])
             try Store.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
@@ -100,11 +102,11 @@ extension Store {
     /// Records progress and answers, in the same transaction, whether a cancel was requested: the
     /// worker hears of a cancel at its next progress report (about every half second) instead of
     /// at its next lease renewal (a third of the lease). `.lost` when the attempt is stale.
-    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64) throws -> LeaseStatus {
+    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String? = nil) throws -> LeaseStatus {
         try immediate { db in
             try db.execute(
-                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
-                arguments: [done, total, clock(), id, attempt])
+                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
+                arguments: [done, total, stage, clock(), id, attempt])
             guard db.changesCount == 1 else { return .lost }
             let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
             return cancel ? .cancelRequested : .held

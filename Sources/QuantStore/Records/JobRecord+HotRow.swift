@@ -50,6 +50,7 @@ extension JobRecord {
         datasetId = row.text(next())
         kind = try required(row.text(next()), .kind)
         training = row.text(next())
+        progressStage = row.text(next())
         guard Int(column - firstColumn) == CodingKeys.allCases.count else {
             throw StoreError.invalid("job row decoding read \(column) of \(CodingKeys.allCases.count) columns")
         }

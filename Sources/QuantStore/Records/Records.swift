@@ -86,10 +86,12 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var expiresAt: Double?
     /// The calibration dataset the recipe names, if any (for QAT: the training data).
     public var datasetId: String?
-    /// "quantize" or "qat".
+    /// "quantize", "qat" or "evaluate".
     public var kind: String = "quantize"
     /// QAT: the training request (JSON).
     public var training: String? = nil
+    /// What the progress counts: "quantizing" (bytes), "evaluating" (steps) or "training" (epochs).
+    public var progressStage: String? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
@@ -99,6 +101,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         case finishedAt = "finished_at", updatedAt = "updated_at", idempotencyKey = "idempotency_key"
         case requestHash = "request_hash", artifactPath = "artifact_path", artifactSize = "artifact_size"
         case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at", datasetId = "dataset_id", kind, training
+        case progressStage = "progress_stage"
     }
 }
 
