@@ -9,8 +9,11 @@ set -euo pipefail
 
 VERSION=0.3.36
 CACHE_ROOT="${QS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quantservice}"
-# The suffix names what is built: a change of targets gets a build of its own.
-DIR="$CACHE_ROOT/llama-cpp-python-$VERSION-tools"
+# The suffix names what is built and for which CPU (llama.cpp compiles for the host's instruction
+# set): a change of targets, or a cache carried to a machine without AVX-512, gets a build of its own.
+ISA=avx2
+if grep -q '\bavx512f\b' /proc/cpuinfo 2>/dev/null; then ISA=avx512; fi
+DIR="$CACHE_ROOT/llama-cpp-python-$VERSION-tools-$ISA"
 PYTHON="${PYTHON:-python3}"
 
 if [ -f "$DIR/.built" ]; then echo "$DIR"; exit 0; fi
