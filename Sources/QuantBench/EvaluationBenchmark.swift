@@ -42,9 +42,12 @@ public struct EvaluationBenchmark {
         let (seconds, rss) = try runner.timed([
             quantctl, "evaluate", checkpoint, "--quantized", gguf, "--text", text, "--context", String(context), "--chunks", String(chunks),
         ])
-        // Matrix products per forward pass: 2 x tokens x (weights of the blocks + the head), the
-        // embedding counted once as the tied head.
-        let flops = 2.0 * Double(chunks) * 2.0 * Double(context) * Double(parameters)
+        // Matrix products per forward pass: 2 x tokens x weights of the blocks, plus 2 x scored
+        // tokens x the head (the tied embedding): like llama-perplexity, only each chunk's second
+        // half needs logits.
+        let head = shapes.first { $0.0 == "model.embed_tokens.weight" }.map { $0.1.reduce(1, *) } ?? 0
+        let scored = context - 1 - context / 2
+        let flops = 2.0 * 2.0 * Double(chunks) * (Double(context) * Double(parameters - head) + Double(scored) * Double(head))
         progress("OpenBLAS sgemm on a layer's shapes")
         let sgemm = try sgemmGFLOPS()
         let gflops = flops / seconds / 1e9

@@ -17,6 +17,11 @@ public struct Matrix: Sendable, Equatable {
         self.init(rows: rows, cols: cols, values: [Float](repeating: 0, count: rows * cols))
     }
 
+    /// A copy of rows `range`.
+    public func rows(_ range: Range<Int>) -> Matrix {
+        Matrix(rows: range.count, cols: cols, values: Array(values[(range.lowerBound * cols)..<(range.upperBound * cols)]))
+    }
+
     public subscript(row: Int, col: Int) -> Float {
         get { values[row * cols + col] }
         set { values[row * cols + col] = newValue }

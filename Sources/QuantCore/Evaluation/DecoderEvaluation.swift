@@ -30,21 +30,23 @@ public struct DecoderEvaluation: Sendable {
         let steps = (candidate == nil ? 1 : 2) * base.spec.layers + chunks
         let baseHidden = try base.hiddenStates(windows, progress: { layer, _ in progress?(layer, steps) }, isCancelled: isCancelled)
         let candidateHidden = try candidate?.hiddenStates(windows, progress: { layer, _ in progress?(base.spec.layers + layer, steps) }, isCancelled: isCancelled)
+        // Only the scored positions need logits (as llama-perplexity asks llama.cpp for them).
+        let scoredRows = first..<(context - 1)
         for chunk in 0..<chunks {
             if isCancelled?() == true { throw PipelineError.cancelled }
             let window = windows[chunk]
-            let baseLogits = BLAS.multiplyTransposed(baseHidden[chunk], try base.head())
-            let candidateLogits = try candidateHidden.map { BLAS.multiplyTransposed($0[chunk], try candidate!.head()) }
-            for position in first..<(context - 1) {
+            let baseLogits = BLAS.multiplyTransposed(baseHidden[chunk].rows(scoredRows), try base.head())
+            let candidateLogits = try candidateHidden.map { BLAS.multiplyTransposed($0[chunk].rows(scoredRows), try candidate!.head()) }
+            for position in scoredRows {
                 let target = window[position + 1]
-                let p = logSoftmax(baseLogits, row: position)
+                let p = logSoftmax(baseLogits, row: position - first)
                 baseNLL -= p.values[target]
                 scored += 1
                 guard let candidateLogits else { continue }
-                let q = logSoftmax(candidateLogits, row: position)
+                let q = logSoftmax(candidateLogits, row: position - first)
                 candidateNLL -= q.values[target]
                 var divergence = 0.0
-                for i in 0..<p.values.count where p.values[i] > -16 { divergence += exp(p.values[i]) * (p.values[i] - q.values[i]) }
+                for i in 0..<p.values.count where p.values[i] > -16 { divergence += p.probabilities[i] * (p.values[i] - q.values[i]) }
                 divergences.append(divergence)
                 if p.top == q.top { same += 1 }
             }
@@ -61,18 +63,28 @@ public struct DecoderEvaluation: Sendable {
         return result
     }
 
-    /// Log-probabilities of one row (in double), and its most likely token.
-    static func logSoftmax(_ logits: Matrix, row: Int) -> (values: [Double], top: Int) {
-        let start = row * logits.cols
+    /// Log-probabilities and probabilities of one row (in double), and its most likely token.
+    static func logSoftmax(_ logits: Matrix, row: Int) -> (values: [Double], probabilities: [Double], top: Int) {
+        let start = row * logits.cols, count = logits.cols
         var largest = -Double.infinity, top = 0
-        for i in 0..<logits.cols where Double(logits.values[start + i]) > largest {
+        for i in 0..<count where Double(logits.values[start + i]) > largest {
             largest = Double(logits.values[start + i])
             top = i
         }
+        var probabilities = [Double](repeating: 0, count: count)
         var total = 0.0
-        for i in 0..<logits.cols { total += exp(Double(logits.values[start + i]) - largest) }
-        let shift = largest + log(total)
-        return ((0..<logits.cols).map { Double(logits.values[start + $0]) - shift }, top)
+        for i in 0..<count {
+            let e = exp(Double(logits.values[start + i]) - largest)
+            probabilities[i] = e
+            total += e
+        }
+        let shift = largest + log(total), inverse = 1 / total
+        var values = [Double](repeating: 0, count: count)
+        for i in 0..<count {
+            values[i] = Double(logits.values[start + i]) - shift
+            probabilities[i] *= inverse
+        }
+        return (values, probabilities, top)
     }
 
     /// The report's `evaluation` object.

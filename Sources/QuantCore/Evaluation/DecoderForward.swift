@@ -116,11 +116,19 @@ public struct DecoderForward {
     /// RoPE at positions 0..<n over each head's dimensions, in the model's pair layout.
     private func rotate(_ m: inout Matrix) {
         let d = spec.headDim, half = d / 2
+        // One angle per (position, pair), shared by every head.
+        var cosines = [Float](repeating: 0, count: m.rows * half), sines = cosines
+        for row in 0..<m.rows {
+            for i in 0..<half {
+                let angle = Float(row) * spec.ropeFrequencies[i]
+                cosines[row * half + i] = cos(angle)
+                sines[row * half + i] = sin(angle)
+            }
+        }
         for row in 0..<m.rows {
             for base in stride(from: 0, to: m.cols, by: d) {
                 for i in 0..<half {
-                    let angle = Float(row) * spec.ropeFrequencies[i]
-                    let (c, s) = (cos(angle), sin(angle))
+                    let (c, s) = (cosines[row * half + i], sines[row * half + i])
                     let (a, b) = spec.interleavedRope ? (base + 2 * i, base + 2 * i + 1) : (base + i, base + i + half)
                     let (x0, x1) = (m[row, a], m[row, b])
                     m[row, a] = x0 * c - x1 * s
