@@ -473,6 +473,8 @@ extension Dequantizer {
                 shape = t.shape
             }
             let collector = FloatCollector()
+            // Reserved whole: growing it chunk by chunk would copy and fault in the pages again and again.
+            collector.values.reserveCapacity(shape.reduce(1, *))
             try Dequantizer.write(item, source: source, writer: collector, kernels: kernels, scratch: scratch)
             if case .blocks(let t, _) = item { source.release(t, elements: 0..<t.elementCount) }
             return (shape, collector.values)
