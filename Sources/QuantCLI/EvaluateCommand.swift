@@ -37,7 +37,6 @@ struct EvaluateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        AllocatorTuning.reuseFreedMemory()
         try reportingFailures {
             guard let data = FileManager.default.contents(atPath: text) else { throw CLIFailure(kind: .user, message: "cannot read \(text)") }
             let result: DecoderEvaluation

@@ -37,7 +37,6 @@ struct ImatrixCommand: ParsableCommand {
     var chunks: Int?
 
     func run() throws {
-        AllocatorTuning.reuseFreedMemory()
         try reportingFailures {
             do {
                 let tokenizer = try Tokenizer(path: self.tokenizer ?? (model as NSString).appendingPathComponent("tokenizer.json"))

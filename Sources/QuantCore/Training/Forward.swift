@@ -132,9 +132,9 @@ struct Optimizer {
         second = first
     }
 
-    mutating func step(_ network: inout FeedForwardNetwork, _ gradients: [(w: Matrix, b: [Float])]) {
+    /// One update with learning rate `rate` (the schedule's value for this step).
+    mutating func step(_ network: inout FeedForwardNetwork, _ gradients: [(w: Matrix, b: [Float])], rate: Float) {
         step += 1
-        let rate = Float(spec.learningRate)
         let c1 = 1 - pow(0.9, Float(step)), c2 = 1 - pow(0.999, Float(step))
         func update(_ value: inout Float, _ g: Float, _ m: inout Float, _ v: inout Float) {
             switch spec.optimizer {

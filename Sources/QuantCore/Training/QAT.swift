@@ -88,6 +88,8 @@ public enum QAT {
 
         var optimizer = Optimizer(spec: training, network: network)
         var epochs: [EpochRecord] = []
+        let stepsPerEpoch = (train.count + training.batchSize - 1) / training.batchSize
+        var best: (epoch: Int, network: FeedForwardNetwork, accuracy: Double?, loss: Double)?
         let trainStart = DispatchTime.now().uptimeNanoseconds
         for epoch in 1...training.epochs {
             let epochStart = DispatchTime.now().uptimeNanoseconds
@@ -100,7 +102,8 @@ public enum QAT {
                 let pass = Forward(network: network, weights: quantized.values, x: TrainingData.rows(data.x, batch), quantization: quantization, ranges: &inputRanges, training: true)
                 let (loss, gradients) = pass.backward(data: data, batch: batch, passes: quantized.passes)
                 lossSum += loss * Double(batch.count)
-                optimizer.step(&network, gradients)
+                let rate = Float(training.learningRate(step: optimizer.step, stepsPerEpoch: stepsPerEpoch))
+                optimizer.step(&network, gradients, rate: rate)
                 start += training.batchSize
                 // A cancel (or a lost lease) stops within a batch, not at the end of a long epoch.
                 if options.isCancelled?() == true { throw PipelineError.cancelled }
@@ -110,9 +113,14 @@ public enum QAT {
                 epoch: epoch, trainLoss: lossSum / Double(Swift.max(train.count, 1)), validationLoss: result.loss, validationAccuracy: result.accuracy,
                 seconds: Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9)
             epochs.append(record)
+            if best.map({ Self.isBetter(result, than: ($0.accuracy, $0.loss)) }) ?? true {
+                best = (epoch, network, result.accuracy, result.loss)
+            }
             try onEpoch(record)
         }
         let trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - trainStart) / 1e9
+        if training.keepBest, let best { network = best.network }
+        let exportedEpoch = training.keepBest ? best?.epoch ?? training.epochs : training.epochs
         let final = try evaluate(network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
 
         // Export: the trained masters through the pipeline (which quantizes them exactly as the
@@ -137,10 +145,18 @@ public enum QAT {
         report.training = .object(JSONObject([
             ("spec", training.json), ("activation", .string(network.activation.rawValue)), ("loss", .string(network.loss.rawValue)),
             ("train_samples", .integer(train.count)), ("validation_samples", .integer(validation.count)),
+            ("best_epoch", .integer(best?.epoch ?? training.epochs)), ("exported_epoch", .integer(exportedEpoch)),
             ("seconds", Report.number(trainingSeconds)), ("evaluation", evaluation.json), ("epochs", .array(epochs.map(\.json))),
         ]))
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return Result(report: report, epochs: epochs, evaluation: evaluation, trainingSeconds: trainingSeconds)
+    }
+
+    /// Higher validation accuracy wins (lower loss on a tie, or for mse); an equal result keeps the
+    /// earlier epoch.
+    static func isBetter(_ result: (loss: Double, accuracy: Double?), than other: (accuracy: Double?, loss: Double)) -> Bool {
+        if let accuracy = result.accuracy, let previous = other.accuracy, accuracy != previous { return accuracy > previous }
+        return result.loss < other.loss
     }
 
     /// Loss and accuracy on `rows`, with quantized weights and activations when `quantization` is given.

@@ -1,14 +1,17 @@
+import Foundation
 import ModelFormats
 
 /// `"training"` of a QAT job: `{"dataset_id", "epochs", "batch_size", "learning_rate", "optimizer":
-/// "sgd" | "adam", "seed", "validation_split"}`, plus `activation` and `loss` when the model's
-/// metadata does not name them.
+/// "sgd" | "adam", "seed", "validation_split"}`, the learning-rate `schedule` ("cosine", the default,
+/// "step" or "constant") with `warmup_epochs`, `keep_best`, plus `activation` and `loss` when the
+/// model's metadata does not name them.
 public struct TrainingSpec: Equatable, Sendable {
     public enum Optimizer: String, Sendable, CaseIterable { case sgd, adam }
     public enum Activation: String, Sendable, CaseIterable { case relu, gelu }
     public enum Loss: String, Sendable, CaseIterable {
         case softmaxCrossEntropy = "softmax_cross_entropy", mse
     }
+    public enum Schedule: String, Sendable, CaseIterable { case cosine, step, constant }
 
     public var datasetID: String
     public var epochs = 20
@@ -19,8 +22,38 @@ public struct TrainingSpec: Equatable, Sendable {
     public var validationSplit = 0.2
     public var activation: Activation? = nil
     public var loss: Loss? = nil
+    /// The learning rate over training: cosine decay to zero, steps of x`stepGamma` every
+    /// `stepEpochs`, or constant; after a linear warm-up over `warmupEpochs`.
+    public var schedule = Schedule.cosine
+    public var warmupEpochs = 0
+    public var stepEpochs: Int? = nil
+    public var stepGamma = 0.1
+    /// Export the epoch with the best validation accuracy (least loss for mse), not the last.
+    public var keepBest = true
 
-    public static let fields = ["dataset_id", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "validation_split", "activation", "loss"]
+    public static let fields = [
+        "dataset_id", "epochs", "batch_size", "learning_rate", "optimizer", "seed", "validation_split", "activation", "loss",
+        "schedule", "warmup_epochs", "step_epochs", "step_gamma", "keep_best",
+    ]
+
+    /// The learning rate of optimizer step `step` (0-based) of `stepsPerEpoch` x `epochs`.
+    public func learningRate(step: Int, stepsPerEpoch: Int) -> Double {
+        let perEpoch = Swift.max(1, stepsPerEpoch)
+        let warmup = warmupEpochs * perEpoch, total = epochs * perEpoch
+        if step < warmup { return learningRate * Double(step + 1) / Double(warmup) }
+        switch schedule {
+        case .constant:
+            return learningRate
+        case .step:
+            return learningRate * pow(stepGamma, Double((step / perEpoch) / Swift.max(1, resolvedStepEpochs)))
+        case .cosine:
+            let progress = Double(step - warmup) / Double(Swift.max(1, total - warmup))
+            return learningRate * 0.5 * (1 + cos(Double.pi * progress))
+        }
+    }
+
+    /// `step_epochs`, by default a third of the epochs.
+    public var resolvedStepEpochs: Int { stepEpochs ?? Swift.max(1, epochs / 3) }
 
     public var json: JSONValue {
         var object = JSONObject([
@@ -30,6 +63,13 @@ public struct TrainingSpec: Equatable, Sendable {
         ])
         if let activation { object["activation"] = .string(activation.rawValue) }
         if let loss { object["loss"] = .string(loss.rawValue) }
+        object["schedule"] = .string(schedule.rawValue)
+        object["warmup_epochs"] = .integer(warmupEpochs)
+        if schedule == .step {
+            object["step_epochs"] = .integer(resolvedStepEpochs)
+            object["step_gamma"] = .number(String(stepGamma))
+        }
+        object["keep_best"] = .bool(keepBest)
         return .object(object)
     }
 
@@ -74,7 +114,27 @@ public struct TrainingSpec: Equatable, Sendable {
             spec.validationSplit = split
         }
         spec.activation = try choice("activation", Activation.self)
-        spec.loss = try choice("loss", Loss.self)
+        // PyTorch's name for the same loss.
+        if object["loss"]?.stringValue == "cross_entropy" { spec.loss = .softmaxCrossEntropy } else { spec.loss = try choice("loss", Loss.self) }
+        spec.schedule = try choice("schedule", Schedule.self) ?? spec.schedule
+        spec.warmupEpochs = try integer("warmup_epochs", 0...1000) ?? spec.warmupEpochs
+        guard spec.warmupEpochs < spec.epochs else {
+            throw TrainingError.unsupported("training.warmup_epochs", "must be below epochs (\(spec.epochs))")
+        }
+        spec.stepEpochs = try integer("step_epochs", 1...1000)
+        if spec.stepEpochs != nil || object["step_gamma"] != nil, spec.schedule != .step {
+            throw TrainingError.unsupported(object["step_gamma"] != nil ? "training.step_gamma" : "training.step_epochs", "applies to \"schedule\": \"step\"")
+        }
+        if let value = object["step_gamma"] {
+            guard let gamma = value.doubleValue, gamma > 0, gamma <= 1 else {
+                throw TrainingError.unsupported("training.step_gamma", "must be a factor above 0 and at most 1, e.g. 0.1")
+            }
+            spec.stepGamma = gamma
+        }
+        if let value = object["keep_best"] {
+            guard let flag = value.boolValue else { throw TrainingError.unsupported("training.keep_best", "must be true or false") }
+            spec.keepBest = flag
+        }
         return spec
     }
 }
