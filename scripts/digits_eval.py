@@ -123,15 +123,16 @@ QAT_RECIPES = {
 }
 
 
-def ptq_and_qat(quantctl, fixture, name, tmp):
+def ptq_and_qat(quantctl, fixture, name, tmp, training=None):
     """Held-out test accuracy of post-training quantization and of QAT with the same recipe, and the
     QAT report (trained on digits-train.safetensors, the fp32 model's own training split)."""
     fixture, tmp = Path(fixture), Path(tmp)
     stem = name.split(" ")[0]
     recipe = tmp / f"{stem}.recipe.json"
     recipe.write_text(json.dumps(QAT_RECIPES[name]))
+    training_override = training
     training = tmp / "training.json"
-    training.write_text(json.dumps(QAT_TRAINING))
+    training.write_text(json.dumps({**QAT_TRAINING, **(training_override or {})}))
     model, test = fixture / "digits-mlp.safetensors", fixture / "digits-test.safetensors"
     ptq, qat = tmp / f"{stem}.ptq.safetensors", tmp / f"{stem}.qat.safetensors"
     subprocess.run([str(quantctl), "quantize", str(model), "-o", str(ptq), "--recipe", str(recipe)], check=True, capture_output=True, timeout=120)
