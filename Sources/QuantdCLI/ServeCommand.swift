@@ -47,6 +47,10 @@ struct ServeCommand: ParsableCommand {
         var config = ServiceConfig()
         config.maxUploadBytes = maxUploadBytes
         config.workers = workers
+        let failureLog = logger
+        config.worker.onFailure = { job, code, message in
+            failureLog.warning("job attempt failed", metadata: ["job": "\(job)", "code": "\(code)", "message": "\(message)"])
+        }
         let pool = WorkerPool(store: store, data: directory, workers: workers, settings: config.worker)
         try pool.start()
         let api = ServiceAPI(store: store, data: directory, pool: pool, config: config)

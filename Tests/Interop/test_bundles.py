@@ -390,3 +390,22 @@ def test_progress_counts_evaluation_steps_and_cancel_stops_it(checkpoint, tmp_pa
         assert slow.wait_job(job, timeout=60)["status"] == "cancelled"
     finally:
         slow.stop()
+
+
+def test_a_failed_attempt_is_logged(checkpoint):
+    """quantd logs every failed attempt with the job, the code and the message (the server's log
+    used to say nothing); here an evaluation whose candidate is not a decoder."""
+    server = Quantd()
+    try:
+        original = upload_tar(server, tar_of(files_of(checkpoint))).json()["id"]
+        dataset = server.post("/v1/datasets", data=(hf_checkpoints.ROOT / "README.md").read_bytes(), headers={"Content-Type": "text/plain"}).json()["id"]
+        shard = server.post("/v1/models", files=[("file", ("m.safetensors", files_of(checkpoint)["model-00001-of-00002.safetensors"]))]).json()["id"]
+        job = server.post("/v1/jobs", json={"kind": "evaluate", "model_id": original, "candidate": {"model_id": shard},
+                                            "evaluation": {"dataset_id": dataset, "chunks": 1, "context": 64}}).json()["id"]
+        done = server.wait_job(job, timeout=60)
+        assert done["status"] == "failed" and done["error"]["code"] == "evaluation_failed", done
+    finally:
+        server.stop()
+    log = server.proc.stderr.read()
+    line = next((l for l in log.splitlines() if "job attempt failed" in l), None)
+    assert line and job in line and "evaluation_failed" in line, log[-2000:]

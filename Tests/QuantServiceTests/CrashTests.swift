@@ -73,7 +73,7 @@ struct DiskFullTests {
         try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
         let mounted = Process()
         mounted.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mounted.arguments = ["-t", "tmpfs", "-o", "size=6m", "tmpfs", mount.path]
+        mounted.arguments = ["-t", "tmpfs", "-o", "size=16m", "tmpfs", mount.path]
         try mounted.run()
         mounted.waitUntilExit()
         try #require(mounted.terminationStatus == 0, "could not mount a tmpfs")
@@ -97,13 +97,14 @@ struct DiskFullTests {
         pool.stop(deadline: 5)
         #expect(first.state == .failed && first.errorCode == "disk_full")
 
-        // 2. A real ENOSPC mid-write: fill the disk so the check passes but the output cannot fit.
+        // 2. A real ENOSPC mid-write: the check passes, then the disk fills while the job writes.
         let filler = mount.appendingPathComponent("filler")
-        let free = try #require(FileManager.default.attributesOfFileSystem(forPath: mount.path)[.systemFreeSize] as? Int64)
-        try Data(count: Int(free) - Int(model.size) - 300_000).write(to: filler)
         let job = try f.submit(model, recipe: #"{"weights": {"method": "gguf", "type": "F32"}}"#, maxAttempts: 1)
-        pool = WorkerPool(store: f.store, data: f.data, workers: 1, settings: settings(headroom: 0))
+        pool = WorkerPool(store: f.store, data: f.data, workers: 1, settings: settings(chunkDelay: 0.4, headroom: 0))
         try pool.start(recover: false)
+        _ = try f.wait(for: job.id) { $0.state == .running && ($0.progressDone ?? 0) > 0 }
+        let free = try #require(FileManager.default.attributesOfFileSystem(forPath: mount.path)[.systemFreeSize] as? Int64)
+        try Data(count: Int(free) - 50_000).write(to: filler)
         let failed = try f.wait(for: job.id) { $0.state.isTerminal }
         pool.stop(deadline: 5)
         #expect(failed.state == .failed && failed.errorCode == "disk_full", "\(failed.errorCode ?? "") \(failed.errorMessage ?? "")")
@@ -117,5 +118,18 @@ struct DiskFullTests {
         #expect(try f.wait(for: ok.id) { $0.state.isTerminal }.state == .succeeded)
         pool.stop(deadline: 5)
         #expect(try f.scope.jobs().count == 3)
+
+        // 3. The estimate is what the job writes, not the model's size: with less free space than the
+        // model but room for its int4 output, the job runs (issue: a 91 MB model, 12 MB of output and
+        // 33 MB free was refused).
+        let large = try f.model(tensors: 4, rows: 512, cols: 512, dtype: .f32)
+        let free3 = try #require(FileManager.default.attributesOfFileSystem(forPath: mount.path)[.systemFreeSize] as? Int64)
+        try Data(count: Int(free3) - Int(large.size) / 2).write(to: filler)
+        let fits = try f.submit(large, recipe: #"{"preset": "int4-g128"}"#, maxAttempts: 1)
+        pool = WorkerPool(store: f.store, data: f.data, workers: 1, settings: settings(headroom: 0))
+        try pool.start(recover: false)
+        let done = try f.wait(for: fits.id) { $0.state.isTerminal }
+        pool.stop(deadline: 5)
+        #expect(done.state == .succeeded, "\(done.errorCode ?? "") \(done.errorMessage ?? "")")
     }
 }

@@ -106,6 +106,13 @@ public struct Checkpoint: Sendable {
     /// Bytes of all weight files.
     public var weightBytes: Int { shards.reduce(0) { $0 + $1.fileSize } }
 
+    /// Bytes of the other files (config, tokenizer, ...), which a folder output copies.
+    public var sideFileBytes: Int {
+        sideFiles.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: Self.join(directory, name))[.size] as? Int) ?? 0)
+        }
+    }
+
     static func openShard(_ directory: String, _ name: String) throws -> SafetensorsFile {
         do { return try SafetensorsFile(path: join(directory, name)) } catch let error as FormatError {
             throw FormatError(error.code, "\(name): \(error.message)", offset: error.offset, tensor: error.tensor)

@@ -20,6 +20,8 @@ public struct WorkerSettings: Sendable {
     /// Test knob (QUANTD_TEST_CHUNK_DELAY_MS): sleep after each chunk, so crash tests can kill a
     /// worker mid-job. Zero in production.
     public var chunkDelay: Double = 0
+    /// Told of every failed attempt (job id, error code, message): quantd logs them.
+    public var onFailure: (@Sendable (String, String, String) -> Void)? = nil
 
     public init() {
         if let ms = ProcessInfo.processInfo.environment["QUANTD_TEST_CHUNK_DELAY_MS"].flatMap(Double.init) { chunkDelay = ms / 1000 }
@@ -79,13 +81,16 @@ struct JobRunner {
         let job = claim.job
         if job.kind == "evaluate" { return try executeEvaluation(claim, flags: flags) }
         let recipe = try Recipe.parse(job.recipe)
-        if let free = Durability.freeBytes(data.artifacts), free < claim.model.size + settings.diskHeadroomBytes {
-            throw JobFailure(code: "disk_full", message: "only \(free) bytes free under \(data.artifacts); the job needs about \(claim.model.size + settings.diskHeadroomBytes)", transient: true)
+        // A checkpoint written as safetensors is a folder, served as one tar (FolderArchive).
+        let writesFolder = claim.model.format == "checkpoint" && recipe.output.isSafetensors && job.kind != "qat"
+        let needed = try Self.bytesNeeded(claim, recipe: recipe, writesFolder: writesFolder) + settings.diskHeadroomBytes
+        if let free = Durability.freeBytes(data.artifacts), free < needed {
+            throw JobFailure(
+                code: "disk_full", message: "only \(free) bytes free under \(data.artifacts); the job writes about \(needed) (its outputs, plus \(settings.diskHeadroomBytes) of headroom)",
+                transient: true)
         }
         let directory = (data.artifacts as NSString).appendingPathComponent(job.id)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // A checkpoint written as safetensors is a folder, served as one tar (FolderArchive).
-        let writesFolder = claim.model.format == "checkpoint" && recipe.output.isSafetensors && job.kind != "qat"
         let artifact = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")")
         let output = writesFolder ? artifact + ".folder" : artifact
         let settings = settings
@@ -138,6 +143,20 @@ struct JobRunner {
             expiresAt: settings.artifactTTL.map { Date().timeIntervalSince1970 + $0 })
         completed.epochs = epochs
         return completed
+    }
+
+    /// What a job writes, from its plan (the same one the run follows): every output tensor, the
+    /// folder's copied files and its tar beside it, and 1 MiB for headers and the report. QAT
+    /// also writes the trained fp32 model before exporting it.
+    static func bytesNeeded(_ claim: Claim, recipe: Recipe, writesFolder: Bool) throws -> Int64 {
+        let source = try SourceModel(path: claim.model.blobPath)
+        let planned = try Pipeline.plan(source, recipe: recipe).tensors.reduce(Int64(0)) { total, plan in
+            total + plan.outputs.reduce(Int64(0)) { $0 + Int64($1.byteCount) }
+        }
+        var bytes = planned + (1 << 20)
+        if writesFolder { bytes = 2 * (bytes + Int64(source.checkpoint?.sideFileBytes ?? 0)) }
+        if claim.job.kind == "qat" { bytes += Int64(source.tensors.reduce(0) { $0 + $1.elementCount * 4 }) }
+        return bytes
     }
 
     /// Writes a running attempt's progress at most every `progressInterval` (and whenever the stage
@@ -284,6 +303,7 @@ struct JobRunner {
                     throw error
                 }
             case .failed(let code, let message, let transient):
+                settings.onFailure?(job.id, code, message)
                 let delay = Swift.min(60, pow(2, Double(job.attempt))) + Double.random(in: 0...0.5)
                 let state = try store.fail(job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
                 counters.jobFinished(state: state, seconds: seconds, bytesOut: 0)
