@@ -15,15 +15,10 @@ public struct AWQSpec: Equatable, Sendable {
     static let fields = ["dataset_id", "grid", "duo_scaling"]
 
     static func parse(_ value: JSONValue) throws -> AWQSpec {
-        guard let object = value.objectValue else {
-            throw RecipeError("awq", "must be {\"dataset_id\": ..., \"grid\": 20}, got \(value.serialized)")
-        }
-        for key in object.keys where !fields.contains(key) {
-            throw RecipeError("awq.\(key)", "is not an awq field (allowed: \(fields.joined(separator: ", ")))")
-        }
-        guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
-            throw RecipeError("awq.dataset_id", "is required: the id of a text dataset (POST /v1/datasets, text/plain or application/jsonl) or of layer inputs")
-        }
+        let section = try RecipeSection(
+            value, name: "awq", fields: fields, example: "{\"dataset_id\": ..., \"grid\": 20}",
+            dataset: "the id of a text dataset (POST /v1/datasets, text/plain or application/jsonl) or of layer inputs")
+        let object = section.object, dataset = section.datasetID
         var duo = true
         if let given = object["duo_scaling"] {
             guard let flag = given.boolValue else { throw RecipeError("awq.duo_scaling", "must be true or false, got \(given.serialized)") }

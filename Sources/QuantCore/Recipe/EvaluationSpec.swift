@@ -13,15 +13,10 @@ public struct EvaluationSpec: Equatable, Sendable {
     static let fields = ["dataset_id", "chunks", "context"]
 
     public static func parse(_ value: JSONValue) throws -> EvaluationSpec {
-        guard let object = value.objectValue else {
-            throw RecipeError("evaluation", "must be {\"dataset_id\": ..., \"chunks\": 8, \"context\": 512}, got \(value.serialized)")
-        }
-        for key in object.keys where !fields.contains(key) {
-            throw RecipeError("evaluation.\(key)", "is not an evaluation field (allowed: \(fields.joined(separator: ", ")))")
-        }
-        guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
-            throw RecipeError("evaluation.dataset_id", "is required: the id of a text dataset from POST /v1/datasets (text/plain or application/jsonl)")
-        }
+        let section = try RecipeSection(
+            value, name: "evaluation", fields: fields, example: "{\"dataset_id\": ..., \"chunks\": 8, \"context\": 512}",
+            dataset: "the id of a text dataset from POST /v1/datasets (text/plain or application/jsonl)")
+        let object = section.object, dataset = section.datasetID
         return EvaluationSpec(
             datasetID: dataset, chunks: try WeightSpec.integer(object["chunks"] ?? .integer(8), "evaluation.chunks", range: 1...10_000),
             context: try WeightSpec.integer(object["context"] ?? .integer(512), "evaluation.context", range: 16...32_768))
