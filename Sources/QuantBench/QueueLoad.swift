@@ -40,6 +40,8 @@ public struct QueueLoad {
         var settings = WorkerSettings()
         settings.pipelineThreads = 1
         settings.progressInterval = 10
+        let claims = Mutex<[Double]>([])
+        settings.onClaim = { seconds in claims.withLock { $0.append(seconds) } }
         let pool = WorkerPool(store: store, data: data, workers: workers, settings: settings, poll: 0.01)
         try pool.start()
         let ids = Mutex<[String]>([])
@@ -81,8 +83,15 @@ public struct QueueLoad {
         }
         return Result(
             jobs: all.count, seconds: seconds, succeeded: succeeded, distinct: Set(all).count, submitErrors: errors.withLock { $0 },
-            claimP50: pool.counters.claimLatency(percentile: 50) ?? 0, claimP99: pool.counters.claimLatency(percentile: 99) ?? 0,
+            claimP50: Self.percentile(claims.withLock { $0 }, 50), claimP99: Self.percentile(claims.withLock { $0 }, 99),
             maxAttempt: maxAttempt)
+    }
+
+    /// A percentile (0-100) of claim durations, in seconds (0 with none).
+    static func percentile(_ samples: [Double], _ percent: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[Swift.min(sorted.count - 1, Int(Double(sorted.count) * percent / 100))]
     }
 
     func pagesAfterFirst(_ scope: TenantScope) throws -> [JobRecord] {

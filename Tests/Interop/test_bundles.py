@@ -353,6 +353,8 @@ def test_an_evaluate_job_compares_two_models(server, checkpoint, tmp_path):
     decoders = next(line for line in metrics.splitlines() if line.startswith('quantd_evaluations_total{model="decoder"}'))
     assert int(decoders.split()[-1]) >= 2
     assert "quantd_evaluation_kl_divergence_bucket" in metrics
+    succeeded = next(line for line in metrics.splitlines() if line.startswith('quantd_job_attempts_total{state="succeeded"}'))
+    assert int(succeeded.split()[-1]) >= 3  # the quantization and both evaluations
 
     folder = server.post("/v1/jobs", json={"model_id": original, "recipe": {"preset": "int8"}}).json()["id"]
     assert server.wait_job(folder, timeout=120)["status"] == "succeeded"

@@ -22,6 +22,9 @@ public struct WorkerSettings: Sendable {
     public var chunkDelay: Double = 0
     /// Told of every failed attempt (job id, error code, message): quantd logs them.
     public var onFailure: (@Sendable (String, String, String) -> Void)? = nil
+    /// Told how long each successful claim transaction took (seconds): `quant-bench queue` reports
+    /// their percentiles.
+    public var onClaim: (@Sendable (Double) -> Void)? = nil
 
     public init() {
         if let ms = ProcessInfo.processInfo.environment["QUANTD_TEST_CHUNK_DELAY_MS"].flatMap(Double.init) { chunkDelay = ms / 1000 }

@@ -12,8 +12,6 @@ public final class ServiceCounters: Sendable {
         var durationSum: Double = 0
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
-        /// Durations of claim transactions (seconds), the most recent 100,000.
-        var claimSeconds: [Double] = []
     }
 
     private let values = Mutex(Values())
@@ -32,23 +30,10 @@ public final class ServiceCounters: Sendable {
         }
     }
 
-    func claimed(seconds: Double) {
-        values.withLock { v in
-            if v.claimSeconds.count >= 100_000 { v.claimSeconds.removeFirst(10_000) }
-            v.claimSeconds.append(seconds)
-        }
-    }
-
-    /// A percentile (0-100) of recent claim transaction durations, in seconds.
-    public func claimLatency(percentile: Double) -> Double? {
-        let samples = values.withLock { $0.claimSeconds }.sorted()
-        guard !samples.isEmpty else { return nil }
-        return samples[Swift.min(samples.count - 1, Int(Double(samples.count) * percentile / 100))]
-    }
-
     public func addBytesIn(_ count: Int64) { values.withLock { $0.bytesIn += count } }
     public func addBytesOut(_ count: Int64) { values.withLock { $0.bytesOut += count } }
 
+    /// Finished attempts by the state they ended in (`quantd_job_attempts_total`).
     public var finishedJobs: [JobState: Int] { values.withLock { $0.finished } }
     public var bytesOut: Int64 { values.withLock { $0.bytesOut } }
     public var bytesIn: Int64 { values.withLock { $0.bytesIn } }

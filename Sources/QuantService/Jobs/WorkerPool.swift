@@ -92,7 +92,7 @@ public final class WorkerPool: Sendable {
             } catch {
                 claim = nil
             }
-            if claim != nil { counters.claimed(seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
+            if claim != nil { settings.onClaim?(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
             if let claim {
                 runner.run(claim)
             } else {
