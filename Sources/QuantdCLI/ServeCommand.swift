@@ -51,10 +51,18 @@ struct ServeCommand: ParsableCommand {
         config.worker.onFailure = { job, code, message in
             failureLog.warning("job attempt failed", metadata: ["job": "\(job)", "code": "\(code)", "message": "\(message)"])
         }
+        let errorLog = logger
+        config.worker.onError = { doing, error in
+            errorLog.error("unexpected error", metadata: ["while": "\(doing)", "error": "\(String(describing: error))"])
+        }
         let pool = WorkerPool(store: store, data: directory, workers: workers, settings: config.worker)
         try pool.start()
         let api = ServiceAPI(store: store, data: directory, pool: pool, config: config)
         var router = api.router()
+        router.onUnexpectedError = { [counters = pool.counters] error, route in
+            counters.unexpected("http")
+            errorLog.error("request failed", metadata: ["route": "\(route)", "error": "\(String(describing: error))"])
+        }
         let metricsObserver = router.observer
         let accessLog = logger
         router.observer = { request, response, seconds, route in

@@ -45,6 +45,9 @@ public struct Router: HTTPResponder {
     private var routes: [Route] = []
     /// Called after each response (access logs, metrics): request, response, seconds, route pattern.
     public var observer: (@Sendable (HTTPRequest, HTTPResponse, Double, String) -> Void)?
+    /// Told of every error a handler threw that is not an HTTPError (answered as a bare 500), with
+    /// the route: the application logs and counts them.
+    public var onUnexpectedError: (@Sendable (any Error, String) -> Void)?
     /// Runs before every handler (authentication): throw to refuse.
     public var guardRequest: (@Sendable (inout HTTPRequest, String) throws -> Void)?
     /// Preflight for `Expect: 100-continue`.
@@ -141,6 +144,7 @@ public struct Router: HTTPResponder {
             } catch let error as HTTPError {
                 response = error.response
             } catch {
+                onUnexpectedError?(error, pattern)
                 response = HTTPError(500, "the server failed to answer this request").response
             }
         } else if case let matches = match(request.path).routes, !matches.isEmpty {

@@ -42,6 +42,9 @@ public final class HTTPMetrics: Sendable {
         out += "# HELP quantd_jobs Jobs by state.\n# TYPE quantd_jobs gauge\n"
         for state in JobState.allCases { out += "quantd_jobs{state=\"\(state.rawValue)\"} \(counts[state] ?? 0)\n" }
         out += "# HELP quantd_queue_depth Jobs waiting for a worker.\n# TYPE quantd_queue_depth gauge\nquantd_queue_depth \(counts[.queued] ?? 0)\n"
+        let unexpected = counters.unexpectedErrors
+        out += "# HELP quantd_unexpected_errors_total Errors no caller could answer (logged), by where.\n# TYPE quantd_unexpected_errors_total counter\n"
+        for place in ["http", "worker"] { out += "quantd_unexpected_errors_total{where=\"\(place)\"} \(unexpected[place] ?? 0)\n" }
         let attempts = counters.finishedJobs
         out += "# HELP quantd_job_attempts_total Finished job attempts by the state they ended in (this process).\n# TYPE quantd_job_attempts_total counter\n"
         for state in JobState.allCases where state.isTerminal { out += "quantd_job_attempts_total{state=\"\(state.rawValue)\"} \(attempts[state] ?? 0)\n" }

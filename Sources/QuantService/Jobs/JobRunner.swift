@@ -22,6 +22,9 @@ public struct WorkerSettings: Sendable {
     public var chunkDelay: Double = 0
     /// Told of every failed attempt (job id, error code, message): quantd logs them.
     public var onFailure: (@Sendable (String, String, String) -> Void)? = nil
+    /// Told of errors no caller can answer (a failed claim or record), with what was being done:
+    /// quantd logs them; they are also counted in /metrics.
+    public var onError: (@Sendable (String, any Error) -> Void)? = nil
     /// Told how long each successful claim transaction took (seconds): `quant-bench queue` reports
     /// their percentiles.
     public var onClaim: (@Sendable (Double) -> Void)? = nil
@@ -316,8 +319,12 @@ struct JobRunner {
             case .leaseLost:
                 break
             }
+        } catch StoreError.staleWorker {
+            // The job moved on without this attempt (its lease expired): nothing to record.
         } catch {
-            // Stale worker or a database error: the lease logic re-queues the job if needed.
+            // A database error: the lease logic re-queues the job; the error is counted and reported.
+            counters.unexpected("worker")
+            settings.onError?("recording job \(job.id)", error)
         }
     }
 

@@ -12,6 +12,8 @@ public final class ServiceCounters: Sendable {
         var durationSum: Double = 0
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
+        /// Errors no caller could answer, by where they happened ("http", "worker").
+        var unexpected: [String: Int] = [:]
     }
 
     private let values = Mutex(Values())
@@ -29,6 +31,10 @@ public final class ServiceCounters: Sendable {
             v.bytesOut += bytesOut
         }
     }
+
+    /// Counts an error that no caller could answer (`quantd_unexpected_errors_total`).
+    public func unexpected(_ place: String) { values.withLock { $0.unexpected[place, default: 0] += 1 } }
+    public var unexpectedErrors: [String: Int] { values.withLock { $0.unexpected } }
 
     public func addBytesIn(_ count: Int64) { values.withLock { $0.bytesIn += count } }
     public func addBytesOut(_ count: Int64) { values.withLock { $0.bytesOut += count } }

@@ -90,6 +90,9 @@ public final class WorkerPool: Sendable {
             do {
                 claim = try store.claim(worker: worker, leaseSeconds: settings.leaseSeconds)
             } catch {
+                // The database refused (busy beyond its timeout, disk trouble): retried after the poll interval.
+                counters.unexpected("worker")
+                settings.onError?("claiming a job", error)
                 claim = nil
             }
             if claim != nil { settings.onClaim?(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
