@@ -5,6 +5,8 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable, CaseIterable {
         // Shared
         case io
+        /// The disk (or the quota, or the file size limit) is full: ENOSPC, EDQUOT, EFBIG.
+        case noSpace
         case truncated
         case invalidUTF8
         case limitExceeded

@@ -19,7 +19,7 @@ import Testing
             thrown = error
         }
         let error = try #require(thrown as? FormatError)
-        #expect(error.code == .io)
+        #expect(error.code == .noSpace)
         #expect("\(error)".contains("No space left"), "\(error)")
     }
 

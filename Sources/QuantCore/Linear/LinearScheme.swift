@@ -42,21 +42,21 @@ public struct LinearScheme: Equatable, Sendable {
         powerOfTwoScales: Bool = false, groupScaleBits: Int? = nil
     ) throws {
         if let groupScaleBits {
-            guard case .group = granularity else { throw QuantError.invalidScheme("two-level scales (scale_bits) need granularity group") }
-            guard (2...8).contains(groupScaleBits) else { throw QuantError.invalidScheme("scale_bits must be 2 to 8, got \(groupScaleBits)") }
-            guard !powerOfTwoScales else { throw QuantError.invalidScheme("scale_bits and power-of-two scales cannot be combined") }
+            guard case .group = granularity else { throw QuantError.invalidScheme("two-level scales (scale_bits) need granularity group", field: "scale_bits") }
+            guard (2...8).contains(groupScaleBits) else { throw QuantError.invalidScheme("scale_bits must be 2 to 8, got \(groupScaleBits)", field: "scale_bits") }
+            guard !powerOfTwoScales else { throw QuantError.invalidScheme("scale_bits and power-of-two scales cannot be combined", field: "scale_bits") }
         }
-        guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)") }
+        guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)", field: "bits") }
         if case .group(let size) = granularity, size < 1 {
-            throw QuantError.invalidScheme("group size must be positive, got \(size)")
+            throw QuantError.invalidScheme("group size must be positive, got \(size)", field: "group_size")
         }
         switch (clipping, granularity) {
         case (.minmax, _), (_, .group), (_, .channel(axis: 0)): break
         default:
-            throw QuantError.invalidScheme("clipping \(clipping.name) needs granularity group or channel on axis 0 (tensor and other axes use minmax)")
+            throw QuantError.invalidScheme("clipping \(clipping.name) needs granularity group or channel on axis 0 (tensor and other axes use minmax)", field: "clipping")
         }
         if case .percentile(let p) = clipping, !(p > 50 && p <= 100) {
-            throw QuantError.invalidScheme("percentile must be above 50 and at most 100, got \(p)")
+            throw QuantError.invalidScheme("percentile must be above 50 and at most 100, got \(p)", field: "clipping")
         }
         self.bits = bits
         self.symmetric = symmetric
@@ -84,14 +84,15 @@ public struct LinearScheme: Equatable, Sendable {
 
 /// Errors of QuantCore: a code for programs and a message that says what to change.
 public enum QuantError: Error, Equatable, CustomStringConvertible, Sendable {
-    case invalidScheme(String)
+    /// What is wrong, and the recipe field (under `weights`) that says it.
+    case invalidScheme(String, field: String? = nil)
     case invalidShape(String)
     case nonFinite(String)
     case kernel(String)
 
     public var description: String {
         switch self {
-        case .invalidScheme(let m): "invalid scheme: \(m)"
+        case .invalidScheme(let m, _): "invalid scheme: \(m)"
         case .invalidShape(let m): "invalid shape: \(m)"
         case .nonFinite(let m): "non-finite input: \(m)"
         case .kernel(let m): "kernel: \(m)"

@@ -52,7 +52,7 @@ final class ArtifactWriter {
             if error.code == .duplicateName {
                 throw PipelineError.output("output tensor '\(error.tensor ?? "")' would exist twice (the input already has a tensor of that name)")
             }
-            throw PipelineError.output("cannot write \(path): \(error)")
+            throw error.code == .noSpace ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
         }
     }
 
@@ -76,10 +76,12 @@ final class ArtifactWriter {
             }
         } catch let error as FormatError {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw PipelineError.output("cannot write \(path): \(error)")
+            throw error.code == .noSpace ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
         } catch {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw PipelineError.output("cannot create \(temporaryPath): \(error.localizedDescription)")
+            throw POSIX.isNoSpace(error)
+                ? PipelineError.noSpace("cannot create \(temporaryPath): \(error.localizedDescription)")
+                : PipelineError.output("cannot create \(temporaryPath): \(error.localizedDescription)")
         }
         folderFiles = files
     }
@@ -139,7 +141,9 @@ final class ArtifactWriter {
                 case .copy(let source): try FileManager.default.copyItem(atPath: source, toPath: path)
                 }
             } catch {
-                throw PipelineError.output("cannot write \(path): \(error.localizedDescription)")
+                throw POSIX.isNoSpace(error)
+                    ? PipelineError.noSpace("cannot write \(path): \(error.localizedDescription)")
+                    : PipelineError.output("cannot write \(path): \(error.localizedDescription)")
             }
             if sync { try POSIX.sync(path: path) }
         }
@@ -162,3 +166,4 @@ final class ArtifactWriter {
 
     deinit { abort() }
 }
+

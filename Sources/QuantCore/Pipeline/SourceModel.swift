@@ -270,6 +270,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible, Sendable {
     case nonFinite(String, Int)
     case cancelled
     case output(String)
+    /// The output does not fit: the disk, the quota or the file size limit is full.
+    case noSpace(String)
     /// The checkpoint cannot become the requested format (an architecture or tokenizer not converted).
     case conversion(String)
 
@@ -279,7 +281,7 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible, Sendable {
         case .nonFinite(let tensor, let count):
             "tensor '\(tensor)' holds \(count) NaN or Inf values; fix the model, list the tensor in \"ignore\", or set \"nonfinite\": \"keep\""
         case .cancelled: "cancelled"
-        case .output(let message): message
+        case .output(let message), .noSpace(let message): message
         case .conversion(let message): message
         }
     }

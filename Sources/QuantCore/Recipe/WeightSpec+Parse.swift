@@ -170,8 +170,8 @@ extension WeightSpec {
                 bits: bits, symmetric: symmetric, granularity: granularity, clipping: clipping, rounding: rounding,
                 powerOfTwoScales: constraint == .powerOfTwo, groupScaleBits: scaleBits)
             return (scheme, scaleDType)
-        } catch QuantError.invalidScheme(let message) {
-            throw RecipeError(field(message.contains("scale_bits") || message.contains("two-level") ? "scale_bits" : "clipping"), message)
+        } catch QuantError.invalidScheme(let message, let name) {
+            throw RecipeError(field(name ?? "clipping"), message)
         }
     }
 

@@ -271,12 +271,16 @@ struct JobRunner {
             return .failed(code: failure.code, message: failure.message, transient: failure.transient)
         case let error as RecipeError:
             return .failed(code: "invalid_recipe", message: error.description, transient: false)
+        case let error as FormatError where error.code == .noSpace:
+            return .failed(code: "disk_full", message: error.description, transient: true)
+        case PipelineError.noSpace(let message):
+            return .failed(code: "disk_full", message: message, transient: true)
         case let error as FormatError where error.code == .io:
-            return ioFailure(error.description)
+            return .failed(code: "io_error", message: error.description, transient: true)
         case let error as FormatError:
             return .failed(code: "invalid_model", message: error.description, transient: false)
         case PipelineError.output(let message):
-            return ioFailure(message)
+            return .failed(code: "io_error", message: message, transient: true)
         case let error as PipelineError:
             return .failed(code: "recipe_not_applicable", message: error.description, transient: false)
         case let error as CalibrationError:
@@ -284,15 +288,10 @@ struct JobRunner {
         case let error as TrainingError:
             return .failed(code: "invalid_training", message: error.description, transient: false)
         case let error as ServiceError:
-            return ioFailure(error.description)
+            return .failed(code: "io_error", message: error.description, transient: true)
         default:
             return .failed(code: "internal_error", message: String(describing: error), transient: true)
         }
-    }
-
-    func ioFailure(_ message: String) -> Outcome {
-        let full = message.contains("No space left") || message.contains("Disk quota") || message.contains("File too large")
-        return .failed(code: full ? "disk_full" : "io_error", message: message, transient: true)
     }
 
     func record(_ outcome: Outcome, job: JobRecord, started: Date) {

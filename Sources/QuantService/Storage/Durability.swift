@@ -10,7 +10,7 @@ import Glibc
 enum Durability {
     /// fsyncs a file or a directory (a directory fsync makes a rename in it durable).
     static func sync(_ path: String) throws {
-        do { try POSIX.sync(path: path) } catch let error as FormatError { throw ServiceError.io(error.message) }
+        do { try POSIX.sync(path: path) } catch let error as FormatError where error.code != .noSpace { throw ServiceError.io(error.message) }
     }
 
     /// Bytes available to unprivileged writers on the filesystem holding `path`.

@@ -20,7 +20,9 @@ enum FolderArchive {
         var size: Int64 = 0
         func emit(_ bytes: [UInt8]) throws {
             bytes.withUnsafeBytes { archive.update($0) }
-            try output.write(contentsOf: bytes)
+            do { try output.write(contentsOf: bytes) } catch {
+                throw POSIX.isNoSpace(error) ? FormatError(.noSpace, "writing \(path): \(error.localizedDescription)") : ServiceError.io("writing \(path): \(error.localizedDescription)")
+            }
             size += Int64(bytes.count)
         }
         var manifest = ""
