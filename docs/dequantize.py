@@ -1,4 +1,4 @@
-"""Reference dequantizer for QuantService safetensors artifacts (docs/FORMAT.md).
+"""Reference dequantizer for QuantService safetensors artifacts (docs/ARTIFACT-LAYOUT.md).
 
 Uses only `safetensors` and `numpy`. Returns {name: float32 array} for every tensor of the
 original model: quantized tensors are rebuilt from codes and scales, the rest come back as stored.

@@ -64,7 +64,7 @@ def test_encode_matches_ml_dtypes(name, tmp):
     x = inputs(name)
     if name in FINITE_ONLY:
         # No NaN encoding exists; ml_dtypes' result depends on the NaN's payload. Quantizers reject
-        # NaN before converting (docs/FORMATS.md), so NaN is outside this contract.
+        # NaN before converting (docs/INPUT-FORMATS.md), so NaN is outside this contract.
         x = x[~np.isnan(x)]
     got = np.frombuffer(ours("encode", name, x, tmp), dtype=code_dtype(name))
     expected = x.astype(FORMATS[name]).view(code_dtype(name) if BITS.get(name, 8) >= 8 else np.uint8)

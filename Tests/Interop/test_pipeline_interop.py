@@ -168,7 +168,7 @@ def test_presets_command():
 
 
 def test_format_md_worked_example(tmp):
-    """The worked example of docs/FORMAT.md, byte for byte."""
+    """The worked example of docs/ARTIFACT-LAYOUT.md, byte for byte."""
     src, out = tmp / "ex.safetensors", tmp / "ex-q.safetensors"
     save_file({"w": np.array([[0.5, -1.0, 2.0, 0.25, 3.5], [-7.0, 0.0, 1.0, 1.75, -0.5]], np.float32)}, str(src))
     rec = recipe_file(tmp, '{"preset": "int4-g128", "weights": {"group_size": 4}, "targets": ["w"]}')

@@ -28,7 +28,7 @@ public struct GGUFHeader: Sendable, Equatable {
     public func value(forKey key: String) -> GGUFValue? { metadata.first { $0.key == key }?.value }
 
     /// Parses and validates the header of a complete file held in `bytes`, with every rule of
-    /// docs/FORMATS.md. Each count is compared with the remaining bytes before allocation.
+    /// docs/INPUT-FORMATS.md. Each count is compared with the remaining bytes before allocation.
     public static func parse(_ bytes: UnsafeRawBufferPointer, limits: GGUFLimits = .default) throws -> GGUFHeader {
         var cursor = ByteCursor(bytes)
         let magic = try cursor.readBytes(4, "magic")

@@ -11,7 +11,7 @@ public struct SafetensorsTensorInfo: Sendable, Equatable {
 }
 
 /// A validated safetensors header: tensors in data order (sorted by offset) and metadata in header
-/// order. Construction applies every rule of docs/FORMATS.md, in the reference reader's order.
+/// order. Construction applies every rule of docs/INPUT-FORMATS.md, in the reference reader's order.
 public struct SafetensorsHeader: Sendable, Equatable {
     public let tensors: [SafetensorsTensorInfo]
     public let metadata: [(key: String, value: String)]

@@ -1,7 +1,7 @@
 /// Caps on what one safetensors file may claim, checked before anything is allocated for it.
 /// The reference reader caps only the header (100,000,000 bytes); ours are tighter so that a
 /// hostile header cannot make us build a huge in-memory table. Every cap is documented in
-/// docs/FORMATS.md and can be raised by a caller that needs to.
+/// docs/INPUT-FORMATS.md and can be raised by a caller that needs to.
 public struct SafetensorsLimits: Sendable, Equatable {
     /// Bytes of JSON header (the reference allows 100,000,000).
     public var maxHeaderBytes = 64 << 20

@@ -52,7 +52,7 @@ public struct PipelineOptions: Sendable {
     }
 }
 
-/// Model file in, artifact plus report out, tensor by tensor (docs/FORMAT.md, docs/RECIPES.md).
+/// Model file in, artifact plus report out, tensor by tensor (docs/ARTIFACT-LAYOUT.md, docs/RECIPES.md).
 public enum Pipeline {
     public static let artifactFormat = "quantservice/1"
 

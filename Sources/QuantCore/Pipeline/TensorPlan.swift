@@ -201,7 +201,7 @@ public struct TensorPlan: Sendable {
         return floatPlan(tensor, dtype, output: output, spec: spec)
     }
 
-    /// The compressed-tensors layout of a linear 2-D `X.weight` (docs/FORMATS.md of the team):
+    /// The compressed-tensors layout of a linear 2-D `X.weight` (the team's ../shared/docs/FORMATS.md):
     /// int32 rows of codes + 2^(bits-1), least significant bits first.
     static func compressedPlan(_ tensor: SourceTensor, scheme: LinearScheme, spec: WeightSpec) throws -> TensorPlan {
         guard tensor.name.hasSuffix(".weight"), tensor.shape.count == 2 else {
