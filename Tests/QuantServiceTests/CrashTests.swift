@@ -120,8 +120,7 @@ struct DiskFullTests {
         #expect(try f.scope.jobs().count == 3)
 
         // 3. The estimate is what the job writes, not the model's size: with less free space than the
-        // model but room for its int4 output, the job runs (issue: a 91 MB model, 12 MB of output and
-        // 33 MB free was refused).
+        // model but room for its int4 output, the job runs.
         let large = try f.model(tensors: 4, rows: 512, cols: 512, dtype: .f32)
         let free3 = try #require(FileManager.default.attributesOfFileSystem(forPath: mount.path)[.systemFreeSize] as? Int64)
         try Data(count: Int(free3) - Int(large.size) / 2).write(to: filler)

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// It follows ONNX Runtime step for step (including its integer truncation of the expanded
 /// distribution and its smoothing with eps = 1e-4), so both pick the same range; the interop test
-/// checks they agree within one histogram bin. Activation calibration (issue 9) uses it too.
+/// checks they agree within one histogram bin. Static activation calibration (calibrator "kl") uses it too.
 public enum EntropyCalibration {
     /// A histogram of values over [-threshold, threshold] in `bins` equal bins, as
     /// `numpy.histogram(x, bins, range=(-t, t))` with t = max |x|.
