@@ -38,7 +38,7 @@ struct AWQTests {
         let scheme = try LinearScheme(bits: 4, symmetric: true, granularity: .group(size: 64))
         let roundTrip: (Matrix) throws -> Matrix = { w in
             let p = try w.values.withUnsafeBufferPointer {
-                try LinearTensorJob.rowParameters($0, rows: w.rows, cols: w.cols, group: 64, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
+                try LinearTensorEncoder.rowParameters($0, rows: w.rows, cols: w.cols, group: 64, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
             }
             let grid = LinearGrid(scheme: scheme, cols: w.cols, group: 64, parameters: p)
             return grid.values(of: grid.codes(of: w), rows: w.rows)

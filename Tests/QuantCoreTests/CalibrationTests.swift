@@ -73,7 +73,7 @@ struct CalibrationTests {
                 var values = [Float]()
                 for r in 0..<w.rows { for c in j..<(j + width) { values.append(Float(work[r * w.cols + c])) } }
                 let p = try values.withUnsafeBufferPointer {
-                    try LinearTensorJob.rowParameters($0, rows: w.rows, cols: width, group: width, scheme: scheme, scaleDType: .f32, kernels: .scalar, tensor: "t")
+                    try LinearTensorEncoder.rowParameters($0, rows: w.rows, cols: width, group: width, scheme: scheme, scaleDType: .f32, kernels: .scalar, tensor: "t")
                 }
                 for r in 0..<w.rows {
                     grid.scales[r * grid.groups + j / group] = p.scales[r]
@@ -122,7 +122,7 @@ struct CalibrationTests {
         for (bits, group, symmetric) in [(4, 64, true), (3, 128, false), (2, 32, true)] {
             let scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: .group(size: group))
             let p = try w.values.withUnsafeBufferPointer {
-                try LinearTensorJob.rowParameters($0, rows: 32, cols: 128, group: group, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
+                try LinearTensorEncoder.rowParameters($0, rows: 32, cols: 128, group: group, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
             }
             let nearest = LinearGrid(scheme: scheme, cols: 128, group: group, parameters: p)
             var nearestCodes = [UInt8](repeating: 0, count: w.values.count)
@@ -158,7 +158,7 @@ struct CalibrationTests {
         let scheme = try LinearScheme(bits: 4, symmetric: false, granularity: .group(size: 16))
         let gptq = try GPTQ.quantize(w, hessian: h, scheme: scheme, scaleDType: .f16, group: 16, options: GPTQOptions(), kernels: .best, threads: 1, tensor: "t")
         let p = try w.values.withUnsafeBufferPointer {
-            try LinearTensorJob.rowParameters($0, rows: 16, cols: 64, group: 16, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "t")
+            try LinearTensorEncoder.rowParameters($0, rows: 16, cols: 64, group: 16, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "t")
         }
         #expect(gptq.parameters == p)
         let grid = LinearGrid(scheme: scheme, cols: 64, group: 16, parameters: p)
@@ -175,7 +175,7 @@ struct CalibrationTests {
         #expect(ordered.parameters.scales.count == 24)
         let grid = LinearGrid(scheme: scheme, cols: 128, group: 128, parameters: ordered.parameters)
         let p = try w.values.withUnsafeBufferPointer {
-            try LinearTensorJob.rowParameters($0, rows: 24, cols: 128, group: 128, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
+            try LinearTensorEncoder.rowParameters($0, rows: 24, cols: 128, group: 128, scheme: scheme, scaleDType: .f32, kernels: .best, tensor: "t")
         }
         let nearest = LinearGrid(scheme: scheme, cols: 128, group: 128, parameters: p)
         var nearestCodes = [UInt8](repeating: 0, count: w.values.count)

@@ -67,10 +67,10 @@ struct MiniFloatMethodTests {
     }
 
     @Test func fp8ScaleMapsTheMaximumOntoTheTopCode() {
-        let scale = ScaledFloatTensorJob.scale(amax: 10, element: .e4m3)
+        let scale = ScaledFloatTensorEncoder.scale(amax: 10, element: .e4m3)
         #expect(scale == Float(10) / 448)
         #expect(FloatElement.e4m3.format.encodeSaturating(10 / scale) == 0x7E)
-        #expect(ScaledFloatTensorJob.scale(amax: 0, element: .e5m2) == 1)
+        #expect(ScaledFloatTensorEncoder.scale(amax: 0, element: .e5m2) == 1)
     }
 
     @Test func recipesAndPresets() throws {

@@ -236,10 +236,10 @@ struct SignWeightTests {
     @Test func definitions() {
         let w: [Float] = [0.5, -1.5, 0.1, -0.1, 2.0, 0, -0.3, 0.9]
         var codes = [UInt8](repeating: 9, count: w.count)
-        let binaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorJob.quantize(x, ternary: false, codes: $0) } }
+        let binaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: false, codes: $0) } }
         #expect(abs(binaryScale - 5.4 / 8) < 1e-6)  // mean |w|
         #expect(codes == [1, 0, 1, 0, 1, 1, 0, 1])  // 1 = +1 (w >= 0)
-        let ternaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorJob.quantize(x, ternary: true, codes: $0) } }
+        let ternaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: true, codes: $0) } }
         // threshold 0.7 * 0.675 = 0.4725: survivors 0.5, -1.5, 2.0, 0.9
         #expect(codes.map { Int8(bitPattern: $0) } == [1, -1, 0, 0, 1, 0, 0, 1])
         #expect(abs(ternaryScale - (0.5 + 1.5 + 2.0 + 0.9) / 4) < 1e-6)

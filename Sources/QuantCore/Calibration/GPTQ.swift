@@ -111,7 +111,7 @@ enum GPTQ {
             for c in first..<last { values[r * width + c - first] = work[r * cols + position[c]] }
         }
         let parameters = try values.withUnsafeBufferPointer {
-            try LinearTensorJob.rowParameters($0, rows: rows, cols: width, group: width, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor)
+            try LinearTensorEncoder.rowParameters($0, rows: rows, cols: width, group: width, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor)
         }
         for r in 0..<rows {
             let slot = r * grid.groups + g
@@ -174,7 +174,7 @@ public enum GPTQRun {
         var group = weights.cols
         if case .group(let size) = scheme.granularity { group = size }
         let parameters = try weights.values.withUnsafeBufferPointer {
-            try LinearTensorJob.rowParameters($0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "benchmark")
+            try LinearTensorEncoder.rowParameters($0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "benchmark")
         }
         return LinearGrid(scheme: scheme, cols: weights.cols, group: group, parameters: parameters).codes(of: weights)
     }

@@ -237,7 +237,7 @@ public struct LinearQuantizer: Sendable {
     }
 
     private func columnRanges(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) throws -> ([Float], [Float]) {
-        let (mins, maxs, bad) = LinearTensorJob.columnRanges(x, rows: rows, cols: cols)
+        let (mins, maxs, bad) = LinearTensorEncoder.columnRanges(x, rows: rows, cols: cols)
         try checkFinite(bad)
         return (mins, maxs)
     }

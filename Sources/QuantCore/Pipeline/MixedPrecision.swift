@@ -71,7 +71,7 @@ public enum MixedPrecision {
             var layer: (x: Matrix, w: Matrix, reference: Matrix)?
             if let dataset, let name = dataset.layer(ofWeight: tensor.name), tensor.shape.count == 2 {
                 let x = try dataset.inputs(of: name, kernels: options.kernels)
-                let w = try CalibratedLinearJob.readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
+                let w = try CalibratedLinearEncoder.readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
                 layer = (x, w, BLAS.multiplyTransposed(x, w))
                 outputErrorTensors.append(tensor.name)
             }

@@ -44,14 +44,14 @@ extension Pipeline {
         switch plan.action {
         case .copy, .float: return nil
         case .linear(let scheme, let scaleDType), .compressedLinear(let scheme, let scaleDType):
-            guard CalibratedLinearJob.applies(scheme, to: tensor) else {
+            guard CalibratedLinearEncoder.applies(scheme, to: tensor) else {
                 throw PipelineError.unsupported(tensor.name, "AWQ searches scales for linear weights with group or per-output-channel scales; use \"granularity\": \"group\"")
             }
             var group = tensor.shape[1]
             if case .group(let size) = scheme.granularity { group = size }
             return { w in
                 let parameters = try w.values.withUnsafeBufferPointer {
-                    try LinearTensorJob.rowParameters($0, rows: w.rows, cols: w.cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor.name)
+                    try LinearTensorEncoder.rowParameters($0, rows: w.rows, cols: w.cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor.name)
                 }
                 let grid = LinearGrid(scheme: scheme, cols: w.cols, group: group, parameters: parameters)
                 return grid.values(of: grid.codes(of: w), rows: w.rows)
@@ -102,7 +102,7 @@ extension Pipeline {
             let x = try dataset.inputs(of: layer, kernels: options.kernels)
             let members = try group.members.map { name in
                 let plan = plans[byName[name]!]
-                let weight = try CalibratedLinearJob.readWeights(plan.source, rows: plan.source.shape[0], cols: plan.source.shape[1], processor: processor, reportProgress: false)
+                let weight = try CalibratedLinearEncoder.readWeights(plan.source, rows: plan.source.shape[0], cols: plan.source.shape[1], processor: processor, reportProgress: false)
                 return AWQ.Member(name: name, weight: weight, roundTrip: try awqRoundTrip(plan, kernels: options.kernels))
             }
             guard members.contains(where: { $0.roundTrip != nil }) else { continue }

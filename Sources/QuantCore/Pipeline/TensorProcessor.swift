@@ -38,7 +38,7 @@ final class TensorProcessor {
         let metrics = try run(plan, into: writer, layer: layer, fixedPoint: &fixedPoint)
         if let calibration, let layer, plan.source.shape.count == 2, calibration.evaluations.withLock({ $0[plan.source.name] == nil }) {
             let weighted = importanceLayer(plan) != nil
-            try CalibratedLinearJob.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self,
+            try CalibratedLinearEncoder.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self,
                                                  rounding: weighted ? "importance-weighted (each column's mean squared input)" : "n/a")
         }
         return metrics
@@ -50,10 +50,10 @@ final class TensorProcessor {
             try copy(plan.source, into: writer)
             return nil
         case .linear(let scheme, let scaleDType), .compressedLinear(let scheme, let scaleDType):
-            var linear = LinearTensorJob(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType)
+            var linear = LinearTensorEncoder(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType)
             if case .compressedLinear = plan.action { linear.compressedTensors = true }
-            if let calibration, let layer, let spec = plan.spec, CalibratedLinearJob.applies(scheme, to: plan.source) {
-                return try CalibratedLinearJob(linear: linear, calibration: calibration, layer: layer, spec: spec).run(into: writer, fixedPoint: &fixedPoint)
+            if let calibration, let layer, let spec = plan.spec, CalibratedLinearEncoder.applies(scheme, to: plan.source) {
+                return try CalibratedLinearEncoder(linear: linear, calibration: calibration, layer: layer, spec: spec).run(into: writer, fixedPoint: &fixedPoint)
             }
             return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
@@ -61,13 +61,13 @@ final class TensorProcessor {
         case .float(let dtype):
             return try convert(plan.source, to: dtype, into: writer)
         case .sign(let ternary):
-            return try SignTensorJob(processor: self, tensor: plan.source, ternary: ternary).run(into: writer)
+            return try SignTensorEncoder(processor: self, tensor: plan.source, ternary: ternary).run(into: writer)
         case .scaledFloat(let element, let perChannel):
-            return try ScaledFloatTensorJob(processor: self, tensor: plan.source, element: element, perChannel: perChannel).run(into: writer)
+            return try ScaledFloatTensorEncoder(processor: self, tensor: plan.source, element: element, perChannel: perChannel).run(into: writer)
         case .mx(let element):
-            return try MXTensorJob(processor: self, tensor: plan.source, element: element).run(into: writer)
+            return try MXTensorEncoder(processor: self, tensor: plan.source, element: element).run(into: writer)
         case .kmeans(let bits, let perChannel):
-            return try KMeansTensorJob(processor: self, tensor: plan.source, bits: bits, perChannel: perChannel).run(into: writer)
+            return try KMeansTensorEncoder(processor: self, tensor: plan.source, bits: bits, perChannel: perChannel).run(into: writer)
         }
     }
 

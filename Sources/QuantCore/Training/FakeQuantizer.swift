@@ -45,7 +45,7 @@ struct FakeQuantizer {
             case .channel: break
             }
             let parameters = try w.values.withUnsafeBufferPointer {
-                try LinearTensorJob.rowParameters($0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: name)
+                try LinearTensorEncoder.rowParameters($0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: name)
             }
             let grid = LinearGrid(scheme: scheme, cols: cols, group: group, parameters: parameters)
             for r in 0..<rows {
@@ -61,11 +61,11 @@ struct FakeQuantizer {
             var codes = [UInt8](repeating: 0, count: w.cols)
             for r in 0..<w.rows {
                 let scale = w.values.withUnsafeBufferPointer { values in
-                    codes.withUnsafeMutableBufferPointer { SignTensorJob.quantize(UnsafeBufferPointer(rebasing: values[(r * w.cols)..<((r + 1) * w.cols)]), ternary: ternary, codes: $0) }
+                    codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(UnsafeBufferPointer(rebasing: values[(r * w.cols)..<((r + 1) * w.cols)]), ternary: ternary, codes: $0) }
                 }
                 for c in 0..<w.cols {
                     let i = r * w.cols + c
-                    out.values[i] = scale * SignTensorJob.value(codes[c], ternary: ternary)
+                    out.values[i] = scale * SignTensorEncoder.value(codes[c], ternary: ternary)
                     passes[i] = abs(w.values[i]) <= 1
                 }
             }

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// A tensor codebook reads the tensor three times (range, histogram, codes); channel codebooks
 /// are found from each chunk of channels in memory (one read).
-struct KMeansTensorJob {
+struct KMeansTensorEncoder {
     let processor: TensorProcessor
     let tensor: SourceTensor
     let bits: Int

@@ -49,10 +49,10 @@ final class CalibrationContext: @unchecked Sendable {
 
 /// Linear quantization of a 2-D `<layer>.weight` whose inputs are in the dataset: codes by GPTQ,
 /// AdaRound or round-to-nearest, written in the linear (or compressed-tensors) layout exactly as
-/// `LinearTensorJob` writes them, then evaluated on the layer's inputs. The whole weight matrix is
+/// `LinearTensorEncoder` writes them, then evaluated on the layer's inputs. The whole weight matrix is
 /// held (GPTQ updates every column), plus the layer's samples and its Hessian.
-struct CalibratedLinearJob {
-    let linear: LinearTensorJob
+struct CalibratedLinearEncoder {
+    let linear: LinearTensorEncoder
     let calibration: CalibrationContext
     let layer: String
     let spec: WeightSpec
@@ -77,7 +77,7 @@ struct CalibratedLinearJob {
         var group = cols
         if case .group(let size) = scheme.granularity { group = size }
         let nearestParameters = try w.values.withUnsafeBufferPointer {
-            try LinearTensorJob.rowParameters(
+            try LinearTensorEncoder.rowParameters(
                 $0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: linear.scaleDType, kernels: processor.kernels, tensor: tensor.name)
         }
         let nearest = LinearGrid(scheme: scheme, cols: cols, group: group, parameters: nearestParameters)

@@ -5,7 +5,7 @@ import ModelFormats
 /// s per tensor or per output channel (rows of the [d0, rest] view). Elements round to nearest,
 /// ties to even, and saturate (amax maps onto the largest finite value, so only rounding can reach
 /// past it). An all-zero tensor or channel gets s = 1.
-struct ScaledFloatTensorJob {
+struct ScaledFloatTensorEncoder {
     let processor: TensorProcessor
     let tensor: SourceTensor
     let element: FloatElement
@@ -61,7 +61,7 @@ struct ScaledFloatTensorJob {
 
 /// `method: mx`: each block of 32 values along a row (the last block may be shorter) gets the
 /// E8M0 scale 2^E of `MXQuantizer` and element codes; FP6 and FP4 codes are packed per row.
-struct MXTensorJob {
+struct MXTensorEncoder {
     let processor: TensorProcessor
     let tensor: SourceTensor
     let element: MXElement

@@ -8,7 +8,7 @@ import Synchronization
 /// its ranges, scales, codes and error in one pass from cache. Tensor scales and channel scales on
 /// other axes need the whole tensor's ranges first: one range pass, then the quantizing pass.
 /// Workers share it read-only: they use its kernels and scheme, never the processor's scratch buffers.
-struct LinearTensorJob: @unchecked Sendable {
+struct LinearTensorEncoder: @unchecked Sendable {
     let processor: TensorProcessor
     let plan: TensorPlan
     let scheme: LinearScheme

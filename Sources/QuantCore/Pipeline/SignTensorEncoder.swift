@@ -6,7 +6,7 @@ import Synchronization
 /// - binary (XNOR-Net): scale = mean |w|, code 1 for w >= 0 (+scale) and 0 otherwise (-scale);
 /// - ternary (TWN): threshold t = 0.7 mean |w|; code +1 above t, -1 below -t, else 0; scale = the
 ///   mean |w| of the codes that are not 0 (1 when there are none, every code then being 0).
-struct SignTensorJob: @unchecked Sendable {
+struct SignTensorEncoder: @unchecked Sendable {
     let processor: TensorProcessor
     let tensor: SourceTensor
     let ternary: Bool
