@@ -1,3 +1,15 @@
+import Synchronization
+
+/// Where problem `type` URIs point. The application sets the base once (quantd: its problem
+/// documentation); without one the slug alone is the type, a relative URI reference (RFC 9457 3.1.1).
+public enum ProblemType {
+    private static let base = Mutex("")
+
+    public static func setBase(_ url: String) { base.withLock { $0 = url } }
+
+    static func uri(_ slug: String) -> String { base.withLock { $0 } + slug }
+}
+
 /// The one error type of the HTTP layer: it renders itself as `application/problem+json`
 /// (RFC 9457) with a detail that says what to fix.
 public struct HTTPError: Error, Sendable, CustomStringConvertible {
@@ -23,7 +35,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 
     public var response: HTTPResponse {
         var members = [
-            "\"type\":\(Self.quote("https://quantservice.dev/problems/\(type)"))", "\"title\":\(Self.quote(title))", "\"status\":\(status)",
+            "\"type\":\(Self.quote(ProblemType.uri(type)))", "\"title\":\(Self.quote(title))", "\"status\":\(status)",
             "\"detail\":\(Self.quote(detail))",
         ]
         for (key, json) in extensions { members.append("\(Self.quote(key)):\(json)") }

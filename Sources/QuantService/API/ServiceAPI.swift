@@ -15,6 +15,7 @@ public final class ServiceAPI: Sendable {
     public let metrics: HTTPMetrics
 
     public init(store: Store, data: DataDirectory, pool: WorkerPool, config: ServiceConfig) {
+        ProblemType.setBase("https://quantservice.dev/problems/")
         self.store = store
         self.data = data
         self.pool = pool
