@@ -34,7 +34,7 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Also write the full JSON report here.")
     var report: String?
 
-    @Option(help: "A calibration dataset (safetensors of `<layer>.input` samples) for GPTQ, AdaRound and static activations; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).")
+    @Option(help: "A calibration dataset for GPTQ, AdaRound, AWQ and static activations: safetensors of `<layer>.input` samples, or text (plain or JSON Lines) that the checkpoint's forward pass turns into them; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).")
     var dataset: String?
 
     @Option(help: "A llama.cpp importance matrix (imatrix.gguf or legacy imatrix.dat from llama-imatrix): weights the search of every GGUF block type that takes it (Q4_0 ... Q5_1, IQ4_NL, the K-quants), as llama-quantize --imatrix does. Tensors are matched by llama.cpp name, or Hugging Face name for Llama-family models.")
