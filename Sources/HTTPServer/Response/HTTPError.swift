@@ -19,7 +19,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     /// A stable problem type slug, e.g. "invalid-recipe" (becomes the `type` URI).
     public var type: String
     public var headers: [(name: String, value: String)]
-    /// Extra members of the problem object (JSON fragments by key).
+    /// Extra members of the problem object: string values by key (quoted when rendered).
     public var extensions: [(String, String)]
 
     public init(_ status: Int, _ detail: String, type: String? = nil, title: String? = nil, headers: [(name: String, value: String)] = [], extensions: [(String, String)] = []) {
@@ -38,7 +38,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             "\"type\":\(Self.quote(ProblemType.uri(type)))", "\"title\":\(Self.quote(title))", "\"status\":\(status)",
             "\"detail\":\(Self.quote(detail))",
         ]
-        for (key, json) in extensions { members.append("\(Self.quote(key)):\(json)") }
+        for (key, value) in extensions { members.append("\(Self.quote(key)):\(Self.quote(value))") }
         return HTTPResponse(
             status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(Array("{\(members.joined(separator: ","))}".utf8)))
     }

@@ -85,7 +85,7 @@ extension ServiceAPI {
     /// An evaluation needs a text dataset of the tenant's and a checkpoint whose architecture the
     /// reference forward pass runs: each is a 422 before the job is queued.
     static func checkEvaluation(_ spec: EvaluationSpec, modelPath: String, scope: TenantScope) throws {
-        let field: [(String, String)] = [("field", "\"recipe.evaluation.dataset_id\"")]
+        let field: [(String, String)] = [("field", "recipe.evaluation.dataset_id")]
         guard let dataset = try? scope.dataset(spec.datasetID) else {
             throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not one of your datasets: upload text with POST /v1/datasets", type: "invalid-recipe", extensions: field)
         }
@@ -97,7 +97,7 @@ extension ServiceAPI {
         guard let architecture, evaluable.contains(architecture) else {
             throw HTTPError(
                 422, "evaluation runs on Hugging Face checkpoints of \(evaluable.joined(separator: ", ")); this model is \(architecture ?? "not a checkpoint")",
-                type: "invalid-recipe", extensions: [("field", "\"recipe.evaluation\"")])
+                type: "invalid-recipe", extensions: [("field", "recipe.evaluation")])
         }
     }
 
@@ -129,8 +129,8 @@ extension ServiceAPI {
             }
             try CalibrationDataset(path: path).check(against: SourceModel(path: modelPath))
         } catch let error as CalibrationError {
-            var extensions: [(String, String)] = [("field", "\"recipe\"")]
-            if case .mismatch(let layer, _) = error { extensions.append(("layer", HTTPError.quote(layer))) }
+            var extensions: [(String, String)] = [("field", "recipe")]
+            if case .mismatch(let layer, _) = error { extensions.append(("layer", layer)) }
             throw HTTPError(422, "\(error)", type: "dataset-mismatch", extensions: extensions)
         }
     }

@@ -11,7 +11,7 @@ extension ServiceAPI {
     func submitEvaluation(_ object: JSONObject, scope: TenantScope, request: HTTPRequest, bytes: [UInt8]) throws -> HTTPResponse {
         let evaluation = try EvaluationJob.parse(request: object)
         guard let modelID = object["model_id"]?.stringValue else {
-            throw HTTPError(422, "model_id is required: the original model (a Hugging Face checkpoint)", type: "invalid-request", extensions: [("field", "\"model_id\"")])
+            throw HTTPError(422, "model_id is required: the original model (a Hugging Face checkpoint)", type: "invalid-request", extensions: [("field", "model_id")])
         }
         let model = try Self.run { try scope.model(modelID) }
         try Self.checkEvaluation(evaluation.evaluation, modelPath: model.blobPath, scope: scope)
@@ -32,7 +32,7 @@ extension ServiceAPI {
     /// The candidate exists, is the tenant's, and is a file the forward pass reads: a model, or a
     /// finished job's single-file artifact.
     static func checkCandidate(_ candidate: EvaluationJob.Candidate, scope: TenantScope) throws {
-        let field: [(String, String)] = [("field", "\"candidate\"")]
+        let field: [(String, String)] = [("field", "candidate")]
         switch candidate {
         case .model(let id):
             guard (try? scope.model(id)) != nil else {

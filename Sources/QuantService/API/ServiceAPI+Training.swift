@@ -11,16 +11,16 @@ extension ServiceAPI {
     static func trainingRequest(_ object: JSONObject, recipe: Recipe) throws -> TrainingSpec? {
         let kind = object["kind"]?.stringValue ?? "quantize"
         guard ["quantize", "qat"].contains(kind), object["kind"].map({ $0.stringValue != nil }) ?? true else {
-            throw HTTPError(422, "kind must be \"quantize\", \"qat\" or \"evaluate\"", type: "invalid-request", extensions: [("field", "\"kind\"")])
+            throw HTTPError(422, "kind must be \"quantize\", \"qat\" or \"evaluate\"", type: "invalid-request", extensions: [("field", "kind")])
         }
         guard kind == "qat" else {
             if object["training"] != nil {
-                throw HTTPError(422, "training applies to \"kind\": \"qat\" jobs", type: "invalid-request", extensions: [("field", "\"training\"")])
+                throw HTTPError(422, "training applies to \"kind\": \"qat\" jobs", type: "invalid-request", extensions: [("field", "training")])
             }
             return nil
         }
         guard let value = object["training"] else {
-            throw HTTPError(422, "a qat job needs training: {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}", type: "invalid-training", extensions: [("field", "\"training\"")])
+            throw HTTPError(422, "a qat job needs training: {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}", type: "invalid-training", extensions: [("field", "training")])
         }
         do {
             let spec = try TrainingSpec.parse(value)
@@ -45,7 +45,7 @@ extension ServiceAPI {
     }
 
     static func problem(_ error: TrainingError) -> HTTPError {
-        HTTPError(422, "\(error)", type: "qat-not-supported", extensions: [("field", HTTPError.quote(error.field))])
+        HTTPError(422, "\(error)", type: "qat-not-supported", extensions: [("field", error.field)])
     }
 
     /// `training` of a QAT job's report: the request, the evaluation (fp32, PTQ, QAT) from the

@@ -172,19 +172,19 @@ public final class ServiceAPI: Sendable {
             }
             if object["kind"]?.stringValue == "evaluate" { return try submitEvaluation(object, scope: scope, request: request, bytes: bytes) }
             for key in object.keys where !["model_id", "recipe", "name", "kind", "training"].contains(key) {
-                throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name, kind, training)", type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
+                throw HTTPError(422, "unknown field '\(key)' (allowed: model_id, recipe, name, kind, training)", type: "invalid-request", extensions: [("field", key)])
             }
             guard let modelID = object["model_id"]?.stringValue else {
-                throw HTTPError(422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request", extensions: [("field", "\"model_id\"")])
+                throw HTTPError(422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request", extensions: [("field", "model_id")])
             }
             guard let recipeValue = object["recipe"] else {
-                throw HTTPError(422, "recipe is required, e.g. {\"preset\": \"int8\"}", type: "invalid-recipe", extensions: [("field", "\"recipe\"")])
+                throw HTTPError(422, "recipe is required, e.g. {\"preset\": \"int8\"}", type: "invalid-recipe", extensions: [("field", "recipe")])
             }
             let recipe: Recipe
             do {
                 recipe = try Recipe.parse(recipeValue)
             } catch let error as RecipeError {
-                throw HTTPError(422, "recipe: \(error)", type: "invalid-recipe", extensions: [("field", HTTPError.quote("recipe" + (error.field.isEmpty ? "" : "." + error.field)))])
+                throw HTTPError(422, "recipe: \(error)", type: "invalid-recipe", extensions: [("field", "recipe" + (error.field.isEmpty ? "" : "." + error.field))])
             }
             let name = object["name"]?.stringValue
             let model = try Self.run { try scope.model(modelID) }
@@ -311,7 +311,7 @@ public final class ServiceAPI: Sendable {
         do {
             _ = try Pipeline.plan(source, recipe: recipe)
         } catch let error as PipelineError {
-            throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "\"recipe\"")])
+            throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "recipe")])
         }
     }
 }

@@ -51,7 +51,7 @@ struct UploadReceiver {
                 while let chunk = try body.read() { try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write) }
                 try tar.finish()
             } catch let error as FormatError {
-                throw HTTPError(422, error.message, type: "invalid-model", extensions: [("rule", HTTPError.quote(error.code.rawValue))])
+                throw HTTPError(422, error.message, type: "invalid-model", extensions: [("rule", error.code.rawValue)])
             }
         } else {
             var multipart = MultipartFileExtractor(contentType: contentType)!
@@ -80,7 +80,7 @@ struct UploadReceiver {
         do { checkpoint = try Checkpoint(directory: staging.directory) } catch let error as FormatError {
             throw HTTPError(
                 422, "the model bundle is not a valid checkpoint: \(error.message)", type: "invalid-model",
-                extensions: [("rule", HTTPError.quote(error.code.rawValue))] + (error.tensor.map { [("tensor", HTTPError.quote($0))] } ?? []))
+                extensions: [("rule", error.code.rawValue)] + (error.tensor.map { [("tensor", $0)] } ?? []))
         }
         let tensors = checkpoint.shards.flatMap(\.tensors)
         let sha = staging.manifestSHA256

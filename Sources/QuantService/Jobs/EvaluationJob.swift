@@ -21,21 +21,21 @@ struct EvaluationJob: Equatable {
     static func parse(request object: JSONObject) throws -> EvaluationJob {
         for key in object.keys where !requestFields.contains(key) {
             throw HTTPError(422, "unknown field '\(key)' for an evaluate job (allowed: \(requestFields.joined(separator: ", ")))",
-                            type: "invalid-request", extensions: [("field", HTTPError.quote(key))])
+                            type: "invalid-request", extensions: [("field", key)])
         }
         guard let value = object["evaluation"] else {
             throw HTTPError(422, "an evaluate job needs evaluation: {\"dataset_id\": ..., \"chunks\": 8, \"context\": 512}",
-                            type: "invalid-request", extensions: [("field", "\"evaluation\"")])
+                            type: "invalid-request", extensions: [("field", "evaluation")])
         }
         let evaluation: EvaluationSpec
         do { evaluation = try EvaluationSpec.parse(value) } catch let error as RecipeError {
-            throw HTTPError(422, "\(error)", type: "invalid-request", extensions: [("field", HTTPError.quote(error.field))])
+            throw HTTPError(422, "\(error)", type: "invalid-request", extensions: [("field", error.field)])
         }
         return EvaluationJob(candidate: try candidate(object["candidate"]), evaluation: evaluation)
     }
 
     static func candidate(_ value: JSONValue?) throws -> Candidate {
-        let field: [(String, String)] = [("field", "\"candidate\"")]
+        let field: [(String, String)] = [("field", "candidate")]
         guard let object = value?.objectValue, object.count == 1 else {
             throw HTTPError(422, "candidate must be {\"model_id\": ...} (a model to compare with) or {\"job_id\": ...} (a finished job's artifact)",
                             type: "invalid-request", extensions: field)
