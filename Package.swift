@@ -51,12 +51,14 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CEpoll"]),
         // epoll and eventfd, which Swift's Glibc module does not export.
         .target(name: "CEpoll"),
-        // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3). Every SQL
-        // statement lives here, behind the store's API.
+        // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3) or PostgreSQL
+        // (libpq). Every SQL statement lives here, behind the store's API.
         .target(
             name: "QuantStore",
-            dependencies: ["Digest", "CSQLiteConfig", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
+            dependencies: ["Digest", "CSQLiteConfig", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
+        // libpq (Debian: libpq-dev), PostgreSQL's C client, for the shared store of several replicas.
+        .systemLibrary(name: "CLibPQ"),
         // sqlite3_config (variadic, so not callable from Swift).
         .target(name: "CSQLiteConfig", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SHA-256 for uploads, keys and artifacts (server) and download checks (client).

@@ -1,55 +1,42 @@
-import CSQLiteConfig
 import Foundation
-import GRDB
 
-/// Applied once, before this process's first SQLite connection (a Swift global is initialized once,
-/// on first use). SQLite's result: SQLITE_OK, or SQLITE_MISUSE when something else had already
-/// opened a database (the setting then stays SQLite's default).
-let sqliteProcessSettings: Int32 = csqlite_disable_memory_statistics()
-
-/// The database of QuantService: one SQLite file in WAL mode, behind this API. Every SQL statement
-/// of the service lives in this module, so moving to a shared PostgreSQL queue later replaces this
-/// module alone. Each write method is one transaction, named for what it does.
+/// The database of QuantService, behind one API whichever engine holds it: SQLite (the embedded
+/// default, one node) or PostgreSQL (a queue shared by several replicas). Every SQL statement of the
+/// service lives in this module.
 public final class Store: Sendable {
-    let pool: DatabasePool
-    /// Seconds since 1970; injectable so tests can move time.
-    let clock: @Sendable () -> Double
-    /// The polling hot path (key lookup, job row) on raw read-only connections.
-    let hot: HotReads
+    let backend: any StoreBackend
 
+    /// The embedded store: one SQLite file.
     public init(path: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
-        _ = sqliteProcessSettings
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
-        configuration.foreignKeysEnabled = true
-        configuration.prepareDatabase { db in
-            // Job state is the service's promise: every commit reaches the disk.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        self.clock = clock
-        try Migrations.migrator.migrate(pool)
-        hot = HotReads(path: path)
+        backend = try SQLiteStore(path: path, clock: clock)
     }
+
+    /// A shared store on PostgreSQL (`postgres://user@host:port/database`); migrates it first.
+    public init(postgresURL: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        backend = try PostgresStore(url: postgresURL, clock: clock)
+    }
+
+    /// `--database`: a postgres:// or postgresql:// URL, or nil for the SQLite file at `sqlitePath`.
+    public static func open(database: String?, sqlitePath: String) throws -> Store {
+        guard let database, !database.isEmpty else { return try Store(path: sqlitePath) }
+        guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
+            throw StoreError.invalid("--database must be a postgres:// URL (or absent for the SQLite file in the data directory); got '\(database)'")
+        }
+        return try Store(postgresURL: database)
+    }
+
+    /// True when several replicas share this database (PostgreSQL).
+    public var isShared: Bool { backend.isShared }
 
     /// True when the database answers a query (for /readyz).
-    public func isHealthy() -> Bool {
-        (try? pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) == 1
-    }
+    public func isHealthy() -> Bool { backend.isHealthy() }
 
-    /// One read-then-write transaction, begun IMMEDIATE: the write lock is taken before the read, so
-    /// two workers never both read a queued job and then both claim it.
-    func immediate<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
-            }
-            guard let result else { throw StoreError.invalid("transaction produced no result") }
-            return result
-        }
-    }
+    /// A consistent copy of the whole database taken while the service keeps running: an SQLite file,
+    /// or for PostgreSQL a `pg_dump` archive. `path` must not exist.
+    public func backup(to path: String) throws { try backend.backup(to: path) }
+
+    /// The scope of one tenant: the only way to reach its models and jobs.
+    public func scope(_ tenantID: String) -> TenantScope { TenantScope(store: self, tenantID: tenantID) }
 
     static func newID(_ prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
@@ -57,26 +44,10 @@ public final class Store: Sendable {
         return prefix + "_" + String((0..<20).map { _ in alphabet[Int(generator.next() % 32)] })
     }
 
-    /// Appends a state change event (inside the caller's transaction).
-    static func event(_ db: Database, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double) throws {
-        try JobEvent(id: nil, jobId: job, at: at, fromState: from, toState: to, attempt: attempt, reason: reason).insert(db)
-    }
-
     /// Checks a transition against the state machine.
     static func check(_ job: JobRecord, to next: JobState) throws {
         guard job.state.canTransition(to: next) else {
             throw StoreError.illegalTransition(job: job.id, from: job.state, to: next)
         }
-    }
-}
-
-extension Store {
-    /// A consistent copy of the whole database at `path`, taken with SQLite's online backup API while
-    /// the service keeps running (readers and writers are not stopped). `path` must not exist.
-    public func backup(to path: String) throws {
-        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.invalid("\(path) already exists; back up to a new file") }
-        let destination = try DatabaseQueue(path: path)
-        try pool.backup(to: destination)
-        try destination.close()
     }
 }

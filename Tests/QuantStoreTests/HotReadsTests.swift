@@ -9,7 +9,7 @@ import Testing
 struct HotReadsTests {
     /// The job as GRDB decodes it, for comparison.
     func reference(_ t: TestStore, _ id: String) throws -> JobRecord? {
-        try t.store.pool.read { db in try JobRecord.fetchOne(db, key: id) }
+        try t.store.sqlitePool.read { db in try JobRecord.fetchOne(db, key: id) }
     }
 
     @Test func rawDecodingEqualsGRDBInEveryState() throws {
@@ -116,4 +116,9 @@ struct BackupTests {
         #expect(try copy.tenantID(forKey: key) == tenant.id)
         #expect(try copy.scope(tenant.id).job(job.id) == (try t.store.scope(tenant.id).job(job.id)))
     }
+}
+
+extension Store {
+    /// The GRDB pool of an SQLite store, for tests that read around the store's API.
+    var sqlitePool: DatabasePool { (backend as! SQLiteStore).pool }
 }

@@ -30,7 +30,7 @@ struct MigrationTests {
             }
         }
         let store = try Store(path: path)
-        try store.pool.read { db in
+        try store.sqlitePool.read { db in
             let job = try #require(try JobRecord.fetchOne(db, key: "j"))
             #expect(job.kind == "qat" && job.training == "{\"epochs\":2}" && job.summary == "{\"a\":1}" && job.progressStage == nil)
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM job_events WHERE job_id = 'j'") == 1)
@@ -38,7 +38,7 @@ struct MigrationTests {
             let indexes = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND name LIKE 'jobs_%'")
             #expect(Set(indexes) == ["jobs_idempotency", "jobs_queue", "jobs_tenant", "jobs_model", "jobs_dataset"])
         }
-        try store.pool.write { db in
+        try store.sqlitePool.write { db in
             try db.execute(sql: "UPDATE jobs SET kind = 'evaluate' WHERE id = 'j'")
             #expect(throws: (any Error).self) { try db.execute(sql: "UPDATE jobs SET kind = 'other' WHERE id = 'j'") }
             // The references still cascade from the rebuilt table.

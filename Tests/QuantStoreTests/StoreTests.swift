@@ -7,7 +7,13 @@ import CSHA256
 
 @testable import QuantStore
 
-/// A store on a real SQLite file in a fresh directory, with a clock the test moves.
+/// The two engines behind the store; every store test runs on both.
+enum Engine: String, CaseIterable, Sendable {
+    case sqlite, postgres
+}
+
+/// A store on a real SQLite file in a fresh directory, or in a fresh database on the test PostgreSQL
+/// server, with a clock the test moves.
 final class TestClock: Sendable {
     let time = Mutex<Double>(1_000_000)
     func now() -> Double { time.withLock { $0 } }
@@ -19,11 +25,21 @@ final class TestStore: @unchecked Sendable {
     let clock = TestClock()
     var store: Store!
 
-    init() throws {
+    init(_ engine: Engine = .sqlite) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("qs-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let clock = clock
-        store = try Store(path: directory.appendingPathComponent("quant.db").path, clock: { clock.now() })
+        switch engine {
+        case .sqlite: store = try Store(path: directory.appendingPathComponent("quant.db").path, clock: { clock.now() })
+        case .postgres: store = try Store(postgresURL: try Self.freshPostgresDatabase(), clock: { clock.now() })
+        }
+    }
+
+    /// A new, empty database on the test server (each test gets its own).
+    static func freshPostgresDatabase() throws -> String {
+        let name = "qs_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        try PGConnection(url: TestPostgres.url(database: "postgres")).script("CREATE DATABASE \(name)")
+        return try TestPostgres.url(database: name)
     }
 
     func advance(_ seconds: Double) { clock.advance(seconds) }
@@ -69,8 +85,8 @@ struct StoreTests {
         #expect(split.finalize() == SHA256.hash(text))
     }
 
-    @Test func keysAuthenticateAndRevoke() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func keysAuthenticateAndRevoke(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "acme")
         let key = try t.store.createKey(tenantID: tenant.id)
         #expect(key.plaintext.hasPrefix("qs_") && key.plaintext.count == 35)
@@ -96,8 +112,8 @@ struct StoreTests {
         }
     }
 
-    @Test func lifecycleThroughTheQueue() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func lifecycleThroughTheQueue(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "a")
         let model = try t.model(tenant.id)
         let (job, created) = try t.store.scope(tenant.id).submit(.init(modelID: model.id, recipe: "{}"))
@@ -119,8 +135,8 @@ struct StoreTests {
         #expect(throws: StoreError.self) { _ = try t.store.fail(job: job.id, attempt: 1, code: "x", message: "y", transient: true, retryDelay: 1) }
     }
 
-    @Test func staleWorkerChangesNothing() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func staleWorkerChangesNothing(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "a")
         let job = try t.store.scope(tenant.id).submit(.init(modelID: try t.model(tenant.id).id, recipe: "{}")).job
         _ = try t.store.claim(worker: "old", leaseSeconds: 10)
@@ -139,8 +155,8 @@ struct StoreTests {
         #expect(current.state == .running && current.attempt == 2 && current.artifactPath == nil && current.leaseOwner == "new")
     }
 
-    @Test func idempotency() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func idempotency(engine: Engine) throws {
+        let t = try TestStore(engine)
         let a = try t.store.createTenant(name: "a"), b = try t.store.createTenant(name: "b")
         let ma = try t.model(a.id), mb = try t.model(b.id)
         let first = try t.store.scope(a.id).submit(.init(modelID: ma.id, recipe: "{}", idempotencyKey: "k1", requestHash: "h1"))
@@ -154,8 +170,8 @@ struct StoreTests {
         #expect(try t.store.scope(a.id).jobs().count == 1)
     }
 
-    @Test func tenantScoping() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func tenantScoping(engine: Engine) throws {
+        let t = try TestStore(engine)
         let a = try t.store.createTenant(name: "a"), b = try t.store.createTenant(name: "b")
         let model = try t.model(a.id)
         let job = try t.store.scope(a.id).submit(.init(modelID: model.id, recipe: "{}")).job
@@ -171,8 +187,8 @@ struct StoreTests {
         #expect(try t.store.scope(a.id).job(job.id).id == job.id)
     }
 
-    @Test func fairnessAcrossTenants() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func fairnessAcrossTenants(engine: Engine) throws {
+        let t = try TestStore(engine)
         let busy = try t.store.createTenant(name: "busy", maxQueuedJobs: 1000), quiet = try t.store.createTenant(name: "quiet")
         let busyModel = try t.model(busy.id), quietModel = try t.model(quiet.id)
         for _ in 0..<100 {
@@ -189,8 +205,8 @@ struct StoreTests {
         #expect(claimed.contains(single.id))
     }
 
-    @Test func cancellation() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func cancellation(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "a")
         let model = try t.model(tenant.id)
         let scope = t.store.scope(tenant.id)
@@ -205,8 +221,8 @@ struct StoreTests {
         #expect(try scope.events(of: running.id).last?.reason == "cancelled by request")
     }
 
-    @Test func retriesThenMaximumAttempts() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func retriesThenMaximumAttempts(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "a")
         let job = try t.store.scope(tenant.id).submit(.init(modelID: try t.model(tenant.id).id, recipe: "{}", maxAttempts: 3)).job
         for attempt in 1...3 {
@@ -226,12 +242,15 @@ struct StoreTests {
         #expect(try t.store.fail(job: bad.id, attempt: 1, code: "bad_model", message: "not safetensors", transient: false, retryDelay: 5) == .failed)
     }
 
-    @Test func abandonedJobsAfterMaxAttemptsFailWithTheReason() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func abandonedJobsAfterMaxAttemptsFailWithTheReason(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "a")
         let job = try t.store.scope(tenant.id).submit(.init(modelID: try t.model(tenant.id).id, recipe: "{}", maxAttempts: 2)).job
         for _ in 1...2 {
             _ = try #require(try t.store.claim(worker: "dies", leaseSeconds: 10))
+            // A single SQLite node re-queues every running job at start-up; replicas on PostgreSQL
+            // only those whose lease expired.
+            if engine == .postgres { t.advance(11) }
             #expect(try t.store.requeueAbandoned(all: true).count == 1)
         }
         let failed = try t.store.scope(tenant.id).job(job.id)
@@ -239,8 +258,8 @@ struct StoreTests {
         #expect(failed.errorMessage?.contains("no attempts left") == true)
     }
 
-    @Test func quotasAndModelDeletion() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func quotasAndModelDeletion(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "q", maxQueuedJobs: 2, maxStorageBytes: 25)
         let model = try t.model(tenant.id)
         let scope = t.store.scope(tenant.id)
@@ -254,8 +273,8 @@ struct StoreTests {
         #expect(try scope.deleteModel(model.id) == model.blobPath)
     }
 
-    @Test func pagination() throws {
-        let t = try TestStore()
+    @Test(arguments: Engine.allCases) func pagination(engine: Engine) throws {
+        let t = try TestStore(engine)
         let tenant = try t.store.createTenant(name: "p", maxQueuedJobs: 100)
         let model = try t.model(tenant.id)
         var ids: [String] = []

@@ -3,24 +3,8 @@ import GRDB
 
 /// Calibration datasets: uploaded, listed and deleted like models, under the same tenant rules and
 /// the same storage quota.
-extension TenantScope {
-    public struct NewDataset: Sendable {
-        public var name: String
-        public var size: Int64
-        public var sha256: String
-        public var tensorCount: Int
-        public var blobPath: String
-
-        public init(name: String, size: Int64, sha256: String, tensorCount: Int, blobPath: String) {
-            self.name = name
-            self.size = size
-            self.sha256 = sha256
-            self.tensorCount = tensorCount
-            self.blobPath = blobPath
-        }
-    }
-
-    public func addDataset(_ dataset: NewDataset) throws -> DatasetRecord {
+extension SQLiteTenantScope {
+    func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
         try store.immediate { db in
             try checkStorageQuota(db, adding: dataset.size)
             let record = DatasetRecord(
@@ -31,14 +15,14 @@ extension TenantScope {
         }
     }
 
-    public func dataset(_ id: String) throws -> DatasetRecord {
+    func dataset(_ id: String) throws -> DatasetRecord {
         guard let dataset = try pool.read({ db in try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) }) else {
             throw StoreError.notFound("dataset \(id)")
         }
         return dataset
     }
 
-    public func datasets(limit: Int = 100) throws -> [DatasetRecord] {
+    func datasets(limit: Int) throws -> [DatasetRecord] {
         try pool.read { db in
             try DatasetRecord.filter(Column("tenant_id") == tenantID).order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
         }
@@ -47,7 +31,7 @@ extension TenantScope {
     /// Deletes a dataset; a conflict while queued or running jobs use it. Finished jobs keep their
     /// artifacts and reports (their reference is cleared). Returns the blob path when nothing else
     /// (a model or dataset of any tenant) shares the file.
-    public func deleteDataset(_ id: String) throws -> String? {
+    func deleteDataset(_ id: String) throws -> String? {
         try store.immediate { db in
             guard let dataset = try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("dataset \(id)")

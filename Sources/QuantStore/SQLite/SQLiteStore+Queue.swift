@@ -1,52 +1,10 @@
 import Foundation
 import GRDB
 
-/// A claimed job: what a worker needs to run it, and the attempt its updates must name.
-public struct Claim: Sendable, Equatable {
-    public let job: JobRecord
-    public let model: ModelRecord
-    /// The calibration dataset of the job, when its recipe names one.
-    public var dataset: DatasetRecord? = nil
-    public var attempt: Int { job.attempt }
-}
-
-/// What a worker learns when it renews its lease.
-public enum LeaseStatus: Sendable, Equatable {
-    case held
-    case cancelRequested
-    /// The job moved on (lease expired and re-queued, or finished): stop without writing anything.
-    case lost
-}
-
-/// The finished job's artifact and report, committed in one transaction.
-public struct CompletedJob: Sendable {
-    /// Nil for jobs that write no artifact (evaluations).
-    public var artifactPath: String?
-    public var artifactSize: Int64?
-    public var artifactSha256: String?
-    public var summary: String
-    public var tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)]
-    public var expiresAt: Double?
-    /// QAT: per-epoch metrics, stored with the tensor metrics.
-    public var epochs: [EpochMetricRecord] = []
-
-    public init(
-        artifactPath: String?, artifactSize: Int64?, artifactSha256: String?, summary: String,
-        tensors: [(name: String, sqnrDb: Double?, bitsPerWeight: Double?, report: String)], expiresAt: Double?
-    ) {
-        self.artifactPath = artifactPath
-        self.artifactSize = artifactSize
-        self.artifactSha256 = artifactSha256
-        self.summary = summary
-        self.tensors = tensors
-        self.expiresAt = expiresAt
-    }
-}
-
-extension Store {
+extension SQLiteStore {
     /// Claims the next job fairly: round-robin over tenants (the tenant served longest ago first),
     /// then the tenant's oldest job. One transaction sets running, the lease and attempt + 1.
-    public func claim(worker: String, leaseSeconds: Double) throws -> Claim? {
+    func claim(worker: String, leaseSeconds: Double) throws -> Claim? {
         try immediate { db in
             let now = clock()
             guard
@@ -72,14 +30,14 @@ extension Store {
             job.progressStage = nil
             try job.update(db)
             try db.execute(sql: "UPDATE tenants SET last_claimed_at = ? WHERE id = ?", arguments: [now, job.tenantId])
-            try Store.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
+            try SQLiteStore.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
             let dataset = try job.datasetId.flatMap { try DatasetRecord.fetchOne(db, key: $0) }
             return Claim(job: job, model: model, dataset: dataset)
         }
     }
 
     /// Extends the lease of a running attempt; reports a cancel request or a lost lease.
-    public func renewLease(job id: String, attempt: Int, worker: String, leaseSeconds: Double) throws -> LeaseStatus {
+    func renewLease(job id: String, attempt: Int, worker: String, leaseSeconds: Double) throws -> LeaseStatus {
         try immediate { db in
             let now = clock()
             try db.execute(
@@ -93,16 +51,10 @@ extension Store {
         }
     }
 
-    /// Records progress of a running attempt (callers throttle); false if the attempt is stale.
-    @discardableResult
-    public func updateProgress(job id: String, attempt: Int, done: Int64, total: Int64) throws -> Bool {
-        try reportProgress(job: id, attempt: attempt, done: done, total: total) != .lost
-    }
-
     /// Records progress and answers, in the same transaction, whether a cancel was requested: the
     /// worker hears of a cancel at its next progress report (about every half second) instead of
     /// at its next lease renewal (a third of the lease). `.lost` when the attempt is stale.
-    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String? = nil) throws -> LeaseStatus {
+    func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String?) throws -> LeaseStatus {
         try immediate { db in
             try db.execute(
                 sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
@@ -115,7 +67,7 @@ extension Store {
 
     /// Marks an attempt succeeded with its artifact and report, conditional on (id, running, attempt):
     /// a stale worker changes nothing and gets `staleWorker`.
-    public func complete(job id: String, attempt: Int, result: CompletedJob) throws {
+    func complete(job id: String, attempt: Int, result: CompletedJob) throws {
         try immediate { db in
             let now = clock()
             try db.execute(
@@ -137,38 +89,37 @@ extension Store {
                 row.jobId = id
                 try row.insert(db)
             }
-            try Store.event(db, job: id, from: .running, to: .succeeded, attempt: attempt, reason: nil, at: now)
+            try SQLiteStore.event(db, job: id, from: .running, to: .succeeded, attempt: attempt, reason: nil, at: now)
         }
     }
 
     /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
     /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
-    public func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
+    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
         try immediate { db in
-            var job = try Store.runningAttempt(db, id: id, attempt: attempt)
+            var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
             let now = clock()
             let retry = transient && job.attempt < job.maxAttempts && !job.cancelRequested
             job.errorCode = code
             job.errorMessage = message
             if retry { job.notBefore = now + retryDelay }
             let reason = retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
-            try Store.leaveRunning(db, &job, to: retry ? .queued : .failed, reason: reason, at: now)
+            try SQLiteStore.leaveRunning(db, &job, to: retry ? .queued : .failed, reason: reason, at: now)
             return job.state
         }
     }
 
     /// A running attempt that saw its cancel request stops here.
-    public func markCancelled(job id: String, attempt: Int) throws {
+    func markCancelled(job id: String, attempt: Int) throws {
         try immediate { db in
-            var job = try Store.runningAttempt(db, id: id, attempt: attempt)
-            try Store.leaveRunning(db, &job, to: .cancelled, reason: "cancelled by request", at: clock())
+            var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
+            try SQLiteStore.leaveRunning(db, &job, to: .cancelled, reason: "cancelled by request", at: clock())
         }
     }
 
     /// Running jobs whose lease expired (or, with `all`, every running job: at start-up of the only
     /// node) go back to the queue with their attempt counted; past the maximum they fail.
-    @discardableResult
-    public func requeueAbandoned(all: Bool = false) throws -> [JobRecord] {
+    func requeueAbandoned(all: Bool) throws -> [JobRecord] {
         try immediate { db in
             let now = clock()
             let request = all
@@ -185,7 +136,7 @@ extension Store {
                     job.errorCode = "worker_lost"
                     job.errorMessage = "\(reason); no attempts left (\(job.maxAttempts))"
                 }
-                try Store.leaveRunning(db, &job, to: next, reason: reason, at: now)
+                try SQLiteStore.leaveRunning(db, &job, to: next, reason: reason, at: now)
                 changed.append(job)
             }
             return changed
@@ -203,7 +154,7 @@ extension Store {
     /// What every exit from `running` does, in one place: check the transition, drop the lease, stamp
     /// the times, save the row and its event.
     static func leaveRunning(_ db: Database, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double) throws {
-        try check(job, to: next)
+        try Store.check(job, to: next)
         job.state = next
         job.leaseOwner = nil
         job.leaseExpiresAt = nil
@@ -216,7 +167,7 @@ extension Store {
     // MARK: - Service-wide reads (no tenant data leaves through these)
 
     /// Job counts by state, for metrics.
-    public func jobCounts() throws -> [JobState: Int] {
+    func jobCounts() throws -> [JobState: Int] {
         try pool.read { db in
             var counts: [JobState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
@@ -227,7 +178,7 @@ extension Store {
     }
 
     /// Jobs whose artifacts passed their time-to-live: cleared (the caller deletes the files).
-    public func expireArtifacts() throws -> [String] {
+    func expireArtifacts() throws -> [String] {
         try immediate { db in
             let now = clock()
             let paths = try String.fetchAll(
@@ -238,7 +189,7 @@ extension Store {
     }
 
     /// Every artifact path a job row refers to, and every model and dataset blob: what start-up keeps on disk.
-    public func referencedFiles() throws -> Set<String> {
+    func referencedFiles() throws -> Set<String> {
         try pool.read { db in
             Set(try String.fetchAll(db, sql: "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")
                 + String.fetchAll(db, sql: "SELECT blob_path FROM models")
@@ -247,11 +198,11 @@ extension Store {
     }
 
     /// For tests and diagnostics: a job by id regardless of tenant.
-    public func jobForDiagnostics(_ id: String) throws -> JobRecord? {
+    func jobForDiagnostics(_ id: String) throws -> JobRecord? {
         try pool.read { db in try JobRecord.fetchOne(db, key: id) }
     }
 
-    public func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
+    func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
         try pool.read { db in try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db) }
     }
 }

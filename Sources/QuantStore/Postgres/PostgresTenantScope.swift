@@ -1,0 +1,114 @@
+import Foundation
+
+/// One tenant's statements on PostgreSQL. Writes that check a tenant-wide limit (queued jobs,
+/// storage) lock the tenant's row first, so two replicas cannot both pass the check with the last
+/// free place; reads need no lock.
+struct PostgresTenantScope: TenantBackend {
+    let store: PostgresStore
+    let tenantID: String
+
+    var pool: PGPool { store.pool }
+
+    /// Locks the tenant's row for the rest of the transaction; nil when the tenant does not exist.
+    func lockTenant(_ connection: PGConnection) throws -> Tenant? {
+        try PostgresStore.decodeFirst(Tenant.self, connection.query("SELECT * FROM tenants WHERE id = $1 FOR UPDATE", [.text(tenantID)]))
+    }
+
+    /// One row of this tenant's `table` by id, or `notFound`.
+    func owned<T: Decodable>(_ type: T.Type, _ table: String, _ id: String, _ what: String, on connection: PGConnection, lock: Bool = false) throws -> T {
+        let sql = "SELECT * FROM \(table) WHERE id = $1 AND tenant_id = $2" + (lock ? " FOR UPDATE" : "")
+        guard let row = try PostgresStore.decodeFirst(T.self, connection.query(sql, [.text(id), .text(tenantID)])) else {
+            throw StoreError.notFound("\(what) \(id)")
+        }
+        return row
+    }
+
+    func list<T: Decodable>(_ type: T.Type, _ table: String, limit: Int) throws -> [T] {
+        try pool.read { connection in
+            try PostgresStore.decode(
+                T.self,
+                connection.query(
+                    "SELECT * FROM \(table) WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", [.text(tenantID), PGValue(limit)]))
+        }
+    }
+
+    // MARK: - Models and datasets
+
+    func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
+        try pool.transaction { connection in
+            try checkStorageQuota(connection, adding: model.size)
+            let record = ModelRecord(
+                id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
+                tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
+                createdAt: Date(timeIntervalSince1970: store.clock()))
+            try PGRecordCoding.insert(record, into: "models", on: connection)
+            return record
+        }
+    }
+
+    func model(_ id: String) throws -> ModelRecord { try pool.read { try owned(ModelRecord.self, "models", id, "model", on: $0) } }
+
+    func models(limit: Int) throws -> [ModelRecord] { try list(ModelRecord.self, "models", limit: limit) }
+
+    func deleteModel(_ id: String) throws -> String? {
+        try pool.transaction { connection in
+            let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
+            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN ('queued', 'running')", [.text(id)])
+            if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
+            try connection.query("DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2", [.text(id), .text(tenantID)])
+            try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
+            return try blobIsUnshared(connection, model.blobPath) ? model.blobPath : nil
+        }
+    }
+
+    func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
+        try pool.transaction { connection in
+            try checkStorageQuota(connection, adding: dataset.size)
+            let record = DatasetRecord(
+                id: Store.newID("ds"), tenantId: tenantID, name: dataset.name, size: dataset.size, sha256: dataset.sha256,
+                tensorCount: dataset.tensorCount, blobPath: dataset.blobPath, createdAt: Date(timeIntervalSince1970: store.clock()))
+            try PGRecordCoding.insert(record, into: "datasets", on: connection)
+            return record
+        }
+    }
+
+    func dataset(_ id: String) throws -> DatasetRecord { try pool.read { try owned(DatasetRecord.self, "datasets", id, "dataset", on: $0) } }
+
+    func datasets(limit: Int) throws -> [DatasetRecord] { try list(DatasetRecord.self, "datasets", limit: limit) }
+
+    func deleteDataset(_ id: String) throws -> String? {
+        try pool.transaction { connection in
+            let dataset = try owned(DatasetRecord.self, "datasets", id, "dataset", on: connection, lock: true)
+            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN ('queued', 'running')", [.text(id)])
+            if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
+            try connection.query("DELETE FROM datasets WHERE id = $1", [.text(id)])
+            return try blobIsUnshared(connection, dataset.blobPath) ? dataset.blobPath : nil
+        }
+    }
+
+    /// Whether no model or dataset row (of any tenant) still names the blob. Two deletes of the last
+    /// two rows naming one blob could each see the other's row; the advisory lock on the path makes
+    /// them take turns, so exactly one of them removes the file.
+    func blobIsUnshared(_ connection: PGConnection, _ path: String) throws -> Bool {
+        try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(path)])
+        return try count(
+            connection, "SELECT (SELECT COUNT(*) FROM models WHERE blob_path = $1) + (SELECT COUNT(*) FROM datasets WHERE blob_path = $1)",
+            [.text(path)]) == 0
+    }
+
+    /// Models and datasets share one storage quota per tenant.
+    func checkStorageQuota(_ connection: PGConnection, adding size: Int64) throws {
+        guard let tenant = try lockTenant(connection) else { return }
+        let used = try count(
+            connection,
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = $1) + (SELECT COALESCE(SUM(size), 0) FROM datasets WHERE tenant_id = $1)",
+            [.text(tenantID)])
+        if used + size > tenant.maxStorageBytes {
+            throw StoreError.quotaExceeded("storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
+        }
+    }
+
+    func count(_ connection: PGConnection, _ sql: String, _ parameters: [PGValue]) throws -> Int64 {
+        Int64(try connection.query(sql, parameters).first?[0] ?? "0") ?? 0
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+
+/// One tenant's statements on SQLite: every query filters on `tenantID`.
+struct SQLiteTenantScope: TenantBackend {
+    let store: SQLiteStore
+    let tenantID: String
+
+    var pool: DatabasePool { store.pool }
+
+    // MARK: - Models
+
+    func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
+        try store.immediate { db in
+            try checkStorageQuota(db, adding: model.size)
+            let record = ModelRecord(
+                id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
+                tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
+                createdAt: Date(timeIntervalSince1970: store.clock()))
+            try record.insert(db)
+            return record
+        }
+    }
+
+    func model(_ id: String) throws -> ModelRecord {
+        guard let model = try pool.read({ db in try ModelRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) }) else {
+            throw StoreError.notFound("model \(id)")
+        }
+        return model
+    }
+
+    func models(limit: Int) throws -> [ModelRecord] {
+        try pool.read { db in
+            try ModelRecord.filter(Column("tenant_id") == tenantID).order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Deletes a model; a conflict while unfinished jobs use it. Returns its blob path when no other
+    /// model (of any tenant) shares the blob, so the caller can remove the file.
+    func deleteModel(_ id: String) throws -> String? {
+        try store.immediate { db in
+            guard let model = try ModelRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
+                throw StoreError.notFound("model \(id)")
+            }
+            let active = try JobRecord.filter(Column("model_id") == id && ["queued", "running"].contains(Column("state"))).fetchCount(db)
+            if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
+            try db.execute(sql: "DELETE FROM jobs WHERE model_id = ? AND tenant_id = ?", arguments: [id, tenantID])
+            try model.delete(db)
+            let shared = try ModelRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
+                + DatasetRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
+            return shared == 0 ? model.blobPath : nil
+        }
+    }
+
+    // MARK: - Jobs
+
+    /// Queues a job, or returns the job an earlier request with the same Idempotency-Key made.
+    func submit(_ new: TenantScope.NewJob) throws -> (job: JobRecord, created: Bool) {
+        try store.immediate { db in
+            if let key = new.idempotencyKey,
+                let existing = try JobRecord.filter(Column("tenant_id") == tenantID && Column("idempotency_key") == key).fetchOne(db)
+            {
+                guard existing.requestHash == new.requestHash else { throw StoreError.idempotencyConflict(key: key) }
+                return (existing, false)
+            }
+            guard try ModelRecord.filter(Column("id") == new.modelID && Column("tenant_id") == tenantID).fetchCount(db) == 1 else {
+                throw StoreError.notFound("model \(new.modelID)")
+            }
+            if let datasetID = new.datasetID,
+                try DatasetRecord.filter(Column("id") == datasetID && Column("tenant_id") == tenantID).fetchCount(db) != 1
+            {
+                throw StoreError.notFound("dataset \(datasetID)")
+            }
+            let tenant = try Tenant.fetchOne(db, key: tenantID)
+            let queued = try JobRecord.filter(Column("tenant_id") == tenantID && Column("state") == "queued").fetchCount(db)
+            if let tenant, queued >= tenant.maxQueuedJobs {
+                throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
+            }
+            let now = store.clock()
+            let job = JobRecord(
+                id: Store.newID("job"), tenantId: tenantID, modelId: new.modelID, name: new.name, recipe: new.recipe, state: .queued,
+                attempt: 0, maxAttempts: Swift.max(1, new.maxAttempts), leaseOwner: nil, leaseExpiresAt: nil, notBefore: now,
+                progressDone: nil, progressTotal: nil, cancelRequested: false, errorCode: nil, errorMessage: nil, createdAt: now,
+                startedAt: nil, finishedAt: nil, updatedAt: now, idempotencyKey: new.idempotencyKey, requestHash: new.requestHash,
+                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID,
+                kind: new.kind, training: new.training)
+            try job.insert(db)
+            try SQLiteStore.event(db, job: job.id, from: nil, to: .queued, attempt: 0, reason: "submitted", at: now)
+            return (job, true)
+        }
+    }
+
+    func job(_ id: String) throws -> JobRecord {
+        // Polled constantly: one prepared statement on a raw read connection (see `HotReads`), outside
+        // an explicit transaction (a single SELECT is atomic on its own).
+        guard let job = try store.hot.with({ connection in
+            try connection.first(JobRecord.selectByIDAndTenant, [.text(id), .text(tenantID)]) { try JobRecord(hotRow: $0) }
+        }) else {
+            throw StoreError.notFound("job \(id)")
+        }
+        return job
+    }
+
+    /// Newest first; `cursor` is the id of the last job of the previous page.
+    func jobs(state: JobState?, modelID: String?, limit: Int, cursor: String?) throws -> [JobRecord] {
+        try pool.read { db in
+            var request = JobRecord.filter(Column("tenant_id") == tenantID)
+            if let state { request = request.filter(Column("state") == state.rawValue) }
+            if let modelID { request = request.filter(Column("model_id") == modelID) }
+            if let cursor {
+                guard let last = try JobRecord.filter(Column("id") == cursor && Column("tenant_id") == tenantID).fetchOne(db) else {
+                    throw StoreError.invalid("unknown cursor '\(cursor)': pass the next_cursor of the previous page")
+                }
+                request = request.filter(sql: "(created_at, id) < (?, ?)", arguments: [last.createdAt, last.id])
+            }
+            return try request.order(Column("created_at").desc, Column("id").desc).limit(Swift.min(Swift.max(limit, 1), 500)).fetchAll(db)
+        }
+    }
+
+    /// Cancels a job: a queued one at once; a running one is flagged and its worker stops at the next
+    /// chunk. Finished jobs are a conflict.
+    func cancel(_ id: String) throws -> JobRecord {
+        try store.immediate { db in
+            guard var job = try JobRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
+                throw StoreError.notFound("job \(id)")
+            }
+            let now = store.clock()
+            switch job.state {
+            case .queued:
+                try Store.check(job, to: .cancelled)
+                job.state = .cancelled
+                job.finishedAt = now
+                job.updatedAt = now
+                try job.update(db)
+                try SQLiteStore.event(db, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request", at: now)
+            case .running:
+                job.cancelRequested = true
+                job.updatedAt = now
+                try job.update(db)
+            default:
+                throw StoreError.conflict("job \(id) already \(job.state.rawValue)")
+            }
+            return job
+        }
+    }
+
+    /// Deletes a finished job (its artifact path is returned for the caller to remove).
+    func deleteJob(_ id: String) throws -> String? {
+        try store.immediate { db in
+            guard let job = try JobRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
+                throw StoreError.notFound("job \(id)")
+            }
+            guard job.state.isTerminal else { throw StoreError.conflict("job \(id) is \(job.state.rawValue); cancel it first") }
+            try job.delete(db)
+            return job.artifactPath
+        }
+    }
+
+    func events(of id: String) throws -> [JobEvent] {
+        _ = try job(id)
+        return try pool.read { db in try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db) }
+    }
+
+    func metrics(of id: String) throws -> [TensorMetricRecord] {
+        _ = try job(id)
+        return try pool.read { db in try TensorMetricRecord.filter(Column("job_id") == id).order(Column("position")).fetchAll(db) }
+    }
+
+    /// QAT: the metrics of every epoch, in order.
+    func epochs(of id: String) throws -> [EpochMetricRecord] {
+        _ = try job(id)
+        return try pool.read { db in try EpochMetricRecord.filter(Column("job_id") == id).order(Column("epoch")).fetchAll(db) }
+    }
+}
