@@ -6,6 +6,7 @@
 #                                   (test processes that die without cleaning up)
 #   scripts/postgres.sh stop DIR    stops it (fast shutdown) and removes DIR
 #   scripts/postgres.sh restart DIR stops and starts it on the same port (the data survive)
+#   scripts/postgres.sh halt DIR    stops it, keeping its data;  resume DIR  starts it again
 set -euo pipefail
 
 command="${1:?usage: scripts/postgres.sh start|stop|restart DIR [PID]}"
@@ -38,6 +39,12 @@ case "$command" in
     ;;
   restart)
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    start_server
+    ;;
+  halt)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
     start_server
     ;;
   stop)

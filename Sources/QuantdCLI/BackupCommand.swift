@@ -14,7 +14,8 @@ struct BackupCommand: ParsableCommand {
             then the model blobs and artifacts, which never change once written. A file deleted \
             between the two steps (a model deleted, an artifact expired) is missing from the copy; \
             the restored service answers 410 for such an artifact. Restore by starting quantd with \
-            --data-dir DIR.
+            --data-dir DIR. With --database postgres://..., the database is saved as DIR/quant.pgdump \
+            (pg_dump's custom format): restore it with `pg_restore --dbname URL DIR/quant.pgdump`.
             """
     )
 
@@ -22,13 +23,16 @@ struct BackupCommand: ParsableCommand {
     @Option(help: "The new backup directory (must not exist).") var to: String
 
     func run() throws {
-        let source = try DataDirectory(root: data.dataDir)
+        let source = data.directory
         guard !FileManager.default.fileExists(atPath: to) else {
             throw ValidationError("\(to) already exists; back up to a new directory")
         }
         let target = try DataDirectory(root: to)
         try target.prepare()
-        try source.openStore().backup(to: target.databasePath)
+        // SQLite: a database file the restored quantd opens as it is. PostgreSQL: a pg_dump archive
+        // beside the files, to load with pg_restore into the database the restored replicas name.
+        let store = try data.openStore()
+        try store.backup(to: store.isShared ? (to as NSString).appendingPathComponent("quant.pgdump") : target.databasePath)
         var copied = 0
         for (from, into) in [(source.blobs, target.blobs), (source.artifacts, target.artifacts)] {
             copied += try Self.copyFiles(from: from, into: into)

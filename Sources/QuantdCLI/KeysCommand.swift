@@ -14,7 +14,7 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Tenant name.") var tenant: String
 
         func run() throws {
-            let store = try DataDirectory(root: data.dataDir).openStore()
+            let store = try data.openStore()
             let record = try store.createTenant(name: tenant)
             print(try store.createKey(tenantID: record.id).plaintext)
         }
@@ -26,7 +26,7 @@ struct KeysCommand: ParsableCommand {
         @Argument(help: "The start of the key, e.g. qs_abcdefgh.") var prefix: String
 
         func run() throws {
-            let store = try DataDirectory(root: data.dataDir).openStore()
+            let store = try data.openStore()
             let count = try store.revokeKeys(prefix: prefix)
             print("revoked \(count) key\(count == 1 ? "" : "s")")
             if count == 0 { throw ExitCode(1) }

@@ -9,7 +9,7 @@ public struct Quantd: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quantd",
         abstract: "The QuantService daemon: the HTTP API and the job workers.",
-        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self, BackupCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, KeysCommand.self, BackupCommand.self, MigrateCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 
@@ -20,8 +20,29 @@ func environment(_ name: String) -> String? { ProcessInfo.processInfo.environmen
 
 /// Options every subcommand shares.
 struct DataOptions: ParsableArguments {
-    @Option(help: "The data directory (QUANTD_DATA_DIR).")
+    @Option(help: "The data directory (QUANTD_DATA_DIR); replicas sharing a PostgreSQL database share it too.")
     var dataDir = environment("QUANTD_DATA_DIR") ?? "./data"
+
+    @Option(help: "A postgres:// URL to share the queue with other replicas (QUANTD_DATABASE); default: SQLite in the data directory.")
+    var database = environment("QUANTD_DATABASE")
+
+    var directory: DataDirectory { DataDirectory(root: dataDir) }
+
+    func openStore() throws -> Store { try directory.openStore(database: database) }
+}
+
+/// `quantd migrate`: brings the database's schema up to date and exits (every start does this too;
+/// run it first when replicas of a new version roll out, so none of them waits on the lock).
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Apply the database migrations this version needs, then exit.")
+
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        _ = try data.openStore()
+        print("database schema is up to date (\(data.database == nil ? "SQLite in \(data.dataDir)" : "PostgreSQL"))")
+    }
 }
 
 /// `quantd worker`: run job workers on a data directory (no HTTP).
@@ -43,8 +64,8 @@ struct WorkerCommand: ParsableCommand {
     var exitWhenIdle = false
 
     func run() throws {
-        let directory = DataDirectory(root: data.dataDir)
-        let store = try directory.openStore()
+        let directory = data.directory
+        let store = try data.openStore()
         var settings = WorkerSettings()
         settings.leaseSeconds = leaseSeconds
         let pool = WorkerPool(store: store, data: directory, workers: workers, settings: settings)

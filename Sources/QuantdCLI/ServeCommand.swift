@@ -34,6 +34,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Largest model upload in bytes (QUANTD_MAX_UPLOAD_BYTES).")
     var maxUploadBytes = Int64(environment("QUANTD_MAX_UPLOAD_BYTES") ?? "") ?? (64 << 30)
 
+    @Option(help: "Lease length in seconds (QUANTD_LEASE_SECONDS); a replica that stops renewing loses its job after this.")
+    var leaseSeconds = Double(environment("QUANTD_LEASE_SECONDS") ?? "") ?? 30
+
+    @Option(help: "This replica's name in /metrics and in job leases (QUANTD_REPLICA_ID; default: host/pid/random).")
+    var replicaID = environment("QUANTD_REPLICA_ID")
+
     @Option(help: "Seconds to let in-flight requests and jobs finish on SIGTERM.")
     var shutdownDeadline: Double = 20
 
@@ -41,12 +47,13 @@ struct ServeCommand: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "quantd")
         logger.logLevel = .info
-        let directory = DataDirectory(root: data.dataDir)
-        let store = try directory.openStore()
+        let directory = data.directory
+        let store = try data.openStore()
         try AdminKey.ensure(store: store, data: directory, apiKey: apiKey, logger: logger)
         var config = ServiceConfig()
         config.maxUploadBytes = maxUploadBytes
         config.workers = workers
+        config.worker.leaseSeconds = leaseSeconds
         let failureLog = logger
         config.worker.onFailure = { job, code, message in
             failureLog.warning("job attempt failed", metadata: ["job": "\(job)", "code": "\(code)", "message": "\(message)"])
@@ -55,7 +62,7 @@ struct ServeCommand: ParsableCommand {
         config.worker.onError = { doing, error in
             errorLog.error("unexpected error", metadata: ["while": "\(doing)", "error": "\(String(describing: error))"])
         }
-        let pool = WorkerPool(store: store, data: directory, workers: workers, settings: config.worker)
+        let pool = WorkerPool(store: store, data: directory, workers: workers, settings: config.worker, replicaID: replicaID)
         try pool.start()
         let api = ServiceAPI(store: store, data: directory, pool: pool, config: config)
         var router = api.router()

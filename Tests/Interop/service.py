@@ -12,7 +12,7 @@ from conftest import BIN
 
 
 class Quantd:
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, admin_key=None):
         self.data_dir = pathlib.Path(data_dir or tempfile.mkdtemp(prefix="qs-quantd-"))
         self.proc = subprocess.Popen(
             [str(BIN / "quantd"), "--port", "0", "--data-dir", str(self.data_dir), "--workers", "2", *extra_args],
@@ -20,7 +20,7 @@ class Quantd:
         line = self.proc.stdout.readline().strip()
         assert line.startswith("quantd listening on http://"), line + self.proc.stderr.read()
         self.url = line.split(" ")[-1]
-        self.admin_key = (self.data_dir / "admin.key").read_text().strip()
+        self.admin_key = admin_key or (self.data_dir / "admin.key").read_text().strip()
 
     def headers(self, key=None, **extra):
         return {"Authorization": f"Bearer {key or self.admin_key}", **extra}

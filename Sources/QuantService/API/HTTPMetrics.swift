@@ -31,9 +31,13 @@ public final class HTTPMetrics: Sendable {
         }
     }
 
-    func render(store: Store, counters: ServiceCounters) -> String {
+    func render(store: Store, counters: ServiceCounters, replica: String) -> String {
         let v = values.withLock { $0 }
-        var out = "# HELP quantd_http_requests_total HTTP requests by route and status.\n# TYPE quantd_http_requests_total counter\n"
+        // Which replica answered: the counters below are this process's own; the job gauges are the
+        // shared database's.
+        var out = "# HELP quantd_replica_info The replica that rendered these metrics, and its database engine.\n# TYPE quantd_replica_info gauge\n"
+        out += "quantd_replica_info{replica=\"\(replica)\",database=\"\(store.isShared ? "postgresql" : "sqlite")\"} 1\n"
+        out += "# HELP quantd_http_requests_total HTTP requests by route and status.\n# TYPE quantd_http_requests_total counter\n"
         for (key, count) in v.requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
             out += "quantd_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }

@@ -79,6 +79,8 @@ public final class ServiceAPI: Sendable {
             return HTTPError(422, "Idempotency-Key '\(key)' was already used with a different request body; use a new key", type: "idempotency-conflict")
         case StoreError.quotaExceeded(let message): return HTTPError(429, message, type: "quota-exceeded", headers: [("Retry-After", "30")])
         case StoreError.invalid(let message): return HTTPError(400, message, type: "invalid-request")
+        case StoreError.unavailable(let message):
+            return HTTPError(503, message, type: "database-unavailable", headers: [("Retry-After", "5")])
         default: return error
         }
     }
@@ -115,7 +117,7 @@ public final class ServiceAPI: Sendable {
             return .json(database && writable ? 200 : 503, body)
         }
         router.add("GET", "/metrics") { [self] _, _ in
-            .text(200, metrics.render(store: store, counters: pool.counters), contentType: "text/plain; version=0.0.4")
+            .text(200, metrics.render(store: store, counters: pool.counters, replica: pool.identity), contentType: "text/plain; version=0.0.4")
         }
     }
 

@@ -15,6 +15,9 @@ public struct WorkerSettings: Sendable {
     public var artifactTTL: Double? = 7 * 24 * 3600
     /// Threads each job's pipeline may use.
     public var pipelineThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// On a data directory shared by replicas, start-up removes unreferenced files only when they
+    /// are older than this (a younger one may be another replica's work in progress).
+    public var orphanGraceSeconds: Double = 3600
     /// Extra space required on top of the model size before a job starts.
     public var diskHeadroomBytes: Int64 = 64 << 20
     /// Test knob (QUANTD_TEST_CHUNK_DELAY_MS): sleep after each chunk, so crash tests can kill a
@@ -300,7 +303,7 @@ struct JobRunner {
             switch outcome {
             case .succeeded(let result):
                 do {
-                    try store.complete(job: job.id, attempt: job.attempt, result: result)
+                    try whileDatabaseUnavailable(job: job) { try store.complete(job: job.id, attempt: job.attempt, result: result) }
                     counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize ?? 0)
                 } catch {
                     // A stale attempt (the job moved on without us): its artifact must not linger.
@@ -310,7 +313,9 @@ struct JobRunner {
             case .failed(let code, let message, let transient):
                 settings.onFailure?(job.id, code, message)
                 let delay = Swift.min(60, pow(2, Double(job.attempt))) + Double.random(in: 0...0.5)
-                let state = try store.fail(job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
+                let state = try whileDatabaseUnavailable(job: job) {
+                    try store.fail(job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
+                }
                 counters.jobFinished(state: state, seconds: seconds, bytesOut: 0)
             case .cancelled:
                 try store.markCancelled(job: job.id, attempt: job.attempt)
@@ -324,6 +329,25 @@ struct JobRunner {
             // A database error: the lease logic re-queues the job; the error is counted and reported.
             counters.unexpected("worker")
             settings.onError?("recording job \(job.id)", error)
+        }
+    }
+
+    /// Retries a terminal write while the database is unreachable (a shared server restarting, a
+    /// network cut), for as long as the lease could still hold: the finished work is not thrown away
+    /// over a short outage. After that the write is refused anyway (the lease fences it) and the job
+    /// runs again elsewhere.
+    func whileDatabaseUnavailable<T>(job: JobRecord, _ write: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(settings.leaseSeconds)
+        var pause = 0.25
+        while true {
+            do {
+                return try write()
+            } catch StoreError.unavailable(let message) {
+                guard Date() < deadline else { throw StoreError.unavailable(message) }
+                settings.onError?("recording job \(job.id) (retrying)", StoreError.unavailable(message))
+                Thread.sleep(forTimeInterval: pause)
+                pause = Swift.min(pause * 2, 4)
+            }
         }
     }
 

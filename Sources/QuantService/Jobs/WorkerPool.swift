@@ -12,7 +12,8 @@ public final class WorkerPool: Sendable {
     public let counters: ServiceCounters
     public let workerCount: Int
     let poll: Double
-    let identity: String
+    /// This replica's id (host/pid/random): worker names, lease owners and /metrics carry it.
+    public let identity: String
 
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
@@ -21,23 +22,27 @@ public final class WorkerPool: Sendable {
     /// Created once, resumed by `start`, cancelled by `stop`; DispatchSource is thread-safe.
     nonisolated(unsafe) private let maintenance = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
 
-    public init(store: Store, data: DataDirectory, workers: Int, settings: WorkerSettings = WorkerSettings(), counters: ServiceCounters = ServiceCounters(), poll: Double = 0.5) {
+    public init(store: Store, data: DataDirectory, workers: Int, settings: WorkerSettings = WorkerSettings(), counters: ServiceCounters = ServiceCounters(), poll: Double = 0.5, replicaID: String? = nil) {
         self.store = store
         self.data = data
         self.settings = settings
         self.counters = counters
         workerCount = Swift.max(1, workers)
         self.poll = poll
-        identity = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        identity = replicaID ?? "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
     }
 
-    /// Recovers from a crash (this is the only node: every running job was abandoned), removes
-    /// orphan files, then starts the workers.
+    /// Recovers from a crash, removes orphan files, then starts the workers. Alone on SQLite this is
+    /// the only node, so every running job was abandoned and every unnamed file is garbage. On a
+    /// shared database other replicas are alive: only expired leases are re-queued, and only files
+    /// untouched for `settings.orphanGraceSeconds` are removed.
     public func start(recover: Bool = true) throws {
         if recover {
-            try store.requeueAbandoned(all: true)
-            data.removeOrphans(referenced: try store.referencedFiles())
+            try store.requeueAbandoned(all: !store.isShared)
+            data.removeOrphans(referenced: try store.referencedFiles(), olderThan: store.isShared ? settings.orphanGraceSeconds : nil)
         }
+        // Jobs queued through another replica wake this one's idle workers at once.
+        store.onJobQueued { [weak self] in self?.wake() }
         for index in 0..<workerCount {
             let name = "\(identity)#\(index)"
             group.enter()

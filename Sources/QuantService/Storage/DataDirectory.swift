@@ -28,20 +28,30 @@ public struct DataDirectory: Sendable {
         }
     }
 
-    public func openStore() throws -> Store {
+    /// The store: the SQLite file in this directory, or the PostgreSQL database `database` names
+    /// (`postgres://...`), which several replicas sharing this directory use together.
+    public func openStore(database: String? = nil) throws -> Store {
         try prepare()
-        return try Store(path: databasePath)
+        return try Store.open(database: database, sqlitePath: databasePath)
     }
 
     /// After a crash: removes partial files, and artifacts and blobs no row refers to. Returns what
-    /// it removed.
+    /// it removed. On a directory that other replicas share, pass `olderThan`: a file younger than
+    /// that may be another replica's upload or artifact that its row does not name yet (the row is
+    /// written after the file's rename), so only files untouched for that long are garbage.
     @discardableResult
-    public func removeOrphans(referenced: Set<String>) -> [String] {
+    public func removeOrphans(referenced: Set<String>, olderThan age: Double? = nil) -> [String] {
         var removed: [String] = []
         let manager = FileManager.default
+        let cutoff = age.map { Date().addingTimeInterval(-$0) }
+        func isOld(_ path: String) -> Bool {
+            guard let cutoff else { return true }
+            let modified = (try? manager.attributesOfItem(atPath: path)[.modificationDate]) as? Date
+            return modified.map { $0 < cutoff } ?? false
+        }
         for file in (try? manager.contentsOfDirectory(atPath: tmp)) ?? [] {
             let full = (tmp as NSString).appendingPathComponent(file)
-            if (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+            if isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
         }
         for base in [artifacts, blobs] {
             guard let walker = manager.enumerator(atPath: base) else { continue }
@@ -53,10 +63,10 @@ public struct DataDirectory: Sendable {
                     // A checkpoint bundle (blobs/sha256/ab/<hash>/): kept or removed whole.
                     guard base == blobs, relative.split(separator: "/").count == 2 else { continue }
                     walker.skipDescendants()
-                    if !referenced.contains(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+                    if !referenced.contains(full), isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
                     continue
                 }
-                if !referenced.contains(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+                if !referenced.contains(full), isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
             }
         }
         return removed

@@ -19,6 +19,20 @@ final class PGPool: Sendable {
 
     /// Runs `body` on a borrowed connection.
     func with<T>(_ body: (PGConnection) throws -> T) throws -> T {
+        do {
+            return try borrow(body)
+        } catch let error as PGError where error.connectionLost {
+            throw Self.unavailable(error)
+        }
+    }
+
+    /// A lost connection as the store reports it: the callers (HTTP: 503, workers: retry later)
+    /// need not know PostgreSQL's errors.
+    static func unavailable(_ error: PGError) -> StoreError {
+        .unavailable("the database is unreachable (\(error.message)); retry shortly")
+    }
+
+    private func borrow<T>(_ body: (PGConnection) throws -> T) throws -> T {
         slots.wait()
         defer { slots.signal() }
         let connection = try idle.withLock { $0.popLast() } ?? PGConnection(url: url)
@@ -38,7 +52,7 @@ final class PGPool: Sendable {
     /// connection learns of a server restart only when it is next used).
     func read<T>(_ body: (PGConnection) throws -> T) throws -> T {
         do {
-            return try with(body)
+            return try borrow(body)
         } catch let error as PGError where error.connectionLost {
             dropIdle()
             return try with(body)
@@ -50,10 +64,10 @@ final class PGPool: Sendable {
     /// (workers claim again; clients resend with their Idempotency-Key).
     func transaction<T>(_ body: (PGConnection) throws -> T) throws -> T {
         do {
-            return try with { try $0.transaction(body) }
+            return try borrow { try $0.transaction(body) }
         } catch let error as PGError where error.connectionLost {
             dropIdle()
-            throw error
+            throw Self.unavailable(error)
         }
     }
 

@@ -26,6 +26,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case quotaExceeded(String)
     case conflict(String)
     case invalid(String)
+    /// The database cannot be reached now (a shared server restarting, a network cut); retry later.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case .quotaExceeded(let message): message
         case .conflict(let message): message
         case .invalid(let message): message
+        case .unavailable(let message): message
         }
     }
 }
