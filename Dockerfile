@@ -24,7 +24,7 @@ RUN Deploy/build-release.sh /opt/quantservice
 # libstdc++6 and libgcc-s1 are part of the slim image already).
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 libopenblas0-pthread ca-certificates \
+    && apt-get install -y --no-install-recommends libcurl4 libsqlite3-0 libopenblas0-pthread libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin quantd \
     && mkdir -p /data && chown quantd:quantd /data

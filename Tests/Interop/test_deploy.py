@@ -45,7 +45,7 @@ def test_dockerfile_shape():
     installs = [r for r in runs if "apt-get install" in r]
     assert len(installs) == 1
     packages = set(re.findall(r"\b(lib[\w.+-]+|ca-certificates)\b", installs[0]))
-    assert packages == {"libcurl4", "libsqlite3-0", "libopenblas0-pthread", "ca-certificates"}, packages
+    assert packages == {"libcurl4", "libsqlite3-0", "libopenblas0-pthread", "libpq5", "ca-certificates"}, packages
     users = [args for op, args in steps if op == "USER"]
     assert users and users[-1] not in ("root", "0"), users
     assert ("EXPOSE", "8080") in steps
@@ -108,7 +108,7 @@ def test_release_build_runs_like_the_image(release, tmp_path):
         # Only what the runtime image has: glibc, libstdc++/libgcc (in the slim image), libcurl4, libsqlite3-0,
         # libopenblas0-pthread.
         allowed = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "libstdc++.so.6", "libgcc_s.so.1", "libcurl.so.4", "libsqlite3.so.0",
-                   "libopenblas.so.0",
+                   "libopenblas.so.0", "libpq.so.5",
                    "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1"}
         assert names <= allowed, f"{binary} needs {names - allowed}, which the runtime image does not install"
     # Started as the image starts it: environment only, data in a volume-like directory.
