@@ -16,12 +16,12 @@ enum PGRecordCoding {
         return encoder.storage.columns
     }
 
-    /// `INSERT INTO table (columns) VALUES ($1, ...)` for one record.
-    static func insert<T: Encodable>(_ record: T, into table: String, on connection: PGConnection) throws {
+    /// `INSERT INTO table (columns) VALUES ($1, ...)` for one record, then `clause` (an ON CONFLICT).
+    static func insert<T: Encodable>(_ record: T, into table: String, on connection: PGConnection, _ clause: String = "") throws {
         let columns = try columns(of: record)
         let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
         try connection.query(
-            "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))", columns.map(\.value))
+            "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders)) \(clause)", columns.map(\.value))
     }
 }
 

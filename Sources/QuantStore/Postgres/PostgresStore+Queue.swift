@@ -97,12 +97,8 @@ extension PostgresStore {
         try pool.transaction { connection in
             var job = try Self.runningAttempt(connection, id: id, attempt: attempt)
             let now = clock()
-            let retry = transient && job.attempt < job.maxAttempts && !job.cancelRequested
-            job.errorCode = code
-            job.errorMessage = message
-            if retry { job.notBefore = now + retryDelay }
-            let reason = retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
-            try Self.leaveRunning(connection, &job, to: retry ? .queued : .failed, reason: reason, at: now)
+            let (next, reason) = job.recordFailure(code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
+            try Self.leaveRunning(connection, &job, to: next, reason: reason, at: now)
             return job.state
         }
     }
@@ -124,14 +120,7 @@ extension PostgresStore {
                 connection.query("SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED", [.double(now)]))
             var changed: [JobRecord] = []
             for var job in expired {
-                let owner = job.leaseOwner ?? "unknown worker"
-                let next: JobState = job.cancelRequested ? .cancelled : (job.attempt >= job.maxAttempts ? .failed : .queued)
-                let reason = "worker \(owner) stopped during attempt \(job.attempt) (lease expired)"
-                job.notBefore = now
-                if next == .failed {
-                    job.errorCode = "worker_lost"
-                    job.errorMessage = "\(reason); no attempts left (\(job.maxAttempts))"
-                }
+                let (next, reason) = job.recordAbandoned(atStartUp: false, now: now)
                 try Self.leaveRunning(connection, &job, to: next, reason: reason, at: now)
                 changed.append(job)
             }
@@ -150,13 +139,9 @@ extension PostgresStore {
         return job
     }
 
+    /// Leaves `running` (`JobRecord.leaveRunning`), then saves the row and its event.
     static func leaveRunning(_ connection: PGConnection, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double) throws {
-        try Store.check(job, to: next)
-        job.state = next
-        job.leaseOwner = nil
-        job.leaseExpiresAt = nil
-        job.updatedAt = now
-        if next.isTerminal { job.finishedAt = now }
+        try job.leaveRunning(to: next, at: now)
         try update(connection, job)
         try event(connection, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
         if next == .queued { try notifyQueued(connection) }

@@ -25,11 +25,7 @@ extension PostgresStore {
             guard try connection.query("SELECT 1 FROM tenants WHERE id = $1", [.text(record.tenantId)]).first != nil else {
                 throw StoreError.notFound("tenant \(record.tenantId)")
             }
-            let columns = try PGRecordCoding.columns(of: record)
-            let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
-            try connection.query(
-                "INSERT INTO api_keys (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders)) ON CONFLICT (key_hash) DO NOTHING",
-                columns.map(\.value))
+            try PGRecordCoding.insert(record, into: "api_keys", on: connection, "ON CONFLICT (key_hash) DO NOTHING")
         }
     }
 

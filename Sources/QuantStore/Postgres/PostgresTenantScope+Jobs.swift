@@ -21,13 +21,7 @@ extension PostgresTenantScope {
                 throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
             }
             let now = store.clock()
-            let job = JobRecord(
-                id: Store.newID("job"), tenantId: tenantID, modelId: new.modelID, name: new.name, recipe: new.recipe, state: .queued,
-                attempt: 0, maxAttempts: Swift.max(1, new.maxAttempts), leaseOwner: nil, leaseExpiresAt: nil, notBefore: now,
-                progressDone: nil, progressTotal: nil, cancelRequested: false, errorCode: nil, errorMessage: nil, createdAt: now,
-                startedAt: nil, finishedAt: nil, updatedAt: now, idempotencyKey: new.idempotencyKey, requestHash: new.requestHash,
-                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID,
-                kind: new.kind, training: new.training)
+            let job = JobRecord.queued(new, tenantID: tenantID, now: now)
             try PGRecordCoding.insert(job, into: "jobs", on: connection)
             try PostgresStore.event(connection, job: job.id, from: nil, to: .queued, attempt: 0, reason: "submitted", at: now)
             try PostgresStore.notifyQueued(connection)

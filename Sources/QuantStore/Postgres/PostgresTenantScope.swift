@@ -37,10 +37,7 @@ struct PostgresTenantScope: TenantBackend {
     func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
         try pool.transaction { connection in
             try checkStorageQuota(connection, adding: model.size)
-            let record = ModelRecord(
-                id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
-                tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
-                createdAt: Date(timeIntervalSince1970: store.clock()))
+            let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
             try PGRecordCoding.insert(record, into: "models", on: connection)
             return record
         }
@@ -64,9 +61,7 @@ struct PostgresTenantScope: TenantBackend {
     func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
         try pool.transaction { connection in
             try checkStorageQuota(connection, adding: dataset.size)
-            let record = DatasetRecord(
-                id: Store.newID("ds"), tenantId: tenantID, name: dataset.name, size: dataset.size, sha256: dataset.sha256,
-                tensorCount: dataset.tensorCount, blobPath: dataset.blobPath, createdAt: Date(timeIntervalSince1970: store.clock()))
+            let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
             try PGRecordCoding.insert(record, into: "datasets", on: connection)
             return record
         }

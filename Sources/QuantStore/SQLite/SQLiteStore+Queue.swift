@@ -99,12 +99,8 @@ extension SQLiteStore {
         try immediate { db in
             var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
             let now = clock()
-            let retry = transient && job.attempt < job.maxAttempts && !job.cancelRequested
-            job.errorCode = code
-            job.errorMessage = message
-            if retry { job.notBefore = now + retryDelay }
-            let reason = retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
-            try SQLiteStore.leaveRunning(db, &job, to: retry ? .queued : .failed, reason: reason, at: now)
+            let (next, reason) = job.recordFailure(code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
+            try SQLiteStore.leaveRunning(db, &job, to: next, reason: reason, at: now)
             return job.state
         }
     }
@@ -127,15 +123,7 @@ extension SQLiteStore {
                 : JobRecord.filter(Column("state") == "running" && Column("lease_expires_at") < now)
             var changed: [JobRecord] = []
             for var job in try request.fetchAll(db) {
-                let owner = job.leaseOwner ?? "unknown worker"
-                let exhausted = job.attempt >= job.maxAttempts
-                let next: JobState = job.cancelRequested ? .cancelled : (exhausted ? .failed : .queued)
-                let reason = "worker \(owner) stopped during attempt \(job.attempt) (lease \(all ? "abandoned at start-up" : "expired"))"
-                job.notBefore = now
-                if next == .failed {
-                    job.errorCode = "worker_lost"
-                    job.errorMessage = "\(reason); no attempts left (\(job.maxAttempts))"
-                }
+                let (next, reason) = job.recordAbandoned(atStartUp: all, now: now)
                 try SQLiteStore.leaveRunning(db, &job, to: next, reason: reason, at: now)
                 changed.append(job)
             }
@@ -151,15 +139,9 @@ extension SQLiteStore {
         return job
     }
 
-    /// What every exit from `running` does, in one place: check the transition, drop the lease, stamp
-    /// the times, save the row and its event.
+    /// Leaves `running` (`JobRecord.leaveRunning`), then saves the row and its event.
     static func leaveRunning(_ db: Database, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double) throws {
-        try Store.check(job, to: next)
-        job.state = next
-        job.leaseOwner = nil
-        job.leaseExpiresAt = nil
-        job.updatedAt = now
-        if next.isTerminal { job.finishedAt = now }
+        try job.leaveRunning(to: next, at: now)
         try job.update(db)
         try event(db, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
     }

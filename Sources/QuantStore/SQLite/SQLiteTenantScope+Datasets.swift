@@ -7,9 +7,7 @@ extension SQLiteTenantScope {
     func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
         try store.immediate { db in
             try checkStorageQuota(db, adding: dataset.size)
-            let record = DatasetRecord(
-                id: Store.newID("ds"), tenantId: tenantID, name: dataset.name, size: dataset.size, sha256: dataset.sha256,
-                tensorCount: dataset.tensorCount, blobPath: dataset.blobPath, createdAt: Date(timeIntervalSince1970: store.clock()))
+            let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
             try record.insert(db)
             return record
         }

@@ -13,10 +13,7 @@ struct SQLiteTenantScope: TenantBackend {
     func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
         try store.immediate { db in
             try checkStorageQuota(db, adding: model.size)
-            let record = ModelRecord(
-                id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
-                tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
-                createdAt: Date(timeIntervalSince1970: store.clock()))
+            let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
             try record.insert(db)
             return record
         }
@@ -77,13 +74,7 @@ struct SQLiteTenantScope: TenantBackend {
                 throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
             }
             let now = store.clock()
-            let job = JobRecord(
-                id: Store.newID("job"), tenantId: tenantID, modelId: new.modelID, name: new.name, recipe: new.recipe, state: .queued,
-                attempt: 0, maxAttempts: Swift.max(1, new.maxAttempts), leaseOwner: nil, leaseExpiresAt: nil, notBefore: now,
-                progressDone: nil, progressTotal: nil, cancelRequested: false, errorCode: nil, errorMessage: nil, createdAt: now,
-                startedAt: nil, finishedAt: nil, updatedAt: now, idempotencyKey: new.idempotencyKey, requestHash: new.requestHash,
-                artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: nil, expiresAt: nil, datasetId: new.datasetID,
-                kind: new.kind, training: new.training)
+            let job = JobRecord.queued(new, tenantID: tenantID, now: now)
             try job.insert(db)
             try SQLiteStore.event(db, job: job.id, from: nil, to: .queued, attempt: 0, reason: "submitted", at: now)
             return (job, true)
