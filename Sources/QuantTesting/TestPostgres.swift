@@ -20,7 +20,11 @@ public enum TestPostgres {
         let printed: String
         // The script's watcher stops the server once this process is gone, however it ends.
         do { printed = try runScript(["start", directory, String(getpid())]) } catch { return .failure(error) }
-        return .success(withoutDatabase(printed.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The URL is the last line; anything above it is the tools' chatter.
+        guard let url = printed.split(separator: "\n").last(where: { $0.hasPrefix("postgres://") }) else {
+            return .failure(TestPostgresError(message: "scripts/postgres.sh start printed no URL: \(printed)"))
+        }
+        return .success(withoutDatabase(String(url)))
     }
 
     /// Runs scripts/postgres.sh and returns what it printed. posix_spawn and waitpid rather than
