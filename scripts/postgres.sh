@@ -7,6 +7,8 @@
 #   scripts/postgres.sh stop DIR    stops it (fast shutdown) and removes DIR
 #   scripts/postgres.sh restart DIR stops and starts it on the same port (the data survive)
 #   scripts/postgres.sh halt DIR    stops it, keeping its data;  resume DIR  starts it again
+# QS_PG_LISTEN=127.0.0.1,10.0.0.1 at start adds addresses to listen on (a test's veth), and trusts
+# clients on their directly connected subnets.
 set -euo pipefail
 
 command="${1:?usage: scripts/postgres.sh start|stop|restart DIR [PID]}"
@@ -23,7 +25,7 @@ start_server() {
   local port
   port="$(cat "$dir/port")"
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+    -o "-p $port -k $dir/socket -c listen_addresses=$(cat "$dir/listen") -c fsync=off -c max_connections=300" start >/dev/null
 }
 
 case "$command" in
@@ -31,6 +33,8 @@ case "$command" in
     mkdir -p "$dir/socket"
     [ "$(id -u)" -eq 0 ] && chown -R nobody "$dir"
     as_owner "$bin/initdb" -D "$dir/data" -U quantd --auth=trust --no-sync -E UTF8 >/dev/null
+    echo "${QS_PG_LISTEN:-127.0.0.1}" >"$dir/listen"
+    [ -n "${QS_PG_LISTEN:-}" ] && echo "host all all samenet trust" >>"$dir/data/pg_hba.conf"
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' >"$dir/port"
     start_server
     if [ -n "${3:-}" ]; then

@@ -12,13 +12,15 @@ from conftest import BIN
 
 
 class Quantd:
-    def __init__(self, data_dir=None, extra_args=(), env=None, admin_key=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, admin_key=None, wrapper=(), log=None):
+        """wrapper: a command to run quantd under (`ip netns exec NAME`); log: a file for its stderr."""
         self.data_dir = pathlib.Path(data_dir or tempfile.mkdtemp(prefix="qs-quantd-"))
+        self.log = log
         self.proc = subprocess.Popen(
-            [str(BIN / "quantd"), "--port", "0", "--data-dir", str(self.data_dir), "--workers", "2", *extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+            [*wrapper, str(BIN / "quantd"), "--port", "0", "--data-dir", str(self.data_dir), "--workers", "2", *extra_args],
+            stdout=subprocess.PIPE, stderr=open(log, "w") if log else subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
         line = self.proc.stdout.readline().strip()
-        assert line.startswith("quantd listening on http://"), line + self.proc.stderr.read()
+        assert line.startswith("quantd listening on http://"), line + (pathlib.Path(log).read_text() if log else self.proc.stderr.read())
         self.url = line.split(" ")[-1]
         self.admin_key = admin_key or (self.data_dir / "admin.key").read_text().strip()
 

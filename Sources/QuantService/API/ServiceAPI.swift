@@ -34,8 +34,14 @@ public final class ServiceAPI: Sendable {
         }
         router.expectation = { request in
             // Authenticate (and check the declared size) before inviting a large body.
-            guard (try? ServiceAPI.authenticate(request, store: store)) != nil else { return ServiceAPI.unauthorized.response }
-            return nil
+            do {
+                _ = try ServiceAPI.authenticate(request, store: store)
+                return nil
+            } catch let error as HTTPError {
+                return error.response
+            } catch {
+                return ServiceAPI.unauthorized.response
+            }
         }
         router.observer = { request, response, seconds, pattern in metrics.observe(route: pattern, status: response.status, seconds: seconds) }
         addHealth(&router)
@@ -48,9 +54,13 @@ public final class ServiceAPI: Sendable {
     static let unauthorized = HTTPError(
         401, "send a valid API key as `Authorization: Bearer <key>`", type: "unauthorized", headers: [("WWW-Authenticate", "Bearer")])
 
-    /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401.
+    /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401;
+    /// a database that cannot be reached is a 503, so clients retry instead of doubting their key.
     static func authenticate(_ request: HTTPRequest, store: Store) throws -> String {
-        guard let key = bearerKey(request), let tenant = try? store.tenantID(forKey: key) else { throw unauthorized }
+        guard let key = bearerKey(request) else { throw unauthorized }
+        let tenant: String?
+        do { tenant = try store.tenantID(forKey: key) } catch { throw http(error) }
+        guard let tenant else { throw unauthorized }
         return tenant
     }
 

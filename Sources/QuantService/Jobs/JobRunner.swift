@@ -321,10 +321,11 @@ struct JobRunner {
                 try store.markCancelled(job: job.id, attempt: job.attempt)
                 counters.jobFinished(state: .cancelled, seconds: seconds, bytesOut: 0)
             case .leaseLost:
-                break
+                settings.onFailure?(job.id, "lease_lost", "attempt \(job.attempt) stopped: its lease expired, so the job belongs to a later attempt")
             }
         } catch StoreError.staleWorker {
-            // The job moved on without this attempt (its lease expired): nothing to record.
+            // The job moved on without this attempt (its lease expired): nothing is recorded.
+            settings.onFailure?(job.id, "lease_lost", "attempt \(job.attempt)'s result was refused: its lease had expired")
         } catch {
             // A database error: the lease logic re-queues the job; the error is counted and reported.
             counters.unexpected("worker")
