@@ -90,6 +90,42 @@ def test_compose_shape():
         assert word.lower() in readme.lower(), word
 
 
+
+def test_scale_compose_shape():
+    """Three replicas share one database URL, one data volume and one admin key, and each has its
+    own id; nginx balances over exactly those replicas and Prometheus scrapes each of them."""
+    compose = yaml.safe_load((DEPLOY / "docker-compose.scale.yml").read_text())
+    replicas = {name: service for name, service in compose["services"].items() if name.startswith("quantd-")}
+    assert set(compose["services"]) == {"postgres", "nginx", "prometheus", *replicas} and len(replicas) == 3
+    ids = set()
+    for name, service in replicas.items():
+        environment = service["environment"]
+        assert quantd_env_options() <= set(environment), quantd_env_options() - set(environment)
+        assert environment["QUANTD_DATABASE"].startswith("postgres://") and "@postgres:5432/" in environment["QUANTD_DATABASE"]
+        assert environment["QUANTD_REPLICA_ID"] == name
+        assert environment["QUANTD_API_KEY"].startswith("${QUANTD_API_KEY:?")
+        assert service["volumes"] == ["shared-data:/data"] and environment["QUANTD_DATA_DIR"] == "/data"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service["healthcheck"]["test"][1:3] == ["quantctl", "health"]
+        assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        ids.add(environment["QUANTD_REPLICA_ID"])
+    assert len(ids) == 3 and len({s["environment"]["QUANTD_DATABASE"] for s in replicas.values()}) == 1
+    postgres = compose["services"]["postgres"]
+    assert postgres["environment"]["POSTGRES_DB"] == "quantd" and postgres["healthcheck"]["test"][1] == "pg_isready"
+    nginx_conf = (DEPLOY / "nginx.conf").read_text()
+    assert set(re.findall(r"server (quantd-\d):8080", nginx_conf)) == set(replicas)
+    assert "proxy_request_buffering off" in nginx_conf and "client_max_body_size 0" in nginx_conf
+    assert set(compose["services"]["nginx"]["depends_on"]) == set(replicas)
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{volume}: {source} is missing"
+    scrape = yaml.safe_load((DEPLOY / "prometheus-scale.yml").read_text())["scrape_configs"][0]
+    assert scrape["static_configs"][0]["targets"] == [f"{name}:8080" for name in sorted(replicas)]
+    assert "docker-compose.scale.yml" in (DEPLOY / "README.md").read_text()
+
+
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     """Runs Deploy/build-release.sh as the Dockerfile does (release, static Swift runtime)."""

@@ -7,6 +7,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -250,3 +251,68 @@ def test_a_replica_cut_off_past_its_lease_has_its_late_result_refused(namespace,
         if survivor:
             survivor.stop()
         subprocess.run(["bash", str(SCRIPT), "stop", str(directory)], check=False)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_nginx_from_the_scale_compose_file_spreads_requests_over_three_replicas(database, tmp_path):
+    """Deploy/nginx.conf as shipped, with the compose service names replaced by local ports: an
+    upload streams through it, jobs submitted and polled through it run, and artifacts come back."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not pathlib.Path(nginx).exists():
+        pytest.skip("nginx is not installed (Debian package nginx-light; scripts/ensure-deps.sh installs it)")
+    group = replicas(database, tmp_path / "data", 3)
+    port = free_port()
+    config = (ROOT / "Deploy" / "nginx.conf").read_text()
+    for index, replica in enumerate(group, start=1):
+        config = config.replace(f"server quantd-{index}:8080", "server " + replica.url.removeprefix("http://"))
+    config = config.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    config = config.replace("http {", f"http {{\n    client_body_temp_path {tmp_path}/body;\n    proxy_temp_path {tmp_path}/proxy;", 1)
+    assert "quantd-" not in config
+    (tmp_path / "nginx.conf").write_text(config)
+    proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log"),
+                              "-g", f"daemon off; pid {tmp_path}/nginx.pid; user root;"],
+                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "nginx.log", "w"))
+    front = requests.Session()
+    front.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.time() + 20
+        while True:
+            try:
+                if front.get(base + "/healthz").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proxy.poll() is None and time.time() < end, (tmp_path / "nginx.log").read_text()
+            time.sleep(0.1)
+        path = model_bytes(tmp_path, rows=256, cols=512)
+        with open(path, "rb") as body:
+            uploaded = front.post(base + "/v1/models?name=m", data=body, headers={"Content-Type": "application/octet-stream"})
+        assert uploaded.status_code == 201, uploaded.text
+        model = uploaded.json()["id"]
+        ids = []
+        for _ in range(30):
+            submitted = front.post(base + "/v1/jobs", json={"model_id": model, "recipe": RECIPE})
+            assert submitted.status_code in (201, 202), submitted.text
+            ids.append(submitted.json()["id"])
+        end = time.time() + 120
+        while not all(front.get(f"{base}/v1/jobs/{job_id}").json()["status"] == "succeeded" for job_id in ids):
+            assert time.time() < end
+            time.sleep(0.2)
+        through_nginx = front.get(f"{base}/v1/jobs/{ids[-1]}/artifact")
+        assert through_nginx.status_code == 200 and through_nginx.content == group[0].get(f"/v1/jobs/{ids[-1]}/artifact").content
+        # least_conn spread the submits: every replica took some.
+        for replica in group:
+            metrics = requests.get(replica.url + "/metrics").text
+            assert 'quantd_http_requests_total{route="/v1/jobs",status="201"}' in metrics or \
+                'quantd_http_requests_total{route="/v1/jobs",status="202"}' in metrics, replica.url
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+        for replica in group:
+            replica.stop()
