@@ -81,7 +81,7 @@ let package = Package(
         // The client of API v1 on libcurl: streaming uploads and downloads, retries, typed errors.
         .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "ModelFormats"]),
         // Deterministic random numbers shared by tests and benchmarks.
-        .target(name: "QuantTesting"),
+        .target(name: "QuantTesting", dependencies: ["QuantStore"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore"]),

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Polling benchmark of issue 6: wrk against GET /v1/jobs/{id} (authenticated, row read from SQLite)
 # and GET /healthz on a fresh release quantd. Needs `wrk` (apt-get install wrk).
-#   scripts/poll-bench.sh [QUANTD_BINARY=.build/release/quantd] [SECONDS=10]
+#   scripts/poll-bench.sh [QUANTD_BINARY=.build/release/quantd] [SECONDS=10] [DATABASE_URL]
+# DATABASE_URL: an empty PostgreSQL database (postgres://...) instead of SQLite in the data directory.
 set -euo pipefail
 binary=${1:-.build/release/quantd}
 seconds=${2:-10}
 data=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-"$binary" --port 0 --data-dir "$data" --workers 1 >"$data/stdout" 2>/dev/null &
+QUANTD_DATABASE="${3:-}" "$binary" --port 0 --data-dir "$data" --workers 1 >"$data/stdout" 2>/dev/null &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$data/stdout" 2>/dev/null && break; sleep 0.1; done
 url=$(awk '{print $NF}' "$data/stdout")

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import QuantStore
+import QuantTesting
 
 /// `quant-bench`: release-mode benchmarks that print a table (or JSON) with ratios to baselines
 /// measured in the same run.
@@ -143,24 +145,66 @@ struct EvaluateCommand: ParsableCommand {
 struct QueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
-        abstract: "The job queue under load: submitters submit and poll jobs on a small model while workers run them."
+        abstract: "The job queue under load: submitters submit and poll jobs on a small model while workers run them.",
+        discussion: """
+            On SQLite by default. With --postgres, the same load also runs on PostgreSQL in the same \
+            run, with 1, 2 and 3 replicas (--replicas), each in a fresh database; ratios are against \
+            SQLite (polls) and against one replica (throughput).
+            """
     )
 
     @Option(help: "Jobs in all.") var jobs = 2000
     @Option(help: "Submitting and polling threads.") var submitters = 8
-    @Option(help: "Workers.") var workers = 2
+    @Option(help: "Workers per replica.") var workers = 2
+    @Option(help: "A PostgreSQL server URL (postgres://user@host:port), or 'auto' to start a throw-away one with scripts/postgres.sh.")
+    var postgres: String?
+    @Option(help: "Replica counts to run on PostgreSQL, comma-separated.") var replicas = "1,2,3"
+    @Option(help: "Seconds of polling per run after the load.") var pollSeconds = 2.0
 
     func run() throws {
+        var rows = [("sqlite", 1, try load(database: nil, replicas: 1))]
+        if let postgres {
+            let server = postgres == "auto" ? try TestPostgres.server.get() : postgres
+            for count in replicas.split(separator: ",").compactMap({ Int($0) }) {
+                let name = "qs_bench_" + UUID().uuidString.prefix(8).lowercased()
+                try Store.createPostgresDatabase(name, serverURL: server + "/postgres")
+                rows.append(("postgresql", count, try load(database: server + "/" + name, replicas: count)))
+            }
+        }
+        let sqlitePolls = rows[0].2.pollsPerSecond
+        let oneReplica = rows.first { $0.0 == "postgresql" && $0.1 == 1 }?.2.jobsPerSecond
+        print("queue: \(jobs) jobs, \(submitters) submitters, \(workers) workers per replica")
+        print("database    replicas   jobs/s  vs 1 replica  start p50  start p99  claim p50  claim p99   polls/s  vs sqlite  lost  duplicated  max attempt")
+        var json: [String] = []
+        for (engine, count, r) in rows {
+            let scaling = engine == "postgresql" ? oneReplica.map { r.jobsPerSecond / $0 } : nil
+            let pollRatio = r.pollsPerSecond / sqlitePolls
+            print(
+                engine.padding(toLength: 11, withPad: " ", startingAt: 0) + String(count).leftPad(9) + String(format: "%9.1f", r.jobsPerSecond)
+                    + (scaling.map { String(format: "%14.2f", $0) } ?? "             -")
+                    + String(format: "%8.2f ms%8.2f ms%8.2f ms%8.2f ms%10.0f%11.2f", r.startP50 * 1000, r.startP99 * 1000, r.claimP50 * 1000, r.claimP99 * 1000, r.pollsPerSecond, pollRatio)
+                    + String(r.jobs - r.succeeded).leftPad(6) + String(r.jobs - r.distinct).leftPad(12) + String(r.maxAttempt).leftPad(13))
+            json.append(
+                String(format: "{\"database\":\"%@\",\"replicas\":%d,\"jobs\":%d,\"seconds\":%.3f,\"jobs_per_second\":%.1f,\"start_p50_ms\":%.3f,\"start_p99_ms\":%.3f,\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"polls_per_second\":%.0f,\"polls_vs_sqlite\":%.3f,\"lost\":%d,\"duplicated\":%d,\"submit_errors\":%d",
+                       engine, count, r.jobs, r.seconds, r.jobsPerSecond, r.startP50 * 1000, r.startP99 * 1000, r.claimP50 * 1000, r.claimP99 * 1000,
+                       r.pollsPerSecond, pollRatio, r.jobs - r.succeeded, r.jobs - r.distinct, r.submitErrors.count)
+                    + (scaling.map { String(format: ",\"jobs_vs_one_replica\":%.3f", $0) } ?? "") + "}")
+        }
+        print("JSON [" + json.joined(separator: ",") + "]")
+    }
+
+    func load(database: String?, replicas: Int) throws -> QueueLoad.Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qs-queue-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var load = QueueLoad(directory: directory.path)
         load.jobs = jobs
         load.submitters = submitters
         load.workers = workers
-        let r = try load.run()
-        print(String(format: "queue: %d jobs, %d submitters, %d workers: %.2f s, %.1f jobs/s; claim p50 %.2f ms, p99 %.2f ms; succeeded %d, distinct %d, submit errors %d, max attempt %d",
-                     r.jobs, submitters, workers, r.seconds, r.jobsPerSecond, r.claimP50 * 1000, r.claimP99 * 1000, r.succeeded, r.distinct, r.submitErrors.count, r.maxAttempt))
-        print(String(format: "JSON {\"jobs\":%d,\"seconds\":%.3f,\"jobs_per_second\":%.1f,\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"lost\":%d,\"duplicated\":%d}",
-                     r.jobs, r.seconds, r.jobsPerSecond, r.claimP50 * 1000, r.claimP99 * 1000, jobs - r.succeeded, r.jobs - r.distinct))
+        load.database = database
+        load.replicas = replicas
+        load.pollSeconds = pollSeconds
+        let result = try load.run()
+        if let error = result.submitErrors.first { throw ValidationError("\(result.submitErrors.count) submits failed, e.g. \(error)") }
+        return result
     }
 }

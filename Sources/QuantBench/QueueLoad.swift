@@ -6,12 +6,19 @@ import QuantStore
 import Synchronization
 
 /// The queue under load: `submitters` threads submit and poll `jobs` jobs on a small model while
-/// `workers` workers run them, all on a real SQLite file. Used by `quant-bench queue` and the tests.
+/// `workers` workers run them, on a real SQLite file or a real PostgreSQL database. On PostgreSQL,
+/// `replicas` stores, each with its own connections, LISTEN and worker pool, share the database as
+/// separate quantd replicas would (in one process). Used by `quant-bench queue` and the tests.
 public struct QueueLoad {
     public var jobs = 2000
     public var submitters = 8
     public var workers = 2
     public var directory: String
+    /// A `postgres://` URL (an empty database), or nil for SQLite in `directory`.
+    public var database: String? = nil
+    public var replicas = 1
+    /// How long each submitter polls a finished job after the load, to measure poll reads/s.
+    public var pollSeconds = 2.0
 
     public init(directory: String) { self.directory = directory }
 
@@ -23,13 +30,19 @@ public struct QueueLoad {
         public var submitErrors: [String]
         public var claimP50: Double
         public var claimP99: Double
+        /// Submit until a worker started the job, from the rows' timestamps.
+        public var startP50: Double
+        public var startP99: Double
         public var maxAttempt: Int
+        /// `Store.poll` (a job poll's database read: key and row) per second, all submitters at once.
+        public var pollsPerSecond: Double
         public var jobsPerSecond: Double { Double(jobs) / seconds }
     }
 
     public func run() throws -> Result {
         let data = DataDirectory(root: directory)
-        let store = try data.openStore()
+        let stores = try (0..<Swift.max(1, replicas)).map { _ in try data.openStore(database: database) }
+        let store = stores[0]
         let tenants = try (0..<submitters).map { try store.createTenant(name: "load-\($0)", maxQueuedJobs: jobs) }
         let modelPath = (directory as NSString).appendingPathComponent("small.safetensors")
         let writer = try SafetensorsWriter(path: modelPath, tensors: [TensorSpec(name: "w", dtype: .f32, shape: [4, 32])])
@@ -42,14 +55,18 @@ public struct QueueLoad {
         settings.progressInterval = 10
         let claims = Mutex<[Double]>([])
         settings.onClaim = { seconds in claims.withLock { $0.append(seconds) } }
-        let pool = WorkerPool(store: store, data: data, workers: workers, settings: settings, poll: 0.01)
-        try pool.start()
+        let pools = stores.enumerated().map { index, replica in
+            WorkerPool(store: replica, data: data, workers: workers, settings: settings, poll: 0.01, replicaID: "replica-\(index)")
+        }
+        for pool in pools { try pool.start() }
         let ids = Mutex<[String]>([])
         let errors = Mutex<[String]>([])
         let perThread = jobs / submitters
         let start = Date()
         DispatchQueue.concurrentPerform(iterations: submitters) { index in
-            let scope = store.scope(tenants[index].id)
+            // Submitters spread over the replicas, as a load balancer would.
+            let scope = stores[index % stores.count].scope(tenants[index].id)
+            let pool = pools[index % pools.count]
             var mine: [String] = []
             for n in 0..<perThread {
                 do {
@@ -71,20 +88,48 @@ public struct QueueLoad {
             ids.withLock { $0 += mine }
         }
         let seconds = Date().timeIntervalSince(start)
-        pool.stop(deadline: 10)
+        for pool in pools { pool.stop(deadline: 10) }
         let all = ids.withLock { $0 }
         var succeeded = 0, maxAttempt = 0
-        for (index, tenant) in tenants.enumerated() {
+        var waits: [Double] = []
+        var finished: [(tenant: String, job: String)] = []
+        for tenant in tenants {
             for job in try store.scope(tenant.id).jobs(limit: 500) + (perThread > 500 ? try pagesAfterFirst(store.scope(tenant.id)) : []) {
-                _ = index
                 if job.state == .succeeded { succeeded += 1 }
                 maxAttempt = Swift.max(maxAttempt, job.attempt)
+                if let started = job.startedAt { waits.append(started - job.createdAt) }
+                if job.state == .succeeded, !finished.contains(where: { $0.tenant == tenant.id }) {
+                    finished.append((tenant.id, job.id))
+                }
             }
         }
+        let polls = try pollRate(stores: stores, finished: finished)
         return Result(
             jobs: all.count, seconds: seconds, succeeded: succeeded, distinct: Set(all).count, submitErrors: errors.withLock { $0 },
             claimP50: Self.percentile(claims.withLock { $0 }, 50), claimP99: Self.percentile(claims.withLock { $0 }, 99),
-            maxAttempt: maxAttempt)
+            startP50: Self.percentile(waits, 50), startP99: Self.percentile(waits, 99), maxAttempt: maxAttempt, pollsPerSecond: polls)
+    }
+
+    /// Every submitter polls one finished job of its tenant with its tenant's key for
+    /// `pollSeconds`, through the replica it submitted to: the database half of `GET /v1/jobs/{id}`.
+    func pollRate(stores: [Store], finished: [(tenant: String, job: String)]) throws -> Double {
+        guard !finished.isEmpty, pollSeconds > 0 else { return 0 }
+        let keys = try finished.map { try stores[0].createKey(tenantID: $0.tenant).plaintext }
+        let count = Atomic<Int>(0), failed = Atomic<Int>(0)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(pollSeconds * 1e9)
+        let start = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: submitters) { index in
+            let store = stores[index % stores.count], target = finished[index % finished.count], key = keys[index % keys.count]
+            var done = 0
+            while DispatchTime.now().uptimeNanoseconds < deadline {
+                // A poll that does not find the job would make the rate meaningless.
+                guard case .job = try? store.poll(job: target.job, key: key) else { failed.add(1, ordering: .relaxed); return }
+                done += 1
+            }
+            count.add(done, ordering: .relaxed)
+        }
+        guard failed.load(ordering: .relaxed) == 0 else { throw QueueLoadError(message: "a poll of a finished job did not find it") }
+        return Double(count.load(ordering: .relaxed)) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     /// A percentile (0-100) of claim durations, in seconds (0 with none).
@@ -104,4 +149,9 @@ public struct QueueLoad {
         }
         return out
     }
+}
+
+struct QueueLoadError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -25,6 +25,15 @@ public final class Store: Sendable {
         return try Store(postgresURL: database)
     }
 
+    /// Creates an empty database `name` (letters, digits, `_`) on the PostgreSQL server that
+    /// `serverURL` reaches: for tests and benchmarks, which each want a database of their own.
+    public static func createPostgresDatabase(_ name: String, serverURL: String) throws {
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw StoreError.invalid("a database name is letters, digits and _; got '\(name)'")
+        }
+        try PGConnection(url: serverURL).script("CREATE DATABASE \(name)")
+    }
+
     /// True when several replicas share this database (PostgreSQL).
     public var isShared: Bool { backend.isShared }
 

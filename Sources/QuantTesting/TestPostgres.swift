@@ -1,4 +1,5 @@
 import Foundation
+import QuantStore
 
 /// A real PostgreSQL server for tests: the one `QS_POSTGRES_URL` names, or else a throw-away server
 /// that `scripts/postgres.sh` starts on a free port at first use and stops after the process exits.
@@ -10,6 +11,13 @@ public enum TestPostgres {
     /// The URL of database `name` on the test server.
     public static func url(database name: String) throws -> String {
         try server.get() + "/" + name
+    }
+
+    /// A new, empty database on the test server; its URL.
+    public static func freshDatabase() throws -> String {
+        let name = "qs_" + UUID().uuidString.prefix(13).lowercased().replacingOccurrences(of: "-", with: "")
+        try Store.createPostgresDatabase(name, serverURL: url(database: "postgres"))
+        return try url(database: name)
     }
 
     private static func start() -> Result<String, TestPostgresError> {

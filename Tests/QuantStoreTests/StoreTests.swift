@@ -36,11 +36,7 @@ final class TestStore: @unchecked Sendable {
     }
 
     /// A new, empty database on the test server (each test gets its own).
-    static func freshPostgresDatabase() throws -> String {
-        let name = "qs_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
-        try PGConnection(url: TestPostgres.url(database: "postgres")).script("CREATE DATABASE \(name)")
-        return try TestPostgres.url(database: name)
-    }
+    static func freshPostgresDatabase() throws -> String { try TestPostgres.freshDatabase() }
 
     func advance(_ seconds: Double) { clock.advance(seconds) }
 
