@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantCore", "ModelFormats", "QuantTesting"]),
         .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting"]),
         // The queue load of `quant-bench queue`, asserted (not timed) in make test.
-        .testTarget(name: "QuantBenchTests", dependencies: ["QuantBench"]),
+        .testTarget(name: "QuantBenchTests", dependencies: ["QuantBench", "QuantTesting"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),
     ],
     swiftLanguageModes: [.v6]

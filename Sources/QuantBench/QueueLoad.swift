@@ -19,6 +19,8 @@ public struct QueueLoad {
     public var replicas = 1
     /// How long each submitter polls a finished job after the load, to measure poll reads/s.
     public var pollSeconds = 2.0
+    /// Jobs submitted one at a time after the load, to measure submit-to-start on an idle queue.
+    public var idleJobs = 100
 
     public init(directory: String) { self.directory = directory }
 
@@ -33,6 +35,9 @@ public struct QueueLoad {
         /// Submit until a worker started the job, from the rows' timestamps.
         public var startP50: Double
         public var startP99: Double
+        /// The same, one job at a time on an idle queue: the wake-up path without queueing.
+        public var idleStartP50: Double
+        public var idleStartP99: Double
         public var maxAttempt: Int
         /// `Store.poll` (a job poll's database read: key and row) per second, all submitters at once.
         public var pollsPerSecond: Double
@@ -88,6 +93,7 @@ public struct QueueLoad {
             ids.withLock { $0 += mine }
         }
         let seconds = Date().timeIntervalSince(start)
+        let idle = try idleStarts(data: data, stores: stores, pools: pools, modelPath: modelPath)
         for pool in pools { pool.stop(deadline: 10) }
         let all = ids.withLock { $0 }
         var succeeded = 0, maxAttempt = 0
@@ -107,7 +113,32 @@ public struct QueueLoad {
         return Result(
             jobs: all.count, seconds: seconds, succeeded: succeeded, distinct: Set(all).count, submitErrors: errors.withLock { $0 },
             claimP50: Self.percentile(claims.withLock { $0 }, 50), claimP99: Self.percentile(claims.withLock { $0 }, 99),
-            startP50: Self.percentile(waits, 50), startP99: Self.percentile(waits, 99), maxAttempt: maxAttempt, pollsPerSecond: polls)
+            startP50: Self.percentile(waits, 50), startP99: Self.percentile(waits, 99),
+            idleStartP50: Self.percentile(idle, 50), idleStartP99: Self.percentile(idle, 99), maxAttempt: maxAttempt, pollsPerSecond: polls)
+    }
+
+    /// Submit until a worker starts the job on an idle queue, one job at a time (`idleJobs` of
+    /// them): the wake-up path alone. On PostgreSQL the jobs are submitted through a store with no
+    /// workers of its own, as through another replica, so the workers hear of them by NOTIFY; on
+    /// SQLite the submitter wakes the workers in-process, as the server does.
+    func idleStarts(data: DataDirectory, stores: [Store], pools: [WorkerPool], modelPath: String) throws -> [Double] {
+        guard idleJobs > 0 else { return [] }
+        let submitter = database == nil ? stores[0] : try data.openStore(database: database)
+        let tenant = try submitter.createTenant(name: "idle", maxQueuedJobs: idleJobs)
+        let scope = submitter.scope(tenant.id)
+        let model = try BlobStore(data: data).addModel(modelPath, name: "small", scope: scope)
+        var waits: [Double] = []
+        for _ in 0..<idleJobs {
+            let id = try scope.submit(.init(modelID: model.id, recipe: #"{"preset": "int8"}"#, idempotencyKey: nil, requestHash: "h")).job.id
+            if database == nil { pools[0].wake() }
+            var job = try scope.job(id)
+            while !job.state.isTerminal {
+                Thread.sleep(forTimeInterval: 0.0005)
+                job = try scope.job(id)
+            }
+            if let started = job.startedAt { waits.append(started - job.createdAt) }
+        }
+        return waits
     }
 
     /// Every submitter polls one finished job of its tenant with its tenant's key for

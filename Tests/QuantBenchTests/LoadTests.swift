@@ -1,5 +1,6 @@
 import Foundation
 import QuantBench
+import QuantTesting
 import Testing
 
 @Suite("Queue under load", .serialized)
@@ -14,5 +15,24 @@ struct LoadTests {
         #expect(result.jobs == 2000 && result.distinct == 2000)
         #expect(result.succeeded == 2000)
         #expect(result.maxAttempt == 1)
+        #expect(result.pollsPerSecond > 0)
+    }
+
+    /// The same load on PostgreSQL through three replicas (each with its own connections, LISTEN
+    /// and workers): every job runs once, on its first attempt.
+    @Test func threeReplicasOnPostgres() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("qs-load-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var load = QueueLoad(directory: directory.path)
+        load.jobs = 600
+        load.database = try TestPostgres.freshDatabase()
+        load.replicas = 3
+        load.pollSeconds = 0.2
+        let result = try load.run()
+        #expect(result.submitErrors.isEmpty, "\(result.submitErrors.prefix(3))")
+        #expect(result.jobs == 600 && result.distinct == 600)
+        #expect(result.succeeded == 600)
+        #expect(result.maxAttempt == 1)
+        #expect(result.pollsPerSecond > 0)
     }
 }

@@ -51,6 +51,11 @@ public final class ServiceAPI: Sendable {
         return router
     }
 
+    /// Lookups by id may run on the connection's event loop only when they read a local SQLite file
+    /// (microseconds). On PostgreSQL they wait for a round trip, or for a network timeout when the
+    /// link is cut, and would stall every connection on that loop.
+    var lookupsAreLocal: Bool { !store.isShared }
+
     static let unauthorized = HTTPError(
         401, "send a valid API key as `Authorization: Bearer <key>`", type: "unauthorized", headers: [("WWW-Authenticate", "Bearer")])
 
@@ -147,7 +152,7 @@ public final class ServiceAPI: Sendable {
             let models = try Self.run { try scope.models(limit: limit) }
             return Self.json(200, .object(JSONObject([("models", .array(models.map(JSONViews.model)))])))
         }
-        router.add("GET", "/v1/models/{id}", inline: true) { [self] request, _ in
+        router.add("GET", "/v1/models/{id}", inline: lookupsAreLocal) { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             return Self.json(200, JSONViews.model(model))
         }
@@ -243,7 +248,7 @@ public final class ServiceAPI: Sendable {
             }
             return .json(200, bytes: JSONViews.jobListBytes(jobs, nextCursor: jobs.count == limit ? jobs.last?.id : nil))
         }
-        router.add("GET", "/v1/jobs/{id}", inline: true) { [store] request, _ in
+        router.add("GET", "/v1/jobs/{id}", inline: lookupsAreLocal) { [store] request, _ in
             let id = request.pathParameters["id"] ?? ""
             switch try Self.run({ try store.poll(job: id, key: Self.bearerKey(request) ?? "") }) {
             case .job(let job): return .json(200, bytes: JSONViews.jobBytes(job))

@@ -19,9 +19,21 @@ enum PGValue: Sendable, Equatable {
         // Swift prints the shortest text that reads back to the same double; float8 input parses it exactly.
         case .double(let value): "\(value)"
         case .bool(let value): value ? "t" : "f"
-        case .bytes(let value): "\\x" + value.map { String(format: "%02x", $0) }.joined()
+        case .bytes(let value): Self.hex(value)
         case .null: nil
         }
+    }
+
+    /// bytea's hex input form, `\x0a1b...` (a key hash on every poll: no formatter per byte).
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        out.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -48,7 +60,7 @@ struct PGError: Error, CustomStringConvertible {
 
 /// The rows of one statement, as text, read by column name.
 struct PGRows {
-    let columns: [String]
+    let columns: PGColumns
     let values: [[String?]]
     /// Rows changed by an INSERT, UPDATE or DELETE.
     let affected: Int
@@ -57,12 +69,26 @@ struct PGRows {
     var all: [PGRow] { values.map { PGRow(columns: columns, values: $0) } }
 }
 
+/// A result's column names and where each is, looked up once per result rather than per field.
+final class PGColumns: Sendable {
+    let names: [String]
+    private let positions: [String: Int]
+
+    init(_ names: [String]) {
+        self.names = names
+        // The first of equal names wins, as a scan from the left would find.
+        positions = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func position(of name: String) -> Int? { positions[name] }
+}
+
 struct PGRow {
-    let columns: [String]
+    let columns: PGColumns
     let values: [String?]
 
     subscript(_ name: String) -> String? {
-        guard let index = columns.firstIndex(of: name) else { return nil }
+        guard let index = columns.position(of: name) else { return nil }
         return values[index]
     }
 
@@ -132,12 +158,12 @@ final class PGConnection: @unchecked Sendable {
             let lost = !isOpen || state?.hasPrefix("08") == true || state == "57P01"
             throw PGError(message: message.trimmingCharacters(in: .whitespacesAndNewlines), sqlState: state, connectionLost: lost)
         }
-        let columns = (0..<PQnfields(result)).map { String(cString: PQfname(result, $0)) }
+        let columns = PGColumns((0..<PQnfields(result)).map { String(cString: PQfname(result, $0)) })
         var rows: [[String?]] = []
         let count = PQntuples(result)
         rows.reserveCapacity(Int(count))
         for row in 0..<count {
-            rows.append((0..<Int32(columns.count)).map { column in
+            rows.append((0..<Int32(columns.names.count)).map { column in
                 PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
             })
         }

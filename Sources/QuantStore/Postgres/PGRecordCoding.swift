@@ -48,9 +48,9 @@ private struct RowDecoder: Decoder {
 private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let row: PGRow
     var codingPath: [CodingKey] = []
-    var allKeys: [Key] { row.columns.compactMap { Key(stringValue: $0) } }
+    var allKeys: [Key] { row.columns.names.compactMap { Key(stringValue: $0) } }
 
-    func contains(_ key: Key) -> Bool { row.columns.contains(key.stringValue) }
+    func contains(_ key: Key) -> Bool { row.columns.position(of: key.stringValue) != nil }
 
     func decodeNil(forKey key: Key) throws -> Bool { row[key.stringValue] == nil }
 
