@@ -45,10 +45,10 @@ protocol StoreBackend: Sendable {
 /// The statements of one tenant: every one filters on the tenant, and another tenant's object
 /// answers exactly like a missing one.
 protocol TenantBackend: Sendable {
-    func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord
+    func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord
     func model(_ id: String) throws -> ModelRecord
     func models(limit: Int) throws -> [ModelRecord]
-    func deleteModel(_ id: String) throws -> String?
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String?
     func submit(_ new: TenantScope.NewJob) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord
     func jobs(state: JobState?, modelID: String?, limit: Int, cursor: String?) throws -> [JobRecord]
@@ -57,8 +57,8 @@ protocol TenantBackend: Sendable {
     func events(of id: String) throws -> [JobEvent]
     func metrics(of id: String) throws -> [TensorMetricRecord]
     func epochs(of id: String) throws -> [EpochMetricRecord]
-    func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord
+    func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord
     func dataset(_ id: String) throws -> DatasetRecord
     func datasets(limit: Int) throws -> [DatasetRecord]
-    func deleteDataset(_ id: String) throws -> String?
+    func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String?
 }

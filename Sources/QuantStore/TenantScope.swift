@@ -78,13 +78,22 @@ public struct TenantScope: Sendable {
 
     // MARK: - Models
 
-    public func addModel(_ model: NewModel) throws -> ModelRecord { try backend.addModel(model) }
+    /// Records a model. `placeBlob` puts its file at `blobPath` inside the same transaction, under
+    /// the lock that deletions of that blob take: a delete elsewhere cannot remove the file between
+    /// the check that the content is already stored and the new row that names it.
+    public func addModel(_ model: NewModel, placeBlob: () throws -> Void = {}) throws -> ModelRecord {
+        try backend.addModel(model, placeBlob: placeBlob)
+    }
     public func model(_ id: String) throws -> ModelRecord { try backend.model(id) }
     public func models(limit: Int = 100) throws -> [ModelRecord] { try backend.models(limit: limit) }
 
-    /// Deletes a model; a conflict while unfinished jobs use it. Returns its blob path when no other
-    /// model or dataset (of any tenant) shares the blob, so the caller can remove the file.
-    public func deleteModel(_ id: String) throws -> String? { try backend.deleteModel(id) }
+    /// Deletes a model; a conflict while unfinished jobs use it. When no other model or dataset (of
+    /// any tenant) names its blob, `removeBlob` removes the file inside the transaction, under the
+    /// blob's lock; returns the path then.
+    @discardableResult
+    public func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
+        try backend.deleteModel(id, removeBlob: removeBlob)
+    }
 
     // MARK: - Jobs
 
@@ -110,12 +119,17 @@ public struct TenantScope: Sendable {
 
     // MARK: - Calibration datasets (uploaded, listed and deleted like models, under the same quota)
 
-    public func addDataset(_ dataset: NewDataset) throws -> DatasetRecord { try backend.addDataset(dataset) }
+    /// Records a dataset; `placeBlob` as for `addModel`.
+    public func addDataset(_ dataset: NewDataset, placeBlob: () throws -> Void = {}) throws -> DatasetRecord {
+        try backend.addDataset(dataset, placeBlob: placeBlob)
+    }
     public func dataset(_ id: String) throws -> DatasetRecord { try backend.dataset(id) }
     public func datasets(limit: Int = 100) throws -> [DatasetRecord] { try backend.datasets(limit: limit) }
 
     /// Deletes a dataset; a conflict while queued or running jobs use it. Finished jobs keep their
-    /// artifacts and reports (their reference is cleared). Returns the blob path when nothing else
-    /// shares the file.
-    public func deleteDataset(_ id: String) throws -> String? { try backend.deleteDataset(id) }
+    /// artifacts and reports (their reference is cleared). `removeBlob` as for `deleteModel`.
+    @discardableResult
+    public func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
+        try backend.deleteDataset(id, removeBlob: removeBlob)
+    }
 }

@@ -316,3 +316,37 @@ def test_nginx_from_the_scale_compose_file_spreads_requests_over_three_replicas(
         proxy.wait(10)
         for replica in group:
             replica.stop()
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-At", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_replicas_migrating_at_once_migrate_once_and_backup_restores(database, tmp_path):
+    """Four `quantd migrate` at once (as replicas starting together): the advisory lock lets one
+    migrate and the others find the schema done. Then `quantd backup` writes a pg_dump archive that
+    pg_restore loads into an empty database with the same rows."""
+    from conftest import BIN
+    migrations = [subprocess.Popen([str(BIN / "quantd"), "migrate", "--database", database, "--data-dir", str(tmp_path / "data")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for process in migrations:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, out + err
+    assert psql(database, "SELECT COUNT(*), COUNT(DISTINCT id) FROM quantd_migrations") == "1|1"
+    group = replicas(database, tmp_path / "data", 1)
+    try:
+        model = upload(group[0], model_bytes(tmp_path)).json()["id"]
+        group[0].wait_job(submit(group[0], model))
+    finally:
+        group[0].stop()
+    backup = tmp_path / "backup"
+    done = subprocess.run([str(BIN / "quantd"), "backup", "--database", database, "--data-dir", str(tmp_path / "data"), "--to", str(backup)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (backup / "quant.pgdump").is_file()
+    restored = database.rsplit("/", 1)[0] + "/restored_" + uuid.uuid4().hex[:8]
+    psql(database.rsplit("/", 1)[0] + "/postgres", f"CREATE DATABASE {restored.rsplit('/', 1)[1]}")
+    subprocess.run(["pg_restore", "--no-owner", "--dbname", restored, str(backup / "quant.pgdump")], check=True)
+    for table in ["tenants", "api_keys", "models", "jobs", "job_events", "quantd_migrations"]:
+        assert psql(restored, f"SELECT COUNT(*) FROM {table}") == psql(database, f"SELECT COUNT(*) FROM {table}"), table
+    assert psql(restored, "SELECT state FROM jobs") == "succeeded"

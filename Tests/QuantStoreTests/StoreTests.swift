@@ -176,7 +176,7 @@ struct StoreTests {
         #expect(throws: StoreError.notFound("job \(job.id)")) { try other.job(job.id) }
         #expect(throws: StoreError.notFound("job \(job.id)")) { try other.cancel(job.id) }
         #expect(throws: StoreError.notFound("job \(job.id)")) { try other.deleteJob(job.id) }
-        #expect(throws: StoreError.notFound("model \(model.id)")) { try other.deleteModel(model.id) }
+        #expect(throws: StoreError.notFound("model \(model.id)")) { try other.deleteModel(model.id, removeBlob: { _ in }) }
         #expect(throws: StoreError.notFound("model \(model.id)")) { try other.submit(.init(modelID: model.id, recipe: "{}")) }
         #expect(throws: StoreError.notFound("job \(job.id)")) { try other.events(of: job.id) }
         #expect(try other.jobs().isEmpty && other.models().isEmpty)
@@ -264,9 +264,59 @@ struct StoreTests {
         #expect(throws: StoreError.self) { try scope.submit(.init(modelID: model.id, recipe: "{}")) }
         _ = try t.model(tenant.id)
         #expect(throws: StoreError.self) { try t.model(tenant.id) }  // 30 bytes > 25
-        #expect(throws: StoreError.self) { try scope.deleteModel(model.id) }  // jobs use it
+        #expect(throws: StoreError.self) { try scope.deleteModel(model.id, removeBlob: { _ in }) }  // jobs use it
         for job in try scope.jobs() { _ = try scope.cancel(job.id) }
-        #expect(try scope.deleteModel(model.id) == model.blobPath)
+        #expect(try scope.deleteModel(model.id, removeBlob: { _ in }) == model.blobPath)
+    }
+
+    /// A blob named by two tenants' rows is removed with the last of them, once, inside the
+    /// transaction that deletes it.
+    @Test(arguments: Engine.allCases) func sharedBlobRemovedWithItsLastRow(engine: Engine) throws {
+        let t = try TestStore(engine)
+        let path = "/blobs/\(UUID())"
+        let removed = Mutex<[String]>([])
+        var ids: [(scope: TenantScope, id: String)] = []
+        for name in ["a", "b"] {
+            let scope = t.store.scope(try t.store.createTenant(name: name).id)
+            var placed = false
+            let model = try scope.addModel(
+                .init(name: "m", format: "safetensors", size: 10, sha256: "ab", tensorCount: 1, parameterCount: 2, blobPath: path), placeBlob: { placed = true })
+            #expect(placed)
+            ids.append((scope, model.id))
+        }
+        #expect(try ids[0].scope.deleteModel(ids[0].id, removeBlob: { p in removed.withLock { $0.append(p) } }) == nil)
+        #expect(removed.withLock { $0 }.isEmpty)
+        #expect(try ids[1].scope.deleteModel(ids[1].id, removeBlob: { p in removed.withLock { $0.append(p) } }) == path)
+        #expect(removed.withLock { $0 } == [path])
+    }
+
+    /// Two tenants keep uploading and deleting the same content at once (as two replicas would):
+    /// while a tenant's row exists, the file it names exists. Placing and removing the file happen
+    /// under the blob's lock, so a delete cannot remove the file between another add's check that
+    /// the content is stored and its new row.
+    @Test(arguments: Engine.allCases) func concurrentAddAndDeleteOfOneBlob(engine: Engine) throws {
+        let t = try TestStore(engine)
+        let path = t.directory.appendingPathComponent("blob-\(UUID())").path
+        let scopes = try ["a", "b"].map { t.store.scope(try t.store.createTenant(name: $0).id) }
+        let missing = Atomic<Int>(0), failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            for _ in 0..<150 {
+                do {
+                    let model = try scopes[index].addModel(
+                        .init(name: "m", format: "safetensors", size: 1, sha256: "ab", tensorCount: 1, parameterCount: 1, blobPath: path),
+                        placeBlob: {
+                            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: Data([1])) }
+                        })
+                    if !FileManager.default.fileExists(atPath: path) { missing.add(1, ordering: .relaxed) }
+                    try scopes[index].deleteModel(model.id, removeBlob: { try? FileManager.default.removeItem(atPath: $0) })
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(3) })")
+        #expect(missing.load(ordering: .relaxed) == 0)
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     @Test(arguments: Engine.allCases) func pagination(engine: Engine) throws {

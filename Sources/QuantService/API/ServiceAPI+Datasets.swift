@@ -27,10 +27,12 @@ extension ServiceAPI {
                     try Self.textUpload(path, contentType: request.header("content-type")) ?? Self.importanceMatrixUpload(path)
                 }
             }
+            defer { stored.blob.discard() }
             let dataset: DatasetRecord
             do {
-                dataset = try scope.addDataset(.init(
-                    name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount, blobPath: stored.blobPath))
+                dataset = try scope.addDataset(
+                    .init(name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount, blobPath: stored.blobPath),
+                    placeBlob: stored.blob.place)
             } catch StoreError.quotaExceeded(let message) {
                 throw HTTPError(413, message, type: "storage-quota")
             }
@@ -57,9 +59,7 @@ extension ServiceAPI {
             return Self.json(200, .object(view))
         }
         router.add("DELETE", "/v1/datasets/{id}") { [self] request, _ in
-            if let blob = try Self.run({ try scope(request).deleteDataset(request.pathParameters["id"] ?? "") }) {
-                try? FileManager.default.removeItem(atPath: blob)
-            }
+            _ = try Self.run { try scope(request).deleteDataset(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }
             return HTTPResponse(status: 204)
         }
     }

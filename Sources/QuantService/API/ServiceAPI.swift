@@ -165,9 +165,7 @@ public final class ServiceAPI: Sendable {
             return Self.json(200, .object(JSONObject([("model_id", .string(model.id)), ("tensors", .array(tensors))])))
         }
         router.add("DELETE", "/v1/models/{id}") { [self] request, _ in
-            if let blob = try Self.run({ try scope(request).deleteModel(request.pathParameters["id"] ?? "") }) {
-                try? FileManager.default.removeItem(atPath: blob)
-            }
+            _ = try Self.run { try scope(request).deleteModel(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }
             return HTTPResponse(status: 204)
         }
     }

@@ -11,9 +11,11 @@ struct UploadReceiver {
     let data: DataDirectory
     let counters: ServiceCounters
 
-    /// A validated upload, stored by content under blobs/.
+    /// A validated upload, ready to be placed by content under blobs/ by the transaction that
+    /// records it (the caller discards it if that fails).
     struct Stored {
-        let blobPath: String
+        let blob: PendingBlob
+        var blobPath: String { blob.path }
         let sha256: String
         let size: Int64
         let format: String
@@ -27,10 +29,13 @@ struct UploadReceiver {
 
     func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
         let stored = try storeModel(request, body: body, maxBytes: maxBytes)
+        defer { stored.blob.discard() }
         do {
-            return try scope.addModel(.init(
-                name: name, format: stored.format, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount,
-                parameterCount: stored.parameterCount, blobPath: stored.blobPath))
+            return try scope.addModel(
+                .init(
+                    name: name, format: stored.format, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount,
+                    parameterCount: stored.parameterCount, blobPath: stored.blobPath),
+                placeBlob: stored.blob.place)
         } catch StoreError.quotaExceeded(let message) {
             throw HTTPError(413, message, type: "storage-quota")
         }
@@ -65,14 +70,14 @@ struct UploadReceiver {
             let file = staging.files[0]
             guard file.size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
             let described = try describeModel(staging.path(of: file), what: "model", validate: { _ in })
-            let blob = try BlobStore(data: data).adopt(temporary: staging.path(of: file), sha256: file.sha256, size: file.size)
-            return Stored(blobPath: blob.path, sha256: file.sha256, size: file.size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+            let blob = BlobStore(data: data).pending(temporary: staging.path(of: file), sha256: file.sha256, size: file.size, keepAlive: staging)
+            return Stored(blob: blob, sha256: file.sha256, size: file.size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
         }
         return try adoptBundle(staging)
     }
 
     /// Validates staged files as one checkpoint (CheckpointRules: names, shards and index, config.json)
-    /// and moves the folder into the blob store.
+    /// and readies the folder for the blob store.
     private func adoptBundle(_ staging: BundleStaging) throws -> Stored {
         guard !staging.files.isEmpty else { throw HTTPError(422, "the bundle holds no files", type: "invalid-model") }
         try staging.nameFiles()
@@ -84,15 +89,13 @@ struct UploadReceiver {
         }
         let tensors = checkpoint.shards.flatMap(\.tensors)
         let sha = staging.manifestSHA256
-        let blob = try BlobStore(data: data).adoptBundle(directory: staging.directory, sha256: sha, size: staging.total)
-        staging.markAdopted()
         return Stored(
-            blobPath: blob.path, sha256: sha, size: staging.total, format: "checkpoint", tensorCount: tensors.count,
+            blob: BlobStore(data: data).pendingBundle(staging, sha256: sha), sha256: sha, size: staging.total, format: "checkpoint", tensorCount: tensors.count,
             parameterCount: Int64(tensors.reduce(0) { $0 + $1.elementCount }))
     }
 
     /// Streams the body (raw or multipart) to a temporary file while hashing, opens it as
-    /// safetensors or GGUF, runs `validate` on it, and only then adopts it into the blob store.
+    /// safetensors or GGUF, runs `validate` on it, and only then readies it for the blob store.
     /// `other` may claim the file first (returning its description) for a kind that is not a model.
     func store(
         _ request: HTTPRequest, body: RequestBody, maxBytes: Int64, what: String, validate: (ModelFile) throws -> Void = { _ in },
@@ -127,14 +130,14 @@ struct UploadReceiver {
             while let chunk = try body.read() { try write(chunk) }
         }
         counters.addBytesIn(size)
-        // Not fsynced here: `adopt` syncs the file once it is known to be worth keeping.
+        // Not fsynced here: `PendingBlob.place` syncs the file once it is known to be worth keeping.
         try handle.close()
         guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-\(what)") }
         let described = try other(temporary).map { (format: $0.format, tensorCount: $0.entries, parameterCount: Int64(0)) } ?? describeModel(temporary, what: what, validate: validate)
         let sha = SHA256.hex(hasher.finalize())
-        let blob = try BlobStore(data: data).adopt(temporary: temporary, sha256: sha, size: size)
+        let blob = BlobStore(data: data).pending(temporary: temporary, sha256: sha, size: size)
         committed = true
-        return Stored(blobPath: blob.path, sha256: sha, size: size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+        return Stored(blob: blob, sha256: sha, size: size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
     }
 
     /// Opens a received file as safetensors or GGUF (a 415 when it is neither, a 422 when it is

@@ -34,9 +34,11 @@ struct PostgresTenantScope: TenantBackend {
 
     // MARK: - Models and datasets
 
-    func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
+    func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord {
         try pool.transaction { connection in
             try checkStorageQuota(connection, adding: model.size)
+            try lockBlob(connection, model.blobPath)
+            try placeBlob()
             let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
             try PGRecordCoding.insert(record, into: "models", on: connection)
             return record
@@ -47,20 +49,22 @@ struct PostgresTenantScope: TenantBackend {
 
     func models(limit: Int) throws -> [ModelRecord] { try list(ModelRecord.self, "models", limit: limit) }
 
-    func deleteModel(_ id: String) throws -> String? {
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
             let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN ('queued', 'running')", [.text(id)])
             if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
             try connection.query("DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2", [.text(id), .text(tenantID)])
             try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
-            return try blobIsUnshared(connection, model.blobPath) ? model.blobPath : nil
+            return try removeIfUnnamed(connection, model.blobPath, removeBlob)
         }
     }
 
-    func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
+    func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
         try pool.transaction { connection in
             try checkStorageQuota(connection, adding: dataset.size)
+            try lockBlob(connection, dataset.blobPath)
+            try placeBlob()
             let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
             try PGRecordCoding.insert(record, into: "datasets", on: connection)
             return record
@@ -71,24 +75,32 @@ struct PostgresTenantScope: TenantBackend {
 
     func datasets(limit: Int) throws -> [DatasetRecord] { try list(DatasetRecord.self, "datasets", limit: limit) }
 
-    func deleteDataset(_ id: String) throws -> String? {
+    func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let dataset = try owned(DatasetRecord.self, "datasets", id, "dataset", on: connection, lock: true)
             let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN ('queued', 'running')", [.text(id)])
             if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
             try connection.query("DELETE FROM datasets WHERE id = $1", [.text(id)])
-            return try blobIsUnshared(connection, dataset.blobPath) ? dataset.blobPath : nil
+            return try removeIfUnnamed(connection, dataset.blobPath, removeBlob)
         }
     }
 
-    /// Whether no model or dataset row (of any tenant) still names the blob. Two deletes of the last
-    /// two rows naming one blob could each see the other's row; the advisory lock on the path makes
-    /// them take turns, so exactly one of them removes the file.
-    func blobIsUnshared(_ connection: PGConnection, _ path: String) throws -> Bool {
-        try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(path)])
-        return try count(
+    /// Removes the blob, inside the transaction, when no model or dataset row (of any tenant) still
+    /// names it. The blob's lock makes this take turns with other deletes (of the last two rows
+    /// naming one blob, each could see the other's row) and with adds placing the same content.
+    func removeIfUnnamed(_ connection: PGConnection, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
+        try lockBlob(connection, path)
+        let named = try count(
             connection, "SELECT (SELECT COUNT(*) FROM models WHERE blob_path = $1) + (SELECT COUNT(*) FROM datasets WHERE blob_path = $1)",
-            [.text(path)]) == 0
+            [.text(path)])
+        guard named == 0 else { return nil }
+        removeBlob(path)
+        return path
+    }
+
+    /// A lock on one blob path for the rest of the transaction, across replicas.
+    func lockBlob(_ connection: PGConnection, _ path: String) throws {
+        try connection.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text(path)])
     }
 
     /// Models and datasets share one storage quota per tenant.

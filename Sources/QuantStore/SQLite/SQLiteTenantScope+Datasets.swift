@@ -4,9 +4,10 @@ import GRDB
 /// Calibration datasets: uploaded, listed and deleted like models, under the same tenant rules and
 /// the same storage quota.
 extension SQLiteTenantScope {
-    func addDataset(_ dataset: TenantScope.NewDataset) throws -> DatasetRecord {
+    func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
         try store.immediate { db in
             try checkStorageQuota(db, adding: dataset.size)
+            try placeBlob()
             let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
             try record.insert(db)
             return record
@@ -27,9 +28,9 @@ extension SQLiteTenantScope {
     }
 
     /// Deletes a dataset; a conflict while queued or running jobs use it. Finished jobs keep their
-    /// artifacts and reports (their reference is cleared). Returns the blob path when nothing else
-    /// (a model or dataset of any tenant) shares the file.
-    func deleteDataset(_ id: String) throws -> String? {
+    /// artifacts and reports (their reference is cleared). Removes the blob when nothing else (a
+    /// model or dataset of any tenant) names it.
+    func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.immediate { db in
             guard let dataset = try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("dataset \(id)")
@@ -37,10 +38,16 @@ extension SQLiteTenantScope {
             let active = try JobRecord.filter(Column("dataset_id") == id && ["queued", "running"].contains(Column("state"))).fetchCount(db)
             if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
             try dataset.delete(db)
-            let shared = try DatasetRecord.filter(Column("blob_path") == dataset.blobPath).fetchCount(db)
-                + ModelRecord.filter(Column("blob_path") == dataset.blobPath).fetchCount(db)
-            return shared == 0 ? dataset.blobPath : nil
+            return try removeIfUnnamed(db, dataset.blobPath, removeBlob)
         }
+    }
+
+    /// Removes a blob inside the write transaction once no model or dataset row names it.
+    func removeIfUnnamed(_ db: Database, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
+        let named = try ModelRecord.filter(Column("blob_path") == path).fetchCount(db) + DatasetRecord.filter(Column("blob_path") == path).fetchCount(db)
+        guard named == 0 else { return nil }
+        removeBlob(path)
+        return path
     }
 
     /// Models and datasets share one storage quota per tenant.

@@ -10,9 +10,11 @@ struct SQLiteTenantScope: TenantBackend {
 
     // MARK: - Models
 
-    func addModel(_ model: TenantScope.NewModel) throws -> ModelRecord {
+    /// The write transaction is the blob lock on SQLite: it serializes this with every delete.
+    func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord {
         try store.immediate { db in
             try checkStorageQuota(db, adding: model.size)
+            try placeBlob()
             let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
             try record.insert(db)
             return record
@@ -32,9 +34,9 @@ struct SQLiteTenantScope: TenantBackend {
         }
     }
 
-    /// Deletes a model; a conflict while unfinished jobs use it. Returns its blob path when no other
-    /// model (of any tenant) shares the blob, so the caller can remove the file.
-    func deleteModel(_ id: String) throws -> String? {
+    /// Deletes a model; a conflict while unfinished jobs use it. Removes its blob when no other
+    /// model or dataset (of any tenant) names it.
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.immediate { db in
             guard let model = try ModelRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("model \(id)")
@@ -43,9 +45,7 @@ struct SQLiteTenantScope: TenantBackend {
             if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
             try db.execute(sql: "DELETE FROM jobs WHERE model_id = ? AND tenant_id = ?", arguments: [id, tenantID])
             try model.delete(db)
-            let shared = try ModelRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
-                + DatasetRecord.filter(Column("blob_path") == model.blobPath).fetchCount(db)
-            return shared == 0 ? model.blobPath : nil
+            return try removeIfUnnamed(db, model.blobPath, removeBlob)
         }
     }
 
