@@ -273,12 +273,8 @@ public final class ServiceAPI: Sendable {
             let job = try Self.run { try scope(request).job(id) }
             guard job.kind != "evaluate" else { throw HTTPError(404, "job \(id) is an evaluation: its result is the summary's and report's evaluation, with no artifact", type: "no-artifact") }
             guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
-            guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired") }
-            let ext = (path as NSString).pathExtension
-            let name = "\(job.name ?? id).\(ext)"
-            var response = try FileResponse.make(path: path, request: request, etag: job.artifactSha256, downloadName: name)
+            let response = try ArtifactStore(data: data).response(for: job, request: request)
             if response.status == 200 || response.status == 206 { pool.counters.addBytesOut(response.contentLength) }
-            response.headers.append(("Cache-Control", "private, max-age=0"))
             return response
         }
         // compressed-tensors artifacts: the config.json fragment vLLM needs, read from the artifact.
@@ -297,10 +293,9 @@ public final class ServiceAPI: Sendable {
             return .json(202, bytes: JSONViews.jobBytes(job))
         }
         router.add("DELETE", "/v1/jobs/{id}") { [self] request, _ in
-            if let artifact = try Self.run({ try scope(request).deleteJob(request.pathParameters["id"] ?? "") }) {
-                try? FileManager.default.removeItem(atPath: artifact)
-                try? FileManager.default.removeItem(atPath: (artifact as NSString).deletingLastPathComponent)
-            }
+            let id = request.pathParameters["id"] ?? ""
+            _ = try Self.run { try scope(request).deleteJob(id) }
+            ArtifactStore(data: data).removeJob(id)
             return HTTPResponse(status: 204)
         }
     }

@@ -93,15 +93,15 @@ struct JobRunner {
         // A checkpoint written as safetensors is a folder, served as one tar (FolderArchive).
         let writesFolder = claim.model.format == "checkpoint" && recipe.output.isSafetensors && job.kind != "qat"
         let needed = try Self.bytesNeeded(claim, recipe: recipe, writesFolder: writesFolder) + settings.diskHeadroomBytes
-        if let free = Durability.freeBytes(data.artifacts), free < needed {
+        let artifacts = ArtifactStore(data: data)
+        if let free = artifacts.freeBytes, free < needed {
             throw JobFailure(
-                code: "disk_full", message: "only \(free) bytes free under \(data.artifacts); the job writes about \(needed) (its outputs, plus \(settings.diskHeadroomBytes) of headroom)",
+                code: "disk_full", message: "only \(free) bytes free under \(artifacts.root); the job writes about \(needed) (its outputs, plus \(settings.diskHeadroomBytes) of headroom)",
                 transient: true)
         }
-        let directory = (data.artifacts as NSString).appendingPathComponent(job.id)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let artifact = (directory as NSString).appendingPathComponent("attempt-\(job.attempt).\(writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")")
-        let output = writesFolder ? artifact + ".folder" : artifact
+        let slot = try artifacts.slot(job: job.id, attempt: job.attempt, fileExtension: writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")
+        let artifact = slot.path
+        let output = writesFolder ? slot.folder : artifact
         let settings = settings
         var options = PipelineOptions(threads: settings.pipelineThreads)
         options.modelName = claim.model.name
@@ -127,16 +127,10 @@ struct JobRunner {
                 report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
                 if let evaluation = recipe.evaluation { report.evaluation = try evaluate(claim, evaluation, candidate: output, flags: flags) }
             }
-            if writesFolder {
-                packed = try FolderArchive.pack(folder: output, to: artifact)
-                try? FileManager.default.removeItem(atPath: output)
-            }
-            // The pipeline fsynced the file and renamed it into place; the rename is durable once its
-            // directory is synced, and only then may the row say the job succeeded.
-            try Durability.sync(directory)
+            if writesFolder { packed = try artifacts.pack(slot) }
+            try artifacts.publish(slot)
         } catch {
-            try? FileManager.default.removeItem(atPath: output)
-            try? FileManager.default.removeItem(atPath: artifact)
+            artifacts.discard(slot)
             throw error
         }
         // The pipeline hashed the artifact as it wrote it (the archive was hashed as it was packed);
@@ -307,7 +301,7 @@ struct JobRunner {
                     counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize ?? 0)
                 } catch {
                     // A stale attempt (the job moved on without us): its artifact must not linger.
-                    if let path = result.artifactPath { try? FileManager.default.removeItem(atPath: path) }
+                    if let path = result.artifactPath { ArtifactStore(data: data).remove(path) }
                     throw error
                 }
             case .failed(let code, let message, let transient):

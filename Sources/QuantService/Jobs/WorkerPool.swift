@@ -112,7 +112,7 @@ public final class WorkerPool: Sendable {
     private func maintain() {
         _ = try? store.requeueAbandoned()
         if let expired = try? store.expireArtifacts() {
-            for path in expired { try? FileManager.default.removeItem(atPath: path) }
+            for path in expired { ArtifactStore(data: data).remove(path) }
         }
     }
 }

@@ -43,32 +43,30 @@ public struct DataDirectory: Sendable {
     public func removeOrphans(referenced: Set<String>, olderThan age: Double? = nil) -> [String] {
         var removed: [String] = []
         let manager = FileManager.default
-        let cutoff = age.map { Date().addingTimeInterval(-$0) }
-        func isOld(_ path: String) -> Bool {
-            guard let cutoff else { return true }
-            let modified = (try? manager.attributesOfItem(atPath: path)[.modificationDate]) as? Date
-            return modified.map { $0 < cutoff } ?? false
-        }
         for file in (try? manager.contentsOfDirectory(atPath: tmp)) ?? [] {
             let full = (tmp as NSString).appendingPathComponent(file)
-            if isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+            if Self.isOlder(full, than: age), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
         }
-        for base in [artifacts, blobs] {
-            guard let walker = manager.enumerator(atPath: base) else { continue }
-            while let relative = walker.nextObject() as? String {
-                let full = (base as NSString).appendingPathComponent(relative)
-                var isDirectory: ObjCBool = false
-                guard manager.fileExists(atPath: full, isDirectory: &isDirectory) else { continue }
-                if isDirectory.boolValue {
-                    // A checkpoint bundle (blobs/sha256/ab/<hash>/): kept or removed whole.
-                    guard base == blobs, relative.split(separator: "/").count == 2 else { continue }
-                    walker.skipDescendants()
-                    if !referenced.contains(full), isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
-                    continue
-                }
-                if !referenced.contains(full), isOld(full), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+        removed += ArtifactStore(data: self).removeUnreferenced(referenced, olderThan: age)
+        guard let walker = manager.enumerator(atPath: blobs) else { return removed }
+        while let relative = walker.nextObject() as? String {
+            let full = (blobs as NSString).appendingPathComponent(relative)
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: full, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                // A checkpoint bundle (blobs/sha256/ab/<hash>/): kept or removed whole.
+                guard relative.split(separator: "/").count == 2 else { continue }
+                walker.skipDescendants()
             }
+            if !referenced.contains(full), Self.isOlder(full, than: age), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
         }
         return removed
+    }
+
+    /// True when `path` was last modified more than `age` seconds ago (always, with no age).
+    static func isOlder(_ path: String, than age: Double?) -> Bool {
+        guard let age else { return true }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate]) as? Date
+        return modified.map { $0 < Date().addingTimeInterval(-age) } ?? false
     }
 }
