@@ -8,7 +8,7 @@ public struct HTTPRequest: Sendable {
     /// Filled by the router.
     public var pathParameters: [String: String] = [:]
     /// Values middleware attaches for handlers (e.g. the authenticated tenant).
-    public var context: [String: String] = [:]
+    public var context = RequestContext()
     /// Set by `Router.prepare`: the index of the matched route, -1 for none, nil before routing.
     public var routeHint: Int?
 

@@ -23,6 +23,9 @@ public final class ServiceAPI: Sendable {
         metrics = HTTPMetrics()
     }
 
+    /// The tenant id of the request's API key, attached by the router's guard.
+    enum AuthenticatedTenant: RequestContextKey { typealias Value = String }
+
     static let openRoutes: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     public func router() -> Router {
@@ -30,7 +33,7 @@ public final class ServiceAPI: Sendable {
         let store = store, metrics = metrics
         router.guardRequest = { request, pattern in
             guard !ServiceAPI.openRoutes.contains(pattern), !ServiceAPI.authenticatesItself(request.method, pattern) else { return }
-            request.context["tenant"] = try ServiceAPI.authenticate(request, store: store)
+            request.context[AuthenticatedTenant.self] = try ServiceAPI.authenticate(request, store: store)
         }
         router.expectation = { request in
             // Authenticate (and check the declared size) before inviting a large body.
@@ -80,7 +83,7 @@ public final class ServiceAPI: Sendable {
     }
 
     func scope(_ request: HTTPRequest) throws -> TenantScope {
-        guard let tenant = request.context["tenant"] else { throw Self.unauthorized }
+        guard let tenant = request.context[AuthenticatedTenant.self] else { throw Self.unauthorized }
         return store.scope(tenant)
     }
 
