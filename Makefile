@@ -7,7 +7,7 @@ REQUIREMENTS := Tests/Interop/requirements.txt
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test deps build build-release swift-test interop fuzz bench fmt clean
+.PHONY: run test deps build build-release swift-test interop fuzz bench fmt clean screenshots
 
 # Starts the service on 127.0.0.1:8080 with ./data (release build). The admin key is written to
 # ./data/admin.key on first start.
@@ -60,6 +60,10 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench kernels --threads 2
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench pipeline
 	$$($(SWIFT) build -c release --show-bin-path)/quant-bench queue
+
+# Screenshots of the console (jobs list, a report) for the README, taken by its browser test.
+screenshots: $(VENV)/.installed build
+	QS_BIN_DIR=$(BIN_DIR) QS_SCREENSHOTS=docs/images $(PYTHON) -m pytest -q Tests/Interop/test_console.py
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh

@@ -7,8 +7,8 @@ set -euo pipefail
 
 packages=(libsqlite3-dev libcurl4-openssl-dev libopenblas-dev libpq-dev)
 # The PostgreSQL server for the scale-out tests (make test starts its own, on a free port), and
-# nginx to test Deploy/nginx.conf in front of real replicas.
-if [ "${1:-}" != "--build-only" ]; then packages+=(postgresql nginx-light); fi
+# nginx to test Deploy/nginx.conf in front of real replicas, and Chromium for the console's browser tests.
+if [ "${1:-}" != "--build-only" ]; then packages+=(postgresql nginx-light chromium chromium-driver); fi
 # The interop tests need a Python with venv support.
 if [ "${1:-}" != "--build-only" ] && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   packages+=(python3 python3-venv)

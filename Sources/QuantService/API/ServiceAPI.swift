@@ -26,7 +26,9 @@ public final class ServiceAPI: Sendable {
     /// The tenant id of the request's API key, attached by the router's guard.
     enum AuthenticatedTenant: RequestContextKey { typealias Value = String }
 
-    static let openRoutes: Set<String> = ["/healthz", "/readyz", "/metrics"]
+    /// Routes answered without a key: health, metrics, and the console's own files (the console
+    /// then sends the key it is given with every API call).
+    static let openRoutes: Set<String> = Set(["/healthz", "/readyz", "/metrics", "/"] + consoleFiles.keys.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
 
     public func router() -> Router {
         var router = Router()
@@ -48,6 +50,7 @@ public final class ServiceAPI: Sendable {
         }
         router.observer = { request, response, seconds, pattern in metrics.observe(route: pattern, status: response.status, seconds: seconds) }
         addHealth(&router)
+        addConsole(&router)
         addModels(&router)
         addDatasets(&router)
         addJobs(&router)
