@@ -162,7 +162,9 @@ def test_jobs_list_shows_live_status_and_cancels_a_running_job(browser, quantd, 
     sign_in(browser, quantd, quantd.admin_key)
     row = f"//tr[td/a[text()='{job_id}']]"
     wait(browser, lambda b: b.find_element(By.XPATH, row).get_attribute("data-status") == "running")
-    # From navigation to a filled list; reported, not asserted.
+    # From navigation to a filled list, signed in already; reported, not asserted.
+    browser.refresh()
+    wait(browser, lambda b: b.find_element(By.XPATH, row))
     print(f"\ntime to an interactive jobs list: {browser.execute_script('return document.body.dataset.jobsListMs')} ms")
     screenshot(browser, "console-jobs.png")
     wait(browser, lambda b: b.find_element(By.XPATH, row + "//button").click() or True)
@@ -180,3 +182,51 @@ def test_another_tenant_sees_none_of_the_first_ones_jobs(browser, quantd):
     browser.get(f"{quantd.url}/ui/#/jobs/{jobs[0]['id']}")
     browser.refresh()
     assert "does not exist" in wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "[role=alert]").text or None)
+
+
+def test_a_qat_report_draws_its_training_curves_and_results(browser, quantd, digits_fixture):
+    """The digits MLP trained with fake-quantized weights: loss and accuracy per epoch, and the
+    accuracies before and after, drawn from the job's report. The dataset is uploaded in the page."""
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import digits_eval as digits
+    out, _ = digits_fixture
+    headers = quantd.headers()
+    model = requests.post(quantd.url + "/v1/models?name=digits", data=(out / "digits-mlp.safetensors").read_bytes(), headers=headers).json()["id"]
+    sign_in(browser, quantd, quantd.admin_key)
+    wait(browser, lambda b: b.find_element(By.ID, "jobs"))
+    browser.get(quantd.url + "/ui/#/datasets")
+    wait(browser, lambda b: b.find_element(By.ID, "dataset-file")).send_keys(str(out / "digits-train.safetensors"))
+    name = browser.find_element(By.ID, "dataset-name")
+    name.clear()
+    name.send_keys("digits-train")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait(browser, lambda b: "digits-train" in b.find_element(By.ID, "datasets").text)
+    dataset = requests.get(quantd.url + "/v1/datasets", headers=headers).json()["datasets"][0]["id"]
+    job = requests.post(quantd.url + "/v1/jobs", headers=headers, json={
+        "model_id": model, "kind": "qat", "recipe": digits.QAT_RECIPES["ternary"], "training": {**digits.QAT_TRAINING, "dataset_id": dataset}}).json()["id"]
+    browser.get(f"{quantd.url}/ui/#/jobs/{job}")
+    assert wait(browser, lambda b: b.find_element(By.ID, "job-status").text == "succeeded", timeout=300)
+    wait(browser, lambda b: b.find_element(By.ID, "evaluation"))
+    captions = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "figure.chart figcaption")]
+    assert "QAT loss per epoch" in captions and "QAT validation accuracy per epoch" in captions
+    loss = browser.find_elements(By.CSS_SELECTOR, "figure.chart")[captions.index("QAT loss per epoch")]
+    assert len(loss.find_elements(By.CSS_SELECTOR, "details tbody tr")) == digits.QAT_TRAINING["epochs"]
+    assert len(loss.find_elements(By.TAG_NAME, "polyline")) == 3  # the axes and two series
+    evaluation = browser.find_element(By.ID, "evaluation").text
+    assert "qat_accuracy" in evaluation and "ptq_accuracy" in evaluation
+
+
+def test_every_control_has_a_label(browser, quantd):
+    """Inputs, selects and text areas are labelled, so a screen reader names them."""
+    sign_in(browser, quantd, quantd.admin_key)
+    wait(browser, lambda b: b.find_element(By.ID, "jobs"))
+    for page in ["#/jobs", "#/models", "#/datasets"]:
+        browser.get(quantd.url + "/ui/" + page)
+        browser.refresh()
+        wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "main table"))
+        unlabelled = browser.execute_script("""
+            return [...document.querySelectorAll('input, select, textarea')].filter(c =>
+                !(c.labels && c.labels.length) && !c.getAttribute('aria-label')).map(c => c.id || c.outerHTML)""")
+        assert unlabelled == [], (page, unlabelled)

@@ -17,6 +17,7 @@ enum ConsoleAssets {
           <nav id="nav" aria-label="Sections" hidden>
             <a href="#/jobs">Jobs</a>
             <a href="#/models">Models</a>
+            <a href="#/datasets">Datasets</a>
             <button id="sign-out" type="button">Sign out</button>
           </nav>
         </header>
@@ -297,7 +298,8 @@ enum ConsoleAssets {
             const rows = sized.map((t) => ({ label: t.name, value: t.bits_per_weight, group: groupOf(t) }));
             parts.push(barChart("Bits per weight per tensor, by type", rows, "bits/weight", colourFor(rows.map((r) => r.group))));
           }
-          const epochs = report.epochs || [];
+          const training = report.training || {};
+          const epochs = training.epochs || [];
           if (epochs.length) {
             parts.push(lineChart("QAT loss per epoch", epochs.map((e) => e.epoch),
               [{ name: "train loss", values: epochs.map((e) => e.train_loss) }, { name: "validation loss", values: epochs.map((e) => e.validation_loss) }]));
@@ -305,7 +307,8 @@ enum ConsoleAssets {
               parts.push(lineChart("QAT validation accuracy per epoch", epochs.map((e) => e.epoch), [{ name: "accuracy", values: epochs.map((e) => e.validation_accuracy) }]));
             }
           }
-          for (const [name, value] of Object.entries({ evaluation: report.evaluation, calibration: report.calibration })) {
+          const results = { evaluation: report.evaluation || training.evaluation, calibration: report.calibration || summary.calibration };
+          for (const [name, value] of Object.entries(results)) {
             if (!value || typeof value !== "object") continue;
             parts.push(el("h3", {}, name === "evaluation" ? "Evaluation" : "Calibration"),
               el("table", { id: name }, el("tbody", {}, Object.entries(value).filter(([, v]) => typeof v !== "object").map(([k, v]) =>
@@ -340,12 +343,12 @@ enum ConsoleAssets {
         }
 
         // Uploads with a progress bar: XMLHttpRequest reports upload progress, fetch does not.
-        function upload(files, name, bar) {
+        function upload(files, name, bar, path = "/v1/models") {
           return new Promise((resolve, reject) => {
             const form = new FormData();
             for (const file of files) form.append("file", file, file.name);
             const request = new XMLHttpRequest();
-            request.open("POST", `/v1/models?name=${encodeURIComponent(name)}`);
+            request.open("POST", `${path}?name=${encodeURIComponent(name)}`);
             request.setRequestHeader("Authorization", `Bearer ${key()}`);
             request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
             request.onload = () => {
@@ -381,6 +384,28 @@ enum ConsoleAssets {
             el("table", {}, el("thead", {}, el("tr", {}, ["Model", "Name", "Format", "Size", "Tensors", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", { id: "models" }, rows)),
             el("h3", {}, "Upload"), uploadForm);
           modelsView.presets = presets;
+        }
+
+        async function datasetsView() {
+          const { datasets } = await api("/v1/datasets");
+          const fileInput = el("input", { id: "dataset-file", type: "file", required: true });
+          const nameInput = el("input", { id: "dataset-name", type: "text", required: true, value: "my-dataset" });
+          const bar = el("progress", { id: "dataset-progress", max: 1, value: 0, "aria-label": "upload progress" });
+          const error = el("p", { id: "dataset-error", class: "error", role: "alert" });
+          const form = el("form", { class: "stack", onsubmit: async (event) => {
+            event.preventDefault();
+            error.textContent = "";
+            try {
+              await upload([...fileInput.files], nameInput.value, bar, "/v1/datasets");
+              datasetsView();
+            } catch (failure) { error.textContent = failure.message; }
+          } }, el("label", { for: "dataset-file" }, "Calibration activations (safetensors), an importance matrix, or text (.txt, .jsonl)"), fileInput,
+            el("label", { for: "dataset-name" }, "Name"), nameInput, el("button", { type: "submit" }, "Upload"), bar, error);
+          show(el("h2", {}, "Datasets"),
+            el("table", {}, el("thead", {}, el("tr", {}, ["Dataset", "Name", "Size", "Entries", "Created"].map((h) => el("th", { scope: "col" }, h)))),
+              el("tbody", { id: "datasets" }, datasets.map((d) => el("tr", {},
+                el("td", {}, d.id), el("td", {}, d.name), el("td", { class: "number" }, bytes(d.size)), el("td", { class: "number" }, d.tensor_count ?? "-"), el("td", {}, d.created_at))))),
+            el("h3", {}, "Upload"), form);
         }
 
         async function modelView(id) {
@@ -422,6 +447,7 @@ enum ConsoleAssets {
           try {
             if (section === "models" && id) await modelView(id);
             else if (section === "models") await modelsView();
+            else if (section === "datasets") await datasetsView();
             else if (section === "jobs" && id) await jobView(id);
             else jobsView();
           } catch (failure) {
