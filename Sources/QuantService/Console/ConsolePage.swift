@@ -361,51 +361,41 @@ enum ConsoleAssets {
           });
         }
 
-        async function modelsView() {
-          const presets = await (await fetch("/ui/presets.json")).json();
-          const { models } = await api("/v1/models");
-          const fileInput = el("input", { id: "model-file", type: "file", multiple: true, required: true });
-          const nameInput = el("input", { id: "model-name", type: "text", required: true, value: "my-model" });
-          const bar = el("progress", { id: "upload-progress", max: 1, value: 0, "aria-label": "upload progress" });
-          const uploadError = el("p", { id: "upload-error", class: "error", role: "alert" });
-          const uploadForm = el("form", { class: "stack", onsubmit: async (event) => {
+        // An upload form for models or datasets: file, name, progress bar, and the server's error.
+        function uploadForm(prefix, path, label, multiple, after) {
+          const fileInput = el("input", { id: `${prefix}-file`, type: "file", multiple, required: true });
+          const nameInput = el("input", { id: `${prefix}-name`, type: "text", required: true, value: `my-${prefix}` });
+          const bar = el("progress", { id: `${prefix}-progress`, max: 1, value: 0, "aria-label": "upload progress" });
+          const error = el("p", { id: `${prefix}-error`, class: "error", role: "alert" });
+          return el("form", { class: "stack", onsubmit: async (event) => {
             event.preventDefault();
-            uploadError.textContent = "";
+            error.textContent = "";
             try {
-              await upload([...fileInput.files], nameInput.value, bar);
-              modelsView();
-            } catch (failure) { uploadError.textContent = failure.message; }
-          } }, el("label", { for: "model-file" }, "Model file, or a checkpoint's files"), fileInput,
-            el("label", { for: "model-name" }, "Name"), nameInput, el("button", { type: "submit" }, "Upload"), bar, uploadError);
+              await upload([...fileInput.files], nameInput.value, bar, path);
+              after();
+            } catch (failure) { error.textContent = failure.message; }
+          } }, el("label", { for: `${prefix}-file` }, label), fileInput,
+            el("label", { for: `${prefix}-name` }, "Name"), nameInput, el("button", { type: "submit" }, "Upload"), bar, error);
+        }
+
+        async function modelsView() {
+          const { models } = await api("/v1/models");
           const rows = models.map((m) => el("tr", {},
             el("td", {}, m.id), el("td", {}, m.name), el("td", {}, m.format), el("td", { class: "number" }, bytes(m.size)),
             el("td", { class: "number" }, m.tensor_count), el("td", {}, el("a", { href: `#/models/${m.id}` }, "Submit a job"))));
           show(el("h2", {}, "Models"),
             el("table", {}, el("thead", {}, el("tr", {}, ["Model", "Name", "Format", "Size", "Tensors", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", { id: "models" }, rows)),
-            el("h3", {}, "Upload"), uploadForm);
-          modelsView.presets = presets;
+            el("h3", {}, "Upload"), uploadForm("model", "/v1/models", "Model file, or a checkpoint's files", true, modelsView));
         }
 
         async function datasetsView() {
           const { datasets } = await api("/v1/datasets");
-          const fileInput = el("input", { id: "dataset-file", type: "file", required: true });
-          const nameInput = el("input", { id: "dataset-name", type: "text", required: true, value: "my-dataset" });
-          const bar = el("progress", { id: "dataset-progress", max: 1, value: 0, "aria-label": "upload progress" });
-          const error = el("p", { id: "dataset-error", class: "error", role: "alert" });
-          const form = el("form", { class: "stack", onsubmit: async (event) => {
-            event.preventDefault();
-            error.textContent = "";
-            try {
-              await upload([...fileInput.files], nameInput.value, bar, "/v1/datasets");
-              datasetsView();
-            } catch (failure) { error.textContent = failure.message; }
-          } }, el("label", { for: "dataset-file" }, "Calibration activations (safetensors), an importance matrix, or text (.txt, .jsonl)"), fileInput,
-            el("label", { for: "dataset-name" }, "Name"), nameInput, el("button", { type: "submit" }, "Upload"), bar, error);
           show(el("h2", {}, "Datasets"),
             el("table", {}, el("thead", {}, el("tr", {}, ["Dataset", "Name", "Size", "Entries", "Created"].map((h) => el("th", { scope: "col" }, h)))),
               el("tbody", { id: "datasets" }, datasets.map((d) => el("tr", {},
                 el("td", {}, d.id), el("td", {}, d.name), el("td", { class: "number" }, bytes(d.size)), el("td", { class: "number" }, d.tensor_count ?? "-"), el("td", {}, d.created_at))))),
-            el("h3", {}, "Upload"), form);
+            el("h3", {}, "Upload"),
+            uploadForm("dataset", "/v1/datasets", "Calibration activations (safetensors), an importance matrix, or text (.txt, .jsonl)", false, datasetsView));
         }
 
         async function modelView(id) {
