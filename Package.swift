@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "QuantBench",
             dependencies: [
-                "QuantCore", "Int8Kernels", "CInt8Kernels", "QuantTesting", "QuantService", "QuantStore", "ModelFormats",
+                "QuantCore", "Int8Kernels", "CInt8Kernels", "COpenBLAS", "QuantTesting", "QuantService", "QuantStore", "ModelFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,5 @@
-// AVX2 variants (for hosts without AVX-512): the streaming linear kernels, fp16 conversion and a
-// GEMM that widens to 16 bits (vpmaddwd), which is exact for every int8 input, unlike vpmaddubsw.
+// AVX2 variants (for hosts without AVX-512): the streaming linear kernels and fp16 conversion
+// (the GEMM is in avx2_gemm.c).
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -102,42 +102,6 @@ void qk_f16_to_f32_avx2(const uint16_t *in, float *out, size_t n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
     for (; i < n; i++) out[i] = qk_fp16_to_fp32(in[i]);
     (void)tail_mask8;
-}
-
-void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
-                  float *cf, size_t ldc, const float *a_scales, const float *b_scales) {
-    size_t panels = b->n_pad / 16, steps = b->k_pad / 4;
-    for (size_t m = m_begin; m < m_end; m++) {
-        const int8_t *arow = a + m * lda;
-        for (size_t p = 0; p < panels; p++) {
-            const int8_t *panel = b->packed + p * (b->k_pad * 16);
-            // acc[j] holds columns 4j..4j+3, two partial sums each.
-            __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-            for (size_t s = 0; s < steps; s++) {
-                int8_t quad[4] = {0, 0, 0, 0};
-                for (int t = 0; t < 4 && s * 4 + (size_t)t < b->k; t++) quad[t] = arow[s * 4 + (size_t)t];
-                int64_t a16 = (int64_t)(uint16_t)quad[0] | (int64_t)(uint16_t)quad[1] << 16 |
-                              (int64_t)(uint16_t)quad[2] << 32 | (int64_t)(uint16_t)quad[3] << 48;
-                __m256i av = _mm256_set1_epi64x(a16);
-                const int8_t *w = panel + s * 64;
-                for (int j = 0; j < 4; j++) {
-                    __m256i w16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + j * 16)));
-                    acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(av, w16));
-                }
-            }
-            for (int j = 0; j < 4; j++) {
-                int32_t lanes[8];
-                _mm256_storeu_si256((__m256i *)lanes, acc[j]);
-                for (int c = 0; c < 4; c++) {
-                    size_t n = p * 16 + (size_t)j * 4 + (size_t)c;
-                    if (n >= b->n) continue;
-                    int32_t v = lanes[2 * c] + lanes[2 * c + 1];
-                    if (c32) c32[m * ldc + n] = v;
-                    else cf[m * ldc + n] = ((float)v * a_scales[m]) * b_scales[n];
-                }
-            }
-        }
-    }
 }
 
 #pragma clang attribute pop

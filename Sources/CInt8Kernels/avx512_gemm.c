@@ -103,14 +103,17 @@ static double peak_vnni(size_t iterations, int32_t *sink) {
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+// Eight different products (four A values made opaque every iteration, times two B values), so
+// no vpmaddubsw is shared among accumulators or hoisted out of the loop.
 static double peak_maddubs(size_t iterations, int32_t *sink) {
     __m256i acc[8];
     for (int j = 0; j < 8; j++) acc[j] = _mm256_set1_epi32(j);
-    __m256i a = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+    __m256i a[4] = {_mm256_set1_epi8(3), _mm256_set1_epi8(5), _mm256_set1_epi8(7), _mm256_set1_epi8(9)};
+    __m256i w0 = _mm256_set1_epi8(-2), w1 = _mm256_set1_epi8(4), ones = _mm256_set1_epi16(1);
     for (size_t i = 0; i < iterations; i++) {
         for (int j = 0; j < 8; j++)
-            acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones));
-        __asm__ volatile("" : "+x"(a));
+            acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(a[j / 2], j % 2 ? w1 : w0), ones));
+        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]));
     }
     __m256i s = acc[0];
     for (int j = 1; j < 8; j++) s = _mm256_add_epi32(s, acc[j]);
@@ -120,6 +123,13 @@ static double peak_maddubs(size_t iterations, int32_t *sink) {
     return (double)iterations * 8 * 32 * 2;
 }
 #pragma clang attribute pop
+
+double qk_int8_exact_peak_avx2(size_t iterations, int32_t *sink);
+
+double qk_gemm_peak(size_t iterations, int isa, int32_t *sink) {
+    if (isa == QK_ISA_AVX2) return qk_int8_exact_peak_avx2(iterations, sink);
+    return qk_int8_peak(iterations, isa, sink);
+}
 
 double qk_int8_peak(size_t iterations, int isa, int32_t *sink) {
     if (isa >= QK_ISA_AVX512) return peak_vnni(iterations, sink);

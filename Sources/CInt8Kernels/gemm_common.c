@@ -66,6 +66,8 @@ void qk_free_large(void *p, size_t bytes) {
 }
 
 #if !defined(__x86_64__)
+double qk_gemm_peak(size_t iterations, int isa, int32_t *sink) { return qk_int8_peak(iterations, isa, sink); }
+
 double qk_int8_peak(size_t iterations, int isa, int32_t *sink) {
     (void)isa;
     int32_t acc[8] = {0};

@@ -50,11 +50,15 @@ public struct BenchmarkResult: Sendable {
 public struct KernelReport: Sendable {
     public var memcpyGBps: Double
     public var int8PeakGOPS: Double
+    /// The peak of the GEMM's own instruction mix (its baseline), and the OpenBLAS core that ran sgemm.
+    public var gemmPeakGOPS: Double
+    public var blas: String
     public var isa: String
     public var results: [BenchmarkResult]
 
     public func table() -> String {
-        var out = "kernels: \(isa); baselines: memcpy \(format(memcpyGBps)) GB/s, int8 peak \(format(int8PeakGOPS)) GOPS\n"
+        var out = "kernels: \(isa); baselines: memcpy \(format(memcpyGBps)) GB/s, int8 peak \(format(int8PeakGOPS)) GOPS, "
+        out += "gemm peak \(format(gemmPeakGOPS)) GOPS; OpenBLAS core \(blas)\n"
         out += "name" + String(repeating: " ", count: 31) + "threads        value  unit  ratio  vs\n"
         for r in results {
             out += r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
@@ -69,7 +73,8 @@ public struct KernelReport: Sendable {
         let rows = results.map { r in
             "{\"name\":\"\(r.name)\",\"threads\":\(r.threads),\"\(r.unit == "GB/s" ? "gbps" : (r.unit == "GOPS" ? "gops" : "times"))\":\(number(r.value)),\"ratio\":\(number(r.ratio))}"
         }
-        return "{\"isa\":\"\(isa)\",\"baseline\":{\"memcpy_gbps\":\(number(memcpyGBps)),\"int8_peak_gops\":\(number(int8PeakGOPS))},\"results\":[\(rows.joined(separator: ","))]}"
+        return "{\"isa\":\"\(isa)\",\"blas\":\"\(blas)\",\"baseline\":{\"memcpy_gbps\":\(number(memcpyGBps)),\"int8_peak_gops\":\(number(int8PeakGOPS)),"
+            + "\"gemm_peak_gops\":\(number(gemmPeakGOPS))},\"results\":[\(rows.joined(separator: ","))]}"
     }
 
     func format(_ v: Double) -> String { String(format: "%.2f", v) }

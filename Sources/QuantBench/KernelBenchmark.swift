@@ -1,5 +1,6 @@
 import QuantTesting
 import CInt8Kernels
+import COpenBLAS
 import Foundation
 import Int8Kernels
 import ModelFormats
@@ -41,6 +42,10 @@ public struct KernelBenchmark {
         var peakOps = 0.0
         let peakSeconds = medianSeconds(repeats: repeats) { peakOps = qk_int8_peak(20_000_000, kernels.isa.rawValue, &sink) }
         let peakGOPS = peakOps / peakSeconds / 1e9
+        progress("gemm peak")
+        var gemmPeakOps = 0.0
+        let gemmPeakSeconds = medianSeconds(repeats: repeats) { gemmPeakOps = qk_gemm_peak(20_000_000, kernels.isa.rawValue, &sink) }
+        let gemmPeakGOPS = gemmPeakOps / gemmPeakSeconds / 1e9
 
         var results: [BenchmarkResult] = []
         func stream(_ name: String, threads: Int, _ body: () throws -> Void) rethrows {
@@ -110,16 +115,14 @@ public struct KernelBenchmark {
                         into: UnsafeMutableBufferPointer(start: target.value + r.lowerBound, count: r.count))
                 }
             }
-            progress("gemm_s8_1024 x\(threads)")
-            let n = 1024
-            let a = (0..<(n * n)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
-            let b = (0..<(n * n)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
-            let prepared = try b.withUnsafeBufferPointer { try PreparedMatrix($0, rows: n, cols: n) }
-            let seconds = try medianSeconds(repeats: repeats) { _ = try a.withUnsafeBufferPointer { try kernels.gemm($0, m: n, b: prepared, threads: threads) } }
-            let gops = 2 * Double(n * n * n) / seconds / 1e9
-            results.append(BenchmarkResult(name: "gemm_s8_1024", threads: threads, value: gops, unit: "GOPS", ratio: gops / peakGOPS, baseline: "int8 peak"))
+            // 1024³, and a layer of 4096 x 4096 weights on a batch of 512 rows.
+            for (name, m, n, k) in [("1024", 1024, 1024, 1024), ("4096x4096x512", 512, 4096, 4096)] {
+                results += try gemm(name, m: m, n: n, k: k, threads: threads, kernels: kernels, gemmPeakGOPS: gemmPeakGOPS, rng: &rng, progress: progress)
+            }
         }
-        return KernelReport(memcpyGBps: memcpyGBps, int8PeakGOPS: peakGOPS, isa: kernels.isa.description, results: results)
+        return KernelReport(
+            memcpyGBps: memcpyGBps, int8PeakGOPS: peakGOPS, gemmPeakGOPS: gemmPeakGOPS, blas: String(cString: openblas_get_corename()),
+            isa: kernels.isa.description, results: results)
     }
 }
 
@@ -127,4 +130,5 @@ public struct KernelBenchmark {
 struct UncheckedPointer<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+
 }

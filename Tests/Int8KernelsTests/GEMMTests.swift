@@ -41,6 +41,21 @@ struct GEMMTests {
         }
     }
 
+    /// Long rows: the AVX2 kernel widens B a few panels at a time (about 256 KiB), so with k in the
+    /// thousands each 16-column panel is its own group; odd m, n and k leave tails everywhere.
+    @Test func longRowsSpanSeveralPanelGroups() throws {
+        var rng = SplitMix64(seed: 9)
+        let m = 13, n = 45, k = 4101
+        let a = (0..<(m * k)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+        let b = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+        let expected = Self.naive(a, b, m: m, n: n, k: k)
+        let prepared = try b.withUnsafeBufferPointer { try PreparedMatrix($0, rows: n, cols: k) }
+        for kernels in Kernels.available {
+            let c = try a.withUnsafeBufferPointer { try kernels.gemm($0, m: m, b: prepared, threads: 2) }
+            #expect(c == expected, "\(kernels.isa)")
+        }
+    }
+
     @Test func shapesAreChecked() throws {
         let prepared = try [Int8](repeating: 1, count: 6).withUnsafeBufferPointer { try PreparedMatrix($0, rows: 2, cols: 3) }
         #expect(throws: KernelError.self) { try [Int8](repeating: 1, count: 5).withUnsafeBufferPointer { try Kernels.best.gemm($0, m: 2, b: prepared) } }

@@ -145,6 +145,11 @@ float qk_fp16_to_fp32(uint16_t h);
 /// Returns the number of int8 operations performed (2 per multiply-add), and `*sink` defeats DCE.
 double qk_int8_peak(size_t iterations, int isa, int32_t *sink);
 
+/// The register peak of the instruction mix the table's GEMM runs: AVX-512 VNNI's vpdpbusd, or on
+/// the AVX2 table the exact path's vpmaddwd + vpaddd (half the work per instruction of
+/// vpmaddubsw, which the int8 peak counts). The GEMM's own baseline.
+double qk_gemm_peak(size_t iterations, int isa, int32_t *sink);
+
 /// Large buffers aligned to 2 MiB with transparent huge pages requested.
 void *qk_alloc_large(size_t bytes);
 void qk_free_large(void *p, size_t bytes);
