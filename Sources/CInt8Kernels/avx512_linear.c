@@ -153,7 +153,7 @@ void qk_dequantize_cols_avx512(const uint8_t *q, int is_signed, size_t rows, siz
 
 void qk_pack_avx512(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out) {
     if (bits != 1 && bits != 2 && bits != 4 && bits != 8) {
-        qk_pack_ref(codes, rows, cols, bits, out);
+        for (size_t r = 0; r < rows; r++) qk_pack_row_words(codes + r * cols, cols, bits, out + r * ((cols * (size_t)bits + 7) / 8));
         return;
     }
     size_t stride = (cols * (size_t)bits + 7) / 8;
@@ -188,7 +188,8 @@ void qk_pack_avx512(const uint8_t *codes, size_t rows, size_t cols, int bits, ui
 
 void qk_unpack_avx512(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out) {
     if (bits != 4 && bits != 8) {
-        qk_unpack_ref(packed, rows, cols, bits, sign_extend, out);
+        size_t stride = (cols * (size_t)bits + 7) / 8;
+        for (size_t r = 0; r < rows; r++) qk_unpack_row_words(packed + r * stride, cols, bits, sign_extend, out + r * cols);
         return;
     }
     size_t stride = (cols * (size_t)bits + 7) / 8;

@@ -66,6 +66,14 @@ void qk_dequantize_cols_ref(const uint8_t *q, int is_signed, size_t rows, size_t
                             const int32_t *zero_points, float *out);
 void qk_pack_ref(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
 void qk_unpack_ref(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
+// Eight fields to a 64-bit word, one row, cols a multiple of 8 (pack_words.c).
+void qk_pack_words(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
+void qk_unpack_words(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);
+// A whole row of any length: words, then the reference for the last (fewer than eight) fields.
+void qk_pack_row_words(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
+void qk_unpack_row_words(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);
+void qk_pack_avx2(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
+void qk_unpack_avx2(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
 void qk_f16_to_f32_ref(const uint16_t *in, float *out, size_t n);
 void qk_bf16_to_f32_ref(const uint16_t *in, float *out, size_t n);
 void qk_e4m3_to_f32_ref(const uint8_t *in, float *out, size_t n);
