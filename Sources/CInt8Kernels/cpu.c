@@ -106,11 +106,11 @@ static const qk_kernel_table avx2_table = {
     .dequantize_q5_1 = qk_dequantize_q5_1_avx2,
     .dequantize_mxfp4 = qk_dequantize_mxfp4_ref,
     .dequantize_iq4_nl = qk_dequantize_iq4_nl_ref,
-    .quantize_q6_k = qk_quantize_q6_k_avx2, .dequantize_q6_k = qk_dequantize_q6_k_ref,
-    .quantize_q4_k = qk_quantize_q4_k_avx2, .dequantize_q4_k = qk_dequantize_q4_k_ref,
-    .quantize_q5_k = qk_quantize_q5_k_avx2, .dequantize_q5_k = qk_dequantize_q5_k_ref,
-    .quantize_q2_k = qk_quantize_q2_k_avx2, .dequantize_q2_k = qk_dequantize_q2_k_ref,
-    .quantize_q3_k = qk_quantize_q3_k_avx2, .dequantize_q3_k = qk_dequantize_q3_k_ref,
+    .quantize_q6_k = qk_quantize_q6_k_avx2, .dequantize_q6_k = qk_dequantize_q6_k_avx2,
+    .quantize_q4_k = qk_quantize_q4_k_avx2, .dequantize_q4_k = qk_dequantize_q4_k_avx2,
+    .quantize_q5_k = qk_quantize_q5_k_avx2, .dequantize_q5_k = qk_dequantize_q5_k_avx2,
+    .quantize_q2_k = qk_quantize_q2_k_avx2, .dequantize_q2_k = qk_dequantize_q2_k_avx2,
+    .quantize_q3_k = qk_quantize_q3_k_avx2, .dequantize_q3_k = qk_dequantize_q3_k_avx2,
     .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx2,
     .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx2,
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx2,
@@ -155,15 +155,15 @@ static const qk_kernel_table avx512_table = {
     .dequantize_mxfp4 = qk_dequantize_mxfp4_ref,
     .dequantize_iq4_nl = qk_dequantize_iq4_nl_ref,
     .quantize_q6_k = qk_quantize_q6_k_avx512,
-    .dequantize_q6_k = qk_dequantize_q6_k_ref,
+    .dequantize_q6_k = qk_dequantize_q6_k_avx2,  // the AVX2 dequantizer
     .quantize_q4_k = qk_quantize_q4_k_avx512,
-    .dequantize_q4_k = qk_dequantize_q4_k_ref,
+    .dequantize_q4_k = qk_dequantize_q4_k_avx2,  // the AVX2 dequantizer
     .quantize_q5_k = qk_quantize_q5_k_avx512,
-    .dequantize_q5_k = qk_dequantize_q5_k_ref,
+    .dequantize_q5_k = qk_dequantize_q5_k_avx2,  // the AVX2 dequantizer
     .quantize_q2_k = qk_quantize_q2_k_avx512,
-    .dequantize_q2_k = qk_dequantize_q2_k_ref,
+    .dequantize_q2_k = qk_dequantize_q2_k_avx2,  // the AVX2 dequantizer
     .quantize_q3_k = qk_quantize_q3_k_avx512,
-    .dequantize_q3_k = qk_dequantize_q3_k_ref,
+    .dequantize_q3_k = qk_dequantize_q3_k_avx2,  // the AVX2 dequantizer
     .quantize_q4_k_weighted = qk_quantize_q4_k_weighted_avx512,
     .quantize_q5_k_weighted = qk_quantize_q5_k_weighted_avx512,
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx512,

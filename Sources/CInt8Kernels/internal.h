@@ -73,6 +73,11 @@ void qk_unpack_words(const uint8_t *packed, size_t cols, int bits, int sign_exte
 void qk_pack_row_words(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
 void qk_unpack_row_words(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);
 void qk_pack_avx2(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
+void qk_dequantize_q2_k_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q3_k_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q4_k_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q5_k_avx2(const void *blocks, float *y, size_t n);
+void qk_dequantize_q6_k_avx2(const void *blocks, float *y, size_t n);
 void qk_unpack_avx2(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
 void qk_f16_to_f32_ref(const uint16_t *in, float *out, size_t n);
 void qk_bf16_to_f32_ref(const uint16_t *in, float *out, size_t n);

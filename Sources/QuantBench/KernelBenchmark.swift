@@ -92,6 +92,16 @@ public struct KernelBenchmark {
                 }
             }
             if threads == 1 {
+                // K-quant dequantizers (the fp32 side counted), from blocks quantized once, untimed.
+                for format in [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K] {
+                    var packed = [UInt8](repeating: 0, count: format.blockBytes(elements: count))
+                    try packed.withUnsafeMutableBytes { try kernels.quantizeBlocks(format, x.readOnly, into: $0) }
+                    try stream("dequantize_\(format.name)", threads: 1) {
+                        try packed.withUnsafeBytes { try kernels.dequantizeBlocks(format, $0, into: output.buffer) }
+                    }
+                }
+            }
+            if threads == 1 {
                 // The scalar reference is a line-by-line port of ggml's quantize_row_*_ref, the path
                 // llama.cpp's quantize tool takes: measured here as that baseline.
                 for (name, format) in [("quantize_q8_0", GGMLType.q8_0), ("quantize_q4_0", .q4_0)] {
