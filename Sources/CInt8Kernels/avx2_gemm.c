@@ -97,8 +97,8 @@ void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begi
     size_t rows = m_end - m_begin, blocks = (rows + MR - 1) / MR;
     size_t pairs = b->k_pad / 2, panels = b->n_pad / NR;
     size_t panel_bytes = pairs * PAIR_ROW_BYTES;
-    // Widened panels per group: about 256 KiB, a share of L2 that leaves room for the A block.
-    size_t group = panel_bytes ? (256u << 10) / panel_bytes : panels;
+    // Widened panels per group: about 512 KiB, half of a 1 MiB L2, leaving room for A.
+    size_t group = panel_bytes ? (512u << 10) / panel_bytes : panels;
     if (group < 1) group = 1;
     if (group > panels) group = panels;
     int32_t *ap = aligned_alloc(32, (blocks * pairs * MR * sizeof(int32_t) + 31) / 32 * 32 + 32);

@@ -10,9 +10,12 @@ final class CalibrationContext: @unchecked Sendable {
     /// Static input quantization per layer (only with `"activations": {"mode": "static"}`).
     let staticInputs: [String: StaticActivation]
     let evaluations = Mutex([String: (evaluation: LayerEvaluation, rounding: String)]())
+    /// The kernel table the int8 GEMM ran on, named in the report beside its speed-up.
+    let kernels: Kernels
 
     init(dataset: CalibrationDataset, activations: ActivationSpec?, layers: [String], kernels: Kernels) throws {
         self.dataset = dataset
+        self.kernels = kernels
         self.activations = activations
         var inputs: [String: StaticActivation] = [:]
         if let activations, activations.mode == .staticScales {

@@ -61,6 +61,8 @@ extension Pipeline {
             ("fp32_gemm_ms", Report.number(fp32 * 1000)),
             ("int8_gemm_ms", Report.number(int8 * 1000)),
             ("int8_speedup", Report.number(int8 > 0 ? fp32 / int8 : 0)),
+            // Which int8 GEMM that was (avx512-vnni, avx2, scalar) against OpenBLAS's sgemm.
+            ("int8_gemm_isa", .string(calibration.kernels.isa.description)),
         ]))
     }
 }
