@@ -97,6 +97,26 @@ void qk_dequantize_avx2(const uint8_t *q, int is_signed, size_t rows, size_t col
         }
 }
 
+size_t qk_minmax_cols_avx2(const float *x, size_t rows, size_t cols, float *mins, float *maxs) {
+    // Row by row, eight columns at a time against the running mins and maxs (in L1 for any
+    // realistic width). Non-finite lanes (v - v is not 0) are replaced by the running value.
+    size_t bad = 0, vector_cols = cols / 8 * 8;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        for (size_t c = 0; c < vector_cols; c += 8) {
+            __m256 v = _mm256_loadu_ps(row + c), lo = _mm256_loadu_ps(mins + c), hi = _mm256_loadu_ps(maxs + c);
+            __m256 finite = _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_EQ_OQ);
+            bad += (size_t)__builtin_popcount((unsigned)(~_mm256_movemask_ps(finite) & 0xFF));
+            // minps(a, b) = a < b ? a : b and maxps(a, b) = a > b ? a : b: the operand order gives
+            // Swift's min (v < lo ? v : lo) and max (v >= hi ? v : hi), signed zeros included.
+            _mm256_storeu_ps(mins + c, _mm256_blendv_ps(lo, _mm256_min_ps(v, lo), finite));
+            _mm256_storeu_ps(maxs + c, _mm256_blendv_ps(hi, _mm256_max_ps(hi, v), finite));
+        }
+        if (vector_cols < cols) bad += qk_minmax_cols_ref(row + vector_cols, 1, cols - vector_cols, mins + vector_cols, maxs + vector_cols);
+    }
+    return bad;
+}
+
 void qk_f16_to_f32_avx2(const uint16_t *in, float *out, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));

@@ -66,6 +66,8 @@ void qk_dequantize_cols_ref(const uint8_t *q, int is_signed, size_t rows, size_t
                             const int32_t *zero_points, float *out);
 void qk_pack_ref(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
 void qk_unpack_ref(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out);
+size_t qk_minmax_cols_ref(const float *x, size_t rows, size_t cols, float *mins, float *maxs);
+size_t qk_minmax_cols_avx2(const float *x, size_t rows, size_t cols, float *mins, float *maxs);
 // Eight fields to a 64-bit word, one row, cols a multiple of 8 (pack_words.c).
 void qk_pack_words(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
 void qk_unpack_words(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);

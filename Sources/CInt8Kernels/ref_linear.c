@@ -44,6 +44,21 @@ void qk_quantize_ref(const float *x, size_t rows, size_t cols, size_t group, con
     }
 }
 
+size_t qk_minmax_cols_ref(const float *x, size_t rows, size_t cols, float *mins, float *maxs) {
+    size_t bad = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) {
+            float v = x[r * cols + c];
+            if (!isfinite(v)) {
+                bad++;
+                continue;
+            }
+            mins[c] = v < mins[c] ? v : mins[c];
+            maxs[c] = v >= maxs[c] ? v : maxs[c];
+        }
+    return bad;
+}
+
 void qk_quantize_cols_ref(const float *x, size_t rows, size_t cols, const float *inv_scales, const int32_t *zero_points,
                           int32_t qmin, int32_t qmax, uint8_t *out) {
     for (size_t r = 0; r < rows; r++) {

@@ -29,6 +29,19 @@ extension Kernels {
         return Ranges(mins: mins, maxs: maxs, nonFinite: bad)
     }
 
+    /// Min and max of each column of a rows x cols matrix (per-channel ranges on the last axis),
+    /// non-finite values skipped and counted. Columns with no finite value stay +Inf / -Inf.
+    public func columnMinMax(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) throws -> Ranges {
+        try require(rows >= 0 && cols >= 0 && x.count >= rows * cols, "input holds \(x.count) values, need \(rows) x \(cols)")
+        var mins = [Float](repeating: .infinity, count: cols)
+        var maxs = [Float](repeating: -.infinity, count: cols)
+        guard rows > 0 && cols > 0 else { return Ranges(mins: mins, maxs: maxs, nonFinite: 0) }
+        let bad = mins.withUnsafeMutableBufferPointer { lo in
+            maxs.withUnsafeMutableBufferPointer { hi in table.pointee.minmax_cols(x.baseAddress, rows, cols, lo.baseAddress, hi.baseAddress) }
+        }
+        return Ranges(mins: mins, maxs: maxs, nonFinite: bad)
+    }
+
     /// q = clamp(round_half_even(x * invScale) + zeroPoint, qmin, qmax), as the low byte of q.
     /// One scale (and zero point) per group, indexed row * groupsPerRow + col / group.
     public func quantize(

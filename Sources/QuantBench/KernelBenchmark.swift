@@ -92,6 +92,8 @@ public struct KernelBenchmark {
                 }
             }
             if threads == 1 {
+                // The range of each column (per-channel scales on the last axis), a read-only pass.
+                try stream("column_ranges", threads: 1) { _ = try kernels.columnMinMax(x.readOnly, rows: size, cols: size) }
                 // K-quant dequantizers (the fp32 side counted), from blocks quantized once, untimed.
                 for format in [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K] {
                     var packed = [UInt8](repeating: 0, count: format.blockBytes(elements: count))

@@ -131,6 +131,30 @@ struct LinearKernelTests {
         }
     }
 
+    /// Column ranges (last-axis channels): every variant equals the reference bit for bit, signed
+    /// zeros, infinities and NaN included (skipped and counted), tails of fewer than 8 columns too.
+    @Test func columnRangesMatchReference() throws {
+        var rng = SplitMix64(seed: 77)
+        for round in 0..<40 {
+            let rows = Int(rng.next() % 9) + 1, cols = Int(rng.next() % 70) + 1
+            var x = (0..<(rows * cols)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 64 }
+            for i in x.indices where rng.next() % 23 == 0 { x[i] = [Float.nan, .infinity, -.infinity, 0, -0.0].randomElement(using: &rng)! }
+            // Some rounds hold only signed zeros, where min and max differ by which operand wins a tie.
+            if round % 4 == 0 { x = x.indices.map { _ in rng.next() % 2 == 0 ? 0 : -0.0 } }
+            let reference = try x.withUnsafeBufferPointer { try Kernels.scalar.columnMinMax($0, rows: rows, cols: cols) }
+            // The reference is Swift's min and max, column by column.
+            for c in 0..<cols {
+                let finite = (0..<rows).map { x[$0 * cols + c] }.filter(\.isFinite)
+                #expect(sameBits([reference.mins[c], reference.maxs[c]], [finite.reduce(Float.infinity) { Swift.min($0, $1) }, finite.reduce(-Float.infinity) { Swift.max($0, $1) }]))
+            }
+            #expect(reference.nonFinite == x.filter { !$0.isFinite }.count)
+            for kernels in fastVariants {
+                let fast = try x.withUnsafeBufferPointer { try kernels.columnMinMax($0, rows: rows, cols: cols) }
+                #expect(sameBits(fast.mins, reference.mins) && sameBits(fast.maxs, reference.maxs) && fast.nonFinite == reference.nonFinite, "\(kernels.isa) \(rows)x\(cols)")
+            }
+        }
+    }
+
     @Test(arguments: Array(1...8))
     func packAndUnpack(bits: Int) throws {
         var rng = SplitMix64(seed: UInt64(100 + bits))

@@ -30,6 +30,10 @@ int qk_detect_isa(void);
 
 /// Min and max per group; returns the number of non-finite inputs (then min/max are unspecified).
 typedef size_t (*qk_minmax_fn)(const float *x, size_t rows, size_t cols, size_t group, float *mins, float *maxs);
+/// Min and max of each column of a rows x cols matrix, folded into mins[cols] and maxs[cols] (which
+/// the caller initialises, +Inf and -Inf for a fresh start). Non-finite values are skipped and
+/// counted (the return value). min is `v < lo ? v : lo`, max `v >= hi ? v : hi`, as Swift's.
+typedef size_t (*qk_minmax_cols_fn)(const float *x, size_t rows, size_t cols, float *mins, float *maxs);
 
 /// q = clamp(round_half_even(x * inv_scale) + zero_point, qmin, qmax), stored as its low byte (so
 /// signed codes are two's complement). `zero_points` may be NULL (all zero). Inputs must be finite.
@@ -96,6 +100,7 @@ typedef double (*qk_candidate_error_fn)(const float *x, size_t n, qk_candidate c
 typedef struct {
     int isa;
     qk_minmax_fn minmax;
+    qk_minmax_cols_fn minmax_cols;
     qk_quantize_fn quantize;
     qk_quantize_cols_fn quantize_cols;
     qk_dequantize_fn dequantize;

@@ -237,9 +237,9 @@ public struct LinearQuantizer: Sendable {
     }
 
     private func columnRanges(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) throws -> ([Float], [Float]) {
-        let (mins, maxs, bad) = LinearTensorEncoder.columnRanges(x, rows: rows, cols: cols)
-        try checkFinite(bad)
-        return (mins, maxs)
+        let ranges = try kernels.columnMinMax(x, rows: rows, cols: cols)
+        try checkFinite(ranges.nonFinite)
+        return (ranges.mins, ranges.maxs)
     }
 
     private func checkFinite(_ count: Int) throws {

@@ -233,9 +233,9 @@ struct LinearTensorEncoder: @unchecked Sendable {
             let x = try processor.read(tensor, elements: elements)
             switch scheme.granularity {
             case .channel(let axis) where axis == shape.count - 1:
-                let (lo, hi, bad) = Self.columnRanges(x, rows: chunk.count, cols: cols)
-                if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
-                for c in 0..<cols { mins[c] = Swift.min(mins[c], lo[c]); maxs[c] = Swift.max(maxs[c], hi[c]) }
+                let r = try kernels.columnMinMax(x, rows: chunk.count, cols: cols)
+                if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
+                for c in 0..<cols { mins[c] = Swift.min(mins[c], r.mins[c]); maxs[c] = Swift.max(maxs[c], r.maxs[c]) }
             case .channel(let axis):
                 let r = try kernels.minMax(x, rows: chunk.count, cols: cols, group: cols)
                 if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
@@ -300,21 +300,6 @@ struct LinearTensorEncoder: @unchecked Sendable {
             }
         }
         try kernels.error(x, reconstructed: UnsafeBufferPointer(reconstruction), into: &sums)
-    }
-
-    /// Per-column min/max, skipping non-finite values (returned as a count).
-    static func columnRanges(_ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int) -> ([Float], [Float], Int) {
-        var lo = [Float](repeating: .infinity, count: cols), hi = [Float](repeating: -.infinity, count: cols)
-        var bad = 0
-        for r in 0..<rows {
-            for c in 0..<cols {
-                let v = x[r * cols + c]
-                if !v.isFinite { bad += 1; continue }
-                lo[c] = Swift.min(lo[c], v)
-                hi[c] = Swift.max(hi[c], v)
-            }
-        }
-        return (lo, hi, bad)
     }
 }
 
