@@ -4,12 +4,13 @@
 // fit an int16, so signed activations would need a shift to u8 and a bias correction, and the sum
 // of two products can still saturate. vpmaddwd on sign-extended values cannot overflow (two
 // products of at most 128 * 128 fit an int32 lane), so that is the path taken: the operands are
-// widened to int16 once per call, as FBGEMM and oneDNN pack theirs, and the inner loop is
+// widened to int16 before the products, as FBGEMM and oneDNN pack theirs, and the inner loop is
 // vpmaddwd + vpaddd only.
 //
-// Blocking: A is widened in blocks of MR rows (each row's int16 pairs broadcast as int32 words); B is widened a group of
-// 16-column panels at a time (the group sized to stay in L2); a 6 x 16 micro-kernel keeps twelve
-// accumulators in registers and reads one B pair-row and six A pairs per step.
+// Blocking: B is widened a group of 16-column panels at a time and A a chunk of 6-row blocks at a
+// time (each row's int16 pairs broadcast as int32 words), both sized to stay in L2; a 6 x 16
+// micro-kernel keeps twelve accumulators in registers and reads one B pair-row and six A pairs per
+// step. The operands are widened per call (A once per group), which is cheap next to the products.
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -91,40 +92,58 @@ static void micro(const int32_t *ap, const int16_t *bp, size_t pairs, size_t row
     }
 }
 
+// Scratch for one thread's calls, kept between calls: a fresh allocation of this size is mapped anew
+// by malloc and page-faulted on every call. At most about 512 KiB a thread (see the budgets below).
+static _Thread_local struct { void *memory; size_t bytes; } scratch;
+
+static void *scratch_of(size_t bytes) {
+    if (scratch.bytes < bytes) {
+        free(scratch.memory);
+        scratch.memory = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        scratch.bytes = scratch.memory ? bytes : 0;
+    }
+    return scratch.memory;
+}
+
 void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                   float *cf, size_t ldc, const float *a_scales, const float *b_scales) {
     if (m_end <= m_begin || b->n == 0) return;
-    size_t rows = m_end - m_begin, blocks = (rows + MR - 1) / MR;
     size_t pairs = b->k_pad / 2, panels = b->n_pad / NR;
-    size_t panel_bytes = pairs * PAIR_ROW_BYTES;
-    // Widened panels per group: about 512 KiB, half of a 1 MiB L2, leaving room for A.
-    size_t group = panel_bytes ? (512u << 10) / panel_bytes : panels;
+    size_t panel_bytes = pairs * PAIR_ROW_BYTES, block_bytes = pairs * MR * sizeof(int32_t);
+    // Budgets of about 256 KiB each, so a group of widened B panels and a chunk of widened A rows
+    // share a 1 MiB L2 with room to spare: the micro-kernel streams both from there. A is widened a
+    // chunk at a time (memory stays bounded however many rows there are), again for every group.
+    size_t group = panel_bytes ? (256u << 10) / panel_bytes : panels;
     if (group < 1) group = 1;
     if (group > panels) group = panels;
-    int32_t *ap = aligned_alloc(32, (blocks * pairs * MR * sizeof(int32_t) + 31) / 32 * 32 + 32);
-    int16_t *bx = aligned_alloc(32, group * panel_bytes + 32);
-    if (!ap || !bx) {
-        free(ap);
-        free(bx);
+    size_t chunk_blocks = block_bytes ? (256u << 10) / block_bytes : 1;
+    if (chunk_blocks < 1) chunk_blocks = 1;
+    size_t bx_bytes = group * panel_bytes;
+    uint8_t *memory = scratch_of(bx_bytes + chunk_blocks * block_bytes);
+    if (!memory) {
         qk_gemm_ref(b, a, lda, m_begin, m_end, c32, cf, ldc, a_scales, b_scales);
         return;
     }
-    for (size_t block = 0; block < blocks; block++) {
-        size_t first = m_begin + block * MR;
-        pack_a(a + first * lda, lda, m_end - first < MR ? m_end - first : MR, b->k, pairs, ap + block * pairs * MR);
-    }
+    int16_t *bx = (int16_t *)memory;
+    int32_t *ap = (int32_t *)(memory + bx_bytes);
     for (size_t g = 0; g < panels; g += group) {
         size_t count = panels - g < group ? panels - g : group;
         for (size_t i = 0; i < count; i++) widen_panel(b->packed + (g + i) * (b->k_pad * NR), b->k_pad, bx + i * (panel_bytes / 2));
-        for (size_t block = 0; block < blocks; block++) {
-            size_t first = m_begin + block * MR, block_rows = m_end - first < MR ? m_end - first : MR;
-            for (size_t i = 0; i < count; i++)
-                micro(ap + block * pairs * MR, bx + i * (panel_bytes / 2), pairs, block_rows, first, (g + i) * NR, b->n, c32, cf, ldc,
-                      a_scales, b_scales);
+        for (size_t chunk = m_begin; chunk < m_end; chunk += chunk_blocks * MR) {
+            size_t chunk_end = m_end - chunk < chunk_blocks * MR ? m_end : chunk + chunk_blocks * MR;
+            size_t blocks = (chunk_end - chunk + MR - 1) / MR;
+            for (size_t block = 0; block < blocks; block++) {
+                size_t first = chunk + block * MR;
+                pack_a(a + first * lda, lda, chunk_end - first < MR ? chunk_end - first : MR, b->k, pairs, ap + block * pairs * MR);
+            }
+            for (size_t block = 0; block < blocks; block++) {
+                size_t first = chunk + block * MR, block_rows = chunk_end - first < MR ? chunk_end - first : MR;
+                for (size_t i = 0; i < count; i++)
+                    micro(ap + block * pairs * MR, bx + i * (panel_bytes / 2), pairs, block_rows, first, (g + i) * NR, b->n, c32, cf, ldc,
+                          a_scales, b_scales);
+            }
         }
     }
-    free(ap);
-    free(bx);
 }
 
 // The exact path's register peak: the kernel's instruction mix (vpmaddwd + vpaddd), no memory.

@@ -42,10 +42,11 @@ struct GEMMTests {
     }
 
     /// Long rows: the AVX2 kernel widens B a few panels at a time (about 256 KiB), so with k in the
-    /// thousands each 16-column panel is its own group; odd m, n and k leave tails everywhere.
+    /// thousands each 16-column panel is its own group, and A is widened 30 rows at a time; odd m,
+    /// n and k leave tails everywhere.
     @Test func longRowsSpanSeveralPanelGroups() throws {
         var rng = SplitMix64(seed: 9)
-        let m = 13, n = 45, k = 4101
+        let m = 71, n = 45, k = 4101
         let a = (0..<(m * k)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
         let b = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
         let expected = Self.naive(a, b, m: m, n: n, k: k)
