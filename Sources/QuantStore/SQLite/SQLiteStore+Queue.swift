@@ -5,7 +5,7 @@ extension SQLiteStore {
     /// Claims the next job fairly: round-robin over tenants (the tenant served longest ago first),
     /// then the tenant's oldest job. One transaction sets running, the lease and attempt + 1.
     func claim(worker: String, leaseSeconds: Double) throws -> Claim? {
-        try immediate { db in
+        try pool.write { db in
             let now = clock()
             guard
                 let id = try String.fetchOne(
@@ -38,7 +38,7 @@ extension SQLiteStore {
 
     /// Extends the lease of a running attempt; reports a cancel request or a lost lease.
     func renewLease(job id: String, attempt: Int, worker: String, leaseSeconds: Double) throws -> LeaseStatus {
-        try immediate { db in
+        try pool.write { db in
             let now = clock()
             try db.execute(
                 sql: """
@@ -55,7 +55,7 @@ extension SQLiteStore {
     /// worker hears of a cancel at its next progress report (about every half second) instead of
     /// at its next lease renewal (a third of the lease). `.lost` when the attempt is stale.
     func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String?) throws -> LeaseStatus {
-        try immediate { db in
+        try pool.write { db in
             try db.execute(
                 sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
                 arguments: [done, total, stage, clock(), id, attempt])
@@ -68,7 +68,7 @@ extension SQLiteStore {
     /// Marks an attempt succeeded with its artifact and report, conditional on (id, running, attempt):
     /// a stale worker changes nothing and gets `staleWorker`.
     func complete(job id: String, attempt: Int, result: CompletedJob) throws {
-        try immediate { db in
+        try pool.write { db in
             let now = clock()
             try db.execute(
                 sql: """
@@ -96,7 +96,7 @@ extension SQLiteStore {
     /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
     /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
     func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
-        try immediate { db in
+        try pool.write { db in
             var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
             let now = clock()
             let (next, reason) = job.recordFailure(code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
@@ -107,7 +107,7 @@ extension SQLiteStore {
 
     /// A running attempt that saw its cancel request stops here.
     func markCancelled(job id: String, attempt: Int) throws {
-        try immediate { db in
+        try pool.write { db in
             var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
             try SQLiteStore.leaveRunning(db, &job, to: .cancelled, reason: "cancelled by request", at: clock())
         }
@@ -116,7 +116,7 @@ extension SQLiteStore {
     /// Running jobs whose lease expired (or, with `all`, every running job: at start-up of the only
     /// node) go back to the queue with their attempt counted; past the maximum they fail.
     func requeueAbandoned(all: Bool) throws -> [JobRecord] {
-        try immediate { db in
+        try pool.write { db in
             let now = clock()
             let request = all
                 ? JobRecord.filter(Column("state") == "running")
@@ -161,7 +161,7 @@ extension SQLiteStore {
 
     /// Jobs whose artifacts passed their time-to-live: cleared (the caller deletes the files).
     func expireArtifacts() throws -> [String] {
-        try immediate { db in
+        try pool.write { db in
             let now = clock()
             let paths = try String.fetchAll(
                 db, sql: "SELECT artifact_path FROM jobs WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL", arguments: [now])

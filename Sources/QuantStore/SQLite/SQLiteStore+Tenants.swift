@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteStore {
     func createTenant(name: String, maxQueuedJobs: Int, maxStorageBytes: Int64) throws -> Tenant {
-        try immediate { db in
+        try pool.write { db in
             if let existing = try Tenant.filter(Column("name") == name).fetchOne(db) { return existing }
             let tenant = Tenant(
                 id: Store.newID("ten"), name: name, createdAt: Date(timeIntervalSince1970: clock()), maxQueuedJobs: maxQueuedJobs,
@@ -18,7 +18,7 @@ extension SQLiteStore {
     }
 
     func insertKey(_ record: APIKey) throws {
-        try immediate { db in
+        try pool.write { db in
             guard try Tenant.fetchOne(db, key: record.tenantId) != nil else { throw StoreError.notFound("tenant \(record.tenantId)") }
             if try APIKey.filter(Column("key_hash") == record.keyHash).fetchOne(db) != nil { return }
             try record.insert(db)
@@ -46,7 +46,7 @@ extension SQLiteStore {
 
     /// Revokes every key that starts with `prefix` (at least 8 characters); returns how many.
     func revokeKeys(prefix: String) throws -> Int {
-        try immediate { db in
+        try pool.write { db in
             let now = Date(timeIntervalSince1970: clock())
             return try APIKey.filter(Column("prefix").like("\(prefix.prefix(11))%") && Column("revoked_at") == nil)
                 .fetchAll(db).filter { Store.prefixMatches($0.prefix, prefix) }

@@ -10,6 +10,9 @@ let sqliteProcessSettings: Int32 = csqlite_disable_memory_statistics()
 /// The embedded engine: one SQLite file in WAL mode, for one node. Each write method is one
 /// transaction, named for what it does.
 final class SQLiteStore: StoreBackend {
+    /// Writes go through GRDB's `write`, whose transaction on a writable connection begins
+    /// IMMEDIATE: the write lock is taken before the first read, so two workers never both read a
+    /// queued job and then both claim it.
     let pool: DatabasePool
     /// Seconds since 1970; injectable so tests can move time.
     let clock: @Sendable () -> Double
@@ -53,19 +56,6 @@ final class SQLiteStore: StoreBackend {
 
     func tenant(_ tenantID: String) -> any TenantBackend { SQLiteTenantScope(store: self, tenantID: tenantID) }
 
-    /// One read-then-write transaction, begun IMMEDIATE: the write lock is taken before the read, so
-    /// two workers never both read a queued job and then both claim it.
-    func immediate<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
-            }
-            guard let result else { throw StoreError.invalid("transaction produced no result") }
-            return result
-        }
-    }
 
     /// Appends a state change event (inside the caller's transaction).
     static func event(_ db: Database, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double) throws {

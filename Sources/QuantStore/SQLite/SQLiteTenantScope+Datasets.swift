@@ -5,7 +5,7 @@ import GRDB
 /// the same storage quota.
 extension SQLiteTenantScope {
     func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
-        try store.immediate { db in
+        try store.pool.write { db in
             try checkStorageQuota(db, adding: dataset.size)
             try placeBlob()
             let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
@@ -31,7 +31,7 @@ extension SQLiteTenantScope {
     /// artifacts and reports (their reference is cleared). Removes the blob when nothing else (a
     /// model or dataset of any tenant) names it.
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
-        try store.immediate { db in
+        try store.pool.write { db in
             guard let dataset = try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("dataset \(id)")
             }

@@ -12,7 +12,7 @@ struct SQLiteTenantScope: TenantBackend {
 
     /// The write transaction is the blob lock on SQLite: it serializes this with every delete.
     func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord {
-        try store.immediate { db in
+        try store.pool.write { db in
             try checkStorageQuota(db, adding: model.size)
             try placeBlob()
             let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
@@ -37,7 +37,7 @@ struct SQLiteTenantScope: TenantBackend {
     /// Deletes a model; a conflict while unfinished jobs use it. Removes its blob when no other
     /// model or dataset (of any tenant) names it.
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
-        try store.immediate { db in
+        try store.pool.write { db in
             guard let model = try ModelRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("model \(id)")
             }
@@ -53,7 +53,7 @@ struct SQLiteTenantScope: TenantBackend {
 
     /// Queues a job, or returns the job an earlier request with the same Idempotency-Key made.
     func submit(_ new: TenantScope.NewJob) throws -> (job: JobRecord, created: Bool) {
-        try store.immediate { db in
+        try store.pool.write { db in
             if let key = new.idempotencyKey,
                 let existing = try JobRecord.filter(Column("tenant_id") == tenantID && Column("idempotency_key") == key).fetchOne(db)
             {
@@ -111,7 +111,7 @@ struct SQLiteTenantScope: TenantBackend {
     /// Cancels a job: a queued one at once; a running one is flagged and its worker stops at the next
     /// chunk. Finished jobs are a conflict.
     func cancel(_ id: String) throws -> JobRecord {
-        try store.immediate { db in
+        try store.pool.write { db in
             guard var job = try JobRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("job \(id)")
             }
@@ -137,7 +137,7 @@ struct SQLiteTenantScope: TenantBackend {
 
     /// Deletes a finished job (its artifact path is returned for the caller to remove).
     func deleteJob(_ id: String) throws -> String? {
-        try store.immediate { db in
+        try store.pool.write { db in
             guard let job = try JobRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("job \(id)")
             }
