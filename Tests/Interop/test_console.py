@@ -146,9 +146,11 @@ def test_upload_submit_watch_report_and_download(browser, quantd, tmp_path, down
     screenshot(browser, "console-report.png")
     browser.find_element(By.ID, "download").click()
     artifact = requests.get(f"{quantd.url}/v1/jobs/{job_id}/artifact", headers=quantd.headers()).content
-    wait(browser, lambda b: [p for p in downloads.iterdir() if not p.name.endswith(".crdownload")] or None)
-    saved = [p for p in downloads.iterdir() if not p.name.endswith(".crdownload")]
-    assert saved[0].read_bytes() == artifact
+    # Chrome may create the file before it has written it: wait for the whole of it.
+    def saved(_):
+        done = [p for p in downloads.iterdir() if not p.name.endswith(".crdownload") and p.stat().st_size == len(artifact)]
+        return done or None
+    assert wait(browser, saved)[0].read_bytes() == artifact
     # Nothing but quantd was asked for anything.
     origins = browser.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
     assert set(origins) <= {quantd.url}, origins
