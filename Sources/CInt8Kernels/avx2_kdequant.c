@@ -39,11 +39,6 @@ void qk_dequantize_q2_k_avx2(const void *blocks, float *y, size_t n) {
     }
 }
 
-static int q3_scale_code(const uint8_t packed[12], int j) {
-    const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-    return low | (((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
-}
-
 void qk_dequantize_q3_k_avx2(const void *blocks, float *y, size_t n) {
     const qk_block_q3_k *x = blocks;
     int8_t codes[QK_K];
@@ -60,17 +55,7 @@ void qk_dequantize_q3_k_avx2(const void *blocks, float *y, size_t n) {
                 store32(codes + 128 * h + 32 * s, _mm256_sub_epi8(_mm256_or_si256(bits_at(q, 2 * s, 3), high), four));
             }
         }
-        for (int j = 0; j < 16; ++j) emit(codes + 16 * j, 16, d * (q3_scale_code(x[i].scales, j) - 32), 0, 0, y + 16 * j);
-    }
-}
-
-static inline void scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+        for (int j = 0; j < 16; ++j) emit(codes + 16 * j, 16, d * (qk_q3_scale_code(x[i].scales, j) - 32), 0, 0, y + 16 * j);
     }
 }
 
@@ -92,9 +77,9 @@ static void dequantize_scale_min(uint16_t d16, uint16_t dmin16, const uint8_t *p
         store32(codes, low);
         store32(codes + 32, high);
         uint8_t sc, m;
-        scale_min(2 * c, packed, &sc, &m);
+        qk_k_scale_min(2 * c, packed, &sc, &m);
         emit(codes, 32, d * sc, min * m, 1, y);
-        scale_min(2 * c + 1, packed, &sc, &m);
+        qk_k_scale_min(2 * c + 1, packed, &sc, &m);
         emit(codes + 32, 32, d * sc, min * m, 1, y + 32);
     }
 }

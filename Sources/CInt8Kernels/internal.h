@@ -151,6 +151,11 @@ void qk_kquant_store_q2_k(void *blocks, size_t i, const float *x, const float sc
 void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n);
 void qk_kquant_finish_q3_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
 void qk_kquant_pack_q3_scales(const int8_t codes[16], uint8_t packed[12]);
+/// Q3_K's 6-bit scale code of sub-block j (biased by 32) from its 12 packed bytes.
+static inline int qk_q3_scale_code(const uint8_t packed[12], int j) {
+    const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+    return low | (((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+}
 void qk_kquant_requantize_q3_k(const float *x, int8_t L[QK_K], void *block);
 void qk_kquant_requantize_q2_k(const float *x, uint8_t L[QK_K], void *block);
 void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n);
@@ -161,6 +166,17 @@ void qk_kquant_store_q5_k(void *blocks, size_t i, const float *x, const float sc
 void qk_kquant_finish_q6_k(const float *x, const float scales[16], int8_t L[QK_K], void *block);
 float qk_kquant_signed_scale(int n, int nmax, const float *x, const float *qw, int8_t *L);
 void qk_kquant_pack_scale_min(const uint8_t ls[8], const uint8_t lm[8], uint8_t packed[12]);
+/// Q4_K's and Q5_K's 6-bit scale and min of sub-block j from their 12 packed bytes (ggml's
+/// get_scale_min_k4).
+static inline void qk_k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
 void qk_kquant_requantize_scale_min(const float *x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t packed[12], uint8_t L[QK_K]);
 void qk_kquant_pack_q4_k(const uint8_t L[QK_K], uint8_t qs[128]);
 void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128]);

@@ -185,17 +185,6 @@ float qk_kquant_scale_min_search(int n, int nmax, const float *x, const float *w
     return scale;
 }
 
-/// Sub-block j's 6-bit scale and min from the 12 packed bytes (ggml's get_scale_min_k4).
-static inline void k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /// Q4_K's and Q5_K's search settings (ggml's): candidate offsets rmin + rdelta * k, k = 0...nstep.
 const qk_kquant_search qk_q4_k_search = {15, -1.f, 0.1f, 20};
 const qk_kquant_search qk_q5_k_search = {31, -0.5f, 0.1f, 15};
@@ -234,7 +223,7 @@ void qk_kquant_pack_scale_min(const uint8_t ls[8], const uint8_t lm[8], uint8_t 
 void qk_kquant_requantize_scale_min(const float *x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t packed[12], uint8_t L[QK_K]) {
     for (int j = 0; j < QK_K / 32; ++j) {
         uint8_t sc, m;
-        k_scale_min(j, packed, &sc, &m);
+        qk_k_scale_min(j, packed, &sc, &m);
         const float d = qk_fp16_to_fp32(d16) * sc;
         if (!d) continue;  // keeps the codes of the search, as ggml does
         const float dm = qk_fp16_to_fp32(dmin16) * m;
@@ -312,9 +301,9 @@ static void k_dequantize_scale_min(uint16_t d16, uint16_t dmin16, const uint8_t 
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0, is = 0; j < QK_K; j += 64, qs += 32, is += 2, u1 <<= 2, u2 <<= 2) {
         uint8_t sc, m;
-        k_scale_min(is, packed, &sc, &m);
+        qk_k_scale_min(is, packed, &sc, &m);
         const float d1 = d * sc, m1 = min * m;
-        k_scale_min(is + 1, packed, &sc, &m);
+        qk_k_scale_min(is + 1, packed, &sc, &m);
         const float d2 = d * sc, m2 = min * m;
         for (int l = 0; l < 32; ++l) *y++ = d1 * ((qs[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
         for (int l = 0; l < 32; ++l) *y++ = d2 * ((qs[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;

@@ -135,12 +135,6 @@ static float q3_sub_block_scale(int n, int nmax, const float *x, int8_t *L) {
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-/// Sub-block j's 6-bit scale code (0...63) from Q3_K's 12 packed bytes.
-static int q3_scale_code(const uint8_t packed[12], int j) {
-    const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-    return low | (((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
-}
-
 /// One Q3_K super-block from its 16 searched sub-block scales and codes: 6-bit signed scales under
 /// an fp16 d, then every code again against the stored (rounded) scales.
 void qk_kquant_finish_q3_k(const float *x, const float scales[16], int8_t L[QK_K], void *block) {
@@ -180,7 +174,7 @@ void qk_kquant_pack_q3_scales(const int8_t codes[16], uint8_t packed[12]) {
 void qk_kquant_requantize_q3_k(const float *x, int8_t L[QK_K], void *block) {
     qk_block_q3_k *y = block;
     for (int j = 0; j < 16; ++j) {
-        const float d = qk_fp16_to_fp32(y->d) * (q3_scale_code(y->scales, j) - 32);
+        const float d = qk_fp16_to_fp32(y->d) * (qk_q3_scale_code(y->scales, j) - 32);
         if (!d) continue;  // keeps the codes of the search, as ggml does
         for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = (int8_t)(k_clamp(k_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
     }
@@ -210,7 +204,7 @@ void qk_dequantize_q3_k_ref(const void *blocks, float *y, size_t n) {
         const float d = qk_fp16_to_fp32(x[i].d);
         int codes[16];
         for (int j = 0; j < 16; ++j) {
-            const float dl = d * (q3_scale_code(x[i].scales, j) - 32);
+            const float dl = d * (qk_q3_scale_code(x[i].scales, j) - 32);
             const uint8_t *hmask = x[i].hmask + (j % 2) * 16;
             two_bit_codes(x[i].qs, j, codes);
             for (int l = 0; l < 16; ++l) y[16 * j + l] = dl * ((codes[l] | (((hmask[l] >> (j / 2)) & 1) << 2)) - 4);
