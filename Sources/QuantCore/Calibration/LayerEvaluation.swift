@@ -67,12 +67,14 @@ public struct LayerEvaluation: Sendable {
         }
         let dynamicOutput = Matrix(rows: x.rows, cols: w.rows, values: dynamicValues)
 
-        let fp32 = bestTime { _ = BLAS.multiplyTransposed(x, w) }
+        // The int8 product is timed before OpenBLAS runs again: OpenBLAS's threads spin for a while
+        // after each sgemm and would take the cores the int8 threads need.
         let int8 = try bestTimeThrowing {
             _ = try tokens.codes.withUnsafeBufferPointer {
                 try kernels.gemm($0, m: x.rows, b: prepared, aScales: tokens.scales, bScales: weights.scales, threads: threads)
             }
         }
+        let fp32 = bestTime { _ = BLAS.multiplyTransposed(x, w) }
         return LayerEvaluation(
             samples: x.rows,
             weightOnly: dequantized.map { sqnr(reference, BLAS.multiplyTransposed(x, $0)) },
