@@ -84,7 +84,9 @@ let package = Package(
         .target(name: "QuantTesting", dependencies: ["QuantStore"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
-        .executableTarget(name: "interop-tool", dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore"]),
+        .executableTarget(
+            name: "interop-tool",
+            dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ModelArchitecturesTests", dependencies: ["ModelArchitectures", "ModelFormats"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "ModelFormats"]),

@@ -1,70 +1,150 @@
+import ArgumentParser
 import Foundation
 import Int8Kernels
 import ModelFormats
 import QuantCore
 
-enum InteropCommands {
-    static let usage = """
-        usage: interop-tool COMMAND ...
-          dump FILE                      JSON description of a safetensors/GGUF file, data as hex
-          roundtrip IN OUT               read IN with our reader, write OUT with our writer
-          sample-safetensors OUT         write a sample covering every dtype
-          sample-gguf OUT                write a sample covering every metadata type
-          encode FORMAT IN OUT [--saturate]   fp32 (raw LE) -> codes (u8, or u16 for fp16/bf16)
-          decode FORMAT IN OUT           codes -> fp32
-          ggml-types                     our ggml type table as JSON
-          quantize-blocks TYPE IN OUT    fp32 (raw LE) -> ggml blocks with Int8Kernels.best
-          quantize-blocks-weighted TYPE IN WEIGHTS OUT
-                                         rows of len(WEIGHTS) values with per-column importance weights
-          dequantize-blocks TYPE IN OUT  ggml blocks -> fp32
-          isa                            the kernel variant in use (QK_FORCE_ISA lowers it)
-          kl-range BINS QBINS IN         entropy (KL) calibration range of fp32 values: "lower upper"
-          tokenize TOKENIZER_JSON TEXTS  ids of each string of the JSON array TEXTS:
-                                         {"plain": [[...]], "special": [[...]]} (without, with special tokens)
-          logits MODEL TOKENS OUT        our fp32 forward pass of a decoder (checkpoint or GGUF) on the JSON
-                                         array TOKENS: raw little-endian f32, tokens x vocabulary
-          embedding MODEL TOKENS         our fp32 BERT forward pass, pooled: a JSON array
-        """
+/// `interop-tool COMMAND ...`: one subcommand per thing the Python tests check.
+struct InteropTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interop-tool",
+        abstract: "Exposes QuantService's readers, writers and numerics to the interop tests (not shipped).",
+        subcommands: [
+            DumpCommand.self, RoundtripCommand.self, SampleSafetensorsCommand.self, SampleGGUFCommand.self, EncodeCommand.self,
+            DecodeCommand.self, GGMLTypesCommand.self, QuantizeBlocksCommand.self, QuantizeBlocksWeightedCommand.self,
+            DequantizeBlocksCommand.self, ISACommand.self, KLRangeCommand.self, TokenizeCommand.self, LogitsCommand.self,
+            EmbeddingCommand.self,
+        ])
+}
 
-    static func run(_ args: [String]) throws {
-        guard let command = args.first else { throw ToolError(usage) }
-        let rest = Array(args.dropFirst())
-        switch (command, rest.count) {
-        case ("dump", 1): print(try Dump.describe(path: rest[0]).serialized)
-        case ("roundtrip", 2): try Roundtrip.copy(from: rest[0], to: rest[1])
-        case ("sample-safetensors", 1): try Samples.writeSafetensors(to: rest[0])
-        case ("sample-gguf", 1): try Samples.writeGGUF(to: rest[0])
-        case ("encode", 3), ("encode", 4): try Codes.encode(format: rest[0], input: rest[1], output: rest[2], saturate: rest.count == 4 && rest[3] == "--saturate")
-        case ("decode", 3): try Codes.decode(format: rest[0], input: rest[1], output: rest[2])
-        case ("ggml-types", 0): print(Dump.ggmlTypes().serialized)
-        case ("quantize-blocks", 3): try Blocks.quantize(type: rest[0], input: rest[1], output: rest[2])
-        case ("quantize-blocks-weighted", 4): try Blocks.quantizeWeighted(type: rest[0], input: rest[1], weights: rest[2], output: rest[3])
-        case ("dequantize-blocks", 3): try Blocks.dequantize(type: rest[0], input: rest[1], output: rest[2])
-        case ("isa", 0): print(Kernels.best.isa)
-        case ("logits", 3):
-            guard let data = FileManager.default.contents(atPath: rest[1]), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
-                throw ToolError("\(rest[1]) must hold a JSON array of token ids")
-            }
-            let logits = try DecoderForward.open(rest[0]).logits(tokens)
-            try logits.values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: rest[2])) }
-        case ("embedding", 2):
-            guard let data = FileManager.default.contents(atPath: rest[1]), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
-                throw ToolError("\(rest[1]) must hold a JSON array of token ids")
-            }
-            let values = try EncoderForward(weights: try Dequantizer.Tensors(path: rest[0])).embedding(tokens)
-            print(JSONValue.array(values.map { .number(String($0)) }).serialized)
-        case ("tokenize", 2): print(try Tokenize.ids(tokenizer: rest[0], texts: rest[1]).serialized)
-        case ("kl-range", 3):
-            guard let bins = Int(rest[0]), let quantized = Int(rest[1]), let data = FileManager.default.contents(atPath: rest[2]) else {
-                throw ToolError(usage)
-            }
-            let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let range = values.withUnsafeBufferPointer {
-                EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: bins), quantizedBins: quantized)
-            }
-            print("\(range.lower) \(range.upper)")
-        default: throw ToolError(usage)
+struct DumpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dump", abstract: "JSON description of a safetensors/GGUF file, data as hex.")
+    @Argument var file: String
+    func run() throws { print(try Dump.describe(path: file).serialized) }
+}
+
+struct RoundtripCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "roundtrip", abstract: "Read IN with our reader, write OUT with our writer.")
+    @Argument var input: String
+    @Argument var output: String
+    func run() throws { try Roundtrip.copy(from: input, to: output) }
+}
+
+struct SampleSafetensorsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sample-safetensors", abstract: "Write a sample covering every dtype.")
+    @Argument var output: String
+    func run() throws { try Samples.writeSafetensors(to: output) }
+}
+
+struct SampleGGUFCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sample-gguf", abstract: "Write a sample covering every metadata type.")
+    @Argument var output: String
+    func run() throws { try Samples.writeGGUF(to: output) }
+}
+
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "encode", abstract: "fp32 (raw little-endian) to codes (u8, or u16 for fp16/bf16).")
+    @Argument var format: String
+    @Argument var input: String
+    @Argument var output: String
+    @Flag(help: "Saturate values beyond the format's range instead of overflowing.") var saturate = false
+    func run() throws { try Codes.encode(format: format, input: input, output: output, saturate: saturate) }
+}
+
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decode", abstract: "Codes to fp32.")
+    @Argument var format: String
+    @Argument var input: String
+    @Argument var output: String
+    func run() throws { try Codes.decode(format: format, input: input, output: output) }
+}
+
+struct GGMLTypesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ggml-types", abstract: "Our ggml type table as JSON.")
+    func run() throws { print(Dump.ggmlTypes().serialized) }
+}
+
+struct QuantizeBlocksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "quantize-blocks", abstract: "fp32 (raw little-endian) to ggml blocks with Int8Kernels.best.")
+    @Argument var type: String
+    @Argument var input: String
+    @Argument var output: String
+    func run() throws { try Blocks.quantize(type: type, input: input, output: output) }
+}
+
+struct QuantizeBlocksWeightedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize-blocks-weighted", abstract: "Rows of len(WEIGHTS) values with per-column importance weights, to ggml blocks.")
+    @Argument var type: String
+    @Argument var input: String
+    @Argument var weights: String
+    @Argument var output: String
+    func run() throws { try Blocks.quantizeWeighted(type: type, input: input, weights: weights, output: output) }
+}
+
+struct DequantizeBlocksCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dequantize-blocks", abstract: "ggml blocks to fp32.")
+    @Argument var type: String
+    @Argument var input: String
+    @Argument var output: String
+    func run() throws { try Blocks.dequantize(type: type, input: input, output: output) }
+}
+
+struct ISACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "isa", abstract: "The kernel variant in use (QK_FORCE_ISA lowers it).")
+    func run() throws { print(Kernels.best.isa) }
+}
+
+struct KLRangeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kl-range", abstract: "Entropy (KL) calibration range of fp32 values: \"lower upper\".")
+    @Argument var bins: Int
+    @Argument var quantizedBins: Int
+    @Argument var input: String
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: input) else { throw ToolError("cannot read \(input)") }
+        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let range = values.withUnsafeBufferPointer {
+            EntropyCalibration.range(EntropyCalibration.Histogram($0, bins: bins), quantizedBins: quantizedBins)
         }
+        print("\(range.lower) \(range.upper)")
+    }
+}
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize", abstract: "Ids of each string of the JSON array TEXTS: {\"plain\": [[...]], \"special\": [[...]]}.")
+    @Argument var tokenizer: String
+    @Argument var texts: String
+    func run() throws { print(try Tokenize.ids(tokenizer: tokenizer, texts: texts).serialized) }
+}
+
+/// A JSON array of token ids from a file.
+func tokenIDs(_ path: String) throws -> [Int] {
+    guard let data = FileManager.default.contents(atPath: path), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
+        throw ToolError("\(path) must hold a JSON array of token ids")
+    }
+    return tokens
+}
+
+struct LogitsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logits", abstract: "Our fp32 forward pass of a decoder on the JSON array TOKENS: raw little-endian f32, tokens x vocabulary.")
+    @Argument var model: String
+    @Argument var tokens: String
+    @Argument var output: String
+    func run() throws {
+        let logits = try DecoderForward.open(model).logits(try tokenIDs(tokens))
+        try logits.values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: output)) }
+    }
+}
+
+struct EmbeddingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "embedding", abstract: "Our fp32 BERT forward pass, pooled: a JSON array.")
+    @Argument var model: String
+    @Argument var tokens: String
+    func run() throws {
+        let values = try EncoderForward(weights: try Dequantizer.Tensors(path: model)).embedding(try tokenIDs(tokens))
+        print(JSONValue.array(values.map { .number(String($0)) }).serialized)
     }
 }
 
