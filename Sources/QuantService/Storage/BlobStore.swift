@@ -10,12 +10,6 @@ public struct BlobStore: Sendable {
 
     public init(data: DataDirectory) { self.data = data }
 
-    public struct Blob: Sendable {
-        public let path: String
-        public let sha256: String
-        public let size: Int64
-    }
-
     /// A validated upload still in `tmp/`, to be placed at its content address by the store
     /// transaction that records its row (`TenantScope.addModel(_:placeBlob:)`). That transaction
     /// holds the lock that blob deletions take, so a replica deleting the last other row naming the
@@ -29,24 +23,10 @@ public struct BlobStore: Sendable {
         PendingBlob(source: staging.directory, blobs: data.blobs, sha256: sha256, size: staging.total, keepAlive: staging, onPlaced: staging.markAdopted)
     }
 
-    /// Places a file at once (tools and tests, where no other writer runs).
-    public func adopt(temporary: String, sha256: String, size: Int64) throws -> Blob {
-        let blob = pending(temporary: temporary, sha256: sha256, size: size)
-        try blob.place()
-        return Blob(path: blob.path, sha256: sha256, size: size)
-    }
-
     /// Removes a blob file or checkpoint folder; called by the store under the blob's lock once no
     /// row names it.
     public static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
-    }
-
-    /// Copies a local file into the store (for tools and tests; uploads stream through `pending`).
-    public func importFile(_ path: String) throws -> Blob {
-        let blob = try copyToTemporary(path)
-        try blob.place()
-        return Blob(path: blob.path, sha256: blob.sha256, size: blob.size)
     }
 
     /// Copies a local file under `tmp/`, hashing it, ready to be placed.

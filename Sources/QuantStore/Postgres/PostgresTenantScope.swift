@@ -35,13 +35,8 @@ struct PostgresTenantScope: TenantBackend {
     // MARK: - Models and datasets
 
     func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord {
-        try pool.transaction { connection in
-            try checkStorageQuota(connection, adding: model.size)
-            try lockBlob(connection, model.blobPath)
-            try placeBlob()
-            let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
-            try PGRecordCoding.insert(record, into: "models", on: connection)
-            return record
+        try addBlobRow(into: "models", size: model.size, blobPath: model.blobPath, placeBlob: placeBlob) {
+            ModelRecord(model, tenantID: tenantID, now: store.clock())
         }
     }
 
@@ -61,13 +56,23 @@ struct PostgresTenantScope: TenantBackend {
     }
 
     func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
+        try addBlobRow(into: "datasets", size: dataset.size, blobPath: dataset.blobPath, placeBlob: placeBlob) {
+            DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
+        }
+    }
+
+    /// A model or dataset row and its file, in one transaction: the tenant's storage quota, then the
+    /// file placed under its blob's lock (so no delete of the same content interleaves), then the row.
+    func addBlobRow<Row: Encodable>(
+        into table: String, size: Int64, blobPath: String, placeBlob: () throws -> Void, _ makeRow: () -> Row
+    ) throws -> Row {
         try pool.transaction { connection in
-            try checkStorageQuota(connection, adding: dataset.size)
-            try lockBlob(connection, dataset.blobPath)
+            try checkStorageQuota(connection, adding: size)
+            try lockBlob(connection, blobPath)
             try placeBlob()
-            let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
-            try PGRecordCoding.insert(record, into: "datasets", on: connection)
-            return record
+            let row = makeRow()
+            try PGRecordCoding.insert(row, into: table, on: connection)
+            return row
         }
     }
 

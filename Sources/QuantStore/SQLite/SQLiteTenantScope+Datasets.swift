@@ -5,13 +5,7 @@ import GRDB
 /// the same storage quota.
 extension SQLiteTenantScope {
     func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
-        try store.pool.write { db in
-            try checkStorageQuota(db, adding: dataset.size)
-            try placeBlob()
-            let record = DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
-            try record.insert(db)
-            return record
-        }
+        try addBlobRow(size: dataset.size, placeBlob: placeBlob) { DatasetRecord(dataset, tenantID: tenantID, now: store.clock()) }
     }
 
     func dataset(_ id: String) throws -> DatasetRecord {

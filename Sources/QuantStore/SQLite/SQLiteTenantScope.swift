@@ -10,14 +10,19 @@ struct SQLiteTenantScope: TenantBackend {
 
     // MARK: - Models
 
-    /// The write transaction is the blob lock on SQLite: it serializes this with every delete.
     func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord {
+        try addBlobRow(size: model.size, placeBlob: placeBlob) { ModelRecord(model, tenantID: tenantID, now: store.clock()) }
+    }
+
+    /// A model or dataset row and its file, in one write transaction (on SQLite the blob's lock: it
+    /// serializes this with every delete): the tenant's storage quota, the file placed, the row.
+    func addBlobRow<Row: PersistableRecord>(size: Int64, placeBlob: () throws -> Void, _ makeRow: () -> Row) throws -> Row {
         try store.pool.write { db in
-            try checkStorageQuota(db, adding: model.size)
+            try checkStorageQuota(db, adding: size)
             try placeBlob()
-            let record = ModelRecord(model, tenantID: tenantID, now: store.clock())
-            try record.insert(db)
-            return record
+            let row = makeRow()
+            try row.insert(db)
+            return row
         }
     }
 
