@@ -16,24 +16,28 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // JSON: a strict parser for untrusted documents, an order-keeping value, and the one writer.
+        .target(name: "JSON"),
+        // API v1's request and response types, shared by the server and the client (openapi.yaml).
+        .target(name: "QuantAPI", dependencies: ["JSON"]),
         // File formats (safetensors, GGUF) and numeric conversions. Knows nothing about quantization.
-        .target(name: "ModelFormats", dependencies: ["Digest"]),
+        .target(name: "ModelFormats", dependencies: ["Digest", "JSON"]),
         // What models are: architectures (Hugging Face <-> llama.cpp names, hyper-parameters from
         // config.json, tokenizer metadata). QuantCore asks it questions and never names an architecture.
-        .target(name: "ModelArchitectures", dependencies: ["ModelFormats"]),
+        .target(name: "ModelArchitectures", dependencies: ["ModelFormats", "JSON"]),
         // C int8 kernels: scalar references plus AVX2 / AVX-512 variants chosen at start-up.
         .target(name: "CInt8Kernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         // Swift face of the kernels: typed, bounds-checked, threaded; no pointers leak out.
         .target(name: "Int8Kernels", dependencies: ["CInt8Kernels", "ModelFormats"]),
         // Quantization methods, metrics (and later recipes and the pipeline), on the kernels.
-        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "ModelArchitectures", "COpenBLAS"]),
+        .target(name: "QuantCore", dependencies: ["Int8Kernels", "ModelFormats", "ModelArchitectures", "COpenBLAS", "JSON"]),
         // OpenBLAS (Debian: libopenblas-dev): fp32 GEMM and Cholesky for calibration (GPTQ, AdaRound).
         .systemLibrary(name: "COpenBLAS"),
         // quantctl's commands, one file per subcommand; the executable is a thin main.
         .target(
             name: "QuantCLI",
             dependencies: [
-                "ModelFormats", "ModelArchitectures", "QuantCore", "QuantClient",
+                "ModelFormats", "ModelArchitectures", "QuantCore", "QuantClient", "QuantAPI", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,13 +46,13 @@ let package = Package(
         .target(
             name: "QuantBench",
             dependencies: [
-                "QuantCore", "Int8Kernels", "CInt8Kernels", "COpenBLAS", "QuantTesting", "QuantService", "QuantStore", "ModelFormats",
+                "QuantCore", "Int8Kernels", "CInt8Kernels", "COpenBLAS", "QuantTesting", "QuantService", "QuantStore", "ModelFormats", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
         // A generic HTTP/1.1 server on POSIX sockets, epoll and Dispatch (knows nothing of quantization).
-        .target(name: "HTTPServer", dependencies: ["CEpoll"]),
+        .target(name: "HTTPServer", dependencies: ["CEpoll", "JSON"]),
         // epoll and eventfd, which Swift's Glibc module does not export.
         .target(name: "CEpoll"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3) or PostgreSQL
@@ -65,8 +69,8 @@ let package = Package(
         .target(name: "Digest", dependencies: ["CSHA256"]),
         // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
-        // The application: job runner and workers, model and artifact storage (later: routes, auth).
-        .target(name: "QuantService", dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer"]),
+        // The application: routes, auth, job runner and workers, model and artifact storage.
+        .target(name: "QuantService", dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI"]),
         .target(
             name: "QuantdCLI",
             dependencies: [
@@ -79,24 +83,25 @@ let package = Package(
         // libcurl (Debian: libcurl4-openssl-dev), with typed shims for its variadic calls.
         .systemLibrary(name: "CCurl"),
         // The client of API v1 on libcurl: streaming uploads and downloads, retries, typed errors.
-        .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "ModelFormats"]),
+        .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "QuantAPI", "JSON"]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting", dependencies: ["QuantStore"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(
             name: "interop-tool",
-            dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ModelArchitecturesTests", dependencies: ["ModelArchitectures", "ModelFormats"]),
+            dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore", "JSON", "QuantAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "QuantAPI"]),
+        .testTarget(name: "ModelArchitecturesTests", dependencies: ["ModelArchitectures", "ModelFormats", "JSON"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting", "Digest"]),
-        .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "ModelFormats"]),
-        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest"]),
+        .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "QuantAPI", "ModelFormats", "JSON"]),
+        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest", "JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256", "Digest"]),
-        .testTarget(name: "QuantClientTests", dependencies: ["QuantClient", "ModelFormats", "Digest"]),
+        .testTarget(name: "QuantClientTests", dependencies: ["QuantClient", "QuantAPI", "ModelFormats", "Digest"]),
         // A real quantd on 127.0.0.1 driven only through QuantClient.
-        .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantCore", "ModelFormats", "QuantTesting"]),
-        .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantAPI", "QuantCore", "ModelFormats", "QuantTesting", "JSON"]),
+        .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "JSON", "QuantAPI", "HTTPServer"]),
         // The queue load of `quant-bench queue`, asserted (not timed) in make test.
         .testTarget(name: "QuantBenchTests", dependencies: ["QuantBench", "QuantTesting"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),

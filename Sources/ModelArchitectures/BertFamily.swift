@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// BERT encoders (`BertModel`, sentence-transformers models such as all-MiniLM-L6-v2): llama.cpp's

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// Llama, Mistral, Qwen2 and Qwen3: decoders with RMSNorm, RoPE, grouped-query attention and a

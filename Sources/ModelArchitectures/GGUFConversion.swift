@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// One tensor of a converted model, under its llama.cpp name.

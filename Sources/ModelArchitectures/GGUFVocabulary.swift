@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// The `tokenizer.*` GGUF keys from a checkpoint's `tokenizer.json`, `tokenizer_config.json` and

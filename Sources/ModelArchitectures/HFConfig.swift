@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// Typed reads of a Hugging Face `config.json`, with errors that name the missing field.

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// Special token ids, whether the tokenizer adds BOS/EOS/SEP, and the chat template: gguf-py's

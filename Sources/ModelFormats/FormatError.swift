@@ -1,3 +1,5 @@
+import JSON
+
 /// The one error type of ModelFormats: a stable code for programs, a message for people, and where
 /// in the file the problem sits (byte offset and/or tensor name) so a user knows what to fix.
 public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -69,5 +71,17 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         if let tensor { text += " (tensor '\(tensor)')" }
         if let offset { text += " (at byte \(offset))" }
         return text
+    }
+}
+
+extension FormatError {
+    /// A JSON document inside a file (`what`, starting at byte `base`) that does not parse.
+    init(_ error: JSONError, what: String, at base: Int) {
+        let code: Code = switch error.kind {
+        case .syntax: .invalidJSON
+        case .duplicateKey: .duplicateKey
+        case .invalidUTF8: .invalidUTF8
+        }
+        self.init(code, "\(what): \(error.message)", offset: base + error.offset)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSON
 import QuantStore
 import QuantTesting
 
@@ -177,7 +178,7 @@ struct QueueCommand: ParsableCommand {
         print("queue: \(jobs) jobs, \(submitters) submitters, \(workers) workers per replica")
         print("start: submit until a worker starts it, under the load and then one job at a time on an idle queue; claim: the claim transaction")
         print("database    replicas   jobs/s  vs 1 replica  start p50  start p99  idle p50  idle p99  claim p50  claim p99   polls/s  vs sqlite  lost  duplicated  max attempt")
-        var json: [String] = []
+        var json: [JSONValue] = []
         for (engine, count, r) in rows {
             let scaling = engine == "postgresql" ? oneReplica.map { r.jobsPerSecond / $0 } : nil
             let pollRatio = r.pollsPerSecond / sqlitePolls
@@ -187,13 +188,21 @@ struct QueueCommand: ParsableCommand {
                     + String(format: "%8.1f ms%8.1f ms%7.2f ms%7.2f ms%8.2f ms%8.2f ms%10.0f%11.2f", r.startP50 * 1000, r.startP99 * 1000, r.idleStartP50 * 1000, r.idleStartP99 * 1000,
                                     r.claimP50 * 1000, r.claimP99 * 1000, r.pollsPerSecond, pollRatio)
                     + String(r.jobs - r.succeeded).leftPad(6) + String(r.jobs - r.distinct).leftPad(12) + String(r.maxAttempt).leftPad(13))
-            json.append(
-                String(format: "{\"database\":\"%@\",\"replicas\":%d,\"jobs\":%d,\"seconds\":%.3f,\"jobs_per_second\":%.1f,\"start_p50_ms\":%.3f,\"start_p99_ms\":%.3f,\"idle_start_p50_ms\":%.3f,\"idle_start_p99_ms\":%.3f,\"claim_p50_ms\":%.3f,\"claim_p99_ms\":%.3f,\"polls_per_second\":%.0f,\"polls_vs_sqlite\":%.3f,\"lost\":%d,\"duplicated\":%d,\"submit_errors\":%d",
-                       engine, count, r.jobs, r.seconds, r.jobsPerSecond, r.startP50 * 1000, r.startP99 * 1000, r.idleStartP50 * 1000, r.idleStartP99 * 1000, r.claimP50 * 1000, r.claimP99 * 1000,
-                       r.pollsPerSecond, pollRatio, r.jobs - r.succeeded, r.jobs - r.distinct, r.submitErrors.count)
-                    + (scaling.map { String(format: ",\"jobs_vs_one_replica\":%.3f", $0) } ?? "") + "}")
+            var row = JSONObject([
+                ("database", .string(engine)), ("replicas", .integer(count)), ("jobs", .integer(r.jobs)),
+                ("seconds", .number(r.seconds, decimals: 3)), ("jobs_per_second", .number(r.jobsPerSecond, decimals: 1)),
+                ("start_p50_ms", .number(r.startP50 * 1000, decimals: 3)), ("start_p99_ms", .number(r.startP99 * 1000, decimals: 3)),
+                ("idle_start_p50_ms", .number(r.idleStartP50 * 1000, decimals: 3)),
+                ("idle_start_p99_ms", .number(r.idleStartP99 * 1000, decimals: 3)),
+                ("claim_p50_ms", .number(r.claimP50 * 1000, decimals: 3)), ("claim_p99_ms", .number(r.claimP99 * 1000, decimals: 3)),
+                ("polls_per_second", .number(r.pollsPerSecond, decimals: 0)), ("polls_vs_sqlite", .number(pollRatio, decimals: 3)),
+                ("lost", .integer(r.jobs - r.succeeded)), ("duplicated", .integer(r.jobs - r.distinct)),
+                ("submit_errors", .integer(r.submitErrors.count)),
+            ])
+            if let scaling { row["jobs_vs_one_replica"] = .number(scaling, decimals: 3) }
+            json.append(.object(row))
         }
-        print("JSON [" + json.joined(separator: ",") + "]")
+        print("JSON " + JSONValue.array(json).serialized)
     }
 
     func load(database: String?, replicas: Int) throws -> QueueLoad.Result {

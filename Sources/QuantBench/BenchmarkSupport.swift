@@ -1,6 +1,7 @@
 import CInt8Kernels
 import Dispatch
 import Foundation
+import JSON
 
 /// Wall-clock timing: runs `body` `repeats` times (after one warm-up) and returns the median seconds.
 /// The machine is noisy, so every figure is a median of several runs in one process.
@@ -69,12 +70,19 @@ public struct KernelReport: Sendable {
     }
 
     public func json() -> String {
-        func number(_ v: Double) -> String { String(format: "%.3f", v) }
+        func number(_ v: Double) -> JSONValue { .number(v, decimals: 3) }
         let rows = results.map { r in
-            "{\"name\":\"\(r.name)\",\"threads\":\(r.threads),\"\(r.unit == "GB/s" ? "gbps" : (r.unit == "GOPS" ? "gops" : "times"))\":\(number(r.value)),\"ratio\":\(number(r.ratio))}"
+            JSONValue.object(JSONObject([
+                ("name", .string(r.name)), ("threads", .integer(r.threads)),
+                (r.unit == "GB/s" ? "gbps" : (r.unit == "GOPS" ? "gops" : "times"), number(r.value)), ("ratio", number(r.ratio)),
+            ]))
         }
-        return "{\"isa\":\"\(isa)\",\"blas\":\"\(blas)\",\"baseline\":{\"memcpy_gbps\":\(number(memcpyGBps)),\"int8_peak_gops\":\(number(int8PeakGOPS)),"
-            + "\"gemm_peak_gops\":\(number(gemmPeakGOPS))},\"results\":[\(rows.joined(separator: ","))]}"
+        let baseline = JSONObject([
+            ("memcpy_gbps", number(memcpyGBps)), ("int8_peak_gops", number(int8PeakGOPS)), ("gemm_peak_gops", number(gemmPeakGOPS)),
+        ])
+        return JSONValue.object(JSONObject([
+            ("isa", .string(isa)), ("blas", .string(blas)), ("baseline", .object(baseline)), ("results", .array(rows)),
+        ])).serialized
     }
 
     func format(_ v: Double) -> String { String(format: "%.2f", v) }

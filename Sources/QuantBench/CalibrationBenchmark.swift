@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import JSON
 import QuantCore
 import QuantTesting
 
@@ -47,7 +48,11 @@ struct GPTQCommand: ParsableCommand {
         print(row("fp32 GEMM X·Wᵀ (OpenBLAS)", gemm))
         print(row("round-to-nearest", nearest))
         print(row("GPTQ", gptq) + String(format: "  (%.1fx round-to-nearest; goal < 10 s: %@)", gptq / nearest, gptq < 10 ? "met" : "missed"))
-        print(String(format: "JSON {\"rows\":%d,\"cols\":%d,\"samples\":%d,\"bits\":%d,\"group\":%d,\"threads\":%d,\"gptq_seconds\":%.3f,\"nearest_seconds\":%.3f,\"fp32_gemm_seconds\":%.4f}",
-                     rows, cols, samples, bits, group, threads, gptq, nearest, gemm))
+        let json = JSONObject([
+            ("rows", .integer(rows)), ("cols", .integer(cols)), ("samples", .integer(samples)), ("bits", .integer(bits)),
+            ("group", .integer(group)), ("threads", .integer(threads)), ("gptq_seconds", .number(gptq, decimals: 3)),
+            ("nearest_seconds", .number(nearest, decimals: 3)), ("fp32_gemm_seconds", .number(gemm, decimals: 4)),
+        ])
+        print("JSON " + JSONValue.object(json).serialized)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 import QuantTesting
 
@@ -63,17 +64,17 @@ public struct CheckpointBenchmark {
         }
         var fields: [(String, JSONValue)] = [
             ("parameters", .integer(parameters)),
-            ("checkpoint_seconds", .number(String(format: "%.3f", converted.seconds))),
-            ("checkpoint_peak_rss_mib", .number(String(format: "%.1f", converted.rss))),
-            ("baseline_seconds", .number(String(format: "%.3f", baseline.seconds))),
-            ("baseline_peak_rss_mib", .number(String(format: "%.1f", baseline.rss))),
-            ("ratio_to_baseline", .number(String(format: "%.3f", converted.seconds / baseline.seconds))),
+            ("checkpoint_seconds", .number(converted.seconds, decimals: 3)),
+            ("checkpoint_peak_rss_mib", .number(converted.rss, decimals: 1)),
+            ("baseline_seconds", .number(baseline.seconds, decimals: 3)),
+            ("baseline_peak_rss_mib", .number(baseline.rss, decimals: 1)),
+            ("ratio_to_baseline", .number(converted.seconds / baseline.seconds, decimals: 3)),
         ]
         if let upload {
             fields += [
-                ("disk_mbps", .number(String(format: "%.1f", upload.diskMBps))),
-                ("multipart_mbps", .number(String(format: "%.1f", upload.multipartMBps))),
-                ("tar_mbps", .number(String(format: "%.1f", upload.tarMBps))),
+                ("disk_mbps", .number(upload.diskMBps, decimals: 1)),
+                ("multipart_mbps", .number(upload.multipartMBps, decimals: 1)),
+                ("tar_mbps", .number(upload.tarMBps, decimals: 1)),
             ]
         }
         return table + "JSON " + JSONValue.object(JSONObject(fields)).serialized + "\n"

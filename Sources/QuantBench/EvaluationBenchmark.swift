@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 import QuantCore
 
@@ -55,9 +56,9 @@ public struct EvaluationBenchmark {
         table += String(format: "seconds %.1f   peak RSS %.0f MiB   %.1f GFLOPS in matrix products   sgemm %.1f GFLOPS   ratio %.2f\n", seconds, rss, gflops, sgemm, gflops / sgemm)
         let json = JSONValue.object(JSONObject([
             ("parameters", .integer(parameters)), ("chunks", .integer(chunks)), ("context", .integer(context)),
-            ("seconds", .number(String(format: "%.2f", seconds))), ("peak_rss_mib", .number(String(format: "%.1f", rss))),
-            ("gflops", .number(String(format: "%.2f", gflops))), ("sgemm_gflops", .number(String(format: "%.2f", sgemm))),
-            ("ratio_to_sgemm", .number(String(format: "%.3f", gflops / sgemm))),
+            ("seconds", .number(seconds, decimals: 2)), ("peak_rss_mib", .number(rss, decimals: 1)),
+            ("gflops", .number(gflops, decimals: 2)), ("sgemm_gflops", .number(sgemm, decimals: 2)),
+            ("ratio_to_sgemm", .number(gflops / sgemm, decimals: 3)),
         ]))
         return table + "JSON " + json.serialized + "\n"
     }

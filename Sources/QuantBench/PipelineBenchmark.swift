@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import QuantTesting
 import Int8Kernels
 import ModelFormats
@@ -68,23 +69,32 @@ public struct PipelineBenchmark {
         table += "median of 3 runs of `quantctl quantize` (process start, header, writes and fsync included)\n"
         table += "I/O floor: read the model, write an output of the artifact's size (fsync'd when the run is), one thread\n"
         table += "preset   end-to-end s   GB/s   kernels-only s   GB/s   e2e/kernels   I/O floor s   e2e/(floor+kernels)   peak RSS MiB\n"
-        var json: [String] = []
+        var json: [JSONValue] = []
         for (preset, seconds, kernelSeconds, rss, floorSeconds) in rows {
             let ratio = kernelSeconds / seconds
             let floorRatio = (floorSeconds + kernelSeconds) / seconds
             table += preset.padding(toLength: 20, withPad: " ", startingAt: 0)
                 + String(format: " %13.2f %6.2f %16.2f %6.2f %13.2f %13.2f %21.2f %14.1f\n", seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9,
                          ratio, floorSeconds, floorRatio, rss)
-            json.append(String(format: "{\"run\":\"%@\",\"seconds\":%.3f,\"gbps\":%.3f,\"kernel_seconds\":%.3f,\"kernel_gbps\":%.3f,\"ratio_to_kernels\":%.3f,\"io_floor_seconds\":%.3f,\"ratio_to_floor_and_kernels\":%.3f,\"peak_rss_mib\":%.1f}",
-                               preset, seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9, ratio, floorSeconds, floorRatio, rss))
+            json.append(.object(JSONObject([
+                ("run", .string(preset)), ("seconds", .number(seconds, decimals: 3)), ("gbps", .number(bytes / seconds / 1e9, decimals: 3)),
+                ("kernel_seconds", .number(kernelSeconds, decimals: 3)), ("kernel_gbps", .number(bytes / kernelSeconds / 1e9, decimals: 3)),
+                ("ratio_to_kernels", .number(ratio, decimals: 3)), ("io_floor_seconds", .number(floorSeconds, decimals: 3)),
+                ("ratio_to_floor_and_kernels", .number(floorRatio, decimals: 3)), ("peak_rss_mib", .number(rss, decimals: 1)),
+            ])))
         }
-        var pythonJSON = "null"
+        var pythonJSON = JSONValue.null
         if let pythonSeconds, let q8 = rows.first(where: { $0.0 == "q8_0" }) {
             table += String(format: "gguf-py quants.quantize Q8_0 (quantize calls only): %.2f s (%.2f GB/s); our Q8_0 kernels are %.1fx faster, quantctl end-to-end %.1fx\n",
                             pythonSeconds, bytes / pythonSeconds / 1e9, pythonSeconds / q8.2, pythonSeconds / q8.1)
-            pythonJSON = String(format: "{\"seconds\":%.3f,\"gbps\":%.3f,\"kernel_speedup_q8_0\":%.2f,\"end_to_end_speedup_q8_0\":%.2f}", pythonSeconds, bytes / pythonSeconds / 1e9, pythonSeconds / q8.2, pythonSeconds / q8.1)
+            pythonJSON = .object(JSONObject([
+                ("seconds", .number(pythonSeconds, decimals: 3)), ("gbps", .number(bytes / pythonSeconds / 1e9, decimals: 3)),
+                ("kernel_speedup_q8_0", .number(pythonSeconds / q8.2, decimals: 2)),
+                ("end_to_end_speedup_q8_0", .number(pythonSeconds / q8.1, decimals: 2)),
+            ]))
         }
-        return table + "JSON " + "{\"size_mib\":\(sizeMiB),\"results\":[\(json.joined(separator: ","))],\"gguf_py\":\(pythonJSON)}\n"
+        let document = JSONObject([("size_mib", .integer(sizeMiB)), ("results", .array(json)), ("gguf_py", pythonJSON)])
+        return table + "JSON " + JSONValue.object(document).serialized + "\n"
     }
 
     /// One 256 MiB tensor (or a quarter of the model when smaller), the rest in 32 MiB tensors.

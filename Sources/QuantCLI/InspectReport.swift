@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// What `quantctl inspect` says about a file, rendered as text or JSON. Kept apart from the command

@@ -1,19 +1,4 @@
-/// A problem+json document (RFC 9457) as the server sent it.
-public struct Problem: Codable, Sendable, Equatable {
-    public var type: String
-    public var title: String
-    public var status: Int
-    public var detail: String
-    public var field: String?
-
-    public init(type: String, title: String, status: Int, detail: String, field: String? = nil) {
-        self.type = type
-        self.title = title
-        self.status = status
-        self.detail = detail
-        self.field = field
-    }
-}
+import QuantAPI
 
 /// Everything the client can fail with, typed, so callers (and `quantctl`'s exit codes) can tell a
 /// user mistake from a server failure from a network failure.

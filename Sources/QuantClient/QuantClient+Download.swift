@@ -1,5 +1,6 @@
 import Digest
 import Foundation
+import QuantAPI
 import ModelFormats
 
 extension QuantClient {
@@ -9,7 +10,7 @@ extension QuantClient {
     /// to `path`; a mismatch deletes the partial file and throws `.integrity`.
     @discardableResult
     public func downloadArtifact(ofJob id: String, to path: String, progress: (@Sendable (TransferProgress) -> Void)? = nil)
-        throws -> ArtifactInfo
+        throws -> Job.Artifact
     {
         let job = try job(id)
         guard job.status == "succeeded", let artifact = job.artifact else {
@@ -120,7 +121,7 @@ extension QuantClient {
     /// the model's config.json), or nil when the job wrote another format.
     public func artifactConfig(ofJob id: String) throws -> String? {
         let response = try send("GET", "/v1/jobs/\(escape(id))/artifact/config")
-        if response.status == 404, (try? JSONDecoder().decode(Problem.self, from: Data(response.body)))?.type.hasSuffix("/no-config") == true { return nil }
+        if response.status == 404, (try? WireCoding.decode(Problem.self, from: response.body))?.type.hasSuffix("/no-config") == true { return nil }
         return String(decoding: try check(response).body, as: UTF8.self)
     }
 

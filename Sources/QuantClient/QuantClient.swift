@@ -1,4 +1,6 @@
 import Foundation
+import JSON
+import QuantAPI
 
 /// A client for every route of QuantService's API v1, on libcurl. Calls block the calling thread;
 /// the client holds no mutable state (each call uses its own curl handle), so one instance can be
@@ -105,7 +107,7 @@ public final class QuantClient: Sendable {
     public func submitJob(modelID: String, recipeJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString)
         throws -> Job
     {
-        try submit(["model_id": modelID, "recipe": try object(recipeJSON, "recipe")], name: name, idempotencyKey: idempotencyKey)
+        try submit(JobRequest(modelId: modelID, name: name, recipe: try object(recipeJSON, "recipe")), idempotencyKey: idempotencyKey)
     }
 
     /// Submits a quantization-aware training job (docs/QAT.md): `trainingJSON` holds dataset_id,
@@ -113,33 +115,29 @@ public final class QuantClient: Sendable {
     public func submitTrainingJob(
         modelID: String, recipeJSON: String, trainingJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString
     ) throws -> Job {
-        try submit(
-            ["model_id": modelID, "kind": "qat", "recipe": try object(recipeJSON, "recipe"), "training": try object(trainingJSON, "training")],
-            name: name, idempotencyKey: idempotencyKey)
+        let request = JobRequest(
+            modelId: modelID, kind: "qat", name: name, recipe: try object(recipeJSON, "recipe"), training: try object(trainingJSON, "training"))
+        return try submit(request, idempotencyKey: idempotencyKey)
     }
 
-    func object(_ json: String, _ what: String) throws -> [String: Any] {
-        guard let data = json.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ClientError.usage("the \(what) is not a JSON object")
-        }
+    /// `json` parsed, if it is an object.
+    func object(_ json: String, _ what: String) throws -> JSONValue {
+        guard let value = try? StrictJSON.parse(json), value.objectValue != nil else { throw ClientError.usage("the \(what) is not a JSON object") }
         return value
     }
 
-    func submit(_ fields: [String: Any], name: String?, idempotencyKey: String) throws -> Job {
-        var document = fields
-        if let name { document["name"] = name }
-        let body = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
+    /// Any job request (quantize, qat, evaluate).
+    public func submit(_ request: JobRequest, idempotencyKey: String = UUID().uuidString) throws -> Job {
         let response = try send(
-            "POST", "/v1/jobs", body: [UInt8](body),
+            "POST", "/v1/jobs", body: try WireCoding.encode(request),
             headers: [("Content-Type", "application/json"), ("Idempotency-Key", idempotencyKey)])
         return try decode(Job.self, check(response))
     }
 
     /// Submits a job with a preset recipe.
     public func submitJob(modelID: String, preset: String, name: String? = nil) throws -> Job {
-        let quoted = String(decoding: try JSONSerialization.data(withJSONObject: [preset], options: []), as: UTF8.self)
-            .dropFirst().dropLast()
-        return try submitJob(modelID: modelID, recipeJSON: "{\"preset\":\(quoted)}", name: name)
+        let recipe = JSONValue.object(JSONObject([("preset", .string(preset))]))
+        return try submit(JobRequest(modelId: modelID, name: name, recipe: recipe))
     }
 
     public func job(_ id: String) throws -> Job {
@@ -266,17 +264,15 @@ public final class QuantClient: Sendable {
     /// The response if it is a 2xx; otherwise its problem+json as a typed error.
     func check(_ response: CurlResponse) throws -> CurlResponse {
         guard !(200..<300).contains(response.status) else { return response }
-        if let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body)) { throw ClientError.problem(problem) }
+        if let problem = try? WireCoding.decode(Problem.self, from: response.body) { throw ClientError.problem(problem) }
         let text = String(decoding: response.body.prefix(300), as: UTF8.self)
         throw ClientError.problem(
             Problem(type: "about:blank", title: "HTTP \(response.status)", status: response.status, detail: text, field: nil))
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: CurlResponse) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            return try decoder.decode(type, from: Data(response.body))
+            return try WireCoding.decode(type, from: response.body)
         } catch {
             throw ClientError.invalidResponse("\(T.self) did not decode: \(error)")
         }

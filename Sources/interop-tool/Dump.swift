@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// Describes a file for the Python tests: names, dtypes, shapes, raw bytes as hex, metadata, and for

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 import QuantCore
 
@@ -13,7 +14,7 @@ struct InteropTool: ParsableCommand {
             DumpCommand.self, RoundtripCommand.self, SampleSafetensorsCommand.self, SampleGGUFCommand.self, EncodeCommand.self,
             DecodeCommand.self, GGMLTypesCommand.self, QuantizeBlocksCommand.self, QuantizeBlocksWeightedCommand.self,
             DequantizeBlocksCommand.self, ISACommand.self, KLRangeCommand.self, TokenizeCommand.self, LogitsCommand.self,
-            EmbeddingCommand.self,
+            EmbeddingCommand.self, WireExamplesCommand.self,
         ])
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import QuantAPI
 import QuantClient
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import QuantAPI
 import QuantClient
 import QuantCore
 import Testing

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 import Testing
 

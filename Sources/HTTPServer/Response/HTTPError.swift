@@ -1,3 +1,5 @@
+import Foundation
+import JSON
 import Synchronization
 
 /// Where problem `type` URIs point. The application sets the base once (quantd: its problem
@@ -34,30 +36,21 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(status) \(title): \(detail)" }
 
     public var response: HTTPResponse {
-        var members = [
-            "\"type\":\(Self.quote(ProblemType.uri(type)))", "\"title\":\(Self.quote(title))", "\"status\":\(status)",
-            "\"detail\":\(Self.quote(detail))",
-        ]
-        for (key, value) in extensions { members.append("\(Self.quote(key)):\(Self.quote(value))") }
-        return HTTPResponse(
-            status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(Array("{\(members.joined(separator: ","))}".utf8)))
-    }
-
-    public static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
+        var out = JSONStream(capacity: 256)
+        out.beginObject()
+        out.key("type")
+        out.string(ProblemType.uri(type))
+        out.key("title")
+        out.string(title)
+        out.key("status")
+        out.integer(status)
+        out.key("detail")
+        out.string(detail)
+        for (key, value) in extensions {
+            out.key(key)
+            out.string(value)
         }
-        return out + "\""
+        out.endObject()
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(out.bytes))
     }
 }
-
-import Foundation

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// tokenizer.json's `added_tokens`: found in the raw text before anything else (leftmost, longest

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// tokenizer.json's `normalizer`, applied to the text between added tokens.

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// tokenizer.json's `post_processor`: what `add_special_tokens` puts around one sequence's ids.

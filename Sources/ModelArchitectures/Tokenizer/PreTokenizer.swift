@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// tokenizer.json's `pre_tokenizer`: cuts normalized text into the words the model tokenizes.

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// A tokenizer read from a Hugging Face `tokenizer.json`: added tokens, normalizer, pre-tokenizer,

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// tokenizer.json's `model`: turns one pre-tokenized word into ids.

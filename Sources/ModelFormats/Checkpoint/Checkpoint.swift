@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A Hugging Face checkpoint directory read as one model: `config.json`, tokenizer files, and the
 /// weights as one safetensors file or as shards listed by `model.safetensors.index.json`. Shards

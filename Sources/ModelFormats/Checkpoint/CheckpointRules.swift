@@ -1,3 +1,4 @@
+import JSON
 /// The rules a Hugging Face checkpoint's files obey, shared by the directory reader and the
 /// server's bundle upload, so both refuse the same bundles with the same words.
 public enum CheckpointRules {
@@ -33,7 +34,7 @@ public enum CheckpointRules {
             throw FormatError(.limitExceeded, "\(indexName) is \(bytes.count) bytes; at most \(maxIndexBytes) are read")
         }
         let document: JSONValue
-        do { document = try StrictJSON.parse(bytes) } catch let error as FormatError {
+        do { document = try StrictJSON.parse(bytes) } catch let error as JSONError {
             throw FormatError(.invalidIndex, "\(indexName) is not valid JSON: \(error.message)")
         }
         guard let map = document.objectValue?["weight_map"]?.objectValue else {
@@ -86,7 +87,7 @@ public enum CheckpointRules {
         guard bytes.count <= maxParsedJSONBytes else {
             throw FormatError(.limitExceeded, "\(file) is \(bytes.count) bytes; at most \(maxParsedJSONBytes) are read")
         }
-        do { return try StrictJSON.parse(bytes) } catch let error as FormatError {
+        do { return try StrictJSON.parse(bytes) } catch let error as JSONError {
             throw FormatError(.invalidConfig, "\(file) is not valid JSON: \(error.message)")
         }
     }

@@ -1,3 +1,4 @@
+import JSON
 /// One tensor as described by a safetensors header.
 public struct SafetensorsTensorInfo: Sendable, Equatable {
     public let name: String
@@ -52,8 +53,8 @@ public struct SafetensorsHeader: Sendable, Equatable {
         let json: JSONValue
         do {
             json = try StrictJSON.parse(headerBytes)
-        } catch let error as FormatError {
-            throw FormatError(error.code, "header: \(error.message)", offset: error.offset.map { $0 + 8 })
+        } catch let error as JSONError {
+            throw FormatError(error, what: "header", at: 8)
         }
         guard let object = json.objectValue else {
             throw FormatError(.invalidHeader, "header must be a JSON object, found \(json.typeName)", offset: 8)

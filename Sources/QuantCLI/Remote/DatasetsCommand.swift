@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 
 /// `quantctl datasets ...`: calibration datasets (docs/CALIBRATION.md) on a server.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 
 /// `quantctl health`: exit 0 when the server answers `GET /healthz` (no key needed). The container

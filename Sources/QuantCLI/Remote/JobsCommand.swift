@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 
 /// `quantctl jobs ...`: submit, follow and fetch quantization jobs on a server.
@@ -169,7 +170,7 @@ struct JobsCommand: ParsableCommand {
         }
     }
 
-    static func download(_ client: QuantClient, id: String, to path: String, showProgress: Bool) throws -> ArtifactInfo {
+    static func download(_ client: QuantClient, id: String, to path: String, showProgress: Bool) throws -> Job.Artifact {
         let bar = ProgressBar(enabled: showProgress && isatty(2) == 1)
         defer { bar.finish() }
         let artifact = try client.downloadArtifact(ofJob: id, to: path) { p in
@@ -199,14 +200,15 @@ struct JobsCommand: ParsableCommand {
             + "time: \(f(s.durationSeconds, "%.2f")) s\n" + describe(evaluation: s.evaluation)
     }
 
-    static func describe(evaluation e: [String: Double]?) -> String {
+    static func describe(evaluation e: ModelEvaluation?) -> String {
         guard let e else { return "" }
-        func f(_ key: String, _ format: String) -> String { e[key].map { String(format: format, $0) } ?? "n/a" }
-        if e["embedding_cosine_mean"] != nil {
-            return "evaluation: embedding cosine mean \(f("embedding_cosine_mean", "%.6f")), min \(f("embedding_cosine_min", "%.6f")) over \(f("texts", "%.0f")) texts\n"
+        func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "n/a" }
+        func n(_ value: Int?) -> String { value.map(String.init) ?? "n/a" }
+        if e.embeddingCosineMean != nil {
+            return "evaluation: embedding cosine mean \(f(e.embeddingCosineMean, "%.6f")), min \(f(e.embeddingCosineMin, "%.6f")) over \(n(e.texts)) texts\n"
         }
-        return "evaluation: perplexity \(f("perplexity_original", "%.4f")) -> \(f("perplexity_quantized", "%.4f")), "
-            + "KL mean \(f("kl_divergence_mean", "%.6f")) p99 \(f("kl_divergence_p99", "%.6f")), top-1 \(f("top1_agreement", "%.4f"))"
-            + " (\(f("chunks", "%.0f")) chunks of \(f("context", "%.0f")) tokens)\n"
+        return "evaluation: perplexity \(f(e.perplexityOriginal, "%.4f")) -> \(f(e.perplexityQuantized, "%.4f")), "
+            + "KL mean \(f(e.klDivergenceMean, "%.6f")) p99 \(f(e.klDivergenceP99, "%.6f")), top-1 \(f(e.top1Agreement, "%.4f"))"
+            + " (\(n(e.chunks)) chunks of \(n(e.context)) tokens)\n"
     }
 }

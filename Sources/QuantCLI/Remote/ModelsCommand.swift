@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 
 /// `quantctl models ...`: upload and manage models on a server.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuantAPI
 import QuantClient
 
 /// Where the server is and which key to use, shared by every remote command.

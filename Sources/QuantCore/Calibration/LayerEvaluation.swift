@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// What quantization does to one linear layer's outputs on its calibration inputs, against X·Wᵀ in

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// What a quantization did to a decoder, measured as llama.cpp's `llama-perplexity

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// The `quantization_config` of a compressed-tensors artifact, for the model's `config.json`
@@ -61,6 +62,6 @@ public enum CompressedTensors {
     public static func configFragment(ofArtifact path: String) throws -> String? {
         let file = try SafetensorsFile(path: path)
         guard let text = file.metadata.first(where: { $0.key == "quantization_config" })?.value else { return nil }
-        return "{\"quantization_config\":" + text + "}"
+        return JSONValue.object(JSONObject([("quantization_config", try StrictJSON.parse(text))])).serialized
     }
 }

@@ -1,4 +1,5 @@
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// Any artifact (ours, or a GGUF file) back to fp32 safetensors, streamed tensor by tensor.

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// Automatic mixed precision: one candidate scheme per tensor, chosen to minimise the total

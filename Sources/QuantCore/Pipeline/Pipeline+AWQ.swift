@@ -1,5 +1,6 @@
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// AWQ in a run (`recipe.awq`): the groups are found and checked when the model is planned, the

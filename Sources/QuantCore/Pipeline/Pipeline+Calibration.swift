@@ -1,5 +1,6 @@
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// The calibration side of a run: opening and checking the dataset, static input scales in the

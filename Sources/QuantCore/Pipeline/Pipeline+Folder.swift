@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// A checkpoint written as safetensors: a Hugging Face folder laid out as transformers'

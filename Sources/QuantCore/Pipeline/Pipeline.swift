@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Int8Kernels
+import JSON
 import ModelArchitectures
 import ModelFormats
 

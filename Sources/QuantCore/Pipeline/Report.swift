@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// What quantizing one tensor cost and gave.
@@ -134,11 +135,7 @@ public struct Report: Sendable {
     }
 
     /// JSON has no Inf or NaN: those become null (an exact reconstruction has SQNR null).
-    static func number(_ value: Double) -> JSONValue {
-        guard value.isFinite else { return .null }
-        if value == value.rounded() && abs(value) < 1e15 { return .number(String(Int64(value))) }
-        return .number(String(format: "%.6g", value))
-    }
+    static func number(_ value: Double) -> JSONValue { .number(value, significantDigits: 6) }
 
     /// A short human summary for the CLI.
     public var text: String {

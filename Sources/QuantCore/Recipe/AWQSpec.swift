@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// `"awq": {"dataset_id": ..., "grid": 20, "duo_scaling": true}` in a recipe: activation-aware

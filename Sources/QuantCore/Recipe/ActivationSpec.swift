@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// `"activations"`: how the inputs of linear layers are quantized at run time.

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// `"evaluation": {"dataset_id": ..., "chunks": 8, "context": 512}` in a recipe: after quantizing,

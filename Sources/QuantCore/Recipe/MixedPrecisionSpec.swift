@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// `"mixed_precision": {"candidates": ["int8", "int4-g128-mse", ...], "max_bits_per_weight": 4.5}`:

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// Named starting points for recipes. A recipe's own fields override its preset's.

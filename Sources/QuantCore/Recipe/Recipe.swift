@@ -1,5 +1,6 @@
 import Foundation
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// A validated quantization recipe: the user-facing contract (docs/RECIPES.md).
@@ -73,8 +74,8 @@ public struct Recipe: Sendable {
         let value: JSONValue
         do {
             value = try StrictJSON.parse(text)
-        } catch let error as FormatError {
-            throw RecipeError("", "recipe is not valid JSON: \(error.message)\(error.offset.map { " at byte \($0)" } ?? "")")
+        } catch let error as JSONError {
+            throw RecipeError("", "recipe is not valid JSON: \(error.message) at byte \(error.offset)")
         }
         return try parse(value)
     }

@@ -1,3 +1,4 @@
+import JSON
 import ModelFormats
 
 /// A recipe section that names a dataset (`evaluation`, `awq`): an object of known fields with a

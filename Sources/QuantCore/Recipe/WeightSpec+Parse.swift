@@ -1,4 +1,5 @@
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// Recipe JSON -> WeightSpec: the method picks the case, and each case reads its own fields. Error

@@ -1,4 +1,5 @@
 import Int8Kernels
+import JSON
 import ModelFormats
 
 /// How the weights of one tensor are quantized, fully resolved and validated: one case per method,

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import ModelFormats
 
 /// `"training"` of a QAT job: `{"dataset_id", "epochs", "batch_size", "learning_rate", "optimizer":

@@ -1,15 +1,13 @@
 import Foundation
+import JSON
 import ModelFormats
+import QuantAPI
 import QuantStore
 
-/// The JSON shapes of the API (openapi.yaml), built with ModelFormats' deterministic JSON.
+/// Store records as the API's types (QuantAPI), and a job written straight to bytes for polls.
 enum JSONViews {
     /// RFC 3339 in UTC with milliseconds, formatted by hand: a DateFormatter per call dominated the
     /// cost of GET /v1/jobs/{id} (ICU set-up).
-    static func timestamp(_ seconds: Double?) -> JSONValue {
-        timestampBytes(seconds).map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
-    }
-
     static func timestampBytes(_ seconds: Double?) -> [UInt8]? {
         guard let seconds, seconds.isFinite else { return nil }
         var text: [UInt8] = []
@@ -52,27 +50,49 @@ enum JSONViews {
         return "\(clamped / 10_000).\(String(repeating: "0", count: 4 - decimals.count))\(decimals)"
     }
 
-    static func dataset(_ d: DatasetRecord) -> JSONValue {
-        .object(JSONObject([
-            ("id", .string(d.id)), ("name", .string(d.name)), ("size", .integer(d.size)), ("sha256", .string(d.sha256)),
-            ("tensor_count", .integer(d.tensorCount)), ("created_at", timestamp(d.createdAt.timeIntervalSince1970)),
-            ("links", .object(JSONObject([("self", .string("/v1/datasets/\(d.id)"))]))),
-        ]))
+    static func timestampText(_ seconds: Double?) -> String? {
+        timestampBytes(seconds).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    static func model(_ m: ModelRecord) -> JSONValue {
-        .object(
-            JSONObject([
-                ("id", .string(m.id)), ("name", .string(m.name)), ("format", .string(m.format)), ("size", .integer(m.size)),
-                ("sha256", .string(m.sha256)), ("tensor_count", .integer(m.tensorCount)),
-                ("parameter_count", .integer(m.parameterCount)),
-                ("created_at", timestamp(m.createdAt.timeIntervalSince1970)),
-                (
-                    "links",
-                    .object(
-                        JSONObject([("self", .string("/v1/models/\(m.id)")), ("tensors", .string("/v1/models/\(m.id)/tensors"))]))
-                ),
-            ]))
+    static func dataset(_ d: DatasetRecord) -> Dataset {
+        Dataset(
+            id: d.id, name: d.name, size: d.size, sha256: d.sha256, tensorCount: d.tensorCount,
+            createdAt: timestampText(d.createdAt.timeIntervalSince1970) ?? "", links: ["self": "/v1/datasets/\(d.id)"])
+    }
+
+    static func model(_ m: ModelRecord) -> Model {
+        Model(
+            id: m.id, name: m.name, format: m.format, size: m.size, sha256: m.sha256, tensorCount: m.tensorCount,
+            parameterCount: m.parameterCount, createdAt: timestampText(m.createdAt.timeIntervalSince1970) ?? "",
+            links: ["self": "/v1/models/\(m.id)", "tensors": "/v1/models/\(m.id)/tensors"])
+    }
+
+    /// A job as the API's type: what `write(_:to:)` writes on the polling path, field for field
+    /// (tested), for the responses and checks that are not on that path.
+    static func job(_ j: JobRecord) -> Job {
+        let total = j.progressTotal ?? 0
+        let done = j.state == .succeeded ? total : (j.progressDone ?? 0)
+        var links: Links = ["self": "/v1/jobs/\(j.id)", "model": "/v1/models/\(j.modelId)"]
+        if j.state == .succeeded {
+            links["report"] = "/v1/jobs/\(j.id)/report"
+            if j.artifactPath != nil { links["artifact"] = "/v1/jobs/\(j.id)/artifact" }
+        }
+        if !j.state.isTerminal { links["cancel"] = "/v1/jobs/\(j.id)/cancel" }
+        let artifact = j.artifactSha256.map { sha in
+            Job.Artifact(
+                size: j.artifactSize ?? 0, sha256: sha, archive: j.artifactPath?.hasSuffix(".tar") == true ? "tar" : nil,
+                expiresAt: timestampText(j.expiresAt), available: j.artifactPath != nil)
+        }
+        return Job(
+            id: j.id, modelId: j.modelId, datasetId: j.datasetId, kind: j.kind == "quantize" ? nil : j.kind, name: j.name,
+            status: j.state.rawValue,
+            progress: Job.Progress(
+                done: done, total: total, fraction: Double(fraction(done: done, total: total, finished: j.state == .succeeded)) ?? 0,
+                stage: j.state == .running ? j.progressStage : nil),
+            recipe: (try? StrictJSON.parse(j.recipe)) ?? .null, attempt: j.attempt, maxAttempts: j.maxAttempts,
+            createdAt: timestampText(j.createdAt) ?? "", startedAt: timestampText(j.startedAt), finishedAt: timestampText(j.finishedAt),
+            updatedAt: timestampText(j.updatedAt) ?? "", error: j.errorCode.map { Job.Failure(code: $0, message: j.errorMessage ?? "") },
+            summary: j.summary.flatMap { try? WireCoding.decode(JobSummary.self, from: Array($0.utf8)) }, links: links, artifact: artifact)
     }
 
     /// A job as JSON (openapi.yaml `Job`), written straight to bytes: this is the body of every poll.

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import ModelFormats
 import QuantCore
 
@@ -25,7 +26,7 @@ struct JobSubmission {
                 throw HTTPError(400, "the body must be a JSON object {\"model_id\", \"recipe\"}", type: "invalid-json")
             }
             object = parsed
-        } catch let error as FormatError {
+        } catch let error as JSONError {
             throw HTTPError(400, "the body is not valid JSON: \(error.message)", type: "invalid-json")
         }
         if object["kind"]?.stringValue == "evaluate" { return .evaluation(object) }

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPServer
+import JSON
 import ModelFormats
+import QuantAPI
 import QuantCore
 import QuantStore
 
@@ -36,27 +38,26 @@ extension ServiceAPI {
             } catch StoreError.quotaExceeded(let message) {
                 throw HTTPError(413, message, type: "storage-quota")
             }
-            return Self.json(201, JSONViews.dataset(dataset), headers: [("Location", "/v1/datasets/\(dataset.id)")])
+            return try Self.json(201, JSONViews.dataset(dataset), headers: [("Location", "/v1/datasets/\(dataset.id)")])
         }
         router.add("GET", "/v1/datasets") { [self] request, _ in
             let scope = try scope(request)
             let limit = try Self.limit(request, default: 100)
             let datasets = try Self.run { try scope.datasets(limit: limit) }
-            return Self.json(200, .object(JSONObject([("datasets", .array(datasets.map(JSONViews.dataset)))])))
+            return try Self.json(200, DatasetList(datasets: datasets.map(JSONViews.dataset)))
         }
         router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
-            var view = JSONViews.dataset(dataset).objectValue ?? JSONObject()
+            var view = JSONViews.dataset(dataset)
             if let text = TextDataset.stored(at: dataset.blobPath) {
-                view["text"] = .object(JSONObject([("format", .string(text.isJSONLines ? "jsonl" : "plain")), ("texts", .integer(text.texts.count))]))
+                view.text = Dataset.Text(format: text.isJSONLines ? "jsonl" : "plain", texts: text.texts.count)
             } else if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
-                view["importance_matrix"] = .object(matrix.summary)
+                view.importanceMatrix = Dataset.ImportanceMatrix(
+                    format: matrix.format.rawValue, entries: matrix.entryCount, datasets: matrix.datasets, chunks: matrix.chunkCount)
             } else if let file = try? CalibrationDataset(path: dataset.blobPath) {
-                view["layers"] = .array(file.layers.map { layer in
-                    .object(JSONObject([("name", .string(layer)), ("samples", .integer(file.samples(of: layer))), ("features", .integer(file.features(of: layer)))]))
-                })
+                view.layers = file.layers.map { Dataset.Layer(name: $0, samples: file.samples(of: $0), features: file.features(of: $0)) }
             }
-            return Self.json(200, .object(view))
+            return try Self.json(200, view)
         }
         router.add("DELETE", "/v1/datasets/{id}") { [self] request, _ in
             _ = try Self.run { try scope(request).deleteDataset(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }

@@ -1,6 +1,7 @@
 import Digest
 import Foundation
 import HTTPServer
+import JSON
 import ModelFormats
 import QuantCore
 import QuantStore

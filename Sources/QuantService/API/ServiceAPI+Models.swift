@@ -1,6 +1,8 @@
 import Foundation
 import HTTPServer
+import JSON
 import ModelFormats
+import QuantAPI
 import QuantCore
 import QuantStore
 
@@ -11,25 +13,23 @@ extension ServiceAPI {
             let scope = try scope(request)
             let name = try Self.uploadName(request, default: "model")
             let model = try Self.run { try uploads.receive(request, body: body, name: name, scope: scope, maxBytes: config.maxUploadBytes) }
-            return Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
+            return try Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
         }
         router.add("GET", "/v1/models") { [self] request, _ in
             let scope = try scope(request)
             let limit = try Self.limit(request, default: 100)
             let models = try Self.run { try scope.models(limit: limit) }
-            return Self.json(200, .object(JSONObject([("models", .array(models.map(JSONViews.model)))])))
+            return try Self.json(200, ModelList(models: models.map(JSONViews.model)))
         }
         router.add("GET", "/v1/models/{id}", inline: lookupsAreLocal) { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
-            return Self.json(200, JSONViews.model(model))
+            return try Self.json(200, JSONViews.model(model))
         }
         router.add("GET", "/v1/models/{id}/tensors") { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             let source = try Self.run { try SourceModel(path: model.blobPath) }
-            let tensors = source.tensors.map { t in
-                JSONValue.object(JSONObject([("name", .string(t.name)), ("dtype", .string(t.dtypeName)), ("shape", .array(t.shape.map { .integer($0) })), ("bytes", .integer(t.byteRange.count))]))
-            }
-            return Self.json(200, .object(JSONObject([("model_id", .string(model.id)), ("tensors", .array(tensors))])))
+            let tensors = source.tensors.map { TensorInfo(name: $0.name, dtype: $0.dtypeName, shape: $0.shape, bytes: Int64($0.byteRange.count)) }
+            return try Self.json(200, TensorList(modelId: model.id, tensors: tensors))
         }
         router.add("DELETE", "/v1/models/{id}") { [self] request, _ in
             _ = try Self.run { try scope(request).deleteModel(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }

@@ -1,7 +1,9 @@
 import Digest
 import Foundation
 import HTTPServer
+import JSON
 import ModelFormats
+import QuantAPI
 import QuantCore
 import QuantStore
 
@@ -112,6 +114,11 @@ public final class ServiceAPI: Sendable {
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         .json(status, bytes: value.serializedBytes, headers: headers)
+    }
+
+    /// One of the API's types (QuantAPI) as the body.
+    static func json<T: Encodable>(_ status: Int, _ value: T, headers: [(name: String, value: String)] = []) throws -> HTTPResponse {
+        .json(status, bytes: try WireCoding.encode(value), headers: headers)
     }
 
     /// `?name=` of an upload (at most 256 characters), or `fallback`.

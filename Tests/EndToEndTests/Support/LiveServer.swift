@@ -1,4 +1,5 @@
 import Foundation
+import QuantAPI
 import QuantClient
 
 struct E2EError: Error, CustomStringConvertible {

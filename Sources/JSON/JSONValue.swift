@@ -110,7 +110,7 @@ public struct JSONObject: Equatable, Sendable {
     }
 
     /// Inserts a new key, returning false (and changing nothing) if it is already present.
-    mutating func insertNew(_ key: String, _ value: JSONValue) -> Bool {
+    public mutating func insertNew(_ key: String, _ value: JSONValue) -> Bool {
         guard position(of: key) == nil else { return false }
         append(key, value)
         return true

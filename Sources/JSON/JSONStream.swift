@@ -1,6 +1,9 @@
-/// JSON written straight to bytes, field by field, with commas placed for you: for documents built
-/// on hot paths (an API response per request), where building a `JSONValue` tree first and then
-/// serializing it cost twice the allocations. Same output rules as `JSONValue.serialized`.
+/// The one JSON writer: compact and deterministic (keys in the order given), so the same input always
+/// gives the same bytes, as file headers need. Documents built on hot paths (an API response per
+/// request) are written field by field, with commas placed for you, since building a `JSONValue`
+/// tree first and then serializing it cost twice the allocations; a tree is written by `value(_:)`.
+/// It appends UTF-8 bytes to an array: appending to a String re-checks encoding and grapheme state
+/// on every piece, which made serialization the largest cost of polling a job.
 public struct JSONStream {
     public private(set) var bytes: [UInt8] = []
     /// Per open container: whether it already holds an element (so the next one needs a comma).
@@ -40,20 +43,70 @@ public struct JSONStream {
 
     public mutating func key(_ name: String) {
         separate()
-        JSONValue.writeString(name, to: &bytes)
+        Self.writeString(name, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
         afterKey = true
     }
 
-    /// Any value; nil writes null.
+    /// Any value, a whole tree; nil writes null.
     public mutating func value(_ value: JSONValue?) {
+        switch value ?? .null {
+        case .null: literal("null")
+        case .bool(let flag): literal(flag ? "true" : "false")
+        case .number(let text), .fragment(let text): literal(text)
+        case .string(let text): string(text)
+        case .array(let items):
+            beginArray()
+            for item in items { self.value(item) }
+            endArray()
+        case .object(let object):
+            beginObject()
+            for entry in object.entries {
+                key(entry.key)
+                self.value(entry.value)
+            }
+            endObject()
+        }
+    }
+
+    private mutating func literal(_ text: String) {
         separate()
-        (value ?? .null).write(to: &bytes)
+        bytes.append(contentsOf: text.utf8)
     }
 
     public mutating func string(_ text: String?) {
         separate()
-        if let text { JSONValue.writeString(text, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+        if let text { Self.writeString(text, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    /// A JSON string: quote, backslash and control characters escaped; everything else (including
+    /// multi-byte UTF-8, whose bytes are all >= 0x80) copied as is.
+    static func writeString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Most strings (ids, names, timestamps) need no escape: copy their bytes in one go.
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), byte])
+            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20: out.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     public mutating func integer<T: BinaryInteger>(_ number: T?) {

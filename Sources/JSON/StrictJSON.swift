@@ -31,8 +31,8 @@ public enum StrictJSON {
             self.maxDepth = maxDepth
         }
 
-        func error(_ message: String) -> FormatError {
-            FormatError(.invalidJSON, message, offset: position)
+        func error(_ message: String) -> JSONError {
+            JSONError(.syntax, message, offset: position)
         }
 
         var current: UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -83,7 +83,7 @@ public enum StrictJSON {
                 skipWhitespace()
                 let value = try parseValue(depth: depth)
                 guard object.insertNew(key, value) else {
-                    throw FormatError(.duplicateKey, "duplicate key '\(key)'", offset: keyOffset)
+                    throw JSONError(.duplicateKey, "duplicate key '\(key)'", offset: keyOffset)
                 }
                 skipWhitespace()
                 switch current {
@@ -154,7 +154,7 @@ public enum StrictJSON {
                 switch byte {
                 case UInt8(ascii: "\""):
                     guard let text = String(validating: out, as: UTF8.self) else {
-                        throw FormatError(.invalidUTF8, "string is not valid UTF-8", offset: start)
+                        throw JSONError(.invalidUTF8, "string is not valid UTF-8", offset: start)
                     }
                     return text
                 case UInt8(ascii: "\\"):

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import ModelFormats
+@testable import JSON
 
 @Suite("Strict JSON")
 struct StrictJSONTests {
@@ -14,7 +14,7 @@ struct StrictJSONTests {
     }
 
     @Test func rejectsDuplicateKeys() {
-        let error = expectFormatError(.duplicateKey) { _ = try StrictJSON.parse(#"{"a": 1, "a": 2}"#) }
+        let error = expectJSONError(.duplicateKey) { _ = try StrictJSON.parse(#"{"a": 1, "a": 2}"#) }
         #expect(error?.offset == 9)  // the second key's opening quote
     }
 
@@ -23,12 +23,12 @@ struct StrictJSONTests {
         "[1 2]", "{,}", "\"abc",
     ])
     func rejectsMalformed(text: String) {
-        expectFormatError(.invalidJSON) { _ = try StrictJSON.parse(text) }
+        expectJSONError(.syntax) { _ = try StrictJSON.parse(text) }
     }
 
     @Test func capsNesting() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        expectFormatError(.invalidJSON) { _ = try StrictJSON.parse(deep) }
+        expectJSONError(.syntax) { _ = try StrictJSON.parse(deep) }
         let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
         #expect(throws: Never.self) { _ = try StrictJSON.parse(ok) }
     }
@@ -40,4 +40,18 @@ struct StrictJSONTests {
         #expect(try StrictJSON.parse("1.0").uint64Value == nil)
         #expect(try StrictJSON.parse("1e3").uint64Value == nil)
     }
+}
+
+@discardableResult
+func expectJSONError(_ kind: JSONError.Kind, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> JSONError? {
+    do {
+        try body()
+        Issue.record("expected \(kind), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as JSONError {
+        #expect(error.kind == kind, "got \(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected JSONError \(kind), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
 }

@@ -1,0 +1,83 @@
+"""openapi.yaml and the API's types (Sources/QuantAPI, shared by quantd and the client) agree.
+
+interop-tool wire-examples prints every type with every field set, each beside the schema it must
+match. Each example must validate against its schema with unknown properties forbidden (a field
+the type has and openapi does not), and must hold every property the schema names (a field openapi
+has and the type does not). Reflection lists optional fields no example sets, so a new field
+cannot go unchecked."""
+import copy
+import json
+import re
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import ROOT, run_tool
+
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+WIRE = json.loads(run_tool("wire-examples"))
+
+
+def resolve(pointer):
+    node = SPEC
+    for part in pointer.lstrip("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def inline(schema):
+    """The schema with every $ref replaced by its target, and objects with named properties closed."""
+    if isinstance(schema, list):
+        return [inline(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return inline(resolve(schema["$ref"]))
+    out = {key: inline(value) for key, value in schema.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+# Parts the types hold as free-form JSON (JSONValue): their inner fields are documented, not typed.
+FREE_FORM = re.compile(r"(^JobRequest\.(recipe|training|evaluation)|\.recipe|(Summary|summary)\.(mixed_precision|calibration|training)"
+                       r"|training\.request)$")
+
+
+def missing(schema, instance, where):
+    """Properties the schema names that the instance lacks, at every level the instance reaches
+    (not inside the free-form parts)."""
+    found = []
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if jsonschema.Draft202012Validator(branch).is_valid(instance):
+            found += missing(branch, instance, where)
+    if isinstance(instance, dict) and "properties" in schema:
+        for name, sub in schema["properties"].items():
+            if name not in instance:
+                found.append(f"{where}.{name}")
+            elif not FREE_FORM.search(f"{where}.{name}"):
+                found += missing(sub, instance[name], f"{where}.{name}")
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            found += missing(schema["items"], item, f"{where}[]")
+    return found
+
+
+def test_every_optional_field_has_an_example():
+    assert WIRE["unset"] == []
+
+
+def test_every_documented_response_body_has_a_type():
+    named = {example["schema"] for example in WIRE["examples"]}
+    for name in ["Problem", "Model", "Dataset", "Job", "TensorReport", "JobSummary", "ModelEvaluation"]:
+        assert f"#/components/schemas/{name}" in named
+
+
+@pytest.mark.parametrize("example", WIRE["examples"], ids=lambda e: f"{e['type']}")
+def test_type_matches_its_schema(example):
+    schema = inline(copy.deepcopy(resolve(example["schema"])))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft202012Validator(schema).iter_errors(example["example"])]
+    assert errors == [], f"{example['type']} does not match {example['schema']}"
+    assert missing(schema, example["example"], example["type"]) == []
