@@ -11,11 +11,11 @@ extension PostgresStore {
                 """
                 WITH next AS (
                     SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id
-                    WHERE j.state = 'queued' AND j.not_before <= $1
+                    WHERE j.state = \(JobState.queued.sql) AND j.not_before <= $1
                     ORDER BY t.last_claimed_at ASC, j.created_at ASC, j.id ASC
                     LIMIT 1 FOR UPDATE OF j SKIP LOCKED
                 )
-                UPDATE jobs j SET state = 'running', attempt = j.attempt + 1, lease_owner = $2, lease_expires_at = $3,
+                UPDATE jobs j SET state = \(JobState.running.sql), attempt = j.attempt + 1, lease_owner = $2, lease_expires_at = $3,
                     started_at = COALESCE(j.started_at, $1), updated_at = $1, progress_done = NULL, progress_total = NULL, progress_stage = NULL
                 FROM next WHERE j.id = next.id
                 RETURNING j.*
@@ -39,7 +39,7 @@ extension PostgresStore {
             let rows = try connection.query(
                 """
                 UPDATE jobs SET lease_expires_at = $1, updated_at = $2
-                WHERE id = $3 AND state = 'running' AND attempt = $4 AND lease_owner = $5 AND lease_expires_at >= $2
+                WHERE id = $3 AND state = \(JobState.running.sql) AND attempt = $4 AND lease_owner = $5 AND lease_expires_at >= $2
                 RETURNING cancel_requested
                 """, [.double(now + leaseSeconds), .double(now), .text(id), PGValue(attempt), .text(worker)])
             guard let row = rows.first else { return .lost }
@@ -52,7 +52,7 @@ extension PostgresStore {
             let rows = try connection.query(
                 """
                 UPDATE jobs SET progress_done = $1, progress_total = $2, progress_stage = $3, updated_at = $4
-                WHERE id = $5 AND state = 'running' AND attempt = $6 RETURNING cancel_requested
+                WHERE id = $5 AND state = \(JobState.running.sql) AND attempt = $6 RETURNING cancel_requested
                 """, [.int(done), .int(total), PGValue(stage), .double(clock()), .text(id), PGValue(attempt)])
             guard let row = rows.first else { return .lost }
             return row["cancel_requested"] == "t" ? .cancelRequested : .held
@@ -68,10 +68,10 @@ extension PostgresStore {
             let now = clock()
             let rows = try connection.query(
                 """
-                UPDATE jobs SET state = 'succeeded', finished_at = $1, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL,
+                UPDATE jobs SET state = \(JobState.succeeded.sql), finished_at = $1, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL,
                     artifact_path = $2, artifact_size = $3, artifact_sha256 = $4, summary = $5, expires_at = $6,
                     progress_done = progress_total, error_code = NULL, error_message = NULL
-                WHERE id = $7 AND state = 'running' AND attempt = $8 AND lease_expires_at >= $1
+                WHERE id = $7 AND state = \(JobState.running.sql) AND attempt = $8 AND lease_expires_at >= $1
                 """,
                 [
                     .double(now), PGValue(result.artifactPath), PGValue(result.artifactSize), PGValue(result.artifactSha256), .text(result.summary),
@@ -117,7 +117,7 @@ extension PostgresStore {
             let now = clock()
             let expired = try Self.decode(
                 JobRecord.self,
-                connection.query("SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED", [.double(now)]))
+                connection.query("SELECT * FROM jobs WHERE state = \(JobState.running.sql) AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED", [.double(now)]))
             var changed: [JobRecord] = []
             for var job in expired {
                 let (next, reason) = job.recordAbandoned(atStartUp: false, now: now)

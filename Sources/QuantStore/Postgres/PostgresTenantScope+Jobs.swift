@@ -16,7 +16,7 @@ extension PostgresTenantScope {
             }
             _ = try owned(ModelRecord.self, "models", new.modelID, "model", on: connection)
             if let datasetID = new.datasetID { _ = try owned(DatasetRecord.self, "datasets", datasetID, "dataset", on: connection) }
-            let queued = try count(connection, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state = 'queued'", [.text(tenantID)])
+            let queued = try count(connection, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state = \(JobState.queued.sql)", [.text(tenantID)])
             if queued >= tenant.maxQueuedJobs {
                 throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
             }

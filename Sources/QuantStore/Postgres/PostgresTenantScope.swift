@@ -47,7 +47,7 @@ struct PostgresTenantScope: TenantBackend {
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
-            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN ('queued', 'running')", [.text(id)])
+            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
             if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
             try connection.query("DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2", [.text(id), .text(tenantID)])
             try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
@@ -83,7 +83,7 @@ struct PostgresTenantScope: TenantBackend {
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let dataset = try owned(DatasetRecord.self, "datasets", id, "dataset", on: connection, lock: true)
-            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN ('queued', 'running')", [.text(id)])
+            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
             if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
             try connection.query("DELETE FROM datasets WHERE id = $1", [.text(id)])
             return try removeIfUnnamed(connection, dataset.blobPath, removeBlob)

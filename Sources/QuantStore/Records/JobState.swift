@@ -14,6 +14,13 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
     }
 
     public func canTransition(to next: JobState) -> Bool { allowedNext.contains(next) }
+
+    /// The state as an SQL string literal, for statements that name a state. Only these constants
+    /// are spliced into SQL, never a value from a request.
+    var sql: String { "'\(rawValue)'" }
+
+    /// `('queued', 'running')`: the states of jobs that still need their model and dataset.
+    static let activeSQL = "(\(JobState.queued.sql), \(JobState.running.sql))"
 }
 
 /// Store errors, each with a stable code for the HTTP layer to map.

@@ -12,7 +12,7 @@ extension SQLiteStore {
                     db,
                     sql: """
                         SELECT j.id FROM jobs j JOIN tenants t ON t.id = j.tenant_id
-                        WHERE j.state = 'queued' AND j.not_before <= ?
+                        WHERE j.state = \(JobState.queued.sql) AND j.not_before <= ?
                         ORDER BY t.last_claimed_at ASC, j.created_at ASC, j.id ASC LIMIT 1
                         """, arguments: [now]),
                 var job = try JobRecord.fetchOne(db, key: id),
@@ -43,7 +43,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE jobs SET lease_expires_at = ?, updated_at = ?
-                    WHERE id = ? AND state = 'running' AND attempt = ? AND lease_owner = ?
+                    WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ? AND lease_owner = ?
                     """, arguments: [now + leaseSeconds, now, id, attempt, worker])
             guard db.changesCount == 1 else { return .lost }
             let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
@@ -57,7 +57,7 @@ extension SQLiteStore {
     func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String?) throws -> LeaseStatus {
         try pool.write { db in
             try db.execute(
-                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = 'running' AND attempt = ?",
+                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ?",
                 arguments: [done, total, stage, clock(), id, attempt])
             guard db.changesCount == 1 else { return .lost }
             let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
@@ -72,10 +72,10 @@ extension SQLiteStore {
             let now = clock()
             try db.execute(
                 sql: """
-                    UPDATE jobs SET state = 'succeeded', finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+                    UPDATE jobs SET state = \(JobState.succeeded.sql), finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                         artifact_path = ?, artifact_size = ?, artifact_sha256 = ?, summary = ?, expires_at = ?,
                         progress_done = progress_total, error_code = NULL, error_message = NULL
-                    WHERE id = ? AND state = 'running' AND attempt = ?
+                    WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ?
                     """,
                 arguments: [now, now, result.artifactPath, result.artifactSize, result.artifactSha256, result.summary, result.expiresAt, id, attempt])
             guard db.changesCount == 1 else { throw StoreError.staleWorker(job: id) }
@@ -119,8 +119,8 @@ extension SQLiteStore {
         try pool.write { db in
             let now = clock()
             let request = all
-                ? JobRecord.filter(Column("state") == "running")
-                : JobRecord.filter(Column("state") == "running" && Column("lease_expires_at") < now)
+                ? JobRecord.filter(JobRecord.Columns.state == JobState.running)
+                : JobRecord.filter(JobRecord.Columns.state == JobState.running && JobRecord.Columns.leaseExpiresAt < now)
             var changed: [JobRecord] = []
             for var job in try request.fetchAll(db) {
                 let (next, reason) = job.recordAbandoned(atStartUp: all, now: now)
@@ -185,6 +185,6 @@ extension SQLiteStore {
     }
 
     func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
-        try pool.read { db in try JobEvent.filter(Column("job_id") == id).order(Column("id")).fetchAll(db) }
+        try pool.read { db in try JobEvent.filter(JobEvent.Columns.jobId == id).order(JobEvent.Columns.id).fetchAll(db) }
     }
 }

@@ -4,7 +4,7 @@ import GRDB
 extension SQLiteStore {
     func createTenant(name: String, maxQueuedJobs: Int, maxStorageBytes: Int64) throws -> Tenant {
         try pool.write { db in
-            if let existing = try Tenant.filter(Column("name") == name).fetchOne(db) { return existing }
+            if let existing = try Tenant.filter(Tenant.Columns.name == name).fetchOne(db) { return existing }
             let tenant = Tenant(
                 id: Store.newID("ten"), name: name, createdAt: Date(timeIntervalSince1970: clock()), maxQueuedJobs: maxQueuedJobs,
                 maxStorageBytes: maxStorageBytes, lastClaimedAt: 0)
@@ -14,13 +14,13 @@ extension SQLiteStore {
     }
 
     func tenant(named name: String) throws -> Tenant? {
-        try pool.read { db in try Tenant.filter(Column("name") == name).fetchOne(db) }
+        try pool.read { db in try Tenant.filter(Tenant.Columns.name == name).fetchOne(db) }
     }
 
     func insertKey(_ record: APIKey) throws {
         try pool.write { db in
             guard try Tenant.fetchOne(db, key: record.tenantId) != nil else { throw StoreError.notFound("tenant \(record.tenantId)") }
-            if try APIKey.filter(Column("key_hash") == record.keyHash).fetchOne(db) != nil { return }
+            if try APIKey.filter(APIKey.Columns.keyHash == record.keyHash).fetchOne(db) != nil { return }
             try record.insert(db)
         }
     }
@@ -29,7 +29,7 @@ extension SQLiteStore {
     /// the same to the caller. The lookup is by SHA-256, so no comparison touches the secret.
     func authenticate(hash: [UInt8]) throws -> (tenant: Tenant, key: APIKey)? {
         try pool.read { db in
-            guard let record = try APIKey.filter(Column("key_hash") == Data(hash)).fetchOne(db), record.revokedAt == nil,
+            guard let record = try APIKey.filter(APIKey.Columns.keyHash == Data(hash)).fetchOne(db), record.revokedAt == nil,
                 let tenant = try Tenant.fetchOne(db, key: record.tenantId)
             else { return nil }
             return (tenant, record)
@@ -48,7 +48,7 @@ extension SQLiteStore {
     func revokeKeys(prefix: String) throws -> Int {
         try pool.write { db in
             let now = Date(timeIntervalSince1970: clock())
-            return try APIKey.filter(Column("prefix").like("\(prefix.prefix(11))%") && Column("revoked_at") == nil)
+            return try APIKey.filter(APIKey.Columns.prefix.like("\(prefix.prefix(11))%") && APIKey.Columns.revokedAt == nil)
                 .fetchAll(db).filter { Store.prefixMatches($0.prefix, prefix) }
                 .map { key -> Int in
                     var revoked = key
@@ -60,7 +60,7 @@ extension SQLiteStore {
     }
 
     func hasAdminKey() throws -> Bool {
-        try pool.read { db in try APIKey.filter(Column("is_admin") == true && Column("revoked_at") == nil).fetchCount(db) > 0 }
+        try pool.read { db in try APIKey.filter(APIKey.Columns.isAdmin == true && APIKey.Columns.revokedAt == nil).fetchCount(db) > 0 }
     }
 
     /// `GET /v1/jobs/{id}` in one statement: the key check and the job row in a single read

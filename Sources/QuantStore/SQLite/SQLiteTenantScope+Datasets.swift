@@ -9,7 +9,7 @@ extension SQLiteTenantScope {
     }
 
     func dataset(_ id: String) throws -> DatasetRecord {
-        guard let dataset = try pool.read({ db in try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) }) else {
+        guard let dataset = try pool.read({ db in try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(db) }) else {
             throw StoreError.notFound("dataset \(id)")
         }
         return dataset
@@ -17,7 +17,7 @@ extension SQLiteTenantScope {
 
     func datasets(limit: Int) throws -> [DatasetRecord] {
         try pool.read { db in
-            try DatasetRecord.filter(Column("tenant_id") == tenantID).order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
+            try DatasetRecord.filter(DatasetRecord.Columns.tenantId == tenantID).order(DatasetRecord.Columns.createdAt.desc, DatasetRecord.Columns.id.desc).limit(limit).fetchAll(db)
         }
     }
 
@@ -26,10 +26,10 @@ extension SQLiteTenantScope {
     /// model or dataset of any tenant) names it.
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.pool.write { db in
-            guard let dataset = try DatasetRecord.filter(Column("id") == id && Column("tenant_id") == tenantID).fetchOne(db) else {
+            guard let dataset = try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(db) else {
                 throw StoreError.notFound("dataset \(id)")
             }
-            let active = try JobRecord.filter(Column("dataset_id") == id && ["queued", "running"].contains(Column("state"))).fetchCount(db)
+            let active = try JobRecord.filter(JobRecord.Columns.datasetId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)).fetchCount(db)
             if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
             try dataset.delete(db)
             return try removeIfUnnamed(db, dataset.blobPath, removeBlob)
@@ -38,7 +38,7 @@ extension SQLiteTenantScope {
 
     /// Removes a blob inside the write transaction once no model or dataset row names it.
     func removeIfUnnamed(_ db: Database, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
-        let named = try ModelRecord.filter(Column("blob_path") == path).fetchCount(db) + DatasetRecord.filter(Column("blob_path") == path).fetchCount(db)
+        let named = try ModelRecord.filter(ModelRecord.Columns.blobPath == path).fetchCount(db) + DatasetRecord.filter(DatasetRecord.Columns.blobPath == path).fetchCount(db)
         guard named == 0 else { return nil }
         removeBlob(path)
         return path
