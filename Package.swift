@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // JSON: a strict parser for untrusted documents, an order-keeping value, and the one writer.
@@ -65,10 +66,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ"),
         // sqlite3_config (variadic, so not callable from Swift).
         .target(name: "CSQLiteConfig", linkerSettings: [.linkedLibrary("sqlite3")]),
-        // SHA-256 for uploads, keys and artifacts (server) and download checks (client).
-        .target(name: "Digest", dependencies: ["CSHA256"]),
-        // SHA-256 block compression in C: SHA extensions where present, portable C elsewhere.
-        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
+        // SHA-256 for uploads, keys and artifacts (server) and download checks (client), on swift-crypto.
+        .target(name: "Digest", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The application: routes, auth, job runner and workers, model and artifact storage.
         .target(name: "QuantService", dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI"]),
         .target(
@@ -97,7 +96,7 @@ let package = Package(
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "QuantAPI", "ModelFormats", "JSON"]),
         .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest", "JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "CSHA256", "Digest"]),
+        .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantClientTests", dependencies: ["QuantClient", "QuantAPI", "ModelFormats", "Digest"]),
         // A real quantd on 127.0.0.1 driven only through QuantClient.
         .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantAPI", "QuantCore", "ModelFormats", "QuantTesting", "JSON"]),
