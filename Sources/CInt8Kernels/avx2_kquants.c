@@ -1,8 +1,8 @@
 // AVX2 K-quant quantizers (hosts without AVX-512), bit-exact with ref_kquants.c, ref_kquants_low.c
-// and ref_kquants_weighted.c by the plan of avx512_kquants.c: each of 8 lanes runs one whole
-// sub-block's scale search in the scalar order (separate multiply and add, no FMA), so nothing is
-// reordered; one Q4_K/Q5_K super-block (8 sub-blocks of 32) per pass, a Q6_K/Q2_K/Q3_K super-block
-// (16 sub-blocks of 16) in two. The steps after the search are the scalar ones.
+// and ref_kquants_weighted.c: the searches of kquant_search.h on 8 lanes, one sub-block per lane;
+// one Q4_K/Q5_K super-block (8 sub-blocks of 32) per pass, a Q6_K/Q2_K/Q3_K super-block (16
+// sub-blocks of 16) in two. The steps after the search are the scalar ones. Also the legacy blocks
+// with importance weights and IQ4_NL, which the AVX-512 table uses too.
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -10,175 +10,10 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-enum { LANES = 8, MAX_SUB = 32 };
+#include "simd_avx2.h"
+#include "kquant_search.h"
 
-/// ggml's nearest_int in every lane (see ref_kquants.c).
-static inline __m256i nearest8(__m256 v) {
-    __m256i bits = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.f)));
-    return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
-}
-
-static inline __m256i clamp8(__m256i v, int lo, int hi) {
-    return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
-}
-
-static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-
-static inline __m256 gt8(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-
-/// Gathers 8 sub-blocks of n values laid out one after another: out[i] holds value i of each.
-static inline void gather8(const float *x, int n, __m256 *out) {
-    const __m256i lane_base = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(n));
-    for (int i = 0; i < n; ++i) out[i] = _mm256_i32gather_ps(x, _mm256_add_epi32(lane_base, _mm256_set1_epi32(i)), 4);
-}
-
-/// Per lane, the first value of largest magnitude (k_largest_magnitude); its magnitude in *amax.
-static inline __m256 largest_magnitude8(const __m256 *xt, int n, __m256 *amax) {
-    __m256 max = _mm256_setzero_ps();
-    *amax = _mm256_setzero_ps();
-    for (int i = 0; i < n; ++i) {
-        const __m256 larger = gt8(abs8(xt[i]), *amax);
-        *amax = _mm256_blendv_ps(*amax, abs8(xt[i]), larger);
-        max = _mm256_blendv_ps(max, xt[i], larger);
-    }
-    return max;
-}
-
-/// Stores lane-major codes (lane l's sub-block at L + l * n), zero where `keep` is clear.
-static inline void store_codes8(const __m256i *Lt, int n, __m256 keep, int add, uint8_t *L) {
-    int32_t lanes[LANES];
-    for (int i = 0; i < n; ++i) {
-        __m256i v = _mm256_and_si256(_mm256_add_epi32(Lt[i], _mm256_set1_epi32(add)), _mm256_castps_si256(keep));
-        _mm256_storeu_si256((__m256i *)lanes, v);
-        for (int lane = 0; lane < LANES; ++lane) L[lane * n + i] = (uint8_t)lanes[lane];
-    }
-}
-
-static inline __m256 error_term(__m256 w, __m256 diff, int use_mad) {
-    return _mm256_mul_ps(w, use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff));
-}
-
-/// qk_kquant_scale_min_search for 8 sub-blocks of `sub` values at once (search_x16 of
-/// avx512_kquants.c on 8 lanes): each one's scale, min (ggml's the_min) and codes.
-static inline __attribute__((always_inline)) void search_x8(const float *x, const int sub, const int q2, const float *given,
-                                                            const qk_kquant_search *search, float scales[LANES], float mins[LANES], uint8_t *L) {
-    __m256 xt[MAX_SUB], wt[MAX_SUB];
-    __m256i Lt[MAX_SUB], Lx[MAX_SUB];
-    const __m256 zero = _mm256_setzero_ps();
-    gather8(x, sub, xt);
-    if (given) {
-        gather8(given, sub, wt);
-    } else if (q2) {
-        for (int i = 0; i < sub; ++i) wt[i] = abs8(xt[i]);
-    } else {
-        __m256 sum_x2 = zero;
-        for (int i = 0; i < sub; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[i], xt[i]));
-        const __m256 av = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
-        for (int i = 0; i < sub; ++i) wt[i] = _mm256_add_ps(av, abs8(xt[i]));
-    }
-    __m256 min = xt[0], max = xt[0], sum_w = wt[0], sum_x = _mm256_mul_ps(wt[0], xt[0]);
-    for (int i = 1; i < sub; ++i) {
-        min = _mm256_min_ps(xt[i], min);  // (x < min) ? x : min, as the scalar `if`
-        max = _mm256_max_ps(xt[i], max);
-        sum_w = _mm256_add_ps(sum_w, wt[i]);
-        sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
-    }
-    min = _mm256_blendv_ps(min, zero, gt8(min, zero));
-    const __m256 flat = _mm256_cmp_ps(max, min, _CMP_EQ_OQ);
-    const __m256 nmax = _mm256_set1_ps((float)search->nmax);
-
-    __m256 iscale = _mm256_div_ps(nmax, _mm256_sub_ps(max, min));
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
-    __m256 best = zero;
-    for (int i = 0; i < sub; ++i) {
-        Lt[i] = clamp8(nearest8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, search->nmax);
-        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(Lt[i])), min), xt[i]);
-        best = _mm256_add_ps(best, error_term(wt[i], diff, q2));
-    }
-    for (int is = 0; is <= search->nstep; ++is) {
-        const float offset = search->rmin + search->rdelta * is + search->nmax;  // the scalar expression
-        iscale = _mm256_div_ps(_mm256_set1_ps(offset), _mm256_sub_ps(max, min));
-        __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-        for (int i = 0; i < sub; ++i) {
-            Lx[i] = clamp8(nearest8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min))), 0, search->nmax);
-            const __m256 l = _mm256_cvtepi32_ps(Lx[i]);
-            const __m256 wl = _mm256_mul_ps(wt[i], l);
-            sum_l = _mm256_add_ps(sum_l, wl);
-            sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, l));
-            sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, xt[i]));
-        }
-        const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
-        const __m256 ok = _mm256_andnot_ps(flat, gt8(D, zero));
-        if (!_mm256_movemask_ps(ok)) continue;
-        __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
-        __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
-        const __m256 positive = gt8(this_min, zero);
-        this_min = _mm256_blendv_ps(this_min, zero, positive);
-        this_scale = _mm256_blendv_ps(this_scale, _mm256_div_ps(sum_xl, sum_l2), positive);
-        __m256 error = zero;
-        for (int i = 0; i < sub; ++i) {
-            __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, _mm256_cvtepi32_ps(Lx[i])), this_min), xt[i]);
-            error = _mm256_add_ps(error, error_term(wt[i], diff, q2));
-        }
-        const __m256 better = _mm256_and_ps(ok, _mm256_cmp_ps(error, best, _CMP_LT_OQ));
-        if (!_mm256_movemask_ps(better)) continue;
-        for (int i = 0; i < sub; ++i) Lt[i] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(Lt[i]), _mm256_castsi256_ps(Lx[i]), better));
-        best = _mm256_blendv_ps(best, error, better);
-        scale = _mm256_blendv_ps(scale, this_scale, better);
-        min = _mm256_blendv_ps(min, this_min, better);
-    }
-    // Flat sub-blocks: codes 0, scale 0, min as clamped (the scalar early return).
-    _mm256_storeu_ps(scales, _mm256_blendv_ps(scale, zero, flat));
-    // ggml's the_min = -min, a true negation: Q4_1/Q5_1 store it, so a zero keeps its sign.
-    _mm256_storeu_ps(mins, _mm256_xor_ps(min, _mm256_set1_ps(-0.0f)));
-    store_codes8(Lt, sub, _mm256_xor_ps(flat, _mm256_castsi256_ps(_mm256_set1_epi32(-1))), 0, L);
-}
-
-/// qk_kquant_signed_scale for 8 sub-blocks of N values at once (N 16: Q6_K, nmax 32, and Q3_K with
-/// importance weights, nmax 4; N 32: Q4_0 and Q5_0 with importance weights, nmax 8 and 16): each
-/// one's scale and codes + nmax (0 for an all-zero sub-block).
-static inline __attribute__((always_inline)) void search_signed_x8(const float *x, const float *qw, const int nmax, const int N,
-                                                                   float scales[LANES], int8_t *L) {
-    __m256 xt[MAX_SUB], wt[MAX_SUB];
-    __m256i Lt[MAX_SUB], Lx[MAX_SUB];
-    const __m256 zero = _mm256_setzero_ps();
-    gather8(x, N, xt);
-    if (qw) gather8(qw, N, wt);
-    else for (int i = 0; i < N; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
-    // Per lane, the first value of largest magnitude (k_largest_magnitude).
-    __m256 amax;
-    const __m256 max = largest_magnitude8(xt, N, &amax);
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < N; ++i) {
-        Lt[i] = clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
-        const __m256 l = _mm256_cvtepi32_ps(Lt[i]);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(wt[i], xt[i]), l));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
-    }
-    __m256 scale = _mm256_and_ps(_mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ));
-    __m256 best = _mm256_mul_ps(scale, sumlx);
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0) continue;
-        const float offset = -(nmax + 0.1f * is);  // the scalar expression
-        iscale = _mm256_div_ps(_mm256_set1_ps(offset), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < N; ++i) {
-            Lx[i] = clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -nmax, nmax - 1);
-            const __m256 l = _mm256_cvtepi32_ps(Lx[i]);
-            sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(wt[i], xt[i]), l));
-            suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
-        }
-        const __m256 better = _mm256_andnot_ps(tiny, _mm256_and_ps(gt8(suml2, zero), gt8(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2))));
-        if (!_mm256_movemask_ps(better)) continue;
-        for (int i = 0; i < N; ++i) Lt[i] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(Lt[i]), _mm256_castsi256_ps(Lx[i]), better));
-        scale = _mm256_blendv_ps(scale, _mm256_div_ps(sumlx, suml2), better);
-        best = _mm256_blendv_ps(best, _mm256_mul_ps(scale, sumlx), better);
-    }
-    _mm256_storeu_ps(scales, _mm256_blendv_ps(scale, zero, tiny));
-    store_codes8(Lt, N, _mm256_xor_ps(tiny, _mm256_castsi256_ps(_mm256_set1_epi32(-1))), nmax, (uint8_t *)L);
-}
+enum { LANES = V_LANES };
 
 /// Q6_K with importance weights qw laid out as x, or NULL for the reference's x^2.
 void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n) {
@@ -188,7 +23,7 @@ void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *block
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
         for (int half = 0; half < 2; ++half) {
             const float *weights = qw ? qw + i * QK_K + half * 128 : NULL;
-            search_signed_x8(x + half * 128, weights, 32, 16, scales + 8 * half, L + half * 128);
+            search_signed(x + half * 128, weights, 32, 16, scales + 8 * half, L + half * 128);
         }
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
@@ -200,7 +35,7 @@ static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search 
     float scales[LANES], mins[LANES];
     uint8_t L[QK_K];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_x8(x, 32, 0, NULL, search, scales, mins, L);
+        search_scale_min(x, 32, 0, NULL, search, scales, mins, L);
         store(blocks, i, x, scales, mins, L);
     }
 }
@@ -215,7 +50,7 @@ static void quantize_weighted_scale_min(const float *x, const float *qw, void *b
     uint8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights(x, qw, weights, sw);
-        search_x8(x, 32, 0, weights, &search, scales, mins, L);
+        search_scale_min(x, 32, 0, weights, &search, scales, mins, L);
         if (q5) {
             qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
             qk_kquant_weighted_finish(x, nmax, 1, scales, mins, sw, &y->d, &y->dmin, y->scales, L);
@@ -241,7 +76,7 @@ void qk_quantize_q2_k_avx2(const float *x, void *blocks, size_t n) {
     uint8_t L[QK_K];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
         for (int half = 0; half < 2; ++half) {
-            search_x8(x + half * 128, 16, 1, NULL, &qk_q2_k_search, scales + 8 * half, mins + 8 * half, L + half * 128);
+            search_scale_min(x + half * 128, 16, 1, NULL, &qk_q2_k_search, scales + 8 * half, mins + 8 * half, L + half * 128);
         }
         qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
     }
@@ -256,7 +91,7 @@ void qk_quantize_q2_k_weighted_avx2(const float *x, const float *qw, void *block
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
         for (int half = 0; half < 2; ++half) {
-            search_x8(x + half * 128, 16, 0, weights + half * 128, &search, scales + 8 * half, mins + 8 * half, L + half * 128);
+            search_scale_min(x + half * 128, 16, 0, weights + half * 128, &search, scales + 8 * half, mins + 8 * half, L + half * 128);
         }
         qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
     }
@@ -268,64 +103,9 @@ void qk_quantize_q3_k_weighted_avx2(const float *x, const float *qw, void *block
     int8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
-        for (int half = 0; half < 2; ++half) search_signed_x8(x + half * 128, weights + half * 128, 4, 16, scales + 8 * half, L + half * 128);
+        for (int half = 0; half < 2; ++half) search_signed(x + half * 128, weights + half * 128, 4, 16, scales + 8 * half, L + half * 128);
         qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
     }
-}
-
-/// q3_sub_block_scale (ref_kquants_low.c) for 8 sub-blocks of 16 at once: signed codes in [-4, 3],
-/// then up to five passes that move single codes while the weighted fit improves. A lane whose pass
-/// changed nothing stops in the scalar code; here it runs the later passes, which cannot change it
-/// either (the same state gives the same decisions).
-static void search_q3_k_x8(const float *x, float scales[LANES], int8_t *L) {
-    enum { N = 16, NMAX = 4 };
-    __m256 xt[N], wt[N], wx[N];
-    __m256i Lt[N];
-    const __m256 zero = _mm256_setzero_ps();
-    gather8(x, N, xt);
-    for (int i = 0; i < N; ++i) {
-        wt[i] = _mm256_mul_ps(xt[i], xt[i]);
-        wx[i] = _mm256_mul_ps(wt[i], xt[i]);
-    }
-    __m256 amax;
-    const __m256 max = largest_magnitude8(xt, N, &amax);
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
-    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-NMAX), max);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < N; ++i) {
-        Lt[i] = clamp8(nearest8(_mm256_mul_ps(iscale, xt[i])), -NMAX, NMAX - 1);
-        const __m256 l = _mm256_cvtepi32_ps(Lt[i]);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], l));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int changed = 0;
-        for (int i = 0; i < N; ++i) {
-            const __m256 l = _mm256_cvtepi32_ps(Lt[i]);
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], l));
-            const __m256 positive = _mm256_andnot_ps(tiny, gt8(slx, zero));
-            if (!_mm256_movemask_ps(positive)) continue;
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
-            const __m256 ratio = _mm256_div_ps(_mm256_mul_ps(xt[i], sl2), _mm256_blendv_ps(_mm256_set1_ps(1.f), slx, positive));
-            const __m256i new_l = clamp8(nearest8(ratio), -NMAX, NMAX - 1);
-            const __m256 same = _mm256_castsi256_ps(_mm256_cmpeq_epi32(new_l, Lt[i]));
-            const __m256 differs = _mm256_andnot_ps(same, positive);
-            if (!_mm256_movemask_ps(differs)) continue;
-            const __m256 nl = _mm256_cvtepi32_ps(new_l);
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], nl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], nl), nl));
-            const __m256 accept = _mm256_and_ps(_mm256_and_ps(differs, gt8(sl2, zero)),
-                                                gt8(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2)));
-            Lt[i] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(Lt[i]), _mm256_castsi256_ps(new_l), accept));
-            sumlx = _mm256_blendv_ps(sumlx, slx, accept);
-            suml2 = _mm256_blendv_ps(suml2, sl2, accept);
-            changed |= _mm256_movemask_ps(accept);
-        }
-        if (!changed) break;
-    }
-    const __m256 valid = _mm256_andnot_ps(tiny, gt8(suml2, zero));
-    _mm256_storeu_ps(scales, _mm256_and_ps(_mm256_div_ps(sumlx, suml2), valid));
-    store_codes8(Lt, N, _mm256_xor_ps(tiny, _mm256_castsi256_ps(_mm256_set1_epi32(-1))), NMAX, (uint8_t *)L);
 }
 
 void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n) {
@@ -333,7 +113,7 @@ void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n) {
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int half = 0; half < 2; ++half) search_q3_k_x8(x + half * 128, scales + 8 * half, L + half * 128);
+        for (int half = 0; half < 2; ++half) search_q3_k(x + half * 128, scales + 8 * half, L + half * 128);
         qk_kquant_finish_q3_k(x, scales, L, &y[i]);
     }
 }
@@ -346,9 +126,9 @@ static void legacy_search8(const float *x, const float *weights, int nmax, int h
                            uint8_t L[LANES * QK_BLOCK]) {
     if (has_min) {
         const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
-        search_x8(x, QK_BLOCK, 0, weights, &search, scales, the_min, L);
+        search_scale_min(x, QK_BLOCK, 0, weights, &search, scales, the_min, L);
     } else {
-        search_signed_x8(x, weights, nmax, QK_BLOCK, scales, (int8_t *)L);
+        search_signed(x, weights, nmax, QK_BLOCK, scales, (int8_t *)L);
         memset(the_min, 0, LANES * sizeof(float));
     }
 }
@@ -418,9 +198,9 @@ static void iq4nl_blocks8(const float *x, const float *qw, qk_block_iq4_nl *y) {
     };
     const __m256 zero = _mm256_setzero_ps();
     __m256 xt[QK_BLOCK], wt[QK_BLOCK];
-    gather8(x, QK_BLOCK, xt);
+    v_gather(x, QK_BLOCK, xt);
     if (qw) {
-        gather8(qw, QK_BLOCK, wt);
+        v_gather(qw, QK_BLOCK, wt);
         __m256 sigma2 = zero;
         for (int j = 0; j < QK_BLOCK; ++j) sigma2 = _mm256_add_ps(sigma2, _mm256_mul_ps(xt[j], xt[j]));
         sigma2 = _mm256_mul_ps(sigma2, _mm256_set1_ps(2.f / QK_BLOCK));
@@ -429,7 +209,7 @@ static void iq4nl_blocks8(const float *x, const float *qw, qk_block_iq4_nl *y) {
         for (int j = 0; j < QK_BLOCK; ++j) wt[j] = _mm256_mul_ps(xt[j], xt[j]);
     }
     __m256 amax;
-    const __m256 max = largest_magnitude8(xt, QK_BLOCK, &amax);
+    const __m256 max = largest_magnitude(xt, QK_BLOCK, &amax);
     const __m256 flat = _mm256_cmp_ps(amax, _mm256_set1_ps(K_GROUP_EPS), _CMP_LT_OQ);
     __m256 sumqx, sumq2;
     // d = -max / levels[0] (-127), searched from id = 1/d, then 15 candidates id = (itry + levels[0]) / max.
@@ -439,7 +219,7 @@ static void iq4nl_blocks8(const float *x, const float *qw, qk_block_iq4_nl *y) {
     __m256 best = _mm256_mul_ps(d, sumqx);
     for (int itry = -7; itry <= 7; ++itry) {
         iq4nl_sums8(xt, wt, _mm256_div_ps(_mm256_set1_ps((float)(itry + qk_iq4nl_levels[0])), max), t, &sumqx, &sumq2);
-        const __m256 better = _mm256_and_ps(gt8(sumq2, zero), gt8(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2)));
+        const __m256 better = _mm256_and_ps(vm_gt(sumq2, zero), vm_gt(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2)));
         d = _mm256_blendv_ps(d, _mm256_div_ps(sumqx, sumq2), better);
         best = _mm256_blendv_ps(best, _mm256_mul_ps(d, sumqx), better);
     }
