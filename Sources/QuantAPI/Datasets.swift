@@ -7,9 +7,7 @@ public struct Dataset: Codable, Sendable, Equatable {
         public var features: Int
 
         public init(name: String, samples: Int, features: Int) {
-            self.name = name
-            self.samples = samples
-            self.features = features
+            (self.name, self.samples, self.features) = (name, samples, features)
         }
     }
 
@@ -21,10 +19,7 @@ public struct Dataset: Codable, Sendable, Equatable {
         public var chunks: Int
 
         public init(format: String, entries: Int, datasets: [String], chunks: Int) {
-            self.format = format
-            self.entries = entries
-            self.datasets = datasets
-            self.chunks = chunks
+            (self.format, self.entries, self.datasets, self.chunks) = (format, entries, datasets, chunks)
         }
     }
 
@@ -34,8 +29,7 @@ public struct Dataset: Codable, Sendable, Equatable {
         public var texts: Int
 
         public init(format: String, texts: Int) {
-            self.format = format
-            self.texts = texts
+            (self.format, self.texts) = (format, texts)
         }
     }
 
@@ -57,16 +51,7 @@ public struct Dataset: Codable, Sendable, Equatable {
         id: String, name: String, size: Int64, sha256: String, tensorCount: Int, createdAt: String, links: Links,
         layers: [Layer]? = nil, importanceMatrix: ImportanceMatrix? = nil, text: Text? = nil
     ) {
-        self.id = id
-        self.name = name
-        self.size = size
-        self.sha256 = sha256
-        self.tensorCount = tensorCount
-        self.createdAt = createdAt
-        self.links = links
-        self.layers = layers
-        self.importanceMatrix = importanceMatrix
-        self.text = text
+        (self.id, self.name, self.size, self.sha256, self.tensorCount, self.createdAt, self.links, self.layers, self.importanceMatrix, self.text) = (id, name, size, sha256, tensorCount, createdAt, links, layers, importanceMatrix, text)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -12,10 +12,7 @@ public struct Job: Codable, Sendable, Equatable {
         public var stage: String?
 
         public init(done: Int64, total: Int64, fraction: Double, stage: String? = nil) {
-            self.done = done
-            self.total = total
-            self.fraction = fraction
-            self.stage = stage
+            (self.done, self.total, self.fraction, self.stage) = (done, total, fraction, stage)
         }
     }
 
@@ -24,8 +21,7 @@ public struct Job: Codable, Sendable, Equatable {
         public var message: String
 
         public init(code: String, message: String) {
-            self.code = code
-            self.message = message
+            (self.code, self.message) = (code, message)
         }
     }
 
@@ -38,11 +34,7 @@ public struct Job: Codable, Sendable, Equatable {
         public var available: Bool
 
         public init(size: Int64, sha256: String, archive: String? = nil, expiresAt: String?, available: Bool) {
-            self.size = size
-            self.sha256 = sha256
-            self.archive = archive
-            self.expiresAt = expiresAt
-            self.available = available
+            (self.size, self.sha256, self.archive, self.expiresAt, self.available) = (size, sha256, archive, expiresAt, available)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -151,8 +143,7 @@ public struct JobPage: Codable, Sendable, Equatable {
     public var nextCursor: String?
 
     public init(jobs: [Job], nextCursor: String?) {
-        self.jobs = jobs
-        self.nextCursor = nextCursor
+        (self.jobs, self.nextCursor) = (jobs, nextCursor)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -176,8 +167,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         public var jobId: String?
 
         public init(modelId: String? = nil, jobId: String? = nil) {
-            self.modelId = modelId
-            self.jobId = jobId
+            (self.modelId, self.jobId) = (modelId, jobId)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -201,13 +191,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         modelId: String, kind: String? = nil, name: String? = nil, recipe: JSONValue? = nil, training: JSONValue? = nil,
         candidate: Candidate? = nil, evaluation: JSONValue? = nil
     ) {
-        self.modelId = modelId
-        self.kind = kind
-        self.name = name
-        self.recipe = recipe
-        self.training = training
-        self.candidate = candidate
-        self.evaluation = evaluation
+        (self.modelId, self.kind, self.name, self.recipe, self.training, self.candidate, self.evaluation) = (modelId, kind, name, recipe, training, candidate, evaluation)
     }
 
     enum CodingKeys: String, CodingKey {

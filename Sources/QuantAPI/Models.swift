@@ -15,15 +15,7 @@ public struct Model: Codable, Sendable, Equatable {
         id: String, name: String, format: String, size: Int64, sha256: String, tensorCount: Int, parameterCount: Int64,
         createdAt: String, links: Links
     ) {
-        self.id = id
-        self.name = name
-        self.format = format
-        self.size = size
-        self.sha256 = sha256
-        self.tensorCount = tensorCount
-        self.parameterCount = parameterCount
-        self.createdAt = createdAt
-        self.links = links
+        (self.id, self.name, self.format, self.size, self.sha256, self.tensorCount, self.parameterCount, self.createdAt, self.links) = (id, name, format, size, sha256, tensorCount, parameterCount, createdAt, links)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -49,10 +41,7 @@ public struct TensorInfo: Codable, Sendable, Equatable {
     public var bytes: Int64
 
     public init(name: String, dtype: String, shape: [Int], bytes: Int64) {
-        self.name = name
-        self.dtype = dtype
-        self.shape = shape
-        self.bytes = bytes
+        (self.name, self.dtype, self.shape, self.bytes) = (name, dtype, shape, bytes)
     }
 }
 
@@ -62,8 +51,7 @@ public struct TensorList: Codable, Sendable, Equatable {
     public var tensors: [TensorInfo]
 
     public init(modelId: String, tensors: [TensorInfo]) {
-        self.modelId = modelId
-        self.tensors = tensors
+        (self.modelId, self.tensors) = (modelId, tensors)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -8,10 +8,6 @@ public struct Problem: Codable, Sendable, Equatable {
     public var field: String?
 
     public init(type: String, title: String, status: Int, detail: String, field: String? = nil) {
-        self.type = type
-        self.title = title
-        self.status = status
-        self.detail = detail
-        self.field = field
+        (self.type, self.title, self.status, self.detail, self.field) = (type, title, status, detail, field)
     }
 }

@@ -114,13 +114,7 @@ public struct TensorMetrics: Codable, Sendable, Equatable {
     public var note: String?
 
     public init(name: String, shape: [Int], dtype: String, method: String, bytesIn: Int64, bytesOut: Int64, bitsPerWeight: Double) {
-        self.name = name
-        self.shape = shape
-        self.dtype = dtype
-        self.method = method
-        self.bytesIn = bytesIn
-        self.bytesOut = bytesOut
-        self.bitsPerWeight = bitsPerWeight
+        (self.name, self.shape, self.dtype, self.method, self.bytesIn, self.bytesOut, self.bitsPerWeight) = (name, shape, dtype, method, bytesIn, bytesOut, bitsPerWeight)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -153,12 +147,7 @@ public struct LayerCalibration: Codable, Sendable, Equatable {
             weightOnly: Double? = nil, weightOnlyNearest: Double? = nil, w8a8Static: Double? = nil, w8a8Dynamic: Double? = nil,
             before: Double? = nil, after: Double? = nil
         ) {
-            self.weightOnly = weightOnly
-            self.weightOnlyNearest = weightOnlyNearest
-            self.w8a8Static = w8a8Static
-            self.w8a8Dynamic = w8a8Dynamic
-            self.before = before
-            self.after = after
+            (self.weightOnly, self.weightOnlyNearest, self.w8a8Static, self.w8a8Dynamic, self.before, self.after) = (weightOnly, weightOnlyNearest, w8a8Static, w8a8Dynamic, before, after)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -221,12 +210,7 @@ public struct JobReport: Codable, Sendable, Equatable {
         jobId: String, kind: String, summary: JobSummary?, tensors: [TensorMetrics], training: TrainingReport? = nil,
         evaluation: ModelEvaluation? = nil
     ) {
-        self.jobId = jobId
-        self.kind = kind
-        self.summary = summary
-        self.tensors = tensors
-        self.training = training
-        self.evaluation = evaluation
+        (self.jobId, self.kind, self.summary, self.tensors, self.training, self.evaluation) = (jobId, kind, summary, tensors, training, evaluation)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -246,12 +230,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
         public var qatLoss: Double?
 
         public init(fp32Accuracy: Double?, ptqAccuracy: Double?, qatAccuracy: Double?, fp32Loss: Double?, ptqLoss: Double?, qatLoss: Double?) {
-            self.fp32Accuracy = fp32Accuracy
-            self.ptqAccuracy = ptqAccuracy
-            self.qatAccuracy = qatAccuracy
-            self.fp32Loss = fp32Loss
-            self.ptqLoss = ptqLoss
-            self.qatLoss = qatLoss
+            (self.fp32Accuracy, self.ptqAccuracy, self.qatAccuracy, self.fp32Loss, self.ptqLoss, self.qatLoss) = (fp32Accuracy, ptqAccuracy, qatAccuracy, fp32Loss, ptqLoss, qatLoss)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -272,11 +251,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
         public var seconds: Double?
 
         public init(epoch: Int, trainLoss: Double?, validationLoss: Double?, validationAccuracy: Double?, seconds: Double?) {
-            self.epoch = epoch
-            self.trainLoss = trainLoss
-            self.validationLoss = validationLoss
-            self.validationAccuracy = validationAccuracy
-            self.seconds = seconds
+            (self.epoch, self.trainLoss, self.validationLoss, self.validationAccuracy, self.seconds) = (epoch, trainLoss, validationLoss, validationAccuracy, seconds)
         }
 
         enum CodingKeys: String, CodingKey {
@@ -293,9 +268,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
     public var epochs: [Epoch]
 
     public init(request: JSONValue?, evaluation: Evaluation?, epochs: [Epoch]) {
-        self.request = request
-        self.evaluation = evaluation
-        self.epochs = epochs
+        (self.request, self.evaluation, self.epochs) = (request, evaluation, epochs)
     }
 
     enum CodingKeys: String, CodingKey {
