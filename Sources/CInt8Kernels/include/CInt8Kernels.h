@@ -118,7 +118,8 @@ typedef struct {
     qk_weighted_quantize_fn quantize_q2_k_weighted, quantize_q3_k_weighted, quantize_q4_k_weighted, quantize_q5_k_weighted,
         quantize_q6_k_weighted;
     /// The same for blocks of 32 (n_per_row a multiple of 32): ggml's quantize_row_q{4,5}_{0,1}_impl
-    /// and quantize_iq4_nl with quant_weights. Scalar in every table.
+    /// and quantize_iq4_nl with quant_weights. The AVX-512 table uses the AVX2 ones (8 blocks per
+    /// pass); the scalar table the references.
     qk_weighted_quantize_fn quantize_q4_0_weighted, quantize_q4_1_weighted, quantize_q5_0_weighted, quantize_q5_1_weighted,
         quantize_iq4_nl_weighted;
     qk_gemm_fn gemm;
