@@ -7,7 +7,7 @@ REQUIREMENTS := Tests/Interop/requirements.txt
 BIN_DIR = $(shell $(SWIFT) build --show-bin-path)
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test deps build build-release swift-test interop fuzz bench fmt clean screenshots
+.PHONY: run test deps build build-release lint swift-test interop fuzz bench fmt clean screenshots
 
 # Starts the service on 127.0.0.1:8080 with ./data (release build). The admin key is written to
 # ./data/admin.key on first start.
@@ -16,7 +16,11 @@ run: deps
 	$(SWIFT) build -c release --product quantctl
 	$$($(SWIFT) build -c release --show-bin-path)/quantd --host 127.0.0.1 --port 8080 --data-dir ./data
 
-test: deps swift-test interop
+test: deps lint swift-test interop
+
+# The checked-in .swift-format, strict: any finding fails (`make fmt` fixes most).
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 deps:
 	@scripts/ensure-deps.sh

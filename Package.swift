@@ -47,7 +47,8 @@ let package = Package(
         .target(
             name: "QuantBench",
             dependencies: [
-                "QuantCore", "Int8Kernels", "CInt8Kernels", "COpenBLAS", "QuantTesting", "QuantService", "QuantStore", "ModelFormats", "JSON",
+                "QuantCore", "Int8Kernels", "CInt8Kernels", "COpenBLAS", "QuantTesting", "QuantService", "QuantStore",
+                "ModelFormats", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,7 +61,10 @@ let package = Package(
         // (libpq). Every SQL statement lives here, behind the store's API.
         .target(
             name: "QuantStore",
-            dependencies: ["Digest", "CSQLiteConfig", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
+            dependencies: [
+                "Digest", "CSQLiteConfig", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // libpq (Debian: libpq-dev), PostgreSQL's C client, for the shared store of several replicas.
         .systemLibrary(name: "CLibPQ"),
@@ -69,7 +73,9 @@ let package = Package(
         // SHA-256 for uploads, keys and artifacts (server) and download checks (client), on swift-crypto.
         .target(name: "Digest", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The application: routes, auth, job runner and workers, model and artifact storage.
-        .target(name: "QuantService", dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI"]),
+        .target(
+            name: "QuantService",
+            dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI"]),
         .target(
             name: "QuantdCLI",
             dependencies: [
@@ -89,18 +95,28 @@ let package = Package(
         // round-trips files through our readers and writers so PyPI packages can check them.
         .executableTarget(
             name: "interop-tool",
-            dependencies: ["ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore", "JSON", "QuantAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "ModelFormats", "ModelArchitectures", "Int8Kernels", "QuantCore", "JSON", "QuantAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "QuantAPI"]),
         .testTarget(name: "ModelArchitecturesTests", dependencies: ["ModelArchitectures", "ModelFormats", "JSON"]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantCLITests", dependencies: ["QuantCLI", "QuantClient", "QuantAPI", "ModelFormats", "JSON"]),
-        .testTarget(name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest", "JSON"]),
+        .testTarget(
+            name: "QuantCoreTests", dependencies: ["QuantCore", "Int8Kernels", "ModelFormats", "QuantTesting", "Digest", "JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "QuantStoreTests", dependencies: ["QuantStore", "QuantTesting", "Digest"]),
         .testTarget(name: "QuantClientTests", dependencies: ["QuantClient", "QuantAPI", "ModelFormats", "Digest"]),
         // A real quantd on 127.0.0.1 driven only through QuantClient.
-        .testTarget(name: "EndToEndTests", dependencies: ["QuantClient", "QuantAPI", "QuantCore", "ModelFormats", "QuantTesting", "JSON"]),
-        .testTarget(name: "QuantServiceTests", dependencies: ["Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "JSON", "QuantAPI", "HTTPServer"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["QuantClient", "QuantAPI", "QuantCore", "ModelFormats", "QuantTesting", "JSON"]),
+        .testTarget(
+            name: "QuantServiceTests",
+            dependencies: [
+                "Digest", "QuantService", "QuantStore", "QuantCore", "ModelFormats", "QuantTesting", "JSON", "QuantAPI",
+                "HTTPServer",
+            ]),
         // The queue load of `quant-bench queue`, asserted (not timed) in make test.
         .testTarget(name: "QuantBenchTests", dependencies: ["QuantBench", "QuantTesting"]),
         .testTarget(name: "Int8KernelsTests", dependencies: ["Int8Kernels", "CInt8Kernels", "ModelFormats", "QuantTesting"]),

@@ -24,15 +24,23 @@ extension Kernels {
     }
 
     private func functions(_ type: GGMLType) throws -> (quantize: qk_block_quantize_fn, dequantize: qk_block_dequantize_fn) {
-        guard let functions = blockFunctions(type) else { throw KernelError("\(type.name) has no block kernels (\(GGMLType.blockQuantized.map(\.name).joined(separator: ", ")) do)") }
+        guard let functions = blockFunctions(type) else {
+            throw KernelError(
+                "\(type.name) has no block kernels (\(GGMLType.blockQuantized.map(\.name).joined(separator: ", ")) do)")
+        }
         return functions
     }
 
     /// Quantizes `x` (a whole number of blocks) into ggml blocks, following ggml's reference.
-    public func quantizeBlocks(_ format: GGMLType, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) throws {
+    public func quantizeBlocks(_ format: GGMLType, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer)
+        throws
+    {
         let quantize = try functions(format).quantize
-        try require(x.count % format.blockSize == 0, "\(format.name) needs a multiple of \(format.blockSize) elements, got \(x.count)")
-        try require(out.count >= format.blockBytes(elements: x.count), "output holds \(out.count) bytes, need \(format.blockBytes(elements: x.count))")
+        try require(
+            x.count % format.blockSize == 0, "\(format.name) needs a multiple of \(format.blockSize) elements, got \(x.count)")
+        try require(
+            out.count >= format.blockBytes(elements: x.count),
+            "output holds \(out.count) bytes, need \(format.blockBytes(elements: x.count))")
         guard !x.isEmpty else { return }
         quantize(x.baseAddress, out.baseAddress, x.count)
     }
@@ -40,15 +48,22 @@ extension Kernels {
     /// Quantizes whole rows of `importance.count` values each with one importance weight per column
     /// (llama.cpp's importance-matrix path: ggml's quantize_row_*_impl for Q4_0 ... Q5_1 and the
     /// K-quants, quantize_iq4_nl with weights).
-    public func quantizeBlocks(_ format: GGMLType, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
-                               into out: UnsafeMutableRawBufferPointer) throws {
+    public func quantizeBlocks(
+        _ format: GGMLType, _ x: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>,
+        into out: UnsafeMutableRawBufferPointer
+    ) throws {
         let cols = importance.count
         try require(format.takesImportance, "\(format.name) takes no importance weights (ggml ignores them for Q8_0 and MXFP4)")
-        try require(cols > 0 && cols % format.blockSize == 0, "rows of \(cols) values are not whole \(format.name) blocks of \(format.blockSize)")
+        try require(
+            cols > 0 && cols % format.blockSize == 0,
+            "rows of \(cols) values are not whole \(format.name) blocks of \(format.blockSize)")
         try require(x.count % cols == 0, "\(x.count) values are not whole rows of \(cols)")
-        try require(out.count >= format.blockBytes(elements: x.count), "output holds \(out.count) bytes, need \(format.blockBytes(elements: x.count))")
+        try require(
+            out.count >= format.blockBytes(elements: x.count),
+            "output holds \(out.count) bytes, need \(format.blockBytes(elements: x.count))")
         guard let base = x.baseAddress, let target = out.baseAddress, let weights = importance.baseAddress,
-              let function = weightedFunction(format) else { return }
+            let function = weightedFunction(format)
+        else { return }
         let rowBytes = format.blockBytes(elements: cols)
         for row in 0..<(x.count / cols) { function(base + row * cols, weights, target + row * rowBytes, cols) }
     }
@@ -70,10 +85,14 @@ extension Kernels {
         }
     }
 
-    public func dequantizeBlocks(_ format: GGMLType, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
+    public func dequantizeBlocks(
+        _ format: GGMLType, _ blocks: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         let dequantize = try functions(format).dequantize
         try require(out.count % format.blockSize == 0, "\(format.name) needs a multiple of \(format.blockSize) elements")
-        try require(blocks.count >= format.blockBytes(elements: out.count), "input holds \(blocks.count) bytes, need \(format.blockBytes(elements: out.count))")
+        try require(
+            blocks.count >= format.blockBytes(elements: out.count),
+            "input holds \(blocks.count) bytes, need \(format.blockBytes(elements: out.count))")
         guard !out.isEmpty else { return }
         dequantize(blocks.baseAddress, out.baseAddress, out.count)
     }

@@ -14,9 +14,13 @@ extension Kernels {
     }
 
     /// Converts `count` elements of `format` from `input` (little-endian bytes) to fp32.
-    public func convertToFloat(_ format: SourceFormat, _ input: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
+    public func convertToFloat(
+        _ format: SourceFormat, _ input: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         let count = out.count
-        try require(input.count >= count * format.bytesPerElement, "input holds \(input.count) bytes, need \(count * format.bytesPerElement)")
+        try require(
+            input.count >= count * format.bytesPerElement,
+            "input holds \(input.count) bytes, need \(count * format.bytesPerElement)")
         guard count > 0, let base = input.baseAddress else { return }
         switch format {
         case .fp16: table.pointee.f16_to_f32(base.assumingMemoryBound(to: UInt16.self), out.baseAddress, count)

@@ -31,7 +31,8 @@ extension Kernels {
             let base = UncheckedSendable(out.baseAddress)
             let input = UncheckedSendable(a.baseAddress)
             Parallel.rows(m, threads: threads, grain: 8) { range in
-                table.pointee.gemm(b.pointer, input.value, b.cols, range.lowerBound, range.upperBound, base.value, nil, b.rows, nil, nil)
+                table.pointee.gemm(
+                    b.pointer, input.value, b.cols, range.lowerBound, range.upperBound, base.value, nil, b.rows, nil, nil)
             }
         }
         return c

@@ -37,7 +37,9 @@ extension Kernels {
         var maxs = [Float](repeating: -.infinity, count: cols)
         guard rows > 0 && cols > 0 else { return Ranges(mins: mins, maxs: maxs, nonFinite: 0) }
         let bad = mins.withUnsafeMutableBufferPointer { lo in
-            maxs.withUnsafeMutableBufferPointer { hi in table.pointee.minmax_cols(x.baseAddress, rows, cols, lo.baseAddress, hi.baseAddress) }
+            maxs.withUnsafeMutableBufferPointer { hi in
+                table.pointee.minmax_cols(x.baseAddress, rows, cols, lo.baseAddress, hi.baseAddress)
+            }
         }
         return Ranges(mins: mins, maxs: maxs, nonFinite: bad)
     }
@@ -52,7 +54,8 @@ extension Kernels {
         try checkLinear(x.count, rows, cols, group, invScales.count, zeroPoints?.count, scales, out.count)
         try require(qmin <= qmax && qmin >= -128 && qmax <= 255, "code range [\(qmin), \(qmax)] does not fit a byte")
         guard rows > 0 && cols > 0 else { return }
-        table.pointee.quantize(x.baseAddress, rows, cols, group, invScales.baseAddress, zeroPoints?.baseAddress, qmin, qmax, out.baseAddress)
+        table.pointee.quantize(
+            x.baseAddress, rows, cols, group, invScales.baseAddress, zeroPoints?.baseAddress, qmin, qmax, out.baseAddress)
     }
 
     /// The same with one scale per column (per-channel along the last axis).
@@ -63,7 +66,8 @@ extension Kernels {
         try checkLinear(x.count, rows, cols, cols, invScales.count, zeroPoints?.count, cols, out.count)
         try require(qmin <= qmax && qmin >= -128 && qmax <= 255, "code range [\(qmin), \(qmax)] does not fit a byte")
         guard rows > 0 && cols > 0 else { return }
-        table.pointee.quantize_cols(x.baseAddress, rows, cols, invScales.baseAddress, zeroPoints?.baseAddress, qmin, qmax, out.baseAddress)
+        table.pointee.quantize_cols(
+            x.baseAddress, rows, cols, invScales.baseAddress, zeroPoints?.baseAddress, qmin, qmax, out.baseAddress)
     }
 
     /// r = scale * (q - zeroPoint), codes read as Int8 when `signed`, else UInt8.
@@ -74,7 +78,8 @@ extension Kernels {
         let count = rows * groupsPerRow(cols: cols, group: Swift.max(group, 1))
         try checkLinear(q.count, rows, cols, group, scales.count, zeroPoints?.count, count, out.count)
         guard rows > 0 && cols > 0 else { return }
-        table.pointee.dequantize(q.baseAddress, signed ? 1 : 0, rows, cols, group, scales.baseAddress, zeroPoints?.baseAddress, out.baseAddress)
+        table.pointee.dequantize(
+            q.baseAddress, signed ? 1 : 0, rows, cols, group, scales.baseAddress, zeroPoints?.baseAddress, out.baseAddress)
     }
 
     public func dequantizeColumns(
@@ -83,7 +88,8 @@ extension Kernels {
     ) throws {
         try checkLinear(q.count, rows, cols, cols, scales.count, zeroPoints?.count, cols, out.count)
         guard rows > 0 && cols > 0 else { return }
-        table.pointee.dequantize_cols(q.baseAddress, signed ? 1 : 0, rows, cols, scales.baseAddress, zeroPoints?.baseAddress, out.baseAddress)
+        table.pointee.dequantize_cols(
+            q.baseAddress, signed ? 1 : 0, rows, cols, scales.baseAddress, zeroPoints?.baseAddress, out.baseAddress)
     }
 
     private func checkLinear(
@@ -92,7 +98,9 @@ extension Kernels {
     ) throws {
         try require(rows >= 0 && cols >= 0, "negative shape")
         try require(group > 0 || rows * cols == 0, "group size must be positive")
-        try require(inCount >= rows * cols && outCount >= rows * cols, "buffers hold \(inCount) in / \(outCount) out, need \(rows * cols)")
+        try require(
+            inCount >= rows * cols && outCount >= rows * cols, "buffers hold \(inCount) in / \(outCount) out, need \(rows * cols)"
+        )
         try require(scaleCount >= needed, "\(scaleCount) scales given, need \(needed)")
         if let zeroCount { try require(zeroCount >= needed, "\(zeroCount) zero points given, need \(needed)") }
     }
@@ -101,7 +109,9 @@ extension Kernels {
     public static func packedRowBytes(cols: Int, bits: Int) -> Int { (cols * bits + 7) / 8 }
 
     /// Packs the low `bits` (1-8) of each code, least significant bit first, rows padded to bytes.
-    public func pack(_ codes: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, bits: Int, into out: UnsafeMutableBufferPointer<UInt8>) throws {
+    public func pack(
+        _ codes: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, bits: Int, into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws {
         try require((1...8).contains(bits), "bits must be 1 to 8, got \(bits)")
         try require(codes.count >= rows * cols, "codes hold \(codes.count), need \(rows * cols)")
         try require(out.count >= rows * Self.packedRowBytes(cols: cols, bits: bits), "output too small for packed rows")
@@ -111,7 +121,8 @@ extension Kernels {
 
     /// Unpacks fields; with `signExtend`, as `bits`-wide two's complement (stored as Int8 bytes).
     public func unpack(
-        _ packed: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, bits: Int, signExtend: Bool, into out: UnsafeMutableBufferPointer<UInt8>
+        _ packed: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, bits: Int, signExtend: Bool,
+        into out: UnsafeMutableBufferPointer<UInt8>
     ) throws {
         try require((1...8).contains(bits), "bits must be 1 to 8, got \(bits)")
         try require(packed.count >= rows * Self.packedRowBytes(cols: cols, bits: bits), "packed input too small")
@@ -154,12 +165,16 @@ extension Kernels {
         try require(group > 0 || rows * cols == 0, "group size must be positive")
         guard rows > 0 && cols > 0 else { return }
         var stats = qk_error_stats()
-        table.pointee.linear_error(x.baseAddress, codes.baseAddress, signed ? 1 : 0, rows, cols, group, scales.baseAddress, zeroPoints?.baseAddress, &stats)
+        table.pointee.linear_error(
+            x.baseAddress, codes.baseAddress, signed ? 1 : 0, rows, cols, group, scales.baseAddress, zeroPoints?.baseAddress,
+            &stats)
         sums.add(stats, count: rows * cols)
     }
 
     /// Adds the error of `reconstructed` against `x` to `sums`.
-    public func error(_ x: UnsafeBufferPointer<Float>, reconstructed: UnsafeBufferPointer<Float>, into sums: inout ErrorSums) throws {
+    public func error(_ x: UnsafeBufferPointer<Float>, reconstructed: UnsafeBufferPointer<Float>, into sums: inout ErrorSums)
+        throws
+    {
         try require(x.count == reconstructed.count, "\(x.count) originals, \(reconstructed.count) reconstructions")
         guard !x.isEmpty else { return }
         var stats = qk_error_stats()

@@ -118,7 +118,9 @@ public struct JSONObject: Equatable, Sendable {
 
     private mutating func remove(at position: Int) {
         entries.remove(at: position)
-        index = entries.count > Self.linearLimit ? Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($0.element.key, $0.offset) }) : nil
+        index =
+            entries.count > Self.linearLimit
+            ? Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($0.element.key, $0.offset) }) : nil
     }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {

@@ -55,9 +55,15 @@ public enum StrictJSON {
             case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
             case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try parseString())
-            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-            case UInt8(ascii: "n"): try expect("null"); return .null
+            case UInt8(ascii: "t"):
+                try expect("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expect("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try expect("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
             default: throw error("unexpected character '\(printable(byte))'")
             }
@@ -88,7 +94,9 @@ public enum StrictJSON {
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "}"): position += 1; return .object(object)
+                case UInt8(ascii: "}"):
+                    position += 1
+                    return .object(object)
                 default: throw error("expected ',' or '}' in an object")
                 }
             }
@@ -109,7 +117,9 @@ public enum StrictJSON {
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): position += 1
-                case UInt8(ascii: "]"): position += 1; return .array(items)
+                case UInt8(ascii: "]"):
+                    position += 1
+                    return .array(items)
                 default: throw error("expected ',' or ']' in an array")
                 }
             }

@@ -22,7 +22,9 @@ struct BertFamily {
     }
 
     /// sentence-transformers pooling modes -> llama.cpp's pooling types (llama.h).
-    static let poolingTypes: [String: UInt32] = ["pooling_mode_mean_tokens": 1, "pooling_mode_cls_token": 2, "pooling_mode_lasttoken": 3]
+    static let poolingTypes: [String: UInt32] = [
+        "pooling_mode_mean_tokens": 1, "pooling_mode_cls_token": 2, "pooling_mode_lasttoken": 3,
+    ]
 
     let config: HFConfig
 
@@ -41,46 +43,64 @@ struct BertFamily {
             guard module.hasPrefix(prefix) else { continue }
             let inner = module.dropFirst(prefix.count)
             guard let dot = inner.firstIndex(of: "."), let layer = Int(inner[..<dot]), layer >= 0,
-                  let part = layerParts[String(inner[inner.index(after: dot)...])] else { continue }
+                let part = layerParts[String(inner[inner.index(after: dot)...])]
+            else { continue }
             return .some("blk.\(layer).\(part)\(kind)")
         }
         return nil
     }
 
-    func conversion(name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?) throws -> GGUFConversion {
+    func conversion(name: String, tensors: [(name: String, shape: [Int])], sideFile: (String) throws -> JSONValue?) throws
+        -> GGUFConversion
+    {
         let layers = try config.required("num_hidden_layers")
         let heads = try config.required("num_attention_heads")
         let hidden = try config.required("hidden_size")
         var converted: [ConvertedTensor] = []
         for tensor in tensors {
             guard let mapped = Self.ggufName(tensor.name) else {
-                throw ConversionError(.unexpectedTensor, "tensor '\(tensor.name)' is not part of BertModel as llama.cpp knows it (expected encoder.layer.N.attention.self.query.weight and the like)")
+                throw ConversionError(
+                    .unexpectedTensor,
+                    "tensor '\(tensor.name)' is not part of BertModel as llama.cpp knows it (expected encoder.layer.N.attention.self.query.weight and the like)"
+                )
             }
             guard let ggufName = mapped else { continue }
             // Position and token-type embeddings stay F32 in llama.cpp's converter too.
-            let keepF32 = GGUFConversion.keepsF32(ggufName, rank: tensor.shape.count)
+            let keepF32 =
+                GGUFConversion.keepsF32(ggufName, rank: tensor.shape.count)
                 || ggufName == "position_embd.weight" || ggufName == "token_types.weight"
-            converted.append(ConvertedTensor(name: ggufName, origin: .checkpoint(tensor.name), permuteHeads: nil, keepF32: keepF32))
+            converted.append(
+                ConvertedTensor(name: ggufName, origin: .checkpoint(tensor.name), permuteHeads: nil, keepF32: keepF32))
         }
         var keys = GGUFConversion.commonKeys("bert", name: name, config: config, layers: layers, hidden: hidden, heads: heads)
         keys.add("bert.attention.layer_norm_epsilon", float32: config.double("layer_norm_eps"))
         keys.add("bert.attention.causal", .bool(false))
         if let pooling = try poolingType(sideFile) { keys.add("bert.pooling_type", .uint32(pooling)) }
         keys += try GGUFVocabulary.wordPieceMetadata(sideFile: sideFile, config: config)
-        return GGUFConversion(architecture: "bert", tensors: converted, metadata: keys, layerCount: layers, headCount: heads, headCountKV: heads)
+        return GGUFConversion(
+            architecture: "bert", tensors: converted, metadata: keys, layerCount: layers, headCount: heads, headCountKV: heads)
     }
 
     /// TextModel._try_set_pooling_type: the Pooling module named in modules.json, read from its folder.
     func poolingType(_ sideFile: (String) throws -> JSONValue?) throws -> UInt32? {
         guard let modules = try sideFile("modules.json")?.arrayValue,
-              let pooling = modules.compactMap(\.objectValue).first(where: { $0["type"]?.stringValue?.hasSuffix("Pooling") == true }),
-              let path = pooling["path"]?.stringValue else { return nil }
+            let pooling = modules.compactMap(\.objectValue).first(where: { $0["type"]?.stringValue?.hasSuffix("Pooling") == true }
+            ),
+            let path = pooling["path"]?.stringValue
+        else { return nil }
         guard let settings = try sideFile(path + "/config.json")?.objectValue else {
-            throw ConversionError(.invalidConfig, "modules.json names a pooling module in '\(path)', but \(path)/config.json is missing: add it so the GGUF pools as sentence-transformers does")
+            throw ConversionError(
+                .invalidConfig,
+                "modules.json names a pooling module in '\(path)', but \(path)/config.json is missing: add it so the GGUF pools as sentence-transformers does"
+            )
         }
-        for (mode, type) in Self.poolingTypes.sorted(by: { $0.value < $1.value }) where settings[mode]?.boolValue == true { return type }
+        for (mode, type) in Self.poolingTypes.sorted(by: { $0.value < $1.value }) where settings[mode]?.boolValue == true {
+            return type
+        }
         let named = ["mean": UInt32(1), "cls": 2, "lasttoken": 3]
         if let mode = settings["pooling_mode"]?.stringValue, let type = named[mode] { return type }
-        throw ConversionError(.invalidConfig, "\(path)/config.json: pooling \(settings.keys.joined(separator: ", ")) has no llama.cpp twin (mean, cls, last token)")
+        throw ConversionError(
+            .invalidConfig,
+            "\(path)/config.json: pooling \(settings.keys.joined(separator: ", ")) has no llama.cpp twin (mean, cls, last token)")
     }
 }

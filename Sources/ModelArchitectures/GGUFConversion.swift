@@ -44,26 +44,33 @@ public struct GGUFConversion: Sendable {
         sideBytes: (String) throws -> [UInt8]? = { _ in nil }
     ) throws -> GGUFConversion {
         guard let config else {
-            throw ConversionError(.invalidConfig, "a GGUF for llama.cpp is made from a checkpoint with config.json; this model has none (add it, or write safetensors)")
+            throw ConversionError(
+                .invalidConfig,
+                "a GGUF for llama.cpp is made from a checkpoint with config.json; this model has none (add it, or write safetensors)"
+            )
         }
         let hf = HFConfig(config)
         guard let architecture = hf.architecture else {
-            throw ConversionError(.invalidConfig, "config.json has no \"architectures\" entry; supported: \(supported.joined(separator: ", "))")
+            throw ConversionError(
+                .invalidConfig, "config.json has no \"architectures\" entry; supported: \(supported.joined(separator: ", "))")
         }
         if DecoderFamily.supported.contains(architecture) {
-            return try DecoderFamily(hf, architecture: architecture).conversion(name: name, tensors: tensors, sideFile: sideFile, sideBytes: sideBytes)
+            return try DecoderFamily(hf, architecture: architecture).conversion(
+                name: name, tensors: tensors, sideFile: sideFile, sideBytes: sideBytes)
         }
         if BertFamily.supported.contains(architecture) {
             return try BertFamily(hf).conversion(name: name, tensors: tensors, sideFile: sideFile)
         }
         throw ConversionError(
             .unsupportedArchitecture,
-            "architecture \(architecture) has no GGUF conversion here; supported: \(supported.joined(separator: ", ")) (or write safetensors)")
+            "architecture \(architecture) has no GGUF conversion here; supported: \(supported.joined(separator: ", ")) (or write safetensors)"
+        )
     }
 
     /// The keys every converted model has (TextModel.set_gguf_parameters' common part): general.*,
     /// block count, context, embedding and feed-forward lengths, head count.
-    static func commonKeys(_ arch: String, name: String, config: HFConfig, layers: Int, hidden: Int, heads: Int) -> [GGUFKeyValue] {
+    static func commonKeys(_ arch: String, name: String, config: HFConfig, layers: Int, hidden: Int, heads: Int) -> [GGUFKeyValue]
+    {
         var keys: [GGUFKeyValue] = []
         keys.add("general.architecture", .string(arch))
         keys.add("general.type", .string("model"))

@@ -11,21 +11,34 @@ enum GGUFVocabulary {
     /// Split regexes of byte-level BPE tokenizers -> llama.cpp's pre-tokenizer names. llama.cpp
     /// names each pre-tokenizer by the regex it reimplements (llama-vocab.cpp quotes the originals).
     static let preTokenizers: [(regex: String, name: String)] = [
-        (#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#, "llama-bpe"),
-        (#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#, "qwen2"),
+        (
+            #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+            "llama-bpe"
+        ),
+        (
+            #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#,
+            "qwen2"
+        ),
     ]
 
     /// `tokenizer.ggml.model` "gpt2": byte-level BPE (Llama 3, Qwen2/3, GPT-2 and their kin).
     static func bytePairMetadata(sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
         guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
-            throw ConversionError(.unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
+            throw ConversionError(
+                .unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
         }
         guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "BPE",
-              let vocab = model["vocab"]?.objectValue else {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for this architecture; byte-level BPE is")
+            let vocab = model["vocab"]?.objectValue
+        else {
+            throw ConversionError(
+                .unsupportedTokenizer,
+                "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for this architecture; byte-level BPE is"
+            )
         }
         if model["byte_fallback"]?.boolValue == true {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: BPE with byte fallback (SentencePiece-style, Llama 2) is not converted yet; byte-level BPE is")
+            throw ConversionError(
+                .unsupportedTokenizer,
+                "tokenizer.json: BPE with byte fallback (SentencePiece-style, Llama 2) is not converted yet; byte-level BPE is")
         }
         let pre = try preTokenizerName(tokenizer["pre_tokenizer"])
         let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
@@ -37,7 +50,11 @@ enum GGUFVocabulary {
         keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
         let merges = try mergeList(model["merges"])
         if !merges.isEmpty { keys.add("tokenizer.ggml.merges", .array(.string(merges))) }
-        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer), vocabularySize: tokens.count).metadata
+        keys +=
+            SpecialTokens(
+                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer),
+                vocabularySize: tokens.count
+            ).metadata
         return keys
     }
 
@@ -45,10 +62,16 @@ enum GGUFVocabulary {
     /// first piece gets U+2581, a continuation loses its "##"; control tokens are kept as they are).
     static func wordPieceMetadata(sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
         guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
-            throw ConversionError(.unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
+            throw ConversionError(
+                .unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
         }
-        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "WordPiece", let vocab = model["vocab"]?.objectValue else {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for BertModel; WordPiece is")
+        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "WordPiece",
+            let vocab = model["vocab"]?.objectValue
+        else {
+            throw ConversionError(
+                .unsupportedTokenizer,
+                "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for BertModel; WordPiece is"
+            )
         }
         let (tokens, types) = try tokenList(tokenizer, vocab: vocab, config: config)
         let spelled = zip(tokens, types).map { token, type in
@@ -62,7 +85,11 @@ enum GGUFVocabulary {
         keys.add("tokenizer.ggml.tokens", .array(.string(spelled)))
         keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
         let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
-        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer), vocabularySize: tokens.count).metadata
+        keys +=
+            SpecialTokens(
+                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer),
+                vocabularySize: tokens.count
+            ).metadata
         return keys
     }
 
@@ -72,12 +99,15 @@ enum GGUFVocabulary {
 
     /// convert_hf_to_gguf.py's get_vocab_base: every id up to config.json's vocab_size with its
     /// text and type; ids no token has are "[PADn]" and unused.
-    static func tokenList(_ tokenizer: JSONObject, vocab: JSONObject, config: HFConfig) throws -> (tokens: [String], types: [Int32]) {
+    static func tokenList(_ tokenizer: JSONObject, vocab: JSONObject, config: HFConfig) throws -> (
+        tokens: [String], types: [Int32]
+    ) {
         let added = addedTokens(tokenizer)
         var byID: [Int: String] = [:]
         for entry in vocab.entries {
             guard let id = entry.value.intValue, id >= 0 else {
-                throw ConversionError(.unsupportedTokenizer, "tokenizer.json: vocab entry '\(entry.key)' has id \(entry.value.serialized)")
+                throw ConversionError(
+                    .unsupportedTokenizer, "tokenizer.json: vocab entry '\(entry.key)' has id \(entry.value.serialized)")
             }
             byID[id] = entry.key
         }
@@ -85,7 +115,8 @@ enum GGUFVocabulary {
         let largest = byID.keys.max() ?? -1
         let size = config.int("vocab_size") ?? largest + 1
         guard largest < size else {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.json holds id \(largest), but config.json's vocab_size is \(size)")
+            throw ConversionError(
+                .unsupportedTokenizer, "tokenizer.json holds id \(largest), but config.json's vocab_size is \(size)")
         }
         let addedByID = Dictionary(added.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var tokens: [String] = []
@@ -118,17 +149,23 @@ enum GGUFVocabulary {
         guard let object = value?.objectValue else {
             throw ConversionError(.unsupportedTokenizer, "tokenizer.json has no pre_tokenizer; byte-level BPE needs one")
         }
-        let parts = object["type"]?.stringValue == "Sequence" ? (object["pretokenizers"]?.arrayValue ?? []).compactMap(\.objectValue) : [object]
-        let splits = parts.filter { $0["type"]?.stringValue == "Split" }.compactMap { $0["pattern"]?.objectValue?["Regex"]?.stringValue }
+        let parts =
+            object["type"]?.stringValue == "Sequence"
+            ? (object["pretokenizers"]?.arrayValue ?? []).compactMap(\.objectValue) : [object]
+        let splits = parts.filter { $0["type"]?.stringValue == "Split" }.compactMap {
+            $0["pattern"]?.objectValue?["Regex"]?.stringValue
+        }
         let byteLevel = parts.first { $0["type"]?.stringValue == "ByteLevel" }
         guard byteLevel != nil else {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: the pre_tokenizer has no ByteLevel step, so this is not byte-level BPE")
+            throw ConversionError(
+                .unsupportedTokenizer, "tokenizer.json: the pre_tokenizer has no ByteLevel step, so this is not byte-level BPE")
         }
         if splits.isEmpty, byteLevel?["use_regex"]?.boolValue ?? true { return "gpt-2" }
         if splits.count == 1, let known = preTokenizers.first(where: { $0.regex == splits[0] }) { return known.name }
         throw ConversionError(
             .unsupportedTokenizer,
-            "tokenizer.json: pre-tokenizer split \(splits.map { "'\($0)'" }.joined(separator: ", ")) has no llama.cpp twin here; supported: Llama 3 (llama-bpe), Qwen2 (qwen2), GPT-2 (gpt-2)")
+            "tokenizer.json: pre-tokenizer split \(splits.map { "'\($0)'" }.joined(separator: ", ")) has no llama.cpp twin here; supported: Llama 3 (llama-bpe), Qwen2 (qwen2), GPT-2 (gpt-2)"
+        )
     }
 
     /// `model.merges` as "a b" strings; pairs (the newer form) are joined, a space inside a part
@@ -138,7 +175,8 @@ enum GGUFVocabulary {
         return try merges.map { merge in
             if let text = merge.stringValue { return text }
             guard let pair = merge.arrayValue, pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue else {
-                throw ConversionError(.unsupportedTokenizer, "tokenizer.json: merge \(merge.serialized) is neither \"a b\" nor [\"a\", \"b\"]")
+                throw ConversionError(
+                    .unsupportedTokenizer, "tokenizer.json: merge \(merge.serialized) is neither \"a b\" nor [\"a\", \"b\"]")
             }
             let escape = { (part: String) in part.replacingOccurrences(of: " ", with: "\u{0120}") }
             return escape(a) + " " + escape(b)
@@ -161,7 +199,9 @@ struct AddedToken {
     let special: Bool
 
     init?(_ value: JSONValue) {
-        guard let object = value.objectValue, let id = object["id"]?.intValue, let content = object["content"]?.stringValue else { return nil }
+        guard let object = value.objectValue, let id = object["id"]?.intValue, let content = object["content"]?.stringValue else {
+            return nil
+        }
         self.id = id
         self.content = content
         special = object["special"]?.boolValue ?? false
@@ -172,10 +212,15 @@ extension GGUFVocabulary {
     /// `tokenizer.ggml.model` "llama": a SentencePiece BPE `tokenizer.model` (Llama 2, Mistral v0.1)
     /// with its scores, as convert_hf_to_gguf.py's _set_vocab_sentencepiece writes it, plus the
     /// added tokens of added_tokens.json and tokenizer_config.json's added_tokens_decoder.
-    static func sentencePieceMetadata(_ model: [UInt8], sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
+    static func sentencePieceMetadata(_ model: [UInt8], sideFile: (String) throws -> JSONValue?, config: HFConfig) throws
+        -> [GGUFKeyValue]
+    {
         let spm = try SentencePieceModel(model)
         guard spm.modelType == 2 else {
-            throw ConversionError(.unsupportedTokenizer, "tokenizer.model is a SentencePiece \(spm.modelType == 1 ? "Unigram" : "word or char") model; llama.cpp's llama vocabulary is SentencePiece BPE")
+            throw ConversionError(
+                .unsupportedTokenizer,
+                "tokenizer.model is a SentencePiece \(spm.modelType == 1 ? "Unigram" : "word or char") model; llama.cpp's llama vocabulary is SentencePiece BPE"
+            )
         }
         let size = config.int("vocab_size") ?? spm.pieces.count
         var tokens = (0..<size).map { "[PAD\($0)]" }
@@ -194,11 +239,15 @@ extension GGUFVocabulary {
         }
         if let decoder = try sideFile("tokenizer_config.json")?.objectValue?["added_tokens_decoder"]?.objectValue {
             for (key, value) in decoder.entries {
-                guard let id = Int(key), id >= 0, id < size, let entry = value.objectValue, let text = entry["content"]?.stringValue else { continue }
+                guard let id = Int(key), id >= 0, id < size, let entry = value.objectValue,
+                    let text = entry["content"]?.stringValue
+                else { continue }
                 if entry["special"]?.boolValue == true || looksSpecial(text) {
                     (tokens[id], types[id]) = (text, TokenType.control.rawValue)
                 } else {
-                    (tokens[id], types[id]) = (text.replacingOccurrences(of: "\u{2581}", with: " "), TokenType.userDefined.rawValue)
+                    (tokens[id], types[id]) = (
+                        text.replacingOccurrences(of: "\u{2581}", with: " "), TokenType.userDefined.rawValue
+                    )
                 }
                 scores[id] = -1000
             }
@@ -212,7 +261,10 @@ extension GGUFVocabulary {
         let tokenizer = try sideFile("tokenizer.json")?.objectValue ?? JSONObject()
         let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
         let added = addedTokens(tokenizer)
-        keys += SpecialTokens(tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: added, vocabularySize: size).metadata
+        keys +=
+            SpecialTokens(
+                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: added, vocabularySize: size
+            ).metadata
         return keys
     }
 }

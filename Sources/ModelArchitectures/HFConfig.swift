@@ -27,7 +27,9 @@ public struct HFConfig: Sendable {
     /// A positive integer the architecture cannot do without.
     public func required(_ key: String) throws -> Int {
         guard let value = object[key]?.intValue, value > 0 else {
-            throw ConversionError(.invalidConfig, "config.json needs \"\(key)\" as a positive integer, found \(object[key]?.serialized ?? "nothing")")
+            throw ConversionError(
+                .invalidConfig,
+                "config.json needs \"\(key)\" as a positive integer, found \(object[key]?.serialized ?? "nothing")")
         }
         return value
     }

@@ -27,7 +27,9 @@ struct SentencePieceModel {
             default: try reader.skip(wire)
             }
         }
-        guard !pieces.isEmpty else { throw ConversionError(.unsupportedTokenizer, "tokenizer.model holds no pieces: it is not a SentencePiece model") }
+        guard !pieces.isEmpty else {
+            throw ConversionError(.unsupportedTokenizer, "tokenizer.model holds no pieces: it is not a SentencePiece model")
+        }
     }
 
     static func piece(_ bytes: ArraySlice<UInt8>) throws -> Piece {

@@ -7,7 +7,8 @@ struct SpecialTokens {
     static let kinds = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"]
     static let idKeys = [
         "bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id", "unk": "tokenizer.ggml.unknown_token_id",
-        "sep": "tokenizer.ggml.seperator_token_id", "pad": "tokenizer.ggml.padding_token_id", "cls": "tokenizer.ggml.cls_token_id",
+        "sep": "tokenizer.ggml.seperator_token_id", "pad": "tokenizer.ggml.padding_token_id",
+        "cls": "tokenizer.ggml.cls_token_id",
         "mask": "tokenizer.ggml.mask_token_id",
     ]
 
@@ -26,8 +27,12 @@ struct SpecialTokens {
         }
         if let tokenizerConfig {
             for kind in Self.kinds {
-                if let flag = tokenizerConfig["add_\(kind)_token"]?.boolValue, !adds.contains(where: { $0.kind == kind }) { adds.append((kind, flag)) }
-                if let text = names[kind], let token = added.first(where: { $0.content == text }) { set(kind, token.id, vocabularySize) }
+                if let flag = tokenizerConfig["add_\(kind)_token"]?.boolValue, !adds.contains(where: { $0.kind == kind }) {
+                    adds.append((kind, flag))
+                }
+                if let text = names[kind], let token = added.first(where: { $0.content == text }) {
+                    set(kind, token.id, vocabularySize)
+                }
             }
             chatTemplate = tokenizerConfig["chat_template"]?.stringValue
         }
@@ -37,7 +42,9 @@ struct SpecialTokens {
     var metadata: [GGUFKeyValue] {
         var keys: [GGUFKeyValue] = []
         for (kind, id) in ids { keys.add(Self.idKeys[kind]!, uint32: id) }
-        for (kind, value) in adds where ["bos", "eos", "sep"].contains(kind) { keys.add("tokenizer.ggml.add_\(kind)_token", .bool(value)) }
+        for (kind, value) in adds where ["bos", "eos", "sep"].contains(kind) {
+            keys.add("tokenizer.ggml.add_\(kind)_token", .bool(value))
+        }
         if let chatTemplate { keys.add("tokenizer.chat_template", .string(chatTemplate)) }
         return keys
     }

@@ -77,11 +77,12 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
 extension FormatError {
     /// A JSON document inside a file (`what`, starting at byte `base`) that does not parse.
     init(_ error: JSONError, what: String, at base: Int) {
-        let code: Code = switch error.kind {
-        case .syntax: .invalidJSON
-        case .duplicateKey: .duplicateKey
-        case .invalidUTF8: .invalidUTF8
-        }
+        let code: Code =
+            switch error.kind {
+            case .syntax: .invalidJSON
+            case .duplicateKey: .duplicateKey
+            case .invalidUTF8: .invalidUTF8
+            }
         self.init(code, "\(what): \(error.message)", offset: base + error.offset)
     }
 }

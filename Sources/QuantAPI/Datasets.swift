@@ -51,7 +51,10 @@ public struct Dataset: Codable, Sendable, Equatable {
         id: String, name: String, size: Int64, sha256: String, tensorCount: Int, createdAt: String, links: Links,
         layers: [Layer]? = nil, importanceMatrix: ImportanceMatrix? = nil, text: Text? = nil
     ) {
-        (self.id, self.name, self.size, self.sha256, self.tensorCount, self.createdAt, self.links, self.layers, self.importanceMatrix, self.text) = (id, name, size, sha256, tensorCount, createdAt, links, layers, importanceMatrix, text)
+        (
+            self.id, self.name, self.size, self.sha256, self.tensorCount, self.createdAt, self.links, self.layers,
+            self.importanceMatrix, self.text
+        ) = (id, name, size, sha256, tensorCount, createdAt, links, layers, importanceMatrix, text)
     }
 
     enum CodingKeys: String, CodingKey {

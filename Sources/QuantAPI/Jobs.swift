@@ -191,7 +191,9 @@ public struct JobRequest: Codable, Sendable, Equatable {
         modelId: String, kind: String? = nil, name: String? = nil, recipe: JSONValue? = nil, training: JSONValue? = nil,
         candidate: Candidate? = nil, evaluation: JSONValue? = nil
     ) {
-        (self.modelId, self.kind, self.name, self.recipe, self.training, self.candidate, self.evaluation) = (modelId, kind, name, recipe, training, candidate, evaluation)
+        (self.modelId, self.kind, self.name, self.recipe, self.training, self.candidate, self.evaluation) = (
+            modelId, kind, name, recipe, training, candidate, evaluation
+        )
     }
 
     enum CodingKeys: String, CodingKey {

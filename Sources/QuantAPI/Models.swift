@@ -15,7 +15,10 @@ public struct Model: Codable, Sendable, Equatable {
         id: String, name: String, format: String, size: Int64, sha256: String, tensorCount: Int, parameterCount: Int64,
         createdAt: String, links: Links
     ) {
-        (self.id, self.name, self.format, self.size, self.sha256, self.tensorCount, self.parameterCount, self.createdAt, self.links) = (id, name, format, size, sha256, tensorCount, parameterCount, createdAt, links)
+        (
+            self.id, self.name, self.format, self.size, self.sha256, self.tensorCount, self.parameterCount, self.createdAt,
+            self.links
+        ) = (id, name, format, size, sha256, tensorCount, parameterCount, createdAt, links)
     }
 
     enum CodingKeys: String, CodingKey {

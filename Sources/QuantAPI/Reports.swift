@@ -113,8 +113,11 @@ public struct TensorMetrics: Codable, Sendable, Equatable {
     /// Why a tensor was kept or treated specially.
     public var note: String?
 
-    public init(name: String, shape: [Int], dtype: String, method: String, bytesIn: Int64, bytesOut: Int64, bitsPerWeight: Double) {
-        (self.name, self.shape, self.dtype, self.method, self.bytesIn, self.bytesOut, self.bitsPerWeight) = (name, shape, dtype, method, bytesIn, bytesOut, bitsPerWeight)
+    public init(name: String, shape: [Int], dtype: String, method: String, bytesIn: Int64, bytesOut: Int64, bitsPerWeight: Double)
+    {
+        (self.name, self.shape, self.dtype, self.method, self.bytesIn, self.bytesOut, self.bitsPerWeight) = (
+            name, shape, dtype, method, bytesIn, bytesOut, bitsPerWeight
+        )
     }
 
     enum CodingKeys: String, CodingKey {
@@ -147,7 +150,9 @@ public struct LayerCalibration: Codable, Sendable, Equatable {
             weightOnly: Double? = nil, weightOnlyNearest: Double? = nil, w8a8Static: Double? = nil, w8a8Dynamic: Double? = nil,
             before: Double? = nil, after: Double? = nil
         ) {
-            (self.weightOnly, self.weightOnlyNearest, self.w8a8Static, self.w8a8Dynamic, self.before, self.after) = (weightOnly, weightOnlyNearest, w8a8Static, w8a8Dynamic, before, after)
+            (self.weightOnly, self.weightOnlyNearest, self.w8a8Static, self.w8a8Dynamic, self.before, self.after) = (
+                weightOnly, weightOnlyNearest, w8a8Static, w8a8Dynamic, before, after
+            )
         }
 
         enum CodingKeys: String, CodingKey {
@@ -210,7 +215,9 @@ public struct JobReport: Codable, Sendable, Equatable {
         jobId: String, kind: String, summary: JobSummary?, tensors: [TensorMetrics], training: TrainingReport? = nil,
         evaluation: ModelEvaluation? = nil
     ) {
-        (self.jobId, self.kind, self.summary, self.tensors, self.training, self.evaluation) = (jobId, kind, summary, tensors, training, evaluation)
+        (self.jobId, self.kind, self.summary, self.tensors, self.training, self.evaluation) = (
+            jobId, kind, summary, tensors, training, evaluation
+        )
     }
 
     enum CodingKeys: String, CodingKey {
@@ -229,8 +236,13 @@ public struct TrainingReport: Codable, Sendable, Equatable {
         public var ptqLoss: Double?
         public var qatLoss: Double?
 
-        public init(fp32Accuracy: Double?, ptqAccuracy: Double?, qatAccuracy: Double?, fp32Loss: Double?, ptqLoss: Double?, qatLoss: Double?) {
-            (self.fp32Accuracy, self.ptqAccuracy, self.qatAccuracy, self.fp32Loss, self.ptqLoss, self.qatLoss) = (fp32Accuracy, ptqAccuracy, qatAccuracy, fp32Loss, ptqLoss, qatLoss)
+        public init(
+            fp32Accuracy: Double?, ptqAccuracy: Double?, qatAccuracy: Double?, fp32Loss: Double?, ptqLoss: Double?,
+            qatLoss: Double?
+        ) {
+            (self.fp32Accuracy, self.ptqAccuracy, self.qatAccuracy, self.fp32Loss, self.ptqLoss, self.qatLoss) = (
+                fp32Accuracy, ptqAccuracy, qatAccuracy, fp32Loss, ptqLoss, qatLoss
+            )
         }
 
         enum CodingKeys: String, CodingKey {
@@ -251,7 +263,9 @@ public struct TrainingReport: Codable, Sendable, Equatable {
         public var seconds: Double?
 
         public init(epoch: Int, trainLoss: Double?, validationLoss: Double?, validationAccuracy: Double?, seconds: Double?) {
-            (self.epoch, self.trainLoss, self.validationLoss, self.validationAccuracy, self.seconds) = (epoch, trainLoss, validationLoss, validationAccuracy, seconds)
+            (self.epoch, self.trainLoss, self.validationLoss, self.validationAccuracy, self.seconds) = (
+                epoch, trainLoss, validationLoss, validationAccuracy, seconds
+            )
         }
 
         enum CodingKeys: String, CodingKey {

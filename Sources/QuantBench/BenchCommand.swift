@@ -10,7 +10,10 @@ public struct QuantBenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "quant-bench",
         abstract: "Benchmarks for QuantService (build with -c release).",
-        subcommands: [KernelsCommand.self, PipelineCommand.self, CheckpointCommand.self, EvaluateCommand.self, QueueCommand.self, GPTQCommand.self]
+        subcommands: [
+            KernelsCommand.self, PipelineCommand.self, CheckpointCommand.self, EvaluateCommand.self, QueueCommand.self,
+            GPTQCommand.self,
+        ]
     )
 
     public init() {}
@@ -38,7 +41,7 @@ struct KernelsCommand: ParsableCommand {
 
     func run() throws {
         #if DEBUG
-        FileHandle.standardError.write(Data("warning: debug build; run `swift build -c release` for real figures\n".utf8))
+            FileHandle.standardError.write(Data("warning: debug build; run `swift build -c release` for real figures\n".utf8))
         #endif
         let report = try KernelBenchmark(threads: threads, repeats: repeats).run { step in
             FileHandle.standardError.write(Data("  measuring \(step)\n".utf8))
@@ -72,7 +75,8 @@ struct PipelineCommand: ParsableCommand {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
         let py = python ?? (FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : nil)
-        let text = try PipelineBenchmark(sizeMiB: sizeMib, directory: directory, quantctl: tool, python: py, threads: threads).run { step in
+        let text = try PipelineBenchmark(sizeMiB: sizeMib, directory: directory, quantctl: tool, python: py, threads: threads).run
+        { step in
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")
@@ -82,7 +86,8 @@ struct PipelineCommand: ParsableCommand {
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
-        abstract: "A Llama-3.2-1B-shaped BF16 checkpoint in 2 shards to a llama.cpp Q4_K_M GGUF: time and peak RSS against one file without conversion."
+        abstract:
+            "A Llama-3.2-1B-shaped BF16 checkpoint in 2 shards to a llama.cpp Q4_K_M GGUF: time and peak RSS against one file without conversion."
     )
 
     @Option(help: "Where to write the temporary checkpoint and artifacts.")
@@ -105,7 +110,9 @@ struct CheckpointCommand: ParsableCommand {
         let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
         let server = quantd ?? (here as NSString).appendingPathComponent("quantd")
         let uploadTo = FileManager.default.isExecutableFile(atPath: server) ? server : nil
-        let text = try CheckpointBenchmark(directory: directory, quantctl: tool, layers: layers, repeats: repeats, quantd: uploadTo).run { step in
+        let text = try CheckpointBenchmark(
+            directory: directory, quantctl: tool, layers: layers, repeats: repeats, quantd: uploadTo
+        ).run { step in
             FileHandle.standardError.write(Data("  \(step)\n".utf8))
         }
         print(text, terminator: "")
@@ -115,7 +122,8 @@ struct CheckpointCommand: ParsableCommand {
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "quantctl evaluate of a Llama-3.2-1B-shaped checkpoint against its Q4_K_M GGUF: time, peak RSS, GFLOPS against sgemm."
+        abstract:
+            "quantctl evaluate of a Llama-3.2-1B-shaped checkpoint against its Q4_K_M GGUF: time, peak RSS, GFLOPS against sgemm."
     )
 
     @Option(help: "Where to write the temporary checkpoint.")
@@ -136,9 +144,10 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
-        let text = try EvaluationBenchmark(directory: directory, quantctl: tool, layers: layers, chunks: chunks, context: context).run { step in
-            FileHandle.standardError.write(Data("  \(step)\n".utf8))
-        }
+        let text = try EvaluationBenchmark(directory: directory, quantctl: tool, layers: layers, chunks: chunks, context: context)
+            .run { step in
+                FileHandle.standardError.write(Data("  \(step)\n".utf8))
+            }
         print(text, terminator: "")
     }
 }
@@ -157,7 +166,9 @@ struct QueueCommand: ParsableCommand {
     @Option(help: "Jobs in all.") var jobs = 2000
     @Option(help: "Submitting and polling threads.") var submitters = 8
     @Option(help: "Workers per replica.") var workers = 2
-    @Option(help: "A PostgreSQL server URL (postgres://user@host:port), or 'auto' to start a throw-away one with scripts/postgres.sh.")
+    @Option(
+        help: "A PostgreSQL server URL (postgres://user@host:port), or 'auto' to start a throw-away one with scripts/postgres.sh."
+    )
     var postgres: String?
     @Option(help: "Replica counts to run on PostgreSQL, comma-separated.") var replicas = "1,2,3"
     @Option(help: "Seconds of polling per run after the load.") var pollSeconds = 2.0
@@ -176,26 +187,37 @@ struct QueueCommand: ParsableCommand {
         let sqlitePolls = rows[0].2.pollsPerSecond
         let oneReplica = rows.first { $0.0 == "postgresql" && $0.1 == 1 }?.2.jobsPerSecond
         print("queue: \(jobs) jobs, \(submitters) submitters, \(workers) workers per replica")
-        print("start: submit until a worker starts it, under the load and then one job at a time on an idle queue; claim: the claim transaction")
-        print("database    replicas   jobs/s  vs 1 replica  start p50  start p99  idle p50  idle p99  claim p50  claim p99   polls/s  vs sqlite  lost  duplicated  max attempt")
+        print(
+            "start: submit until a worker starts it, under the load and then one job at a time on an idle queue; claim: the claim transaction"
+        )
+        print(
+            "database    replicas   jobs/s  vs 1 replica  start p50  start p99  idle p50  idle p99  claim p50  claim p99   polls/s  vs sqlite  lost  duplicated  max attempt"
+        )
         var json: [JSONValue] = []
         for (engine, count, r) in rows {
             let scaling = engine == "postgresql" ? oneReplica.map { r.jobsPerSecond / $0 } : nil
             let pollRatio = r.pollsPerSecond / sqlitePolls
             print(
-                engine.padding(toLength: 11, withPad: " ", startingAt: 0) + String(count).leftPad(9) + String(format: "%9.1f", r.jobsPerSecond)
+                engine.padding(toLength: 11, withPad: " ", startingAt: 0) + String(count).leftPad(9)
+                    + String(format: "%9.1f", r.jobsPerSecond)
                     + (scaling.map { String(format: "%14.2f", $0) } ?? "             -")
-                    + String(format: "%8.1f ms%8.1f ms%7.2f ms%7.2f ms%8.2f ms%8.2f ms%10.0f%11.2f", r.startP50 * 1000, r.startP99 * 1000, r.idleStartP50 * 1000, r.idleStartP99 * 1000,
-                                    r.claimP50 * 1000, r.claimP99 * 1000, r.pollsPerSecond, pollRatio)
-                    + String(r.jobs - r.succeeded).leftPad(6) + String(r.jobs - r.distinct).leftPad(12) + String(r.maxAttempt).leftPad(13))
+                    + String(
+                        format: "%8.1f ms%8.1f ms%7.2f ms%7.2f ms%8.2f ms%8.2f ms%10.0f%11.2f", r.startP50 * 1000,
+                        r.startP99 * 1000, r.idleStartP50 * 1000, r.idleStartP99 * 1000,
+                        r.claimP50 * 1000, r.claimP99 * 1000, r.pollsPerSecond, pollRatio)
+                    + String(r.jobs - r.succeeded).leftPad(6) + String(r.jobs - r.distinct).leftPad(12)
+                    + String(r.maxAttempt).leftPad(13))
             var row = JSONObject([
                 ("database", .string(engine)), ("replicas", .integer(count)), ("jobs", .integer(r.jobs)),
                 ("seconds", .number(r.seconds, decimals: 3)), ("jobs_per_second", .number(r.jobsPerSecond, decimals: 1)),
-                ("start_p50_ms", .number(r.startP50 * 1000, decimals: 3)), ("start_p99_ms", .number(r.startP99 * 1000, decimals: 3)),
+                ("start_p50_ms", .number(r.startP50 * 1000, decimals: 3)),
+                ("start_p99_ms", .number(r.startP99 * 1000, decimals: 3)),
                 ("idle_start_p50_ms", .number(r.idleStartP50 * 1000, decimals: 3)),
                 ("idle_start_p99_ms", .number(r.idleStartP99 * 1000, decimals: 3)),
-                ("claim_p50_ms", .number(r.claimP50 * 1000, decimals: 3)), ("claim_p99_ms", .number(r.claimP99 * 1000, decimals: 3)),
-                ("polls_per_second", .number(r.pollsPerSecond, decimals: 0)), ("polls_vs_sqlite", .number(pollRatio, decimals: 3)),
+                ("claim_p50_ms", .number(r.claimP50 * 1000, decimals: 3)),
+                ("claim_p99_ms", .number(r.claimP99 * 1000, decimals: 3)),
+                ("polls_per_second", .number(r.pollsPerSecond, decimals: 0)),
+                ("polls_vs_sqlite", .number(pollRatio, decimals: 3)),
                 ("lost", .integer(r.jobs - r.succeeded)), ("duplicated", .integer(r.jobs - r.distinct)),
                 ("submit_errors", .integer(r.submitErrors.count)),
             ])
@@ -217,7 +239,9 @@ struct QueueCommand: ParsableCommand {
         load.pollSeconds = pollSeconds
         load.idleJobs = idleJobs
         let result = try load.run()
-        if let error = result.submitErrors.first { throw ValidationError("\(result.submitErrors.count) submits failed, e.g. \(error)") }
+        if let error = result.submitErrors.first {
+            throw ValidationError("\(result.submitErrors.count) submits failed, e.g. \(error)")
+        }
         return result
     }
 }

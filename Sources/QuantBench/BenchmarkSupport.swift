@@ -63,7 +63,9 @@ public struct KernelReport: Sendable {
         out += "name" + String(repeating: " ", count: 31) + "threads        value  unit  ratio  vs\n"
         for r in results {
             out += r.name.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
-            out += String(r.threads).leftPad(7) + " " + format(r.value).leftPad(12) + "  " + r.unit.padding(toLength: 4, withPad: " ", startingAt: 0)
+            out +=
+                String(r.threads).leftPad(7) + " " + format(r.value).leftPad(12) + "  "
+                + r.unit.padding(toLength: 4, withPad: " ", startingAt: 0)
             out += " " + String(format: "%5.2f", r.ratio) + "  " + r.baseline + "\n"
         }
         return out
@@ -72,17 +74,22 @@ public struct KernelReport: Sendable {
     public func json() -> String {
         func number(_ v: Double) -> JSONValue { .number(v, decimals: 3) }
         let rows = results.map { r in
-            JSONValue.object(JSONObject([
-                ("name", .string(r.name)), ("threads", .integer(r.threads)),
-                (r.unit == "GB/s" ? "gbps" : (r.unit == "GOPS" ? "gops" : "times"), number(r.value)), ("ratio", number(r.ratio)),
-            ]))
+            JSONValue.object(
+                JSONObject([
+                    ("name", .string(r.name)), ("threads", .integer(r.threads)),
+                    (r.unit == "GB/s" ? "gbps" : (r.unit == "GOPS" ? "gops" : "times"), number(r.value)),
+                    ("ratio", number(r.ratio)),
+                ]))
         }
         let baseline = JSONObject([
-            ("memcpy_gbps", number(memcpyGBps)), ("int8_peak_gops", number(int8PeakGOPS)), ("gemm_peak_gops", number(gemmPeakGOPS)),
+            ("memcpy_gbps", number(memcpyGBps)), ("int8_peak_gops", number(int8PeakGOPS)),
+            ("gemm_peak_gops", number(gemmPeakGOPS)),
         ])
-        return JSONValue.object(JSONObject([
-            ("isa", .string(isa)), ("blas", .string(blas)), ("baseline", .object(baseline)), ("results", .array(rows)),
-        ])).serialized
+        return JSONValue.object(
+            JSONObject([
+                ("isa", .string(isa)), ("blas", .string(blas)), ("baseline", .object(baseline)), ("results", .array(rows)),
+            ])
+        ).serialized
     }
 
     func format(_ v: Double) -> String { String(format: "%.2f", v) }

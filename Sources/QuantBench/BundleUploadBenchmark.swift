@@ -28,21 +28,35 @@ struct BundleUploadBenchmark {
             server.waitUntilExit()
         }
         var line = Data()
-        while !line.contains(UInt8(ascii: "\n")), let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty { line += byte }
-        guard let url = String(decoding: line, as: UTF8.self).split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines),
-              url.hasPrefix("http://") else { throw BenchmarkError("quantd did not start: \(String(decoding: line, as: UTF8.self))") }
-        let key = try String(contentsOfFile: (data as NSString).appendingPathComponent("admin.key"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        while !line.contains(UInt8(ascii: "\n")), let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty {
+            line += byte
+        }
+        guard
+            let url = String(decoding: line, as: UTF8.self).split(separator: " ").last?.trimmingCharacters(
+                in: .whitespacesAndNewlines),
+            url.hasPrefix("http://")
+        else { throw BenchmarkError("quantd did not start: \(String(decoding: line, as: UTF8.self))") }
+        let key = try String(contentsOfFile: (data as NSString).appendingPathComponent("admin.key"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let files = try FileManager.default.contentsOfDirectory(atPath: checkpoint).sorted()
         let bytes = try files.reduce(0) { total, name in
-            total + ((try FileManager.default.attributesOfItem(atPath: (checkpoint as NSString).appendingPathComponent(name))[.size] as? Int) ?? 0)
+            total
+                + ((try FileManager.default.attributesOfItem(atPath: (checkpoint as NSString).appendingPathComponent(name))[.size]
+                    as? Int) ?? 0)
         }
         progress("disk: write and fsync \(bytes >> 20) MiB under \(data)")
         let disk = try diskSeconds(bytes: bytes, directory: data)
         progress("upload as multipart (\(files.count) parts)")
         let parts = files.flatMap { ["-F", "file=@\($0)"] }
-        let multipart = try timedShell(["curl", "-sSf", "-o", "/dev/null", "-H", "Authorization: Bearer \(key)"] + parts + ["\(url)/v1/models?name=multipart"])
+        let multipart = try timedShell(
+            ["curl", "-sSf", "-o", "/dev/null", "-H", "Authorization: Bearer \(key)"] + parts + [
+                "\(url)/v1/models?name=multipart"
+            ])
         progress("upload as a tar stream")
-        let tar = try timedShell(["bash", "-c", "tar -cf - -C . . | curl -sSf -o /dev/null -H 'Authorization: Bearer \(key)' -H 'Content-Type: application/x-tar' -T - -X POST '\(url)/v1/models?name=tar'"])
+        let tar = try timedShell([
+            "bash", "-c",
+            "tar -cf - -C . . | curl -sSf -o /dev/null -H 'Authorization: Bearer \(key)' -H 'Content-Type: application/x-tar' -T - -X POST '\(url)/v1/models?name=tar'",
+        ])
         let mb = Double(bytes) / 1e6
         return Result(diskMBps: mb / disk, multipartMBps: mb / multipart, tarMBps: mb / tar)
     }
@@ -75,7 +89,9 @@ struct BundleUploadBenchmark {
         let start = Date()
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchmarkError("\(command.first ?? "") failed with status \(process.terminationStatus)") }
+        guard process.terminationStatus == 0 else {
+            throw BenchmarkError("\(command.first ?? "") failed with status \(process.terminationStatus)")
+        }
         return Date().timeIntervalSince(start)
     }
 }

@@ -37,7 +37,8 @@ public struct CheckpointBenchmark {
         let single = (root as NSString).appendingPathComponent("single.safetensors")
         progress("writing the same tensors as one file (the baseline: no conversion)")
         try writeShard(single, tensors: tensors)
-        let runner = PipelineBenchmark(sizeMiB: 0, directory: root, quantctl: quantctl, python: nil, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let runner = PipelineBenchmark(
+            sizeMiB: 0, directory: root, quantctl: quantctl, python: nil, threads: ProcessInfo.processInfo.activeProcessorCount)
         func measure(_ input: String, _ label: String) throws -> (seconds: Double, rss: Double) {
             var runs: [(Double, Double)] = []
             for run in 1...repeats {
@@ -51,16 +52,21 @@ public struct CheckpointBenchmark {
         let converted = try measure(checkpoint, "checkpoint -> llama.cpp Q4_K_M GGUF")
         let baseline = try measure(single, "one file, Q4_K_M, no conversion")
         try? FileManager.default.removeItem(atPath: single)
-        let upload = try quantd.map { try BundleUploadBenchmark(quantd: $0, root: root, checkpoint: checkpoint).run(progress: progress) }
-        var table = "checkpoint: \(parameters) parameters (Llama-3.2-1B shapes, \(layers) layers), BF16 in 2 shards, preset q4_k_m\n"
+        let upload = try quantd.map {
+            try BundleUploadBenchmark(quantd: $0, root: root, checkpoint: checkpoint).run(progress: progress)
+        }
+        var table =
+            "checkpoint: \(parameters) parameters (Llama-3.2-1B shapes, \(layers) layers), BF16 in 2 shards, preset q4_k_m\n"
         table += "run                                     seconds   peak RSS MiB\n"
         table += "checkpoint -> GGUF for llama.cpp   " + String(format: "%12.2f %14.1f\n", converted.seconds, converted.rss)
         table += "one file, no conversion (baseline) " + String(format: "%12.2f %14.1f\n", baseline.seconds, baseline.rss)
         table += "ratio (checkpoint / baseline)      " + String(format: "%12.2f\n", converted.seconds / baseline.seconds)
         if let upload {
             table += "upload to quantd (sha256, fsync, validation): MB/s and ratio to the disk's fsync'd write speed\n"
-            table += String(format: "disk write + fsync %8.0f\nmultipart          %8.0f  %5.2f\ntar stream         %8.0f  %5.2f\n",
-                            upload.diskMBps, upload.multipartMBps, upload.multipartMBps / upload.diskMBps, upload.tarMBps, upload.tarMBps / upload.diskMBps)
+            table += String(
+                format: "disk write + fsync %8.0f\nmultipart          %8.0f  %5.2f\ntar stream         %8.0f  %5.2f\n",
+                upload.diskMBps, upload.multipartMBps, upload.multipartMBps / upload.diskMBps, upload.tarMBps,
+                upload.tarMBps / upload.diskMBps)
         }
         var fields: [(String, JSONValue)] = [
             ("parameters", .integer(parameters)),
@@ -87,9 +93,12 @@ public struct CheckpointBenchmark {
         for layer in 0..<layers {
             let p = "model.layers.\(layer)."
             shapes += [
-                (p + "input_layernorm.weight", [h]), (p + "self_attn.q_proj.weight", [h, h]), (p + "self_attn.k_proj.weight", [kv, h]),
-                (p + "self_attn.v_proj.weight", [kv, h]), (p + "self_attn.o_proj.weight", [h, h]), (p + "post_attention_layernorm.weight", [h]),
-                (p + "mlp.gate_proj.weight", [ff, h]), (p + "mlp.up_proj.weight", [ff, h]), (p + "mlp.down_proj.weight", [h, ff]),
+                (p + "input_layernorm.weight", [h]), (p + "self_attn.q_proj.weight", [h, h]),
+                (p + "self_attn.k_proj.weight", [kv, h]),
+                (p + "self_attn.v_proj.weight", [kv, h]), (p + "self_attn.o_proj.weight", [h, h]),
+                (p + "post_attention_layernorm.weight", [h]),
+                (p + "mlp.gate_proj.weight", [ff, h]), (p + "mlp.up_proj.weight", [ff, h]),
+                (p + "mlp.down_proj.weight", [h, ff]),
             ]
         }
         return shapes + [("model.norm.weight", [h])]
@@ -108,17 +117,26 @@ public struct CheckpointBenchmark {
         try writeShard((directory as NSString).appendingPathComponent(names[0]), tensors: firstShard)
         try writeShard((directory as NSString).appendingPathComponent(names[1]), tensors: secondShard)
         let weightMap = JSONObject(firstShard.map { ($0.0, .string(names[0])) } + secondShard.map { ($0.0, .string(names[1])) })
-        try write(.object(JSONObject([("metadata", .object(JSONObject([("total_size", .integer(total * 2))]))), ("weight_map", .object(weightMap))])),
-                  to: (directory as NSString).appendingPathComponent("model.safetensors.index.json"))
+        try write(
+            .object(
+                JSONObject([
+                    ("metadata", .object(JSONObject([("total_size", .integer(total * 2))]))), ("weight_map", .object(weightMap)),
+                ])),
+            to: (directory as NSString).appendingPathComponent("model.safetensors.index.json"))
         let config = JSONObject([
             ("architectures", .array([.string("LlamaForCausalLM")])), ("hidden_size", .integer(Self.hidden)),
             ("intermediate_size", .integer(Self.intermediate)), ("num_hidden_layers", .integer(layers)),
             ("num_attention_heads", .integer(Self.heads)), ("num_key_value_heads", .integer(Self.kvHeads)),
-            ("max_position_embeddings", .integer(131_072)), ("rms_norm_eps", .number("1e-05")), ("rope_theta", .number("500000.0")),
-            ("rope_scaling", .object(JSONObject([
-                ("rope_type", .string("llama3")), ("factor", .number("32.0")), ("low_freq_factor", .number("1.0")),
-                ("high_freq_factor", .number("4.0")), ("original_max_position_embeddings", .integer(8192)),
-            ]))),
+            ("max_position_embeddings", .integer(131_072)), ("rms_norm_eps", .number("1e-05")),
+            ("rope_theta", .number("500000.0")),
+            (
+                "rope_scaling",
+                .object(
+                    JSONObject([
+                        ("rope_type", .string("llama3")), ("factor", .number("32.0")), ("low_freq_factor", .number("1.0")),
+                        ("high_freq_factor", .number("4.0")), ("original_max_position_embeddings", .integer(8192)),
+                    ]))
+            ),
             ("tie_word_embeddings", .bool(true)), ("vocab_size", .integer(Self.vocabulary)), ("bos_token_id", .integer(128_000)),
             ("eos_token_id", .integer(128_001)), ("torch_dtype", .string("bfloat16")),
         ])
@@ -133,7 +151,8 @@ public struct CheckpointBenchmark {
             let printable = (33...126).contains(byte) || (161...255).contains(byte)
             return String(UnicodeScalar(UInt32(printable ? byte : 256 + byte))!)
         }
-        var vocab: [(String, JSONValue)] = alphabet.enumerated().map { (item: (offset: Int, element: String)) -> (String, JSONValue) in
+        var vocab: [(String, JSONValue)] = alphabet.enumerated().map {
+            (item: (offset: Int, element: String)) -> (String, JSONValue) in
             (item.element, JSONValue.integer(item.offset))
         }
         var merges: [JSONValue] = []
@@ -149,17 +168,46 @@ public struct CheckpointBenchmark {
             merges.append(.string(pair + " " + alphabet[k % 256]))
         }
         let added: [JSONValue] = (128_000..<Self.vocabulary).map { id in
-            .object(JSONObject([("id", .integer(id)), ("content", .string("<|reserved_special_token_\(id - 128_000)|>")), ("special", .bool(true))]))
+            .object(
+                JSONObject([
+                    ("id", .integer(id)), ("content", .string("<|reserved_special_token_\(id - 128_000)|>")),
+                    ("special", .bool(true)),
+                ]))
         }
-        let split = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-        return .object(JSONObject([
-            ("added_tokens", .array(added)),
-            ("pre_tokenizer", .object(JSONObject([("type", .string("Sequence")), ("pretokenizers", .array([
-                .object(JSONObject([("type", .string("Split")), ("pattern", .object(JSONObject([("Regex", .string(split))]))), ("behavior", .string("Isolated"))])),
-                .object(JSONObject([("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("use_regex", .bool(false))])),
-            ]))]))),
-            ("model", .object(JSONObject([("type", .string("BPE")), ("vocab", .object(JSONObject(vocab))), ("merges", .array(merges))]))),
-        ]))
+        let split =
+            #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        return .object(
+            JSONObject([
+                ("added_tokens", .array(added)),
+                (
+                    "pre_tokenizer",
+                    .object(
+                        JSONObject([
+                            ("type", .string("Sequence")),
+                            (
+                                "pretokenizers",
+                                .array([
+                                    .object(
+                                        JSONObject([
+                                            ("type", .string("Split")),
+                                            ("pattern", .object(JSONObject([("Regex", .string(split))]))),
+                                            ("behavior", .string("Isolated")),
+                                        ])),
+                                    .object(
+                                        JSONObject([
+                                            ("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)),
+                                            ("use_regex", .bool(false)),
+                                        ])),
+                                ])
+                            ),
+                        ]))
+                ),
+                (
+                    "model",
+                    .object(
+                        JSONObject([("type", .string("BPE")), ("vocab", .object(JSONObject(vocab))), ("merges", .array(merges))]))
+                ),
+            ]))
     }
 
     func writeShard(_ path: String, tensors: [(String, [Int])]) throws {
@@ -170,7 +218,9 @@ public struct CheckpointBenchmark {
             var remaining = shape.reduce(1, *)
             while remaining > 0 {
                 let n = Swift.min(remaining, chunk.count)
-                for i in 0..<n { chunk[i] = UInt16(truncatingIfNeeded: (Float(Int(rng.next() % 20001) - 10000) / 250_000).bitPattern >> 16) }
+                for i in 0..<n {
+                    chunk[i] = UInt16(truncatingIfNeeded: (Float(Int(rng.next() % 20001) - 10000) / 250_000).bitPattern >> 16)
+                }
                 try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 2)])) }
                 remaining -= n
             }

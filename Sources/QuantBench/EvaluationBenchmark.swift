@@ -31,17 +31,24 @@ public struct EvaluationBenchmark {
         progress("writing a \(parameters / 1_000_000)M-parameter checkpoint")
         try CheckpointBenchmark(directory: root, quantctl: quantctl, layers: layers).writeCheckpoint(checkpoint, tensors: shapes)
         let gguf = (root as NSString).appendingPathComponent("q4_k_m.gguf")
-        let runner = PipelineBenchmark(sizeMiB: 0, directory: root, quantctl: quantctl, python: nil, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let runner = PipelineBenchmark(
+            sizeMiB: 0, directory: root, quantctl: quantctl, python: nil, threads: ProcessInfo.processInfo.activeProcessorCount)
         progress("quantizing to Q4_K_M")
         _ = try runner.timed([quantctl, "quantize", checkpoint, "-o", gguf, "--preset", "q4_k_m"])
         let text = (root as NSString).appendingPathComponent("text.txt")
         // Random text of the synthetic vocabulary's characters: every chunk is full.
         var rng = SystemRandomNumberGenerator()
-        let words = (0..<(chunks * context * 2)).map { _ in String((0..<Int.random(in: 2...7, using: &rng)).map { _ in Character(UnicodeScalar(UInt8.random(in: 97...122, using: &rng))) }) }
+        let words = (0..<(chunks * context * 2)).map { _ in
+            String(
+                (0..<Int.random(in: 2...7, using: &rng)).map { _ in
+                    Character(UnicodeScalar(UInt8.random(in: 97...122, using: &rng)))
+                })
+        }
         try words.joined(separator: " ").write(toFile: text, atomically: true, encoding: .utf8)
         progress("quantctl evaluate: \(chunks) chunks of \(context) tokens, original and quantized")
         let (seconds, rss) = try runner.timed([
-            quantctl, "evaluate", checkpoint, "--quantized", gguf, "--text", text, "--context", String(context), "--chunks", String(chunks),
+            quantctl, "evaluate", checkpoint, "--quantized", gguf, "--text", text, "--context", String(context), "--chunks",
+            String(chunks),
         ])
         // Matrix products per forward pass: 2 x tokens x weights of the blocks, plus 2 x scored
         // tokens x the head (the tied embedding): like llama-perplexity, only each chunk's second
@@ -52,14 +59,18 @@ public struct EvaluationBenchmark {
         progress("OpenBLAS sgemm on a layer's shapes")
         let sgemm = try sgemmGFLOPS()
         let gflops = flops / seconds / 1e9
-        var table = "evaluate: \(parameters) parameters (Llama-3.2-1B shapes), BF16 checkpoint against its Q4_K_M GGUF, \(chunks) chunks of \(context) tokens\n"
-        table += String(format: "seconds %.1f   peak RSS %.0f MiB   %.1f GFLOPS in matrix products   sgemm %.1f GFLOPS   ratio %.2f\n", seconds, rss, gflops, sgemm, gflops / sgemm)
-        let json = JSONValue.object(JSONObject([
-            ("parameters", .integer(parameters)), ("chunks", .integer(chunks)), ("context", .integer(context)),
-            ("seconds", .number(seconds, decimals: 2)), ("peak_rss_mib", .number(rss, decimals: 1)),
-            ("gflops", .number(gflops, decimals: 2)), ("sgemm_gflops", .number(sgemm, decimals: 2)),
-            ("ratio_to_sgemm", .number(gflops / sgemm, decimals: 3)),
-        ]))
+        var table =
+            "evaluate: \(parameters) parameters (Llama-3.2-1B shapes), BF16 checkpoint against its Q4_K_M GGUF, \(chunks) chunks of \(context) tokens\n"
+        table += String(
+            format: "seconds %.1f   peak RSS %.0f MiB   %.1f GFLOPS in matrix products   sgemm %.1f GFLOPS   ratio %.2f\n",
+            seconds, rss, gflops, sgemm, gflops / sgemm)
+        let json = JSONValue.object(
+            JSONObject([
+                ("parameters", .integer(parameters)), ("chunks", .integer(chunks)), ("context", .integer(context)),
+                ("seconds", .number(seconds, decimals: 2)), ("peak_rss_mib", .number(rss, decimals: 1)),
+                ("gflops", .number(gflops, decimals: 2)), ("sgemm_gflops", .number(sgemm, decimals: 2)),
+                ("ratio_to_sgemm", .number(gflops / sgemm, decimals: 3)),
+            ]))
         return table + "JSON " + json.serialized + "\n"
     }
 

@@ -15,7 +15,8 @@ extension KernelBenchmark {
         let b = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
         let prepared = try b.withUnsafeBufferPointer { try PreparedMatrix($0, rows: n, cols: k) }
         let operations = 2 * Double(m) * Double(n) * Double(k)
-        let af = Matrix(rows: m, cols: k, values: a.map { Float($0) }), bf = Matrix(rows: n, cols: k, values: b.map { Float($0) })
+        let af = Matrix(rows: m, cols: k, values: a.map { Float($0) })
+        let bf = Matrix(rows: n, cols: k, values: b.map { Float($0) })
         // OpenBLAS's threads spin for a while after a sgemm returns, and took the second core from
         // an int8 product measured right after one (two threads ran at one thread's speed). So the
         // int8 samples come first, after a pause that lets any earlier sgemm's threads go to sleep,
@@ -23,14 +24,23 @@ extension KernelBenchmark {
         // sample by tens of percent: at least 21 samples each.
         let samples = Swift.max(repeats, 21)
         Thread.sleep(forTimeInterval: 0.5)
-        let int8Seconds = try medianSeconds(repeats: samples) { _ = try a.withUnsafeBufferPointer { try kernels.gemm($0, m: m, b: prepared, threads: threads) } }
+        let int8Seconds = try medianSeconds(repeats: samples) {
+            _ = try a.withUnsafeBufferPointer { try kernels.gemm($0, m: m, b: prepared, threads: threads) }
+        }
         BLAS.setThreads(threads)
         let fp32Seconds = medianSeconds(repeats: samples) { _ = BLAS.multiplyTransposed(af, bf) }
-        let int8GOPS = operations / int8Seconds / 1e9, fp32GFLOPS = operations / fp32Seconds / 1e9
+        let int8GOPS = operations / int8Seconds / 1e9
+        let fp32GFLOPS = operations / fp32Seconds / 1e9
         return [
-            BenchmarkResult(name: "gemm_s8_\(name)", threads: threads, value: int8GOPS, unit: "GOPS", ratio: int8GOPS / gemmPeakGOPS, baseline: "gemm peak"),
-            BenchmarkResult(name: "sgemm_\(name)", threads: threads, value: fp32GFLOPS, unit: "GOPS", ratio: fp32GFLOPS / gemmPeakGOPS, baseline: "gemm peak"),
-            BenchmarkResult(name: "gemm_s8_vs_sgemm_\(name)", threads: threads, value: int8GOPS / fp32GFLOPS, unit: "x", ratio: int8GOPS / fp32GFLOPS, baseline: "OpenBLAS sgemm"),
+            BenchmarkResult(
+                name: "gemm_s8_\(name)", threads: threads, value: int8GOPS, unit: "GOPS", ratio: int8GOPS / gemmPeakGOPS,
+                baseline: "gemm peak"),
+            BenchmarkResult(
+                name: "sgemm_\(name)", threads: threads, value: fp32GFLOPS, unit: "GOPS", ratio: fp32GFLOPS / gemmPeakGOPS,
+                baseline: "gemm peak"),
+            BenchmarkResult(
+                name: "gemm_s8_vs_sgemm_\(name)", threads: threads, value: int8GOPS / fp32GFLOPS, unit: "x",
+                ratio: int8GOPS / fp32GFLOPS, baseline: "OpenBLAS sgemm"),
         ]
     }
 

@@ -1,9 +1,9 @@
 import Foundation
-import JSON
-import QuantTesting
 import Int8Kernels
+import JSON
 import ModelFormats
 import QuantCore
+import QuantTesting
 
 /// `quant-bench pipeline`: quantizes a generated F32 model (1 GiB by default, one tensor of 256 MiB)
 /// with `quantctl quantize` in a child process, under `/usr/bin/time -v` for its peak RSS, and
@@ -48,13 +48,17 @@ public struct PipelineBenchmark {
                 var runs: [(Double, Double)] = []
                 for _ in 0..<3 {
                     try? FileManager.default.removeItem(atPath: output)
-                    runs.append(try timed([quantctl, "quantize", model, "-o", output, "--preset", preset, "--threads", String(threads)] + (fsync ? [] : ["--no-fsync"])))
+                    runs.append(
+                        try timed(
+                            [quantctl, "quantize", model, "-o", output, "--preset", preset, "--threads", String(threads)]
+                                + (fsync ? [] : ["--no-fsync"])))
                 }
                 let seconds = runs.map(\.0).sorted()[1]
                 let rss = runs.map(\.1).max()!
                 progress("kernels only, \(preset)")
                 let kernelSeconds = try kernelOnly(model: model, preset: preset)
-                let outputBytes = ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? NSNumber)?.intValue ?? 0
+                let outputBytes =
+                    ((try? FileManager.default.attributesOfItem(atPath: output))?[.size] as? NSNumber)?.intValue ?? 0
                 progress("I/O floor, \(outputBytes >> 20) MiB out")
                 let floorSeconds = try ioFloor(model: model, outputBytes: outputBytes, output: output + ".floor", fsync: fsync)
                 rows.append((preset + (fsync ? "" : " (no fsync)"), seconds, kernelSeconds, rss, floorSeconds))
@@ -65,33 +69,47 @@ public struct PipelineBenchmark {
             progress("gguf-py quants.quantize Q8_0")
             pythonSeconds = try ggufPy(python: python, model: model)
         }
-        var table = "pipeline: \(sizeMiB) MiB F32 model, \(shapes.count) tensors (largest \(shapes.map { ($0.1.reduce(1, *) * 4) >> 20 }.max()!) MiB), \(threads) threads\n"
+        var table =
+            "pipeline: \(sizeMiB) MiB F32 model, \(shapes.count) tensors (largest \(shapes.map { ($0.1.reduce(1, *) * 4) >> 20 }.max()!) MiB), \(threads) threads\n"
         table += "median of 3 runs of `quantctl quantize` (process start, header, writes and fsync included)\n"
         table += "I/O floor: read the model, write an output of the artifact's size (fsync'd when the run is), one thread\n"
-        table += "preset   end-to-end s   GB/s   kernels-only s   GB/s   e2e/kernels   I/O floor s   e2e/(floor+kernels)   peak RSS MiB\n"
+        table +=
+            "preset   end-to-end s   GB/s   kernels-only s   GB/s   e2e/kernels   I/O floor s   e2e/(floor+kernels)   peak RSS MiB\n"
         var json: [JSONValue] = []
         for (preset, seconds, kernelSeconds, rss, floorSeconds) in rows {
             let ratio = kernelSeconds / seconds
             let floorRatio = (floorSeconds + kernelSeconds) / seconds
-            table += preset.padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: " %13.2f %6.2f %16.2f %6.2f %13.2f %13.2f %21.2f %14.1f\n", seconds, bytes / seconds / 1e9, kernelSeconds, bytes / kernelSeconds / 1e9,
-                         ratio, floorSeconds, floorRatio, rss)
-            json.append(.object(JSONObject([
-                ("run", .string(preset)), ("seconds", .number(seconds, decimals: 3)), ("gbps", .number(bytes / seconds / 1e9, decimals: 3)),
-                ("kernel_seconds", .number(kernelSeconds, decimals: 3)), ("kernel_gbps", .number(bytes / kernelSeconds / 1e9, decimals: 3)),
-                ("ratio_to_kernels", .number(ratio, decimals: 3)), ("io_floor_seconds", .number(floorSeconds, decimals: 3)),
-                ("ratio_to_floor_and_kernels", .number(floorRatio, decimals: 3)), ("peak_rss_mib", .number(rss, decimals: 1)),
-            ])))
+            table +=
+                preset.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(
+                    format: " %13.2f %6.2f %16.2f %6.2f %13.2f %13.2f %21.2f %14.1f\n", seconds, bytes / seconds / 1e9,
+                    kernelSeconds, bytes / kernelSeconds / 1e9,
+                    ratio, floorSeconds, floorRatio, rss)
+            json.append(
+                .object(
+                    JSONObject([
+                        ("run", .string(preset)), ("seconds", .number(seconds, decimals: 3)),
+                        ("gbps", .number(bytes / seconds / 1e9, decimals: 3)),
+                        ("kernel_seconds", .number(kernelSeconds, decimals: 3)),
+                        ("kernel_gbps", .number(bytes / kernelSeconds / 1e9, decimals: 3)),
+                        ("ratio_to_kernels", .number(ratio, decimals: 3)),
+                        ("io_floor_seconds", .number(floorSeconds, decimals: 3)),
+                        ("ratio_to_floor_and_kernels", .number(floorRatio, decimals: 3)),
+                        ("peak_rss_mib", .number(rss, decimals: 1)),
+                    ])))
         }
         var pythonJSON = JSONValue.null
         if let pythonSeconds, let q8 = rows.first(where: { $0.0 == "q8_0" }) {
-            table += String(format: "gguf-py quants.quantize Q8_0 (quantize calls only): %.2f s (%.2f GB/s); our Q8_0 kernels are %.1fx faster, quantctl end-to-end %.1fx\n",
-                            pythonSeconds, bytes / pythonSeconds / 1e9, pythonSeconds / q8.2, pythonSeconds / q8.1)
-            pythonJSON = .object(JSONObject([
-                ("seconds", .number(pythonSeconds, decimals: 3)), ("gbps", .number(bytes / pythonSeconds / 1e9, decimals: 3)),
-                ("kernel_speedup_q8_0", .number(pythonSeconds / q8.2, decimals: 2)),
-                ("end_to_end_speedup_q8_0", .number(pythonSeconds / q8.1, decimals: 2)),
-            ]))
+            table += String(
+                format:
+                    "gguf-py quants.quantize Q8_0 (quantize calls only): %.2f s (%.2f GB/s); our Q8_0 kernels are %.1fx faster, quantctl end-to-end %.1fx\n",
+                pythonSeconds, bytes / pythonSeconds / 1e9, pythonSeconds / q8.2, pythonSeconds / q8.1)
+            pythonJSON = .object(
+                JSONObject([
+                    ("seconds", .number(pythonSeconds, decimals: 3)), ("gbps", .number(bytes / pythonSeconds / 1e9, decimals: 3)),
+                    ("kernel_speedup_q8_0", .number(pythonSeconds / q8.2, decimals: 2)),
+                    ("end_to_end_speedup_q8_0", .number(pythonSeconds / q8.1, decimals: 2)),
+                ]))
         }
         let document = JSONObject([("size_mib", .integer(sizeMiB)), ("results", .array(json)), ("gguf_py", pythonJSON)])
         return table + "JSON " + JSONValue.object(document).serialized + "\n"
@@ -141,15 +159,20 @@ public struct PipelineBenchmark {
                 let x = file.bytes(of: info).bindMemory(to: Float.self)
                 switch preset {
                 case "int8":
-                    _ = try LinearQuantizer(scheme: scheme, kernels: kernels, threads: threads).quantize(x, shape: info.shape, into: out.buffer)
+                    _ = try LinearQuantizer(scheme: scheme, kernels: kernels, threads: threads).quantize(
+                        x, shape: info.shape, into: out.buffer)
                 default:
                     let format = GGMLType.named(preset)!
-                    let cols = info.shape.last!, rows = info.shape.reduce(1, *) / cols
-                    let source = UncheckedPointer(x), target = UncheckedPointer(out.pointer)
+                    let cols = info.shape.last!
+                    let rows = info.shape.reduce(1, *) / cols
+                    let source = UncheckedPointer(x)
+                    let target = UncheckedPointer(out.pointer)
                     Parallel.rows(rows, threads: threads, grain: 16) { r in
                         try? kernels.quantizeBlocks(
                             format, UnsafeBufferPointer(rebasing: source.value[(r.lowerBound * cols)..<(r.upperBound * cols)]),
-                            into: UnsafeMutableRawBufferPointer(start: target.value + format.blockBytes(elements: r.lowerBound * cols), count: format.blockBytes(elements: r.count * cols)))
+                            into: UnsafeMutableRawBufferPointer(
+                                start: target.value + format.blockBytes(elements: r.lowerBound * cols),
+                                count: format.blockBytes(elements: r.count * cols)))
                     }
                 }
             }
@@ -199,7 +222,9 @@ public struct PipelineBenchmark {
         process.waitUntilExit()
         let seconds = Date().timeIntervalSince(start)
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw BenchmarkError("\(command.joined(separator: " ")) failed: \(text.suffix(500))") }
+        guard process.terminationStatus == 0 else {
+            throw BenchmarkError("\(command.joined(separator: " ")) failed: \(text.suffix(500))")
+        }
         let line = text.split(separator: "\n").first { $0.contains("Maximum resident set size") } ?? ""
         let kib = Double(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0
         return (seconds, kib / 1024)
@@ -226,7 +251,9 @@ public struct PipelineBenchmark {
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard process.terminationStatus == 0,
+            let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             throw BenchmarkError("the gguf-py baseline failed (is \(python) a Python with gguf and safetensors?)")
         }
         return seconds

@@ -61,7 +61,8 @@ public struct QueueLoad {
         let claims = Mutex<[Double]>([])
         settings.onClaim = { seconds in claims.withLock { $0.append(seconds) } }
         let pools = stores.enumerated().map { index, replica in
-            WorkerPool(store: replica, data: data, workers: workers, settings: settings, poll: 0.01, replicaID: "replica-\(index)")
+            WorkerPool(
+                store: replica, data: data, workers: workers, settings: settings, poll: 0.01, replicaID: "replica-\(index)")
         }
         for pool in pools { try pool.start() }
         let ids = Mutex<[String]>([])
@@ -75,7 +76,9 @@ public struct QueueLoad {
             var mine: [String] = []
             for n in 0..<perThread {
                 do {
-                    let job = try scope.submit(.init(modelID: models[index].id, recipe: #"{"preset": "int8"}"#, idempotencyKey: "k\(n)", requestHash: "h"))
+                    let job = try scope.submit(
+                        .init(
+                            modelID: models[index].id, recipe: #"{"preset": "int8"}"#, idempotencyKey: "k\(n)", requestHash: "h"))
                     mine.append(job.job.id)
                     pool.wake()
                 } catch {
@@ -96,11 +99,14 @@ public struct QueueLoad {
         let idle = try idleStarts(data: data, stores: stores, pools: pools, modelPath: modelPath)
         for pool in pools { pool.stop(deadline: 10) }
         let all = ids.withLock { $0 }
-        var succeeded = 0, maxAttempt = 0
+        var succeeded = 0
+        var maxAttempt = 0
         var waits: [Double] = []
         var finished: [(tenant: String, job: String)] = []
         for tenant in tenants {
-            for job in try store.scope(tenant.id).jobs(limit: 500) + (perThread > 500 ? try pagesAfterFirst(store.scope(tenant.id)) : []) {
+            for job in try store.scope(tenant.id).jobs(limit: 500)
+                + (perThread > 500 ? try pagesAfterFirst(store.scope(tenant.id)) : [])
+            {
                 if job.state == .succeeded { succeeded += 1 }
                 maxAttempt = Swift.max(maxAttempt, job.attempt)
                 if let started = job.startedAt { waits.append(started - job.createdAt) }
@@ -111,10 +117,12 @@ public struct QueueLoad {
         }
         let polls = try pollRate(stores: stores, finished: finished)
         return Result(
-            jobs: all.count, seconds: seconds, succeeded: succeeded, distinct: Set(all).count, submitErrors: errors.withLock { $0 },
+            jobs: all.count, seconds: seconds, succeeded: succeeded, distinct: Set(all).count,
+            submitErrors: errors.withLock { $0 },
             claimP50: Self.percentile(claims.withLock { $0 }, 50), claimP99: Self.percentile(claims.withLock { $0 }, 99),
             startP50: Self.percentile(waits, 50), startP99: Self.percentile(waits, 99),
-            idleStartP50: Self.percentile(idle, 50), idleStartP99: Self.percentile(idle, 99), maxAttempt: maxAttempt, pollsPerSecond: polls)
+            idleStartP50: Self.percentile(idle, 50), idleStartP99: Self.percentile(idle, 99), maxAttempt: maxAttempt,
+            pollsPerSecond: polls)
     }
 
     /// Submit until a worker starts the job on an idle queue, one job at a time (`idleJobs` of
@@ -129,7 +137,9 @@ public struct QueueLoad {
         let model = try BlobStore(data: data).addModel(modelPath, name: "small", scope: scope)
         var waits: [Double] = []
         for _ in 0..<idleJobs {
-            let id = try scope.submit(.init(modelID: model.id, recipe: #"{"preset": "int8"}"#, idempotencyKey: nil, requestHash: "h")).job.id
+            let id = try scope.submit(
+                .init(modelID: model.id, recipe: #"{"preset": "int8"}"#, idempotencyKey: nil, requestHash: "h")
+            ).job.id
             if database == nil { pools[0].wake() }
             var job = try scope.job(id)
             while !job.state.isTerminal {
@@ -146,20 +156,28 @@ public struct QueueLoad {
     func pollRate(stores: [Store], finished: [(tenant: String, job: String)]) throws -> Double {
         guard !finished.isEmpty, pollSeconds > 0 else { return 0 }
         let keys = try finished.map { try stores[0].createKey(tenantID: $0.tenant).plaintext }
-        let count = Atomic<Int>(0), failed = Atomic<Int>(0)
+        let count = Atomic<Int>(0)
+        let failed = Atomic<Int>(0)
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(pollSeconds * 1e9)
         let start = DispatchTime.now().uptimeNanoseconds
         DispatchQueue.concurrentPerform(iterations: submitters) { index in
-            let store = stores[index % stores.count], target = finished[index % finished.count], key = keys[index % keys.count]
+            let store = stores[index % stores.count]
+            let target = finished[index % finished.count]
+            let key = keys[index % keys.count]
             var done = 0
             while DispatchTime.now().uptimeNanoseconds < deadline {
                 // A poll that does not find the job would make the rate meaningless.
-                guard case .job = try? store.poll(job: target.job, key: key) else { failed.add(1, ordering: .relaxed); return }
+                guard case .job = try? store.poll(job: target.job, key: key) else {
+                    failed.add(1, ordering: .relaxed)
+                    return
+                }
                 done += 1
             }
             count.add(done, ordering: .relaxed)
         }
-        guard failed.load(ordering: .relaxed) == 0 else { throw QueueLoadError(message: "a poll of a finished job did not find it") }
+        guard failed.load(ordering: .relaxed) == 0 else {
+            throw QueueLoadError(message: "a poll of a finished job did not find it")
+        }
         return Double(count.load(ordering: .relaxed)) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 

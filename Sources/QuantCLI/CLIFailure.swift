@@ -1,5 +1,4 @@
 import ArgumentParser
-
 import Foundation
 
 /// A failure the CLI reports as one line on stderr, followed by the documented exit code.

@@ -39,12 +39,17 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            guard let data = FileManager.default.contents(atPath: text) else { throw CLIFailure(kind: .user, message: "cannot read \(text)") }
+            guard let data = FileManager.default.contents(atPath: text) else {
+                throw CLIFailure(kind: .user, message: "cannot read \(text)")
+            }
             let result: DecoderEvaluation
             do {
                 let tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json"))
-                if try Self.isEncoder(original) { return try evaluateEncoder(tokenizer, text: String(decoding: data, as: UTF8.self)) }
-                let chunked = try TextChunks(text: String(decoding: data, as: UTF8.self), tokenizer: tokenizer, context: context, maxChunks: chunks)
+                if try Self.isEncoder(original) {
+                    return try evaluateEncoder(tokenizer, text: String(decoding: data, as: UTF8.self))
+                }
+                let chunked = try TextChunks(
+                    text: String(decoding: data, as: UTF8.self), tokenizer: tokenizer, context: context, maxChunks: chunks)
                 let base = try DecoderForward.open(original)
                 let candidate = try quantized.map { try DecoderForward.open($0) }
                 let bar = ProgressBar(enabled: isatty(2) == 1 && !json)
@@ -60,12 +65,17 @@ struct EvaluateCommand: ParsableCommand {
                 throw CLIFailure(kind: .user, message: "\(error)")
             }
             if json { return print(result.json.serialized) }
-            var lines = ["\(result.chunks) chunks of \(result.context) tokens, \(result.tokensScored) tokens scored",
-                         String(format: "perplexity (original)   %.4f", result.perplexity)]
-            if let p = result.candidatePerplexity, let kl = result.meanKL, let p99 = result.p99KL, let top = result.top1Agreement {
-                lines += [String(format: "perplexity (quantized)  %.4f  (%+.2f%%)", p, (p / result.perplexity - 1) * 100),
-                          String(format: "KL divergence           mean %.6f, p99 %.6f", kl, p99),
-                          String(format: "top-1 agreement         %.2f%%", top * 100)]
+            var lines = [
+                "\(result.chunks) chunks of \(result.context) tokens, \(result.tokensScored) tokens scored",
+                String(format: "perplexity (original)   %.4f", result.perplexity),
+            ]
+            if let p = result.candidatePerplexity, let kl = result.meanKL, let p99 = result.p99KL, let top = result.top1Agreement
+            {
+                lines += [
+                    String(format: "perplexity (quantized)  %.4f  (%+.2f%%)", p, (p / result.perplexity - 1) * 100),
+                    String(format: "KL divergence           mean %.6f, p99 %.6f", kl, p99),
+                    String(format: "top-1 agreement         %.2f%%", top * 100),
+                ]
             }
             print(lines.joined(separator: "\n"))
         }
@@ -79,8 +89,12 @@ struct EvaluateCommand: ParsableCommand {
     /// Encoders: each non-empty line of the text (at most --chunks of them, each cut to --context
     /// tokens with its special tokens) embedded by both models; mean and min cosine.
     func evaluateEncoder(_ tokenizer: Tokenizer, text: String) throws {
-        guard let quantized else { throw CLIFailure(kind: .user, message: "an encoder is evaluated against its quantized version: give --quantized") }
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard let quantized else {
+            throw CLIFailure(kind: .user, message: "an encoder is evaluated against its quantized version: give --quantized")
+        }
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter {
+            !$0.trimmingCharacters(in: .whitespaces).isEmpty
+        }
         let sequences = lines.prefix(chunks ?? lines.count).map { line in
             tokenizer.withSpecialTokens(Array(tokenizer.encode(line, addSpecialTokens: false).prefix(Swift.max(1, context - 2))))
         }
@@ -88,7 +102,8 @@ struct EvaluateCommand: ParsableCommand {
         let candidate = try EncoderForward(weights: try Dequantizer.Tensors(path: quantized))
         let result = try EncoderEvaluation.run(Array(sequences), base: base, candidate: candidate)
         if json { return print(result.json.serialized) }
-        print(String(format: "%d texts\nembedding cosine  mean %.6f, min %.6f", result.texts, result.meanCosine, result.minCosine))
+        print(
+            String(format: "%d texts\nembedding cosine  mean %.6f, min %.6f", result.texts, result.meanCosine, result.minCosine))
     }
 
 }

@@ -39,7 +39,8 @@ struct ImatrixCommand: ParsableCommand {
     func run() throws {
         try reportingFailures {
             do {
-                let tokenizer = try Tokenizer(path: self.tokenizer ?? (model as NSString).appendingPathComponent("tokenizer.json"))
+                let tokenizer = try Tokenizer(
+                    path: self.tokenizer ?? (model as NSString).appendingPathComponent("tokenizer.json"))
                 let dataset = try TextDataset(path: text)
                 let bar = ProgressBar(enabled: isatty(2) == 1)
                 let chunked = try TextChunks(text: dataset.joined, tokenizer: tokenizer, context: context, maxChunks: chunks)

@@ -74,7 +74,8 @@ struct InspectReport {
         out += "parameters:      \(parameterCount)\n"
         out += "bytes per dtype:\n"
         for row in bytesPerDType {
-            out += "  \(row.dtype.padding(8))  \(String(row.tensors).leftPadding(6)) tensors  \(String(row.bytes).leftPadding(14)) bytes\n"
+            out +=
+                "  \(row.dtype.padding(8))  \(String(row.tensors).leftPadding(6)) tensors  \(String(row.bytes).leftPadding(14)) bytes\n"
         }
         if metadata.count > 0 {
             out += "metadata:        \(metadata.count) entries\n"
@@ -85,7 +86,9 @@ struct InspectReport {
         }
         let table = TextTable(
             headers: ["name", "dtype", "shape", "bytes"],
-            rows: tensors.map { [$0.name, $0.dtype, "[" + $0.shape.map(String.init).joined(separator: ", ") + "]", String($0.byteCount)] },
+            rows: tensors.map {
+                [$0.name, $0.dtype, "[" + $0.shape.map(String.init).joined(separator: ", ") + "]", String($0.byteCount)]
+            },
             rightAligned: [3])
         out += table.render()
         return out

@@ -11,7 +11,9 @@ final class ProgressBar: Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func update(_ progress: PipelineProgress) {
-        draw(fraction: progress.fraction, detail: "\(progress.tensorsDone)/\(progress.tensorsTotal) tensors  \(progress.currentTensor.prefix(40))")
+        draw(
+            fraction: progress.fraction,
+            detail: "\(progress.tensorsDone)/\(progress.tensorsTotal) tensors  \(progress.currentTensor.prefix(40))")
     }
 
     /// Redraws the bar (throttled); `detail` follows the percentage.

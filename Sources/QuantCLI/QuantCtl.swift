@@ -16,7 +16,8 @@ public struct QuantCtl: ParsableCommand {
             """,
         version: QuantServiceVersion.current,
         subcommands: [
-            InspectCommand.self, QuantizeCommand.self, EvaluateCommand.self, ImatrixCommand.self, QATCommand.self, DequantizeCommand.self, PresetsCommand.self, ModelsCommand.self, DatasetsCommand.self, JobsCommand.self,
+            InspectCommand.self, QuantizeCommand.self, EvaluateCommand.self, ImatrixCommand.self, QATCommand.self,
+            DequantizeCommand.self, PresetsCommand.self, ModelsCommand.self, DatasetsCommand.self, JobsCommand.self,
             HealthCommand.self,
         ]
     )

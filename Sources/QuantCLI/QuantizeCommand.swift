@@ -19,7 +19,10 @@ struct QuantizeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file (.safetensors or .gguf), or a Hugging Face checkpoint directory (config.json, tokenizer files, safetensors shards with model.safetensors.index.json); written as GGUF it is converted for llama.cpp.")
+    @Argument(
+        help:
+            "The model file (.safetensors or .gguf), or a Hugging Face checkpoint directory (config.json, tokenizer files, safetensors shards with model.safetensors.index.json); written as GGUF it is converted for llama.cpp."
+    )
     var input: String
 
     @Option(name: .shortAndLong, help: "Where to write the artifact.")
@@ -34,10 +37,16 @@ struct QuantizeCommand: ParsableCommand {
     @Option(help: "Also write the full JSON report here.")
     var report: String?
 
-    @Option(help: "A calibration dataset for GPTQ, AdaRound, AWQ and static activations: safetensors of `<layer>.input` samples, or text (plain or JSON Lines) that the checkpoint's forward pass turns into them; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed).")
+    @Option(
+        help:
+            "A calibration dataset for GPTQ, AdaRound, AWQ and static activations: safetensors of `<layer>.input` samples, or text (plain or JSON Lines) that the checkpoint's forward pass turns into them; any dataset_id in the recipe refers to it. Every layer with samples is also evaluated (output SQNR, W8A8, int8 speed)."
+    )
     var dataset: String?
 
-    @Option(help: "A llama.cpp importance matrix (imatrix.gguf or legacy imatrix.dat from llama-imatrix): weights the search of every GGUF block type that takes it (Q4_0 ... Q5_1, IQ4_NL, the K-quants), as llama-quantize --imatrix does. Tensors are matched by llama.cpp name, or Hugging Face name for Llama-family models.")
+    @Option(
+        help:
+            "A llama.cpp importance matrix (imatrix.gguf or legacy imatrix.dat from llama-imatrix): weights the search of every GGUF block type that takes it (Q4_0 ... Q5_1, IQ4_NL, the K-quants), as llama-quantize --imatrix does. Tensors are matched by llama.cpp name, or Hugging Face name for Llama-family models."
+    )
     var imatrix: String?
 
     @Option(help: "Worker threads (default: all cores).")
@@ -61,10 +70,14 @@ struct QuantizeCommand: ParsableCommand {
             throw ValidationError("give one of --dataset FILE or --imatrix FILE: a run reads one calibration file")
         }
         if imatrix != nil, remote.named {
-            throw ValidationError("with --server, upload the importance matrix as a dataset (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
+            throw ValidationError(
+                "with --server, upload the importance matrix as a dataset (quantctl datasets upload FILE) and put its id in the recipe's dataset_id"
+            )
         }
         if dataset != nil, remote.named {
-            throw ValidationError("with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id")
+            throw ValidationError(
+                "with --server, upload the dataset first (quantctl datasets upload FILE) and put its id in the recipe's dataset_id"
+            )
         }
     }
 
@@ -75,7 +88,11 @@ struct QuantizeCommand: ParsableCommand {
             if imatrix != nil {
                 recipe = recipe.weightingImportance(datasetID: "imatrix")
                 guard recipe.takesImportance else {
-                    throw CLIFailure(kind: .user, message: "--imatrix: no type in this recipe takes importance weights (Q8_0, MXFP4, F16, BF16 and the linear methods do not); use a GGUF type such as Q4_K or a mix such as Q4_K_M")
+                    throw CLIFailure(
+                        kind: .user,
+                        message:
+                            "--imatrix: no type in this recipe takes importance weights (Q8_0, MXFP4, F16, BF16 and the linear methods do not); use a GGUF type such as Q4_K or a mix such as Q4_K_M"
+                    )
                 }
             }
             let bar = ProgressBar(enabled: isatty(2) == 1)
@@ -95,7 +112,9 @@ struct QuantizeCommand: ParsableCommand {
             }
             bar.finish()
             // compressed-tensors: the config.json fragment goes next to the weights.
-            if recipe.output == .compressedTensors, !Checkpoint.isCheckpoint(path: output), let fragment = try CompressedTensors.configFragment(ofArtifact: output) {
+            if recipe.output == .compressedTensors, !Checkpoint.isCheckpoint(path: output),
+                let fragment = try CompressedTensors.configFragment(ofArtifact: output)
+            {
                 try Data((fragment + "\n").utf8).write(to: URL(fileURLWithPath: output + ".config.json"))
             }
             let text = result.json.serialized
@@ -138,7 +157,9 @@ struct QuantizeCommand: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys]
                 try encoder.encode(full).write(to: URL(fileURLWithPath: report))
             }
-            try OutputOptions(json: json).emit(job) { "model \(model.id), job \(job.id): wrote \(output)\n" + JobsCommand.describe(job) }
+            try OutputOptions(json: json).emit(job) {
+                "model \(model.id), job \(job.id): wrote \(output)\n" + JobsCommand.describe(job)
+            }
         }
     }
 }

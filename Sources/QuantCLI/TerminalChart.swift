@@ -12,7 +12,8 @@ struct TerminalChart {
     func render() -> String {
         let finite = values.filter(\.isFinite)
         guard let low = finite.min(), let high = finite.max() else { return "\(title): no data\n" }
-        let columns = values.count <= width ? values : (0..<width).map { values[$0 * (values.count - 1) / Swift.max(width - 1, 1)] }
+        let columns =
+            values.count <= width ? values : (0..<width).map { values[$0 * (values.count - 1) / Swift.max(width - 1, 1)] }
         let span = high - low
         // Row of each column's point: 0 at the bottom.
         let rows = columns.map { v -> Int? in
@@ -28,7 +29,10 @@ struct TerminalChart {
             out += "\n"
         }
         out += String(repeating: " ", count: labelWidth) + " +" + String(repeating: "-", count: columns.count) + "\n"
-        out += String(repeating: " ", count: labelWidth + 2) + "epoch 1" + String(repeating: " ", count: Swift.max(1, columns.count - 7 - String(values.count).count - 6)) + "epoch \(values.count)\n"
+        out +=
+            String(repeating: " ", count: labelWidth + 2) + "epoch 1"
+            + String(repeating: " ", count: Swift.max(1, columns.count - 7 - String(values.count).count - 6))
+            + "epoch \(values.count)\n"
         return out
     }
 }

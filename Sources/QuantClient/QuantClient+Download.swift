@@ -1,7 +1,7 @@
 import Digest
 import Foundation
-import QuantAPI
 import ModelFormats
+import QuantAPI
 
 extension QuantClient {
     /// Downloads a succeeded job's artifact to `path`, streamed to disk. Bytes arrive in
@@ -76,22 +76,30 @@ extension QuantClient {
         }
         do {
             while let chunk = try input.read(upToCount: 4 << 20), !chunk.isEmpty {
-                try reader.feed([UInt8](chunk), begin: { member, _ in
-                    close()
-                    try CheckpointRules.checkFileName(member)
-                    name = member
-                    hasher = SHA256()
-                    if member == "SHA256SUMS" { return }
-                    let target = (staging as NSString).appendingPathComponent(member)
-                    guard FileManager.default.createFile(atPath: target, contents: nil), let file = FileHandle(forWritingAtPath: target) else {
-                        throw ClientError.file("cannot create \(target)")
-                    }
-                    output = file
-                }, emit: { bytes in
-                    if name == "SHA256SUMS" { return sums += bytes }
-                    bytes.withUnsafeBytes { hasher.update($0) }
-                    try output?.write(contentsOf: bytes)
-                })
+                try reader.feed(
+                    [UInt8](chunk),
+                    begin: { member, _ in
+                        close()
+                        try CheckpointRules.checkFileName(member)
+                        name = member
+                        hasher = SHA256()
+                        if member == "SHA256SUMS" { return }
+                        let target = (staging as NSString).appendingPathComponent(member)
+                        guard FileManager.default.createFile(atPath: target, contents: nil),
+                            let file = FileHandle(forWritingAtPath: target)
+                        else {
+                            throw ClientError.file("cannot create \(target)")
+                        }
+                        output = file
+                    },
+                    emit: { bytes in
+                        if name == "SHA256SUMS" {
+                            sums += bytes
+                            return
+                        }
+                        bytes.withUnsafeBytes { hasher.update($0) }
+                        try output?.write(contentsOf: bytes)
+                    })
             }
             close()
             try reader.finish()
@@ -104,7 +112,8 @@ extension QuantClient {
             guard parts.count == 2 else { continue }
             let file = String(parts[1].drop { $0 == " " })
             guard digests[file] == String(parts[0]) else {
-                throw ClientError.integrity("\(file): sha256 \(digests[file] ?? "missing") but SHA256SUMS says \(parts[0]); download again")
+                throw ClientError.integrity(
+                    "\(file): sha256 \(digests[file] ?? "missing") but SHA256SUMS says \(parts[0]); download again")
             }
             listed.insert(file)
         }
@@ -121,7 +130,11 @@ extension QuantClient {
     /// the model's config.json), or nil when the job wrote another format.
     public func artifactConfig(ofJob id: String) throws -> String? {
         let response = try send("GET", "/v1/jobs/\(escape(id))/artifact/config")
-        if response.status == 404, (try? WireCoding.decode(Problem.self, from: response.body))?.type.hasSuffix("/no-config") == true { return nil }
+        if response.status == 404,
+            (try? WireCoding.decode(Problem.self, from: response.body))?.type.hasSuffix("/no-config") == true
+        {
+            return nil
+        }
         return String(decoding: try check(response).body, as: UTF8.self)
     }
 

@@ -35,7 +35,9 @@ public final class QuantClient: Sendable {
 
     /// Streams a file to `route` (models, datasets); a checkpoint directory goes as a tar stream of
     /// its top-level files.
-    func upload(_ route: String, path: String, name: String?, progress: (@Sendable (TransferProgress) -> Void)?) throws -> CurlResponse {
+    func upload(_ route: String, path: String, name: String?, progress: (@Sendable (TransferProgress) -> Void)?) throws
+        -> CurlResponse
+    {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             let files = try Self.checkpointFiles(path)
@@ -55,10 +57,13 @@ public final class QuantClient: Sendable {
 
     /// The regular files directly in a checkpoint folder (subfolders are not part of a bundle).
     static func checkpointFiles(_ directory: String) throws -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { throw ClientError.file("cannot list \(directory)") }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw ClientError.file("cannot list \(directory)")
+        }
         let files = names.sorted().filter { name in
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory) && !isDirectory.boolValue
+            return FileManager.default.fileExists(
+                atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory) && !isDirectory.boolValue
         }
         guard !files.isEmpty else { throw ClientError.file("\(directory) holds no files") }
         return files
@@ -67,7 +72,9 @@ public final class QuantClient: Sendable {
     // MARK: - Datasets
 
     /// Uploads a calibration dataset (safetensors of `<layer>.input` samples), streamed from disk.
-    public func uploadDataset(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws -> Dataset {
+    public func uploadDataset(path: String, name: String? = nil, progress: (@Sendable (TransferProgress) -> Void)? = nil) throws
+        -> Dataset
+    {
         try decode(Dataset.self, upload("/v1/datasets", path: path, name: name, progress: progress))
     }
 
@@ -107,7 +114,8 @@ public final class QuantClient: Sendable {
     public func submitJob(modelID: String, recipeJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString)
         throws -> Job
     {
-        try submit(JobRequest(modelId: modelID, name: name, recipe: try object(recipeJSON, "recipe")), idempotencyKey: idempotencyKey)
+        try submit(
+            JobRequest(modelId: modelID, name: name, recipe: try object(recipeJSON, "recipe")), idempotencyKey: idempotencyKey)
     }
 
     /// Submits a quantization-aware training job (docs/QAT.md): `trainingJSON` holds dataset_id,
@@ -116,13 +124,16 @@ public final class QuantClient: Sendable {
         modelID: String, recipeJSON: String, trainingJSON: String, name: String? = nil, idempotencyKey: String = UUID().uuidString
     ) throws -> Job {
         let request = JobRequest(
-            modelId: modelID, kind: "qat", name: name, recipe: try object(recipeJSON, "recipe"), training: try object(trainingJSON, "training"))
+            modelId: modelID, kind: "qat", name: name, recipe: try object(recipeJSON, "recipe"),
+            training: try object(trainingJSON, "training"))
         return try submit(request, idempotencyKey: idempotencyKey)
     }
 
     /// `json` parsed, if it is an object.
     func object(_ json: String, _ what: String) throws -> JSONValue {
-        guard let value = try? StrictJSON.parse(json), value.objectValue != nil else { throw ClientError.usage("the \(what) is not a JSON object") }
+        guard let value = try? StrictJSON.parse(json), value.objectValue != nil else {
+            throw ClientError.usage("the \(what) is not a JSON object")
+        }
         return value
     }
 

@@ -23,7 +23,9 @@ extension Store {
     /// Records progress and answers, in the same transaction, whether a cancel was requested: the
     /// worker hears of a cancel at its next progress report (about every half second) instead of
     /// at its next lease renewal (a third of the lease). `.lost` when the attempt is stale.
-    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String? = nil) throws -> LeaseStatus {
+    public func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String? = nil) throws
+        -> LeaseStatus
+    {
         try backend.reportProgress(job: id, attempt: attempt, done: done, total: total, stage: stage)
     }
 
@@ -35,7 +37,9 @@ extension Store {
 
     /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
     /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
-    public func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
+    public func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws
+        -> JobState
+    {
         try backend.fail(job: id, attempt: attempt, code: code, message: message, transient: transient, retryDelay: retryDelay)
     }
 

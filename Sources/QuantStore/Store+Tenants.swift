@@ -13,7 +13,8 @@ extension Store {
     public func createKey(tenantID: String, admin: Bool = false, plaintext: String? = nil) throws -> CreatedKey {
         let key = plaintext ?? Self.randomKey()
         let record = APIKey(
-            id: Store.newID("key"), tenantId: tenantID, prefix: String(key.prefix(11)), keyHash: Data(SHA256.hash(Array(key.utf8))),
+            id: Store.newID("key"), tenantId: tenantID, prefix: String(key.prefix(11)),
+            keyHash: Data(SHA256.hash(Array(key.utf8))),
             isAdmin: admin, createdAt: Date(timeIntervalSince1970: backend.now()), revokedAt: nil)
         try backend.insertKey(record)
         return CreatedKey(plaintext: key, record: record)

@@ -20,7 +20,8 @@ public final class Store: Sendable {
     public static func open(database: String?, sqlitePath: String) throws -> Store {
         guard let database, !database.isEmpty else { return try Store(path: sqlitePath) }
         guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
-            throw StoreError.invalid("--database must be a postgres:// URL (or absent for the SQLite file in the data directory); got '\(database)'")
+            throw StoreError.invalid(
+                "--database must be a postgres:// URL (or absent for the SQLite file in the data directory); got '\(database)'")
         }
         return try Store(postgresURL: database)
     }

@@ -18,7 +18,9 @@ public struct TenantScope: Sendable {
         public var parameterCount: Int64
         public var blobPath: String
 
-        public init(name: String, format: String, size: Int64, sha256: String, tensorCount: Int, parameterCount: Int64, blobPath: String) {
+        public init(
+            name: String, format: String, size: Int64, sha256: String, tensorCount: Int, parameterCount: Int64, blobPath: String
+        ) {
             self.name = name
             self.format = format
             self.size = size
@@ -28,7 +30,6 @@ public struct TenantScope: Sendable {
             self.blobPath = blobPath
         }
     }
-
 
     public struct NewJob: Sendable {
         public var modelID: String
@@ -46,7 +47,8 @@ public struct TenantScope: Sendable {
         public var training: String?
 
         public init(
-            modelID: String, recipe: String, name: String? = nil, idempotencyKey: String? = nil, requestHash: String? = nil, maxAttempts: Int = 3,
+            modelID: String, recipe: String, name: String? = nil, idempotencyKey: String? = nil, requestHash: String? = nil,
+            maxAttempts: Int = 3,
             datasetID: String? = nil
         ) {
             self.datasetID = datasetID
@@ -58,7 +60,6 @@ public struct TenantScope: Sendable {
             self.maxAttempts = maxAttempts
         }
     }
-
 
     public struct NewDataset: Sendable {
         public var name: String
@@ -102,7 +103,8 @@ public struct TenantScope: Sendable {
     public func job(_ id: String) throws -> JobRecord { try backend.job(id) }
 
     /// Newest first; `cursor` is the id of the last job of the previous page.
-    public func jobs(state: JobState? = nil, modelID: String? = nil, limit: Int = 50, cursor: String? = nil) throws -> [JobRecord] {
+    public func jobs(state: JobState? = nil, modelID: String? = nil, limit: Int = 50, cursor: String? = nil) throws -> [JobRecord]
+    {
         try backend.jobs(state: state, modelID: modelID, limit: limit, cursor: cursor)
     }
 

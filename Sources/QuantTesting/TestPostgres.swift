@@ -38,7 +38,9 @@ public enum TestPostgres {
     /// Runs scripts/postgres.sh and returns what it printed. posix_spawn and waitpid rather than
     /// Foundation's Process, whose waitUntilExit can miss the child's exit in a test process.
     static func runScript(_ arguments: [String]) throws(TestPostgresError) -> String {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/postgres.sh").standardized.path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../scripts/postgres.sh"
+        ).standardized.path
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("qs-pg-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let command = "bash '\(script)' " + arguments.map { "'\($0)'" }.joined(separator: " ") + " >'\(output)' 2>&1"

@@ -9,7 +9,8 @@ struct KeysCommand: ParsableCommand {
         commandName: "keys", abstract: "Create and revoke API keys.", subcommands: [Create.self, Revoke.self])
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a key for a tenant (created if new); prints the key once.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key for a tenant (created if new); prints the key once.")
         @OptionGroup var data: DataOptions
         @Option(help: "Tenant name.") var tenant: String
 
@@ -21,7 +22,8 @@ struct KeysCommand: ParsableCommand {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke the keys that start with PREFIX (at least 8 characters).")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke the keys that start with PREFIX (at least 8 characters).")
         @OptionGroup var data: DataOptions
         @Argument(help: "The start of the key, e.g. qs_abcdefgh.") var prefix: String
 

@@ -23,7 +23,9 @@ struct DataOptions: ParsableArguments {
     @Option(help: "The data directory (QUANTD_DATA_DIR); replicas sharing a PostgreSQL database share it too.")
     var dataDir = environment("QUANTD_DATA_DIR") ?? "./data"
 
-    @Option(help: "A postgres:// URL to share the queue with other replicas (QUANTD_DATABASE); default: SQLite in the data directory.")
+    @Option(
+        help: "A postgres:// URL to share the queue with other replicas (QUANTD_DATABASE); default: SQLite in the data directory."
+    )
     var database = environment("QUANTD_DATABASE")
 
     var directory: DataDirectory { DataDirectory(root: dataDir) }

@@ -74,10 +74,12 @@ struct ServeCommand: ParsableCommand {
         let accessLog = logger
         router.observer = { request, response, seconds, route in
             metricsObserver?(request, response, seconds, route)
-            accessLog.debug("request", metadata: [
-                "method": "\(request.method)", "route": "\(route)", "status": "\(response.status)",
-                "ms": "\(String(format: "%.2f", seconds * 1000))", "request_id": "\(response.header("x-request-id") ?? "")",
-            ])
+            accessLog.debug(
+                "request",
+                metadata: [
+                    "method": "\(request.method)", "route": "\(route)", "status": "\(response.status)",
+                    "ms": "\(String(format: "%.2f", seconds * 1000))", "request_id": "\(response.header("x-request-id") ?? "")",
+                ])
         }
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxUploadBytes
@@ -107,7 +109,8 @@ enum AdminKey {
         let path = (data.root as NSString).appendingPathComponent("admin.key")
         guard try !store.hasAdminKey() else { return }
         let key = try store.createKey(tenantID: admin.id, admin: true)
-        let created = FileManager.default.createFile(atPath: path, contents: Data((key.plaintext + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        let created = FileManager.default.createFile(
+            atPath: path, contents: Data((key.plaintext + "\n").utf8), attributes: [.posixPermissions: 0o600])
         guard created else { throw ValidationError("cannot write \(path)") }
         logger.info("created an admin API key", metadata: ["path": "\(path)"])
     }

@@ -15,17 +15,22 @@ enum Blocks {
         let format = try format(type)
         let values = try floats(input)
         var out = [UInt8](repeating: 0, count: format.blockBytes(elements: values.count))
-        try values.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, into: $0) } }
+        try values.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, into: $0) }
+        }
         try Data(out).write(to: URL(fileURLWithPath: output))
     }
 
     /// Rows of `weights`' length, each quantized with those per-column importance weights.
     static func quantizeWeighted(type: String, input: String, weights: String, output: String) throws {
         let format = try format(type)
-        let values = try floats(input), importance = try floats(weights)
+        let values = try floats(input)
+        let importance = try floats(weights)
         var out = [UInt8](repeating: 0, count: format.blockBytes(elements: values.count))
         try values.withUnsafeBufferPointer { x in
-            try importance.withUnsafeBufferPointer { w in try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, importance: w, into: $0) } }
+            try importance.withUnsafeBufferPointer { w in
+                try out.withUnsafeMutableBytes { try Kernels.best.quantizeBlocks(format, x, importance: w, into: $0) }
+            }
         }
         try Data(out).write(to: URL(fileURLWithPath: output))
     }
@@ -38,7 +43,9 @@ enum Blocks {
         let format = try format(type)
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
         var out = [Float](repeating: 0, count: data.count / format.typeSize * format.blockSize)
-        try data.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.dequantizeBlocks(format, b, into: $0) } }
+        try data.withUnsafeBytes { b in
+            try out.withUnsafeMutableBufferPointer { try Kernels.best.dequantizeBlocks(format, b, into: $0) }
+        }
         try out.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: output)) }
     }
 }

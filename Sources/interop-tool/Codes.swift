@@ -13,7 +13,11 @@ enum Codes {
 
     static func encode(format name: String, input: String, output: String, saturate: Bool) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: input))
-        let values = data.withUnsafeBytes { raw in (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+        let values = data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
+        }
         var out = Data()
         if let format = try format(name) {
             let wide = format.bitWidth > 8
@@ -28,7 +32,11 @@ enum Codes {
                 } else {
                     code = format.encode(value, overflow: saturate ? .saturate : .formatDefault)
                 }
-                if wide { withUnsafeBytes(of: UInt16(code).littleEndian) { out.append(contentsOf: $0) } } else { out.append(UInt8(code)) }
+                if wide {
+                    withUnsafeBytes(of: UInt16(code).littleEndian) { out.append(contentsOf: $0) }
+                } else {
+                    out.append(UInt8(code))
+                }
             }
         } else {
             for value in values { out.append(E8M0.encode(value)) }

@@ -20,23 +20,29 @@ enum Dump {
                 return .object(object)
             }
             let metadata = JSONObject(file.metadata.map { ($0.key, .string($0.value)) })
-            return .object(JSONObject([("format", .string("safetensors")), ("metadata", .object(metadata)), ("tensors", .array(tensors))]))
+            return .object(
+                JSONObject([("format", .string("safetensors")), ("metadata", .object(metadata)), ("tensors", .array(tensors))]))
         case .gguf(let file):
             let tensors = file.tensors.map { info -> JSONValue in
-                .object(JSONObject([
-                    ("name", .string(info.name)), ("type", .string(info.type.name)), ("type_id", .integer(info.type.id)),
-                    ("dims", .array(info.dims.map { .integer($0) })), ("offset", .integer(info.offset)),
-                    ("data_hex", .string(file.bytes(of: info).hex)),
-                ]))
+                .object(
+                    JSONObject([
+                        ("name", .string(info.name)), ("type", .string(info.type.name)), ("type_id", .integer(info.type.id)),
+                        ("dims", .array(info.dims.map { .integer($0) })), ("offset", .integer(info.offset)),
+                        ("data_hex", .string(file.bytes(of: info).hex)),
+                    ]))
             }
             let metadata = file.metadata.map { entry -> JSONValue in
-                .object(JSONObject([("key", .string(entry.key)), ("type", .integer(entry.value.type.rawValue)), ("value", value(entry.value))]))
+                .object(
+                    JSONObject([
+                        ("key", .string(entry.key)), ("type", .integer(entry.value.type.rawValue)), ("value", value(entry.value)),
+                    ]))
             }
-            return .object(JSONObject([
-                ("format", .string("gguf")), ("version", .integer(file.header.version)),
-                ("alignment", .integer(file.header.alignment)), ("data_start", .integer(file.header.dataStart)),
-                ("metadata", .array(metadata)), ("tensors", .array(tensors)),
-            ]))
+            return .object(
+                JSONObject([
+                    ("format", .string("gguf")), ("version", .integer(file.header.version)),
+                    ("alignment", .integer(file.header.alignment)), ("data_start", .integer(file.header.dataStart)),
+                    ("metadata", .array(metadata)), ("tensors", .array(tensors)),
+                ]))
         }
     }
 
@@ -74,8 +80,10 @@ enum Dump {
     }
 
     static func ggmlTypes() -> JSONValue {
-        .object(JSONObject(GGMLType.all.map { type in
-            (type.name, .array([.integer(type.id), .integer(type.blockSize), .integer(type.typeSize)]))
-        }))
+        .object(
+            JSONObject(
+                GGMLType.all.map { type in
+                    (type.name, .array([.integer(type.id), .integer(type.blockSize), .integer(type.typeSize)]))
+                }))
     }
 }

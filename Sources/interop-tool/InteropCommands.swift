@@ -19,32 +19,37 @@ struct InteropTool: ParsableCommand {
 }
 
 struct DumpCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dump", abstract: "JSON description of a safetensors/GGUF file, data as hex.")
+    static let configuration = CommandConfiguration(
+        commandName: "dump", abstract: "JSON description of a safetensors/GGUF file, data as hex.")
     @Argument var file: String
     func run() throws { print(try Dump.describe(path: file).serialized) }
 }
 
 struct RoundtripCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "roundtrip", abstract: "Read IN with our reader, write OUT with our writer.")
+    static let configuration = CommandConfiguration(
+        commandName: "roundtrip", abstract: "Read IN with our reader, write OUT with our writer.")
     @Argument var input: String
     @Argument var output: String
     func run() throws { try Roundtrip.copy(from: input, to: output) }
 }
 
 struct SampleSafetensorsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sample-safetensors", abstract: "Write a sample covering every dtype.")
+    static let configuration = CommandConfiguration(
+        commandName: "sample-safetensors", abstract: "Write a sample covering every dtype.")
     @Argument var output: String
     func run() throws { try Samples.writeSafetensors(to: output) }
 }
 
 struct SampleGGUFCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sample-gguf", abstract: "Write a sample covering every metadata type.")
+    static let configuration = CommandConfiguration(
+        commandName: "sample-gguf", abstract: "Write a sample covering every metadata type.")
     @Argument var output: String
     func run() throws { try Samples.writeGGUF(to: output) }
 }
 
 struct EncodeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "encode", abstract: "fp32 (raw little-endian) to codes (u8, or u16 for fp16/bf16).")
+    static let configuration = CommandConfiguration(
+        commandName: "encode", abstract: "fp32 (raw little-endian) to codes (u8, or u16 for fp16/bf16).")
     @Argument var format: String
     @Argument var input: String
     @Argument var output: String
@@ -66,7 +71,8 @@ struct GGMLTypesCommand: ParsableCommand {
 }
 
 struct QuantizeBlocksCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "quantize-blocks", abstract: "fp32 (raw little-endian) to ggml blocks with Int8Kernels.best.")
+    static let configuration = CommandConfiguration(
+        commandName: "quantize-blocks", abstract: "fp32 (raw little-endian) to ggml blocks with Int8Kernels.best.")
     @Argument var type: String
     @Argument var input: String
     @Argument var output: String
@@ -75,7 +81,8 @@ struct QuantizeBlocksCommand: ParsableCommand {
 
 struct QuantizeBlocksWeightedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "quantize-blocks-weighted", abstract: "Rows of len(WEIGHTS) values with per-column importance weights, to ggml blocks.")
+        commandName: "quantize-blocks-weighted",
+        abstract: "Rows of len(WEIGHTS) values with per-column importance weights, to ggml blocks.")
     @Argument var type: String
     @Argument var input: String
     @Argument var weights: String
@@ -92,12 +99,14 @@ struct DequantizeBlocksCommand: ParsableCommand {
 }
 
 struct ISACommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "isa", abstract: "The kernel variant in use (QK_FORCE_ISA lowers it).")
+    static let configuration = CommandConfiguration(
+        commandName: "isa", abstract: "The kernel variant in use (QK_FORCE_ISA lowers it).")
     func run() throws { print(Kernels.best.isa) }
 }
 
 struct KLRangeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kl-range", abstract: "Entropy (KL) calibration range of fp32 values: \"lower upper\".")
+    static let configuration = CommandConfiguration(
+        commandName: "kl-range", abstract: "Entropy (KL) calibration range of fp32 values: \"lower upper\".")
     @Argument var bins: Int
     @Argument var quantizedBins: Int
     @Argument var input: String
@@ -113,7 +122,8 @@ struct KLRangeCommand: ParsableCommand {
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tokenize", abstract: "Ids of each string of the JSON array TEXTS: {\"plain\": [[...]], \"special\": [[...]]}.")
+        commandName: "tokenize",
+        abstract: "Ids of each string of the JSON array TEXTS: {\"plain\": [[...]], \"special\": [[...]]}.")
     @Argument var tokenizer: String
     @Argument var texts: String
     func run() throws { print(try Tokenize.ids(tokenizer: tokenizer, texts: texts).serialized) }
@@ -121,7 +131,9 @@ struct TokenizeCommand: ParsableCommand {
 
 /// A JSON array of token ids from a file.
 func tokenIDs(_ path: String) throws -> [Int] {
-    guard let data = FileManager.default.contents(atPath: path), let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue) else {
+    guard let data = FileManager.default.contents(atPath: path),
+        let tokens = try StrictJSON.parse(String(decoding: data, as: UTF8.self)).arrayValue?.compactMap(\.intValue)
+    else {
         throw ToolError("\(path) must hold a JSON array of token ids")
     }
     return tokens
@@ -129,7 +141,8 @@ func tokenIDs(_ path: String) throws -> [Int] {
 
 struct LogitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "logits", abstract: "Our fp32 forward pass of a decoder on the JSON array TOKENS: raw little-endian f32, tokens x vocabulary.")
+        commandName: "logits",
+        abstract: "Our fp32 forward pass of a decoder on the JSON array TOKENS: raw little-endian f32, tokens x vocabulary.")
     @Argument var model: String
     @Argument var tokens: String
     @Argument var output: String
@@ -140,7 +153,8 @@ struct LogitsCommand: ParsableCommand {
 }
 
 struct EmbeddingCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "embedding", abstract: "Our fp32 BERT forward pass, pooled: a JSON array.")
+    static let configuration = CommandConfiguration(
+        commandName: "embedding", abstract: "Our fp32 BERT forward pass, pooled: a JSON array.")
     @Argument var model: String
     @Argument var tokens: String
     func run() throws {

@@ -72,7 +72,8 @@ enum WireExamples {
 
     static var job: Job {
         Job(
-            id: "job_0123456789abcdefghij", modelId: model.id, datasetId: "dst_0123456789abcdefghij", kind: "qat", name: "tiny q4",
+            id: "job_0123456789abcdefghij", modelId: model.id, datasetId: "dst_0123456789abcdefghij", kind: "qat",
+            name: "tiny q4",
             status: "succeeded", progress: Job.Progress(done: 4096, total: 4096, fraction: 1, stage: "training"), recipe: recipe,
             attempt: 1, maxAttempts: 3, createdAt: time, startedAt: time, finishedAt: time, updatedAt: time,
             error: Job.Failure(code: "no_space", message: "the disk is full"), summary: summary,
@@ -82,7 +83,8 @@ enum WireExamples {
 
     static var tensor: TensorMetrics {
         var t = TensorMetrics(
-            name: "layers.0.mlp.weight", shape: [16, 64], dtype: "F32", method: "linear", bytesIn: 4096, bytesOut: 576, bitsPerWeight: 4.5)
+            name: "layers.0.mlp.weight", shape: [16, 64], dtype: "F32", method: "linear", bytesIn: 4096, bytesOut: 576,
+            bitsPerWeight: 4.5)
         t.bits = 4
         t.type = "Q4_K"
         t.granularity = "group"
@@ -123,12 +125,15 @@ enum WireExamples {
                 request: .object(JSONObject([("dataset_id", .string("dst_x"))])),
                 evaluation: TrainingReport.Evaluation(
                     fp32Accuracy: 0.98, ptqAccuracy: 0.9, qatAccuracy: 0.97, fp32Loss: 0.1, ptqLoss: 0.3, qatLoss: 0.12),
-                epochs: [TrainingReport.Epoch(epoch: 1, trainLoss: 0.5, validationLoss: 0.4, validationAccuracy: 0.9, seconds: 0.2)]),
+                epochs: [
+                    TrainingReport.Epoch(epoch: 1, trainLoss: 0.5, validationLoss: 0.4, validationAccuracy: 0.9, seconds: 0.2)
+                ]),
             evaluation: evaluation)
     }
 
     static let qatRequest = JobRequest(
-        modelId: "mdl_x", kind: "qat", name: "train", recipe: recipe, training: .object(JSONObject([("dataset_id", .string("dst_x"))])))
+        modelId: "mdl_x", kind: "qat", name: "train", recipe: recipe,
+        training: .object(JSONObject([("dataset_id", .string("dst_x"))])))
     static let evaluateRequest = JobRequest(
         modelId: "mdl_x", kind: "evaluate", name: "compare", candidate: JobRequest.Candidate(modelId: "mdl_y"),
         evaluation: .object(JSONObject([("dataset_id", .string("dst_x"))])))
@@ -143,10 +148,18 @@ enum WireExamples {
     /// (type, openapi pointer, example).
     static var all: [(String, String, any Encodable)] {
         [
-            ("Problem", "#/components/schemas/Problem", Problem(type: "invalid-recipe", title: "Unprocessable Content", status: 422, detail: "bits must be 2 to 8", field: "recipe.weights.bits")),
+            (
+                "Problem", "#/components/schemas/Problem",
+                Problem(
+                    type: "invalid-recipe", title: "Unprocessable Content", status: 422, detail: "bits must be 2 to 8",
+                    field: "recipe.weights.bits")
+            ),
             ("Model", "#/components/schemas/Model", model),
             ("ModelList", path("/v1/models", "get"), ModelList(models: [model])),
-            ("TensorList", path("/v1/models/{id}/tensors", "get"), TensorList(modelId: model.id, tensors: [TensorInfo(name: "w", dtype: "F32", shape: [2, 3], bytes: 24)])),
+            (
+                "TensorList", path("/v1/models/{id}/tensors", "get"),
+                TensorList(modelId: model.id, tensors: [TensorInfo(name: "w", dtype: "F32", shape: [2, 3], bytes: 24)])
+            ),
             ("Dataset", "#/components/schemas/Dataset", dataset),
             ("DatasetList", path("/v1/datasets", "get"), DatasetList(datasets: [dataset])),
             ("Job", "#/components/schemas/Job", job),
@@ -183,7 +196,7 @@ enum WireExamples {
                         walk(child.value)
                     }
                 }
-            case .collection: mirror.children.forEach { walk($0.value) }
+            case .collection: for child in mirror.children { walk(child.value) }
             default: break
             }
         }
@@ -193,10 +206,11 @@ enum WireExamples {
 
     static func document() throws -> JSONValue {
         let examples = try all.map { type, pointer, example in
-            JSONValue.object(JSONObject([
-                ("type", .string(type)), ("schema", .string(pointer)),
-                ("example", try StrictJSON.parse(String(decoding: WireCoding.encode(example), as: UTF8.self))),
-            ]))
+            JSONValue.object(
+                JSONObject([
+                    ("type", .string(type)), ("schema", .string(pointer)),
+                    ("example", try StrictJSON.parse(String(decoding: WireCoding.encode(example), as: UTF8.self))),
+                ]))
         }
         return .object(JSONObject([("examples", .array(examples)), ("unset", .array(unset().map(JSONValue.string)))]))
     }

@@ -42,14 +42,35 @@ struct CalibrationEndToEndTests {
         let dataset = try client.uploadDataset(path: try Self.dataset(files, layers: 2, cols: 256), name: "activations")
         #expect(dataset.tensorCount == 2)
         let shown = try client.dataset(dataset.id)
-        #expect(shown.layers?.map(\.name) == ["layers.0", "layers.1"] && shown.layers?.first?.features == 256 && shown.layers?.first?.samples == 128)
+        #expect(
+            shown.layers?.map(\.name) == ["layers.0", "layers.1"] && shown.layers?.first?.features == 256
+                && shown.layers?.first?.samples == 128)
         #expect(try client.datasets().map(\.id) == [dataset.id])
 
         let jobs: [(String, String)] = [
-            ("static", try Self.recipe(["preset": "int8", "activations": ["mode": "static", "dataset_id": dataset.id, "calibrator": "kl"]])),
+            (
+                "static",
+                try Self.recipe([
+                    "preset": "int8", "activations": ["mode": "static", "dataset_id": dataset.id, "calibrator": "kl"],
+                ])
+            ),
             ("dynamic", try Self.recipe(["preset": "int8", "activations": ["mode": "dynamic", "dataset_id": dataset.id]])),
-            ("adaround", try Self.recipe(["preset": "int4-g128", "weights": ["rounding": ["method": "adaround", "dataset_id": dataset.id, "iterations": 200]]])),
-            ("gptq", try Self.recipe(["weights": ["method": "gptq", "bits": 4, "granularity": "group", "group_size": 64, "dataset_id": dataset.id, "act_order": true]])),
+            (
+                "adaround",
+                try Self.recipe([
+                    "preset": "int4-g128",
+                    "weights": ["rounding": ["method": "adaround", "dataset_id": dataset.id, "iterations": 200]],
+                ])
+            ),
+            (
+                "gptq",
+                try Self.recipe([
+                    "weights": [
+                        "method": "gptq", "bits": 4, "granularity": "group", "group_size": 64, "dataset_id": dataset.id,
+                        "act_order": true,
+                    ]
+                ])
+            ),
         ]
         for (kind, recipe) in jobs {
             let submitted = try client.submitJob(modelID: model.id, recipeJSON: recipe, name: kind)
@@ -66,11 +87,16 @@ struct CalibrationEndToEndTests {
             #expect(layers.map(\.0) == ["layers.0.weight", "layers.1.weight"], "\(kind)")
             for (name, calibration) in layers {
                 #expect(calibration.samples == 128)
-                #expect(calibration.rounding == ["adaround": "adaround", "gptq": "gptq"][kind, default: "nearest"], "\(kind) \(name)")
-                #expect((calibration.outputSqnrDb?.w8a8Dynamic ?? 0) > 25 && (calibration.outputSqnrDb?.w8a8Static ?? 0) > 10, "\(kind) \(name)")
+                #expect(
+                    calibration.rounding == ["adaround": "adaround", "gptq": "gptq"][kind, default: "nearest"], "\(kind) \(name)")
+                #expect(
+                    (calibration.outputSqnrDb?.w8a8Dynamic ?? 0) > 25 && (calibration.outputSqnrDb?.w8a8Static ?? 0) > 10,
+                    "\(kind) \(name)")
                 #expect((calibration.int8Speedup ?? 0) > 0)
                 if kind == "adaround" || kind == "gptq" {
-                    #expect((calibration.outputSqnrDb?.weightOnly ?? 0) > (calibration.outputSqnrDb?.weightOnlyNearest ?? .infinity), "\(kind) \(name)")
+                    #expect(
+                        (calibration.outputSqnrDb?.weightOnly ?? 0) > (calibration.outputSqnrDb?.weightOnlyNearest ?? .infinity),
+                        "\(kind) \(name)")
                 }
             }
             // The artifact dequantizes like any linear one.
@@ -96,7 +122,10 @@ struct CalibrationEndToEndTests {
         let original = try files.tensors(of: modelPath, dequantize: false)
         let inputs = try files.tensors(of: datasetPath, dequantize: false)
         var sqnr: [String: [Double]] = [:]
-        for (kind, recipe) in [("plain", ["preset": "q4_k"] as [String: Any]), ("weighted", ["preset": "q4_k", "weights": ["dataset_id": dataset.id]])] {
+        for (kind, recipe) in [
+            ("plain", ["preset": "q4_k"] as [String: Any]),
+            ("weighted", ["preset": "q4_k", "weights": ["dataset_id": dataset.id]]),
+        ] {
             let submitted = try client.submitJob(modelID: model.id, recipeJSON: try Self.recipe(recipe), name: kind)
             let job = try client.waitForJob(submitted.id, initialInterval: 0.05)
             #expect(job.status == "succeeded", "\(kind): \(String(describing: job.error))")
@@ -111,12 +140,15 @@ struct CalibrationEndToEndTests {
             _ = try client.downloadArtifact(ofJob: job.id, to: artifact)
             let restored = try files.tensors(of: artifact, dequantize: true)
             sqnr[kind] = try (0..<2).map { layer in
-                let w = try #require(original["layers.\(layer).weight"]), q = try #require(restored["layers.\(layer).weight"])
+                let w = try #require(original["layers.\(layer).weight"])
+                let q = try #require(restored["layers.\(layer).weight"])
                 let x = try #require(inputs["layers.\(layer).input"])
-                var signal = 0.0, noise = 0.0
+                var signal = 0.0
+                var noise = 0.0
                 for sample in 0..<128 {
                     for row in 0..<64 {
-                        var exact = 0.0, quantized = 0.0
+                        var exact = 0.0
+                        var quantized = 0.0
                         for c in 0..<256 {
                             exact += Double(x[sample * 256 + c]) * Double(w[row * 256 + c])
                             quantized += Double(x[sample * 256 + c]) * Double(q[row * 256 + c])
@@ -128,7 +160,8 @@ struct CalibrationEndToEndTests {
                 return 10 * log10(signal / noise)
             }
         }
-        let plain = try #require(sqnr["plain"]), weighted = try #require(sqnr["weighted"])
+        let plain = try #require(sqnr["plain"])
+        let weighted = try #require(sqnr["weighted"])
         for layer in 0..<2 { #expect(weighted[layer] > plain[layer], "layer \(layer): \(plain) -> \(weighted)") }
     }
 
@@ -149,7 +182,9 @@ struct CalibrationEndToEndTests {
         }
         // An unknown dataset id: 404.
         do {
-            _ = try client.submitJob(modelID: model.id, recipeJSON: try Self.recipe(["preset": "int8", "activations": ["mode": "static", "dataset_id": "ds_nope"]]))
+            _ = try client.submitJob(
+                modelID: model.id,
+                recipeJSON: try Self.recipe(["preset": "int8", "activations": ["mode": "static", "dataset_id": "ds_nope"]]))
             Issue.record("an unknown dataset was accepted")
         } catch ClientError.problem(let problem) {
             #expect(problem.status == 404)

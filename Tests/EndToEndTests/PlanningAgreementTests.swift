@@ -20,7 +20,9 @@ struct PlanningAgreementTests {
         var acceptedKQuantMix = false
         for preset in Preset.all {
             let local: Result<Void, Error> = Result {
-                _ = try Pipeline.run(input: modelPath, output: files.path("\(preset.name).local"), recipe: try Recipe.parse("{\"preset\": \"\(preset.name)\"}"))
+                _ = try Pipeline.run(
+                    input: modelPath, output: files.path("\(preset.name).local"),
+                    recipe: try Recipe.parse("{\"preset\": \"\(preset.name)\"}"))
             }
             let served: Result<Void, Error> = Result { _ = try client.submitJob(modelID: model.id, preset: preset.name) }
             if case .failure(let error as ClientError) = served, error.status != 422 {
@@ -30,7 +32,8 @@ struct PlanningAgreementTests {
             case (.success, .success):
                 if preset.name == "q4_k_m" { acceptedKQuantMix = true }
             case (.failure, .failure): break
-            case (.success, .failure(let error)): disagreements.append("\(preset.name): local succeeded, server refused: \(error)")
+            case (.success, .failure(let error)):
+                disagreements.append("\(preset.name): local succeeded, server refused: \(error)")
             case (.failure(let error), .success): disagreements.append("\(preset.name): server accepted, local failed: \(error)")
             }
         }

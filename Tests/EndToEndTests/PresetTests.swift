@@ -1,7 +1,7 @@
 import Foundation
+import ModelFormats
 import QuantAPI
 import QuantClient
-import ModelFormats
 import QuantCore
 import Testing
 
@@ -93,7 +93,9 @@ struct CompressedTensorsEndToEndTests {
         let path = files.path("ct.safetensors")
         try client.downloadArtifact(ofJob: job.id, to: path)
         let names = try SafetensorsFile(path: path).tensors.map(\.name)
-        #expect(names.contains("layers.0.weight_packed") && names.contains("layers.0.weight_scale") && names.contains("layers.0.weight_shape"))
+        #expect(
+            names.contains("layers.0.weight_packed") && names.contains("layers.0.weight_scale")
+                && names.contains("layers.0.weight_shape"))
         // Another format has no fragment.
         let plain = try client.waitForJob(try client.submitJob(modelID: model.id, preset: "int8").id, initialInterval: 0.05)
         #expect(try client.artifactConfig(ofJob: plain.id) == nil)

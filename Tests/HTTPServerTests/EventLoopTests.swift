@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Foundation
 import Synchronization
 import Testing
 
 @testable import HTTPServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("Event loops", .serialized)
 struct EventLoopTests {
@@ -89,7 +90,8 @@ struct EventLoopTests {
         client.send("GET /slow HTTP/1.1\r\n\r\n")
         _ = fcntl(client.fd, F_SETFL, fcntl(client.fd, F_GETFL) | O_NONBLOCK)
         let piece = [UInt8]("GET /slow HTTP/1.1\r\n\r\n".utf8) + [UInt8](repeating: 0x20, count: 65_536)
-        var sent = 0, stalls = 0
+        var sent = 0
+        var stalls = 0
         while sent < 64 << 20 && stalls < 50 {
             let n = piece.withUnsafeBytes { write(client.fd, $0.baseAddress, $0.count) }
             if n > 0 {

@@ -36,7 +36,9 @@ func makeServer(limits: HTTPLimits = HTTPLimits()) throws -> HTTPServer {
 }
 
 let testFile: String = {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("qs-http-file-\(ProcessInfo.processInfo.processIdentifier)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "qs-http-file-\(ProcessInfo.processInfo.processIdentifier)"
+    ).path
     let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
     FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
@@ -105,7 +107,9 @@ struct HTTPServerTests {
         let server = try makeServer()
         defer { server.shutdown(deadline: 1) }
         let client = try RawClient(port: server.port)
-        client.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+        client.send(
+            "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        )
         let response = try #require(client.readResponse())
         #expect(String(decoding: response.body, as: UTF8.self) == "hello world")
         client.send("GET /hello HTTP/1.1\r\n\r\n")
@@ -196,7 +200,9 @@ struct HTTPServerTests {
         #expect(whole.status == 200 && Data(whole.body) == expected && whole.headers["etag"] == "\"abc123\"")
         client.send("GET /file HTTP/1.1\r\nRange: bytes=100-199\r\n\r\n")
         let part = try #require(client.readResponse())
-        #expect(part.status == 206 && Data(part.body) == expected[100..<200] && part.headers["content-range"] == "bytes 100-199/3000000")
+        #expect(
+            part.status == 206 && Data(part.body) == expected[100..<200]
+                && part.headers["content-range"] == "bytes 100-199/3000000")
         client.send("GET /file HTTP/1.1\r\nRange: bytes=-10\r\n\r\n")
         #expect(Data(try #require(client.readResponse()).body) == expected.suffix(10))
         client.send("GET /file HTTP/1.1\r\nRange: bytes=3000000-\r\n\r\n")
@@ -274,7 +280,10 @@ struct RequestParsingTests {
             let request = HTTPRequest(method: "GET", target: target, version: "HTTP/1.1", headers: [])
             _ = request.query  // must not trap
         }
-        #expect(HTTPRequest(method: "GET", target: "/x?a=1&b=%41+c", version: "HTTP/1.1", headers: []).query == ["a": "1", "b": "A c"])
+        #expect(
+            HTTPRequest(method: "GET", target: "/x?a=1&b=%41+c", version: "HTTP/1.1", headers: []).query == [
+                "a": "1", "b": "A c",
+            ])
     }
 
     @Test func unknownMethodWithABodyGets405() throws {
@@ -296,7 +305,9 @@ struct DeepPipeliningTests {
         let client = try RawClient(port: server.port, timeout: 20)
         let count = 20000
         // An inline route answers on the event loop, where the recursion used to happen.
-        client.send(String(repeating: "GET /quick HTTP/1.1\r\n\r\n", count: count - 1) + "GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n")
+        client.send(
+            String(repeating: "GET /quick HTTP/1.1\r\n\r\n", count: count - 1)
+                + "GET /quick HTTP/1.1\r\nConnection: close\r\n\r\n")
         let all = client.readAll()
         #expect(all.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == count)
     }

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
 @testable import HTTPServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A raw TCP client for framing tests: sends exact bytes, reads what comes back.
 final class RawClient {
@@ -67,7 +69,9 @@ final class RawClient {
         var buffer = [UInt8](repeating: 0, count: 65536)
         func headEnd() -> Int? {
             guard data.count >= 4 else { return nil }
-            for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 { return i }
+            for i in 0...(data.count - 4) where data[i] == 13 && data[i + 1] == 10 && data[i + 2] == 13 && data[i + 3] == 10 {
+                return i
+            }
             return nil
         }
         while headEnd() == nil {

@@ -1,6 +1,6 @@
-import QuantTesting
 import Int8Kernels
 import ModelFormats
+import QuantTesting
 import Testing
 
 @Suite("Conversions and ggml blocks: every variant equals the scalar reference")
@@ -17,7 +17,8 @@ struct ConversionAndBlockTests {
         }
         func run(_ k: Kernels) throws -> [Float] {
             var out = [Float](repeating: 0, count: count)
-            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try k.convertToFloat(format, b, into: $0) } }
+            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try k.convertToFloat(format, b, into: $0) }
+            }
             return out
         }
         let reference = try run(Kernels.scalar)
@@ -33,7 +34,9 @@ struct ConversionAndBlockTests {
         // Odd lengths exercise the tails.
         for length in [1, 15, 17, 33] {
             var out = [Float](repeating: 0, count: length)
-            try bytes.withUnsafeBytes { b in try out.withUnsafeMutableBufferPointer { try Kernels.best.convertToFloat(format, b, into: $0) } }
+            try bytes.withUnsafeBytes { b in
+                try out.withUnsafeMutableBufferPointer { try Kernels.best.convertToFloat(format, b, into: $0) }
+            }
             #expect(sameBits(out, Array(reference.prefix(length))))
         }
     }
@@ -75,8 +78,11 @@ struct ConversionAndBlockTests {
         func run(_ k: Kernels) throws -> ([UInt8], [Float]) {
             var blocks = [UInt8](repeating: 0, count: format.blockBytes(elements: x.count))
             var back = [Float](repeating: 0, count: x.count)
-            try x.withUnsafeBufferPointer { xb in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, into: $0) } }
-            try blocks.withUnsafeBytes { b in try back.withUnsafeMutableBufferPointer { try k.dequantizeBlocks(format, b, into: $0) } }
+            try x.withUnsafeBufferPointer { xb in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, into: $0) }
+            }
+            try blocks.withUnsafeBytes { b in
+                try back.withUnsafeMutableBufferPointer { try k.dequantizeBlocks(format, b, into: $0) }
+            }
             return (blocks, back)
         }
         let reference = try run(Kernels.scalar)
@@ -133,7 +139,9 @@ struct ConversionAndBlockTests {
         func run(_ k: Kernels) throws -> [UInt8] {
             var blocks = [UInt8](repeating: 0, count: format.blockBytes(elements: x.count))
             try x.withUnsafeBufferPointer { xb in
-                try importance.withUnsafeBufferPointer { w in try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, importance: w, into: $0) } }
+                try importance.withUnsafeBufferPointer { w in
+                    try blocks.withUnsafeMutableBytes { try k.quantizeBlocks(format, xb, importance: w, into: $0) }
+                }
             }
             return blocks
         }
@@ -175,12 +183,14 @@ struct CandidateErrorTests {
             let x = (0..<n).map { _ in Float(Int(rng.next() % 20_001) - 10_000) / 1000 }
             let bits = Int(rng.next() % 7) + 2
             let symmetric = rng.next() % 2 == 0
-            let qmin: Float = symmetric ? -Float(1 << (bits - 1)) : 0, qmax: Float = symmetric ? Float((1 << (bits - 1)) - 1) : Float((1 << bits) - 1)
+            let qmin: Float = symmetric ? -Float(1 << (bits - 1)) : 0
+            let qmax: Float = symmetric ? Float((1 << (bits - 1)) - 1) : Float((1 << bits) - 1)
             let scale = Float(rng.next() % 1000 + 1) / 1000
             let zero: Float = symmetric ? 0 : Float(rng.next() % UInt64(qmax + 1))
             let bound = trial % 3 == 0 ? Double(rng.next() % 500) : .infinity
             let reference = x.withUnsafeBufferPointer {
-                Kernels.scalar.candidateError($0, inverse: 1 / scale, scale: scale, zero: zero, qmin: qmin, qmax: qmax, bound: bound)
+                Kernels.scalar.candidateError(
+                    $0, inverse: 1 / scale, scale: scale, zero: zero, qmin: qmin, qmax: qmax, bound: bound)
             }
             for kernels in fastVariants {
                 let fast = x.withUnsafeBufferPointer {

@@ -1,5 +1,5 @@
-import QuantTesting
 import Int8Kernels
+import QuantTesting
 import Testing
 
 @Suite("Linear kernels: every variant equals the scalar reference")
@@ -8,7 +8,8 @@ struct LinearKernelTests {
     func ranges(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
         for _ in 0..<40 {
-            let rows = Int(rng.next() % 7) + 1, cols = Int(rng.next() % 300) + 1
+            let rows = Int(rng.next() % 7) + 1
+            let cols = Int(rng.next() % 300) + 1
             let group = [cols, 1, 16, 32, 33, 128, Int(rng.next() % 50) + 1].randomElement(using: &rng)!
             var x = randomFloats(rows * cols, &rng)
             if rng.next() % 3 == 0 { x[Int(rng.next() % UInt64(x.count))] = .nan }
@@ -18,7 +19,9 @@ struct LinearKernelTests {
                 let fast = try x.withUnsafeBufferPointer { try kernels.minMax($0, rows: rows, cols: cols, group: group) }
                 #expect(fast.nonFinite == reference.nonFinite, "seed \(seed) \(kernels.isa)")
                 // min/max of equal zeros may differ in sign; compare as values.
-                #expect(fast.mins == reference.mins && fast.maxs == reference.maxs, "seed \(seed) \(kernels.isa) \(rows)x\(cols) g\(group)")
+                #expect(
+                    fast.mins == reference.mins && fast.maxs == reference.maxs,
+                    "seed \(seed) \(kernels.isa) \(rows)x\(cols) g\(group)")
             }
         }
     }
@@ -34,9 +37,11 @@ struct LinearKernelTests {
     func quantizeGroupsAndRows(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
         for _ in 0..<60 {
-            let rows = Int(rng.next() % 5) + 1, cols = Int(rng.next() % 400) + 1
+            let rows = Int(rng.next() % 5) + 1
+            let cols = Int(rng.next() % 400) + 1
             let group = [cols, 32, 128, 7, Int(rng.next() % 64) + 1].randomElement(using: &rng)!
-            let bits = Int(rng.next() % 7) + 2, symmetric = rng.next() % 2 == 0
+            let bits = Int(rng.next() % 7) + 2
+            let symmetric = rng.next() % 2 == 0
             let (qmin, qmax): (Int32, Int32) = symmetric ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1)
             let scaleCount = rows * groupsPerRow(cols: cols, group: group)
             let x = randomFloats(rows * cols, &rng, scale: 10)
@@ -49,10 +54,14 @@ struct LinearKernelTests {
                         try out.withUnsafeMutableBufferPointer { ob in
                             if let zps {
                                 try zps.withUnsafeBufferPointer { zb in
-                                    try k.quantize(xb, rows: rows, cols: cols, group: group, invScales: ib, zeroPoints: zb, qmin: qmin, qmax: qmax, into: ob)
+                                    try k.quantize(
+                                        xb, rows: rows, cols: cols, group: group, invScales: ib, zeroPoints: zb, qmin: qmin,
+                                        qmax: qmax, into: ob)
                                 }
                             } else {
-                                try k.quantize(xb, rows: rows, cols: cols, group: group, invScales: ib, zeroPoints: nil, qmin: qmin, qmax: qmax, into: ob)
+                                try k.quantize(
+                                    xb, rows: rows, cols: cols, group: group, invScales: ib, zeroPoints: nil, qmin: qmin,
+                                    qmax: qmax, into: ob)
                             }
                         }
                     }
@@ -73,7 +82,9 @@ struct LinearKernelTests {
             try x.withUnsafeBufferPointer { xb in
                 try [Float(1)].withUnsafeBufferPointer { ib in
                     try out.withUnsafeMutableBufferPointer { ob in
-                        try kernels.quantize(xb, rows: 1, cols: x.count, group: x.count, invScales: ib, zeroPoints: nil, qmin: -128, qmax: 127, into: ob)
+                        try kernels.quantize(
+                            xb, rows: 1, cols: x.count, group: x.count, invScales: ib, zeroPoints: nil, qmin: -128, qmax: 127,
+                            into: ob)
                     }
                 }
             }
@@ -85,7 +96,8 @@ struct LinearKernelTests {
     func columnsAndDequantize(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
         for _ in 0..<40 {
-            let rows = Int(rng.next() % 6) + 1, cols = Int(rng.next() % 100) + 1
+            let rows = Int(rng.next() % 6) + 1
+            let cols = Int(rng.next() % 100) + 1
             let x = randomFloats(rows * cols, &rng)
             let inv = (0..<cols).map { _ in Float(rng.next() % 1000) / 10 + 0.1 }
             let zps = (0..<cols).map { _ in Int32(rng.next() % 256) }
@@ -100,7 +112,8 @@ struct LinearKernelTests {
                     try inv.withUnsafeBufferPointer { ib in
                         try zps.withUnsafeBufferPointer { zb in
                             try q.withUnsafeMutableBufferPointer {
-                                try k.quantizeColumns(xb, rows: rows, cols: cols, invScales: ib, zeroPoints: zb, qmin: 0, qmax: 255, into: $0)
+                                try k.quantizeColumns(
+                                    xb, rows: rows, cols: cols, invScales: ib, zeroPoints: zb, qmin: 0, qmax: 255, into: $0)
                             }
                         }
                     }
@@ -109,13 +122,15 @@ struct LinearKernelTests {
                     try scales.withUnsafeBufferPointer { sb in
                         try zps.withUnsafeBufferPointer { zb in
                             try d.withUnsafeMutableBufferPointer {
-                                try k.dequantizeColumns(cb, signed: false, rows: rows, cols: cols, scales: sb, zeroPoints: zb, into: $0)
+                                try k.dequantizeColumns(
+                                    cb, signed: false, rows: rows, cols: cols, scales: sb, zeroPoints: zb, into: $0)
                             }
                         }
                     }
                     try groupScales.withUnsafeBufferPointer { gs in
                         try g.withUnsafeMutableBufferPointer {
-                            try k.dequantize(cb, signed: true, rows: rows, cols: cols, group: 3, scales: gs, zeroPoints: nil, into: $0)
+                            try k.dequantize(
+                                cb, signed: true, rows: rows, cols: cols, group: 3, scales: gs, zeroPoints: nil, into: $0)
                         }
                     }
                 }
@@ -136,21 +151,32 @@ struct LinearKernelTests {
     @Test func columnRangesMatchReference() throws {
         var rng = SplitMix64(seed: 77)
         for round in 0..<40 {
-            let rows = Int(rng.next() % 9) + 1, cols = Int(rng.next() % 70) + 1
+            let rows = Int(rng.next() % 9) + 1
+            let cols = Int(rng.next() % 70) + 1
             var x = (0..<(rows * cols)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 64 }
-            for i in x.indices where rng.next() % 23 == 0 { x[i] = [Float.nan, .infinity, -.infinity, 0, -0.0].randomElement(using: &rng)! }
+            for i in x.indices where rng.next() % 23 == 0 {
+                x[i] = [Float.nan, .infinity, -.infinity, 0, -0.0].randomElement(using: &rng)!
+            }
             // Some rounds hold only signed zeros, where min and max differ by which operand wins a tie.
             if round % 4 == 0 { x = x.indices.map { _ in rng.next() % 2 == 0 ? 0 : -0.0 } }
             let reference = try x.withUnsafeBufferPointer { try Kernels.scalar.columnMinMax($0, rows: rows, cols: cols) }
             // The reference is Swift's min and max, column by column.
             for c in 0..<cols {
                 let finite = (0..<rows).map { x[$0 * cols + c] }.filter(\.isFinite)
-                #expect(sameBits([reference.mins[c], reference.maxs[c]], [finite.reduce(Float.infinity) { Swift.min($0, $1) }, finite.reduce(-Float.infinity) { Swift.max($0, $1) }]))
+                #expect(
+                    sameBits(
+                        [reference.mins[c], reference.maxs[c]],
+                        [
+                            finite.reduce(Float.infinity) { Swift.min($0, $1) },
+                            finite.reduce(-Float.infinity) { Swift.max($0, $1) },
+                        ]))
             }
             #expect(reference.nonFinite == x.filter { !$0.isFinite }.count)
             for kernels in fastVariants {
                 let fast = try x.withUnsafeBufferPointer { try kernels.columnMinMax($0, rows: rows, cols: cols) }
-                #expect(sameBits(fast.mins, reference.mins) && sameBits(fast.maxs, reference.maxs) && fast.nonFinite == reference.nonFinite, "\(kernels.isa) \(rows)x\(cols)")
+                #expect(
+                    sameBits(fast.mins, reference.mins) && sameBits(fast.maxs, reference.maxs)
+                        && fast.nonFinite == reference.nonFinite, "\(kernels.isa) \(rows)x\(cols)")
             }
         }
     }
@@ -159,15 +185,20 @@ struct LinearKernelTests {
     func packAndUnpack(bits: Int) throws {
         var rng = SplitMix64(seed: UInt64(100 + bits))
         for _ in 0..<30 {
-            let rows = Int(rng.next() % 4) + 1, cols = Int(rng.next() % 300) + 1
+            let rows = Int(rng.next() % 4) + 1
+            let cols = Int(rng.next() % 300) + 1
             let codes = (0..<(rows * cols)).map { _ in UInt8(truncatingIfNeeded: rng.next()) & UInt8((1 << bits) - 1) }
             let stride = Kernels.packedRowBytes(cols: cols, bits: bits)
             func run(_ k: Kernels, signExtend: Bool) throws -> ([UInt8], [UInt8]) {
                 var packed = [UInt8](repeating: 0xFF, count: rows * stride)
                 var back = [UInt8](repeating: 0, count: rows * cols)
-                try codes.withUnsafeBufferPointer { c in try packed.withUnsafeMutableBufferPointer { try k.pack(c, rows: rows, cols: cols, bits: bits, into: $0) } }
+                try codes.withUnsafeBufferPointer { c in
+                    try packed.withUnsafeMutableBufferPointer { try k.pack(c, rows: rows, cols: cols, bits: bits, into: $0) }
+                }
                 try packed.withUnsafeBufferPointer { p in
-                    try back.withUnsafeMutableBufferPointer { try k.unpack(p, rows: rows, cols: cols, bits: bits, signExtend: signExtend, into: $0) }
+                    try back.withUnsafeMutableBufferPointer {
+                        try k.unpack(p, rows: rows, cols: cols, bits: bits, signExtend: signExtend, into: $0)
+                    }
                 }
                 return (packed, back)
             }
@@ -194,7 +225,9 @@ struct ErrorStatisticsTests {
     @Test func variantsAgreeWithReference() throws {
         var rng = SplitMix64(seed: 9)
         for _ in 0..<20 {
-            let rows = Int(rng.next() % 5) + 1, cols = Int(rng.next() % 700) + 1, group = [cols, 32, 7].randomElement(using: &rng)!
+            let rows = Int(rng.next() % 5) + 1
+            let cols = Int(rng.next() % 700) + 1
+            let group = [cols, 32, 7].randomElement(using: &rng)!
             let x = randomFloats(rows * cols, &rng)
             let codes = (0..<(rows * cols)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             let scales = (0..<(rows * groupsPerRow(cols: cols, group: group))).map { _ in Float(rng.next() % 100) / 300 }
@@ -204,7 +237,8 @@ struct ErrorStatisticsTests {
                 try scales.withUnsafeBufferPointer { s in
                     try zeros.withUnsafeBufferPointer { z in
                         try reconstructed.withUnsafeMutableBufferPointer {
-                            try Kernels.scalar.dequantize(c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: $0)
+                            try Kernels.scalar.dequantize(
+                                c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: $0)
                         }
                     }
                 }
@@ -217,12 +251,15 @@ struct ErrorStatisticsTests {
                 exact.worst = max(exact.worst, abs(e))
             }
             for kernels in Kernels.available {
-                var linear = ErrorSums(), plain = ErrorSums()
+                var linear = ErrorSums()
+                var plain = ErrorSums()
                 try x.withUnsafeBufferPointer { xb in
                     try codes.withUnsafeBufferPointer { c in
                         try scales.withUnsafeBufferPointer { s in
                             try zeros.withUnsafeBufferPointer { z in
-                                try kernels.linearError(xb, codes: c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: &linear)
+                                try kernels.linearError(
+                                    xb, codes: c, signed: false, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z,
+                                    into: &linear)
                             }
                         }
                     }

@@ -1,7 +1,6 @@
-import QuantTesting
 import Int8Kernels
+import QuantTesting
 import Testing
-
 
 /// Variants other than the reference (on this CPU).
 var fastVariants: [Kernels] { Kernels.available.filter { $0.isa != .scalar } }

@@ -43,7 +43,9 @@ struct StrictJSONTests {
 }
 
 @discardableResult
-func expectJSONError(_ kind: JSONError.Kind, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> JSONError? {
+func expectJSONError(_ kind: JSONError.Kind, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void)
+    -> JSONError?
+{
     do {
         try body()
         Issue.record("expected \(kind), but nothing was thrown", sourceLocation: sourceLocation)

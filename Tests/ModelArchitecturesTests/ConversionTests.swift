@@ -8,7 +8,8 @@ import Testing
 /// interop tests run the result for real).
 @Suite("Hugging Face -> GGUF conversion")
 struct ConversionTests {
-    static let config = #"{"architectures": ["LlamaForCausalLM"], "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 16, "vocab_size": 6, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "max_position_embeddings": 32}"#
+    static let config =
+        #"{"architectures": ["LlamaForCausalLM"], "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 16, "vocab_size": 6, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "max_position_embeddings": 32}"#
     static let llamaTensors: [(name: String, shape: [Int])] = [
         ("model.embed_tokens.weight", [6, 8]), ("model.layers.0.input_layernorm.weight", [8]),
         ("model.layers.0.self_attn.q_proj.weight", [8, 8]), ("model.layers.0.self_attn.k_proj.weight", [4, 8]),
@@ -22,8 +23,12 @@ struct ConversionTests {
          "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|bos|>"}}, {"Sequence": {"id": "A"}}]}}
         """#
 
-    func convert(config: String = config, tensors: [(name: String, shape: [Int])] = llamaTensors, files: [String: String] = [:]) throws -> GGUFConversion {
-        let side = ["tokenizer.json": Self.tokenizer, "tokenizer_config.json": #"{"bos_token": "<|bos|>", "chat_template": "{{x}}"}"#].merging(files) { $1 }
+    func convert(config: String = config, tensors: [(name: String, shape: [Int])] = llamaTensors, files: [String: String] = [:])
+        throws -> GGUFConversion
+    {
+        let side = [
+            "tokenizer.json": Self.tokenizer, "tokenizer_config.json": #"{"bos_token": "<|bos|>", "chat_template": "{{x}}"}"#,
+        ].merging(files) { $1 }
         return try GGUFConversion.make(
             config: try StrictJSON.parse(config).objectValue, name: "tiny", tensors: tensors,
             sideFile: { name in try side[name].map { try StrictJSON.parse($0) } })
@@ -34,10 +39,12 @@ struct ConversionTests {
     @Test func llamaNamesLayoutsAndStorage() throws {
         let conversion = try convert()
         #expect(conversion.architecture == "llama")
-        #expect(conversion.tensors.map(\.name) == [
-            "token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
-            "blk.0.attn_output.weight", "output_norm.weight",
-        ])
+        #expect(
+            conversion.tensors.map(\.name) == [
+                "token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight",
+                "blk.0.attn_v.weight",
+                "blk.0.attn_output.weight", "output_norm.weight",
+            ])
         #expect(conversion.tensors.map(\.permuteHeads) == [nil, nil, 2, 1, nil, nil, nil])
         #expect(conversion.tensors.map(\.keepF32) == [false, true, false, false, false, false, true])
         #expect(value(conversion, "llama.rope.dimension_count") == .uint32(4))
@@ -70,7 +77,10 @@ struct ConversionTests {
 
     @Test func aVocabularyLargerThanTheTokenizerIsPadded() throws {
         let conversion = try convert(config: Self.config.replacingOccurrences(of: #""vocab_size": 6"#, with: #""vocab_size": 8"#))
-        guard case .array(.string(let tokens))? = value(conversion, "tokenizer.ggml.tokens") else { Issue.record("no tokens"); return }
+        guard case .array(.string(let tokens))? = value(conversion, "tokenizer.ggml.tokens") else {
+            Issue.record("no tokens")
+            return
+        }
         #expect(tokens.suffix(2) == ["[PAD6]", "[PAD7]"])
         #expect(value(conversion, "tokenizer.ggml.token_type") == .array(.int32([1, 1, 1, 1, 3, 4, 5, 5])))
     }
@@ -78,9 +88,13 @@ struct ConversionTests {
     @Test func llama3RopeScalingBecomesFactors() throws {
         let config = Self.config.replacingOccurrences(
             of: #""rope_theta": 10000.0"#,
-            with: #""rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8}"#)
+            with:
+                #""rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8}"#
+        )
         let conversion = try convert(config: config)
-        guard case .generated(let factors)? = conversion.tensors.first?.origin, conversion.tensors.first?.name == "rope_freqs.weight" else {
+        guard case .generated(let factors)? = conversion.tensors.first?.origin,
+            conversion.tensors.first?.name == "rope_freqs.weight"
+        else {
             Issue.record("no rope_freqs tensor first")
             return
         }
@@ -102,8 +116,10 @@ struct ConversionTests {
         #expect { try convert(files: ["tokenizer.json": #"{"model": {"type": "WordPiece", "vocab": {}}}"#]) } throws: { error in
             (error as? ConversionError)?.code == .unsupportedTokenizer
         }
-        let split = #"{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\s+"}}, {"type": "ByteLevel", "use_regex": false}]}"#
-        let custom = Self.tokenizer.replacingOccurrences(of: #"{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}"#, with: split)
+        let split =
+            #"{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\s+"}}, {"type": "ByteLevel", "use_regex": false}]}"#
+        let custom = Self.tokenizer.replacingOccurrences(
+            of: #"{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}"#, with: split)
         #expect { try convert(files: ["tokenizer.json": custom]) } throws: { error in
             ((error as? ConversionError)?.message ?? "").contains("llama-bpe")
         }
@@ -122,14 +138,17 @@ struct ConversionTests {
 @Suite("BERT -> GGUF conversion")
 struct BertConversionTests {
     @Test func bertNamesPoolingAndWordPieces() throws {
-        let config = #"{"architectures": ["BertModel"], "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 6, "layer_norm_eps": 1e-12, "type_vocab_size": 2}"#
+        let config =
+            #"{"architectures": ["BertModel"], "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8, "vocab_size": 6, "layer_norm_eps": 1e-12, "type_vocab_size": 2}"#
         let tokenizer = #"""
             {"model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "##s": 4, "world": 5}},
              "added_tokens": [{"id": 0, "content": "[PAD]", "special": true}, {"id": 1, "content": "[CLS]", "special": true}, {"id": 2, "content": "[SEP]", "special": true}]}
             """#
         let files = [
-            "tokenizer.json": tokenizer, "tokenizer_config.json": #"{"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]"}"#,
-            "modules.json": #"[{"type": "sentence_transformers.models.Transformer", "path": ""}, {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]"#,
+            "tokenizer.json": tokenizer,
+            "tokenizer_config.json": #"{"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]"}"#,
+            "modules.json":
+                #"[{"type": "sentence_transformers.models.Transformer", "path": ""}, {"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}]"#,
             "1_Pooling/config.json": #"{"pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true}"#,
         ]
         let tensors: [(name: String, shape: [Int])] = [
@@ -142,12 +161,18 @@ struct BertConversionTests {
             config: try StrictJSON.parse(config).objectValue, name: "mini", tensors: tensors,
             sideFile: { name in try files[name].map { try StrictJSON.parse($0) } })
         #expect(conversion.architecture == "bert")
-        #expect(conversion.tensors.map(\.name) == ["token_embd.weight", "position_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_output_norm.bias", "blk.0.ffn_down.weight"])
+        #expect(
+            conversion.tensors.map(\.name) == [
+                "token_embd.weight", "position_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_output_norm.bias",
+                "blk.0.ffn_down.weight",
+            ])
         #expect(conversion.tensors.map(\.keepF32) == [false, true, false, true, false])
         let metadata = Dictionary(conversion.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         #expect(metadata["bert.pooling_type"] == .uint32(1))
         #expect(metadata["bert.attention.causal"] == .bool(false))
-        #expect(metadata["tokenizer.ggml.tokens"] == .array(.string(["[PAD]", "[CLS]", "[SEP]", "\u{2581}hello", "s", "\u{2581}world"])))
+        #expect(
+            metadata["tokenizer.ggml.tokens"]
+                == .array(.string(["[PAD]", "[CLS]", "[SEP]", "\u{2581}hello", "s", "\u{2581}world"])))
         #expect(metadata["tokenizer.ggml.cls_token_id"] == .uint32(1))
         #expect(metadata["tokenizer.ggml.seperator_token_id"] == .uint32(2))
     }
@@ -158,10 +183,13 @@ struct SentencePieceModelTests {
     /// A two-piece BPE model written by hand in protobuf's wire format.
     static let model: [UInt8] = {
         func piece(_ text: String, score: Float, type: UInt8) -> [UInt8] {
-            let body: [UInt8] = [0x0A, UInt8(text.utf8.count)] + Array(text.utf8) + [0x15] + withUnsafeBytes(of: score.bitPattern.littleEndian, Array.init) + [0x18, type]
+            let body: [UInt8] =
+                [0x0A, UInt8(text.utf8.count)] + Array(text.utf8) + [0x15]
+                + withUnsafeBytes(of: score.bitPattern.littleEndian, Array.init) + [0x18, type]
             return [0x0A, UInt8(body.count)] + body
         }
-        return piece("<unk>", score: 0, type: 2) + piece("\u{2581}a", score: -1.5, type: 1) + [0x12, 0x02, 0x18, 0x02]  // trainer_spec.model_type = BPE
+        // trainer_spec.model_type = BPE
+        return piece("<unk>", score: 0, type: 2) + piece("\u{2581}a", score: -1.5, type: 1) + [0x12, 0x02, 0x18, 0x02]
     }()
 
     @Test func piecesScoresAndTypes() throws {
@@ -176,6 +204,8 @@ struct SentencePieceModelTests {
         for length in 0..<Self.model.count - 1 {
             do { _ = try SentencePieceModel(Array(Self.model.prefix(length))) } catch { #expect(error is ConversionError) }
         }
-        #expect(throws: ConversionError.self) { try SentencePieceModel([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) }
+        #expect(throws: ConversionError.self) {
+            try SentencePieceModel([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])
+        }
     }
 }

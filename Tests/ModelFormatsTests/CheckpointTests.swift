@@ -7,15 +7,22 @@ import Testing
 @Suite("Hugging Face checkpoints")
 struct CheckpointTests {
     /// A directory with two shards (a, b in one; c in the other), an index and config.json.
-    func makeCheckpoint(index: String? = nil, config: String = #"{"architectures": ["LlamaForCausalLM"]}"#,
-                        shards: [String: [String]] = ["model-1.safetensors": ["a", "b"], "model-2.safetensors": ["c"]]) throws -> URL {
+    func makeCheckpoint(
+        index: String? = nil, config: String = #"{"architectures": ["LlamaForCausalLM"]}"#,
+        shards: [String: [String]] = ["model-1.safetensors": ["a", "b"], "model-2.safetensors": ["c"]]
+    ) throws -> URL {
         let directory = try makeTemporaryDirectory()
         for (file, names) in shards {
-            let header = "{" + names.enumerated().map { i, name in #""\#(name)": {"dtype": "F32", "shape": [1], "data_offsets": [\#(i * 4), \#(i * 4 + 4)]}"# }.joined(separator: ", ") + "}"
+            let header =
+                "{"
+                + names.enumerated().map { i, name in
+                    #""\#(name)": {"dtype": "F32", "shape": [1], "data_offsets": [\#(i * 4), \#(i * 4 + 4)]}"#
+                }.joined(separator: ", ") + "}"
             let bytes = safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: names.count * 4))
             try Data(bytes).write(to: directory.appendingPathComponent(file))
         }
-        let defaultIndex = #"{"metadata": {}, "weight_map": {"a": "model-1.safetensors", "b": "model-1.safetensors", "c": "model-2.safetensors"}}"#
+        let defaultIndex =
+            #"{"metadata": {}, "weight_map": {"a": "model-1.safetensors", "b": "model-1.safetensors", "c": "model-2.safetensors"}}"#
         try Data((index ?? defaultIndex).utf8).write(to: directory.appendingPathComponent(CheckpointRules.indexName))
         try Data(config.utf8).write(to: directory.appendingPathComponent("config.json"))
         try Data("{}".utf8).write(to: directory.appendingPathComponent("tokenizer.json"))
@@ -26,7 +33,8 @@ struct CheckpointTests {
         let directory = try makeCheckpoint()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoint = try Checkpoint(directory: directory.path)
-        #expect(checkpoint.shards.map { ($0.path as NSString).lastPathComponent } == ["model-1.safetensors", "model-2.safetensors"])
+        #expect(
+            checkpoint.shards.map { ($0.path as NSString).lastPathComponent } == ["model-1.safetensors", "model-2.safetensors"])
         #expect(checkpoint.shards.flatMap { $0.tensors.map(\.name) } == ["a", "b", "c"])
         #expect(checkpoint.sideFiles == ["config.json", "tokenizer.json"])
         #expect(checkpoint.config?["architectures"] != nil)
@@ -34,7 +42,8 @@ struct CheckpointTests {
     }
 
     @Test func aMissingShardIsNamed() throws {
-        let directory = try makeCheckpoint(index: #"{"weight_map": {"a": "model-1.safetensors", "b": "model-1.safetensors", "c": "model-3.safetensors"}}"#)
+        let directory = try makeCheckpoint(
+            index: #"{"weight_map": {"a": "model-1.safetensors", "b": "model-1.safetensors", "c": "model-3.safetensors"}}"#)
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = expectFormatError(.missingShard) { _ = try Checkpoint(directory: directory.path) }
         #expect(error?.message.contains("model-3.safetensors") == true)
@@ -48,7 +57,8 @@ struct CheckpointTests {
     }
 
     @Test func anIndexEntryInTheWrongShardIsRefused() throws {
-        let directory = try makeCheckpoint(index: #"{"weight_map": {"a": "model-2.safetensors", "b": "model-1.safetensors", "c": "model-2.safetensors"}}"#)
+        let directory = try makeCheckpoint(
+            index: #"{"weight_map": {"a": "model-2.safetensors", "b": "model-1.safetensors", "c": "model-2.safetensors"}}"#)
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = expectFormatError(.shardMismatch) { _ = try Checkpoint(directory: directory.path) }
         #expect(error?.tensor == "a")

@@ -15,7 +15,14 @@ struct GGUFBuilder {
     var alignment = 32
 
     mutating func kv(_ key: String, _ value: GGUFValue) {
-        kvs.append((key, { buffer in buffer.append(value.type.rawValue); buffer.append(value: value) }))
+        kvs.append(
+            (
+                key,
+                { buffer in
+                    buffer.append(value.type.rawValue)
+                    buffer.append(value: value)
+                }
+            ))
     }
 
     mutating func rawKV(_ key: String, _ write: @escaping (inout HeaderBuffer) -> Void) { kvs.append((key, write)) }
@@ -101,7 +108,9 @@ struct GGUFTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w-\(UUID()).gguf").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         expectFormatError(.invalidName) {
-            _ = try GGUFWriter(path: path, metadata: [], tensors: [GGUFTensorSpec(name: String(repeating: "x", count: 64), shape: [32], type: .f32)])
+            _ = try GGUFWriter(
+                path: path, metadata: [],
+                tensors: [GGUFTensorSpec(name: String(repeating: "x", count: 64), shape: [32], type: .f32)])
         }
         expectFormatError(.blockSizeMismatch) {
             _ = try GGUFWriter(path: path, metadata: [], tensors: [GGUFTensorSpec(name: "x", shape: [33], type: .q8_0)])
@@ -109,7 +118,10 @@ struct GGUFTests {
         expectFormatError(.invalidAlignment) {
             _ = try GGUFWriter(path: path, metadata: [GGUFKeyValue("general.alignment", .uint32(24))], tensors: [])
         }
-        expectFormatError(.duplicateKey) { _ = try GGUFWriter(path: path, metadata: [GGUFKeyValue("a", .bool(true)), GGUFKeyValue("a", .bool(false))], tensors: []) }
+        expectFormatError(.duplicateKey) {
+            _ = try GGUFWriter(
+                path: path, metadata: [GGUFKeyValue("a", .bool(true)), GGUFKeyValue("a", .bool(false))], tensors: [])
+        }
     }
 
     // MARK: - Hostile input: one test per malformed case.

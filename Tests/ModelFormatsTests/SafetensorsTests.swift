@@ -93,12 +93,16 @@ struct SafetensorsTests {
     }
 
     @Test func duplicateTensorName() {
-        expectFormatError(.duplicateKey) { try parse(safetensorsBytes(header: "{\(Self.f32Entry),\(Self.f32Entry)}", data: [UInt8](repeating: 0, count: 8))) }
+        expectFormatError(.duplicateKey) {
+            try parse(safetensorsBytes(header: "{\(Self.f32Entry),\(Self.f32Entry)}", data: [UInt8](repeating: 0, count: 8)))
+        }
     }
 
     @Test func unknownDType() {
         let error = expectFormatError(.unknownDType) {
-            try parse(safetensorsBytes(header: #"{"a":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)))
+            try parse(
+                safetensorsBytes(
+                    header: #"{"a":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)))
         }
         #expect(error?.tensor == "a")
     }
@@ -114,7 +118,9 @@ struct SafetensorsTests {
         #"{"a":[1,2]}"#,
     ])
     func wrongFieldTypes(header: String) {
-        let error = expectFormatError(.invalidHeader) { try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8))) }
+        let error = expectFormatError(.invalidHeader) {
+            try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8)))
+        }
         #expect(error?.tensor == "a")
     }
 
@@ -128,13 +134,18 @@ struct SafetensorsTests {
 
     @Test func endBeforeBegin() {
         expectFormatError(.invalidOffsets) {
-            try parse(safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8)))
+            try parse(
+                safetensorsBytes(
+                    header: #"{"a":{"dtype":"U8","shape":[0],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8)))
         }
     }
 
     @Test func gapBetweenTensors() {
-        let header = #"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}}"#
-        let error = expectFormatError(.invalidOffsets) { try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12))) }
+        let header =
+            #"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}}"#
+        let error = expectFormatError(.invalidOffsets) {
+            try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12)))
+        }
         #expect(error?.tensor == "b")
     }
 
@@ -160,7 +171,9 @@ struct SafetensorsTests {
     @Test func hugeShapeBackedBySmallBuffer() {
         // The published bug: 2^42+1 rows claimed, 4 MB present.
         let header = #"{"a":{"dtype":"F32","shape":[4398046511105,1],"data_offsets":[0,4194304]}}"#
-        let error = expectFormatError(.sizeMismatch) { try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 4_194_304))) }
+        let error = expectFormatError(.sizeMismatch) {
+            try parse(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 4_194_304)))
+        }
         #expect(error?.tensor == "a")
     }
 

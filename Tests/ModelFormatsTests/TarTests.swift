@@ -29,7 +29,9 @@ struct TarTests {
         var offset = 0
         while offset < bytes.count {
             let size = Swift.min(bytes.count - offset, 1 + Int(rng.next() % UInt64(pieces)))
-            try reader.feed(Array(bytes[offset..<(offset + size)]), begin: { name, _ in files.append((name, [])) }, emit: { files[files.count - 1].1 += $0 })
+            try reader.feed(
+                Array(bytes[offset..<(offset + size)]), begin: { name, _ in files.append((name, [])) },
+                emit: { files[files.count - 1].1 += $0 })
             offset += size
         }
         try reader.finish()
@@ -38,8 +40,10 @@ struct TarTests {
 
     @Test func writerAndReaderAgree() throws {
         let long = String(repeating: "n", count: 150) + ".json"
-        let files: [(String, [UInt8])] = [("config.json", Array("{}".utf8)), ("empty", []), (long, [UInt8](repeating: 9, count: 513)),
-                                          ("model.safetensors", (0..<5000).map { UInt8($0 % 251) })]
+        let files: [(String, [UInt8])] = [
+            ("config.json", Array("{}".utf8)), ("empty", []), (long, [UInt8](repeating: 9, count: 513)),
+            ("model.safetensors", (0..<5000).map { UInt8($0 % 251) }),
+        ]
         let (directory, bytes) = try archive(files)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (pieces, seed) in [(1, UInt64(1)), (7, 2), (512, 3), (100_000, 4)] {

@@ -1,5 +1,5 @@
-import QuantTesting
 import Foundation
+import QuantTesting
 import Testing
 
 @testable import ModelFormats
@@ -40,4 +40,3 @@ func safetensorsBytes(header: String, data: [UInt8] = [], declaredLength: UInt64
     withUnsafeBytes(of: (declaredLength ?? UInt64(json.count)).littleEndian) { out += $0 }
     return out + json + data
 }
-

@@ -41,7 +41,8 @@ struct QuantCtlTests {
         #expect(report.bytesPerDType.map(\.dtype) == ["BF16", "F32"])
         #expect(report.bytesPerDType.map(\.bytes) == [24, 12])
         let json = try StrictJSON.parse(report.json()).objectValue
-        #expect(json?.keys.starts(with: ["format", "file_size", "tensor_count", "parameter_count", "tensors", "metadata"]) == true)
+        #expect(
+            json?.keys.starts(with: ["format", "file_size", "tensor_count", "parameter_count", "tensors", "metadata"]) == true)
         #expect(json?["tensor_count"]?.intValue == 2)
         #expect(json?["metadata"]?.objectValue?["format"]?.stringValue == "pt")
         let text = report.text()

@@ -42,7 +42,9 @@ struct RemoteCommandTests {
 
     @Test func submitNeedsExactlyOneRecipeSource() {
         #expect(throws: (any Error).self) { _ = try QuantCtl.parseAsRoot(["jobs", "submit", "mdl_x"]) }
-        #expect(throws: (any Error).self) { _ = try QuantCtl.parseAsRoot(["jobs", "submit", "mdl_x", "--preset", "int8", "--recipe", "r.json"]) }
+        #expect(throws: (any Error).self) {
+            _ = try QuantCtl.parseAsRoot(["jobs", "submit", "mdl_x", "--preset", "int8", "--recipe", "r.json"])
+        }
         #expect(throws: (any Error).self) { _ = try QuantCtl.parseAsRoot(["jobs", "download", "job_x"]) }
         #expect((try? QuantCtl.parseAsRoot(["jobs", "submit", "mdl_x", "--preset", "int8"])) != nil)
     }
@@ -68,7 +70,9 @@ struct RemoteCommandTests {
 
     @Test func exitCodes() {
         func kind(_ error: ClientError) -> CLIFailure.Kind { error.exitKind }
-        let problem = { (status: Int) in ClientError.problem(Problem(type: "t", title: "x", status: status, detail: "d", field: nil)) }
+        let problem = { (status: Int) in
+            ClientError.problem(Problem(type: "t", title: "x", status: status, detail: "d", field: nil))
+        }
         #expect(kind(problem(404)) == .user && kind(problem(422)) == .user && kind(problem(401)) == .user)
         #expect(kind(problem(500)) == .server && kind(problem(503)) == .server && kind(problem(429)) == .server)
         #expect(kind(.network(code: 7, message: "")) == .network)

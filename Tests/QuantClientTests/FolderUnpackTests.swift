@@ -10,7 +10,11 @@ import Testing
 struct FolderUnpackTests {
     func archive(_ members: [(String, [UInt8])]) throws -> String {
         var bytes: [UInt8] = []
-        for (name, data) in members { bytes += TarStream.headers(name: name, size: data.count) + data + [UInt8](repeating: 0, count: TarStream.padded(data.count) - data.count) }
+        for (name, data) in members {
+            bytes +=
+                TarStream.headers(name: name, size: data.count) + data
+                + [UInt8](repeating: 0, count: TarStream.padded(data.count) - data.count)
+        }
         bytes += [UInt8](repeating: 0, count: 1024)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("qs-folder-\(UUID().uuidString).tar").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -24,7 +28,8 @@ struct FolderUnpackTests {
     }
 
     @Test func matchingFilesAreUnpacked() throws {
-        let config = Array(#"{"a": 1}"#.utf8), weights = [UInt8](repeating: 7, count: 1000)
+        let config = Array(#"{"a": 1}"#.utf8)
+        let weights = [UInt8](repeating: 7, count: 1000)
         let sums = Array("\(hex(config))  config.json\n\(hex(weights))  model.safetensors\n".utf8)
         let path = try archive([("config.json", config), ("model.safetensors", weights), ("SHA256SUMS", sums)])
         let target = path + ".out"

@@ -52,7 +52,10 @@ struct RetryPolicyTests {
             _ = try client.models()
             Issue.record("expected a network error")
         } catch let error as ClientError {
-            guard case .network(let code, _) = error else { Issue.record("got \(error)"); return }
+            guard case .network(let code, _) = error else {
+                Issue.record("got \(error)")
+                return
+            }
             #expect(code == 7)
         } catch {
             Issue.record("untyped error \(error)")

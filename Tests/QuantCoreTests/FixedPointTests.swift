@@ -23,7 +23,7 @@ struct FixedPointTests {
 
     @Test func qFormats() throws {
         let signed = try LinearScheme(bits: 8, symmetric: true, granularity: .tensor, powerOfTwoScales: true)
-        #expect(signed.fixedPointFormat(scale: 1.0 / 64) == "Q1.6")   // int8 x 2^-6: range about +-2
+        #expect(signed.fixedPointFormat(scale: 1.0 / 64) == "Q1.6")  // int8 x 2^-6: range about +-2
         #expect(signed.fixedPointFormat(scale: 1.0 / 128) == "Q0.7")
         #expect(signed.fixedPointFormat(scale: 2) == "Q8.-1")
         #expect(signed.fixedPointFormat(scale: 0.3) == nil)
@@ -34,7 +34,9 @@ struct FixedPointTests {
     @Test func recipeAndPreset() throws {
         let spec = try Recipe.parse(#"{"preset": "int8-pow2"}"#).weights
         #expect(spec.scheme?.powerOfTwoScales == true)
-        #expect(try Recipe.parse(#"{"weights": {"bits": 4, "scale_constraint": "power_of_two"}}"#).weights.scheme?.powerOfTwoScales == true)
+        #expect(
+            try Recipe.parse(#"{"weights": {"bits": 4, "scale_constraint": "power_of_two"}}"#).weights.scheme?.powerOfTwoScales
+                == true)
         #expect(throws: RecipeError.self) { _ = try Recipe.parse(#"{"weights": {"scale_constraint": "pow2"}}"#) }
         #expect(spec.json.objectValue?["scale_constraint"]?.stringValue == "power_of_two")
     }
@@ -46,11 +48,13 @@ struct TwoLevelScaleTests {
         var rng = SplitMix64(seed: 12)
         for symmetric in [true, false] {
             let scheme = try LinearScheme(bits: 4, symmetric: symmetric, granularity: .group(size: 16), groupScaleBits: 8)
-            let rows = 7, groups = 9
+            let rows = 7
+            let groups = 9
             let mins = (0..<(rows * groups)).map { _ in -Float(rng.next() % 100_000) / 10_000 }
             let maxs = (0..<(rows * groups)).map { _ in Float(rng.next() % 100_000) / 10_000 }
             let raw = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme)
-            let (two, supers, codes) = LinearParameters.twoLevel(raw, mins: mins, scheme: scheme, rows: rows, groups: groups, scaleBits: 8)
+            let (two, supers, codes) = LinearParameters.twoLevel(
+                raw, mins: mins, scheme: scheme, rows: rows, groups: groups, scaleBits: 8)
             for row in 0..<rows {
                 let largest = raw.scales[(row * groups)..<((row + 1) * groups)].max()!
                 #expect(supers[row] == largest / 255)

@@ -40,7 +40,9 @@ struct ImportanceMatrixTests {
     }
 
     @Test func legacyValuesAreDividedByTheirCallCount() throws {
-        let file = try write(Self.legacy([("blk.0.ffn_down.weight", 4, [4, 8, 0, 2]), ("output.weight", 0, [3, 5])], trailer: (10, "wiki.txt")), "a.dat")
+        let file = try write(
+            Self.legacy([("blk.0.ffn_down.weight", 4, [4, 8, 0, 2]), ("output.weight", 0, [3, 5])], trailer: (10, "wiki.txt")),
+            "a.dat")
         #expect(ImportanceMatrix.recognizes(path: file))
         let matrix = try ImportanceMatrix(path: file)
         #expect(matrix.format == .legacy && matrix.entryCount == 2 && matrix.chunkCount == 10 && matrix.datasets == ["wiki.txt"])
@@ -58,11 +60,16 @@ struct ImportanceMatrixTests {
         let sums: [Float] = [8, 16, 24, 1, 2, 3]  // two experts of three columns
         let counts: [Float] = [8, 0]  // the second expert saw no tokens
         let writer = try GGUFWriter(
-            path: file, metadata: [GGUFKeyValue("imatrix.datasets", .array(.string(["d.txt"]))), GGUFKeyValue("imatrix.chunk_count", .uint32(3))],
-            tensors: [GGUFTensorSpec(name: "blk.0.ffn_up_exps.weight.in_sum2", dims: [3, 2], type: .f32),
-                      GGUFTensorSpec(name: "blk.0.ffn_up_exps.weight.counts", dims: [1, 2], type: .f32),
-                      GGUFTensorSpec(name: "blk.0.attn_q.weight.in_sum2", dims: [2, 1], type: .f32),
-                      GGUFTensorSpec(name: "blk.0.attn_q.weight.counts", dims: [1, 1], type: .f32)])
+            path: file,
+            metadata: [
+                GGUFKeyValue("imatrix.datasets", .array(.string(["d.txt"]))), GGUFKeyValue("imatrix.chunk_count", .uint32(3)),
+            ],
+            tensors: [
+                GGUFTensorSpec(name: "blk.0.ffn_up_exps.weight.in_sum2", dims: [3, 2], type: .f32),
+                GGUFTensorSpec(name: "blk.0.ffn_up_exps.weight.counts", dims: [1, 2], type: .f32),
+                GGUFTensorSpec(name: "blk.0.attn_q.weight.in_sum2", dims: [2, 1], type: .f32),
+                GGUFTensorSpec(name: "blk.0.attn_q.weight.counts", dims: [1, 1], type: .f32),
+            ])
         for values in [sums, counts, [Float(6), 9], [Float(3)]] { try values.withUnsafeBytes { try writer.write($0) } }
         try writer.finish()
         #expect(ImportanceMatrix.recognizes(path: file))
@@ -75,7 +82,8 @@ struct ImportanceMatrixTests {
     }
 
     @Test func damagedFilesThrowWhereverTheyStop() throws {
-        let whole = Self.legacy([("blk.0.attn_q.weight", 2, [1, 2, 3, 4]), ("blk.0.attn_k.weight", 2, [5, 6, 7, 8])], trailer: (2, "x"))
+        let whole = Self.legacy(
+            [("blk.0.attn_q.weight", 2, [1, 2, 3, 4]), ("blk.0.attn_k.weight", 2, [5, 6, 7, 8])], trailer: (2, "x"))
         for cut in 0..<whole.count {
             let file = try write(Array(whole[..<cut]), "cut.dat")
             // A prefix is either refused or, past the last entry, read without its optional trailer.

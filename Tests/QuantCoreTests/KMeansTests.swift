@@ -46,7 +46,8 @@ struct KMeansTests {
     func reachesLloydMaxOnGaussians(bits: Int, expected: Double) {
         var rng = SplitMix64(seed: 17)
         let values: [Float] = (0..<100_000).map { _ in
-            let u1 = (Double(rng.next() % 1_000_000) + 0.5) / 1_000_000, u2 = Double(rng.next() % 1_000_000) / 1_000_000
+            let u1 = (Double(rng.next() % 1_000_000) + 0.5) / 1_000_000
+            let u2 = Double(rng.next() % 1_000_000) / 1_000_000
             return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
         }
         let centroids = KMeans1D.centroids(histogram(values, bins: 1 << 16), k: 1 << bits)
@@ -117,14 +118,22 @@ struct KMeansDegenerateTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("c.safetensors").path
-        let writer = try SafetensorsWriter(path: input, tensors: [TensorSpec(name: "c.weight", dtype: .f32, shape: [8, 32]), TensorSpec(name: "z.weight", dtype: .f32, shape: [4, 4])])
+        let writer = try SafetensorsWriter(
+            path: input,
+            tensors: [
+                TensorSpec(name: "c.weight", dtype: .f32, shape: [8, 32]),
+                TensorSpec(name: "z.weight", dtype: .f32, shape: [4, 4]),
+            ])
         try writer.write(try FloatCodec.fromFloat32(.f32, [Float](repeating: 1, count: 256)))
         try writer.write(try FloatCodec.fromFloat32(.f32, [Float](repeating: 0, count: 16)))
         try writer.finish()
         for granularity in ["tensor", "channel"] {
             let recipe = try Recipe.parse(#"{"weights": {"method": "kmeans", "bits": 4, "granularity": "\#(granularity)"}}"#)
-            let report = try Pipeline.run(input: input, output: directory.appendingPathComponent("o-\(granularity)").path, recipe: recipe)
-            #expect(report.tensors.allSatisfy { $0.metrics?.sqnrDB == .infinity || $0.metrics?.mse == 0 }, "constant tensors reconstruct exactly")
+            let report = try Pipeline.run(
+                input: input, output: directory.appendingPathComponent("o-\(granularity)").path, recipe: recipe)
+            #expect(
+                report.tensors.allSatisfy { $0.metrics?.sqnrDB == .infinity || $0.metrics?.mse == 0 },
+                "constant tensors reconstruct exactly")
         }
     }
 }

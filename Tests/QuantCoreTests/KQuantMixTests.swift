@@ -8,17 +8,34 @@ import Testing
 /// Llama-3.1-8B (tools/quantize/README.md), which depend only on the type each tensor gets.
 @Suite struct KQuantMixTests {
     /// Llama-3.1-8B's tensors (names and numpy shapes), in GGUF or Hugging Face naming.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     static func llama31_8B(huggingFace: Bool) -> [(name: String, shape: [Int])] {
         let (vocab, hidden, kv, ffn) = (128_256, 4096, 1024, 14_336)
-        var tensors: [(String, [Int])] = huggingFace
-            ? [("model.embed_tokens.weight", [vocab, hidden]), ("lm_head.weight", [vocab, hidden]), ("model.norm.weight", [hidden])]
-            : [("token_embd.weight", [vocab, hidden]), ("output.weight", [vocab, hidden]), ("output_norm.weight", [hidden]), ("rope_freqs.weight", [64])]
+        var tensors: [(String, [Int])] =
+            huggingFace
+            ? [
+                ("model.embed_tokens.weight", [vocab, hidden]), ("lm_head.weight", [vocab, hidden]),
+                ("model.norm.weight", [hidden]),
+            ]
+            : [
+                ("token_embd.weight", [vocab, hidden]), ("output.weight", [vocab, hidden]), ("output_norm.weight", [hidden]),
+                ("rope_freqs.weight", [64]),
+            ]
         for layer in 0..<32 {
-            let names = huggingFace
-                ? ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm"]
-                    .map { "model.layers.\(layer).\($0).weight" }
-                : ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "attn_norm", "ffn_norm"].map { "blk.\(layer).\($0).weight" }
-            let shapes = [[hidden, hidden], [kv, hidden], [kv, hidden], [hidden, hidden], [ffn, hidden], [ffn, hidden], [hidden, ffn], [hidden], [hidden]]
+            let names =
+                huggingFace
+                ? [
+                    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+                    "mlp.up_proj", "mlp.down_proj", "input_layernorm", "post_attention_layernorm",
+                ]
+                .map { "model.layers.\(layer).\($0).weight" }
+                : ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "attn_norm", "ffn_norm"].map {
+                    "blk.\(layer).\($0).weight"
+                }
+            let shapes = [
+                [hidden, hidden], [kv, hidden], [kv, hidden], [hidden, hidden], [ffn, hidden], [ffn, hidden], [hidden, ffn],
+                [hidden], [hidden],
+            ]
             tensors += zip(names, shapes).map { ($0, $1) }
         }
         return tensors
@@ -29,7 +46,8 @@ import Testing
         let tensors = llama31_8B(huggingFace: huggingFace)
         let matrices = tensors.filter { $0.shape.count >= 2 }
         let types = mix.types(for: matrices, layerCount: nil)
-        var bits = 0.0, weights = 0.0
+        var bits = 0.0
+        var weights = 0.0
         for tensor in tensors {
             let count = Double(tensor.shape.reduce(1, *))
             weights += count
@@ -39,7 +57,8 @@ import Testing
     }
 
     @Test(arguments: [
-        (KQuantMix.q2_K, 3.1593), (.q2_K_S, 2.9697), (.q3_K_S, 3.6429), (.q3_K_L, 4.2979), (.q4_K_S, 4.6672), (.q4_K_M, 4.8944), (.q5_K_S, 5.5704), (.q5_K_M, 5.7036),
+        (KQuantMix.q2_K, 3.1593), (.q2_K_S, 2.9697), (.q3_K_S, 3.6429), (.q3_K_L, 4.2979), (.q4_K_S, 4.6672), (.q4_K_M, 4.8944),
+        (.q5_K_S, 5.5704), (.q5_K_M, 5.7036),
     ])
     func matchesLlamaCppOnLlama31_8B(_ mix: KQuantMix, _ published: Double) throws {
         for huggingFace in [false, true] {
@@ -50,10 +69,14 @@ import Testing
 
     /// Q2_K's value projections depend on grouped-query attention: 4+ query heads per KV head.
     @Test func q2KValueProjectionsFollowTheQueryGroups() throws {
-        let tensors: [(name: String, shape: [Int])] = [("blk.0.attn_q.weight", [1024, 256]), ("blk.0.attn_v.weight", [256, 256])]
+        let tensors: [(name: String, shape: [Int])] = [
+            ("blk.0.attn_q.weight", [1024, 256]), ("blk.0.attn_v.weight", [256, 256]),
+        ]
         #expect(KQuantMix.q2_K.types(for: tensors, layerCount: 1)["blk.0.attn_v.weight"] == .q4_K)  // 4 from the shapes
         #expect(KQuantMix.q2_K.types(for: tensors, layerCount: 1, queryGroups: 1)["blk.0.attn_v.weight"] == .q3_K)
-        #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"method": "gguf", "mix": "Q2_K_S"}, "output": {"format": "gguf"}}"#) }
+        #expect(throws: RecipeError.self) {
+            try Recipe.parse(#"{"weights": {"method": "gguf", "mix": "Q2_K_S"}, "output": {"format": "gguf"}}"#)
+        }
     }
 
     @Test func layersThatGetMoreBitsAreLlamaCpps() {
@@ -62,7 +85,8 @@ import Testing
     }
 
     @Test func tiedEmbeddingsTakeTheHeadsType() throws {
-        let types = KQuantMix.q4_K_M.types(for: [("token_embd.weight", [512, 256]), ("blk.0.attn_q.weight", [256, 256])], layerCount: 1)
+        let types = KQuantMix.q4_K_M.types(
+            for: [("token_embd.weight", [512, 256]), ("blk.0.attn_q.weight", [256, 256])], layerCount: 1)
         #expect(types["token_embd.weight"] == .q6_K)
         #expect(types["blk.0.attn_q.weight"] == .q4_K)
     }
@@ -70,7 +94,8 @@ import Testing
     /// Rows that are not whole super-blocks take llama.cpp's fallbacks.
     @Test func rowsOfOtherLengthsTakeLlamaCppsFallbacks() throws {
         let tensors: [(name: String, shape: [Int])] = [
-            ("blk.0.attn_v.weight", [64, 320]), ("blk.0.attn_q.weight", [64, 320]), ("blk.0.ffn_up.weight", [64, 100]), ("output.weight", [64, 320]),
+            ("blk.0.attn_v.weight", [64, 320]), ("blk.0.attn_q.weight", [64, 320]), ("blk.0.ffn_up.weight", [64, 100]),
+            ("output.weight", [64, 320]),
         ]
         let q4 = KQuantMix.q4_K_M.types(for: tensors, layerCount: 1)
         #expect(q4["blk.0.attn_v.weight"] == .q8_0)  // Q6_K -> Q8_0
@@ -88,17 +113,21 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("m.safetensors").path
-        var tensors: [(String, [Int], [Float])] = [("token_embd.weight", [8, 256], PipelineTests.values(2048, seed: 1)),
-                                                  ("output.weight", [8, 256], PipelineTests.values(2048, seed: 2))]
+        var tensors: [(String, [Int], [Float])] = [
+            ("token_embd.weight", [8, 256], PipelineTests.values(2048, seed: 1)),
+            ("output.weight", [8, 256], PipelineTests.values(2048, seed: 2)),
+        ]
         for layer in 0..<8 {
             for (index, name) in ["attn_q", "attn_v", "attn_output", "ffn_down"].enumerated() {
-                tensors.append(("blk.\(layer).\(name).weight", [4, 256], PipelineTests.values(1024, seed: UInt64(10 * layer + index + 3))))
+                tensors.append(
+                    ("blk.\(layer).\(name).weight", [4, 256], PipelineTests.values(1024, seed: UInt64(10 * layer + index + 3))))
             }
             tensors.append(("blk.\(layer).attn_norm.weight", [256], PipelineTests.values(256, seed: UInt64(layer + 100))))
         }
         try writeModel(input, tensors)
         let output = dir.appendingPathComponent("o.gguf").path
-        let recipe = try Recipe.parse(#"{"preset": "q4_k_m", "overrides": [{"match": "blk.1.attn_q.weight", "weights": {"type": "Q8_0"}}]}"#)
+        let recipe = try Recipe.parse(
+            #"{"preset": "q4_k_m", "overrides": [{"match": "blk.1.attn_q.weight", "weights": {"type": "Q8_0"}}]}"#)
         let report = try Pipeline.run(input: input, output: output, recipe: recipe)
         let file = try GGUFFile(path: output)
         let types = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.type.name) })

@@ -1,9 +1,8 @@
-import QuantTesting
 import Int8Kernels
+import QuantTesting
 import Testing
 
 @testable import QuantCore
-
 
 /// The scale index of each element, computed independently of the quantizer's layout code.
 func scaleIndex(_ index: Int, shape: [Int], granularity: Granularity) -> Int {
@@ -14,7 +13,8 @@ func scaleIndex(_ index: Int, shape: [Int], granularity: Granularity) -> Int {
         return (index / inner) % shape[axis]
     case .group(let size):
         let last = shape.last!
-        let row = index / last, col = index % last
+        let row = index / last
+        let col = index % last
         return row * ((last + size - 1) / size) + col / size
     }
 }
@@ -61,7 +61,9 @@ struct LinearQuantizerTests {
                 #expect(code >= scheme.qmin && code <= scheme.qmax)
                 let bound = scale / 2 * (1 + 1e-5) + abs(x[i]) * 1e-6
                 if abs(x[i] - r[i]) > bound {
-                    Issue.record("seed \(seed): \(scheme.granularity) \(scheme.bits)b sym=\(scheme.symmetric) shape \(shape): x[\(i)]=\(x[i]) r=\(r[i]) scale=\(scale)")
+                    Issue.record(
+                        "seed \(seed): \(scheme.granularity) \(scheme.bits)b sym=\(scheme.symmetric) shape \(shape): x[\(i)]=\(x[i]) r=\(r[i]) scale=\(scale)"
+                    )
                     return
                 }
             }
@@ -73,10 +75,14 @@ struct LinearQuantizerTests {
         var rng = SplitMix64(seed: 42)
         for _ in 0..<20 {
             let (scheme, shape, x) = try Self.randomCase(&rng)
-            let reference = try x.withUnsafeBufferPointer { try LinearQuantizer(scheme: scheme, kernels: .scalar).quantize($0, shape: shape) }
+            let reference = try x.withUnsafeBufferPointer {
+                try LinearQuantizer(scheme: scheme, kernels: .scalar).quantize($0, shape: shape)
+            }
             for kernels in Kernels.available {
                 for threads in [1, 2] {
-                    let q = try x.withUnsafeBufferPointer { try LinearQuantizer(scheme: scheme, kernels: kernels, threads: threads).quantize($0, shape: shape) }
+                    let q = try x.withUnsafeBufferPointer {
+                        try LinearQuantizer(scheme: scheme, kernels: kernels, threads: threads).quantize($0, shape: shape)
+                    }
                     #expect(q == reference, "\(kernels.isa) threads \(threads) \(scheme.granularity) shape \(shape)")
                 }
             }
@@ -130,7 +136,9 @@ struct LinearQuantizerTests {
         for granularity in [Granularity.tensor, .channel(axis: 0), .channel(axis: 1), .group(size: 2)] {
             let scheme = try LinearScheme(bits: 8, symmetric: true, granularity: granularity)
             let x: [Float] = [1, .nan, 3, 4]
-            #expect(throws: QuantError.self) { try x.withUnsafeBufferPointer { try LinearQuantizer(scheme: scheme).quantize($0, shape: [2, 2]) } }
+            #expect(throws: QuantError.self) {
+                try x.withUnsafeBufferPointer { try LinearQuantizer(scheme: scheme).quantize($0, shape: [2, 2]) }
+            }
         }
     }
 
@@ -139,14 +147,23 @@ struct LinearQuantizerTests {
         #expect(throws: QuantError.self) { try LinearScheme(bits: 1, symmetric: true, granularity: .tensor) }
         #expect(throws: QuantError.self) { try LinearScheme(bits: 4, symmetric: true, granularity: .group(size: 0)) }
         let scheme = try LinearScheme(bits: 8, symmetric: true, granularity: .channel(axis: 2))
-        #expect(throws: QuantError.self) { try [Float](repeating: 0, count: 4).withUnsafeBufferPointer { try LinearQuantizer(scheme: scheme).quantize($0, shape: [2, 2]) } }
+        #expect(throws: QuantError.self) {
+            try [Float](repeating: 0, count: 4).withUnsafeBufferPointer {
+                try LinearQuantizer(scheme: scheme).quantize($0, shape: [2, 2])
+            }
+        }
         let tensor = try LinearScheme(bits: 8, symmetric: true, granularity: .tensor)
-        #expect(throws: QuantError.self) { try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try LinearQuantizer(scheme: tensor).quantize($0, shape: [2, 2]) } }
+        #expect(throws: QuantError.self) {
+            try [Float](repeating: 0, count: 3).withUnsafeBufferPointer {
+                try LinearQuantizer(scheme: tensor).quantize($0, shape: [2, 2])
+            }
+        }
     }
 
     @Test func metrics() {
         var m = ErrorMetrics()
-        let x: [Float] = [1, 2, 3], r: [Float] = [1, 2, 4]
+        let x: [Float] = [1, 2, 3]
+        let r: [Float] = [1, 2, 4]
         x.withUnsafeBufferPointer { a in r.withUnsafeBufferPointer { b in m.add(original: a, reconstructed: b) } }
         #expect(abs(m.mse - 1.0 / 3) < 1e-12)
         #expect(abs(m.sqnrDB - 10 * 1.146128035678238) < 1e-9)  // 10·log10(14)
@@ -168,10 +185,13 @@ struct PackedQuantizationTests {
             let (scheme, shape, x) = try LinearQuantizerTests.randomCase(&rng)
             let quantizer = LinearQuantizer(scheme: scheme, threads: 2)
             let q = try x.withUnsafeBufferPointer { try quantizer.quantize($0, shape: shape) }
-            let last = shape.last!, rows = x.count / last
+            let last = shape.last!
+            let rows = x.count / last
             var expected = [UInt8](repeating: 0, count: quantizer.packedByteCount(shape: shape))
             try q.codes.withUnsafeBufferPointer { c in
-                try expected.withUnsafeMutableBufferPointer { try Kernels.scalar.pack(c, rows: rows, cols: last, bits: scheme.bits, into: $0) }
+                try expected.withUnsafeMutableBufferPointer {
+                    try Kernels.scalar.pack(c, rows: rows, cols: last, bits: scheme.bits, into: $0)
+                }
             }
             var packed = [UInt8](repeating: 0xEE, count: expected.count)
             let parameters = try x.withUnsafeBufferPointer { xb in
@@ -198,7 +218,9 @@ struct MeasuredQuantizationTests {
             for packed in [false, true] {
                 var out = [UInt8](repeating: 0, count: max(x.count, quantizer.packedByteCount(shape: shape)))
                 let (parameters, metrics) = try x.withUnsafeBufferPointer { xb in
-                    try out.withUnsafeMutableBufferPointer { try quantizer.quantizeMeasured(xb, shape: shape, packed: packed, into: $0) }
+                    try out.withUnsafeMutableBufferPointer {
+                        try quantizer.quantizeMeasured(xb, shape: shape, packed: packed, into: $0)
+                    }
                 }
                 #expect(parameters == q.parameters)
                 if !packed || scheme.bits == 8 { #expect(Array(out.prefix(x.count)) == q.codes) }

@@ -30,7 +30,9 @@ struct MiniFloatMethodTests {
             var back = [Float](repeating: 0, count: 32)
             let scaleCode = block.withUnsafeBufferPointer { x in
                 codes.withUnsafeMutableBufferPointer { c in
-                    back.withUnsafeMutableBufferPointer { r in MXQuantizer.quantize(x, element: element, codes: c, reconstructed: r) }
+                    back.withUnsafeMutableBufferPointer { r in
+                        MXQuantizer.quantize(x, element: element, codes: c, reconstructed: r)
+                    }
                 }
             }
             let scale = E8M0.decode(scaleCode)
@@ -76,13 +78,15 @@ struct MiniFloatMethodTests {
     @Test func recipesAndPresets() throws {
         let float = try Recipe.parse(#"{"weights": {"method": "float", "format": "fp8-e5m2", "granularity": "tensor"}}"#).weights
         #expect(float == .float(.init(element: .e5m2, perChannel: false)))
-        #expect(try Recipe.parse(#"{"weights": {"method": "float"}}"#).weights == .float(.init(element: .e4m3, perChannel: true)))  // channel by default
+        // channel by default
+        #expect(try Recipe.parse(#"{"weights": {"method": "float"}}"#).weights == .float(.init(element: .e4m3, perChannel: true)))
         let mx = try Recipe.parse(#"{"weights": {"method": "mx", "format": "mxfp6-e3m2"}}"#).weights
         #expect(mx == .mx(.fp6E3M2))
         for bad in [
             #"{"weights": {"method": "mx"}}"#, #"{"weights": {"method": "mx", "format": "mxfp5"}}"#,
             #"{"weights": {"method": "float", "format": "fp8-e4m3", "granularity": "group"}}"#,
-            #"{"weights": {"method": "float", "bits": 8}}"#, #"{"weights": {"method": "mx", "format": "mxfp4", "group_size": 16}}"#,
+            #"{"weights": {"method": "float", "bits": 8}}"#,
+            #"{"weights": {"method": "mx", "format": "mxfp4", "group_size": 16}}"#,
         ] {
             #expect(throws: RecipeError.self, "\(bad)") { _ = try Recipe.parse(bad) }
         }

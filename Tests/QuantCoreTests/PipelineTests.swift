@@ -1,7 +1,7 @@
 import Digest
-import QuantTesting
 import Foundation
 import ModelFormats
+import QuantTesting
 import Synchronization
 import Testing
 
@@ -62,9 +62,11 @@ struct PipelineTests {
         let original = try SafetensorsFile(path: input).tensor(named: "t").floats()
         for axis in 0..<4 {
             for bits in [8, 3] {
-                let recipe = try Recipe.parse(#"{"weights": {"bits": \#(bits), "granularity": "channel", "axis": \#(axis), "symmetric": false}}"#)
+                let recipe = try Recipe.parse(
+                    #"{"weights": {"bits": \#(bits), "granularity": "channel", "axis": \#(axis), "symmetric": false}}"#)
                 let output = dir.appendingPathComponent("a\(axis)-\(bits).safetensors").path
-                _ = try Pipeline.run(input: input, output: output, recipe: recipe, options: PipelineOptions(threads: 2, chunkElements: 1024))
+                _ = try Pipeline.run(
+                    input: input, output: output, recipe: recipe, options: PipelineOptions(threads: 2, chunkElements: 1024))
                 let back = output + ".back"
                 try Dequantizer.run(input: output, output: back)
                 let restored = try SafetensorsFile(path: back).tensor(named: "t").floats()
@@ -83,8 +85,9 @@ struct PipelineTests {
         try writeModel(input, [("a", [64, 64], Self.values(4096, seed: 4)), ("b", [64, 64], Self.values(4096, seed: 5))])
         let seen = Mutex<[PipelineProgress]>([])
         let output = dir.appendingPathComponent("o.safetensors").path
-        _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset("int8"),
-                             options: PipelineOptions(chunkElements: 1024, progress: { p in seen.withLock { $0.append(p) } }))
+        _ = try Pipeline.run(
+            input: input, output: output, recipe: try Recipe.preset("int8"),
+            options: PipelineOptions(chunkElements: 1024, progress: { p in seen.withLock { $0.append(p) } }))
         let updates = seen.withLock { $0 }
         #expect(updates.count > 4)
         #expect(updates.last?.tensorsDone == 2 && updates.last?.bytesDone == updates.last?.bytesTotal)
@@ -93,8 +96,16 @@ struct PipelineTests {
         let cancelled = dir.appendingPathComponent("c.safetensors").path
         let calls = Mutex(0)
         #expect(throws: PipelineError.cancelled) {
-            _ = try Pipeline.run(input: input, output: cancelled, recipe: try Recipe.preset("int8"),
-                                 options: PipelineOptions(chunkElements: 1024, isCancelled: { calls.withLock { $0 += 1; return $0 > 3 } }))
+            _ = try Pipeline.run(
+                input: input, output: cancelled, recipe: try Recipe.preset("int8"),
+                options: PipelineOptions(
+                    chunkElements: 1024,
+                    isCancelled: {
+                        calls.withLock {
+                            $0 += 1
+                            return $0 > 3
+                        }
+                    }))
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("c.safetensors") }
         #expect(leftovers.isEmpty, "partial files left: \(leftovers)")
@@ -115,7 +126,8 @@ struct PipelineTests {
             #expect(!FileManager.default.fileExists(atPath: output))
         }
         let kept = dir.appendingPathComponent("kept.safetensors").path
-        let report = try Pipeline.run(input: input, output: kept, recipe: try Recipe.parse(#"{"preset": "int8", "nonfinite": "keep"}"#))
+        let report = try Pipeline.run(
+            input: input, output: kept, recipe: try Recipe.parse(#"{"preset": "int8", "nonfinite": "keep"}"#))
         #expect(report.tensors.map(\.method) == ["linear", "copy"])
         #expect(report.tensors[1].note?.contains("NaN") == true)
         let copied = try SafetensorsFile(path: kept).tensor(named: "bad").floats()
@@ -135,7 +147,9 @@ struct PipelineTests {
             for preset in ["q4_0", "q5_1", "q2_k", "q3_k", "q4_k", "q6_k", "bf16", "fp16"] {
                 let output = dir.appendingPathComponent("o-\(preset)").path
                 #expect(throws: PipelineError.nonFinite("bad", count), "\(preset) \(poison)") {
-                    _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: PipelineOptions(threads: 2, chunkElements: 1024))
+                    _ = try Pipeline.run(
+                        input: input, output: output, recipe: try Recipe.preset(preset),
+                        options: PipelineOptions(threads: 2, chunkElements: 1024))
                 }
                 #expect(!FileManager.default.fileExists(atPath: output))
             }
@@ -157,7 +171,8 @@ struct PipelineTests {
             #expect(report.artifactSHA256 == SHA256.hex(SHA256.hash(bytes)), "\(preset)")
             #expect(report.fileBytesOut == bytes.count)
         }
-        let plain = try Pipeline.run(input: input, output: dir.appendingPathComponent("plain").path, recipe: try Recipe.preset("int8"))
+        let plain = try Pipeline.run(
+            input: input, output: dir.appendingPathComponent("plain").path, recipe: try Recipe.preset("int8"))
         #expect(plain.artifactSHA256 == nil)
     }
 
@@ -167,7 +182,8 @@ struct PipelineTests {
         let input = dir.appendingPathComponent("m.safetensors").path
         try writeModel(input, [("w", [16, 64], Self.values(1024, seed: 8))])
         let output = dir.appendingPathComponent("o.safetensors").path
-        _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.parse(#"{"preset": "int8", "weights": {"scale_dtype": "F16"}}"#))
+        _ = try Pipeline.run(
+            input: input, output: output, recipe: try Recipe.parse(#"{"preset": "int8", "weights": {"scale_dtype": "F16"}}"#))
         let file = try SafetensorsFile(path: output)
         #expect(try file.tensorInfo(named: "w.scale").dtype == .f16)
         // Every code is within range of round(x / stored_scale): the stored fp16 scale was used.
@@ -184,7 +200,9 @@ struct PipelineTests {
         let longName = String(repeating: "n", count: 64)
         try writeModel(input, [(longName, [2, 32], Self.values(64, seed: 9))])
         let output = dir.appendingPathComponent("o.gguf").path
-        #expect(throws: PipelineError.self) { _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset("q8_0")) }
+        #expect(throws: PipelineError.self) {
+            _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset("q8_0"))
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["m.safetensors"])
     }
 }
@@ -202,18 +220,22 @@ struct StochasticRoundingTests {
         try writeModel(input, [("w", [64, 128], values)])
         func run(_ recipe: String, threads: Int, name: String) throws -> [UInt8] {
             let output = dir.appendingPathComponent(name).path
-            _ = try Pipeline.run(input: input, output: output, recipe: try Recipe.parse(recipe), options: PipelineOptions(threads: threads, chunkElements: 1024))
+            _ = try Pipeline.run(
+                input: input, output: output, recipe: try Recipe.parse(recipe),
+                options: PipelineOptions(threads: threads, chunkElements: 1024))
             let file = try SafetensorsFile(path: output)
             return Array(file.bytes(of: try file.tensorInfo(named: "w")))
         }
         let recipe = #"{"weights": {"bits": 4, "rounding": {"method": "stochastic", "seed": 7}}}"#
-        let a = try run(recipe, threads: 1, name: "a"), b = try run(recipe, threads: 2, name: "b")
+        let a = try run(recipe, threads: 1, name: "a")
+        let b = try run(recipe, threads: 2, name: "b")
         #expect(a == b)  // the same seed gives the same codes, whatever the threads and chunks
         let c = try run(#"{"weights": {"bits": 4, "rounding": {"method": "stochastic", "seed": 8}}}"#, threads: 1, name: "c")
         #expect(a != c)
         // Unbiased: codes are 2 or 3 (2.3 steps), and about 30% of them are 3.
         let codes = a.map { Int8(bitPattern: $0 << 4) >> 4 }  // low nibble, sign-extended
-        var high = 0, total = 0
+        var high = 0
+        var total = 0
         for (index, code) in codes.enumerated() where index % 64 != 0 {  // skip each row's first byte (holds the absmax)
             #expect(code == 2 || code == 3)
             total += 1
@@ -226,7 +248,9 @@ struct StochasticRoundingTests {
     @Test func recipeFields() throws {
         let spec = try Recipe.parse(#"{"weights": {"rounding": {"method": "stochastic", "seed": 3}}}"#).weights
         #expect(spec.scheme?.rounding == .stochastic(seed: 3))
-        #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"rounding": {"method": "stochastic", "seed": -1}}}"#) }
+        #expect(throws: RecipeError.self) {
+            try Recipe.parse(#"{"weights": {"rounding": {"method": "stochastic", "seed": -1}}}"#)
+        }
         #expect(throws: RecipeError.self) { try Recipe.parse(#"{"weights": {"rounding": {"method": "adaround"}}}"#) }
     }
 }
@@ -236,10 +260,14 @@ struct SignWeightTests {
     @Test func definitions() {
         let w: [Float] = [0.5, -1.5, 0.1, -0.1, 2.0, 0, -0.3, 0.9]
         var codes = [UInt8](repeating: 9, count: w.count)
-        let binaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: false, codes: $0) } }
+        let binaryScale = w.withUnsafeBufferPointer { x in
+            codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: false, codes: $0) }
+        }
         #expect(abs(binaryScale - 5.4 / 8) < 1e-6)  // mean |w|
         #expect(codes == [1, 0, 1, 0, 1, 1, 0, 1])  // 1 = +1 (w >= 0)
-        let ternaryScale = w.withUnsafeBufferPointer { x in codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: true, codes: $0) } }
+        let ternaryScale = w.withUnsafeBufferPointer { x in
+            codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(x, ternary: true, codes: $0) }
+        }
         // threshold 0.7 * 0.675 = 0.4725: survivors 0.5, -1.5, 2.0, 0.9
         #expect(codes.map { Int8(bitPattern: $0) } == [1, -1, 0, 0, 1, 0, 0, 1])
         #expect(abs(ternaryScale - (0.5 + 1.5 + 2.0 + 0.9) / 4) < 1e-6)
@@ -253,7 +281,8 @@ struct SignWeightTests {
         try writeModel(input, [("w", [6, 4, 37], w)])
         for preset in ["binary", "ternary"] {
             let output = dir.appendingPathComponent(preset).path
-            let report = try Pipeline.run(input: input, output: output, recipe: try Recipe.preset(preset), options: PipelineOptions(chunkElements: 1024))
+            let report = try Pipeline.run(
+                input: input, output: output, recipe: try Recipe.preset(preset), options: PipelineOptions(chunkElements: 1024))
             #expect(report.tensors[0].method == preset)
             let file = try SafetensorsFile(path: output)
             let codesInfo = try file.tensorInfo(named: "w")
@@ -265,7 +294,8 @@ struct SignWeightTests {
             let restored = try SafetensorsFile(path: back).tensor(named: "w").floats()
             for i in w.indices {
                 let channel = i / (4 * 37)
-                let allowed: [Float] = preset == "binary" ? [scales[channel], -scales[channel]] : [scales[channel], -scales[channel], 0]
+                let allowed: [Float] =
+                    preset == "binary" ? [scales[channel], -scales[channel]] : [scales[channel], -scales[channel], 0]
                 #expect(allowed.contains(restored[i]))
                 if preset == "binary" { #expect((restored[i] > 0) == (w[i] >= 0)) }
             }

@@ -26,7 +26,8 @@ struct QATTests {
     func fakeQuantizationIsTheArtifact(recipeText: String) throws {
         let dir = try temporaryDirectory()
         let w = Self.weights(24, 48, seed: 1)
-        let model = dir.appendingPathComponent("m.safetensors").path, out = dir.appendingPathComponent("q.safetensors").path
+        let model = dir.appendingPathComponent("m.safetensors").path
+        let out = dir.appendingPathComponent("q.safetensors").path
         let back = dir.appendingPathComponent("b.safetensors").path
         try writeModel(model, [("layers.0.weight", [24, 48], w.values)])
         let recipe = try Recipe.parse(recipeText)
@@ -45,7 +46,9 @@ struct QATTests {
     }
 
     /// Backpropagation against central differences of the loss, for each activation and loss.
-    @Test(arguments: [(TrainingSpec.Activation.relu, TrainingSpec.Loss.softmaxCrossEntropy), (.gelu, .mse), (.gelu, .softmaxCrossEntropy)])
+    @Test(arguments: [
+        (TrainingSpec.Activation.relu, TrainingSpec.Loss.softmaxCrossEntropy), (.gelu, .mse), (.gelu, .softmaxCrossEntropy),
+    ])
     func gradientsMatchFiniteDifferences(activation: TrainingSpec.Activation, loss: TrainingSpec.Loss) {
         var network = Self.network(activation: activation, loss: loss)
         let x = Self.weights(7, 5, seed: 5)
@@ -53,7 +56,8 @@ struct QATTests {
         let batch = Array(0..<7)[...]
         func lossValue(_ n: FeedForwardNetwork) -> Double {
             var ranges = ActivationRanges(layers: 3)
-            return Forward(network: n, weights: n.weights, x: x, quantization: nil, ranges: &ranges, training: false).lossAndAccuracy(data: data, batch: batch).loss
+            return Forward(network: n, weights: n.weights, x: x, quantization: nil, ranges: &ranges, training: false)
+                .lossAndAccuracy(data: data, batch: batch).loss
         }
         var ranges = ActivationRanges(layers: 3)
         let pass = Forward(network: network, weights: network.weights, x: x, quantization: nil, ranges: &ranges, training: false)
@@ -68,7 +72,9 @@ struct QATTests {
                 let down = lossValue(network)
                 network.weights[layer].values[j] = original
                 let numeric = (up - down) / Double(2 * h)
-                #expect(abs(numeric - Double(gradients[layer].w.values[j])) < 1e-3 + 0.02 * abs(numeric), "layer \(layer) weight \(j)")
+                #expect(
+                    abs(numeric - Double(gradients[layer].w.values[j])) < 1e-3 + 0.02 * abs(numeric), "layer \(layer) weight \(j)"
+                )
             }
             let original = network.biases[layer][0]
             network.biases[layer][0] = original + h
@@ -76,7 +82,9 @@ struct QATTests {
             network.biases[layer][0] = original - h
             let down = lossValue(network)
             network.biases[layer][0] = original
-            #expect(abs((up - down) / Double(2 * h) - Double(gradients[layer].b[0])) < 1e-3, "layer \(layer) bias: \((up - down) / Double(2 * h)) vs \(gradients[layer].b[0])")
+            #expect(
+                abs((up - down) / Double(2 * h) - Double(gradients[layer].b[0])) < 1e-3,
+                "layer \(layer) bias: \((up - down) / Double(2 * h)) vs \(gradients[layer].b[0])")
         }
     }
 
@@ -84,7 +92,9 @@ struct QATTests {
         // Channel 0's range is set by its one large weight... clipped by percentile, which clamps it.
         var w = Self.weights(2, 64, seed: 7)
         w.values[5] = 9
-        let spec = try Recipe.parse(#"{"weights": {"bits": 4, "granularity": "channel", "clipping": {"method": "percentile", "percentile": 90}}}"#).weights
+        let spec = try Recipe.parse(
+            #"{"weights": {"bits": 4, "granularity": "channel", "clipping": {"method": "percentile", "percentile": 90}}}"#
+        ).weights
         let fake = try FakeQuantizer(spec).apply(w, kernels: .best, name: "t")
         #expect(!fake.passes[5])
         #expect(fake.passes.filter { $0 }.count > 100)
@@ -94,7 +104,8 @@ struct QATTests {
 
     @Test func runsRepeatForASeedAndExportWhatTheyTrained() throws {
         let dir = try temporaryDirectory()
-        let model = dir.appendingPathComponent("m.safetensors").path, data = dir.appendingPathComponent("d.safetensors").path
+        let model = dir.appendingPathComponent("m.safetensors").path
+        let data = dir.appendingPathComponent("d.safetensors").path
         let network = Self.network(activation: .relu, loss: .softmaxCrossEntropy)
         try network.write(to: model)
         var rng = SplitMix64(seed: 8)
@@ -105,7 +116,9 @@ struct QATTests {
             let first = Array(x[(i * 5)..<(i * 5 + 3)])
             labels.append(Int64(first.firstIndex(of: first.max() ?? 0) ?? 0))
         }
-        let writer = try SafetensorsWriter(path: data, tensors: [TensorSpec(name: "x", dtype: .f32, shape: [90, 5]), TensorSpec(name: "y", dtype: .i64, shape: [90])])
+        let writer = try SafetensorsWriter(
+            path: data,
+            tensors: [TensorSpec(name: "x", dtype: .f32, shape: [90, 5]), TensorSpec(name: "y", dtype: .i64, shape: [90])])
         try writer.write(try FloatCodec.fromFloat32(.f32, x))
         try writer.write(labels.flatMap { v in (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> (8 * $0)) } })
         try writer.finish()
@@ -117,7 +130,8 @@ struct QATTests {
             spec.learningRate = 0.01
             spec.seed = seed
             let out = dir.appendingPathComponent(name).path
-            let result = try QAT.run(model: model, dataset: data, recipe: recipe, training: spec, output: out, options: PipelineOptions(threads: 2))
+            let result = try QAT.run(
+                model: model, dataset: data, recipe: recipe, training: spec, output: out, options: PipelineOptions(threads: 2))
             return (result, Array(try Data(contentsOf: URL(fileURLWithPath: out))))
         }
         let (first, bytes) = try run(seed: 1, name: "a.safetensors")
@@ -140,7 +154,9 @@ struct QATTests {
         let validation = Array(rngSplit.shuffled(Array(0..<90)).suffix(18))
         // Exported weights are already quantized: quantizing them again changes nothing.
         let quantization = try Quantization(recipe: recipe, network: exported)
-        let evaluated = try QAT.evaluate(exported, data: trainingData, rows: validation, quantization: quantization, ranges: ActivationRanges(layers: 3), kernels: .best)
+        let evaluated = try QAT.evaluate(
+            exported, data: trainingData, rows: validation, quantization: quantization, ranges: ActivationRanges(layers: 3),
+            kernels: .best)
         #expect(evaluated.accuracy == first.evaluation.qatAccuracy)
     }
 }

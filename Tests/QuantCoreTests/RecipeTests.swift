@@ -27,7 +27,8 @@ struct RecipeTests {
         #expect(recipe.weights.scheme?.bits == 6 && recipe.weights.scaleDType == .f16)
         #expect(recipe.weights.scheme?.granularity == .channel(axis: 0))
         // Changing the method drops the preset's linear fields.
-        let gguf = try Recipe.parse(#"{"preset": "int8", "weights": {"method": "gguf", "type": "q8_0"}, "output": {"format": "gguf"}}"#)
+        let gguf = try Recipe.parse(
+            #"{"preset": "int8", "weights": {"method": "gguf", "type": "q8_0"}, "output": {"format": "gguf"}}"#)
         #expect(gguf.weights.ggufType == .q8_0)
     }
 
@@ -41,7 +42,8 @@ struct RecipeTests {
 
     @Test func overridesLastMatchWins() throws {
         let recipe = try Recipe.parse(
-            #"{"preset": "int4-g128", "overrides": [{"match": "*.weight", "weights": {"bits": 8}}, {"match": "lm_head.*", "weights": {"bits": 6, "granularity": "channel"}}]}"#)
+            #"{"preset": "int4-g128", "overrides": [{"match": "*.weight", "weights": {"bits": 8}}, {"match": "lm_head.*", "weights": {"bits": 6, "granularity": "channel"}}]}"#
+        )
         #expect(recipe.weights(for: "layers.0.weight").scheme?.bits == 8)
         #expect(recipe.weights(for: "lm_head.weight").scheme?.bits == 6)
         #expect(recipe.weights(for: "lm_head.weight").scheme?.granularity == .channel(axis: 0))

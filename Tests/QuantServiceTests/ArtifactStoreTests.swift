@@ -9,7 +9,8 @@ struct ArtifactStoreTests {
     let artifacts: ArtifactStore
 
     init() throws {
-        data = DataDirectory(root: FileManager.default.temporaryDirectory.appendingPathComponent("qs-artifacts-\(UUID().uuidString)").path)
+        data = DataDirectory(
+            root: FileManager.default.temporaryDirectory.appendingPathComponent("qs-artifacts-\(UUID().uuidString)").path)
         try data.prepare()
         artifacts = ArtifactStore(data: data)
     }

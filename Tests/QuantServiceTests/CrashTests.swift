@@ -7,7 +7,9 @@ import Testing
 func quantdPath() throws -> String {
     let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     let path = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("quantd").path
-    guard FileManager.default.isExecutableFile(atPath: path) else { throw ServiceTestError("quantd not built at \(path); run swift build first") }
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw ServiceTestError("quantd not built at \(path); run swift build first")
+    }
     return path
 }
 
@@ -107,7 +109,8 @@ struct DiskFullTests {
         try Data(count: Int(free) - 50_000).write(to: filler)
         let failed = try f.wait(for: job.id) { $0.state.isTerminal }
         pool.stop(deadline: 5)
-        #expect(failed.state == .failed && failed.errorCode == "disk_full", "\(failed.errorCode ?? "") \(failed.errorMessage ?? "")")
+        #expect(
+            failed.state == .failed && failed.errorCode == "disk_full", "\(failed.errorCode ?? "") \(failed.errorMessage ?? "")")
         #expect(!f.files.contains { $0.hasPrefix("artifacts/") && $0.contains("attempt") }, "\(f.files)")
 
         // The database is intact: with space back, the next job succeeds.

@@ -48,7 +48,8 @@ struct MultipartTests {
     @Test func missingFileOrBoundaryIsRefused() throws {
         #expect(MultipartFileExtractor(contentType: "multipart/form-data") == nil)
         #expect(MultipartFileExtractor(contentType: "application/json") == nil)
-        let noFile = Array("--\(Self.boundary)\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--\(Self.boundary)--\r\n".utf8)
+        let noFile = Array(
+            "--\(Self.boundary)\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--\(Self.boundary)--\r\n".utf8)
         #expect(throws: (any Error).self) { _ = try Self.extract(noFile, chunk: 7) }
         // A file part that never ends is not a complete file.
         let truncated = Array(Self.body(file: [1, 2, 3]).dropLast(20))

@@ -41,15 +41,16 @@ struct RouterTests {
         #expect(try router.test("GET", "/v1/jobs", headers: auth).status == 200)
     }
 
-    @Test(arguments: [
-        (#"not json"#, 400, nil),
-        (#"[1, 2]"#, 400, nil),
-        (#"{"model_id": "mdl_x", "recipe": {"preset": "int8"}, "colour": "red"}"#, 422, "colour"),
-        (#"{"recipe": {"preset": "int8"}}"#, 422, "model_id"),
-        (#"{"model_id": "mdl_x"}"#, 422, "recipe"),
-        (#"{"model_id": "mdl_x", "recipe": {"preset": "int3"}}"#, 422, "recipe.preset"),
-        (#"{"model_id": "mdl_x", "recipe": {"weights": {"bits": 12}}}"#, 422, "recipe.weights.bits"),
-    ] as [(String, Int, String?)])
+    @Test(
+        arguments: [
+            (#"not json"#, 400, nil),
+            (#"[1, 2]"#, 400, nil),
+            (#"{"model_id": "mdl_x", "recipe": {"preset": "int8"}, "colour": "red"}"#, 422, "colour"),
+            (#"{"recipe": {"preset": "int8"}}"#, 422, "model_id"),
+            (#"{"model_id": "mdl_x"}"#, 422, "recipe"),
+            (#"{"model_id": "mdl_x", "recipe": {"preset": "int3"}}"#, 422, "recipe.preset"),
+            (#"{"model_id": "mdl_x", "recipe": {"weights": {"bits": 12}}}"#, 422, "recipe.weights.bits"),
+        ] as [(String, Int, String?)])
     func submitShapeErrorsNameTheirField(body: String, status: Int, field: String?) throws {
         let response = try submit(body)
         #expect(response.status == status, "\(response.text)")
@@ -68,7 +69,8 @@ struct RouterTests {
         try writer.write(try FloatCodec.fromFloat32(.f32, (0..<512).map { Float($0 % 13) - 6 }))
         try writer.finish()
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let uploaded = try router.test("POST", "/v1/models?name=m", headers: auth + [("Content-Type", "application/octet-stream")], body: bytes)
+        let uploaded = try router.test(
+            "POST", "/v1/models?name=m", headers: auth + [("Content-Type", "application/octet-stream")], body: bytes)
         #expect(uploaded.status == 201, "\(uploaded.text)")
         let model = try #require(try json(uploaded)["id"] as? String)
         let body = #"{"model_id": "\#(model)", "recipe": {"preset": "int8"}}"#
@@ -79,7 +81,8 @@ struct RouterTests {
         let again = try submit(body, headers: [("Idempotency-Key", "run-1")])
         let againID = try json(again)["id"] as? String
         #expect(again.status == 200 && againID == job)
-        let other = try submit(#"{"model_id": "\#(model)", "recipe": {"preset": "int4-g128"}}"#, headers: [("Idempotency-Key", "run-1")])
+        let other = try submit(
+            #"{"model_id": "\#(model)", "recipe": {"preset": "int4-g128"}}"#, headers: [("Idempotency-Key", "run-1")])
         let otherType = try json(other)["type"] as? String
         #expect(other.status == 422 && otherType?.hasSuffix("idempotency-conflict") == true)
         #expect(try submit(body, headers: [("Idempotency-Key", "")]).status == 400)

@@ -60,7 +60,9 @@ final class ServiceFixture: @unchecked Sendable {
         while let relative = walker.nextObject() as? String {
             var isDirectory: ObjCBool = false
             let full = root.appendingPathComponent(relative).path
-            if manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue, !relative.hasPrefix("quant.db") {
+            if manager.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
+                !relative.hasPrefix("quant.db")
+            {
                 out.append(relative)
             }
         }

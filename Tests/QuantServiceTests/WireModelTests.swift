@@ -33,37 +33,53 @@ struct WireModelTests {
 
     static let cases: [(String, JobRecord)] = [
         ("queued", record(.queued)),
-        ("running, with a stage and a dataset", record(.running) {
-            $0.startedAt = 1_767_225_600.9
-            $0.progressStage = "evaluating"
-            $0.datasetId = "dst_0123456789abcdefghij"
-        }),
-        ("succeeded, a tar artifact", record(.succeeded) {
-            $0.startedAt = 1_767_225_600.9
-            $0.finishedAt = 1_767_225_700
-            $0.artifactPath = "/data/artifacts/x.tar"
-            $0.artifactSize = 99
-            $0.artifactSha256 = String(repeating: "ab", count: 32)
-            $0.expiresAt = 1_767_829_200
-            $0.summary = summary
-        }),
-        ("succeeded, artifact expired", record(.succeeded) {
-            $0.artifactSize = 99
-            $0.artifactSha256 = String(repeating: "cd", count: 32)
-            $0.summary = #"{"evaluation":{"texts":4,"embedding_cosine_mean":0.99,"embedding_cosine_min":0.98},"candidate":{"job_id":"job_x"}}"#
-            $0.kind = "evaluate"
-        }),
-        ("failed", record(.failed) {
-            $0.errorCode = "no_space"
-            $0.errorMessage = "the disk is full"
-            $0.kind = "qat"
-            $0.progressTotal = 0
-        }),
-        ("cancelled, no progress", record(.cancelled) {
-            $0.progressDone = nil
-            $0.progressTotal = nil
-            $0.name = nil
-        }),
+        (
+            "running, with a stage and a dataset",
+            record(.running) {
+                $0.startedAt = 1_767_225_600.9
+                $0.progressStage = "evaluating"
+                $0.datasetId = "dst_0123456789abcdefghij"
+            }
+        ),
+        (
+            "succeeded, a tar artifact",
+            record(.succeeded) {
+                $0.startedAt = 1_767_225_600.9
+                $0.finishedAt = 1_767_225_700
+                $0.artifactPath = "/data/artifacts/x.tar"
+                $0.artifactSize = 99
+                $0.artifactSha256 = String(repeating: "ab", count: 32)
+                $0.expiresAt = 1_767_829_200
+                $0.summary = summary
+            }
+        ),
+        (
+            "succeeded, artifact expired",
+            record(.succeeded) {
+                $0.artifactSize = 99
+                $0.artifactSha256 = String(repeating: "cd", count: 32)
+                $0.summary =
+                    #"{"evaluation":{"texts":4,"embedding_cosine_mean":0.99,"embedding_cosine_min":0.98},"candidate":{"job_id":"job_x"}}"#
+                $0.kind = "evaluate"
+            }
+        ),
+        (
+            "failed",
+            record(.failed) {
+                $0.errorCode = "no_space"
+                $0.errorMessage = "the disk is full"
+                $0.kind = "qat"
+                $0.progressTotal = 0
+            }
+        ),
+        (
+            "cancelled, no progress",
+            record(.cancelled) {
+                $0.progressDone = nil
+                $0.progressTotal = nil
+                $0.name = nil
+            }
+        ),
     ]
 
     /// JSON as Foundation objects: numbers compare by value (0.2000 == 0.2), key order is ignored.
@@ -84,10 +100,14 @@ struct WireModelTests {
             if key == "summary", let summary = a[key] as? NSDictionary {
                 let typedSummary = try #require(b[key] as? NSDictionary)
                 let present = summary.filter { !($0.value is NSNull) }
-                #expect(NSDictionary(dictionary: Dictionary(uniqueKeysWithValues: present.map { ($0.key as! String, $0.value) })) == typedSummary)
+                #expect(
+                    NSDictionary(dictionary: Dictionary(uniqueKeysWithValues: present.map { ($0.key as! String, $0.value) }))
+                        == typedSummary)
                 continue
             }
-            #expect(NSDictionary(dictionary: [key: a[key]!]) == NSDictionary(dictionary: [key: b[key] as Any]), "\(name): \(key): \(String(describing: a[key])) != \(String(describing: b[key]))")
+            #expect(
+                NSDictionary(dictionary: [key: a[key]!]) == NSDictionary(dictionary: [key: b[key] as Any]),
+                "\(name): \(key): \(String(describing: a[key])) != \(String(describing: b[key]))")
         }
         // And the client reads the fast path's bytes into the same value.
         #expect(try WireCoding.decode(Job.self, from: fast) == JSONViews.job(record))

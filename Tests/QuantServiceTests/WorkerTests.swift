@@ -19,7 +19,10 @@ struct WorkerTests {
         #expect(done.state == .succeeded, "\(done.errorCode ?? "") \(done.errorMessage ?? "")")
         let path = try #require(done.artifactPath)
         let file = try SafetensorsFile(path: path)
-        #expect(file.tensors.map(\.name).sorted() == ["layers.0.weight", "layers.0.weight.scale", "layers.1.weight", "layers.1.weight.scale"])
+        #expect(
+            file.tensors.map(\.name).sorted() == [
+                "layers.0.weight", "layers.0.weight.scale", "layers.1.weight", "layers.1.weight.scale",
+            ])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(SHA256.hex(SHA256.hash(bytes)) == done.artifactSha256 && Int64(bytes.count) == done.artifactSize)
         let metrics = try f.scope.metrics(of: job.id)

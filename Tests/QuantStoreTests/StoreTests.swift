@@ -42,7 +42,10 @@ final class TestStore: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     func model(_ tenant: String) throws -> ModelRecord {
-        try store.scope(tenant).addModel(.init(name: "m", format: "safetensors", size: 10, sha256: "ab", tensorCount: 1, parameterCount: 2, blobPath: "/x/\(UUID())"))
+        try store.scope(tenant).addModel(
+            .init(
+                name: "m", format: "safetensors", size: 10, sha256: "ab", tensorCount: 1, parameterCount: 2,
+                blobPath: "/x/\(UUID())"))
     }
 }
 
@@ -51,8 +54,9 @@ struct StoreTests {
     @Test func sha256KnownVectors() {
         #expect(SHA256.hex(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            SHA256.hex(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         var hasher = SHA256()
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
         for _ in 0..<1000 { hasher.update(chunk) }
@@ -87,8 +91,10 @@ struct StoreTests {
             for to in JobState.allCases {
                 let legal: Bool =
                     switch (from, to) {
-                    case (.queued, .running), (.queued, .cancelled), (.running, .succeeded), (.running, .failed), (.running, .cancelled),
-                        (.running, .queued): true
+                    case (.queued, .running), (.queued, .cancelled), (.running, .succeeded), (.running, .failed),
+                        (.running, .cancelled),
+                        (.running, .queued):
+                        true
                     default: false
                     }
                 #expect(from.canTransition(to: to) == legal, "\(from) -> \(to)")
@@ -107,8 +113,11 @@ struct StoreTests {
         #expect(try t.store.claim(worker: "w2", leaseSeconds: 30) == nil)
         #expect(try t.store.renewLease(job: job.id, attempt: 1, worker: "w1", leaseSeconds: 30) == .held)
         #expect(try t.store.updateProgress(job: job.id, attempt: 1, done: 5, total: 10))
-        try t.store.complete(job: job.id, attempt: 1, result: CompletedJob(
-            artifactPath: "/a", artifactSize: 3, artifactSha256: "00", summary: "{}", tensors: [("w", 30.5, 8.1, "{}")], expiresAt: nil))
+        try t.store.complete(
+            job: job.id, attempt: 1,
+            result: CompletedJob(
+                artifactPath: "/a", artifactSize: 3, artifactSha256: "00", summary: "{}", tensors: [("w", 30.5, 8.1, "{}")],
+                expiresAt: nil))
         let done = try t.store.scope(tenant.id).job(job.id)
         #expect(done.state == .succeeded && done.artifactPath == "/a")
         #expect(try t.store.scope(tenant.id).metrics(of: job.id).map(\.name) == ["w"])
@@ -116,7 +125,9 @@ struct StoreTests {
         // Terminal: no way out.
         #expect(throws: StoreError.self) { try t.store.scope(tenant.id).cancel(job.id) }
         #expect(throws: StoreError.self) { try t.store.markCancelled(job: job.id, attempt: 1) }
-        #expect(throws: StoreError.self) { _ = try t.store.fail(job: job.id, attempt: 1, code: "x", message: "y", transient: true, retryDelay: 1) }
+        #expect(throws: StoreError.self) {
+            _ = try t.store.fail(job: job.id, attempt: 1, code: "x", message: "y", transient: true, retryDelay: 1)
+        }
     }
 
     @Test(arguments: Engine.allCases) func staleWorkerChangesNothing(engine: Engine) throws {
@@ -130,19 +141,26 @@ struct StoreTests {
         #expect(second.attempt == 2)
         // The first worker wakes up and tries to finish: rejected, and nothing changes.
         #expect(throws: StoreError.staleWorker(job: job.id)) {
-            try t.store.complete(job: job.id, attempt: 1, result: CompletedJob(artifactPath: "/old", artifactSize: 1, artifactSha256: "", summary: "", tensors: [], expiresAt: nil))
+            try t.store.complete(
+                job: job.id, attempt: 1,
+                result: CompletedJob(
+                    artifactPath: "/old", artifactSize: 1, artifactSha256: "", summary: "", tensors: [], expiresAt: nil))
         }
         #expect(try t.store.renewLease(job: job.id, attempt: 1, worker: "old", leaseSeconds: 10) == .lost)
         #expect(try t.store.updateProgress(job: job.id, attempt: 1, done: 1, total: 1) == false)
-        #expect(throws: StoreError.self) { _ = try t.store.fail(job: job.id, attempt: 1, code: "x", message: "", transient: false, retryDelay: 0) }
+        #expect(throws: StoreError.self) {
+            _ = try t.store.fail(job: job.id, attempt: 1, code: "x", message: "", transient: false, retryDelay: 0)
+        }
         let current = try t.store.scope(tenant.id).job(job.id)
         #expect(current.state == .running && current.attempt == 2 && current.artifactPath == nil && current.leaseOwner == "new")
     }
 
     @Test(arguments: Engine.allCases) func idempotency(engine: Engine) throws {
         let t = try TestStore(engine)
-        let a = try t.store.createTenant(name: "a"), b = try t.store.createTenant(name: "b")
-        let ma = try t.model(a.id), mb = try t.model(b.id)
+        let a = try t.store.createTenant(name: "a")
+        let b = try t.store.createTenant(name: "b")
+        let ma = try t.model(a.id)
+        let mb = try t.model(b.id)
         let first = try t.store.scope(a.id).submit(.init(modelID: ma.id, recipe: "{}", idempotencyKey: "k1", requestHash: "h1"))
         let again = try t.store.scope(a.id).submit(.init(modelID: ma.id, recipe: "{}", idempotencyKey: "k1", requestHash: "h1"))
         #expect(first.created && !again.created && first.job.id == again.job.id)
@@ -150,13 +168,15 @@ struct StoreTests {
             try t.store.scope(a.id).submit(.init(modelID: ma.id, recipe: "{\"x\":1}", idempotencyKey: "k1", requestHash: "h2"))
         }
         // Keys are per tenant: another tenant may use the same one.
-        #expect(try t.store.scope(b.id).submit(.init(modelID: mb.id, recipe: "{}", idempotencyKey: "k1", requestHash: "h1")).created)
+        #expect(
+            try t.store.scope(b.id).submit(.init(modelID: mb.id, recipe: "{}", idempotencyKey: "k1", requestHash: "h1")).created)
         #expect(try t.store.scope(a.id).jobs().count == 1)
     }
 
     @Test(arguments: Engine.allCases) func tenantScoping(engine: Engine) throws {
         let t = try TestStore(engine)
-        let a = try t.store.createTenant(name: "a"), b = try t.store.createTenant(name: "b")
+        let a = try t.store.createTenant(name: "a")
+        let b = try t.store.createTenant(name: "b")
         let model = try t.model(a.id)
         let job = try t.store.scope(a.id).submit(.init(modelID: model.id, recipe: "{}")).job
         let other = t.store.scope(b.id)
@@ -173,8 +193,10 @@ struct StoreTests {
 
     @Test(arguments: Engine.allCases) func fairnessAcrossTenants(engine: Engine) throws {
         let t = try TestStore(engine)
-        let busy = try t.store.createTenant(name: "busy", maxQueuedJobs: 1000), quiet = try t.store.createTenant(name: "quiet")
-        let busyModel = try t.model(busy.id), quietModel = try t.model(quiet.id)
+        let busy = try t.store.createTenant(name: "busy", maxQueuedJobs: 1000)
+        let quiet = try t.store.createTenant(name: "quiet")
+        let busyModel = try t.model(busy.id)
+        let quietModel = try t.model(quiet.id)
         for _ in 0..<100 {
             _ = try t.store.scope(busy.id).submit(.init(modelID: busyModel.id, recipe: "{}"))
             t.advance(0.001)
@@ -212,7 +234,8 @@ struct StoreTests {
         for attempt in 1...3 {
             let claim = try #require(try t.store.claim(worker: "w", leaseSeconds: 30), "attempt \(attempt)")
             #expect(claim.attempt == attempt)
-            let next = try t.store.fail(job: job.id, attempt: attempt, code: "io_error", message: "disk hiccup", transient: true, retryDelay: 5)
+            let next = try t.store.fail(
+                job: job.id, attempt: attempt, code: "io_error", message: "disk hiccup", transient: true, retryDelay: 5)
             #expect(next == (attempt < 3 ? .queued : .failed))
             // Backoff: not claimable before the delay.
             #expect(try t.store.claim(worker: "w", leaseSeconds: 30) == nil)
@@ -223,7 +246,10 @@ struct StoreTests {
         // A permanent error fails at once.
         let bad = try t.store.scope(tenant.id).submit(.init(modelID: try t.model(tenant.id).id, recipe: "{}")).job
         _ = try t.store.claim(worker: "w", leaseSeconds: 30)
-        #expect(try t.store.fail(job: bad.id, attempt: 1, code: "bad_model", message: "not safetensors", transient: false, retryDelay: 5) == .failed)
+        #expect(
+            try t.store.fail(
+                job: bad.id, attempt: 1, code: "bad_model", message: "not safetensors", transient: false, retryDelay: 5)
+                == .failed)
     }
 
     @Test(arguments: Engine.allCases) func abandonedJobsAfterMaxAttemptsFailWithTheReason(engine: Engine) throws {
@@ -268,7 +294,9 @@ struct StoreTests {
             let scope = t.store.scope(try t.store.createTenant(name: name).id)
             var placed = false
             let model = try scope.addModel(
-                .init(name: "m", format: "safetensors", size: 10, sha256: "ab", tensorCount: 1, parameterCount: 2, blobPath: path), placeBlob: { placed = true })
+                .init(
+                    name: "m", format: "safetensors", size: 10, sha256: "ab", tensorCount: 1, parameterCount: 2, blobPath: path),
+                placeBlob: { placed = true })
             #expect(placed)
             ids.append((scope, model.id))
         }
@@ -286,14 +314,19 @@ struct StoreTests {
         let t = try TestStore(engine)
         let path = t.directory.appendingPathComponent("blob-\(UUID())").path
         let scopes = try ["a", "b"].map { t.store.scope(try t.store.createTenant(name: $0).id) }
-        let missing = Atomic<Int>(0), failures = Mutex<[String]>([])
+        let missing = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { index in
             for _ in 0..<150 {
                 do {
                     let model = try scopes[index].addModel(
-                        .init(name: "m", format: "safetensors", size: 1, sha256: "ab", tensorCount: 1, parameterCount: 1, blobPath: path),
+                        .init(
+                            name: "m", format: "safetensors", size: 1, sha256: "ab", tensorCount: 1, parameterCount: 1,
+                            blobPath: path),
                         placeBlob: {
-                            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: Data([1])) }
+                            if !FileManager.default.fileExists(atPath: path) {
+                                FileManager.default.createFile(atPath: path, contents: Data([1]))
+                            }
                         })
                     if !FileManager.default.fileExists(atPath: path) { missing.add(1, ordering: .relaxed) }
                     try scopes[index].deleteModel(model.id, removeBlob: { try? FileManager.default.removeItem(atPath: $0) })

@@ -25,7 +25,9 @@ public struct HTTPRequest: Sendable {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let first = parts.first else { continue }
             let key = String(first).removingPercentEncoding ?? String(first)
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            let value =
+                parts.count > 1
+                ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
             result[key] = value
         }
         return result
@@ -44,7 +46,9 @@ public struct HTTPRequest: Sendable {
     /// HTTP/1.1 keeps the connection unless "Connection: close"; HTTP/1.0 closes unless keep-alive.
     /// The field is a comma-separated token list.
     public var keepAlive: Bool {
-        let tokens = headers("connection").flatMap { $0.split(separator: ",") }.map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        let tokens = headers("connection").flatMap { $0.split(separator: ",") }.map {
+            String($0.filter { $0 != " " && $0 != "\t" })
+        }
         if version == "HTTP/1.0" { return tokens.contains { $0.equalsIgnoringASCIICase("keep-alive") } }
         return !tokens.contains { $0.equalsIgnoringASCIICase("close") }
     }
@@ -65,7 +69,9 @@ extension String {
         var iterator = utf8.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let hi = iterator.next(), let lo = iterator.next(), let value = UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16) else { return nil }
+                guard let hi = iterator.next(), let lo = iterator.next(),
+                    let value = UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16)
+                else { return nil }
                 bytes.append(value)
             } else {
                 bytes.append(byte)

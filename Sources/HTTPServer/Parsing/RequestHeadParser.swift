@@ -29,7 +29,9 @@ enum RequestHeadParser {
         guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
             throw Failure(status: 505, detail: "only HTTP/1.1 and HTTP/1.0 are supported")
         }
-        guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw Failure(status: 400, detail: "malformed request target") }
+        guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw Failure(status: 400, detail: "malformed request target")
+        }
         let target = String(decoding: parts[1], as: UTF8.self)
         guard lines.count <= limits.maxHeaderCount else {
             throw Failure(status: 431, detail: "more than \(limits.maxHeaderCount) header fields")
@@ -40,10 +42,14 @@ enum RequestHeadParser {
             guard let first = line.first else { throw Failure(status: 400, detail: "empty header line") }
             // obs-fold (a continuation line) is rejected.
             if first == 0x20 || first == 0x09 { throw Failure(status: 400, detail: "obsolete line folding is not accepted") }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw Failure(status: 400, detail: "header field without a colon") }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                throw Failure(status: 400, detail: "header field without a colon")
+            }
             let name = line[line.startIndex..<colon]
             // No whitespace between the name and the colon; names are tokens.
-            guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else { throw Failure(status: 400, detail: "malformed header field name") }
+            guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
+                throw Failure(status: 400, detail: "malformed header field name")
+            }
             var value = line[(colon + 1)...]
             while let c = value.first, c == 0x20 || c == 0x09 { value = value.dropFirst() }
             while let c = value.last, c == 0x20 || c == 0x09 { value = value.dropLast() }
@@ -77,10 +83,12 @@ enum RequestHeadParser {
 
     static func isTokenCharacter(_ c: UInt8) -> Bool {
         switch c {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            true
         default: false
         }
     }
@@ -98,7 +106,9 @@ enum RequestHeadParser {
         if !encodings.isEmpty {
             if !lengths.isEmpty { throw Failure(status: 400, detail: "Content-Length and Transfer-Encoding together") }
             let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: " \t").lowercased() }
-            guard codings == ["chunked"] else { throw Failure(status: 400, detail: "only the chunked transfer coding is supported") }
+            guard codings == ["chunked"] else {
+                throw Failure(status: 400, detail: "only the chunked transfer coding is supported")
+            }
             return .chunked
         }
         guard !lengths.isEmpty else { return .none }

@@ -24,7 +24,10 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     /// Extra members of the problem object: string values by key (quoted when rendered).
     public var extensions: [(String, String)]
 
-    public init(_ status: Int, _ detail: String, type: String? = nil, title: String? = nil, headers: [(name: String, value: String)] = [], extensions: [(String, String)] = []) {
+    public init(
+        _ status: Int, _ detail: String, type: String? = nil, title: String? = nil, headers: [(name: String, value: String)] = [],
+        extensions: [(String, String)] = []
+    ) {
         self.status = status
         self.detail = detail
         self.type = type ?? HTTPResponse.reason(status).lowercased().replacingOccurrences(of: " ", with: "-")
@@ -51,6 +54,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             out.string(value)
         }
         out.endObject()
-        return HTTPResponse(status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(out.bytes))
+        return HTTPResponse(
+            status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(out.bytes))
     }
 }

@@ -13,8 +13,11 @@ public struct TestResponse: Sendable {
 extension Router {
     /// Runs one request through the router in-process, without a socket: routing, the guard and
     /// the handler, as `HTTPServer` would (Hummingbird's `app.test(.router)` plays the same part).
-    public func test(_ method: String, _ target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) throws -> TestResponse {
-        var request = HTTPRequest(method: method, target: target, version: "HTTP/1.1", headers: headers + [("Content-Length", String(body.count))])
+    public func test(_ method: String, _ target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) throws
+        -> TestResponse
+    {
+        var request = HTTPRequest(
+            method: method, target: target, version: "HTTP/1.1", headers: headers + [("Content-Length", String(body.count))])
         prepare(&request)
         let requestBody = RequestBody(declaredLength: Int64(body.count), onDrain: {})
         requestBody.push(body)

@@ -58,13 +58,21 @@ public struct Router: HTTPResponder {
     /// `inline`: a quick handler with no request body (a lookup by id): it runs on the connection's event
     /// loop thread, saving two thread hand-offs per request. Anything that may block for long must not be inline:
     /// it would hold up every connection of that loop.
-    public mutating func add(_ method: String, _ pattern: String, bodyLimit: Int64 = 1 << 20, inline: Bool = false, _ handler: @escaping Handler) {
+    public mutating func add(
+        _ method: String, _ pattern: String, bodyLimit: Int64 = 1 << 20, inline: Bool = false, _ handler: @escaping Handler
+    ) {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
         }
-        let normalized = "/" + segments.map { if case .parameter(let name) = $0 { "{\(name)}" } else if case .literal(let text) = $0 { text } else { "" } }
+        let normalized =
+            "/"
+            + segments.map {
+                if case .parameter(let name) = $0 { "{\(name)}" } else if case .literal(let text) = $0 { text } else { "" }
+            }
             .joined(separator: "/")
-        routes.append(Route(method: method, inline: inline, segments: segments, pattern: normalized, bodyLimit: bodyLimit, handler: handler))
+        routes.append(
+            Route(method: method, inline: inline, segments: segments, pattern: normalized, bodyLimit: bodyLimit, handler: handler)
+        )
     }
 
     /// The non-empty segments of a path, found by scanning its bytes (the generic `split` cost more
@@ -108,7 +116,8 @@ public struct Router: HTTPResponder {
     /// routing when they ran three times) and stores it with the path parameters.
     public func prepare(_ request: inout HTTPRequest) {
         let parts = Self.parts(request.path)
-        let index = routes.firstIndex { $0.method == request.method && $0.fits(parts) }
+        let index =
+            routes.firstIndex { $0.method == request.method && $0.fits(parts) }
             ?? (request.method == "HEAD" ? routes.firstIndex { $0.method == "GET" && $0.fits(parts) } : nil)
         request.routeHint = index ?? -1
         if let index { request.pathParameters = routes[index].parameters(parts) }
@@ -128,9 +137,10 @@ public struct Router: HTTPResponder {
 
     public func respond(to request: HTTPRequest, body: RequestBody) throws -> HTTPResponse {
         let started = Date()
-        let requestID = request.header("x-request-id").flatMap { id in
-            id.count <= 128 && id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? id : nil
-        } ?? RequestID.next()
+        let requestID =
+            request.header("x-request-id").flatMap { id in
+                id.count <= 128 && id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) ? id : nil
+            } ?? RequestID.next()
         var response: HTTPResponse
         var pattern = "unmatched"
         var routed = request
@@ -149,7 +159,10 @@ public struct Router: HTTPResponder {
             }
         } else if case let matches = match(request.path).routes, !matches.isEmpty {
             let allowed = Set(matches.map(\.method)).sorted().joined(separator: ", ")
-            response = HTTPError(405, "\(request.method) is not allowed on \(request.path); use \(allowed)", headers: [("Allow", allowed)]).response
+            response =
+                HTTPError(
+                    405, "\(request.method) is not allowed on \(request.path); use \(allowed)", headers: [("Allow", allowed)]
+                ).response
         } else {
             response = HTTPError(404, "no route for \(request.method) \(request.path)", type: "no-route").response
         }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One client connection. All of its state is touched only on its event loop's thread; handlers
 /// run on the server's handler queue and come back to the loop with their response.
@@ -159,7 +160,10 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
         let limits = server.limits
         // A TLS ClientHello (a handshake record, 0x16 0x03 ...) on this plain-HTTP port: say so.
         if input.count >= 2, input[0] == 0x16, input[1] == 0x03 {
-            return reject(HTTPError(400, "this port speaks plain HTTP, not TLS: use http:// (or put a TLS proxy in front)", type: "tls-on-plain-port"))
+            return reject(
+                HTTPError(
+                    400, "this port speaks plain HTTP, not TLS: use http:// (or put a TLS proxy in front)",
+                    type: "tls-on-plain-port"))
         }
         // A request line over the limit is 414 whether or not the rest of the head has arrived.
         if !input.prefix(limits.maxRequestLine + 2).contains(0x0A) && input.count > limits.maxRequestLine {
@@ -231,7 +235,8 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
         }
         let requestBody: RequestBody
         if hasBody {
-            requestBody = RequestBody(declaredLength: { if case .length(let n) = framing { return n } else { return nil } }()) { [weak self] in
+            requestBody = RequestBody(declaredLength: { if case .length(let n) = framing { return n } else { return nil } }()) {
+                [weak self] in
                 guard let self else { return }
                 self.loop.execute { self.resumeReading() }
             }
@@ -437,7 +442,9 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
         func elapsed(_ since: UInt64) -> Double { since >= now ? 0 : Double(now - since) / 1e9 }
         switch phase {
         case .head(let since?):
-            if elapsed(since) > limits.headerTimeout { reject(HTTPError(408, "the request head took longer than \(Int(limits.headerTimeout)) s")) }
+            if elapsed(since) > limits.headerTimeout {
+                reject(HTTPError(408, "the request head took longer than \(Int(limits.headerTimeout)) s"))
+            }
         case .head(nil):
             if elapsed(lastActivity) > limits.keepAliveTimeout { close() }
         case .handling:
@@ -455,7 +462,9 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
 
     /// A body stalled: answer 408 now (the handler's later answer is dropped) and close.
     private func respondTimeout() {
-        respond(HTTPError(408, "the request body stalled for more than \(Int(server.limits.bodyIdleTimeout)) s").response, close: true)
+        respond(
+            HTTPError(408, "the request body stalled for more than \(Int(server.limits.bodyIdleTimeout)) s").response, close: true
+        )
     }
 
     func close() {

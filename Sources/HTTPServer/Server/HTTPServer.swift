@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A generic HTTP/1.1 server on POSIX sockets, epoll and Dispatch: one event loop thread per core
 /// serves the connections' reads and writes (no thread per connection); handlers that may block run
@@ -53,7 +54,8 @@ public final class HTTPServer: Sendable {
             $0.port = port
             $0.accepting = true
         }
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "http.accept", qos: .userInitiated))
+        let source = DispatchSource.makeReadSource(
+            fileDescriptor: fd, queue: DispatchQueue(label: "http.accept", qos: .userInitiated))
         source.setEventHandler { [self] in acceptAll(fd) }
         source.setCancelHandler { close(fd) }
         acceptSource = source

@@ -50,7 +50,10 @@ public final class RequestBody: Sendable {
                 }
                 return (nil, false, false, nil)
             }
-            if let failure { throw HTTPError(failure.status, failure.reason, type: failure.status == 413 ? "body-too-large" : "incomplete-body") }
+            if let failure {
+                throw HTTPError(
+                    failure.status, failure.reason, type: failure.status == 413 ? "body-too-large" : "incomplete-body")
+            }
             if drained { onDrain() }
             if let chunk { return chunk }
             if done { return nil }

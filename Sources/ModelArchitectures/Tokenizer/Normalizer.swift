@@ -20,16 +20,23 @@ indirect enum Normalizer: Sendable {
         case "Lowercase": self = .lowercase
         case "StripAccents": self = .stripAccents
         case "Prepend": self = .prepend(object["prepend"]?.stringValue ?? "")
-        case "Replace": self = .replace(try TextPattern(object["pattern"], "\(path).pattern"), object["content"]?.stringValue ?? "")
+        case "Replace":
+            self = .replace(try TextPattern(object["pattern"], "\(path).pattern"), object["content"]?.stringValue ?? "")
         case "BertNormalizer":
             let lowercase = object["lowercase"]?.boolValue ?? true
             self = .bert(
-                cleanText: object["clean_text"]?.boolValue ?? true, chineseChars: object["handle_chinese_chars"]?.boolValue ?? true,
+                cleanText: object["clean_text"]?.boolValue ?? true,
+                chineseChars: object["handle_chinese_chars"]?.boolValue ?? true,
                 stripAccents: object["strip_accents"]?.boolValue ?? lowercase, lowercase: lowercase)
         case "Sequence":
-            self = .sequence(try (object["normalizers"]?.arrayValue ?? []).enumerated().map { try Normalizer($1, "\(path).normalizers[\($0)]") })
+            self = .sequence(
+                try (object["normalizers"]?.arrayValue ?? []).enumerated().map {
+                    try Normalizer($1, "\(path).normalizers[\($0)]")
+                })
         default:
-            throw TokenizerError("tokenizer.json: normalizer \(type) is not implemented (NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, BertNormalizer, Sequence are)")
+            throw TokenizerError(
+                "tokenizer.json: normalizer \(type) is not implemented (NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, BertNormalizer, Sequence are)"
+            )
         }
     }
 
@@ -75,7 +82,8 @@ indirect enum Normalizer: Sendable {
     }
 
     static func isBertWhitespace(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r" || scalar.properties.generalCategory == .spaceSeparator
+        scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r"
+            || scalar.properties.generalCategory == .spaceSeparator
     }
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
@@ -88,8 +96,10 @@ indirect enum Normalizer: Sendable {
 
     static func isChinese(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
-        return (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v) || (0x2A700...0x2B73F).contains(v)
-            || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v) || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
+        return (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
+            || (0x2A700...0x2B73F).contains(v)
+            || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v) || (0xF900...0xFAFF).contains(v)
+            || (0x2F800...0x2FA1F).contains(v)
     }
 }
 
@@ -99,14 +109,17 @@ struct TextPattern: @unchecked Sendable {
     let regex: NSRegularExpression?
 
     init(_ value: JSONValue?, _ path: String) throws {
-        guard let object = value?.objectValue else { throw TokenizerError("tokenizer.json: \(path) must be {\"String\": ...} or {\"Regex\": ...}") }
+        guard let object = value?.objectValue else {
+            throw TokenizerError("tokenizer.json: \(path) must be {\"String\": ...} or {\"Regex\": ...}")
+        }
         if let text = object["String"]?.stringValue {
             literal = text
             regex = nil
         } else if let pattern = object["Regex"]?.stringValue {
             literal = nil
             do { regex = try NSRegularExpression(pattern: pattern) } catch {
-                throw TokenizerError("tokenizer.json: \(path) regex '\(pattern)' does not compile here: \(error.localizedDescription)")
+                throw TokenizerError(
+                    "tokenizer.json: \(path) regex '\(pattern)' does not compile here: \(error.localizedDescription)")
             }
         } else {
             throw TokenizerError("tokenizer.json: \(path) must be {\"String\": ...} or {\"Regex\": ...}")

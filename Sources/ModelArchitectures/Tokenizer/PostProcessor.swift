@@ -31,9 +31,14 @@ indirect enum PostProcessor: Sendable {
             }
             self = .around(before: [cls], after: [sep])
         case "Sequence":
-            self = .sequence(try (object["processors"]?.arrayValue ?? []).enumerated().map { try PostProcessor($1, "\(path).processors[\($0)]") })
+            self = .sequence(
+                try (object["processors"]?.arrayValue ?? []).enumerated().map {
+                    try PostProcessor($1, "\(path).processors[\($0)]")
+                })
         default:
-            throw TokenizerError("tokenizer.json: post-processor \(type) is not implemented (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence are)")
+            throw TokenizerError(
+                "tokenizer.json: post-processor \(type) is not implemented (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence are)"
+            )
         }
     }
 

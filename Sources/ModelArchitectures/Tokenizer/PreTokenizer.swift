@@ -4,7 +4,10 @@ import ModelFormats
 
 /// tokenizer.json's `pre_tokenizer`: cuts normalized text into the words the model tokenizes.
 indirect enum PreTokenizer: Sendable {
-    enum Behavior: String, Sendable { case isolated = "Isolated", removed = "Removed", mergedWithPrevious = "MergedWithPrevious", mergedWithNext = "MergedWithNext" }
+    enum Behavior: String, Sendable {
+        case isolated = "Isolated", removed = "Removed", mergedWithPrevious = "MergedWithPrevious", mergedWithNext =
+            "MergedWithNext"
+    }
 
     case split(TextPattern, Behavior)
     case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
@@ -24,20 +27,27 @@ indirect enum PreTokenizer: Sendable {
         let (type, object) = try componentType(value, path)
         func behavior(_ name: String?) throws -> Behavior {
             guard let behavior = Behavior(rawValue: name ?? "Isolated") else {
-                throw TokenizerError("tokenizer.json: \(path) behavior \(name ?? "") is not implemented (Isolated, Removed, MergedWithPrevious, MergedWithNext are)")
+                throw TokenizerError(
+                    "tokenizer.json: \(path) behavior \(name ?? "") is not implemented (Isolated, Removed, MergedWithPrevious, MergedWithNext are)"
+                )
             }
             return behavior
         }
         switch type {
         case "Split":
-            guard object["invert"]?.boolValue != true else { throw TokenizerError("tokenizer.json: \(path) Split with invert is not implemented") }
+            guard object["invert"]?.boolValue != true else {
+                throw TokenizerError("tokenizer.json: \(path) Split with invert is not implemented")
+            }
             self = .split(try TextPattern(object["pattern"], "\(path).pattern"), try behavior(object["behavior"]?.stringValue))
         case "ByteLevel":
-            self = .byteLevel(addPrefixSpace: object["add_prefix_space"]?.boolValue ?? true, useRegex: object["use_regex"]?.boolValue ?? true)
+            self = .byteLevel(
+                addPrefixSpace: object["add_prefix_space"]?.boolValue ?? true, useRegex: object["use_regex"]?.boolValue ?? true)
         case "Metaspace":
-            let scheme = object["prepend_scheme"]?.stringValue ?? ((object["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
+            let scheme =
+                object["prepend_scheme"]?.stringValue ?? ((object["add_prefix_space"]?.boolValue ?? true) ? "always" : "never")
             self = .metaspace(
-                replacement: object["replacement"]?.stringValue ?? "\u{2581}", prependFirstOnly: scheme == "first", prepend: scheme != "never",
+                replacement: object["replacement"]?.stringValue ?? "\u{2581}", prependFirstOnly: scheme == "first",
+                prepend: scheme != "never",
                 split: object["split"]?.boolValue ?? true)
         case "BertPreTokenizer": self = .bert
         case "Whitespace": self = .whitespace
@@ -45,9 +55,14 @@ indirect enum PreTokenizer: Sendable {
         case "Digits": self = .digits(individual: object["individual_digits"]?.boolValue ?? false)
         case "Punctuation": self = .punctuation(try behavior(object["behavior"]?.stringValue))
         case "Sequence":
-            self = .sequence(try (object["pretokenizers"]?.arrayValue ?? []).enumerated().map { try PreTokenizer($1, "\(path).pretokenizers[\($0)]") })
+            self = .sequence(
+                try (object["pretokenizers"]?.arrayValue ?? []).enumerated().map {
+                    try PreTokenizer($1, "\(path).pretokenizers[\($0)]")
+                })
         default:
-            throw TokenizerError("tokenizer.json: pre-tokenizer \(type) is not implemented (Split, ByteLevel, Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Digits, Punctuation, Sequence are)")
+            throw TokenizerError(
+                "tokenizer.json: pre-tokenizer \(type) is not implemented (Split, ByteLevel, Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Digits, Punctuation, Sequence are)"
+            )
         }
     }
 
@@ -113,7 +128,11 @@ indirect enum PreTokenizer: Sendable {
                 pieces.append(before + match)
             case .mergedWithNext:
                 if !before.isEmpty {
-                    if pendingPrevious, let lastPiece = pieces.popLast() { pieces.append(lastPiece + before) } else { pieces.append(before) }
+                    if pendingPrevious, let lastPiece = pieces.popLast() {
+                        pieces.append(lastPiece + before)
+                    } else {
+                        pieces.append(before)
+                    }
                 }
                 pieces.append(match)
                 pendingPrevious = true
@@ -122,7 +141,11 @@ indirect enum PreTokenizer: Sendable {
         }
         let rest = String(scalars[last...])
         if !rest.isEmpty {
-            if behavior == .mergedWithNext, pendingPrevious, let lastPiece = pieces.popLast() { pieces.append(lastPiece + rest) } else { pieces.append(rest) }
+            if behavior == .mergedWithNext, pendingPrevious, let lastPiece = pieces.popLast() {
+                pieces.append(lastPiece + rest)
+            } else {
+                pieces.append(rest)
+            }
         }
         return pieces
     }
@@ -149,11 +172,15 @@ indirect enum PreTokenizer: Sendable {
 
     /// `tokenizers`' is_punctuation: ASCII punctuation or a Unicode P* category.
     static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
-        if scalar.isASCII, let byte = UInt8(exactly: scalar.value), (33...47).contains(byte) || (58...64).contains(byte) || (91...96).contains(byte) || (123...126).contains(byte) {
+        if scalar.isASCII, let byte = UInt8(exactly: scalar.value),
+            (33...47).contains(byte) || (58...64).contains(byte) || (91...96).contains(byte) || (123...126).contains(byte)
+        {
             return true
         }
         switch scalar.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation,
+            .otherPunctuation:
+            return true
         default: return false
         }
     }

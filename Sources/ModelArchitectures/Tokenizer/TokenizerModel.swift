@@ -34,7 +34,9 @@ enum TokenizerModel: Sendable {
         var result: [String: Int] = [:]
         result.reserveCapacity(vocab.count)
         for entry in vocab.entries {
-            guard let id = entry.value.intValue else { throw TokenizerError("tokenizer.json: vocab entry '\(entry.key)' has no integer id") }
+            guard let id = entry.value.intValue else {
+                throw TokenizerError("tokenizer.json: vocab entry '\(entry.key)' has no integer id")
+            }
             result[entry.key] = id
         }
         return result
@@ -65,7 +67,9 @@ struct BPE: Sendable {
                 throw TokenizerError("tokenizer.json: BPE with \(unsupported) is not implemented")
             }
         }
-        if let dropout = object["dropout"], dropout != .null { throw TokenizerError("tokenizer.json: BPE dropout is not implemented (it makes tokenization random)") }
+        if let dropout = object["dropout"], dropout != .null {
+            throw TokenizerError("tokenizer.json: BPE dropout is not implemented (it makes tokenization random)")
+        }
         var merges: [Pair: (rank: Int, id: Int)] = [:]
         for (rank, merge) in (object["merges"]?.arrayValue ?? []).enumerated() {
             let parts: [String]
@@ -74,7 +78,9 @@ struct BPE: Sendable {
             } else {
                 parts = merge.arrayValue?.compactMap(\.stringValue) ?? []
             }
-            guard parts.count == 2, let left = vocab[parts[0]], let right = vocab[parts[1]], let merged = vocab[parts[0] + parts[1]] else {
+            guard parts.count == 2, let left = vocab[parts[0]], let right = vocab[parts[1]],
+                let merged = vocab[parts[0] + parts[1]]
+            else {
                 throw TokenizerError("tokenizer.json: merge \(merge.serialized) names tokens the vocabulary lacks")
             }
             if merges[Pair(left: left, right: right)] == nil { merges[Pair(left: left, right: right)] = (rank, merged) }
@@ -95,7 +101,9 @@ struct BPE: Sendable {
             if let id = vocab[String(character)] {
                 symbols.append(id)
                 lastWasUnknown = false
-            } else if byteFallback, case let bytes = Array(String(character).utf8), let ids = Optional(bytes.compactMap { vocab[Self.byteToken($0)] }), ids.count == bytes.count {
+            } else if byteFallback, case let bytes = Array(String(character).utf8),
+                let ids = Optional(bytes.compactMap { vocab[Self.byteToken($0)] }), ids.count == bytes.count
+            {
                 symbols += ids
                 lastWasUnknown = false
             } else if let unknown {
@@ -106,7 +114,9 @@ struct BPE: Sendable {
         while symbols.count > 1 {
             var best: (index: Int, rank: Int, id: Int)?
             for index in 0..<(symbols.count - 1) {
-                if let merge = merges[Pair(left: symbols[index], right: symbols[index + 1])], best == nil || merge.rank < best!.rank {
+                if let merge = merges[Pair(left: symbols[index], right: symbols[index + 1])],
+                    best == nil || merge.rank < best!.rank
+                {
                     best = (index, merge.rank, merge.id)
                 }
             }

@@ -4,7 +4,13 @@
 public struct TarReader {
     public init() {}
 
-    private enum State { case header, data(remaining: Int, padding: Int), skip(remaining: Int), longName(remaining: Int, padding: Int, pax: Bool), end }
+    private enum State {
+        case header
+        case data(remaining: Int, padding: Int)
+        case skip(remaining: Int)
+        case longName(remaining: Int, padding: Int, pax: Bool)
+        case end
+    }
 
     private var state = State.header
     private var buffer: [UInt8] = []
@@ -18,7 +24,8 @@ public struct TarReader {
         // Most of an archive is file data that arrives in whole chunks: hand those on uncopied.
         if buffer.isEmpty, case .data(let remaining, let padding) = state, remaining >= chunk.count {
             try emit(chunk)
-            state = remaining == chunk.count ? .skip(remaining: padding) : .data(remaining: remaining - chunk.count, padding: padding)
+            state =
+                remaining == chunk.count ? .skip(remaining: padding) : .data(remaining: remaining - chunk.count, padding: padding)
             return
         }
         buffer += chunk
@@ -63,7 +70,8 @@ public struct TarReader {
                     state = .longName(remaining: remaining - take, padding: padding, pax: pax)
                     return
                 }
-                pendingName = pax ? Self.paxPath(longNameBytes) : String(decoding: longNameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                pendingName =
+                    pax ? Self.paxPath(longNameBytes) : String(decoding: longNameBytes.prefix { $0 != 0 }, as: UTF8.self)
                 longNameBytes = []
                 state = .skip(remaining: padding)
             }
@@ -73,7 +81,9 @@ public struct TarReader {
     /// Checks that the archive ended (its two zero blocks, or at least one, as GNU tar accepts).
     public func finish() throws {
         guard case .end = state else {
-            throw FormatError(.invalidArchive, "the tar stream ends inside a member or before its end-of-archive blocks: send the whole archive")
+            throw FormatError(
+                .invalidArchive, "the tar stream ends inside a member or before its end-of-archive blocks: send the whole archive"
+            )
         }
     }
 
@@ -81,7 +91,8 @@ public struct TarReader {
         let stored = Self.octal(block[148..<156])
         let sum = block.enumerated().reduce(0) { $0 + ((148..<156).contains($1.offset) ? 32 : Int($1.element)) }
         guard stored == sum else {
-            throw FormatError(.invalidArchive, "not a tar archive (a header's checksum does not match); send `tar -cf - -C DIR .` output")
+            throw FormatError(
+                .invalidArchive, "not a tar archive (a header's checksum does not match); send `tar -cf - -C DIR .` output")
         }
         guard let size = Self.size(block[124..<136]), size >= 0 else {
             throw FormatError(.invalidArchive, "a tar header has an unreadable size")
@@ -92,7 +103,9 @@ public struct TarReader {
         pendingName = nil
         switch type {
         case UInt8(ascii: "x"), UInt8(ascii: "L"):
-            guard size <= Self.maxLongName else { throw FormatError(.invalidArchive, "a tar long-name record of \(size) bytes is too large") }
+            guard size <= Self.maxLongName else {
+                throw FormatError(.invalidArchive, "a tar long-name record of \(size) bytes is too large")
+            }
             state = .longName(remaining: size, padding: padding, pax: type == UInt8(ascii: "x"))
         case UInt8(ascii: "g"), UInt8(ascii: "5"):
             state = .skip(remaining: size + padding)  // global pax records and directories carry no file
@@ -101,7 +114,10 @@ public struct TarReader {
             try begin(name, size)
             state = .data(remaining: size, padding: padding)
         default:
-            throw FormatError(.invalidArchive, "tar member '\(name)' is not a regular file (type '\(Character(UnicodeScalar(type)))'); send the files themselves, not links")
+            throw FormatError(
+                .invalidArchive,
+                "tar member '\(name)' is not a regular file (type '\(Character(UnicodeScalar(type)))'); send the files themselves, not links"
+            )
         }
     }
 

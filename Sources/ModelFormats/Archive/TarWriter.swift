@@ -89,7 +89,8 @@ public final class TarStream {
         while rest + String(length).count != length { length = rest + String(length).count }
         let pax = Array("\(length) path=\(name)\n".utf8)
         return block(name: Array("PaxHeaders/long-name".utf8), size: pax.count, type: UInt8(ascii: "x")) + pax
-            + [UInt8](repeating: 0, count: padded(pax.count) - pax.count) + block(name: Array(bytes.prefix(100)), size: size, type: UInt8(ascii: "0"))
+            + [UInt8](repeating: 0, count: padded(pax.count) - pax.count)
+            + block(name: Array(bytes.prefix(100)), size: size, type: UInt8(ascii: "0"))
     }
 
     static func block(name: [UInt8], size: Int, type: UInt8) -> [UInt8] {

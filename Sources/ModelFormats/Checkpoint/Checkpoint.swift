@@ -29,10 +29,12 @@ public struct Checkpoint: Sendable {
         }
         let files = names.filter { name in
             var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: Self.join(directory, name), isDirectory: &isDirectory) && !isDirectory.boolValue
+            return FileManager.default.fileExists(atPath: Self.join(directory, name), isDirectory: &isDirectory)
+                && !isDirectory.boolValue
         }
         guard files.count <= CheckpointRules.maxFiles else {
-            throw FormatError(.limitExceeded, "\(directory) holds \(files.count) files; a checkpoint has at most \(CheckpointRules.maxFiles)")
+            throw FormatError(
+                .limitExceeded, "\(directory) holds \(files.count) files; a checkpoint has at most \(CheckpointRules.maxFiles)")
         }
         for name in files { try CheckpointRules.checkFileName(name) }
 
@@ -54,7 +56,8 @@ public struct Checkpoint: Sendable {
                     .missingShard,
                     weightFiles.isEmpty
                         ? "\(directory) holds no .safetensors file: a checkpoint needs model.safetensors or shards with \(CheckpointRules.indexName)"
-                        : "\(directory) holds \(weightFiles.count) .safetensors files and no \(CheckpointRules.indexName) saying which tensor lies where")
+                        : "\(directory) holds \(weightFiles.count) .safetensors files and no \(CheckpointRules.indexName) saying which tensor lies where"
+                )
             }
             shardNames = weightFiles
         }
@@ -64,7 +67,10 @@ public struct Checkpoint: Sendable {
         sideFiles = files.filter { !CheckpointRules.isWeightFile($0) && $0 != CheckpointRules.indexName }
         if files.contains("config.json") {
             let file = try MappedFile(path: Self.join(directory, "config.json"))
-            guard let object = try withExtendedLifetime(file, { try CheckpointRules.parseJSON(file.bytes, file: "config.json") }).objectValue else {
+            guard
+                let object = try withExtendedLifetime(file, { try CheckpointRules.parseJSON(file.bytes, file: "config.json") })
+                    .objectValue
+            else {
                 throw FormatError(.invalidConfig, "config.json must hold a JSON object")
             }
             config = object
@@ -99,7 +105,8 @@ public struct Checkpoint: Sendable {
         guard let path = path(of: file) else { return nil }
         let mapping = try MappedFile(path: path)
         guard mapping.bytes.count <= CheckpointRules.maxParsedJSONBytes else {
-            throw FormatError(.limitExceeded, "\(file) is \(mapping.bytes.count) bytes; at most \(CheckpointRules.maxParsedJSONBytes) are read")
+            throw FormatError(
+                .limitExceeded, "\(file) is \(mapping.bytes.count) bytes; at most \(CheckpointRules.maxParsedJSONBytes) are read")
         }
         return withExtendedLifetime(mapping) { Array(mapping.bytes) }
     }

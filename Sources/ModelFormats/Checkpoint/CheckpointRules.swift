@@ -1,4 +1,5 @@
 import JSON
+
 /// The rules a Hugging Face checkpoint's files obey, shared by the directory reader and the
 /// server's bundle upload, so both refuse the same bundles with the same words.
 public enum CheckpointRules {
@@ -15,13 +16,13 @@ public enum CheckpointRules {
     public static func checkFileName(_ name: String) throws {
         let bytes = Array(name.utf8)
         let rule: String? =
-            if bytes.isEmpty { "is empty" }
-            else if name == "." || name == ".." { "is a directory reference" }
-            else if bytes.contains(0x2F) || bytes.contains(0x5C) { "contains a path separator ('/' or '\\\\'): give plain file names" }
-            else if bytes.contains(0) { "contains a NUL byte" }
-            else if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) { "contains a control character" }
-            else if bytes.count > 255 { "is longer than 255 bytes" }
-            else { nil }
+            if bytes.isEmpty { "is empty" } else if name == "." || name == ".." {
+                "is a directory reference"
+            } else if bytes.contains(0x2F) || bytes.contains(0x5C) {
+                "contains a path separator ('/' or '\\\\'): give plain file names"
+            } else if bytes.contains(0) { "contains a NUL byte" } else if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                "contains a control character"
+            } else if bytes.count > 255 { "is longer than 255 bytes" } else { nil }
         if let rule { throw FormatError(.invalidFileName, "file name '\(printable(name))' \(rule)") }
     }
 
@@ -42,13 +43,19 @@ public enum CheckpointRules {
         }
         return try map.entries.map { entry in
             guard let shard = entry.value.stringValue else {
-                throw FormatError(.invalidIndex, "\(indexName): weight_map[\"\(entry.key)\"] must be a file name, got \(entry.value.typeName)", tensor: entry.key)
+                throw FormatError(
+                    .invalidIndex, "\(indexName): weight_map[\"\(entry.key)\"] must be a file name, got \(entry.value.typeName)",
+                    tensor: entry.key)
             }
             do { try checkFileName(shard) } catch let error as FormatError {
-                throw FormatError(.invalidIndex, "\(indexName): weight_map[\"\(entry.key)\"]: \(error.message)", tensor: entry.key)
+                throw FormatError(
+                    .invalidIndex, "\(indexName): weight_map[\"\(entry.key)\"]: \(error.message)", tensor: entry.key)
             }
             guard isWeightFile(shard) else {
-                throw FormatError(.invalidIndex, "\(indexName): weight_map[\"\(entry.key)\"] names '\(shard)', which is not a .safetensors file", tensor: entry.key)
+                throw FormatError(
+                    .invalidIndex,
+                    "\(indexName): weight_map[\"\(entry.key)\"] names '\(shard)', which is not a .safetensors file",
+                    tensor: entry.key)
             }
             return (entry.key, shard)
         }
@@ -61,7 +68,10 @@ public enum CheckpointRules {
         for (shard, tensors) in shardTensors.sorted(by: { $0.key < $1.key }) {
             for tensor in tensors {
                 if let other = placed[tensor] {
-                    throw FormatError(.shardMismatch, "tensor '\(tensor)' is in two shards, '\(other)' and '\(shard)'; each tensor must lie in exactly one", tensor: tensor)
+                    throw FormatError(
+                        .shardMismatch,
+                        "tensor '\(tensor)' is in two shards, '\(other)' and '\(shard)'; each tensor must lie in exactly one",
+                        tensor: tensor)
                 }
                 placed[tensor] = shard
             }
@@ -69,16 +79,23 @@ public enum CheckpointRules {
         var listed = Set<String>()
         for entry in index {
             guard shardTensors[entry.shard] != nil else {
-                throw FormatError(.missingShard, "\(indexName) places '\(entry.tensor)' in '\(entry.shard)', which is missing: add that file", tensor: entry.tensor)
+                throw FormatError(
+                    .missingShard, "\(indexName) places '\(entry.tensor)' in '\(entry.shard)', which is missing: add that file",
+                    tensor: entry.tensor)
             }
             guard placed[entry.tensor] == entry.shard else {
                 let actual = placed[entry.tensor].map { "it lies in '\($0)'" } ?? "no shard holds it"
-                throw FormatError(.shardMismatch, "\(indexName) places '\(entry.tensor)' in '\(entry.shard)', but \(actual)", tensor: entry.tensor)
+                throw FormatError(
+                    .shardMismatch, "\(indexName) places '\(entry.tensor)' in '\(entry.shard)', but \(actual)",
+                    tensor: entry.tensor)
             }
             listed.insert(entry.tensor)
         }
         if let stray = placed.keys.sorted().first(where: { !listed.contains($0) }) {
-            throw FormatError(.shardMismatch, "tensor '\(stray)' in '\(placed[stray]!)' is not in \(indexName): the index must list every tensor", tensor: stray)
+            throw FormatError(
+                .shardMismatch,
+                "tensor '\(stray)' in '\(placed[stray]!)' is not in \(indexName): the index must list every tensor", tensor: stray
+            )
         }
     }
 

@@ -2,7 +2,9 @@
 /// bits, whether its quantizer takes importance weights) instead of switch statements scattered
 /// around, as ggml's own type_traits. Each type's quantizer and dequantizer are looked up by it in
 /// the kernel table of the running CPU (`Kernels.quantizeBlocks`). Sizes are checked against the
-/// PyPI `gguf` package's GGML_QUANT_SIZES in the interop tests.
+/// PyPI `gguf` package's GGML_QUANT_SIZES in the interop tests. The types keep ggml's spelling
+/// (q4_K, iq4_NL), which is how users and llama.cpp name them.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public struct GGMLType: Hashable, Sendable, CustomStringConvertible {
     public let id: UInt32
     public let name: String

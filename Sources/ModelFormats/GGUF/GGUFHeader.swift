@@ -42,14 +42,17 @@ public struct GGUFHeader: Sendable, Equatable {
         let tensorCount = try cursor.readU64("tensor count")
         let kvCount = try cursor.readU64("metadata count")
         guard tensorCount <= UInt64(limits.maxTensorCount) else {
-            throw FormatError(.limitExceeded, "tensor count \(tensorCount) exceeds the limit of \(limits.maxTensorCount)", offset: 8)
+            throw FormatError(
+                .limitExceeded, "tensor count \(tensorCount) exceeds the limit of \(limits.maxTensorCount)", offset: 8)
         }
         guard kvCount <= UInt64(limits.maxKeyValueCount) else {
-            throw FormatError(.limitExceeded, "metadata count \(kvCount) exceeds the limit of \(limits.maxKeyValueCount)", offset: 16)
+            throw FormatError(
+                .limitExceeded, "metadata count \(kvCount) exceeds the limit of \(limits.maxKeyValueCount)", offset: 16)
         }
         // Smallest possible entries: a KV is a 1-byte key (8+1), a type (4) and a 1-byte value; a
         // tensor info is a 1-byte name (8+1), n_dims (4), one dim (8), a type (4) and an offset (8).
-        try cursor.require(Int(kvCount) * 14 + Int(tensorCount) * 33, "\(kvCount) metadata entries and \(tensorCount) tensor infos")
+        try cursor.require(
+            Int(kvCount) * 14 + Int(tensorCount) * 33, "\(kvCount) metadata entries and \(tensorCount) tensor infos")
 
         var reader = ValueReader(cursor: cursor, limits: limits)
         var metadata: [GGUFKeyValue] = []
@@ -73,27 +76,33 @@ public struct GGUFHeader: Sendable, Equatable {
             let at = reader.cursor.position
             let name = try reader.readString("tensor name")
             guard name.utf8.count <= limits.maxNameBytes else {
-                throw FormatError(.invalidName, "tensor name is \(name.utf8.count) bytes; GGUF allows at most \(limits.maxNameBytes)", offset: at, tensor: name)
+                throw FormatError(
+                    .invalidName, "tensor name is \(name.utf8.count) bytes; GGUF allows at most \(limits.maxNameBytes)",
+                    offset: at, tensor: name)
             }
             guard names.insert(name).inserted else {
                 throw FormatError(.duplicateName, "tensor name appears twice", offset: at, tensor: name)
             }
             let rank = try reader.cursor.readU32("n_dims")
             guard (1...4).contains(rank) else {
-                throw FormatError(.invalidDims, "n_dims is \(rank); it must be 1 to 4", offset: reader.cursor.position - 4, tensor: name)
+                throw FormatError(
+                    .invalidDims, "n_dims is \(rank); it must be 1 to 4", offset: reader.cursor.position - 4, tensor: name)
             }
             var dims: [Int] = []
             for _ in 0..<rank {
                 let dim = try reader.cursor.readU64("dimension")
                 guard dim <= UInt64(Int64.max) else {
-                    throw FormatError(.invalidDims, "dimension \(Int64(bitPattern: dim)) is negative", offset: reader.cursor.position - 8, tensor: name)
+                    throw FormatError(
+                        .invalidDims, "dimension \(Int64(bitPattern: dim)) is negative", offset: reader.cursor.position - 8,
+                        tensor: name)
                 }
                 dims.append(Int(dim))
             }
             let typeID = try reader.cursor.readU32("tensor type")
             guard let type = GGMLType.withID(typeID) else {
                 let why = GGMLType.removedIDs.contains(typeID) ? "was removed from ggml" : "is unknown"
-                throw FormatError(.unknownTensorType, "ggml type \(typeID) \(why)", offset: reader.cursor.position - 4, tensor: name)
+                throw FormatError(
+                    .unknownTensorType, "ggml type \(typeID) \(why)", offset: reader.cursor.position - 4, tensor: name)
             }
             let offset = try reader.cursor.readU64("tensor offset")
             infos.append((name, dims, type, offset, at))
@@ -107,7 +116,8 @@ public struct GGUFHeader: Sendable, Equatable {
             let elements = try Checked.elementCount(info.dims, tensor: info.name)
             guard info.dims[0] % info.type.blockSize == 0 else {
                 throw FormatError(
-                    .blockSizeMismatch, "row length \(info.dims[0]) is not a multiple of \(info.type.name)'s block size \(info.type.blockSize)",
+                    .blockSizeMismatch,
+                    "row length \(info.dims[0]) is not a multiple of \(info.type.name)'s block size \(info.type.blockSize)",
                     offset: info.at, tensor: info.name)
             }
             let size: Int
@@ -116,16 +126,19 @@ public struct GGUFHeader: Sendable, Equatable {
             }
             guard info.offset == UInt64(expectedOffset) else {
                 throw FormatError(
-                    .offsetMismatch, "offset \(info.offset) should be \(expectedOffset) (the padded sizes of the tensors before it)",
+                    .offsetMismatch,
+                    "offset \(info.offset) should be \(expectedOffset) (the padded sizes of the tensors before it)",
                     offset: info.at, tensor: info.name)
             }
-            let end = try Checked.add(try Checked.add(dataStart, expectedOffset, "tensor end"), size, "tensor end", tensor: info.name)
+            let end = try Checked.add(
+                try Checked.add(dataStart, expectedOffset, "tensor end"), size, "tensor end", tensor: info.name)
             guard end <= bytes.count else {
                 throw FormatError(
                     .dataOutOfBounds, "data ends at byte \(end), past the end of the \(bytes.count)-byte file",
                     offset: info.at, tensor: info.name)
             }
-            tensors.append(GGUFTensorInfo(name: info.name, dims: info.dims, type: info.type, offset: expectedOffset, byteCount: size))
+            tensors.append(
+                GGUFTensorInfo(name: info.name, dims: info.dims, type: info.type, offset: expectedOffset, byteCount: size))
             expectedOffset = try Checked.alignUp(try Checked.add(expectedOffset, size, "data size"), alignment)
         }
         if !tensors.isEmpty && dataStart > bytes.count {
@@ -212,7 +225,8 @@ struct ValueReader {
         }
         let count = try cursor.readU64("array length of '\(key)'")
         guard count <= UInt64(limits.maxArrayCount) else {
-            throw FormatError(.limitExceeded, "array '\(key)' claims \(count) elements (limit \(limits.maxArrayCount))", offset: at + 4)
+            throw FormatError(
+                .limitExceeded, "array '\(key)' claims \(count) elements (limit \(limits.maxArrayCount))", offset: at + 4)
         }
         let n = Int(count)
         // Strings take at least their 8-byte length each.

@@ -1,7 +1,18 @@
 /// GGUF metadata value type codes.
 public enum GGUFValueType: UInt32, Sendable, CaseIterable {
-    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8
-    case array = 9, uint64 = 10, int64 = 11, float64 = 12
+    case uint8 = 0
+    case int8 = 1
+    case uint16 = 2
+    case int16 = 3
+    case uint32 = 4
+    case int32 = 5
+    case float32 = 6
+    case bool = 7
+    case string = 8
+    case array = 9
+    case uint64 = 10
+    case int64 = 11
+    case float64 = 12
 
     /// Encoded size of one element, for fixed-size types.
     var fixedSize: Int? {
@@ -18,8 +29,18 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
 /// One metadata value. Floats are kept as their bit patterns' values, so a file read and written back
 /// is byte-identical (NaN payloads included).
 public enum GGUFValue: Sendable, Equatable {
-    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
-    case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
+    case uint8(UInt8)
+    case int8(Int8)
+    case uint16(UInt16)
+    case int16(Int16)
+    case uint32(UInt32)
+    case int32(Int32)
+    case float32(Float)
+    case bool(Bool)
+    case string(String)
+    case uint64(UInt64)
+    case int64(Int64)
+    case float64(Double)
     case array(GGUFArray)
 
     public var type: GGUFValueType {
@@ -63,8 +84,18 @@ public enum GGUFValue: Sendable, Equatable {
 /// A typed GGUF array. Arrays of arrays are not allowed by the reference reader, so the type cannot
 /// express them.
 public enum GGUFArray: Sendable, Equatable {
-    case uint8([UInt8]), int8([Int8]), uint16([UInt16]), int16([Int16]), uint32([UInt32]), int32([Int32])
-    case float32([UInt32]), bool([Bool]), string([String]), uint64([UInt64]), int64([Int64]), float64([UInt64])
+    case uint8([UInt8])
+    case int8([Int8])
+    case uint16([UInt16])
+    case int16([Int16])
+    case uint32([UInt32])
+    case int32([Int32])
+    case float32([UInt32])
+    case bool([Bool])
+    case string([String])
+    case uint64([UInt64])
+    case int64([Int64])
+    case float64([UInt64])
 
     public var elementType: GGUFValueType {
         switch self {

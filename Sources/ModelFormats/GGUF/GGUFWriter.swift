@@ -146,18 +146,18 @@ struct HeaderBuffer {
         append(array.elementType.rawValue)
         append(UInt64(array.count))
         switch array {
-        case .uint8(let v): v.forEach { append($0) }
-        case .int8(let v): v.forEach { append($0) }
-        case .uint16(let v): v.forEach { append($0) }
-        case .int16(let v): v.forEach { append($0) }
-        case .uint32(let v): v.forEach { append($0) }
-        case .int32(let v): v.forEach { append($0) }
-        case .uint64(let v): v.forEach { append($0) }
-        case .int64(let v): v.forEach { append($0) }
-        case .float32(let v): v.forEach { append($0) }
-        case .float64(let v): v.forEach { append($0) }
-        case .bool(let v): v.forEach { append(UInt8($0 ? 1 : 0)) }
-        case .string(let v): v.forEach { append(string: $0) }
+        case .uint8(let v): for e in v { append(e) }
+        case .int8(let v): for e in v { append(e) }
+        case .uint16(let v): for e in v { append(e) }
+        case .int16(let v): for e in v { append(e) }
+        case .uint32(let v): for e in v { append(e) }
+        case .int32(let v): for e in v { append(e) }
+        case .uint64(let v): for e in v { append(e) }
+        case .int64(let v): for e in v { append(e) }
+        case .float32(let v): for e in v { append(e) }
+        case .float64(let v): for e in v { append(e) }
+        case .bool(let v): for e in v { append(UInt8(e ? 1 : 0)) }
+        case .string(let v): for e in v { append(string: e) }
         }
     }
 }

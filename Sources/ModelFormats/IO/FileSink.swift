@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Digest
 import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A buffered, append-only writer on a POSIX file descriptor. Writers stream through it, so memory
 /// stays at two buffers however large the file grows.
@@ -125,7 +126,8 @@ private final class BackgroundWrites: @unchecked Sendable {
     /// `bytes` must stay untouched until `wait` returns.
     func start(_ bytes: UnsafeRawBufferPointer) {
         inFlight = true
-        let address = UInt(bitPattern: bytes.baseAddress), count = bytes.count
+        let address = UInt(bitPattern: bytes.baseAddress)
+        let count = bytes.count
         queue.async {
             let pending = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: count)
             do { try self.writeAll(pending) } catch { self.failure = error }

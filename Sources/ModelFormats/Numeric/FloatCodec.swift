@@ -86,7 +86,8 @@ public enum FloatCodec {
         let end = try Checked.add(first, count, "element range")
         let needed = (try Checked.multiply(end, dtype.bitWidth, "bit range") + 7) / 8
         guard first >= 0, needed <= bytes else {
-            throw FormatError(.dataOutOfBounds, "elements \(first)..<\(end) of \(dtype.rawValue) need \(needed) bytes, have \(bytes)")
+            throw FormatError(
+                .dataOutOfBounds, "elements \(first)..<\(end) of \(dtype.rawValue) need \(needed) bytes, have \(bytes)")
         }
     }
 

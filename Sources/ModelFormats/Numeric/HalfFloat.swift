@@ -4,9 +4,9 @@ public enum HalfFloat {
     @inline(__always)
     public static func toFloat(_ bits: UInt16) -> Float {
         #if arch(x86_64) || arch(arm64)
-        return Float(Float16(bitPattern: bits))
+            return Float(Float16(bitPattern: bits))
         #else
-        return MiniFloatFormat.fp16.decode(UInt32(bits))
+            return MiniFloatFormat.fp16.decode(UInt32(bits))
         #endif
     }
 
@@ -14,10 +14,10 @@ public enum HalfFloat {
     @inline(__always)
     public static func fromFloat(_ value: Float) -> UInt16 {
         #if arch(x86_64) || arch(arm64)
-        if value.isNaN { return value.sign == .minus ? 0xFE00 : 0x7E00 }
-        return Float16(value).bitPattern
+            if value.isNaN { return value.sign == .minus ? 0xFE00 : 0x7E00 }
+            return Float16(value).bitPattern
         #else
-        return UInt16(MiniFloatFormat.fp16.encode(value))
+            return UInt16(MiniFloatFormat.fp16.encode(value))
         #endif
     }
 }

@@ -1,4 +1,5 @@
 import JSON
+
 /// One tensor as described by a safetensors header.
 public struct SafetensorsTensorInfo: Sendable, Equatable {
     public let name: String
@@ -95,7 +96,8 @@ public struct SafetensorsHeader: Sendable, Equatable {
 
     static func parseTensor(name: String, _ value: JSONValue, limits: SafetensorsLimits) throws -> SafetensorsTensorInfo {
         guard name.utf8.count <= limits.maxNameBytes else {
-            throw FormatError(.limitExceeded, "tensor name is longer than \(limits.maxNameBytes) bytes", tensor: String(name.prefix(64)))
+            throw FormatError(
+                .limitExceeded, "tensor name is longer than \(limits.maxNameBytes) bytes", tensor: String(name.prefix(64)))
         }
         guard let fields = value.objectValue else {
             throw FormatError(.invalidHeader, "entry must be an object, found \(value.typeName)", tensor: name)

@@ -1,4 +1,5 @@
 import JSON
+
 /// What the writer needs to know about a tensor before any data is written.
 public struct TensorSpec: Sendable, Equatable {
     public let name: String

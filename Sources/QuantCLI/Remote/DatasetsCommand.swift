@@ -12,7 +12,8 @@ struct DatasetsCommand: ParsableCommand {
     )
 
     struct Upload: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Upload a dataset (streamed, with progress); name its id in a recipe's dataset_id.")
+        static let configuration = CommandConfiguration(
+            abstract: "Upload a dataset (streamed, with progress); name its id in a recipe's dataset_id.")
 
         @Argument(help: "The dataset file (.safetensors).") var file: String
         @Option(help: "A name for the dataset (default: the file name).") var name: String?
@@ -54,13 +55,17 @@ struct DatasetsCommand: ParsableCommand {
                         + "llama.cpp importance matrix (\(matrix.format) file): \(matrix.entries) entries, \(matrix.chunks) chunks\(source)\n"
                 }
                 return DatasetsCommand.describe(dataset)
-                    + TextTable(headers: ["LAYER", "SAMPLES", "FEATURES"], rows: (dataset.layers ?? []).map { [$0.name, String($0.samples), String($0.features)] }).render()
+                    + TextTable(
+                        headers: ["LAYER", "SAMPLES", "FEATURES"],
+                        rows: (dataset.layers ?? []).map { [$0.name, String($0.samples), String($0.features)] }
+                    ).render()
             }
         }
     }
 
     struct Delete: RemoteCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a dataset (refused while queued or running jobs use it).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a dataset (refused while queued or running jobs use it).")
         @Argument(help: "The dataset id.") var id: String
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions

@@ -82,7 +82,8 @@ struct JobsCommand: ParsableCommand {
     }
 
     struct Report: RemoteCommand {
-        static let configuration = CommandConfiguration(abstract: "Per-tensor metrics of a succeeded job (QAT jobs: also the training).")
+        static let configuration = CommandConfiguration(
+            abstract: "Per-tensor metrics of a succeeded job (QAT jobs: also the training).")
         @Argument(help: "The job id.") var id: String
         @Flag(help: "QAT jobs: chart the training loss and validation accuracy per epoch in the terminal.") var plot = false
         @OptionGroup var remote: RemoteOptions
@@ -108,17 +109,25 @@ struct JobsCommand: ParsableCommand {
             func percent(_ v: Double?) -> String { v.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a" }
             var out = ""
             if let e = training.evaluation {
-                out += "validation accuracy: fp32 \(percent(e.fp32Accuracy)), post-training \(percent(e.ptqAccuracy)), QAT \(percent(e.qatAccuracy))\n"
+                out +=
+                    "validation accuracy: fp32 \(percent(e.fp32Accuracy)), post-training \(percent(e.ptqAccuracy)), QAT \(percent(e.qatAccuracy))\n"
             }
             guard plot else {
                 let rows = training.epochs.map { e in
-                    [String(e.epoch), e.trainLoss.map { String(format: "%.4f", $0) } ?? "-", e.validationLoss.map { String(format: "%.4f", $0) } ?? "-", percent(e.validationAccuracy)]
+                    [
+                        String(e.epoch), e.trainLoss.map { String(format: "%.4f", $0) } ?? "-",
+                        e.validationLoss.map { String(format: "%.4f", $0) } ?? "-", percent(e.validationAccuracy),
+                    ]
                 }
-                return out + TextTable(headers: ["EPOCH", "TRAIN_LOSS", "VALIDATION_LOSS", "VALIDATION_ACCURACY"], rows: rows).render()
+                return out
+                    + TextTable(headers: ["EPOCH", "TRAIN_LOSS", "VALIDATION_LOSS", "VALIDATION_ACCURACY"], rows: rows).render()
             }
             out += TerminalChart(title: "training loss", values: training.epochs.map { $0.trainLoss ?? .nan }).render()
             if training.epochs.contains(where: { $0.validationAccuracy != nil }) {
-                out += TerminalChart(title: "validation accuracy (%)", values: training.epochs.map { ($0.validationAccuracy ?? .nan) * 100 }, format: "%.2f").render()
+                out += TerminalChart(
+                    title: "validation accuracy (%)", values: training.epochs.map { ($0.validationAccuracy ?? .nan) * 100 },
+                    format: "%.2f"
+                ).render()
             } else {
                 out += TerminalChart(title: "validation loss", values: training.epochs.map { $0.validationLoss ?? .nan }).render()
             }
@@ -205,7 +214,8 @@ struct JobsCommand: ParsableCommand {
         func f(_ value: Double?, _ format: String) -> String { value.map { String(format: format, $0) } ?? "n/a" }
         func n(_ value: Int?) -> String { value.map(String.init) ?? "n/a" }
         if e.embeddingCosineMean != nil {
-            return "evaluation: embedding cosine mean \(f(e.embeddingCosineMean, "%.6f")), min \(f(e.embeddingCosineMin, "%.6f")) over \(n(e.texts)) texts\n"
+            return
+                "evaluation: embedding cosine mean \(f(e.embeddingCosineMean, "%.6f")), min \(f(e.embeddingCosineMin, "%.6f")) over \(n(e.texts)) texts\n"
         }
         return "evaluation: perplexity \(f(e.perplexityOriginal, "%.4f")) -> \(f(e.perplexityQuantized, "%.4f")), "
             + "KL mean \(f(e.klDivergenceMean, "%.6f")) p99 \(f(e.klDivergenceP99, "%.6f")), top-1 \(f(e.top1Agreement, "%.4f"))"

@@ -101,7 +101,9 @@ extension ParsableCommand {
             let stored = try send(try remote.client()) { progress in
                 bar.draw(
                     fraction: Double(progress.uploaded) / Double(max(progress.uploadTotal, 1)),
-                    detail: "uploading \(ModelsCommand.Upload.megabytes(progress.uploaded)) of \(ModelsCommand.Upload.megabytes(progress.uploadTotal))")
+                    detail:
+                        "uploading \(ModelsCommand.Upload.megabytes(progress.uploaded)) of \(ModelsCommand.Upload.megabytes(progress.uploadTotal))"
+                )
             }
             bar.finish()
             try output.emit(stored) { describe(stored) }

@@ -45,7 +45,9 @@ final class TransferContext {
             }
         case .tar(let directory, let files):
             let stream: TarStream
-            do { stream = try TarStream(directory: directory, files: files) } catch let error as FormatError { throw ClientError.file(error.message) }
+            do { stream = try TarStream(directory: directory, files: files) } catch let error as FormatError {
+                throw ClientError.file(error.message)
+            }
             tar = stream
             uploadSize = stream.length
         }
@@ -73,7 +75,8 @@ final class TransferContext {
                 chunk.copyBytes(to: UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: chunk.count)
                 return chunk.count
             } catch {
-                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)  // CURL_READFUNC_ABORT
+                // CURL_READFUNC_ABORT
+                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)
             }
         }
         let count = min(capacity, bytes.count - sent)

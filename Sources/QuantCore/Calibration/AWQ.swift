@@ -52,13 +52,16 @@ enum AWQ {
         for index in 0..<spec.layers {
             let name = { (part: DecoderSpec.Part) in spec.name(layer: index, part) }
             var candidates = [
-                Group(members: [name(.query), name(.key), name(.value)], producers: [name(.attentionNorm)], inputLayer: layer(name(.query))),
+                Group(
+                    members: [name(.query), name(.key), name(.value)], producers: [name(.attentionNorm)],
+                    inputLayer: layer(name(.query))),
                 Group(members: [name(.gate), name(.up)], producers: [name(.ffnNorm)], inputLayer: layer(name(.gate))),
                 Group(members: [name(.down)], producers: [name(.up)], inputLayer: layer(name(.down))),
             ]
             if spec.kvHeads == spec.heads {
                 let bias = has(name(.valueBias)) ? [name(.valueBias)] : []
-                candidates.insert(Group(members: [name(.output)], producers: [name(.value)] + bias, inputLayer: layer(name(.output))), at: 1)
+                candidates.insert(
+                    Group(members: [name(.output)], producers: [name(.value)] + bias, inputLayer: layer(name(.output))), at: 1)
             }
             groups += candidates.filter { ($0.members + $0.producers).allSatisfy(has) }
         }
@@ -102,9 +105,10 @@ enum AWQ {
         }
         let signal = references.map { reference in reference.values.reduce(0.0) { $0 + Double($1) * Double($1) } }
         func sqnr(_ errors: [Double]) -> [String: Double] {
-            Dictionary(uniqueKeysWithValues: members.indices.map { index in
-                (members[index].name, errors[index] == 0 ? .infinity : 10 * log10(signal[index] / errors[index]))
-            })
+            Dictionary(
+                uniqueKeysWithValues: members.indices.map { index in
+                    (members[index].name, errors[index] == 0 ? .infinity : 10 * log10(signal[index] / errors[index]))
+                })
         }
         guard let best, best.loss < plain.reduce(0, +) else {
             return Outcome(scales: nil, ratio: nil, before: sqnr(plain), after: sqnr(plain), samples: x.rows)

@@ -15,8 +15,11 @@ enum ActivationQuantization {
         let scheme = try spec.scheme(values: x.values.count)
         return try x.values.withUnsafeBufferPointer { values in
             let ranges = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
-            var mins = ranges.mins, maxs = ranges.maxs
-            scheme.clip(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1), mins: &mins, maxs: &maxs, kernels: kernels)
+            var mins = ranges.mins
+            var maxs = ranges.maxs
+            scheme.clip(
+                values, rows: 1, cols: values.count, group: Swift.max(values.count, 1), mins: &mins, maxs: &maxs, kernels: kernels
+            )
             let (scale, zero) = LinearParameters.single(min: mins[0], max: maxs[0], scheme: scheme)
             // Asymmetric codes are unsigned 0...255 with zero point `zero`; shifting both by 128
             // gives the same values as int8 codes, which the s8 GEMM takes.
@@ -25,7 +28,8 @@ enum ActivationQuantization {
     }
 
     static func quantize(_ x: Matrix, _ a: StaticActivation) -> [Int8] {
-        let inverse = 1 / a.scale, zero = Float(a.zeroPoint)
+        let inverse = 1 / a.scale
+        let zero = Float(a.zeroPoint)
         return x.values.map { v in
             Int8(Swift.min(Swift.max((v * inverse).rounded(.toNearestOrEven) + zero, -128), 127))
         }
@@ -42,7 +46,8 @@ enum ActivationQuantization {
             scales[r] = scale
             let inverse = 1 / scale
             for c in 0..<x.cols {
-                codes[r * x.cols + c] = Int8(Swift.min(Swift.max((x.values[r * x.cols + c] * inverse).rounded(.toNearestOrEven), -127), 127))
+                codes[r * x.cols + c] = Int8(
+                    Swift.min(Swift.max((x.values[r * x.cols + c] * inverse).rounded(.toNearestOrEven), -127), 127))
             }
         }
         return (codes, scales)

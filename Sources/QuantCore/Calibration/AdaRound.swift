@@ -20,8 +20,11 @@ enum AdaRound {
 
     /// Codes (stored bytes) for `w` (out x in) on the grid's fixed scales; `hessian` is XᵀX / n.
     static func quantize(_ w: Matrix, hessian: Matrix, grid: LinearGrid, iterations: Int) -> [UInt8] {
-        let rows = w.rows, cols = w.cols, count = rows * cols
-        let qmin = Float(grid.scheme.qmin), qmax = Float(grid.scheme.qmax)
+        let rows = w.rows
+        let cols = w.cols
+        let count = rows * cols
+        let qmin = Float(grid.scheme.qmin)
+        let qmax = Float(grid.scheme.qmax)
         var base = [Float](repeating: 0, count: count)
         var scale = [Float](repeating: 0, count: count)
         var zero = [Float](repeating: 0, count: count)
@@ -29,7 +32,8 @@ enum AdaRound {
         var rtn = Matrix(zeros: rows, cols)
         for r in 0..<rows {
             for c in 0..<cols {
-                let i = r * cols + c, slot = grid.slot(r, c)
+                let i = r * cols + c
+                let slot = grid.slot(r, c)
                 let scaled = w.values[i] * grid.inverses[slot]
                 base[i] = scaled.rounded(.down)
                 scale[i] = grid.scales[slot]
@@ -41,7 +45,8 @@ enum AdaRound {
             }
         }
         let norm = Swift.max(outputError(rtn, hessian), Float.leastNormalMagnitude)
-        var m = [Float](repeating: 0, count: count), s2 = [Float](repeating: 0, count: count)
+        var m = [Float](repeating: 0, count: count)
+        var s2 = [Float](repeating: 0, count: count)
         var delta = Matrix(zeros: rows, cols)
         var h = [Float](repeating: 0, count: count)
         let warm = Int(Double(iterations) * warmup)
@@ -52,9 +57,12 @@ enum AdaRound {
                 delta.values[i] = (q - zero[i]) * scale[i] - w.values[i]
             }
             let g = BLAS.multiply(delta, hessian)
-            let beta = step < warm ? 0 : betaEnd + (betaStart - betaEnd) * (1 - Float(step - warm) / Float(Swift.max(iterations - warm, 1)))
+            let beta =
+                step < warm
+                ? 0 : betaEnd + (betaStart - betaEnd) * (1 - Float(step - warm) / Float(Swift.max(iterations - warm, 1)))
             let t = Float(step + 1)
-            let correction1 = 1 - pow(0.9, t), correction2 = 1 - pow(0.999, t)
+            let correction1 = 1 - pow(0.9, t)
+            let correction2 = 1 - pow(0.999, t)
             for i in 0..<count {
                 let q = base[i] + h[i] + zero[i]
                 var dh: Float = q >= qmin && q <= qmax ? 2 * g.values[i] * scale[i] / norm : 0

@@ -17,38 +17,47 @@ public final class CalibrationDataset: Sendable {
     public init(path: String) throws {
         if ImportanceMatrix.recognizes(path: path) {
             throw CalibrationError.invalidDataset(
-                "this is a llama.cpp importance matrix: it weights the GGUF block types' search (dataset_id on a gguf spec), but holds no samples (`<layer>.input`) for GPTQ, AdaRound, static activations or evaluation")
+                "this is a llama.cpp importance matrix: it weights the GGUF block types' search (dataset_id on a gguf spec), but holds no samples (`<layer>.input`) for GPTQ, AdaRound, static activations or evaluation"
+            )
         }
         let model = try SourceModel(path: path)
         let layers = try Self.validate(model.tensors.map { ($0.name, $0.shape, $0.floatDType, model.format) })
         source = model
-        inputs = layers.reduce(into: [:]) { map, layer in map[layer] = model.tensors.first { $0.name == layer + Self.inputSuffix } }
+        inputs = layers.reduce(into: [:]) { map, layer in map[layer] = model.tensors.first { $0.name == layer + Self.inputSuffix }
+        }
     }
 
     /// Checks what an upload must hold: safetensors with at least one `<layer>.input` tensor, each
     /// 2-D floating point with at least one sample. Returns the layer names. Errors say what to fix.
     @discardableResult
-    public static func validate(_ tensors: [(name: String, shape: [Int], floatDType: DType?, format: ModelFormat)]) throws -> [String] {
+    public static func validate(_ tensors: [(name: String, shape: [Int], floatDType: DType?, format: ModelFormat)]) throws
+        -> [String]
+    {
         guard tensors.allSatisfy({ $0.format == .safetensors }) else {
             throw CalibrationError.invalidDataset("a dataset is a safetensors file of `<layer>.input` tensors, not GGUF")
         }
         var layers: [String] = []
         for tensor in tensors where tensor.name.hasSuffix(inputSuffix) {
             guard tensor.shape.count == 2, tensor.shape[0] > 0, tensor.shape[1] > 0 else {
-                throw CalibrationError.invalidDataset("tensor '\(tensor.name)' has shape \(tensor.shape); layer inputs are [samples, in_features] with both above 0")
+                throw CalibrationError.invalidDataset(
+                    "tensor '\(tensor.name)' has shape \(tensor.shape); layer inputs are [samples, in_features] with both above 0"
+                )
             }
             guard tensor.shape[0] <= maxSamples, tensor.shape[1] <= maxFeatures else {
                 throw CalibrationError.invalidDataset(
-                    "tensor '\(tensor.name)' has shape \(tensor.shape); calibration takes at most \(maxSamples) samples of at most \(maxFeatures) features")
+                    "tensor '\(tensor.name)' has shape \(tensor.shape); calibration takes at most \(maxSamples) samples of at most \(maxFeatures) features"
+                )
             }
             guard tensor.floatDType != nil else {
-                throw CalibrationError.invalidDataset("tensor '\(tensor.name)' is not floating point; store activations as F32, F16 or BF16")
+                throw CalibrationError.invalidDataset(
+                    "tensor '\(tensor.name)' is not floating point; store activations as F32, F16 or BF16")
             }
             layers.append(String(tensor.name.dropLast(inputSuffix.count)))
         }
         guard !layers.isEmpty else {
             throw CalibrationError.invalidDataset(
-                "no tensor is named `<layer>.input`; name each layer's samples after its weight (`fc1.weight` -> `fc1.input`), or, for QAT, give `x` and `y`")
+                "no tensor is named `<layer>.input`; name each layer's samples after its weight (`fc1.weight` -> `fc1.input`), or, for QAT, give `x` and `y`"
+            )
         }
         return layers
     }
@@ -58,10 +67,12 @@ public final class CalibrationDataset: Sendable {
     public static func validateUpload(_ tensors: [(name: String, shape: [Int], floatDType: DType?, format: ModelFormat)]) throws {
         if let x = tensors.first(where: { $0.name == "x" }), let y = tensors.first(where: { $0.name == "y" }) {
             guard x.format == .safetensors, x.shape.count == 2, x.floatDType != nil, x.shape[0] > 0, x.shape[1] > 0 else {
-                throw CalibrationError.invalidDataset("training data `x` must be floating point [samples, features] in safetensors, got shape \(x.shape)")
+                throw CalibrationError.invalidDataset(
+                    "training data `x` must be floating point [samples, features] in safetensors, got shape \(x.shape)")
             }
             guard (1...2).contains(y.shape.count), y.shape[0] == x.shape[0] else {
-                throw CalibrationError.invalidDataset("training data `y` must have one row per sample of `x` (\(x.shape[0])), got shape \(y.shape)")
+                throw CalibrationError.invalidDataset(
+                    "training data `y` must have one row per sample of `x` (\(x.shape[0])), got shape \(y.shape)")
             }
             return
         }
@@ -86,7 +97,8 @@ public final class CalibrationDataset: Sendable {
         let scratch = ScratchBuffer<Float>(fill: 0)
         let values = try source.floats(of: tensor, 0..<tensor.elementCount, scratch: scratch, kernels: kernels)
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw CalibrationError.invalidDataset("`\(layer).input` holds a NaN or Inf (sample \(bad / tensor.shape[1])); remove it")
+            throw CalibrationError.invalidDataset(
+                "`\(layer).input` holds a NaN or Inf (sample \(bad / tensor.shape[1])); remove it")
         }
         let matrix = Matrix(rows: tensor.shape[0], cols: tensor.shape[1], values: Array(values))
         source.release(tensor, elements: 0..<tensor.elementCount)
@@ -100,24 +112,33 @@ public final class CalibrationDataset: Sendable {
     public func check(against model: SourceModel) throws -> [String] {
         var paired: [String] = []
         for layer in layers {
-            guard let weight = model.tensors.first(where: { $0.name == layer + ".weight" }), let input = inputs[layer] else { continue }
+            guard let weight = model.tensors.first(where: { $0.name == layer + ".weight" }), let input = inputs[layer] else {
+                continue
+            }
             guard weight.shape.count == 2 else {
-                throw CalibrationError.mismatch(layer: layer, "`\(layer).weight` has shape \(weight.shape); calibration pairs inputs with 2-D linear weights [out, in]")
+                throw CalibrationError.mismatch(
+                    layer: layer,
+                    "`\(layer).weight` has shape \(weight.shape); calibration pairs inputs with 2-D linear weights [out, in]")
             }
             guard weight.shape[0] <= Int(Int32.max) / Swift.max(input.shape[0], 1) else {
-                throw CalibrationError.mismatch(layer: layer, "`\(layer).weight` has \(weight.shape[0]) outputs; with \(input.shape[0]) samples its outputs are too many to evaluate")
+                throw CalibrationError.mismatch(
+                    layer: layer,
+                    "`\(layer).weight` has \(weight.shape[0]) outputs; with \(input.shape[0]) samples its outputs are too many to evaluate"
+                )
             }
             guard weight.shape[1] == input.shape[1] else {
                 throw CalibrationError.mismatch(
                     layer: layer,
-                    "`\(layer).input` has \(input.shape[1]) features but `\(layer).weight` (shape \(weight.shape)) takes \(weight.shape[1]) inputs; capture the input of that layer")
+                    "`\(layer).input` has \(input.shape[1]) features but `\(layer).weight` (shape \(weight.shape)) takes \(weight.shape[1]) inputs; capture the input of that layer"
+                )
             }
             paired.append(layer)
         }
         guard !paired.isEmpty else {
             throw CalibrationError.mismatch(
                 layer: layers.first ?? "",
-                "no `<layer>.input` of the dataset matches a `<layer>.weight` of the model (dataset layers: \(layers.prefix(5).joined(separator: ", ")))")
+                "no `<layer>.input` of the dataset matches a `<layer>.weight` of the model (dataset layers: \(layers.prefix(5).joined(separator: ", ")))"
+            )
         }
         return paired
     }

@@ -21,11 +21,13 @@ enum GPTQ {
         _ w: Matrix, hessian: Matrix, scheme: LinearScheme, scaleDType: WeightSpec.ScaleDType, group: Int, options: GPTQOptions,
         kernels: Kernels, threads: Int, tensor: String
     ) throws -> Result {
-        let rows = w.rows, cols = w.cols
+        let rows = w.rows
+        let cols = w.cols
         var h = hessian
         // Inputs that are always zero carry no information: unit diagonal keeps H invertible.
         for i in 0..<cols where h[i, i] == 0 { h[i, i] = 1 }
-        let order: [Int] = options.actOrder
+        let order: [Int] =
+            options.actOrder
             ? (0..<cols).sorted { h[$0, $0] > h[$1, $1] || (h[$0, $0] == h[$1, $1] && $0 < $1) }
             : Array(0..<cols)
         // Work in processing order: column j of `work` is column order[j] of w.
@@ -49,7 +51,9 @@ enum GPTQ {
             damping *= 10
         }
         guard let u = factor else {
-            throw CalibrationError.numerical("tensor '\(tensor)': the Hessian of its inputs stays singular even with damping \(damping); check the dataset's `.input` samples")
+            throw CalibrationError.numerical(
+                "tensor '\(tensor)': the Hessian of its inputs stays singular even with damping \(damping); check the dataset's `.input` samples"
+            )
         }
 
         var grid = LinearGrid(scheme: scheme, rows: rows, cols: cols, group: group)
@@ -59,7 +63,10 @@ enum GPTQ {
         var codes = [UInt8](repeating: 0, count: rows * cols)
         // Blocks end where groups end, so (without act-order) a group's scales see every update
         // made before its first column.
-        let block = group >= cols ? Swift.min(options.blockSize, cols) : (group <= 2 * options.blockSize ? group : (group % options.blockSize == 0 ? options.blockSize : group))
+        let block =
+            group >= cols
+            ? Swift.min(options.blockSize, cols)
+            : (group <= 2 * options.blockSize ? group : (group % options.blockSize == 0 ? options.blockSize : group))
 
         var start = 0
         while start < cols {
@@ -72,13 +79,16 @@ enum GPTQ {
             while segmentStart < end {
                 let g = order[segmentStart] / group
                 if !known[g] {
-                    try setScales(ofGroup: g, grid: &grid, work: work, rows: rows, cols: cols, position: position, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor)
+                    try setScales(
+                        ofGroup: g, grid: &grid, work: work, rows: rows, cols: cols, position: position, scheme: scheme,
+                        scaleDType: scaleDType, kernels: kernels, tensor: tensor)
                     known[g] = true
                 }
                 var segmentEnd = segmentStart + 1
                 while segmentEnd < end, known[order[segmentEnd] / group] { segmentEnd += 1 }
                 quantizeColumns(
-                    segmentStart..<segmentEnd, blockEnd: end, blockStart: start, rows: rows, cols: cols, order: order, u: u, grid: grid,
+                    segmentStart..<segmentEnd, blockEnd: end, blockStart: start, rows: rows, cols: cols, order: order, u: u,
+                    grid: grid,
                     work: &work, errors: &errors, codes: &codes, threads: threads)
                 segmentStart = segmentEnd
             }
@@ -88,7 +98,8 @@ enum GPTQ {
                     u.values.withUnsafeBufferPointer { up in
                         work.withUnsafeMutableBufferPointer { wp in
                             BLAS.subtractProduct(
-                                m: rows, n: cols - end, k: count, a: e.baseAddress!, lda: count, b: up.baseAddress! + start * cols + end, ldb: cols,
+                                m: rows, n: cols - end, k: count, a: e.baseAddress!, lda: count,
+                                b: up.baseAddress! + start * cols + end, ldb: cols,
                                 c: wp.baseAddress! + end, ldc: cols)
                         }
                     }
@@ -104,14 +115,17 @@ enum GPTQ {
         ofGroup g: Int, grid: inout LinearGrid, work: [Float], rows: Int, cols: Int, position: [Int], scheme: LinearScheme,
         scaleDType: WeightSpec.ScaleDType, kernels: Kernels, tensor: String
     ) throws {
-        let first = g * grid.group, last = Swift.min(cols, first + grid.group)
+        let first = g * grid.group
+        let last = Swift.min(cols, first + grid.group)
         let width = last - first
         var values = [Float](repeating: 0, count: rows * width)
         for r in 0..<rows {
             for c in first..<last { values[r * width + c - first] = work[r * cols + position[c]] }
         }
         let parameters = try values.withUnsafeBufferPointer {
-            try LinearTensorEncoder.rowParameters($0, rows: rows, cols: width, group: width, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: tensor)
+            try LinearTensorEncoder.rowParameters(
+                $0, rows: rows, cols: width, group: width, scheme: scheme, scaleDType: scaleDType, kernels: kernels,
+                tensor: tensor)
         }
         for r in 0..<rows {
             let slot = r * grid.groups + g
@@ -133,7 +147,10 @@ enum GPTQ {
             errors.withUnsafeMutableBufferPointer { errorBuffer in
                 codes.withUnsafeMutableBufferPointer { codeBuffer in
                     u.values.withUnsafeBufferPointer { up in
-                        let w = UncheckedBox(workBuffer), e = UncheckedBox(errorBuffer), out = UncheckedBox(codeBuffer), ub = UncheckedBox(up)
+                        let w = UncheckedBox(workBuffer)
+                        let e = UncheckedBox(errorBuffer)
+                        let out = UncheckedBox(codeBuffer)
+                        let ub = UncheckedBox(up)
                         DispatchQueue.concurrentPerform(iterations: parts) { part in
                             for r in (rows * part / parts)..<(rows * (part + 1) / parts) {
                                 let row = w.value.baseAddress! + r * cols
@@ -159,14 +176,18 @@ enum GPTQ {
 /// GPTQ from outside the pipeline (benchmarks): `weights` out x in, `inputs` samples x in.
 public enum GPTQRun {
     /// Hessian, Cholesky factor and the column sweep, as a job does them. Returns the stored codes.
-    public static func quantize(weights: Matrix, inputs: Matrix, scheme: LinearScheme, options: GPTQOptions = GPTQOptions(), threads: Int) throws -> [UInt8] {
+    public static func quantize(
+        weights: Matrix, inputs: Matrix, scheme: LinearScheme, options: GPTQOptions = GPTQOptions(), threads: Int
+    ) throws -> [UInt8] {
         BLAS.setThreads(threads)
         var group = weights.cols
         if case .group(let size) = scheme.granularity { group = size }
         let hessian = BLAS.gram(inputs, scale: 2 / Float(Swift.max(inputs.rows, 1)))
         return try GPTQ.quantize(
-            weights, hessian: hessian, scheme: scheme, scaleDType: .f16, group: group, options: options, kernels: .best, threads: threads,
-            tensor: "benchmark").codes
+            weights, hessian: hessian, scheme: scheme, scaleDType: .f16, group: group, options: options, kernels: .best,
+            threads: threads,
+            tensor: "benchmark"
+        ).codes
     }
 
     /// Round-to-nearest of the same matrix (the baseline): scales, then codes.
@@ -174,7 +195,9 @@ public enum GPTQRun {
         var group = weights.cols
         if case .group(let size) = scheme.granularity { group = size }
         let parameters = try weights.values.withUnsafeBufferPointer {
-            try LinearTensorEncoder.rowParameters($0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best, tensor: "benchmark")
+            try LinearTensorEncoder.rowParameters(
+                $0, rows: weights.rows, cols: weights.cols, group: group, scheme: scheme, scaleDType: .f16, kernels: .best,
+                tensor: "benchmark")
         }
         return LinearGrid(scheme: scheme, cols: weights.cols, group: group, parameters: parameters).codes(of: weights)
     }

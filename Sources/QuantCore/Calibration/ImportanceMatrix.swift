@@ -84,7 +84,8 @@ public final class ImportanceMatrix: Sendable {
         guard entry.rows == 1, entry.columns == columns else {
             throw CalibrationError.mismatch(
                 layer: tensor,
-                "importance-matrix entry '\(name)' has \(entry.rows) x \(entry.columns) values but '\(tensor)' has \(columns) columns; use the importance matrix computed for this model")
+                "importance-matrix entry '\(name)' has \(entry.rows) x \(entry.columns) values but '\(tensor)' has \(columns) columns; use the importance matrix computed for this model"
+            )
         }
         return (name, try values(name, entry))
     }
@@ -104,11 +105,14 @@ public final class ImportanceMatrix: Sendable {
         var out = [Float](repeating: 0, count: entry.rows * entry.columns)
         for row in 0..<entry.rows {
             for column in 0..<entry.columns {
-                let raw = file.bytes.loadUnaligned(fromByteOffset: entry.offset + 4 * (row * entry.columns + column), as: UInt32.self)
+                let raw = file.bytes.loadUnaligned(
+                    fromByteOffset: entry.offset + 4 * (row * entry.columns + column), as: UInt32.self)
                 let divisor = entry.divisors[row]
                 let value = divisor > 0 ? Float(bitPattern: UInt32(littleEndian: raw)) / divisor : 1
                 guard value.isFinite, value >= 0 else {
-                    throw CalibrationError.invalidDataset("importance-matrix entry '\(name)' holds \(value) at column \(column); importance is a mean square (finite, at least 0)")
+                    throw CalibrationError.invalidDataset(
+                        "importance-matrix entry '\(name)' holds \(value) at column \(column); importance is a mean square (finite, at least 0)"
+                    )
                 }
                 out[row * entry.columns + column] = value
             }
@@ -130,21 +134,30 @@ public final class ImportanceMatrix: Sendable {
                 throw invalid("entry '\(name)' has \(sumsSuffix) but no \(countsSuffix) tensor")
             }
             guard sums.type == .f32, counts.type == .f32 else {
-                throw invalid("entry '\(name)': \(sumsSuffix) and \(countsSuffix) must be F32, got \(sums.type.name) and \(counts.type.name)")
+                throw invalid(
+                    "entry '\(name)': \(sumsSuffix) and \(countsSuffix) must be F32, got \(sums.type.name) and \(counts.type.name)"
+                )
             }
-            let columns = sums.dims.first ?? 0, rows = sums.dims.dropFirst().reduce(1, *)
+            let columns = sums.dims.first ?? 0
+            let rows = sums.dims.dropFirst().reduce(1, *)
             guard (1...2).contains(sums.dims.count), columns > 0, rows > 0, counts.elementCount == rows else {
-                throw invalid("entry '\(name)': \(sumsSuffix) has dims \(sums.dims) and \(countsSuffix) \(counts.dims); expected [columns, experts] and one count per expert")
+                throw invalid(
+                    "entry '\(name)': \(sumsSuffix) has dims \(sums.dims) and \(countsSuffix) \(counts.dims); expected [columns, experts] and one count per expert"
+                )
             }
             let start = gguf.header.dataStart + counts.offset
             let divisors = (0..<rows).map { row -> Float in
-                let count = Float(bitPattern: UInt32(littleEndian: gguf.mapping.bytes.loadUnaligned(fromByteOffset: start + 4 * row, as: UInt32.self)))
+                let count = Float(
+                    bitPattern: UInt32(
+                        littleEndian: gguf.mapping.bytes.loadUnaligned(fromByteOffset: start + 4 * row, as: UInt32.self)))
                 // llama.cpp rounds the counts to integers; an expert that saw no tokens weighs 1.
                 return count.isFinite ? max(count.rounded(), 0) : 0
             }
             entries[name] = Entry(offset: gguf.header.dataStart + sums.offset, rows: rows, columns: columns, divisors: divisors)
         }
-        guard !entries.isEmpty else { throw invalid("the GGUF file has no `<weight>.in_sum2` tensors; it is not an importance matrix from llama-imatrix") }
+        guard !entries.isEmpty else {
+            throw invalid("the GGUF file has no `<weight>.in_sum2` tensors; it is not an importance matrix from llama-imatrix")
+        }
         var datasets: [String] = []
         var chunks = 0
         for item in gguf.metadata {
@@ -168,32 +181,39 @@ public final class ImportanceMatrix: Sendable {
         }
         let count = try int32("the entry count")
         guard (1...maxEntries).contains(count) else {
-            throw invalid("the entry count is \(count); a legacy importance matrix (imatrix.dat) holds 1 to \(maxEntries) entries")
+            throw invalid(
+                "the entry count is \(count); a legacy importance matrix (imatrix.dat) holds 1 to \(maxEntries) entries")
         }
         var entries: [String: Entry] = [:]
         for index in 0..<count {
             let length = try int32("the name length of entry \(index)")
             guard (1...maxNameBytes).contains(length), cursor + length <= bytes.count,
-                  let name = String(bytes: bytes[cursor..<(cursor + length)], encoding: .utf8) else {
+                let name = String(bytes: bytes[cursor..<(cursor + length)], encoding: .utf8)
+            else {
                 throw invalid("entry \(index) has a name of \(length) bytes that the file does not hold as UTF-8")
             }
             cursor += length
             let calls = try int32("the call count of entry '\(name)'")
             let values = try int32("the value count of entry '\(name)'")
             guard values >= 1, cursor + 4 * values <= bytes.count else {
-                throw invalid("entry '\(name)' claims \(values) values but the file holds \(max(0, (bytes.count - cursor) / 4)) more floats")
+                throw invalid(
+                    "entry '\(name)' claims \(values) values but the file holds \(max(0, (bytes.count - cursor) / 4)) more floats"
+                )
             }
             guard entries[name] == nil else { throw invalid("entry '\(name)' appears twice") }
             // llama.cpp divides by ncall when it is positive and takes the values as they are otherwise.
             entries[name] = Entry(offset: cursor, rows: 1, columns: values, divisors: [calls > 0 ? Float(calls) : 1])
             cursor += 4 * values
         }
-        var chunks = 0, datasets: [String] = []
+        var chunks = 0
+        var datasets: [String] = []
         // The trailing chunk count and dataset name are optional, as in llama.cpp.
         if cursor + 8 <= bytes.count {
             chunks = max(0, try int32("the chunk count"))
             let length = try int32("the dataset name's length")
-            if length > 0, cursor + length <= bytes.count, let dataset = String(bytes: bytes[cursor..<(cursor + length)], encoding: .utf8) {
+            if length > 0, cursor + length <= bytes.count,
+                let dataset = String(bytes: bytes[cursor..<(cursor + length)], encoding: .utf8)
+            {
                 datasets = [dataset]
             }
         }

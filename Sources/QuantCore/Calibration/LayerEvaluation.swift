@@ -29,21 +29,23 @@ public struct LayerEvaluation: Sendable {
         if let weightOnlyNearest { sqnr["weight_only_nearest"] = Report.number(weightOnlyNearest) }
         sqnr["w8a8_static"] = Report.number(w8a8Static)
         sqnr["w8a8_dynamic"] = Report.number(w8a8Dynamic)
-        return .object(JSONObject([
-            ("samples", .integer(samples)),
-            ("output_sqnr_db", .object(sqnr)),
-            ("static_calibrator", .string(staticCalibrator)),
-            ("input_scale", Report.number(Double(input.scale))),
-            ("input_zero_point", .integer(Int(input.zeroPoint))),
-            ("fp32_gemm_ms", Report.number(fp32Seconds * 1000)),
-            ("int8_gemm_ms", Report.number(int8Seconds * 1000)),
-            ("int8_speedup", Report.number(int8Seconds > 0 ? fp32Seconds / int8Seconds : 0)),
-        ]))
+        return .object(
+            JSONObject([
+                ("samples", .integer(samples)),
+                ("output_sqnr_db", .object(sqnr)),
+                ("static_calibrator", .string(staticCalibrator)),
+                ("input_scale", Report.number(Double(input.scale))),
+                ("input_zero_point", .integer(Int(input.zeroPoint))),
+                ("fp32_gemm_ms", Report.number(fp32Seconds * 1000)),
+                ("int8_gemm_ms", Report.number(int8Seconds * 1000)),
+                ("int8_speedup", Report.number(int8Seconds > 0 ? fp32Seconds / int8Seconds : 0)),
+            ]))
     }
 
     /// `dequantized` and `nearest` are the artifact's weights and round-to-nearest's, when known.
     static func evaluate(
-        x: Matrix, w: Matrix, dequantized: Matrix?, nearest: Matrix?, input: StaticActivation, calibrator: String, kernels: Kernels, threads: Int
+        x: Matrix, w: Matrix, dequantized: Matrix?, nearest: Matrix?, input: StaticActivation, calibrator: String,
+        kernels: Kernels, threads: Int
     ) throws -> LayerEvaluation {
         let reference = BLAS.multiplyTransposed(x, w)
         let weights = ActivationQuantization.quantizeWeightsPerChannel(w)
@@ -52,7 +54,9 @@ public struct LayerEvaluation: Sendable {
 
         // Static: int32 accumulators, then S_x · S_w[n] · (acc − Z_x · Σ_k Wq[n, k]).
         let staticCodes = ActivationQuantization.quantize(x, input)
-        let accumulators = try staticCodes.withUnsafeBufferPointer { try kernels.gemm($0, m: x.rows, b: prepared, threads: threads) }
+        let accumulators = try staticCodes.withUnsafeBufferPointer {
+            try kernels.gemm($0, m: x.rows, b: prepared, threads: threads)
+        }
         var staticOutput = Matrix(zeros: x.rows, w.rows)
         let zero = Int32(input.zeroPoint)
         for m in 0..<x.rows {
@@ -86,7 +90,8 @@ public struct LayerEvaluation: Sendable {
 
     /// 10 log10(Σ y² / Σ (y − ŷ)²); +Inf when exact.
     static func sqnr(_ reference: Matrix, _ approximation: Matrix) -> Double {
-        var signal = 0.0, noise = 0.0
+        var signal = 0.0
+        var noise = 0.0
         for i in 0..<reference.values.count {
             let y = Double(reference.values[i])
             let d = y - Double(approximation.values[i])
@@ -102,7 +107,9 @@ public struct LayerEvaluation: Sendable {
     }
 
     static func bestTimeThrowing(_ body: () throws -> Void) throws -> Double {
-        var best = Double.infinity, spent = 0.0, runs = 0
+        var best = Double.infinity
+        var spent = 0.0
+        var runs = 0
         while runs < 3 || (spent < 0.05 && runs < 200) {
             let start = DispatchTime.now().uptimeNanoseconds
             try body()

@@ -44,7 +44,8 @@ public enum BLAS {
     public static func transposedMultiply(_ a: Matrix, _ b: Matrix) -> Matrix { product(a, b, transposeA: true) }
 
     static func product(_ a: Matrix, _ b: Matrix, transposeA: Bool = false, transposeB: Bool = false) -> Matrix {
-        let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
+        let m = transposeA ? a.cols : a.rows
+        let k = transposeA ? a.rows : a.cols
         let n = transposeB ? b.rows : b.cols
         precondition(k == (transposeB ? b.cols : b.rows), "internal: inner dimensions differ")
         var c = Matrix(zeros: m, n)
@@ -53,7 +54,8 @@ public enum BLAS {
             b.values.withUnsafeBufferPointer { pb in
                 c.values.withUnsafeMutableBufferPointer { pc in
                     cblas_sgemm(
-                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m),
+                        Int32(n), Int32(k), 1,
                         pa.baseAddress, Int32(a.cols), pb.baseAddress, Int32(b.cols), 0, pc.baseAddress, Int32(n))
                 }
             }
@@ -64,10 +66,13 @@ public enum BLAS {
     /// C[0..<m, 0..<n] -= A (m x k) · B (k x n) on raw row-major views with leading dimensions:
     /// GPTQ's lazy batch update of the columns after a block.
     static func subtractProduct(
-        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0, k > 0 else { return }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), -1, a, Int32(lda), b, Int32(ldb), 1, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), -1, a, Int32(lda), b, Int32(ldb), 1, c,
+            Int32(ldc))
     }
 
     /// Xᵀ·X scaled by `scale` (k x k, both triangles filled): the Hessian of a layer's output error.
@@ -76,7 +81,9 @@ public enum BLAS {
         guard x.rows > 0, x.cols > 0 else { return c }
         x.values.withUnsafeBufferPointer { px in
             c.values.withUnsafeMutableBufferPointer { pc in
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(x.cols), Int32(x.rows), scale, px.baseAddress, Int32(x.cols), 0, pc.baseAddress, Int32(x.cols))
+                cblas_ssyrk(
+                    CblasRowMajor, CblasUpper, CblasTrans, Int32(x.cols), Int32(x.rows), scale, px.baseAddress, Int32(x.cols), 0,
+                    pc.baseAddress, Int32(x.cols))
             }
         }
         for r in 0..<x.cols {
@@ -91,7 +98,8 @@ public enum BLAS {
     static func inverseCholeskyUpper(_ h: Matrix) -> Matrix? {
         let n = h.rows
         var a = h.values
-        var size = Int32(n), info: Int32 = 0
+        var size = Int32(n)
+        var info: Int32 = 0
         var lower = CChar(UInt8(ascii: "L"))
         a.withUnsafeMutableBufferPointer { p in spotrf_(&lower, &size, p.baseAddress, &size, &info) }
         guard info == 0 else { return nil }

@@ -22,22 +22,31 @@ public struct DecoderEvaluation: Sendable {
         _ text: TextChunks, base: DecoderForward, candidate: DecoderForward?,
         progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
     ) throws -> DecoderEvaluation {
-        let context = text.context, chunks = text.count, windows = text.windows
-        var baseNLL = 0.0, candidateNLL = 0.0, scored = 0, same = 0
+        let context = text.context
+        let chunks = text.count
+        let windows = text.windows
+        var baseNLL = 0.0
+        var candidateNLL = 0.0
+        var scored = 0
+        var same = 0
         var divergences: [Double] = []
         let first = context / 2
         // All chunks through each model layer by layer (each weight decoded once), then the heads
         // chunk by chunk, one head in memory at a time.
         let steps = (candidate == nil ? 1 : 2) * base.spec.layers + chunks
-        let baseHidden = try base.hiddenStates(windows, progress: { layer, _ in progress?(layer, steps) }, isCancelled: isCancelled)
-        let candidateHidden = try candidate?.hiddenStates(windows, progress: { layer, _ in progress?(base.spec.layers + layer, steps) }, isCancelled: isCancelled)
+        let baseHidden = try base.hiddenStates(
+            windows, progress: { layer, _ in progress?(layer, steps) }, isCancelled: isCancelled)
+        let candidateHidden = try candidate?.hiddenStates(
+            windows, progress: { layer, _ in progress?(base.spec.layers + layer, steps) }, isCancelled: isCancelled)
         // Only the scored positions need logits (as llama-perplexity asks llama.cpp for them).
         let scoredRows = first..<(context - 1)
         for chunk in 0..<chunks {
             if isCancelled?() == true { throw PipelineError.cancelled }
             let window = windows[chunk]
             let baseLogits = BLAS.multiplyTransposed(baseHidden[chunk].rows(scoredRows), try base.head())
-            let candidateLogits = try candidateHidden.map { BLAS.multiplyTransposed($0[chunk].rows(scoredRows), try candidate!.head()) }
+            let candidateLogits = try candidateHidden.map {
+                BLAS.multiplyTransposed($0[chunk].rows(scoredRows), try candidate!.head())
+            }
             for position in scoredRows {
                 let target = window[position + 1]
                 let p = logSoftmax(baseLogits, row: position - first)
@@ -47,13 +56,16 @@ public struct DecoderEvaluation: Sendable {
                 let q = logSoftmax(candidateLogits, row: position - first)
                 candidateNLL -= q.values[target]
                 var divergence = 0.0
-                for i in 0..<p.values.count where p.values[i] > -16 { divergence += p.probabilities[i] * (p.values[i] - q.values[i]) }
+                for i in 0..<p.values.count where p.values[i] > -16 {
+                    divergence += p.probabilities[i] * (p.values[i] - q.values[i])
+                }
                 divergences.append(divergence)
                 if p.top == q.top { same += 1 }
             }
             progress?(steps - chunks + chunk + 1, steps)
         }
-        var result = DecoderEvaluation(chunks: chunks, context: context, tokensScored: scored, perplexity: exp(baseNLL / Double(scored)))
+        var result = DecoderEvaluation(
+            chunks: chunks, context: context, tokensScored: scored, perplexity: exp(baseNLL / Double(scored)))
         if candidate != nil {
             result.candidatePerplexity = exp(candidateNLL / Double(scored))
             result.meanKL = divergences.reduce(0, +) / Double(divergences.count)
@@ -66,8 +78,10 @@ public struct DecoderEvaluation: Sendable {
 
     /// Log-probabilities and probabilities of one row (in double), and its most likely token.
     static func logSoftmax(_ logits: Matrix, row: Int) -> (values: [Double], probabilities: [Double], top: Int) {
-        let start = row * logits.cols, count = logits.cols
-        var largest = -Double.infinity, top = 0
+        let start = row * logits.cols
+        let count = logits.cols
+        var largest = -Double.infinity
+        var top = 0
         for i in 0..<count where Double(logits.values[start + i]) > largest {
             largest = Double(logits.values[start + i])
             top = i
@@ -79,7 +93,8 @@ public struct DecoderEvaluation: Sendable {
             probabilities[i] = e
             total += e
         }
-        let shift = largest + log(total), inverse = 1 / total
+        let shift = largest + log(total)
+        let inverse = 1 / total
         var values = [Double](repeating: 0, count: count)
         for i in 0..<count {
             values[i] = Double(logits.values[start + i]) - shift

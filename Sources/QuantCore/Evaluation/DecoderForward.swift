@@ -29,14 +29,18 @@ public struct DecoderForward {
     }
 
     /// The final-normed hidden states of each sequence (tokens x hidden), layer by layer over all of them.
-    public func hiddenStates(_ sequences: [[Int]], progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil) throws -> [Matrix] {
+    public func hiddenStates(_ sequences: [[Int]], progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil) throws
+        -> [Matrix]
+    {
         var xs: [Matrix] = []
         do {
             let embedding = try matrix(spec.embeddingName)
             for tokens in sequences {
                 var x = Matrix(zeros: tokens.count, spec.hidden)
                 for (row, token) in tokens.enumerated() {
-                    guard token >= 0, token < embedding.rows else { throw EvaluationError("token id \(token) is outside the vocabulary of \(embedding.rows)") }
+                    guard token >= 0, token < embedding.rows else {
+                        throw EvaluationError("token id \(token) is outside the vocabulary of \(embedding.rows)")
+                    }
                     for col in 0..<spec.hidden { x[row, col] = embedding[token, col] }
                 }
                 xs.append(x)
@@ -89,12 +93,16 @@ public struct DecoderForward {
 
     /// Causal softmax attention per query head; query head h reads key/value head h / (heads / kvHeads).
     private func attention(_ q: Matrix, _ k: Matrix, _ v: Matrix) -> Matrix {
-        let n = q.rows, d = spec.headDim, group = spec.heads / Swift.max(spec.kvHeads, 1)
+        let n = q.rows
+        let d = spec.headDim
+        let group = spec.heads / Swift.max(spec.kvHeads, 1)
         let scale = 1 / Float(d).squareRoot()
         var out = Matrix(zeros: n, spec.heads * d)
         for head in 0..<spec.heads {
             let kvHead = head / group
-            let qh = columns(q, head * d, d), kh = columns(k, kvHead * d, d), vh = columns(v, kvHead * d, d)
+            let qh = columns(q, head * d, d)
+            let kh = columns(k, kvHead * d, d)
+            let vh = columns(v, kvHead * d, d)
             var scores = BLAS.multiplyTransposed(qh, kh)
             for row in 0..<n {
                 var largest = -Float.infinity
@@ -115,9 +123,11 @@ public struct DecoderForward {
 
     /// RoPE at positions 0..<n over each head's dimensions, in the model's pair layout.
     private func rotate(_ m: inout Matrix) {
-        let d = spec.headDim, half = d / 2
+        let d = spec.headDim
+        let half = d / 2
         // One angle per (position, pair), shared by every head.
-        var cosines = [Float](repeating: 0, count: m.rows * half), sines = cosines
+        var cosines = [Float](repeating: 0, count: m.rows * half)
+        var sines = cosines
         for row in 0..<m.rows {
             for i in 0..<half {
                 let angle = Float(row) * spec.ropeFrequencies[i]

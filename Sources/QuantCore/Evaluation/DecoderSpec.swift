@@ -32,8 +32,12 @@ public struct DecoderSpec: Sendable {
     /// From a checkpoint's config.json (LlamaForCausalLM, MistralForCausalLM, Qwen2/Qwen3ForCausalLM).
     public init(config object: JSONObject) throws {
         let config = HFConfig(object)
-        guard let architecture = config.architecture, ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"].contains(architecture) else {
-            throw EvaluationError("the reference forward pass runs LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM, not \(config.architecture ?? "(no architecture)")")
+        guard let architecture = config.architecture,
+            ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"].contains(architecture)
+        else {
+            throw EvaluationError(
+                "the reference forward pass runs LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM, not \(config.architecture ?? "(no architecture)")"
+            )
         }
         hidden = try config.required("hidden_size")
         layers = try config.required("num_hidden_layers")
@@ -43,11 +47,16 @@ public struct DecoderSpec: Sendable {
         epsilon = Float(config.double("rms_norm_eps") ?? 1e-6)
         interleavedRope = false
         let rope = config.ropeParameters
-        ropeFrequencies = Self.frequencies(base: rope["rope_theta"]?.doubleValue ?? 10000, dimension: headDim, llama3: rope["rope_type"]?.stringValue == "llama3" ? rope : nil)
+        ropeFrequencies = Self.frequencies(
+            base: rope["rope_theta"]?.doubleValue ?? 10000, dimension: headDim,
+            llama3: rope["rope_type"]?.stringValue == "llama3" ? rope : nil)
         let parts: [Part: String] = [
-            .attentionNorm: "input_layernorm.weight", .query: "self_attn.q_proj.weight", .key: "self_attn.k_proj.weight", .value: "self_attn.v_proj.weight",
-            .output: "self_attn.o_proj.weight", .queryBias: "self_attn.q_proj.bias", .keyBias: "self_attn.k_proj.bias", .valueBias: "self_attn.v_proj.bias",
-            .queryNorm: "self_attn.q_norm.weight", .keyNorm: "self_attn.k_norm.weight", .ffnNorm: "post_attention_layernorm.weight",
+            .attentionNorm: "input_layernorm.weight", .query: "self_attn.q_proj.weight", .key: "self_attn.k_proj.weight",
+            .value: "self_attn.v_proj.weight",
+            .output: "self_attn.o_proj.weight", .queryBias: "self_attn.q_proj.bias", .keyBias: "self_attn.k_proj.bias",
+            .valueBias: "self_attn.v_proj.bias",
+            .queryNorm: "self_attn.q_norm.weight", .keyNorm: "self_attn.k_norm.weight",
+            .ffnNorm: "post_attention_layernorm.weight",
             .gate: "mlp.gate_proj.weight", .up: "mlp.up_proj.weight", .down: "mlp.down_proj.weight",
         ]
         layerName = { layer, part in "model.layers.\(layer).\(parts[part]!)" }
@@ -74,7 +83,9 @@ public struct DecoderSpec: Sendable {
             if case .float32(let v)? = value("\(arch).\(key)") { return v }
             return nil
         }
-        guard let hidden = integer("embedding_length"), let layers = integer("block_count"), let heads = integer("attention.head_count") else {
+        guard let hidden = integer("embedding_length"), let layers = integer("block_count"),
+            let heads = integer("attention.head_count")
+        else {
             throw EvaluationError("the GGUF lacks \(arch).embedding_length, block_count or attention.head_count")
         }
         self.hidden = hidden
@@ -91,8 +102,10 @@ public struct DecoderSpec: Sendable {
         }
         ropeFrequencies = frequencies
         let parts: [Part: String] = [
-            .attentionNorm: "attn_norm.weight", .query: "attn_q.weight", .key: "attn_k.weight", .value: "attn_v.weight", .output: "attn_output.weight",
-            .queryBias: "attn_q.bias", .keyBias: "attn_k.bias", .valueBias: "attn_v.bias", .queryNorm: "attn_q_norm.weight", .keyNorm: "attn_k_norm.weight",
+            .attentionNorm: "attn_norm.weight", .query: "attn_q.weight", .key: "attn_k.weight", .value: "attn_v.weight",
+            .output: "attn_output.weight",
+            .queryBias: "attn_q.bias", .keyBias: "attn_k.bias", .valueBias: "attn_v.bias", .queryNorm: "attn_q_norm.weight",
+            .keyNorm: "attn_k_norm.weight",
             .ffnNorm: "ffn_norm.weight", .gate: "ffn_gate.weight", .up: "ffn_up.weight", .down: "ffn_down.weight",
         ]
         layerName = { layer, part in "blk.\(layer).\(parts[part]!)" }
@@ -105,7 +118,8 @@ public struct DecoderSpec: Sendable {
     static func frequencies(base: Double, dimension: Int, llama3: JSONObject?) -> [Float] {
         let inverse = stride(from: 0, to: dimension, by: 2).map { 1 / pow(base, Double($0) / Double(dimension)) }
         guard let llama3 else { return inverse.map(Float.init) }
-        let factor = llama3["factor"]?.doubleValue ?? 8, low = llama3["low_freq_factor"]?.doubleValue ?? 1
+        let factor = llama3["factor"]?.doubleValue ?? 8
+        let low = llama3["low_freq_factor"]?.doubleValue ?? 1
         let high = llama3["high_freq_factor"]?.doubleValue ?? 4
         let old = Double(llama3["original_max_position_embeddings"]?.intValue ?? 8192)
         return inverse.map { frequency in
@@ -131,7 +145,10 @@ extension DecoderForward {
         let weights = try Dequantizer.Tensors(path: path)
         if let config = weights.config { return DecoderForward(spec: try DecoderSpec(config: config), weights: weights) }
         let metadata = weights.ggufMetadata
-        guard !metadata.isEmpty else { throw EvaluationError("\(path): evaluation reads a checkpoint folder (with config.json) or a GGUF") }
-        return DecoderForward(spec: try DecoderSpec(gguf: metadata, ropeFactors: try weights.values("rope_freqs.weight")?.values), weights: weights)
+        guard !metadata.isEmpty else {
+            throw EvaluationError("\(path): evaluation reads a checkpoint folder (with config.json) or a GGUF")
+        }
+        return DecoderForward(
+            spec: try DecoderSpec(gguf: metadata, ropeFactors: try weights.values("rope_freqs.weight")?.values), weights: weights)
     }
 }

@@ -23,7 +23,9 @@ public struct EncoderForward {
         self.weights = weights
         if let object = weights.config {
             let config = HFConfig(object)
-            guard config.architecture == "BertModel" else { throw EvaluationError("the encoder forward pass runs BertModel, not \(config.architecture ?? "(none)")") }
+            guard config.architecture == "BertModel" else {
+                throw EvaluationError("the encoder forward pass runs BertModel, not \(config.architecture ?? "(none)")")
+            }
             hidden = try config.required("hidden_size")
             layers = try config.required("num_hidden_layers")
             heads = try config.required("num_attention_heads")
@@ -34,7 +36,8 @@ public struct EncoderForward {
         }
         func value(_ key: String) -> GGUFValue? { weights.ggufMetadata.first { $0.key == key }?.value }
         guard case .string("bert")? = value("general.architecture"), case .uint32(let h)? = value("bert.embedding_length"),
-              case .uint32(let l)? = value("bert.block_count"), case .uint32(let n)? = value("bert.attention.head_count") else {
+            case .uint32(let l)? = value("bert.block_count"), case .uint32(let n)? = value("bert.attention.head_count")
+        else {
             throw EvaluationError("the encoder forward pass runs BERT checkpoints and bert GGUFs")
         }
         (hidden, layers, heads) = (Int(h), Int(l), Int(n))
@@ -58,7 +61,8 @@ public struct EncoderForward {
         try layerNorm(&x, name("embeddings.LayerNorm", "token_embd_norm"))
         for layer in 0..<layers {
             let p = gguf ? "blk.\(layer)." : "encoder.layer.\(layer)."
-            let q = try dense(x, p + (gguf ? "attn_q" : "attention.self.query")), k = try dense(x, p + (gguf ? "attn_k" : "attention.self.key"))
+            let q = try dense(x, p + (gguf ? "attn_q" : "attention.self.query"))
+            let k = try dense(x, p + (gguf ? "attn_k" : "attention.self.key"))
             let v = try dense(x, p + (gguf ? "attn_v" : "attention.self.value"))
             var attended = try dense(attention(q, k, v), p + (gguf ? "attn_output" : "attention.output.dense"))
             add(&attended, x)
@@ -78,11 +82,21 @@ public struct EncoderForward {
     }
 
     private func attention(_ q: Matrix, _ k: Matrix, _ v: Matrix) -> Matrix {
-        let n = q.rows, d = hidden / heads, scale = 1 / Float(d).squareRoot()
+        let n = q.rows
+        let d = hidden / heads
+        let scale = 1 / Float(d).squareRoot()
         var out = Matrix(zeros: n, hidden)
         for head in 0..<heads {
-            var qh = Matrix(zeros: n, d), kh = Matrix(zeros: n, d), vh = Matrix(zeros: n, d)
-            for row in 0..<n { for col in 0..<d { (qh[row, col], kh[row, col], vh[row, col]) = (q[row, head * d + col], k[row, head * d + col], v[row, head * d + col]) } }
+            var qh = Matrix(zeros: n, d)
+            var kh = Matrix(zeros: n, d)
+            var vh = Matrix(zeros: n, d)
+            for row in 0..<n {
+                for col in 0..<d {
+                    (qh[row, col], kh[row, col], vh[row, col]) = (
+                        q[row, head * d + col], k[row, head * d + col], v[row, head * d + col]
+                    )
+                }
+            }
             var scores = BLAS.multiplyTransposed(qh, kh)
             for row in 0..<n {
                 let largest = (0..<n).map { scores[row, $0] * scale }.max() ?? 0
@@ -110,7 +124,8 @@ public struct EncoderForward {
     }
 
     private func layerNorm(_ x: inout Matrix, _ module: String) throws {
-        guard let weight = try weights.values(module + ".weight")?.values, let bias = try weights.values(module + ".bias")?.values else {
+        guard let weight = try weights.values(module + ".weight")?.values, let bias = try weights.values(module + ".bias")?.values
+        else {
             throw EvaluationError("the model has no \(module) weight and bias")
         }
         for row in 0..<x.rows {
@@ -140,20 +155,29 @@ public struct EncoderEvaluation: Sendable {
     public var minCosine: Double
 
     /// Each text (truncated to `context` tokens) embedded by both models.
-    public static func run(_ sequences: [[Int]], base: EncoderForward, candidate: EncoderForward, progress: ((Int, Int) -> Void)? = nil) throws -> EncoderEvaluation {
+    public static func run(
+        _ sequences: [[Int]], base: EncoderForward, candidate: EncoderForward, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> EncoderEvaluation {
         guard !sequences.isEmpty else { throw EvaluationError("no text to embed") }
         var cosines: [Double] = []
         for (index, tokens) in sequences.enumerated() {
-            let a = try base.embedding(tokens), b = try candidate.embedding(tokens)
+            let a = try base.embedding(tokens)
+            let b = try candidate.embedding(tokens)
             let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            let norms = (a.reduce(0.0) { $0 + Double($1) * Double($1) } * b.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
+            let norms = (a.reduce(0.0) { $0 + Double($1) * Double($1) } * b.reduce(0.0) { $0 + Double($1) * Double($1) })
+                .squareRoot()
             cosines.append(norms > 0 ? dot / norms : 0)
             progress?(index + 1, sequences.count)
         }
-        return EncoderEvaluation(texts: sequences.count, meanCosine: cosines.reduce(0, +) / Double(cosines.count), minCosine: cosines.min()!)
+        return EncoderEvaluation(
+            texts: sequences.count, meanCosine: cosines.reduce(0, +) / Double(cosines.count), minCosine: cosines.min()!)
     }
 
     public var json: JSONValue {
-        .object(JSONObject([("texts", .integer(texts)), ("embedding_cosine_mean", Report.number(meanCosine)), ("embedding_cosine_min", Report.number(minCosine))]))
+        .object(
+            JSONObject([
+                ("texts", .integer(texts)), ("embedding_cosine_mean", Report.number(meanCosine)),
+                ("embedding_cosine_min", Report.number(minCosine)),
+            ]))
     }
 }

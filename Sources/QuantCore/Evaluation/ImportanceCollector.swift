@@ -16,7 +16,9 @@ public final class ImportanceCollector {
     init(context: Int) { self.context = context }
 
     /// Runs `forward` over the text's chunks and collects every block weight's inputs.
-    public static func collect(_ forward: DecoderForward, text: TextChunks, progress: ((Int, Int) -> Void)? = nil) throws -> ImportanceCollector {
+    public static func collect(_ forward: DecoderForward, text: TextChunks, progress: ((Int, Int) -> Void)? = nil) throws
+        -> ImportanceCollector
+    {
         let collector = ImportanceCollector(context: text.context)
         var observed = forward
         observed.inputObserver = { name, input in collector.add(name, input) }
@@ -60,10 +62,14 @@ public final class ImportanceCollector {
     public func write(to path: String, datasets: [String]) throws {
         let metadata = [
             GGUFKeyValue("general.type", .string("imatrix")), GGUFKeyValue("imatrix.datasets", .array(.string(datasets))),
-            GGUFKeyValue("imatrix.chunk_count", .uint32(UInt32(chunks))), GGUFKeyValue("imatrix.chunk_size", .uint32(UInt32(context))),
+            GGUFKeyValue("imatrix.chunk_count", .uint32(UInt32(chunks))),
+            GGUFKeyValue("imatrix.chunk_size", .uint32(UInt32(context))),
         ]
         let tensors = names.flatMap { name in
-            [GGUFTensorSpec(name: name + ".in_sum2", shape: [1, sums[name]!.count], type: .f32), GGUFTensorSpec(name: name + ".counts", shape: [1, 1], type: .f32)]
+            [
+                GGUFTensorSpec(name: name + ".in_sum2", shape: [1, sums[name]!.count], type: .f32),
+                GGUFTensorSpec(name: name + ".counts", shape: [1, 1], type: .f32),
+            ]
         }
         let writer = try GGUFWriter(path: path, metadata: metadata, tensors: tensors)
         for name in names {

@@ -37,7 +37,10 @@ enum InputCapture {
             offset = chunk * text.context
             _ = try observed.hiddenStates([window])
         }
-        let specs = order.map { TensorSpec(name: $0 + CalibrationDataset.inputSuffix, dtype: .f32, shape: [rows[$0]!.count / widths[$0]!, widths[$0]!]) }
+        let specs = order.map {
+            TensorSpec(
+                name: $0 + CalibrationDataset.inputSuffix, dtype: .f32, shape: [rows[$0]!.count / widths[$0]!, widths[$0]!])
+        }
         let writer = try SafetensorsWriter(path: path, tensors: specs)
         for layer in order { try rows[layer]!.withUnsafeBytes { try writer.write($0) } }
         try writer.finish(sync: false)
@@ -47,14 +50,19 @@ enum InputCapture {
 extension Pipeline {
     /// A text dataset turned into layer inputs of the input checkpoint, in a file beside the output
     /// (removed by the caller).
-    static func capturedInputs(_ source: SourceModel, text path: String, options: PipelineOptions, scratch: String) throws -> String {
+    static func capturedInputs(_ source: SourceModel, text path: String, options: PipelineOptions, scratch: String) throws
+        -> String
+    {
         guard let checkpoint = source.checkpoint, let tokenizerPath = checkpoint.path(of: "tokenizer.json") else {
-            throw CalibrationError.invalidDataset("layer inputs from text need the model as a Hugging Face checkpoint with tokenizer.json")
+            throw CalibrationError.invalidDataset(
+                "layer inputs from text need the model as a Hugging Face checkpoint with tokenizer.json")
         }
-        let file = (scratch as NSString).appendingPathComponent("inputs-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).safetensors")
+        let file = (scratch as NSString).appendingPathComponent(
+            "inputs-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).safetensors")
         do {
             let tokenizer = try Tokenizer(path: tokenizerPath)
-            let text = try TextChunks(text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
+            let text = try TextChunks(
+                text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
             try InputCapture.capture(DecoderForward.open(checkpoint.directory), text: text, to: file)
         } catch let error as EvaluationError {
             try? FileManager.default.removeItem(atPath: file)

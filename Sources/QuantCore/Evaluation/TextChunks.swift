@@ -14,7 +14,8 @@ public struct TextChunks: Sendable {
         let available = tokens.count / context
         let count = Swift.min(available, maxChunks ?? available)
         guard count > 0 else {
-            throw EvaluationError("the text has \(tokens.count) tokens; one chunk needs \(context): give more text or a smaller context")
+            throw EvaluationError(
+                "the text has \(tokens.count) tokens; one chunk needs \(context): give more text or a smaller context")
         }
         windows = (0..<count).map { chunk in
             var window = Array(tokens[(chunk * context)..<((chunk + 1) * context)])
@@ -25,7 +26,9 @@ public struct TextChunks: Sendable {
     }
 
     public init(text: String, tokenizer: Tokenizer, context: Int, maxChunks: Int? = nil) throws {
-        try self.init(tokens: tokenizer.encode(text, addSpecialTokens: true), context: context, maxChunks: maxChunks, bos: tokenizer.prependedBOS)
+        try self.init(
+            tokens: tokenizer.encode(text, addSpecialTokens: true), context: context, maxChunks: maxChunks,
+            bos: tokenizer.prependedBOS)
     }
 
     public var count: Int { windows.count }
@@ -34,7 +37,8 @@ public struct TextChunks: Sendable {
 extension Tokenizer {
     /// The BOS id this tokenizer puts first, if it adds one.
     public var prependedBOS: Int? {
-        let plain = encode("a", addSpecialTokens: false), special = encode("a", addSpecialTokens: true)
+        let plain = encode("a", addSpecialTokens: false)
+        let special = encode("a", addSpecialTokens: true)
         guard special.count > plain.count, Array(special.dropFirst(special.count - plain.count)) == plain else { return nil }
         return special.first
     }

@@ -42,7 +42,9 @@ public struct TextDataset: Sendable {
 
     /// One text per sequence (encoders): JSON Lines' entries, or plain text's non-empty lines.
     public var sequences: [String] {
-        isJSONLines ? texts : texts.flatMap { $0.split(whereSeparator: \.isNewline).map(String.init) }.filter { !$0.allSatisfy(\.isWhitespace) }
+        isJSONLines
+            ? texts
+            : texts.flatMap { $0.split(whereSeparator: \.isNewline).map(String.init) }.filter { !$0.allSatisfy(\.isWhitespace) }
     }
 
     static func jsonText(_ line: String) -> String? {
@@ -59,15 +61,20 @@ public enum ModelEvaluation {
         progress: ((Int, Int) -> Void)? = nil, isCancelled: (() -> Bool)? = nil
     ) throws -> JSONValue {
         guard Checkpoint.isCheckpoint(path: original), let config = try Checkpoint(directory: original).config else {
-            throw EvaluationError("evaluation compares against a Hugging Face checkpoint folder (config.json and tokenizer.json); this model is a single file")
+            throw EvaluationError(
+                "evaluation compares against a Hugging Face checkpoint folder (config.json and tokenizer.json); this model is a single file"
+            )
         }
         let tokenizer: Tokenizer
-        do { tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json")) } catch let error as TokenizerError {
+        do { tokenizer = try Tokenizer(path: (original as NSString).appendingPathComponent("tokenizer.json")) } catch let error
+            as TokenizerError
+        {
             throw EvaluationError(error.message)
         }
         if config["architectures"]?.arrayValue?.first?.stringValue == "BertModel" {
             let sequences = dataset.sequences.prefix(spec.chunks).map { text in
-                tokenizer.withSpecialTokens(Array(tokenizer.encode(text, addSpecialTokens: false).prefix(Swift.max(1, spec.context - 2))))
+                tokenizer.withSpecialTokens(
+                    Array(tokenizer.encode(text, addSpecialTokens: false).prefix(Swift.max(1, spec.context - 2))))
             }
             return try EncoderEvaluation.run(
                 Array(sequences), base: EncoderForward(weights: Dequantizer.Tensors(path: original)),
@@ -75,7 +82,8 @@ public enum ModelEvaluation {
             ).json
         }
         return try DecoderEvaluation.run(
-            TextChunks(text: dataset.joined, tokenizer: tokenizer, context: spec.context, maxChunks: spec.chunks), base: DecoderForward.open(original),
+            TextChunks(text: dataset.joined, tokenizer: tokenizer, context: spec.context, maxChunks: spec.chunks),
+            base: DecoderForward.open(original),
             candidate: DecoderForward.open(candidate), progress: progress, isCancelled: isCancelled
         ).json
     }

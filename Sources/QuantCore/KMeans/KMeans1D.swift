@@ -66,7 +66,8 @@ public enum KMeans1D {
         var assignment = [Int](repeating: -1, count: points.count)
         for _ in 0..<maxIterations {
             var changed = false
-            var sums = [Double](repeating: 0, count: k), weights = sums
+            var sums = [Double](repeating: 0, count: k)
+            var weights = sums
             // Points and centroids are both sorted: one sweep assigns each point to its nearest.
             // Equal centroids are stepped over (else the sweep would stop at the first of them).
             var c = 0
@@ -92,7 +93,8 @@ public enum KMeans1D {
     /// midpoints of the sorted codebook.
     @inline(__always)
     public static func nearest(_ x: Float, midpoints: UnsafeBufferPointer<Float>) -> Int {
-        var low = 0, high = midpoints.count
+        var low = 0
+        var high = midpoints.count
         while low < high {
             let mid = (low + high) / 2
             if x > midpoints[mid] { low = mid + 1 } else { high = mid }

@@ -1,4 +1,5 @@
 import Int8Kernels
+
 /// How the range of a group (or channel) is chosen before its scale is computed.
 public enum ClippingMethod: Equatable, Sendable {
     /// The full range: nothing is clipped.
@@ -26,14 +27,16 @@ extension LinearScheme {
     /// Narrows min-max ranges per group according to `clipping`. `x` is rows x cols with `group`
     /// values per range along each row (one range per row when group == cols).
     func clip(
-        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, mins: inout [Float], maxs: inout [Float], kernels: Kernels = .best
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, mins: inout [Float], maxs: inout [Float],
+        kernels: Kernels = .best
     ) {
         guard clipping != .minmax, group > 0 else { return }
         let groups = (cols + group - 1) / group
         var scratch: [Float] = []
         for r in 0..<rows {
             for g in 0..<groups {
-                let start = r * cols + g * group, end = r * cols + Swift.min(cols, (g + 1) * group)
+                let start = r * cols + g * group
+                let end = r * cols + Swift.min(cols, (g + 1) * group)
                 let values = UnsafeBufferPointer(rebasing: x[start..<end])
                 let i = r * groups + g
                 switch clipping {
@@ -71,7 +74,8 @@ extension LinearScheme {
     static func quantile(_ sorted: [Float], _ q: Double) -> Float {
         guard !sorted.isEmpty else { return 0 }
         let position = Swift.min(Swift.max(q, 0), 1) * Double(sorted.count - 1)
-        let below = Int(position.rounded(.down)), above = Swift.min(sorted.count - 1, below + 1)
+        let below = Int(position.rounded(.down))
+        let above = Swift.min(sorted.count - 1, below + 1)
         let t = Float(position - Double(below))
         return sorted[below] + (sorted[above] - sorted[below]) * t
     }
@@ -91,12 +95,14 @@ extension LinearScheme {
             guard k >= 0 && k < candidates else { continue }
             let factor = 1 - 0.7 * Float(k) / Float(Swift.max(candidates - 1, 1))
             let parameters = LinearParameters.single(min: lo * factor, max: hi * factor, scheme: self)
-            let scale = parameters.scale, inverse = 1 / scale
+            let scale = parameters.scale
+            let inverse = 1 / scale
             let zero = Float(parameters.zero)
             // The kernel (C: a scalar reference and an AVX-512 version that return the same bits)
             // stops once this candidate is already worse than the best so far.
             let error = kernels.candidateError(
-                values, inverse: inverse, scale: scale, zero: zero, qmin: Float(self.qmin), qmax: Float(self.qmax), bound: bestError)
+                values, inverse: inverse, scale: scale, zero: zero, qmin: Float(self.qmin), qmax: Float(self.qmax),
+                bound: bestError)
             if error < bestError || (error == bestError && factor > best) {
                 bestError = error
                 best = factor

@@ -19,12 +19,16 @@ public enum EntropyCalibration {
         public let maximum: Float
 
         public init(_ values: UnsafeBufferPointer<Float>, bins: Int) {
-            var lo = Float.infinity, hi = -Float.infinity
+            var lo = Float.infinity
+            var hi = -Float.infinity
             for v in values where !v.isNaN {
                 lo = Swift.min(lo, v)
                 hi = Swift.max(hi, v)
             }
-            if values.isEmpty || lo > hi { lo = 0; hi = 0 }
+            if values.isEmpty || lo > hi {
+                lo = 0
+                hi = 0
+            }
             minimum = lo
             maximum = hi
             threshold = Swift.max(abs(lo), abs(hi))
@@ -57,7 +61,8 @@ public enum EntropyCalibration {
         for i in 0..<bins { prefix[i + 1] = prefix[i] + hist[i] }
         var best = (divergence: Double.infinity, start: 0, end: bins)
         for i in half...zero {
-            let start = zero - i, end = Swift.min(zero + i + 1, bins)
+            let start = zero - i
+            let end = Swift.min(zero + i + 1, bins)
             let sliced = Array(hist[start..<end])
             var p = sliced.map(Double.init)
             p[0] += Double(prefix[start])
@@ -102,10 +107,12 @@ public enum EntropyCalibration {
     /// KL(p || q) of the normalised distributions, in nats, in fp32 with NumPy's pairwise sums
     /// (ONNX Runtime's `entropy`).
     static func kl(_ p: [Float], _ q: [Float]) -> Double {
-        let sp = pairwiseSum(p[...]), sq = pairwiseSum(q[...])
+        let sp = pairwiseSum(p[...])
+        let sq = pairwiseSum(q[...])
         var terms = [Float](repeating: 0, count: p.count)
         for i in p.indices {
-            let pa = p[i] / sp, qb = q[i] / sq
+            let pa = p[i] / sp
+            let qb = q[i] / sq
             if pa == 0 { continue }  // 0 log 0 = 0
             guard qb > 0 else { return .infinity }
             terms[i] = pa * Foundation.log(pa / qb)
@@ -115,7 +122,8 @@ public enum EntropyCalibration {
 
     /// NumPy's pairwise summation of float32 (8 accumulators per block of up to 128 values).
     static func pairwiseSum(_ a: ArraySlice<Float>) -> Float {
-        let n = a.count, base = a.startIndex
+        let n = a.count
+        let base = a.startIndex
         if n < 8 { return a.reduce(Float(0)) { $0 + $1 } }
         if n <= 128 {
             var r = (0..<8).map { a[base + $0] }

@@ -28,13 +28,16 @@ public struct LinearParameters: Equatable, Sendable {
     /// The scale and zero point (0 when symmetric) of one range, without allocating: the search of
     /// `mse` clipping calls it 20 times per group.
     @inline(__always)
-    static func single(min: Float, max: Float, scheme: LinearScheme, store: (Float) -> Float = { $0 }) -> (scale: Float, zero: Int32) {
+    static func single(min: Float, max: Float, scheme: LinearScheme, store: (Float) -> Float = { $0 }) -> (
+        scale: Float, zero: Int32
+    ) {
         func constrain(_ scale: Float) -> Float { scheme.powerOfTwoScales ? powerOfTwoAtLeast(scale) : scale }
         if scheme.symmetric {
             let absMax = Swift.max(-min, max, 0)
             return (store(constrain(sanitize(absMax / Float(scheme.qmax)))), 0)
         }
-        let lo = Swift.min(min, 0), hi = Swift.max(max, 0)
+        let lo = Swift.min(min, 0)
+        let hi = Swift.max(max, 0)
         let scale = store(constrain(sanitize((hi - lo) / Float(scheme.qmax - scheme.qmin))))
         let zero = (-lo / scale).rounded(.toNearestOrEven)
         return (scale, Int32(Swift.min(Swift.max(zero, Float(scheme.qmin)), Float(scheme.qmax))))

@@ -37,16 +37,22 @@ extension LinearQuantizer {
         let stride = Kernels.packedRowBytes(cols: last, bits: scheme.bits)
         let chunkRows = Swift.max(1, (64 << 10) / Swift.max(1, last))
         let failures = ErrorBox()
-        let kernels = kernels, bits = scheme.bits
+        let kernels = kernels
+        let bits = scheme.bits
         try codes.withUnsafeBufferPointer { source in
-            let input = UncheckedBox(source), output = UncheckedBox(packed)
+            let input = UncheckedBox(source)
+            let output = UncheckedBox(packed)
             Parallel.rows((rows + chunkRows - 1) / chunkRows, threads: threads) { range in
                 for chunk in range {
-                    let first = chunk * chunkRows, count = Swift.min(chunkRows, rows - first)
+                    let first = chunk * chunkRows
+                    let count = Swift.min(chunkRows, rows - first)
                     do {
                         try kernels.pack(
-                            UnsafeBufferPointer(rebasing: input.value[(first * last)..<((first + count) * last)]), rows: count, cols: last,
-                            bits: bits, into: UnsafeMutableBufferPointer(rebasing: output.value[(first * stride)..<((first + count) * stride)]))
+                            UnsafeBufferPointer(rebasing: input.value[(first * last)..<((first + count) * last)]), rows: count,
+                            cols: last,
+                            bits: bits,
+                            into: UnsafeMutableBufferPointer(
+                                rebasing: output.value[(first * stride)..<((first + count) * stride)]))
                     } catch {
                         failures.record(error)
                     }

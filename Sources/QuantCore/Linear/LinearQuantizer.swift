@@ -48,7 +48,8 @@ public struct LinearQuantizer: Sendable {
             try q.parameters.scales.withUnsafeBufferPointer { scales in
                 try withOptional(q.parameters.zeroPoints) { zeros in
                     try out.withUnsafeMutableBufferPointer { result in
-                        try dequantize(codes, signed: q.scheme.signedCodes, layout: layout, scales: scales, zeros: zeros, into: result)
+                        try dequantize(
+                            codes, signed: q.scheme.signedCodes, layout: layout, scales: scales, zeros: zeros, into: result)
                     }
                 }
             }
@@ -62,7 +63,8 @@ public struct LinearQuantizer: Sendable {
         _ x: UnsafeBufferPointer<Float>, layout: TensorLayout, into out: UnsafeMutableBufferPointer<UInt8>
     ) throws -> LinearParameters {
         guard scheme.rounding == .nearest else {
-            throw QuantError.invalidScheme("stochastic rounding runs in the pipeline (Pipeline.run); LinearQuantizer rounds to nearest")
+            throw QuantError.invalidScheme(
+                "stochastic rounding runs in the pipeline (Pipeline.run); LinearQuantizer rounds to nearest")
         }
         switch layout {
         case .tensor(let count):
@@ -77,7 +79,8 @@ public struct LinearQuantizer: Sendable {
         case .channelRows(let outer, let channels, let inner):
             let ranges = try kernels.minMax(x, rows: outer * channels, cols: inner, group: inner)
             try checkFinite(ranges.nonFinite)
-            var mins = [Float](repeating: .infinity, count: channels), maxs = [Float](repeating: -.infinity, count: channels)
+            var mins = [Float](repeating: .infinity, count: channels)
+            var maxs = [Float](repeating: -.infinity, count: channels)
             for row in 0..<(outer * channels) {
                 mins[row % channels] = Swift.min(mins[row % channels], ranges.mins[row])
                 maxs[row % channels] = Swift.max(maxs[row % channels], ranges.maxs[row])
@@ -92,7 +95,8 @@ public struct LinearQuantizer: Sendable {
             try inverse.withUnsafeBufferPointer { inv in
                 try withOptional(parameters.zeroPoints) { zeros in
                     try kernels.quantizeColumns(
-                        x, rows: rows, cols: channels, invScales: inv, zeroPoints: zeros, qmin: scheme.qmin, qmax: scheme.qmax, into: out)
+                        x, rows: rows, cols: channels, invScales: inv, zeroPoints: zeros, qmin: scheme.qmin, qmax: scheme.qmax,
+                        into: out)
                 }
             }
             return parameters
@@ -113,24 +117,30 @@ public struct LinearQuantizer: Sendable {
         let chunkRows = Swift.max(1, (256 << 10) / Swift.max(1, cols * 4))
         let chunks = (rows + chunkRows - 1) / chunkRows
         let failures = ErrorBox()
-        let scheme = scheme, kernels = kernels
+        let scheme = scheme
+        let kernels = kernels
         var zeroStorage = zeros ?? []
         scales.withUnsafeMutableBufferPointer { scalePointer in
             zeroStorage.withUnsafeMutableBufferPointer { zeroPointer in
-                let input = UncheckedBox(x), output = UncheckedBox(out)
-                let scaleOut = UncheckedBox(scalePointer), zeroOut = UncheckedBox(zeroPointer)
+                let input = UncheckedBox(x)
+                let output = UncheckedBox(out)
+                let scaleOut = UncheckedBox(scalePointer)
+                let zeroOut = UncheckedBox(zeroPointer)
                 Parallel.rows(chunks, threads: threads) { chunkRange in
                     for chunk in chunkRange {
-                        let first = chunk * chunkRows, count = Swift.min(chunkRows, rows - first)
+                        let first = chunk * chunkRows
+                        let count = Swift.min(chunkRows, rows - first)
                         let elements = (first * cols)..<((first + count) * cols)
                         do {
                             let slice = UnsafeBufferPointer(rebasing: input.value[elements])
                             let ranges = try kernels.minMax(slice, rows: count, cols: cols, group: group)
                             if ranges.nonFinite > 0 {
                                 throw QuantError.nonFinite(
-                                    "\(ranges.nonFinite) NaN or Inf values in rows \(first)..<\(first + count); clean the tensor or exclude it from quantization")
+                                    "\(ranges.nonFinite) NaN or Inf values in rows \(first)..<\(first + count); clean the tensor or exclude it from quantization"
+                                )
                             }
-                            var mins = ranges.mins, maxs = ranges.maxs
+                            var mins = ranges.mins
+                            var maxs = ranges.maxs
                             scheme.clip(slice, rows: count, cols: cols, group: group, mins: &mins, maxs: &maxs)
                             let parameters = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme)
                             let base = first * groups
@@ -150,15 +160,21 @@ public struct LinearQuantizer: Sendable {
                                             let stride = Kernels.packedRowBytes(cols: cols, bits: bits)
                                             try kernels.pack(
                                                 UnsafeBufferPointer(chunkCodes), rows: count, cols: cols, bits: bits,
-                                                into: UnsafeMutableBufferPointer(rebasing: output.value[(first * stride)..<((first + count) * stride)]))
-                                            try metrics?.measure(slice, codes: UnsafeBufferPointer(chunkCodes), signed: scheme.signedCodes, rows: count, cols: cols, group: group, parameters: parameters, kernels: kernels)
+                                                into: UnsafeMutableBufferPointer(
+                                                    rebasing: output.value[(first * stride)..<((first + count) * stride)]))
+                                            try metrics?.measure(
+                                                slice, codes: UnsafeBufferPointer(chunkCodes), signed: scheme.signedCodes,
+                                                rows: count, cols: cols, group: group, parameters: parameters, kernels: kernels)
                                         }
                                     } else {
                                         let target = UnsafeMutableBufferPointer(rebasing: output.value[elements])
                                         try kernels.quantize(
-                                            slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin,
+                                            slice, rows: count, cols: cols, group: group, invScales: inv, zeroPoints: zp,
+                                            qmin: scheme.qmin,
                                             qmax: scheme.qmax, into: target)
-                                        try metrics?.measure(slice, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: count, cols: cols, group: group, parameters: parameters, kernels: kernels)
+                                        try metrics?.measure(
+                                            slice, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: count,
+                                            cols: cols, group: group, parameters: parameters, kernels: kernels)
                                     }
                                 }
                             }
@@ -184,20 +200,25 @@ public struct LinearQuantizer: Sendable {
         let piece = Swift.min(runLength, 1 << 16)
         let piecesPerRun = (runLength + piece - 1) / piece
         let runs = x.count / runLength
-        let inverse = parameters.inverseScales, zeros = parameters.zeroPoints
-        let input = UncheckedBox(x), output = UncheckedBox(out)
+        let inverse = parameters.inverseScales
+        let zeros = parameters.zeroPoints
+        let input = UncheckedBox(x)
+        let output = UncheckedBox(out)
         let failures = ErrorBox()
-        let scheme = scheme, kernels = kernels
+        let scheme = scheme
+        let kernels = kernels
         Parallel.rows(runs * piecesPerRun, threads: threads) { range in
             for index in range {
-                let run = index / piecesPerRun, start = run * runLength + (index % piecesPerRun) * piece
+                let run = index / piecesPerRun
+                let start = run * runLength + (index % piecesPerRun) * piece
                 let end = Swift.min(run * runLength + runLength, start + piece)
                 let s = scaleOf(run)
                 do {
                     try [inverse[s]].withUnsafeBufferPointer { inv in
                         try withOptional(zeros.map { [$0[s]] }) { zp in
                             try kernels.quantize(
-                                UnsafeBufferPointer(rebasing: input.value[start..<end]), rows: 1, cols: end - start, group: end - start,
+                                UnsafeBufferPointer(rebasing: input.value[start..<end]), rows: 1, cols: end - start,
+                                group: end - start,
                                 invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax,
                                 into: UnsafeMutableBufferPointer(rebasing: output.value[start..<end]))
                         }
@@ -215,14 +236,17 @@ public struct LinearQuantizer: Sendable {
         let piece = 1 << 18
         let pieces = Swift.max(1, (x.count + piece - 1) / piece)
         let results = ResultsBox(count: pieces)
-        let input = UncheckedBox(x), kernels = kernels
+        let input = UncheckedBox(x)
+        let kernels = kernels
         let failures = ErrorBox()
         Parallel.rows(pieces, threads: threads) { range in
             for index in range {
-                let start = index * piece, end = Swift.min(input.value.count, start + piece)
+                let start = index * piece
+                let end = Swift.min(input.value.count, start + piece)
                 guard start < end else { continue }
                 do {
-                    let r = try kernels.minMax(UnsafeBufferPointer(rebasing: input.value[start..<end]), rows: 1, cols: end - start, group: end - start)
+                    let r = try kernels.minMax(
+                        UnsafeBufferPointer(rebasing: input.value[start..<end]), rows: 1, cols: end - start, group: end - start)
                     results.set(index, (r.mins[0], r.maxs[0], r.nonFinite))
                 } catch {
                     failures.record(error)
@@ -230,8 +254,14 @@ public struct LinearQuantizer: Sendable {
             }
         }
         try failures.rethrow()
-        var lo = Float.infinity, hi = -Float.infinity, bad = 0
-        for (a, b, n) in results.values { lo = Swift.min(lo, a); hi = Swift.max(hi, b); bad += n }
+        var lo = Float.infinity
+        var hi = -Float.infinity
+        var bad = 0
+        for (a, b, n) in results.values {
+            lo = Swift.min(lo, a)
+            hi = Swift.max(hi, b)
+            bad += n
+        }
         try checkFinite(bad)
         return (lo, hi)
     }
@@ -243,7 +273,9 @@ public struct LinearQuantizer: Sendable {
     }
 
     private func checkFinite(_ count: Int) throws {
-        if count > 0 { throw QuantError.nonFinite("\(count) NaN or Inf values; clean the tensor or exclude it from quantization") }
+        if count > 0 {
+            throw QuantError.nonFinite("\(count) NaN or Inf values; clean the tensor or exclude it from quantization")
+        }
     }
 
     private func dequantize(
@@ -252,18 +284,23 @@ public struct LinearQuantizer: Sendable {
     ) throws {
         switch layout {
         case .tensor(let count):
-            try kernels.dequantize(codes, signed: signed, rows: 1, cols: count, group: Swift.max(count, 1), scales: scales, zeroPoints: zeros, into: out)
+            try kernels.dequantize(
+                codes, signed: signed, rows: 1, cols: count, group: Swift.max(count, 1), scales: scales, zeroPoints: zeros,
+                into: out)
         case .groups(let rows, let cols, let size):
-            try kernels.dequantize(codes, signed: signed, rows: rows, cols: cols, group: size, scales: scales, zeroPoints: zeros, into: out)
+            try kernels.dequantize(
+                codes, signed: signed, rows: rows, cols: cols, group: size, scales: scales, zeroPoints: zeros, into: out)
         case .channelRows(let outer, let channels, let inner):
             for o in 0..<outer {
                 let range = (o * channels * inner)..<((o + 1) * channels * inner)
                 try kernels.dequantize(
-                    UnsafeBufferPointer(rebasing: codes[range]), signed: signed, rows: channels, cols: inner, group: Swift.max(inner, 1),
+                    UnsafeBufferPointer(rebasing: codes[range]), signed: signed, rows: channels, cols: inner,
+                    group: Swift.max(inner, 1),
                     scales: scales, zeroPoints: zeros, into: UnsafeMutableBufferPointer(rebasing: out[range]))
             }
         case .channelColumns(let rows, let channels):
-            try kernels.dequantizeColumns(codes, signed: signed, rows: rows, cols: channels, scales: scales, zeroPoints: zeros, into: out)
+            try kernels.dequantizeColumns(
+                codes, signed: signed, rows: rows, cols: channels, scales: scales, zeroPoints: zeros, into: out)
         }
     }
 }

@@ -38,13 +38,20 @@ public struct LinearScheme: Equatable, Sendable {
     public let groupScaleBits: Int?
 
     public init(
-        bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax, rounding: RoundingMethod = .nearest,
+        bits: Int, symmetric: Bool, granularity: Granularity, clipping: ClippingMethod = .minmax,
+        rounding: RoundingMethod = .nearest,
         powerOfTwoScales: Bool = false, groupScaleBits: Int? = nil
     ) throws {
         if let groupScaleBits {
-            guard case .group = granularity else { throw QuantError.invalidScheme("two-level scales (scale_bits) need granularity group", field: "scale_bits") }
-            guard (2...8).contains(groupScaleBits) else { throw QuantError.invalidScheme("scale_bits must be 2 to 8, got \(groupScaleBits)", field: "scale_bits") }
-            guard !powerOfTwoScales else { throw QuantError.invalidScheme("scale_bits and power-of-two scales cannot be combined", field: "scale_bits") }
+            guard case .group = granularity else {
+                throw QuantError.invalidScheme("two-level scales (scale_bits) need granularity group", field: "scale_bits")
+            }
+            guard (2...8).contains(groupScaleBits) else {
+                throw QuantError.invalidScheme("scale_bits must be 2 to 8, got \(groupScaleBits)", field: "scale_bits")
+            }
+            guard !powerOfTwoScales else {
+                throw QuantError.invalidScheme("scale_bits and power-of-two scales cannot be combined", field: "scale_bits")
+            }
         }
         guard (2...8).contains(bits) else { throw QuantError.invalidScheme("bits must be 2 to 8, got \(bits)", field: "bits") }
         if case .group(let size) = granularity, size < 1 {
@@ -53,7 +60,9 @@ public struct LinearScheme: Equatable, Sendable {
         switch (clipping, granularity) {
         case (.minmax, _), (_, .group), (_, .channel(axis: 0)): break
         default:
-            throw QuantError.invalidScheme("clipping \(clipping.name) needs granularity group or channel on axis 0 (tensor and other axes use minmax)", field: "clipping")
+            throw QuantError.invalidScheme(
+                "clipping \(clipping.name) needs granularity group or channel on axis 0 (tensor and other axes use minmax)",
+                field: "clipping")
         }
         if case .percentile(let p) = clipping, !(p > 50 && p <= 100) {
             throw QuantError.invalidScheme("percentile must be above 50 and at most 100, got \(p)", field: "clipping")

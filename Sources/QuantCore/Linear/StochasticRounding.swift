@@ -42,7 +42,8 @@ enum StochasticRounding {
     /// Codes for rows x cols values; `scaleOf(row, col)` gives each value's scale index; element
     /// (r, c) has global index `firstElement + r * cols + c`.
     static func quantize(
-        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, inverseScales: [Float], zeroPoints: [Int32]?, qmin: Int32, qmax: Int32,
+        _ x: UnsafeBufferPointer<Float>, rows: Int, cols: Int, inverseScales: [Float], zeroPoints: [Int32]?, qmin: Int32,
+        qmax: Int32,
         key: UInt64, firstElement: Int, scaleOf: (Int, Int) -> Int, into out: UnsafeMutableBufferPointer<UInt8>
     ) {
         for r in 0..<rows {

@@ -22,8 +22,10 @@ enum TensorLayout {
             guard shape.indices.contains(axis) else {
                 throw QuantError.invalidShape("channel axis \(axis) is outside shape \(shape) (rank \(shape.count))")
             }
-            let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-            self = inner == 1 && axis > 0
+            let outer = shape[..<axis].reduce(1, *)
+            let inner = shape[(axis + 1)...].reduce(1, *)
+            self =
+                inner == 1 && axis > 0
                 ? .channelColumns(rows: outer, channels: shape[axis])
                 : .channelRows(outer: outer, channels: shape[axis], inner: inner)
         case .group(let size):

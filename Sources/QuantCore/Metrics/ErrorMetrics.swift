@@ -25,7 +25,8 @@ extension ErrorSums {
     /// Adds the error of `r` against `x`.
     public mutating func add(original x: UnsafeBufferPointer<Float>, reconstructed r: UnsafeBufferPointer<Float>) {
         let n = Swift.min(x.count, r.count)
-        try? Kernels.best.error(UnsafeBufferPointer(rebasing: x[0..<n]), reconstructed: UnsafeBufferPointer(rebasing: r[0..<n]), into: &self)
+        try? Kernels.best.error(
+            UnsafeBufferPointer(rebasing: x[0..<n]), reconstructed: UnsafeBufferPointer(rebasing: r[0..<n]), into: &self)
     }
 
     public mutating func merge(_ other: ErrorSums) {

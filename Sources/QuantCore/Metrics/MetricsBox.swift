@@ -16,7 +16,9 @@ final class MetricsBox: Sendable {
         var chunk = ErrorMetrics()
         try parameters.scales.withUnsafeBufferPointer { scales in
             try withOptional(parameters.zeroPoints) { zeros in
-                try kernels.linearError(x, codes: codes, signed: signed, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zeros, into: &chunk)
+                try kernels.linearError(
+                    x, codes: codes, signed: signed, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zeros,
+                    into: &chunk)
             }
         }
         total.withLock { $0.merge(chunk) }
@@ -51,7 +53,9 @@ extension LinearQuantizer {
             reconstructed.withUnsafeBufferPointer { metrics.add(original: x, reconstructed: $0) }
             if let packBits {
                 let last = shape.last ?? 1
-                try q.codes.withUnsafeBufferPointer { try kernels.pack($0, rows: last == 0 ? 0 : x.count / last, cols: last, bits: packBits, into: out) }
+                try q.codes.withUnsafeBufferPointer {
+                    try kernels.pack($0, rows: last == 0 ? 0 : x.count / last, cols: last, bits: packBits, into: out)
+                }
             } else {
                 _ = UnsafeMutableBufferPointer(rebasing: out[0..<x.count]).initialize(from: q.codes)
             }

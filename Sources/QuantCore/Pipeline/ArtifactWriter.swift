@@ -30,8 +30,10 @@ final class ArtifactWriter {
         discards = true
     }
 
-    init(path: String, plans: [TensorPlan], format: Recipe.OutputFormat, safetensorsMetadata: [(key: String, value: String)],
-         ggufMetadata: [GGUFKeyValue], ggufVersion: UInt32, hashing: Bool = false) throws {
+    init(
+        path: String, plans: [TensorPlan], format: Recipe.OutputFormat, safetensorsMetadata: [(key: String, value: String)],
+        ggufMetadata: [GGUFKeyValue], ggufVersion: UInt32, hashing: Bool = false
+    ) throws {
         finalPath = path
         temporaryPath = path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
         let outputs = plans.flatMap(\.outputs)
@@ -44,39 +46,48 @@ final class ArtifactWriter {
             case .gguf:
                 gguf = try GGUFWriter(
                     path: temporaryPath, metadata: ggufMetadata,
-                    tensors: outputs.map { GGUFTensorSpec(name: $0.name, shape: $0.shape, type: $0.ggmlType!) }, version: ggufVersion,
+                    tensors: outputs.map { GGUFTensorSpec(name: $0.name, shape: $0.shape, type: $0.ggmlType!) },
+                    version: ggufVersion,
                     hashing: hashing)
             }
         } catch let error as FormatError {
             try? FileManager.default.removeItem(atPath: temporaryPath)
             if error.code == .duplicateName {
-                throw PipelineError.output("output tensor '\(error.tensor ?? "")' would exist twice (the input already has a tensor of that name)")
+                throw PipelineError.output(
+                    "output tensor '\(error.tensor ?? "")' would exist twice (the input already has a tensor of that name)")
             }
-            throw error.code == .noSpace ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
+            throw error.code == .noSpace
+                ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
         }
     }
 
     /// A Hugging Face folder: `layout`'s shards (each with its own metadata) and `files` beside them.
-    init(folder path: String, layout: BundleLayout, metadata: ([TensorPlan]) -> [(key: String, value: String)],
-         files: [(name: String, contents: FolderFile)]) throws {
+    init(
+        folder path: String, layout: BundleLayout, metadata: ([TensorPlan]) -> [(key: String, value: String)],
+        files: [(name: String, contents: FolderFile)]
+    ) throws {
         finalPath = path
         temporaryPath = path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw PipelineError.output("\(path) exists; a checkpoint is written as a new folder: remove it or choose another name")
+            throw PipelineError.output(
+                "\(path) exists; a checkpoint is written as a new folder: remove it or choose another name")
         }
         try? FileManager.default.removeItem(atPath: temporaryPath)
         do {
             try FileManager.default.createDirectory(atPath: temporaryPath, withIntermediateDirectories: false)
             for (name, plans) in zip(layout.names, layout.shards) {
                 let outputs = plans.flatMap(\.outputs)
-                shards.append(try SafetensorsWriter(
-                    path: (temporaryPath as NSString).appendingPathComponent(name),
-                    tensors: outputs.map { TensorSpec(name: $0.name, dtype: $0.dtype!, shape: $0.shape) }, metadata: metadata(plans)))
+                shards.append(
+                    try SafetensorsWriter(
+                        path: (temporaryPath as NSString).appendingPathComponent(name),
+                        tensors: outputs.map { TensorSpec(name: $0.name, dtype: $0.dtype!, shape: $0.shape) },
+                        metadata: metadata(plans)))
                 shardBytesLeft.append(outputs.reduce(0) { $0 + $1.byteCount })
             }
         } catch let error as FormatError {
             try? FileManager.default.removeItem(atPath: temporaryPath)
-            throw error.code == .noSpace ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
+            throw error.code == .noSpace
+                ? PipelineError.noSpace("cannot write \(path): \(error)") : PipelineError.output("cannot write \(path): \(error)")
         } catch {
             try? FileManager.default.removeItem(atPath: temporaryPath)
             throw POSIX.isNoSpace(error)
@@ -166,4 +177,3 @@ final class ArtifactWriter {
 
     deinit { abort() }
 }
-

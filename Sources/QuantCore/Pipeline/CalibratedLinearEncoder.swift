@@ -19,7 +19,10 @@ final class CalibrationContext: @unchecked Sendable {
         self.activations = activations
         var inputs: [String: StaticActivation] = [:]
         if let activations, activations.mode == .staticScales {
-            for layer in layers { inputs[layer] = try ActivationQuantization.calibrate(try dataset.inputs(of: layer, kernels: kernels), spec: activations, kernels: kernels) }
+            for layer in layers {
+                inputs[layer] = try ActivationQuantization.calibrate(
+                    try dataset.inputs(of: layer, kernels: kernels), spec: activations, kernels: kernels)
+            }
         }
         staticInputs = inputs
     }
@@ -74,14 +77,16 @@ struct CalibratedLinearEncoder {
     }
 
     func run(into writer: ArtifactWriter, fixedPoint: inout String?) throws -> ErrorMetrics {
-        let rows = tensor.shape[0], cols = tensor.shape[1]
+        let rows = tensor.shape[0]
+        let cols = tensor.shape[1]
         let w = try readWeights(rows: rows, cols: cols)
         let x = try calibration.dataset.inputs(of: layer, kernels: processor.kernels)
         var group = cols
         if case .group(let size) = scheme.granularity { group = size }
         let nearestParameters = try w.values.withUnsafeBufferPointer {
             try LinearTensorEncoder.rowParameters(
-                $0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: linear.scaleDType, kernels: processor.kernels, tensor: tensor.name)
+                $0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: linear.scaleDType,
+                kernels: processor.kernels, tensor: tensor.name)
         }
         let nearest = LinearGrid(scheme: scheme, cols: cols, group: group, parameters: nearestParameters)
         let nearestCodes = nearest.codes(of: w)
@@ -107,18 +112,21 @@ struct CalibratedLinearEncoder {
                 try grid.scales.withUnsafeBufferPointer { scales in
                     try withOptional(grid.zeros) { zeros in
                         try processor.kernels.linearError(
-                            values, codes: codeBuffer, signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: scales,
+                            values, codes: codeBuffer, signed: scheme.signedCodes, rows: rows, cols: cols, group: group,
+                            scales: scales,
                             zeroPoints: zeros, into: &metrics)
                     }
                 }
             }
             try result.withUnsafeBufferPointer { try linear.emit($0, lastDim: cols, writer: writer) }
         }
-        try linear.writeParameters(scales: grid.scales, zeros: grid.zeros, twoLevel: TwoLevelScales(), writer: writer, fixedPoint: &fixedPoint)
+        try linear.writeParameters(
+            scales: grid.scales, zeros: grid.zeros, twoLevel: TwoLevelScales(), writer: writer, fixedPoint: &fixedPoint)
 
         let (input, calibrator) = try calibration.evaluationInput(layer, x, kernels: processor.kernels)
         let evaluation = try LayerEvaluation.evaluate(
-            x: x, w: w, dequantized: grid.values(of: result, rows: rows), nearest: rounding == "nearest" ? nil : nearest.values(of: nearestCodes, rows: rows),
+            x: x, w: w, dequantized: grid.values(of: result, rows: rows),
+            nearest: rounding == "nearest" ? nil : nearest.values(of: nearestCodes, rows: rows),
             input: input, calibrator: calibrator, kernels: processor.kernels, threads: processor.threads)
         calibration.record(tensor.name, evaluation, rounding: rounding)
         return metrics
@@ -129,7 +137,9 @@ struct CalibratedLinearEncoder {
         try Self.readWeights(tensor, rows: rows, cols: cols, processor: processor)
     }
 
-    static func readWeights(_ tensor: SourceTensor, rows: Int, cols: Int, processor: TensorProcessor, reportProgress: Bool = true) throws -> Matrix {
+    static func readWeights(_ tensor: SourceTensor, rows: Int, cols: Int, processor: TensorProcessor, reportProgress: Bool = true)
+        throws -> Matrix
+    {
         var values = [Float]()
         values.reserveCapacity(rows * cols)
         for chunk in processor.chunks(rows: rows, cols: cols) {
@@ -138,19 +148,27 @@ struct CalibratedLinearEncoder {
             let bad = x.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
             if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
             values.append(contentsOf: x)
-            if reportProgress { try processor.done(tensor, elements: elements) } else { processor.source.release(tensor, elements: elements) }
+            if reportProgress {
+                try processor.done(tensor, elements: elements)
+            } else {
+                processor.source.release(tensor, elements: elements)
+            }
         }
         return Matrix(rows: rows, cols: cols, values: values)
     }
 
     /// W8A8 evaluation of a layer quantized by another method (its weight-only output error is not
     /// measured: only linear codes are reconstructed here).
-    static func evaluateOnly(_ tensor: SourceTensor, layer: String, calibration: CalibrationContext, processor: TensorProcessor, rounding: String = "n/a") throws {
+    static func evaluateOnly(
+        _ tensor: SourceTensor, layer: String, calibration: CalibrationContext, processor: TensorProcessor,
+        rounding: String = "n/a"
+    ) throws {
         let w = try readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
         let x = try calibration.dataset.inputs(of: layer, kernels: processor.kernels)
         let (input, calibrator) = try calibration.evaluationInput(layer, x, kernels: processor.kernels)
         let evaluation = try LayerEvaluation.evaluate(
-            x: x, w: w, dequantized: nil, nearest: nil, input: input, calibrator: calibrator, kernels: processor.kernels, threads: processor.threads)
+            x: x, w: w, dequantized: nil, nearest: nil, input: input, calibrator: calibrator, kernels: processor.kernels,
+            threads: processor.threads)
         calibration.record(tensor.name, evaluation, rounding: rounding)
     }
 }

@@ -33,28 +33,35 @@ public enum CompressedTensors {
                 groups.append((weights, [module]))
             }
         }
-        let configGroups = JSONObject(groups.enumerated().map { index, group in
-            ("group_\(index)", JSONValue.object(JSONObject([
-                ("targets", .array(group.targets.map { .string($0) })), ("weights", .object(group.weights)),
-                ("input_activations", inputActivations(activations)), ("output_activations", .null),
-            ])))
-        })
-        return .object(JSONObject([
-            ("quant_method", .string("compressed-tensors")), ("format", .string("pack-quantized")),
-            ("quantization_status", .string("compressed")), ("config_groups", .object(configGroups)),
-            ("ignore", .array(ignore.map { .string($0) })),
-        ]))
+        let configGroups = JSONObject(
+            groups.enumerated().map { index, group in
+                (
+                    "group_\(index)",
+                    JSONValue.object(
+                        JSONObject([
+                            ("targets", .array(group.targets.map { .string($0) })), ("weights", .object(group.weights)),
+                            ("input_activations", inputActivations(activations)), ("output_activations", .null),
+                        ]))
+                )
+            })
+        return .object(
+            JSONObject([
+                ("quant_method", .string("compressed-tensors")), ("format", .string("pack-quantized")),
+                ("quantization_status", .string("compressed")), ("config_groups", .object(configGroups)),
+                ("ignore", .array(ignore.map { .string($0) })),
+            ]))
     }
 
     /// int8 inputs: per tensor from `<layer>.input_scale` (static), or per token at run time (dynamic).
     static func inputActivations(_ spec: ActivationSpec?) -> JSONValue {
         guard let spec else { return .null }
         let dynamic = spec.mode == .dynamic
-        return .object(JSONObject([
-            ("num_bits", .integer(spec.bits)), ("type", .string("int")), ("symmetric", .bool(spec.symmetric)),
-            ("strategy", .string(dynamic ? "token" : "tensor")), ("group_size", .null), ("dynamic", .bool(dynamic)),
-            ("observer", dynamic ? .null : .string(spec.calibrator.name)),
-        ]))
+        return .object(
+            JSONObject([
+                ("num_bits", .integer(spec.bits)), ("type", .string("int")), ("symmetric", .bool(spec.symmetric)),
+                ("strategy", .string(dynamic ? "token" : "tensor")), ("group_size", .null), ("dynamic", .bool(dynamic)),
+                ("observer", dynamic ? .null : .string(spec.calibrator.name)),
+            ]))
     }
 
     /// `{"quantization_config": ...}`, the fragment to merge into the model's config.json, read

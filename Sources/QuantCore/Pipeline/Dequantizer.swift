@@ -7,7 +7,9 @@ public enum Dequantizer {
     /// What one output tensor is made from.
     enum Source {
         /// `superScale`: two-level scales, where `scale` holds U8 integers and each row's F32 super-scale multiplies them.
-        case linear(codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int], superScale: SourceTensor? = nil)
+        case linear(
+            codes: SourceTensor, scale: SourceTensor, zeroPoint: SourceTensor?, scheme: LinearScheme, shape: [Int],
+            superScale: SourceTensor? = nil)
         case blocks(SourceTensor, GGMLType)
         case float(SourceTensor)
         case copy(SourceTensor, DType)
@@ -33,7 +35,8 @@ public enum Dequantizer {
             case .linear(_, _, _, _, let shape, _): TensorSpec(name: name, dtype: .f32, shape: shape)
             case .blocks(let t, _), .float(let t): TensorSpec(name: name, dtype: .f32, shape: t.shape)
             case .copy(let t, let dtype): TensorSpec(name: name, dtype: dtype, shape: t.shape)
-            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape), .kmeans(_, _, _, _, let shape),
+            case .binary(_, _, let shape), .scaledFloat(_, _, _, _, let shape), .mx(_, _, _, let shape),
+                .kmeans(_, _, _, _, let shape),
                 .packQuantized(_, _, _, _, let shape):
                 TensorSpec(name: name, dtype: .f32, shape: shape)
             }
@@ -65,12 +68,17 @@ public enum Dequantizer {
                 guard let info = try? StrictJSON.parse(text).objectValue, info["format"]?.stringValue == Pipeline.artifactFormat,
                     let tensors = info["tensors"]?.objectValue
                 else {
-                    throw PipelineError.unsupported("__metadata__", "\"quantization\" is not a \(Pipeline.artifactFormat) description")
+                    throw PipelineError.unsupported(
+                        "__metadata__", "\"quantization\" is not a \(Pipeline.artifactFormat) description")
                 }
                 for (name, value) in tensors.entries {
-                    guard let entry = value.objectValue else { throw PipelineError.unsupported(name, "malformed quantization entry") }
+                    guard let entry = value.objectValue else {
+                        throw PipelineError.unsupported(name, "malformed quantization entry")
+                    }
                     quantized[name] = entry
-                    if ["linear", "ternary", "binary", "mx"].contains(entry["method"]?.stringValue ?? "") || entry["format"] != nil {
+                    if ["linear", "ternary", "binary", "mx"].contains(entry["method"]?.stringValue ?? "")
+                        || entry["format"] != nil
+                    {
                         consumed.insert(name + ".scale")
                         consumed.insert(name + ".zero_point")
                         consumed.insert(name + ".super_scale")
@@ -90,12 +98,20 @@ public enum Dequantizer {
                 continue
             }
             if let entry = quantized[tensor.name], entry["method"]?.stringValue == "binary" {
-                guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.count >= 2, shape.allSatisfy({ $0 >= 0 }),
+                guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.count >= 2,
+                    shape.allSatisfy({ $0 >= 0 }),
                     let scale = byName[tensor.name + ".scale"], scale.elementCount == shape[0], scale.floatDType != nil
-                else { throw PipelineError.unsupported(tensor.name, "binary entry without a valid shape or '.scale' of one value per channel") }
-                let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
+                else {
+                    throw PipelineError.unsupported(
+                        tensor.name, "binary entry without a valid shape or '.scale' of one value per channel")
+                }
+                let last = shape.last!
+                let rows = last == 0 ? 0 : shape.reduce(1, *) / last
                 guard tensor.byteRange.count == rows * Kernels.packedRowBytes(cols: last, bits: 1) else {
-                    throw PipelineError.unsupported(tensor.name, "binary codes hold \(tensor.byteRange.count) bytes, shape \(shape) needs \(rows * Kernels.packedRowBytes(cols: last, bits: 1))")
+                    throw PipelineError.unsupported(
+                        tensor.name,
+                        "binary codes hold \(tensor.byteRange.count) bytes, shape \(shape) needs \(rows * Kernels.packedRowBytes(cols: last, bits: 1))"
+                    )
                 }
                 items.append((tensor.name, .binary(codes: tensor, scale: scale, shape: shape)))
                 continue
@@ -117,7 +133,10 @@ public enum Dequantizer {
                 } else if let dtype = [GGMLType.i8: DType.i8, .i16: .i16, .i32: .i32, .i64: .i64][type] {
                     items.append((tensor.name, .copy(tensor, dtype)))
                 } else {
-                    throw PipelineError.unsupported(tensor.name, "cannot dequantize ggml type \(type.name) (supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, IQ4_NL, F16, BF16, F32)")
+                    throw PipelineError.unsupported(
+                        tensor.name,
+                        "cannot dequantize ggml type \(type.name) (supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, IQ4_NL, F16, BF16, F32)"
+                    )
                 }
             case .safetensors(let dtype):
                 items.append((tensor.name, tensor.floatDType != nil ? .float(tensor) : .copy(tensor, dtype)))
@@ -133,7 +152,10 @@ public enum Dequantizer {
         guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), shape.count == 2, shape.allSatisfy({ $0 >= 0 }),
             let bits = entry["bits"]?.intValue, [4, 8].contains(bits),
             let packed = byName[name + "_packed"], let scale = byName[name + "_scale"]
-        else { throw PipelineError.unsupported(name, "its compressed-tensors entry lacks shape or bits, or \(name)_packed / _scale is missing") }
+        else {
+            throw PipelineError.unsupported(
+                name, "its compressed-tensors entry lacks shape or bits, or \(name)_packed / _scale is missing")
+        }
         let groupSize = entry["group_size"]?.intValue
         if let groupSize, groupSize <= 0 { throw PipelineError.unsupported(name, "bad group_size") }
         let words = (shape[1] * bits + 31) / 32
@@ -151,7 +173,8 @@ public enum Dequantizer {
             let bits = entry["bits"]?.intValue, (2...8).contains(bits), let codebook = byName[name + ".codebook"]
         else { throw PipelineError.unsupported(name, "its kmeans entry lacks a shape or bits, or '\(name).codebook' is missing") }
         let perChannel = entry["granularity"]?.stringValue == "channel"
-        let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+        let last = Swift.max(shape.last ?? 1, 1)
+        let rows = shape.reduce(1, *) / last
         let rowBytes = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
         guard codes.storage == .safetensors(.u8), codes.byteRange.count == rows * rowBytes, shape.count >= (perChannel ? 2 : 1),
             codebook.storage == .safetensors(.f32), codebook.elementCount == (perChannel ? shape[0] : 1) << bits
@@ -160,15 +183,20 @@ public enum Dequantizer {
     }
 
     /// `method: float` (fp8 + scale) and `method: mx` entries, with every stored size checked.
-    static func minifloatSource(_ codes: SourceTensor, entry: JSONObject, format: String, byName: [String: SourceTensor]) throws -> Source {
+    static func minifloatSource(_ codes: SourceTensor, entry: JSONObject, format: String, byName: [String: SourceTensor]) throws
+        -> Source
+    {
         let name = codes.name
         guard let shape = entry["shape"]?.arrayValue?.compactMap(\.intValue), !shape.isEmpty, shape.allSatisfy({ $0 >= 0 }),
             let scale = byName[name + ".scale"]
         else { throw PipelineError.unsupported(name, "its \(format) entry lacks a shape or '\(name).scale' is missing") }
-        let count = shape.reduce(1, *), last = Swift.max(shape.last ?? 1, 1), rows = count / last
+        let count = shape.reduce(1, *)
+        let last = Swift.max(shape.last ?? 1, 1)
+        let rows = count / last
         if let element = FloatElement(rawValue: format) {
             let perChannel = entry["granularity"]?.stringValue == "channel"
-            guard codes.storage == .safetensors(element.dtype), codes.byteRange.count == count, shape.count >= (perChannel ? 2 : 1),
+            guard codes.storage == .safetensors(element.dtype), codes.byteRange.count == count,
+                shape.count >= (perChannel ? 2 : 1),
                 scale.storage == .safetensors(.f32), scale.elementCount == (perChannel ? shape[0] : 1)
             else { throw PipelineError.unsupported(name, "\(format) codes or scales do not match shape \(shape)") }
             return .scaledFloat(codes: codes, scale: scale, element: element, perChannel: perChannel, shape: shape)
@@ -192,10 +220,14 @@ public enum Dequantizer {
         switch granularityName {
         case "tensor": granularity = .tensor
         case "channel":
-            guard let axis = entry["axis"]?.intValue, shape.indices.contains(axis) else { throw PipelineError.unsupported(name, "bad channel axis") }
+            guard let axis = entry["axis"]?.intValue, shape.indices.contains(axis) else {
+                throw PipelineError.unsupported(name, "bad channel axis")
+            }
             granularity = .channel(axis: axis)
         case "group":
-            guard let size = entry["group_size"]?.intValue, size > 0 else { throw PipelineError.unsupported(name, "bad group_size") }
+            guard let size = entry["group_size"]?.intValue, size > 0 else {
+                throw PipelineError.unsupported(name, "bad group_size")
+            }
             granularity = .group(size: size)
         default: throw PipelineError.unsupported(name, "unknown granularity \(granularityName)")
         }
@@ -203,16 +235,26 @@ public enum Dequantizer {
         do { scheme = try LinearScheme(bits: bits, symmetric: symmetric, granularity: granularity) } catch {
             throw PipelineError.unsupported(name, "\(error)")
         }
-        guard let scale = byName[name + ".scale"] else { throw PipelineError.unsupported(name, "its scale tensor '\(name).scale' is missing") }
+        guard let scale = byName[name + ".scale"] else {
+            throw PipelineError.unsupported(name, "its scale tensor '\(name).scale' is missing")
+        }
         let zeroPoint = byName[name + ".zero_point"]
-        if !symmetric && zeroPoint == nil { throw PipelineError.unsupported(name, "asymmetric, but '\(name).zero_point' is missing") }
+        if !symmetric && zeroPoint == nil {
+            throw PipelineError.unsupported(name, "asymmetric, but '\(name).zero_point' is missing")
+        }
         // The stored shapes must be exactly what the format says, or reading would go out of bounds.
         let count = shape.reduce(1, *)
         let last = shape.last ?? 1
         let rows = last == 0 ? 0 : count / last
         let expectedCodes = bits == 8 ? count : rows * Kernels.packedRowBytes(cols: last, bits: bits)
-        guard codes.byteRange.count == expectedCodes, codes.storage == .safetensors(bits == 8 ? (symmetric ? .i8 : .u8) : .u8) || (bits == 8 && codes.storage == .safetensors(.u8)) else {
-            throw PipelineError.unsupported(name, "codes hold \(codes.byteRange.count) bytes of \(codes.dtypeName); shape \(shape) at \(bits) bits needs \(expectedCodes)")
+        guard codes.byteRange.count == expectedCodes,
+            codes.storage == .safetensors(bits == 8 ? (symmetric ? .i8 : .u8) : .u8)
+                || (bits == 8 && codes.storage == .safetensors(.u8))
+        else {
+            throw PipelineError.unsupported(
+                name,
+                "codes hold \(codes.byteRange.count) bytes of \(codes.dtypeName); shape \(shape) at \(bits) bits needs \(expectedCodes)"
+            )
         }
         let scaleCount: Int
         switch granularity {
@@ -222,21 +264,29 @@ public enum Dequantizer {
         }
         let twoLevel = entry["scale_bits"] != nil
         guard twoLevel ? scale.storage == .safetensors(.u8) : scale.floatDType != nil, scale.elementCount == scaleCount else {
-            throw PipelineError.unsupported(name, "'\(name).scale' has \(scale.elementCount) values of \(scale.dtypeName), \(scaleCount) expected")
+            throw PipelineError.unsupported(
+                name, "'\(name).scale' has \(scale.elementCount) values of \(scale.dtypeName), \(scaleCount) expected")
         }
         let superScale = byName[name + ".super_scale"]
         if twoLevel {
-            guard case .group = granularity, let superScale, superScale.storage == .safetensors(.f32), superScale.elementCount == rows else {
-                throw PipelineError.unsupported(name, "two-level scales need '\(name).super_scale', F32 with \(rows) values (one per row)")
+            guard case .group = granularity, let superScale, superScale.storage == .safetensors(.f32),
+                superScale.elementCount == rows
+            else {
+                throw PipelineError.unsupported(
+                    name, "two-level scales need '\(name).super_scale', F32 with \(rows) values (one per row)")
             }
         }
         if let zeroPoint, zeroPoint.elementCount != scaleCount || zeroPoint.storage != .safetensors(.u8) {
             throw PipelineError.unsupported(name, "'\(name).zero_point' must be U8 with \(scaleCount) values")
         }
-        return .linear(codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape, superScale: twoLevel ? superScale : nil)
+        return .linear(
+            codes: codes, scale: scale, zeroPoint: zeroPoint, scheme: scheme, shape: shape,
+            superScale: twoLevel ? superScale : nil)
     }
 
-    static func write(_ item: Source, source: SourceModel, writer: some DequantizedSink, kernels: Kernels, scratch: ScratchBuffer<Float>) throws {
+    static func write(
+        _ item: Source, source: SourceModel, writer: some DequantizedSink, kernels: Kernels, scratch: ScratchBuffer<Float>
+    ) throws {
         let chunk = 1 << 20
         switch item {
         case .copy(let tensor, _):
@@ -245,7 +295,8 @@ public enum Dequantizer {
             var start = 0
             while start < tensor.elementCount {
                 let end = Swift.min(tensor.elementCount, start + chunk)
-                try writer.write(UnsafeRawBufferPointer(try source.floats(of: tensor, start..<end, scratch: scratch, kernels: kernels)))
+                try writer.write(
+                    UnsafeRawBufferPointer(try source.floats(of: tensor, start..<end, scratch: scratch, kernels: kernels)))
                 source.release(tensor, elements: start..<end)
                 start = end
             }
@@ -256,22 +307,28 @@ public enum Dequantizer {
             while start < tensor.elementCount {
                 let end = Swift.min(tensor.elementCount, start + step)
                 let out = scratch.take(end - start)
-                try kernels.dequantizeBlocks(format, UnsafeRawBufferPointer(rebasing: bytes[format.byteCount(elements: start)..<format.byteCount(elements: end)]), into: out)
+                try kernels.dequantizeBlocks(
+                    format,
+                    UnsafeRawBufferPointer(rebasing: bytes[format.byteCount(elements: start)..<format.byteCount(elements: end)]),
+                    into: out)
                 try writer.write(UnsafeRawBufferPointer(out))
                 start = end
             }
         case .binary(let codes, let scaleTensor, let shape):
             let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
-            let last = shape.last!, rows = last == 0 ? 0 : shape.reduce(1, *) / last
+            let last = shape.last!
+            let rows = last == 0 ? 0 : shape.reduce(1, *) / last
             let rowsPerChannel = shape[0] == 0 ? 0 : rows / shape[0]
-            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: 1, kernels: kernels, writer: writer) { row, codes, out in
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: 1, kernels: kernels, writer: writer) {
+                row, codes, out in
                 let scale = scales[row / Swift.max(rowsPerChannel, 1)]
                 for i in out.indices { out[i] = codes[i] == 1 ? scale : -scale }
             }
         case .scaledFloat(let codes, let scaleTensor, let element, let perChannel, let shape):
             let scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
             let bytes = source.bytes(of: codes).bindMemory(to: UInt8.self)
-            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let last = Swift.max(shape.last ?? 1, 1)
+            let rows = shape.reduce(1, *) / last
             let rowsPerChannel = perChannel && shape[0] > 0 ? rows / shape[0] : Swift.max(rows, 1)
             let table = (0..<256).map { element.format.decode(UInt32($0)) }
             var out = [Float](repeating: 0, count: last)
@@ -287,26 +344,35 @@ public enum Dequantizer {
             let offset = Float(1 << (bits - 1))
             // Rows are int32 words: packed even at 8 bits, the last word zero-padded.
             try decodeRows(
-                source.bytes(of: packedTensor), rows: rows, cols: cols, bits: bits, rowStride: (cols * bits + 31) / 32 * 4, packedAt8: true,
+                source.bytes(of: packedTensor), rows: rows, cols: cols, bits: bits, rowStride: (cols * bits + 31) / 32 * 4,
+                packedAt8: true,
                 kernels: kernels, writer: writer
             ) { row, codes, out in
-                for i in out.indices { out[i] = (Float(codes[i]) - offset) * scales[row * columns + (groupSize.map { i / $0 } ?? 0)] }
+                for i in out.indices {
+                    out[i] = (Float(codes[i]) - offset) * scales[row * columns + (groupSize.map { i / $0 } ?? 0)]
+                }
             }
         case .kmeans(let codes, let codebookTensor, let bits, let perChannel, let shape):
             let codebooks = try allFloats(of: codebookTensor, source: source, kernels: kernels)
-            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let last = Swift.max(shape.last ?? 1, 1)
+            let rows = shape.reduce(1, *) / last
             let rowsPerChannel = perChannel && shape[0] > 0 ? rows / shape[0] : Swift.max(rows, 1)
-            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: bits, kernels: kernels, writer: writer) { row, codes, out in
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: bits, kernels: kernels, writer: writer) {
+                row, codes, out in
                 let base = (perChannel ? row / Swift.max(rowsPerChannel, 1) : 0) << bits
                 for i in out.indices { out[i] = codebooks[base + Int(codes[i])] }
             }
         case .mx(let codes, let scaleTensor, let element, let shape):
             let scales = source.bytes(of: scaleTensor).bindMemory(to: UInt8.self)
-            let last = Swift.max(shape.last ?? 1, 1), rows = shape.reduce(1, *) / last
+            let last = Swift.max(shape.last ?? 1, 1)
+            let rows = shape.reduce(1, *) / last
             let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
             let table = (0..<256).map { element.decode(UInt8($0)) }
-            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: element.bits, kernels: kernels, writer: writer) { row, codes, out in
-                for i in out.indices { out[i] = table[Int(codes[i])] * E8M0.decode(scales[row * blocks + i / MXElement.blockSize]) }
+            try decodeRows(source.bytes(of: codes), rows: rows, cols: last, bits: element.bits, kernels: kernels, writer: writer)
+            { row, codes, out in
+                for i in out.indices {
+                    out[i] = table[Int(codes[i])] * E8M0.decode(scales[row * blocks + i / MXElement.blockSize])
+                }
             }
         case .linear(let codes, let scaleTensor, let zeroTensor, let scheme, let shape, let superTensor):
             let scales: [Float]
@@ -320,8 +386,10 @@ public enum Dequantizer {
                 scales = try allFloats(of: scaleTensor, source: source, kernels: kernels)
             }
             let zeros = zeroTensor.map { z in source.bytes(of: z).map { Int32($0) } }
-            try LinearDequantization(codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels)
-                .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }
+            try LinearDequantization(
+                codes: source.bytes(of: codes), scheme: scheme, shape: shape, scales: scales, zeros: zeros, kernels: kernels
+            )
+            .run(chunkElements: chunk, scratch: scratch) { try writer.write(UnsafeRawBufferPointer($0)) }
         }
     }
 }
@@ -381,7 +449,8 @@ struct LinearDequantization {
         let unpacked = ScratchBuffer<UInt8>(fill: 0)
         var row = 0
         while row < rows {
-            let end = Swift.min(rows, row + step), n = end - row
+            let end = Swift.min(rows, row + step)
+            let n = end - row
             let source = UnsafeBufferPointer(rebasing: codes.bindMemory(to: UInt8.self)[(row * stride)..<(end * stride)])
             let chunkCodes: UnsafeBufferPointer<UInt8>
             if scheme.bits == 8 {
@@ -398,31 +467,44 @@ struct LinearDequantization {
         }
     }
 
-    func dequantize(_ q: UnsafeBufferPointer<UInt8>, firstRow: Int, rows: Int, cols: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
+    func dequantize(
+        _ q: UnsafeBufferPointer<UInt8>, firstRow: Int, rows: Int, cols: Int, into out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         let signed = scheme.signedCodes
         switch scheme.granularity {
         case .tensor:
-            try call(q, rows: 1, cols: rows * cols, group: Swift.max(rows * cols, 1), scales: [scales[0]], zeros: zeros.map { [$0[0]] }, out)
+            try call(
+                q, rows: 1, cols: rows * cols, group: Swift.max(rows * cols, 1), scales: [scales[0]],
+                zeros: zeros.map { [$0[0]] }, out)
         case .group(let size):
             let groups = groupsPerRow(cols: cols, group: size)
             let range = (firstRow * groups)..<((firstRow + rows) * groups)
-            try call(q, rows: rows, cols: cols, group: size, scales: Array(scales[range]), zeros: zeros.map { Array($0[range]) }, out)
+            try call(
+                q, rows: rows, cols: cols, group: size, scales: Array(scales[range]), zeros: zeros.map { Array($0[range]) }, out)
         case .channel(let axis) where axis == shape.count - 1:
             try scales.withUnsafeBufferPointer { s in
-                try withOptional(zeros) { z in try kernels.dequantizeColumns(q, signed: signed, rows: rows, cols: cols, scales: s, zeroPoints: z, into: out) }
+                try withOptional(zeros) { z in
+                    try kernels.dequantizeColumns(q, signed: signed, rows: rows, cols: cols, scales: s, zeroPoints: z, into: out)
+                }
             }
         case .channel(let axis):
             let innerRows = shape[(axis + 1)..<(shape.count - 1)].reduce(1, *)
             let channel = { (row: Int) in (row / innerRows) % shape[axis] }
             let rowRange = firstRow..<(firstRow + rows)
-            try call(q, rows: rows, cols: cols, group: cols, scales: rowRange.map { scales[channel($0)] }, zeros: zeros.map { z in rowRange.map { z[channel($0)] } }, out)
+            try call(
+                q, rows: rows, cols: cols, group: cols, scales: rowRange.map { scales[channel($0)] },
+                zeros: zeros.map { z in rowRange.map { z[channel($0)] } }, out)
         }
     }
 
-    private func call(_ q: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, group: Int, scales: [Float], zeros: [Int32]?, _ out: UnsafeMutableBufferPointer<Float>) throws {
+    private func call(
+        _ q: UnsafeBufferPointer<UInt8>, rows: Int, cols: Int, group: Int, scales: [Float], zeros: [Int32]?,
+        _ out: UnsafeMutableBufferPointer<Float>
+    ) throws {
         try scales.withUnsafeBufferPointer { s in
             try withOptional(zeros) { z in
-                try kernels.dequantize(q, signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: out)
+                try kernels.dequantize(
+                    q, signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: s, zeroPoints: z, into: out)
             }
         }
     }
@@ -465,7 +547,8 @@ extension Dequantizer {
             guard let item = items[name] else { return nil }
             let shape: [Int]
             switch item {
-            case .linear(_, _, _, _, let s, _), .binary(_, _, let s), .scaledFloat(_, _, _, _, let s), .mx(_, _, _, let s), .kmeans(_, _, _, _, let s),
+            case .linear(_, _, _, _, let s, _), .binary(_, _, let s), .scaledFloat(_, _, _, _, let s), .mx(_, _, _, let s),
+                .kmeans(_, _, _, _, let s),
                 .packQuantized(_, _, _, _, let s):
                 shape = s
             case .blocks(let t, _), .float(let t): shape = t.shape

@@ -16,8 +16,10 @@ struct ScaledFloatTensorEncoder {
     }
 
     /// Codes and reconstruction of `x` with one scale.
-    static func quantize(_ x: UnsafeBufferPointer<Float>, scale: Float, element: FloatElement,
-                         codes: UnsafeMutableBufferPointer<UInt8>, reconstructed: UnsafeMutableBufferPointer<Float>) {
+    static func quantize(
+        _ x: UnsafeBufferPointer<Float>, scale: Float, element: FloatElement,
+        codes: UnsafeMutableBufferPointer<UInt8>, reconstructed: UnsafeMutableBufferPointer<Float>
+    ) {
         let format = element.format
         for i in x.indices {
             let code = UInt8(truncatingIfNeeded: format.encodeSaturating(x[i] / scale))
@@ -47,11 +49,14 @@ struct ScaledFloatTensorEncoder {
             processor.source.release(tensor, elements: elements)
         }
         let scales = amax.map { Self.scale(amax: $0, element: element) }
-        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: 8, into: writer) { chunk, x, codes, reconstruction in
+        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: 8, into: writer) {
+            chunk, x, codes, reconstruction in
             for (offset, row) in chunk.enumerated() {
                 let part = (offset * last)..<((offset + 1) * last)
-                Self.quantize(UnsafeBufferPointer(rebasing: x[part]), scale: scales[channel(ofRow: row)], element: element,
-                              codes: UnsafeMutableBufferPointer(rebasing: codes[part]), reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part]))
+                Self.quantize(
+                    UnsafeBufferPointer(rebasing: x[part]), scale: scales[channel(ofRow: row)], element: element,
+                    codes: UnsafeMutableBufferPointer(rebasing: codes[part]),
+                    reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part]))
             }
         }
         try writer.write(try FloatCodec.fromFloat32(.f32, scales))
@@ -72,16 +77,19 @@ struct MXTensorEncoder {
         let blocks = (last + MXElement.blockSize - 1) / MXElement.blockSize
         var scales = [UInt8]()
         scales.reserveCapacity(rows * blocks)
-        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: element.bits, into: writer) { chunk, x, codes, reconstruction in
+        let metrics = try processor.writeCodes(tensor, rows: rows, cols: last, bits: element.bits, into: writer) {
+            chunk, x, codes, reconstruction in
             let ranges = try processor.kernels.minMax(x, rows: chunk.count, cols: last, group: last)
             if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
             for row in 0..<chunk.count {
                 for block in 0..<blocks {
                     let start = row * last + block * MXElement.blockSize
                     let part = start..<Swift.min(start + MXElement.blockSize, (row + 1) * last)
-                    scales.append(MXQuantizer.quantize(
-                        UnsafeBufferPointer(rebasing: x[part]), element: element, codes: UnsafeMutableBufferPointer(rebasing: codes[part]),
-                        reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part])))
+                    scales.append(
+                        MXQuantizer.quantize(
+                            UnsafeBufferPointer(rebasing: x[part]), element: element,
+                            codes: UnsafeMutableBufferPointer(rebasing: codes[part]),
+                            reconstructed: UnsafeMutableBufferPointer(rebasing: reconstruction[part])))
                 }
             }
         }

@@ -30,7 +30,8 @@ struct KMeansTensorEncoder {
         let rowBytes = bits == 8 ? last : Kernels.packedRowBytes(cols: last, bits: bits)
         // Chunks hold whole channels when each channel has its own codebook.
         let step = perChannel ? Swift.max(1, processor.chunkElements / Swift.max(rowsPerChannel * last, 1)) * rowsPerChannel : 0
-        let chunks = perChannel
+        let chunks =
+            perChannel
             ? stride(from: 0, to: rows, by: Swift.max(step, 1)).map { $0..<Swift.min(rows, $0 + Swift.max(step, 1)) }
             : processor.chunks(rows: rows, cols: last)
         for chunk in chunks {
@@ -39,7 +40,9 @@ struct KMeansTensorEncoder {
             if perChannel {
                 let ranges = try processor.kernels.minMax(x, rows: chunk.count, cols: last, group: last)
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
-                for channel in (chunk.lowerBound / Swift.max(rowsPerChannel, 1))..<(chunk.upperBound / Swift.max(rowsPerChannel, 1)) {
+                for channel
+                    in (chunk.lowerBound / Swift.max(rowsPerChannel, 1))..<(chunk.upperBound / Swift.max(rowsPerChannel, 1))
+                {
                     let first = channel * rowsPerChannel - chunk.lowerBound
                     let part = (first * last)..<((first + rowsPerChannel) * last)
                     let lo = ranges.mins[first..<(first + rowsPerChannel)].min() ?? 0
@@ -52,36 +55,43 @@ struct KMeansTensorEncoder {
             let codes = UncheckedBox(processor.codeBuffer(elements.count))
             let reconstruction = UncheckedBox(processor.reconstructionBuffer(elements.count))
             let input = UncheckedBox(x)
-            let books = codebooks, kernels = processor.kernels, first = chunk.lowerBound, perChannel = self.perChannel
+            let books = codebooks
+            let kernels = processor.kernels
+            let first = chunk.lowerBound
+            let perChannel = self.perChannel
             // Rows are independent once the codebooks are known: both cores assign codes.
-            metrics.merge(try processor.parallel(rows: chunk.count) { range, sums in
-                var current = -1
-                var assigner = KMeans1D.Assigner(centroids: [0], minimum: 0, maximum: 0, cells: 1)
-                for offset in range {
-                    let channel = perChannel ? (first + offset) / Swift.max(rowsPerChannel, 1) : 0
-                    let codebook = books[channel]
-                    if channel != current {
-                        current = channel
-                        // The table spans the codebook's own range; values outside clamp to its ends.
-                        assigner = KMeans1D.Assigner(centroids: codebook, minimum: codebook.first ?? 0, maximum: codebook.last ?? 0)
+            metrics.merge(
+                try processor.parallel(rows: chunk.count) { range, sums in
+                    var current = -1
+                    var assigner = KMeans1D.Assigner(centroids: [0], minimum: 0, maximum: 0, cells: 1)
+                    for offset in range {
+                        let channel = perChannel ? (first + offset) / Swift.max(rowsPerChannel, 1) : 0
+                        let codebook = books[channel]
+                        if channel != current {
+                            current = channel
+                            // The table spans the codebook's own range; values outside clamp to its ends.
+                            assigner = KMeans1D.Assigner(
+                                centroids: codebook, minimum: codebook.first ?? 0, maximum: codebook.last ?? 0)
+                        }
+                        for i in (offset * last)..<((offset + 1) * last) {
+                            let index = assigner.index(input.value[i])
+                            codes.value[i] = UInt8(index)
+                            reconstruction.value[i] = codebook[index]
+                        }
                     }
-                    for i in (offset * last)..<((offset + 1) * last) {
-                        let index = assigner.index(input.value[i])
-                        codes.value[i] = UInt8(index)
-                        reconstruction.value[i] = codebook[index]
-                    }
-                }
-                let part = (range.lowerBound * last)..<(range.upperBound * last)
-                try kernels.error(
-                    UnsafeBufferPointer(rebasing: input.value[part]),
-                    reconstructed: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(reconstruction.value)[part]), into: &sums)
-            })
+                    let part = (range.lowerBound * last)..<(range.upperBound * last)
+                    try kernels.error(
+                        UnsafeBufferPointer(rebasing: input.value[part]),
+                        reconstructed: UnsafeBufferPointer(rebasing: UnsafeBufferPointer(reconstruction.value)[part]), into: &sums
+                    )
+                })
             let codesWritten = codes.value
             if bits == 8 {
                 try writer.write(UnsafeRawBufferPointer(codesWritten))
             } else {
                 let packed = processor.packBuffer(chunk.count * rowBytes)
-                try processor.kernels.pack(UnsafeBufferPointer(codesWritten), rows: chunk.count, cols: last, bits: bits, into: packed)
+                try processor.kernels.pack(
+                    UnsafeBufferPointer(codesWritten), rows: chunk.count, cols: last, bits: bits, into: packed)
                 try writer.write(UnsafeRawBufferPointer(packed))
             }
             try processor.done(tensor, elements: elements)
@@ -92,7 +102,8 @@ struct KMeansTensorEncoder {
 
     /// One codebook for the whole tensor: a range pass, then a histogram pass.
     private func tensorCodebook(rows: Int, cols: Int) throws -> [Float] {
-        var lo = Float.infinity, hi = -Float.infinity
+        var lo = Float.infinity
+        var hi = -Float.infinity
         for chunk in processor.chunks(rows: rows, cols: cols) {
             let elements = (chunk.lowerBound * cols)..<(chunk.upperBound * cols)
             let x = try processor.read(tensor, elements: elements)

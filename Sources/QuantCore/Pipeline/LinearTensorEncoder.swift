@@ -31,7 +31,8 @@ struct LinearTensorEncoder: @unchecked Sendable {
         switch scheme.granularity {
         case .group(let size):
             let cols = shape.last ?? 1
-            (scales, zeros, metrics) = try fused(rows: cols == 0 ? 0 : count / cols, cols: cols, group: size, writer: writer, twoLevel: twoLevel)
+            (scales, zeros, metrics) = try fused(
+                rows: cols == 0 ? 0 : count / cols, cols: cols, group: size, writer: writer, twoLevel: twoLevel)
         case .channel(0):
             let rows = shape.first ?? 1
             let cols = rows == 0 ? 0 : count / rows
@@ -45,7 +46,9 @@ struct LinearTensorEncoder: @unchecked Sendable {
 
     /// What follows the codes: scales (or two-level scale codes), zero points, super-scales, and
     /// for compressed-tensors the shape.
-    func writeParameters(scales: [Float], zeros: [Int32]?, twoLevel: TwoLevelScales, writer: ArtifactWriter, fixedPoint: inout String?) throws {
+    func writeParameters(
+        scales: [Float], zeros: [Int32]?, twoLevel: TwoLevelScales, writer: ArtifactWriter, fixedPoint: inout String?
+    ) throws {
         if scheme.groupScaleBits != nil {
             try writer.write(twoLevel.codes.withLock { $0 })
         } else {
@@ -56,7 +59,9 @@ struct LinearTensorEncoder: @unchecked Sendable {
             fixedPoint = formats.count == 2 && formats[0] != formats[1] ? "\(formats[0]) .. \(formats[1])" : formats.first
         }
         if let zeros { try writer.write(zeros.map { UInt8(truncatingIfNeeded: $0) }) }
-        if scheme.groupScaleBits != nil { try writer.write(try FloatCodec.fromFloat32(.f32, twoLevel.superScales.withLock { $0 })) }
+        if scheme.groupScaleBits != nil {
+            try writer.write(try FloatCodec.fromFloat32(.f32, twoLevel.superScales.withLock { $0 }))
+        }
         if compressedTensors { try writer.write(tensor.shape.map { Int64($0) }) }
     }
 
@@ -68,12 +73,15 @@ struct LinearTensorEncoder: @unchecked Sendable {
         try Self.parameters(mins: mins, maxs: maxs, scheme: scheme, scaleDType: scaleDType, tensor: tensor.name)
     }
 
-    static func parameters(mins: [Float], maxs: [Float], scheme: LinearScheme, scaleDType dtype: WeightSpec.ScaleDType, tensor: String) throws -> LinearParameters {
+    static func parameters(
+        mins: [Float], maxs: [Float], scheme: LinearScheme, scaleDType dtype: WeightSpec.ScaleDType, tensor: String
+    ) throws -> LinearParameters {
         let parameters = LinearParameters.from(mins: mins, maxs: maxs, scheme: scheme) { scale in
             Self.store(scale, as: dtype)
         }
         if let bad = parameters.scales.first(where: { !$0.isFinite }) {
-            throw PipelineError.unsupported(tensor, "a scale (\(bad)) does not fit \(dtype.rawValue); use \"scale_dtype\": \"F32\"")
+            throw PipelineError.unsupported(
+                tensor, "a scale (\(bad)) does not fit \(dtype.rawValue); use \"scale_dtype\": \"F32\"")
         }
         return parameters
     }
@@ -81,12 +89,14 @@ struct LinearTensorEncoder: @unchecked Sendable {
     /// Parameters of `rows` x `cols` values with `group` values per range along each row: ranges,
     /// the scheme's clipping, then scales in their storage dtype.
     static func rowParameters(
-        _ values: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, scheme: LinearScheme, scaleDType: WeightSpec.ScaleDType,
+        _ values: UnsafeBufferPointer<Float>, rows: Int, cols: Int, group: Int, scheme: LinearScheme,
+        scaleDType: WeightSpec.ScaleDType,
         kernels: Kernels, tensor: String
     ) throws -> LinearParameters {
         let ranges = try kernels.minMax(values, rows: rows, cols: cols, group: group)
         if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor, ranges.nonFinite) }
-        var mins = ranges.mins, maxs = ranges.maxs
+        var mins = ranges.mins
+        var maxs = ranges.maxs
         scheme.clip(values, rows: rows, cols: cols, group: group, mins: &mins, maxs: &maxs, kernels: kernels)
         return try parameters(mins: mins, maxs: maxs, scheme: scheme, scaleDType: scaleDType, tensor: tensor)
     }
@@ -106,7 +116,9 @@ struct LinearTensorEncoder: @unchecked Sendable {
     // MARK: - One pass: row-local scales
 
     /// rows x cols view, `group` values per scale along each row.
-    func fused(rows: Int, cols: Int, group: Int, writer: ArtifactWriter, twoLevel: TwoLevelScales? = nil) throws -> ([Float], [Int32]?, ErrorMetrics) {
+    func fused(rows: Int, cols: Int, group: Int, writer: ArtifactWriter, twoLevel: TwoLevelScales? = nil) throws -> (
+        [Float], [Int32]?, ErrorMetrics
+    ) {
         let groups = groupsPerRow(cols: cols, group: group)
         if let twoLevel, scheme.groupScaleBits != nil {
             twoLevel.codes.withLock { $0 = [UInt8](repeating: 1, count: rows * groups) }
@@ -121,29 +133,40 @@ struct LinearTensorEncoder: @unchecked Sendable {
             let x = processor.inputBuffer(elements.count)
             let out = UncheckedBox(processor.codeBuffer(elements.count))
             let job = self
-            metrics.merge(try processor.parallel(rows: chunk.count) { range, sums in
-                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
-                let values = try job.processor.source.read(job.tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: job.kernels)
-                let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
-                if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
-                var mins = ranges.mins, maxs = ranges.maxs
-                job.scheme.clip(values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs, kernels: job.kernels)
-                var parameters = try job.parameters(mins: mins, maxs: maxs)
-                if let scaleBits = job.scheme.groupScaleBits, let twoLevel {
-                    let split = LinearParameters.twoLevel(parameters, mins: mins, scheme: job.scheme, rows: range.count, groups: groups, scaleBits: scaleBits)
-                    parameters = split.parameters
-                    let first = chunk.lowerBound + range.lowerBound
-                    twoLevel.codes.withLock { $0.replaceSubrange((first * groups)..<((first + range.count) * groups), with: split.codes) }
-                    twoLevel.superScales.withLock { $0.replaceSubrange(first..<(first + range.count), with: split.superScales) }
-                }
-                let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
-                try job.quantize(
-                    values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target,
-                    firstElement: (chunk.lowerBound + range.lowerBound) * cols, sums: &sums)
-                let base = (chunk.lowerBound + range.lowerBound) * groups
-                scaleStore.withLock { $0.replaceSubrange(base..<(base + parameters.scales.count), with: parameters.scales) }
-                if let zp = parameters.zeroPoints { zeroStore.withLock { $0.replaceSubrange(base..<(base + zp.count), with: zp) } }
-            })
+            metrics.merge(
+                try processor.parallel(rows: chunk.count) { range, sums in
+                    let part = (range.lowerBound * cols)..<(range.upperBound * cols)
+                    let values = try job.processor.source.read(
+                        job.tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: job.kernels)
+                    let ranges = try job.kernels.minMax(values, rows: range.count, cols: cols, group: group)
+                    if ranges.nonFinite > 0 { throw PipelineError.nonFinite(job.tensor.name, ranges.nonFinite) }
+                    var mins = ranges.mins
+                    var maxs = ranges.maxs
+                    job.scheme.clip(
+                        values, rows: range.count, cols: cols, group: group, mins: &mins, maxs: &maxs, kernels: job.kernels)
+                    var parameters = try job.parameters(mins: mins, maxs: maxs)
+                    if let scaleBits = job.scheme.groupScaleBits, let twoLevel {
+                        let split = LinearParameters.twoLevel(
+                            parameters, mins: mins, scheme: job.scheme, rows: range.count, groups: groups, scaleBits: scaleBits)
+                        parameters = split.parameters
+                        let first = chunk.lowerBound + range.lowerBound
+                        twoLevel.codes.withLock {
+                            $0.replaceSubrange((first * groups)..<((first + range.count) * groups), with: split.codes)
+                        }
+                        twoLevel.superScales.withLock {
+                            $0.replaceSubrange(first..<(first + range.count), with: split.superScales)
+                        }
+                    }
+                    let target = UnsafeMutableBufferPointer(rebasing: out.value[part])
+                    try job.quantize(
+                        values, rows: range.count, cols: cols, group: group, parameters: parameters, into: target,
+                        firstElement: (chunk.lowerBound + range.lowerBound) * cols, sums: &sums)
+                    let base = (chunk.lowerBound + range.lowerBound) * groups
+                    scaleStore.withLock { $0.replaceSubrange(base..<(base + parameters.scales.count), with: parameters.scales) }
+                    if let zp = parameters.zeroPoints {
+                        zeroStore.withLock { $0.replaceSubrange(base..<(base + zp.count), with: zp) }
+                    }
+                })
             try emit(UnsafeBufferPointer(out.value), lastDim: lastDim, writer: writer)
             try processor.done(tensor, elements: elements)
         }
@@ -161,12 +184,17 @@ struct LinearTensorEncoder: @unchecked Sendable {
                         let groups = groupsPerRow(cols: cols, group: group)
                         StochasticRounding.quantize(
                             x, rows: rows, cols: cols, inverseScales: parameters.inverseScales, zeroPoints: parameters.zeroPoints,
-                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name), firstElement: firstElement,
+                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name),
+                            firstElement: firstElement,
                             scaleOf: { r, c in r * groups + c / group }, into: target)
                     } else {
-                        try kernels.quantize(x, rows: rows, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: target)
+                        try kernels.quantize(
+                            x, rows: rows, cols: cols, group: group, invScales: inv, zeroPoints: zp, qmin: scheme.qmin,
+                            qmax: scheme.qmax, into: target)
                     }
-                    try kernels.linearError(x, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: rows, cols: cols, group: group, scales: scales, zeroPoints: zp, into: &sums)
+                    try kernels.linearError(
+                        x, codes: UnsafeBufferPointer(target), signed: scheme.signedCodes, rows: rows, cols: cols, group: group,
+                        scales: scales, zeroPoints: zp, into: &sums)
                 }
             }
         }
@@ -196,11 +224,14 @@ struct LinearTensorEncoder: @unchecked Sendable {
         let wordStride = (cols * scheme.bits + 31) / 32 * 4
         var packed = [UInt8](repeating: 0, count: rows * byteStride)
         try shifted.withUnsafeBufferPointer { codes in
-            try packed.withUnsafeMutableBufferPointer { try kernels.pack(codes, rows: rows, cols: cols, bits: scheme.bits, into: $0) }
+            try packed.withUnsafeMutableBufferPointer {
+                try kernels.pack(codes, rows: rows, cols: cols, bits: scheme.bits, into: $0)
+            }
         }
         var words = [UInt8](repeating: 0, count: rows * wordStride)
         for row in 0..<rows {
-            words.replaceSubrange((row * wordStride)..<(row * wordStride + byteStride), with: packed[(row * byteStride)..<((row + 1) * byteStride)])
+            words.replaceSubrange(
+                (row * wordStride)..<(row * wordStride + byteStride), with: packed[(row * byteStride)..<((row + 1) * byteStride)])
         }
         try writer.write(words)
     }
@@ -221,7 +252,8 @@ struct LinearTensorEncoder: @unchecked Sendable {
         let whole = shape.count <= 1
         // Pass 1: ranges.
         let channels: Int
-        var mins: [Float], maxs: [Float]
+        var mins: [Float]
+        var maxs: [Float]
         switch scheme.granularity {
         case .channel(let axis): channels = shape[axis]
         default: channels = 1
@@ -235,7 +267,10 @@ struct LinearTensorEncoder: @unchecked Sendable {
             case .channel(let axis) where axis == shape.count - 1:
                 let r = try kernels.columnMinMax(x, rows: chunk.count, cols: cols)
                 if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
-                for c in 0..<cols { mins[c] = Swift.min(mins[c], r.mins[c]); maxs[c] = Swift.max(maxs[c], r.maxs[c]) }
+                for c in 0..<cols {
+                    mins[c] = Swift.min(mins[c], r.mins[c])
+                    maxs[c] = Swift.max(maxs[c], r.maxs[c])
+                }
             case .channel(let axis):
                 let r = try kernels.minMax(x, rows: chunk.count, cols: cols, group: cols)
                 if r.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, r.nonFinite) }
@@ -262,14 +297,20 @@ struct LinearTensorEncoder: @unchecked Sendable {
             let out = processor.codeBuffer(elements.count)
             switch scheme.granularity {
             case .channel(let axis) where axis == shape.count - 1:
-                try quantizeColumns(x, rows: chunk.count, cols: cols, parameters: parameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
+                try quantizeColumns(
+                    x, rows: chunk.count, cols: cols, parameters: parameters, into: out, firstElement: elements.lowerBound,
+                    sums: &metrics)
             case .channel(let axis):
                 let rowParameters = LinearParameters(
                     scales: (chunk).map { parameters.scales[channelOfRow($0, axis: axis)] },
                     zeroPoints: parameters.zeroPoints.map { zp in chunk.map { zp[channelOfRow($0, axis: axis)] } })
-                try quantize(x, rows: chunk.count, cols: cols, group: cols, parameters: rowParameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
+                try quantize(
+                    x, rows: chunk.count, cols: cols, group: cols, parameters: rowParameters, into: out,
+                    firstElement: elements.lowerBound, sums: &metrics)
             default:
-                try quantize(x, rows: 1, cols: x.count, group: Swift.max(x.count, 1), parameters: parameters, into: out, firstElement: elements.lowerBound, sums: &metrics)
+                try quantize(
+                    x, rows: 1, cols: x.count, group: Swift.max(x.count, 1), parameters: parameters, into: out,
+                    firstElement: elements.lowerBound, sums: &metrics)
             }
             try emit(UnsafeBufferPointer(out), lastDim: cols, writer: writer)
             try processor.done(tensor, elements: elements)
@@ -290,12 +331,17 @@ struct LinearTensorEncoder: @unchecked Sendable {
                     if case .stochastic(let seed) = scheme.rounding {
                         StochasticRounding.quantize(
                             x, rows: rows, cols: cols, inverseScales: parameters.inverseScales, zeroPoints: parameters.zeroPoints,
-                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name), firstElement: firstElement,
+                            qmin: scheme.qmin, qmax: scheme.qmax, key: seed ^ StochasticRounding.salt(tensor.name),
+                            firstElement: firstElement,
                             scaleOf: { _, c in c }, into: out)
                     } else {
-                        try kernels.quantizeColumns(x, rows: rows, cols: cols, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax, into: out)
+                        try kernels.quantizeColumns(
+                            x, rows: rows, cols: cols, invScales: inv, zeroPoints: zp, qmin: scheme.qmin, qmax: scheme.qmax,
+                            into: out)
                     }
-                    try kernels.dequantizeColumns(UnsafeBufferPointer(out), signed: scheme.signedCodes, rows: rows, cols: cols, scales: scales, zeroPoints: zp, into: reconstruction)
+                    try kernels.dequantizeColumns(
+                        UnsafeBufferPointer(out), signed: scheme.signedCodes, rows: rows, cols: cols, scales: scales,
+                        zeroPoints: zp, into: reconstruction)
                 }
             }
         }

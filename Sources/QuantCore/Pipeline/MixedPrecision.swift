@@ -33,13 +33,14 @@ public enum MixedPrecision {
         public var outputErrorTensors: [String] = []
 
         public var json: JSONValue {
-            .object(JSONObject([
-                ("max_bits_per_weight", Report.number(budgetBitsPerWeight)),
-                ("bits_per_weight", Report.number(usedBitsPerWeight)),
-                ("lambda", Report.number(lambda)),
-                ("sensitivity", .string(outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
-                ("choices", .object(JSONObject(choices.map { ($0.tensor, .string($0.candidate)) }))),
-            ]))
+            .object(
+                JSONObject([
+                    ("max_bits_per_weight", Report.number(budgetBitsPerWeight)),
+                    ("bits_per_weight", Report.number(usedBitsPerWeight)),
+                    ("lambda", Report.number(lambda)),
+                    ("sensitivity", .string(outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
+                    ("choices", .object(JSONObject(choices.map { ($0.tensor, .string($0.candidate)) }))),
+                ]))
         }
     }
 
@@ -51,13 +52,19 @@ public enum MixedPrecision {
         let sqnrDB: Double
     }
 
-    static func select(_ source: SourceModel, recipe: Recipe, spec: MixedPrecisionSpec, options: PipelineOptions, scratch: String) throws -> Selection {
+    static func select(_ source: SourceModel, recipe: Recipe, spec: MixedPrecisionSpec, options: PipelineOptions, scratch: String)
+        throws -> Selection
+    {
         let targeted = source.tensors.filter {
             recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count)
         }
         let total = Double(targeted.reduce(0) { $0 + $1.elementCount })
-        guard total > 0 else { return Selection(choices: [], budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: 0, lambda: 0) }
-        let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { _ in
+        guard total > 0 else {
+            return Selection(choices: [], budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: 0, lambda: 0)
+        }
+        let processor = TensorProcessor(
+            source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements
+        ) { _ in
             if options.isCancelled?() == true { throw PipelineError.cancelled }
         }
         // An importance matrix has no samples to rank layers by output error: weight error ranks them.
@@ -72,30 +79,37 @@ public enum MixedPrecision {
             var layer: (x: Matrix, w: Matrix, reference: Matrix)?
             if let dataset, let name = dataset.layer(ofWeight: tensor.name), tensor.shape.count == 2 {
                 let x = try dataset.inputs(of: name, kernels: options.kernels)
-                let w = try CalibratedLinearEncoder.readWeights(tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
+                let w = try CalibratedLinearEncoder.readWeights(
+                    tensor, rows: tensor.shape[0], cols: tensor.shape[1], processor: processor, reportProgress: false)
                 layer = (x, w, BLAS.multiplyTransposed(x, w))
                 outputErrorTensors.append(tensor.name)
             }
             for (index, candidate) in spec.candidates.enumerated() {
                 let single = Recipe(
-                    preset: nil, weights: candidate.spec, targets: recipe.targets, ignore: recipe.ignore, overrides: [], output: .safetensors,
+                    preset: nil, weights: candidate.spec, targets: recipe.targets, ignore: recipe.ignore, overrides: [],
+                    output: .safetensors,
                     nonFinite: recipe.nonFinite, json: .null)
                 // A candidate that cannot take this tensor (rank, shape) is simply not an option.
                 guard let plan = try? TensorPlan.make(tensor, recipe: single, output: .safetensors) else { continue }
                 let sqnr: Double
                 if let layer {
-                    sqnr = try outputSQNR(plan, recipe: single, source: source, processor: processor, layer: layer, scratch: scratch)
+                    sqnr = try outputSQNR(
+                        plan, recipe: single, source: source, processor: processor, layer: layer, scratch: scratch)
                 } else {
                     var fixedPoint: String?
-                    sqnr = try processor.process(plan, into: ArtifactWriter.discarding(), fixedPoint: &fixedPoint)?.sqnrDB ?? .infinity
+                    sqnr =
+                        try processor.process(plan, into: ArtifactWriter.discarding(), fixedPoint: &fixedPoint)?.sqnrDB
+                        ?? .infinity
                 }
                 let normalised = sqnr.isFinite ? pow(10, -sqnr / 10) : 0
-                row.append(Option(
-                    candidate: index, bits: Double(plan.outputs.reduce(0) { $0 + $1.byteCount } * 8),
-                    weightedError: Double(tensor.elementCount) / total * normalised, sqnrDB: sqnr))
+                row.append(
+                    Option(
+                        candidate: index, bits: Double(plan.outputs.reduce(0) { $0 + $1.byteCount } * 8),
+                        weightedError: Double(tensor.elementCount) / total * normalised, sqnrDB: sqnr))
             }
             guard !row.isEmpty else {
-                throw PipelineError.unsupported(tensor.name, "no mixed-precision candidate applies to it; add one that does or list it in \"ignore\"")
+                throw PipelineError.unsupported(
+                    tensor.name, "no mixed-precision candidate applies to it; add one that does or list it in \"ignore\"")
             }
             table.append(row)
         }
@@ -103,13 +117,20 @@ public enum MixedPrecision {
         guard let (picked, lambda) = solve(table, budget: budget) else {
             let cheapest = table.reduce(0) { $0 + ($1.map(\.bits).min() ?? 0) }
             throw PipelineError.unsupported(
-                "mixed_precision", String(format: "the smallest candidates already need %.3f bits per weight, above the budget of %.3f; raise max_bits_per_weight or add a smaller candidate", cheapest / total, spec.maxBitsPerWeight))
+                "mixed_precision",
+                String(
+                    format:
+                        "the smallest candidates already need %.3f bits per weight, above the budget of %.3f; raise max_bits_per_weight or add a smaller candidate",
+                    cheapest / total, spec.maxBitsPerWeight))
         }
         func bits(_ picked: [Option]) -> Double { picked.reduce(0) { $0 + $1.bits } }
         let choices = zip(targeted, picked).map { tensor, option in
-            Choice(tensor: tensor.name, candidate: spec.candidates[option.candidate].name, bits: Int(option.bits), sqnrDB: option.sqnrDB)
+            Choice(
+                tensor: tensor.name, candidate: spec.candidates[option.candidate].name, bits: Int(option.bits),
+                sqnrDB: option.sqnrDB)
         }
-        var selection = Selection(choices: choices, budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: bits(picked) / total, lambda: lambda)
+        var selection = Selection(
+            choices: choices, budgetBitsPerWeight: spec.maxBitsPerWeight, usedBitsPerWeight: bits(picked) / total, lambda: lambda)
         selection.outputErrorTensors = outputErrorTensors
         return selection
     }
@@ -117,7 +138,8 @@ public enum MixedPrecision {
     /// One candidate's output SQNR on a layer: its artifact of that tensor alone, written to
     /// `scratch`, dequantized by the same reader users get, then X·Ŵᵀ against X·Wᵀ.
     static func outputSQNR(
-        _ plan: TensorPlan, recipe: Recipe, source: SourceModel, processor: TensorProcessor, layer: (x: Matrix, w: Matrix, reference: Matrix),
+        _ plan: TensorPlan, recipe: Recipe, source: SourceModel, processor: TensorProcessor,
+        layer: (x: Matrix, w: Matrix, reference: Matrix),
         scratch: String
     ) throws -> Double {
         let path = (scratch as NSString).appendingPathComponent(".mixed-precision-\(UUID().uuidString).safetensors")
@@ -127,7 +149,8 @@ public enum MixedPrecision {
             try? FileManager.default.removeItem(atPath: restoredPath)
         }
         let writer = try ArtifactWriter(
-            path: path, plans: [plan], format: .safetensors, safetensorsMetadata: Pipeline.safetensorsMetadata(source, plans: [plan], recipe: recipe),
+            path: path, plans: [plan], format: .safetensors,
+            safetensorsMetadata: Pipeline.safetensorsMetadata(source, plans: [plan], recipe: recipe),
             ggufMetadata: [], ggufVersion: 3)
         do {
             var fixedPoint: String?
@@ -148,13 +171,16 @@ public enum MixedPrecision {
     /// when even the cheapest options exceed the budget.
     static func solve(_ table: [[Option]], budget: Double) -> (picked: [Option], lambda: Double)? {
         func pick(_ lambda: Double) -> [Option] {
-            table.map { row in row.min { ($0.weightedError + lambda * $0.bits, $0.bits) < ($1.weightedError + lambda * $1.bits, $1.bits) }! }
+            table.map { row in
+                row.min { ($0.weightedError + lambda * $0.bits, $0.bits) < ($1.weightedError + lambda * $1.bits, $1.bits) }!
+            }
         }
         func bits(_ picked: [Option]) -> Double { picked.reduce(0) { $0 + $1.bits } }
         guard table.reduce(0, { $0 + ($1.map(\.bits).min() ?? 0) }) <= budget else { return nil }
         guard bits(pick(0)) > budget else { return (pick(0), 0) }
         // The bits used fall as lambda grows.
-        var low = 1e-300, high = 1.0
+        var low = 1e-300
+        var high = 1.0
         while bits(pick(high)) > budget { high *= 16 }
         for _ in 0..<200 {
             let mid = (low * high).squareRoot()
@@ -166,9 +192,11 @@ public enum MixedPrecision {
     /// The recipe with one exact-name override per tensor for its chosen candidate.
     static func resolve(_ recipe: Recipe, _ selection: Selection, _ spec: MixedPrecisionSpec) -> Recipe {
         let byName = Dictionary(uniqueKeysWithValues: spec.candidates.map { ($0.name, $0.spec) })
-        let overrides = recipe.overrides + selection.choices.compactMap { choice in
-            byName[choice.candidate].map { Recipe.Override(match: Glob(exactly: choice.tensor), weights: $0) }
-        }
+        let overrides =
+            recipe.overrides
+            + selection.choices.compactMap { choice in
+                byName[choice.candidate].map { Recipe.Override(match: Glob(exactly: choice.tensor), weights: $0) }
+            }
         var json = recipe.json.objectValue ?? JSONObject()
         json["mixed_precision"] = selection.json
         var resolved = Recipe(

@@ -39,9 +39,12 @@ struct BundleLayout {
                 total += output.byteCount
             }
         }
-        return JSONValue.object(JSONObject([
-            ("metadata", .object(JSONObject([("total_size", .integer(total))]))), ("weight_map", .object(JSONObject(weightMap))),
-        ])).serializedBytes
+        return JSONValue.object(
+            JSONObject([
+                ("metadata", .object(JSONObject([("total_size", .integer(total))]))),
+                ("weight_map", .object(JSONObject(weightMap))),
+            ])
+        ).serializedBytes
     }
 }
 
@@ -53,12 +56,20 @@ extension Pipeline {
 
     /// The folder's files besides the shards: config.json with `quantization_config` (for
     /// compressed-tensors the block vLLM reads), the index, and every other file copied unchanged.
-    static func folderFiles(_ checkpoint: Checkpoint, layout: BundleLayout, plans: [TensorPlan], recipe: Recipe) -> [(name: String, contents: ArtifactWriter.FolderFile)] {
+    static func folderFiles(_ checkpoint: Checkpoint, layout: BundleLayout, plans: [TensorPlan], recipe: Recipe) -> [(
+        name: String, contents: ArtifactWriter.FolderFile
+    )] {
         var config = checkpoint.config ?? JSONObject()
-        config["quantization_config"] = recipe.output == .compressedTensors
+        config["quantization_config"] =
+            recipe.output == .compressedTensors
             ? CompressedTensors.config(plans, activations: recipe.activations)
-            : .object(JSONObject([("quant_method", .string("quantservice")), ("format", .string(artifactFormat)), ("recipe", recipe.json)]))
-        var files: [(name: String, contents: ArtifactWriter.FolderFile)] = [("config.json", .bytes(JSONValue.object(config).serializedBytes))]
+            : .object(
+                JSONObject([
+                    ("quant_method", .string("quantservice")), ("format", .string(artifactFormat)), ("recipe", recipe.json),
+                ]))
+        var files: [(name: String, contents: ArtifactWriter.FolderFile)] = [
+            ("config.json", .bytes(JSONValue.object(config).serializedBytes))
+        ]
         if let index = layout.index { files.append((CheckpointRules.indexName, .bytes(index))) }
         for name in checkpoint.sideFiles where name != "config.json" {
             files.append((name, .copy(from: checkpoint.path(of: name)!)))

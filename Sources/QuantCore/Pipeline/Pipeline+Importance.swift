@@ -1,7 +1,7 @@
 import Foundation
+import Int8Kernels
 import JSON
 import ModelArchitectures
-import Int8Kernels
 import ModelFormats
 
 extension TensorPlan {
@@ -16,7 +16,9 @@ extension TensorPlan {
 /// A run whose dataset is a llama.cpp importance matrix (`imatrix.gguf` or `imatrix.dat`): it weights
 /// the GGUF block types' search as `llama-quantize --imatrix` does; nothing else reads it.
 extension Pipeline {
-    static func importanceMatrix(recipe: Recipe, options: PipelineOptions, source: SourceModel, scratch: String) throws -> ImportanceMatrix? {
+    static func importanceMatrix(recipe: Recipe, options: PipelineOptions, source: SourceModel, scratch: String) throws
+        -> ImportanceMatrix?
+    {
         guard let path = options.calibrationDataset else { return nil }
         if ImportanceMatrix.recognizes(path: path) {
             try checkImportanceMatrixFits(recipe)
@@ -26,13 +28,16 @@ extension Pipeline {
         // for the others the reference forward pass computes the matrix, as llama-imatrix would.
         guard isText(path), sampleUse(recipe) == nil else { return nil }
         guard let checkpoint = source.checkpoint, let tokenizerPath = checkpoint.path(of: "tokenizer.json") else {
-            throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint with tokenizer.json")
+            throw CalibrationError.invalidDataset(
+                "importance weights from text need the model as a Hugging Face checkpoint with tokenizer.json")
         }
-        let file = (scratch as NSString).appendingPathComponent("imatrix-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).gguf")
+        let file = (scratch as NSString).appendingPathComponent(
+            "imatrix-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max)).gguf")
         defer { try? FileManager.default.removeItem(atPath: file) }
         do {
             let tokenizer = try Tokenizer(path: tokenizerPath)
-            let text = try TextChunks(text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
+            let text = try TextChunks(
+                text: TextDataset(path: path).joined, tokenizer: tokenizer, context: options.importanceContext)
             let collector = try ImportanceCollector.collect(DecoderForward.open(checkpoint.directory), text: text)
             try collector.write(to: file, datasets: [options.calibrationDatasetName ?? (path as NSString).lastPathComponent])
         } catch let error as EvaluationError {
@@ -51,7 +56,8 @@ extension Pipeline {
     public static func checkImportanceMatrixFits(_ recipe: Recipe) throws {
         if let use = sampleUse(recipe) {
             throw CalibrationError.invalidDataset(
-                "\(use) needs calibration samples (`<layer>.input` tensors), but the dataset is a llama.cpp importance matrix, which only weights the GGUF block types' search; give a safetensors dataset of layer inputs, or text")
+                "\(use) needs calibration samples (`<layer>.input` tensors), but the dataset is a llama.cpp importance matrix, which only weights the GGUF block types' search; give a safetensors dataset of layer inputs, or text"
+            )
         }
     }
 
@@ -69,12 +75,17 @@ extension Pipeline {
 
     static func annotateImportance(_ report: inout TensorReport, plan: TensorPlan, entry: String?) {
         if let entry {
-            report.calibration = .object(JSONObject([
-                ("rounding", .string("importance-weighted (llama.cpp importance matrix)")), ("importance_entry", .string(entry)),
-            ]))
+            report.calibration = .object(
+                JSONObject([
+                    ("rounding", .string("importance-weighted (llama.cpp importance matrix)")),
+                    ("importance_entry", .string(entry)),
+                ]))
         } else if plan.takesImportance {
-            report.note = [report.note, "the importance matrix has no entry for this tensor (nor for its llama.cpp name): quantized without importance weights, as llama.cpp does"]
-                .compactMap { $0 }.joined(separator: "; ")
+            report.note = [
+                report.note,
+                "the importance matrix has no entry for this tensor (nor for its llama.cpp name): quantized without importance weights, as llama.cpp does",
+            ]
+            .compactMap { $0 }.joined(separator: "; ")
         }
     }
 

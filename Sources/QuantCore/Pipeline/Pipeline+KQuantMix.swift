@@ -6,8 +6,11 @@ extension Pipeline {
     /// exact-name override, placed before the user's overrides so that theirs still win. The
     /// mix's roles and layer counts take every targeted tensor into account, as llama.cpp does.
     static func resolveMix(_ recipe: Recipe, _ mix: KQuantMix, tensors: [SourceTensor], shape: ModelShape) -> Recipe {
-        let targeted = tensors.filter { !$0.keepF32 && recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count) }
-        let types = mix.types(for: targeted.map { ($0.name, $0.shape) }, layerCount: shape.layerCount, queryGroups: shape.queryGroups)
+        let targeted = tensors.filter {
+            !$0.keepF32 && recipe.quantizes(name: $0.name, isFloatingPoint: $0.floatDType != nil, rank: $0.shape.count)
+        }
+        let types = mix.types(
+            for: targeted.map { ($0.name, $0.shape) }, layerCount: shape.layerCount, queryGroups: shape.queryGroups)
         var mixOverrides: [Recipe.Override] = []
         for tensor in targeted where !recipe.overrides.contains(where: { $0.match.matches(tensor.name) }) {
             guard let type = types[tensor.name] else { continue }
@@ -26,8 +29,9 @@ extension Pipeline {
     /// head counts llama.cpp's rules use.
     static func metadataInteger(_ model: ModelFile, _ key: String) -> Int? {
         guard case .gguf(let file) = model,
-              case .string(let architecture)? = file.metadata.first(where: { $0.key == "general.architecture" })?.value,
-              let value = file.metadata.first(where: { $0.key == "\(architecture).\(key)" })?.value else { return nil }
+            case .string(let architecture)? = file.metadata.first(where: { $0.key == "general.architecture" })?.value,
+            let value = file.metadata.first(where: { $0.key == "\(architecture).\(key)" })?.value
+        else { return nil }
         switch value {
         case .uint32(let count): return Int(count)
         case .int32(let count): return Int(count)

@@ -16,7 +16,9 @@ extension Pipeline {
     /// (model, recipe) into tensor plans here, so they cannot disagree on whether a recipe applies.
     /// `notes` names tensors (by their input names) to keep unchanged and why (NaN or Inf found with
     /// "nonfinite": "keep"). `name` is a converted GGUF's `general.name` (default: the folder's name).
-    public static func plan(_ source: SourceModel, recipe given: Recipe, keep notes: [String: String] = [:], name: String? = nil) throws -> ModelPlan {
+    public static func plan(_ source: SourceModel, recipe given: Recipe, keep notes: [String: String] = [:], name: String? = nil)
+        throws -> ModelPlan
+    {
         var recipe = given
         var tensors = source.tensors
         var conversion: GGUFConversion?
@@ -33,7 +35,9 @@ extension Pipeline {
         if let mix = recipe.weights.gguf?.mix {
             recipe = resolveMix(recipe, mix, tensors: tensors, shape: conversion.map { ModelShape($0) } ?? ModelShape(source))
         }
-        let plans = try tensors.map { try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.sourceName ?? $0.name]) }
+        let plans = try tensors.map {
+            try TensorPlan.make($0, recipe: recipe, output: recipe.output, keep: notes[$0.sourceName ?? $0.name])
+        }
         if recipe.awq != nil { _ = try awqGroups(source, plans: plans) }
         return ModelPlan(recipe: recipe, tensors: plans, conversion: conversion)
     }
@@ -53,7 +57,9 @@ struct ModelShape {
     init(_ source: SourceModel) {
         if let config = source.checkpoint?.config.map(HFConfig.init) {
             layerCount = config.int("num_hidden_layers")
-            queryGroups = config.int("num_attention_heads").map { heads in heads / Swift.max(config.int("num_key_value_heads") ?? heads, 1) }
+            queryGroups = config.int("num_attention_heads").map { heads in
+                heads / Swift.max(config.int("num_key_value_heads") ?? heads, 1)
+            }
             return
         }
         layerCount = Pipeline.metadataInteger(source.model, "block_count")

@@ -57,13 +57,16 @@ public struct PipelineOptions: Sendable {
 public enum Pipeline {
     public static let artifactFormat = "quantservice/1"
 
-    public static func run(input: String, output: String, recipe given: Recipe, options: PipelineOptions = PipelineOptions()) throws -> Report {
+    public static func run(input: String, output: String, recipe given: Recipe, options: PipelineOptions = PipelineOptions())
+        throws -> Report
+    {
         let started = DispatchTime.now().uptimeNanoseconds
         let source = try SourceModel(path: input)
         var recipe = given
         var selection: MixedPrecision.Selection?
         if let spec = given.mixedPrecision {
-            let chosen = try MixedPrecision.select(source, recipe: given, spec: spec, options: options, scratch: (output as NSString).deletingLastPathComponent)
+            let chosen = try MixedPrecision.select(
+                source, recipe: given, spec: spec, options: options, scratch: (output as NSString).deletingLastPathComponent)
             selection = chosen
             recipe = MixedPrecision.resolve(given, chosen, spec)
         }
@@ -74,7 +77,9 @@ public enum Pipeline {
         let scratch = (output as NSString).deletingLastPathComponent
         let importanceMatrix = try importanceMatrix(recipe: recipe, options: options, source: source, scratch: scratch)
         let awq = try applyAWQ(&plans, source: source, recipe: recipe, options: options, scratch: scratch)
-        let calibration = importanceMatrix == nil && awq == nil ? try calibrationContext(source, recipe: recipe, options: options, scratch: scratch) : nil
+        let calibration =
+            importanceMatrix == nil && awq == nil
+            ? try calibrationContext(source, recipe: recipe, options: options, scratch: scratch) : nil
         if let calibration { addInputQuantization(&plans, calibration) }
         let writer: ArtifactWriter
         if let checkpoint = source.checkpoint, writesFolder(source, recipe: recipe) {
@@ -86,21 +91,31 @@ public enum Pipeline {
             writer = try ArtifactWriter(
                 path: output, plans: plans, format: recipe.output,
                 safetensorsMetadata: safetensorsMetadata(source, plans: plans, recipe: recipe),
-                ggufMetadata: ggufMetadata(source, recipe: recipe, conversion: modelPlan.conversion, importance: importanceMatrix.map { ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent) }),
+                ggufMetadata: ggufMetadata(
+                    source, recipe: recipe, conversion: modelPlan.conversion,
+                    importance: importanceMatrix.map {
+                        ($0, options.calibrationDatasetName ?? ((options.calibrationDataset ?? "") as NSString).lastPathComponent)
+                    }),
                 ggufVersion: source.model.ggufVersion ?? 3, hashing: options.hashArtifact)
         }
-        var report = Report(recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue, fileBytesIn: source.fileBytes)
+        var report = Report(
+            recipe: recipe.json, inputFormat: source.format.rawValue, outputFormat: recipe.output.rawValue,
+            fileBytesIn: source.fileBytes)
         report.mixedPrecision = selection.map { selection in
-            .object(JSONObject([
-                ("max_bits_per_weight", Report.number(selection.budgetBitsPerWeight)),
-                ("bits_per_weight", Report.number(selection.usedBitsPerWeight)),
-                ("lambda", Report.number(selection.lambda)),
-                ("sensitivity", .string(selection.outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
-            ]))
+            .object(
+                JSONObject([
+                    ("max_bits_per_weight", Report.number(selection.budgetBitsPerWeight)),
+                    ("bits_per_weight", Report.number(selection.usedBitsPerWeight)),
+                    ("lambda", Report.number(selection.lambda)),
+                    ("sensitivity", .string(selection.outputErrorTensors.isEmpty ? "weight_error" : "output_error")),
+                ]))
         }
         var progress = PipelineProgress(
-            tensorsDone: 0, tensorsTotal: plans.count, bytesDone: 0, bytesTotal: plans.reduce(0) { $0 + $1.source.byteRange.count }, currentTensor: "")
-        let processor = TensorProcessor(source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements) { bytes in
+            tensorsDone: 0, tensorsTotal: plans.count, bytesDone: 0,
+            bytesTotal: plans.reduce(0) { $0 + $1.source.byteRange.count }, currentTensor: "")
+        let processor = TensorProcessor(
+            source: source, kernels: options.kernels, threads: options.threads, chunkElements: options.chunkElements
+        ) { bytes in
             if options.isCancelled?() == true { throw PipelineError.cancelled }
             progress.bytesDone += bytes
             options.progress?(progress)
@@ -113,13 +128,16 @@ public enum Pipeline {
                 let tensorStart = DispatchTime.now().uptimeNanoseconds
                 var fixedPoint: String?
                 let metrics = try processor.process(plan, into: writer, fixedPoint: &fixedPoint)
-                var tensorReport = tensorReport(plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9)
+                var tensorReport = tensorReport(
+                    plan, metrics: metrics, seconds: Double(DispatchTime.now().uptimeNanoseconds - tensorStart) / 1e9)
                 tensorReport.fixedPoint = fixedPoint
                 tensorReport.scheme = selection?.choices.first { $0.tensor == plan.source.name }?.candidate
                 if let input = plan.inputQuantization { try writeInputQuantization(input, plan: plan, into: writer) }
                 if let calibration { annotate(&tensorReport, plan: plan, calibration: calibration) }
                 if let result = awq?.tensors[plan.source.name] { tensorReport.calibration = result }
-                if importanceMatrix != nil { annotateImportance(&tensorReport, plan: plan, entry: processor.importanceEntries[plan.source.name]) }
+                if importanceMatrix != nil {
+                    annotateImportance(&tensorReport, plan: plan, entry: processor.importanceEntries[plan.source.name])
+                }
                 report.tensors.append(tensorReport)
                 progress.tensorsDone += 1
                 options.progress?(progress)
@@ -130,7 +148,8 @@ public enum Pipeline {
             writer.abort()
             throw error
         }
-        report.calibration = calibration.map { calibrationSummary($0, report: report, recipe: recipe) } ?? awq?.summary
+        report.calibration =
+            calibration.map { calibrationSummary($0, report: report, recipe: recipe) } ?? awq?.summary
             ?? importanceMatrix.map { importanceSummary($0, used: processor.importanceEntries.count) }
         report.fileBytesOut = outputBytes(output)
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -205,7 +224,8 @@ public enum Pipeline {
     static func nonFiniteTensors(_ source: SourceModel, recipe: Recipe, options: PipelineOptions) throws -> [String: String] {
         var notes: [String: String] = [:]
         let scratch = ScratchBuffer<Float>(fill: 0)
-        for tensor in source.tensors where recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count) {
+        for tensor in source.tensors
+        where recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count) {
             var bad = 0
             var start = 0
             while start < tensor.elementCount {
@@ -220,7 +240,8 @@ public enum Pipeline {
         return notes
     }
 
-    static func safetensorsMetadata(_ source: SourceModel, plans: [TensorPlan], recipe: Recipe) -> [(key: String, value: String)] {
+    static func safetensorsMetadata(_ source: SourceModel, plans: [TensorPlan], recipe: Recipe) -> [(key: String, value: String)]
+    {
         guard recipe.output.isSafetensors else { return [] }
         var tensors = JSONObject()
         for plan in plans {
@@ -249,47 +270,57 @@ public enum Pipeline {
                 entry["dtype"] = .string(plan.source.dtypeName)
                 tensors[plan.source.name] = .object(entry)
             case .sign(let ternary):
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string(ternary ? "ternary" : "binary")), ("bits", .integer(ternary ? 2 : 1)), ("symmetric", .bool(true)),
-                    ("granularity", .string("channel")), ("axis", .integer(0)), ("group_size", .null),
-                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string(ternary ? "ternary" : "binary")), ("bits", .integer(ternary ? 2 : 1)),
+                        ("symmetric", .bool(true)),
+                        ("granularity", .string("channel")), ("axis", .integer(0)), ("group_size", .null),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             case .scaledFloat(let element, let perChannel):
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string("float")), ("format", .string(element.rawValue)),
-                    ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
-                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string("float")), ("format", .string(element.rawValue)),
+                        ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             case .compressedLinear(let scheme, _):
                 var group: JSONValue = .null
                 if case .group(let size) = scheme.granularity { group = .integer(size) }
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string("compressed-tensors")), ("bits", .integer(scheme.bits)), ("symmetric", .bool(true)),
-                    ("granularity", .string(group == .null ? "channel" : "group")), ("group_size", group),
-                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string("compressed-tensors")), ("bits", .integer(scheme.bits)), ("symmetric", .bool(true)),
+                        ("granularity", .string(group == .null ? "channel" : "group")), ("group_size", group),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             case .kmeans(let bits, let perChannel):
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string("kmeans")), ("bits", .integer(bits)),
-                    ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
-                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string("kmeans")), ("bits", .integer(bits)),
+                        ("granularity", .string(perChannel ? "channel" : "tensor")), ("axis", perChannel ? .integer(0) : .null),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             case .mx(let element):
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string("mx")), ("format", .string(element.rawValue)), ("bits", .integer(element.bits)),
-                    ("block_size", .integer(MXElement.blockSize)),
-                    ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string("mx")), ("format", .string(element.rawValue)), ("bits", .integer(element.bits)),
+                        ("block_size", .integer(MXElement.blockSize)),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })), ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             case .float(let dtype):
-                tensors[plan.source.name] = .object(JSONObject([
-                    ("method", .string("float")), ("type", .string(dtype.rawValue)), ("shape", .array(plan.source.shape.map { .integer($0) })),
-                    ("dtype", .string(plan.source.dtypeName)),
-                ]))
+                tensors[plan.source.name] = .object(
+                    JSONObject([
+                        ("method", .string("float")), ("type", .string(dtype.rawValue)),
+                        ("shape", .array(plan.source.shape.map { .integer($0) })),
+                        ("dtype", .string(plan.source.dtypeName)),
+                    ]))
             default:
                 break
             }
         }
-        let quantization = JSONObject([("format", .string(artifactFormat)), ("recipe", recipe.json), ("tensors", .object(tensors))])
+        let quantization = JSONObject([
+            ("format", .string(artifactFormat)), ("recipe", recipe.json), ("tensors", .object(tensors)),
+        ])
         var metadata: [(key: String, value: String)] = []
         if case .safetensors(let file) = source.model {
             metadata = file.metadata.filter { $0.key != "quantization" }
@@ -305,17 +336,19 @@ public enum Pipeline {
     /// Where a layer's static input scale (and zero point) are, and their values.
     static func inputEntry(_ input: StaticActivation, plan: TensorPlan) -> JSONValue {
         let zero = plan.outputs.first { $0.name.hasSuffix(".input_zero_point") }
-        return .object(JSONObject([
-            ("bits", .integer(8)), ("symmetric", .bool(zero == nil)),
-            ("scale", .string(plan.outputs.first { $0.name.hasSuffix(".input_scale") }?.name ?? "")),
-            ("zero_point", zero.map { .string($0.name) } ?? .null),
-        ]))
+        return .object(
+            JSONObject([
+                ("bits", .integer(8)), ("symmetric", .bool(zero == nil)),
+                ("scale", .string(plan.outputs.first { $0.name.hasSuffix(".input_scale") }?.name ?? "")),
+                ("zero_point", zero.map { .string($0.name) } ?? .null),
+            ]))
     }
 
     /// A GGUF input keeps all of its metadata, as llama.cpp's quantize does; the quantization version
     /// is set and the recipe recorded.
     static func ggufMetadata(
-        _ source: SourceModel, recipe: Recipe, conversion: GGUFConversion? = nil, importance: (ImportanceMatrix, name: String)? = nil
+        _ source: SourceModel, recipe: Recipe, conversion: GGUFConversion? = nil,
+        importance: (ImportanceMatrix, name: String)? = nil
     ) -> [GGUFKeyValue] {
         var metadata: [GGUFKeyValue] = conversion?.metadata ?? []
         if case .gguf(let file) = source.model { metadata = file.metadata }
@@ -327,7 +360,11 @@ public enum Pipeline {
         if let fileType = fileType(recipe.weights) { ours.append(GGUFKeyValue("general.file_type", .uint32(fileType))) }
         if let importance { ours += importanceMetadata(importance.0, name: importance.name) }
         for entry in ours {
-            if let index = metadata.firstIndex(where: { $0.key == entry.key }) { metadata[index] = entry } else { metadata.append(entry) }
+            if let index = metadata.firstIndex(where: { $0.key == entry.key }) {
+                metadata[index] = entry
+            } else {
+                metadata.append(entry)
+            }
         }
         return metadata
     }

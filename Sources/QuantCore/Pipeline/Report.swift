@@ -120,10 +120,11 @@ public struct Report: Sendable {
         if let evaluation { summary["evaluation"] = evaluation }
         if let training = training?.objectValue {
             // The evaluation travels with the job's summary; the epochs are stored row by row.
-            summary["training"] = .object(JSONObject([
-                ("evaluation", training["evaluation"] ?? .null), ("seconds", training["seconds"] ?? .null),
-                ("epochs", .integer(training["epochs"]?.arrayValue?.count ?? 0)),
-            ]))
+            summary["training"] = .object(
+                JSONObject([
+                    ("evaluation", training["evaluation"] ?? .null), ("seconds", training["seconds"] ?? .null),
+                    ("epochs", .integer(training["epochs"]?.arrayValue?.count ?? 0)),
+                ]))
         }
         var report = JSONObject([
             ("format", .string("quantservice-report/1")), ("recipe", recipe), ("summary", .object(summary)),
@@ -143,7 +144,8 @@ public struct Report: Sendable {
         let mean = sqnrs.isEmpty ? "n/a" : String(format: "%.2f dB", sqnrs.map(\.1).reduce(0, +) / Double(sqnrs.count))
         let worst = sqnrs.min { $0.1 < $1.1 }
         var out = "quantized \(quantized.count) of \(tensors.count) tensors in \(String(format: "%.2f", seconds)) s\n"
-        out += "size: \(bytesIn) -> \(bytesOut) bytes (\(String(format: "%.2f", bytesOut == 0 ? 0 : Double(bytesIn) / Double(bytesOut)))x)\n"
+        out +=
+            "size: \(bytesIn) -> \(bytesOut) bytes (\(String(format: "%.2f", bytesOut == 0 ? 0 : Double(bytesIn) / Double(bytesOut)))x)\n"
         out += "SQNR: mean \(mean)"
         if let worst { out += ", worst \(String(format: "%.2f", worst.1)) dB (\(worst.0))" }
         return out + "\n"

@@ -50,11 +50,13 @@ struct SignTensorEncoder: @unchecked Sendable {
         let perChannel = channels == 0 ? 0 : tensor.elementCount / channels
         var scales = [Float](repeating: 1, count: channels)
         let kernels = processor.kernels
-        let metrics = try processor.writeCodes(tensor, rows: channels, cols: perChannel, bits: ternary ? 2 : 1, into: writer) { chunk, x, codes, reconstruction in
+        let metrics = try processor.writeCodes(tensor, rows: channels, cols: perChannel, bits: ternary ? 2 : 1, into: writer) {
+            chunk, x, codes, reconstruction in
             for (offset, channel) in chunk.enumerated() {
                 let part = (offset * perChannel)..<((offset + 1) * perChannel)
                 let values = UnsafeBufferPointer(rebasing: x[part])
-                let ranges = try kernels.minMax(values, rows: 1, cols: Swift.max(values.count, 1), group: Swift.max(values.count, 1))
+                let ranges = try kernels.minMax(
+                    values, rows: 1, cols: Swift.max(values.count, 1), group: Swift.max(values.count, 1))
                 if ranges.nonFinite > 0 { throw PipelineError.nonFinite(tensor.name, ranges.nonFinite) }
                 let scale = Self.quantize(values, ternary: ternary, codes: UnsafeMutableBufferPointer(rebasing: codes[part]))
                 scales[channel] = scale

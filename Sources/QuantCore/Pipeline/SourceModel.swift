@@ -118,7 +118,8 @@ public final class SourceModel: Sendable {
             mappings = [file.mapping]
             tensors = file.tensors.map { info in
                 let start = file.header.dataStart + info.offset
-                return SourceTensor(name: info.name, shape: info.shape, storage: .gguf(info.type), byteRange: start..<(start + info.byteCount))
+                return SourceTensor(
+                    name: info.name, shape: info.shape, storage: .gguf(info.type), byteRange: start..<(start + info.byteCount))
             }
         }
     }
@@ -126,7 +127,9 @@ public final class SourceModel: Sendable {
     static func tensors(of file: SafetensorsFile, shard: Int) -> [SourceTensor] {
         file.tensors.map { info in
             let start = file.header.dataStart + info.dataRange.lowerBound
-            return SourceTensor(name: info.name, shape: info.shape, storage: .safetensors(info.dtype), byteRange: start..<(start + info.byteCount), shard: shard)
+            return SourceTensor(
+                name: info.name, shape: info.shape, storage: .safetensors(info.dtype),
+                byteRange: start..<(start + info.byteCount), shard: shard)
         }
     }
 
@@ -175,12 +178,18 @@ public final class SourceModel: Sendable {
     /// copied with pread, which maps nothing into this process, so nothing needs releasing after;
     /// other dtypes are decoded from the mapping. Safe to call from several threads at once for
     /// different ranges.
-    public func read(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
+    public func read(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels)
+        throws
+    {
         try readUnscaled(tensor, range, into: out, kernels: kernels)
-        if let scaling = tensor.scaling { scaling.apply(to: UnsafeMutableBufferPointer(rebasing: out[0..<range.count]), elements: range, shape: tensor.shape) }
+        if let scaling = tensor.scaling {
+            scaling.apply(to: UnsafeMutableBufferPointer(rebasing: out[0..<range.count]), elements: range, shape: tensor.shape)
+        }
     }
 
-    private func readUnscaled(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
+    private func readUnscaled(
+        _ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels
+    ) throws {
         guard out.count >= range.count else {
             throw PipelineError.unsupported(tensor.name, "internal: \(range.count) values read into a buffer of \(out.count)")
         }
@@ -194,10 +203,13 @@ public final class SourceModel: Sendable {
         let cols = Swift.max(1, tensor.elementCount / Swift.max(rows, 1))
         var position = range.lowerBound
         while position < range.upperBound {
-            let row = position / cols, column = position % cols
+            let row = position / cols
+            let column = position % cols
             let end = Swift.min(range.upperBound, (row + 1) * cols)
             let first = Self.storedRow(row, rows: rows, heads: heads) * cols + column
-            try readStored(tensor, first..<(first + end - position), into: UnsafeMutableBufferPointer(rebasing: out[(position - range.lowerBound)...]), kernels: kernels)
+            try readStored(
+                tensor, first..<(first + end - position),
+                into: UnsafeMutableBufferPointer(rebasing: out[(position - range.lowerBound)...]), kernels: kernels)
             position = end
         }
     }
@@ -205,20 +217,26 @@ public final class SourceModel: Sendable {
     /// convert_hf_to_gguf.py's permute: rows viewed as (heads, 2, half) are written as (heads, half,
     /// 2), so output row (h, i, j) is stored row (h, j, i).
     static func storedRow(_ row: Int, rows: Int, heads: Int) -> Int {
-        let group = rows / heads, half = group / 2
-        let head = row / group, within = row % group
+        let group = rows / heads
+        let half = group / 2
+        let head = row / group
+        let within = row % group
         return head * group + (within % 2) * half + within / 2
     }
 
     /// Decodes stored elements `range` (in file order).
-    private func readStored(_ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels) throws {
+    private func readStored(
+        _ tensor: SourceTensor, _ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>, kernels: Kernels
+    ) throws {
         guard let dtype = tensor.floatDType else {
             throw PipelineError.unsupported(tensor.name, "\(tensor.dtypeName) tensors hold no floats to quantize")
         }
         let width = dtype.bitWidth / 8
         if dtype == .f32 {
             let first = tensor.byteRange.lowerBound + range.lowerBound * width
-            return try mapping(of: tensor).read(first..<(first + range.count * width), into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[0..<(range.count * width)]))
+            return try mapping(of: tensor).read(
+                first..<(first + range.count * width),
+                into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[0..<(range.count * width)]))
         }
         let bytes = bytes(of: tensor)
         let target = UnsafeMutableBufferPointer(rebasing: out[0..<range.count])
@@ -226,7 +244,8 @@ public final class SourceModel: Sendable {
         case .f16, .bf16, .f8E4M3, .f8E5M2:
             let format: Kernels.SourceFormat = [.f16: .fp16, .bf16: .bf16, .f8E4M3: .fp8E4M3, .f8E5M2: .fp8E5M2][dtype]!
             try kernels.convertToFloat(
-                format, UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * width)..<(range.upperBound * width)]), into: target)
+                format, UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * width)..<(range.upperBound * width)]),
+                into: target)
         default:
             try FloatCodec.toFloat32(dtype, bytes: bytes, first: range.lowerBound, into: target)
         }
@@ -235,7 +254,8 @@ public final class SourceModel: Sendable {
     /// Reads elements `part` of a chunk that starts at element `chunkStart` into its place in
     /// `buffer` (the whole chunk's), and returns that place: each worker reads its own rows.
     func read(
-        _ tensor: SourceTensor, chunkStart: Int, part: Range<Int>, into buffer: UncheckedBox<UnsafeMutableBufferPointer<Float>>, kernels: Kernels
+        _ tensor: SourceTensor, chunkStart: Int, part: Range<Int>, into buffer: UncheckedBox<UnsafeMutableBufferPointer<Float>>,
+        kernels: Kernels
     ) throws -> UnsafeBufferPointer<Float> {
         let place = UnsafeMutableBufferPointer(rebasing: buffer.value[part])
         try read(tensor, (chunkStart + part.lowerBound)..<(chunkStart + part.upperBound), into: place, kernels: kernels)

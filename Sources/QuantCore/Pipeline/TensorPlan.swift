@@ -50,7 +50,9 @@ public struct TensorPlan: Sendable {
     mutating func addInputQuantization(_ input: StaticActivation, layer: String, symmetric: Bool) {
         inputQuantization = input
         outputs.append(Output(name: layer + ".input_scale", shape: [1], dtype: .f32, ggmlType: nil, byteCount: 4))
-        if !symmetric { outputs.append(Output(name: layer + ".input_zero_point", shape: [1], dtype: .i8, ggmlType: nil, byteCount: 1)) }
+        if !symmetric {
+            outputs.append(Output(name: layer + ".input_zero_point", shape: [1], dtype: .i8, ggmlType: nil, byteCount: 1))
+        }
     }
 
     /// The rows x cols view the kernels work on: rows of the last dimension.
@@ -62,13 +64,19 @@ public struct TensorPlan: Sendable {
     public static func make(
         _ tensor: SourceTensor, recipe: Recipe, output: Recipe.OutputFormat, keep note: String? = nil
     ) throws -> TensorPlan {
-        let quantize = note == nil && recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count)
+        let quantize =
+            note == nil
+            && recipe.quantizes(name: tensor.name, isFloatingPoint: tensor.floatDType != nil, rank: tensor.shape.count)
         if output == .gguf {
             guard tensor.name.utf8.count < 64 else {
-                throw PipelineError.unsupported(tensor.name, "GGUF names must be under 64 bytes (this one is \(tensor.name.utf8.count)); GGUF cannot store it, write safetensors instead")
+                throw PipelineError.unsupported(
+                    tensor.name,
+                    "GGUF names must be under 64 bytes (this one is \(tensor.name.utf8.count)); GGUF cannot store it, write safetensors instead"
+                )
             }
             guard tensor.shape.count <= 4 else {
-                throw PipelineError.unsupported(tensor.name, "GGUF tensors have at most 4 dimensions, this one has \(tensor.shape.count)")
+                throw PipelineError.unsupported(
+                    tensor.name, "GGUF tensors have at most 4 dimensions, this one has \(tensor.shape.count)")
             }
         }
         // A conversion's F32 tensors (norms, biases, computed factors) are F32 whatever the recipe.
@@ -78,11 +86,13 @@ public struct TensorPlan: Sendable {
         switch spec {
         case .kmeans(let kmeans):
             guard output.isSafetensors else {
-                throw PipelineError.unsupported(tensor.name, "method 'kmeans' writes safetensors; set output.format to safetensors")
+                throw PipelineError.unsupported(
+                    tensor.name, "method 'kmeans' writes safetensors; set output.format to safetensors")
             }
             let bits = kmeans.bits
             guard !kmeans.perChannel || tensor.shape.count >= 2 else {
-                throw PipelineError.unsupported(tensor.name, "channel codebooks need a rank of 2 or more; use granularity 'tensor' for it (an override)")
+                throw PipelineError.unsupported(
+                    tensor.name, "channel codebooks need a rank of 2 or more; use granularity 'tensor' for it (an override)")
             }
             let last = Swift.max(tensor.shape.last ?? 1, 1)
             let rows = tensor.elementCount / last
@@ -91,12 +101,17 @@ public struct TensorPlan: Sendable {
             return TensorPlan(
                 source: tensor, action: .kmeans(bits: bits, perChannel: kmeans.perChannel),
                 outputs: [
-                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
-                    Output(name: tensor.name + ".codebook", shape: codebookShape, dtype: .f32, ggmlType: nil, byteCount: codebookShape.reduce(1, *) * 4),
+                    Output(
+                        name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil,
+                        byteCount: rows * stride),
+                    Output(
+                        name: tensor.name + ".codebook", shape: codebookShape, dtype: .f32, ggmlType: nil,
+                        byteCount: codebookShape.reduce(1, *) * 4),
                 ], spec: spec)
         case .float, .mx:
             guard output.isSafetensors else {
-                throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' writes safetensors; set output.format to safetensors")
+                throw PipelineError.unsupported(
+                    tensor.name, "method '\(spec.method.rawValue)' writes safetensors; set output.format to safetensors")
             }
             guard let last = tensor.shape.last, tensor.shape.count >= 1 else {
                 throw PipelineError.unsupported(tensor.name, "method '\(spec.method.rawValue)' needs a rank of 1 or more")
@@ -105,14 +120,19 @@ public struct TensorPlan: Sendable {
             if case .float(let float) = spec {
                 let element = float.element
                 guard !float.perChannel || tensor.shape.count >= 2 else {
-                    throw PipelineError.unsupported(tensor.name, "channel scales need a rank of 2 or more; use granularity 'tensor' for it (an override)")
+                    throw PipelineError.unsupported(
+                        tensor.name, "channel scales need a rank of 2 or more; use granularity 'tensor' for it (an override)")
                 }
                 let scaleShape = float.perChannel ? [tensor.shape[0]] : []
                 return TensorPlan(
                     source: tensor, action: .scaledFloat(element, perChannel: float.perChannel),
                     outputs: [
-                        Output(name: tensor.name, shape: tensor.shape, dtype: element.dtype, ggmlType: nil, byteCount: tensor.elementCount),
-                        Output(name: tensor.name + ".scale", shape: scaleShape, dtype: .f32, ggmlType: nil, byteCount: scaleShape.reduce(1, *) * 4),
+                        Output(
+                            name: tensor.name, shape: tensor.shape, dtype: element.dtype, ggmlType: nil,
+                            byteCount: tensor.elementCount),
+                        Output(
+                            name: tensor.name + ".scale", shape: scaleShape, dtype: .f32, ggmlType: nil,
+                            byteCount: scaleShape.reduce(1, *) * 4),
                     ], spec: spec)
             }
             guard case .mx(let element) = spec else { throw PipelineError.unsupported(tensor.name, "internal: not an mx spec") }
@@ -121,12 +141,17 @@ public struct TensorPlan: Sendable {
             return TensorPlan(
                 source: tensor, action: .mx(element),
                 outputs: [
-                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: element.codeDType, ggmlType: nil, byteCount: rows * stride),
-                    Output(name: tensor.name + ".scale", shape: Array(tensor.shape.dropLast()) + [blocks], dtype: .f8E8M0, ggmlType: nil, byteCount: rows * blocks),
+                    Output(
+                        name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: element.codeDType,
+                        ggmlType: nil, byteCount: rows * stride),
+                    Output(
+                        name: tensor.name + ".scale", shape: Array(tensor.shape.dropLast()) + [blocks], dtype: .f8E8M0,
+                        ggmlType: nil, byteCount: rows * blocks),
                 ], spec: spec)
         case .binary, .ternary:
             guard tensor.shape.count >= 2 else {
-                throw PipelineError.unsupported(tensor.name, "\(spec.method.rawValue) weights need a rank of 2 or more (one scale per output channel)")
+                throw PipelineError.unsupported(
+                    tensor.name, "\(spec.method.rawValue) weights need a rank of 2 or more (one scale per output channel)")
             }
             let bits = spec.method == .binary ? 1 : 2
             let last = tensor.shape.last!
@@ -135,19 +160,25 @@ public struct TensorPlan: Sendable {
             return TensorPlan(
                 source: tensor, action: .sign(ternary: spec.method == .ternary),
                 outputs: [
-                    Output(name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil, byteCount: rows * stride),
-                    Output(name: tensor.name + ".scale", shape: [tensor.shape[0]], dtype: .f32, ggmlType: nil, byteCount: tensor.shape[0] * 4),
+                    Output(
+                        name: tensor.name, shape: Array(tensor.shape.dropLast()) + [stride], dtype: .u8, ggmlType: nil,
+                        byteCount: rows * stride),
+                    Output(
+                        name: tensor.name + ".scale", shape: [tensor.shape[0]], dtype: .f32, ggmlType: nil,
+                        byteCount: tensor.shape[0] * 4),
                 ], spec: spec)
         case .linear, .gptq:
             let scheme = spec.scheme!
             if case .channel(let axis) = scheme.granularity, axis >= Swift.max(tensor.shape.count, 1) {
-                throw PipelineError.unsupported(tensor.name, "channel axis \(axis) is outside its shape \(tensor.shape); set weights.axis or add an override")
+                throw PipelineError.unsupported(
+                    tensor.name, "channel axis \(axis) is outside its shape \(tensor.shape); set weights.axis or add an override")
             }
             if output == .compressedTensors { return try compressedPlan(tensor, scheme: scheme, spec: spec) }
             let shape = tensor.shape
             let last = shape.last ?? 1
             let rows = last == 0 ? 0 : tensor.elementCount / last
-            let codeShape = scheme.bits == 8 ? shape : Array(shape.dropLast()) + [Kernels.packedRowBytes(cols: last, bits: scheme.bits)]
+            let codeShape =
+                scheme.bits == 8 ? shape : Array(shape.dropLast()) + [Kernels.packedRowBytes(cols: last, bits: scheme.bits)]
             let codeBytes = scheme.bits == 8 ? tensor.elementCount : rows * Kernels.packedRowBytes(cols: last, bits: scheme.bits)
             let scaleShape: [Int]
             switch scheme.granularity {
@@ -157,17 +188,25 @@ public struct TensorPlan: Sendable {
             }
             let scaleCount = scaleShape.reduce(1, *)
             var outputs = [
-                Output(name: tensor.name, shape: codeShape, dtype: scheme.bits == 8 && scheme.symmetric ? .i8 : .u8, ggmlType: nil, byteCount: codeBytes),
+                Output(
+                    name: tensor.name, shape: codeShape, dtype: scheme.bits == 8 && scheme.symmetric ? .i8 : .u8, ggmlType: nil,
+                    byteCount: codeBytes),
                 scheme.groupScaleBits == nil
-                    ? Output(name: tensor.name + ".scale", shape: scaleShape, dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleCount * spec.scaleDType.dtype.bitWidth / 8)
+                    ? Output(
+                        name: tensor.name + ".scale", shape: scaleShape, dtype: spec.scaleDType.dtype, ggmlType: nil,
+                        byteCount: scaleCount * spec.scaleDType.dtype.bitWidth / 8)
                     : Output(name: tensor.name + ".scale", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount),
             ]
             if !scheme.symmetric {
-                outputs.append(Output(name: tensor.name + ".zero_point", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount))
+                outputs.append(
+                    Output(name: tensor.name + ".zero_point", shape: scaleShape, dtype: .u8, ggmlType: nil, byteCount: scaleCount)
+                )
             }
             if scheme.groupScaleBits != nil {
                 let superShape = Array(shape.dropLast())
-                outputs.append(Output(name: tensor.name + ".super_scale", shape: superShape, dtype: .f32, ggmlType: nil, byteCount: rows * 4))
+                outputs.append(
+                    Output(name: tensor.name + ".super_scale", shape: superShape, dtype: .f32, ggmlType: nil, byteCount: rows * 4)
+                )
             }
             return TensorPlan(source: tensor, action: .linear(scheme, spec.scaleDType), outputs: outputs, spec: spec)
         case .gguf(let gguf):
@@ -178,7 +217,9 @@ public struct TensorPlan: Sendable {
     /// A ggml type for the tensor. Rows that are not whole blocks of the type take the spec's
     /// `fallback` type when it has one (the user asked for it; the report names the type used),
     /// and are an error otherwise.
-    static func ggufPlan(_ tensor: SourceTensor, gguf: WeightSpec.GGUF, spec: WeightSpec, output: Recipe.OutputFormat) throws -> TensorPlan {
+    static func ggufPlan(_ tensor: SourceTensor, gguf: WeightSpec.GGUF, spec: WeightSpec, output: Recipe.OutputFormat) throws
+        -> TensorPlan
+    {
         let type = gguf.type
         if type.isBlockQuantized {
             let last = tensor.shape.last ?? 1
@@ -190,11 +231,16 @@ public struct TensorPlan: Sendable {
                 let suggestion = type.isKQuant ? "Q8_0" : "F16"
                 throw PipelineError.unsupported(
                     tensor.name,
-                    "its rows have \(last) values, not a multiple of \(type.name)'s block of \(type.blockSize); add \"fallback\": \"\(suggestion)\" to the weights (every such tensor takes that type), an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(suggestion)\"}}) or list it in \"ignore\"")
+                    "its rows have \(last) values, not a multiple of \(type.name)'s block of \(type.blockSize); add \"fallback\": \"\(suggestion)\" to the weights (every such tensor takes that type), an override for it (e.g. {\"match\": \"\(tensor.name)\", \"weights\": {\"method\": \"gguf\", \"type\": \"\(suggestion)\"}}) or list it in \"ignore\""
+                )
             }
             return TensorPlan(
                 source: tensor, action: .blocks(type),
-                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: type.blockBytes(elements: tensor.elementCount))],
+                outputs: [
+                    Output(
+                        name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type,
+                        byteCount: type.blockBytes(elements: tensor.elementCount))
+                ],
                 spec: spec)
         }
         let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
@@ -205,10 +251,12 @@ public struct TensorPlan: Sendable {
     /// int32 rows of codes + 2^(bits-1), least significant bits first.
     static func compressedPlan(_ tensor: SourceTensor, scheme: LinearScheme, spec: WeightSpec) throws -> TensorPlan {
         guard tensor.name.hasSuffix(".weight"), tensor.shape.count == 2 else {
-            throw PipelineError.unsupported(tensor.name, "compressed-tensors quantizes 2-D Linear weights named '*.weight'; list it in \"ignore\"")
+            throw PipelineError.unsupported(
+                tensor.name, "compressed-tensors quantizes 2-D Linear weights named '*.weight'; list it in \"ignore\"")
         }
         guard scheme.symmetric, [4, 8].contains(scheme.bits), scheme.groupScaleBits == nil, !scheme.powerOfTwoScales else {
-            throw PipelineError.unsupported(tensor.name, "compressed-tensors pack-quantized takes symmetric int4 or int8 linear weights (one-level scales)")
+            throw PipelineError.unsupported(
+                tensor.name, "compressed-tensors pack-quantized takes symmetric int4 or int8 linear weights (one-level scales)")
         }
         let strategyOK: Bool
         switch scheme.granularity {
@@ -217,7 +265,8 @@ public struct TensorPlan: Sendable {
         case .tensor: strategyOK = false
         }
         guard strategyOK else {
-            throw PipelineError.unsupported(tensor.name, "compressed-tensors takes channel scales (axis 0) or groups along the input dimension")
+            throw PipelineError.unsupported(
+                tensor.name, "compressed-tensors takes channel scales (axis 0) or groups along the input dimension")
         }
         let base = String(tensor.name.dropLast("weight".count))
         let (out, inputs) = (tensor.shape[0], tensor.shape[1])
@@ -228,19 +277,27 @@ public struct TensorPlan: Sendable {
         return TensorPlan(
             source: tensor, action: .compressedLinear(scheme, spec.scaleDType),
             outputs: [
-                Output(name: base + "weight_packed", shape: [out, words], dtype: .i32, ggmlType: nil, byteCount: out * words * 4),
-                Output(name: base + "weight_scale", shape: [out, scaleColumns], dtype: spec.scaleDType.dtype, ggmlType: nil, byteCount: scaleBytes),
+                Output(
+                    name: base + "weight_packed", shape: [out, words], dtype: .i32, ggmlType: nil, byteCount: out * words * 4),
+                Output(
+                    name: base + "weight_scale", shape: [out, scaleColumns], dtype: spec.scaleDType.dtype, ggmlType: nil,
+                    byteCount: scaleBytes),
                 Output(name: base + "weight_shape", shape: [2], dtype: .i64, ggmlType: nil, byteCount: 16),
             ], spec: spec)
     }
 
     /// The tensor converted to a float type (F32, F16, BF16) in either format.
-    static func floatPlan(_ tensor: SourceTensor, _ dtype: DType, output: Recipe.OutputFormat, note: String? = nil, spec: WeightSpec? = nil) -> TensorPlan {
+    static func floatPlan(
+        _ tensor: SourceTensor, _ dtype: DType, output: Recipe.OutputFormat, note: String? = nil, spec: WeightSpec? = nil
+    ) -> TensorPlan {
         let ggmlType: GGMLType? = output == .gguf ? [DType.f32: GGMLType.f32, .f16: .f16, .bf16: .bf16][dtype] : nil
         return TensorPlan(
             source: tensor, action: .float(dtype),
-            outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil, ggmlType: ggmlType,
-                             byteCount: tensor.elementCount * dtype.bitWidth / 8)],
+            outputs: [
+                Output(
+                    name: tensor.name, shape: tensor.shape, dtype: output.isSafetensors ? dtype : nil, ggmlType: ggmlType,
+                    byteCount: tensor.elementCount * dtype.bitWidth / 8)
+            ],
             spec: spec, note: note)
     }
 
@@ -254,21 +311,39 @@ public struct TensorPlan: Sendable {
         case (.generated, _):
             return floatPlan(tensor, .f32, output: output, note: note)
         case (.safetensors(let dtype), .safetensors), (.safetensors(let dtype), .compressedTensors):
-            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
+            return TensorPlan(
+                source: tensor, action: .copy,
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)],
+                spec: nil, note: note)
         case (.gguf(let type), .gguf):
-            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
+            return TensorPlan(
+                source: tensor, action: .copy,
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil,
+                note: note)
         case (.safetensors(let dtype), .gguf):
-            let map: [DType: GGMLType] = [.f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64]
+            let map: [DType: GGMLType] = [
+                .f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64,
+            ]
             guard let type = map[dtype] else {
-                throw PipelineError.unsupported(tensor.name, "dtype \(dtype.rawValue) has no GGUF type; write safetensors instead")
+                throw PipelineError.unsupported(
+                    tensor.name, "dtype \(dtype.rawValue) has no GGUF type; write safetensors instead")
             }
-            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil, note: note)
+            return TensorPlan(
+                source: tensor, action: .copy,
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil,
+                note: note)
         case (.gguf(let type), .safetensors), (.gguf(let type), .compressedTensors):
-            let map: [GGMLType: DType] = [.f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64]
+            let map: [GGMLType: DType] = [
+                .f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64,
+            ]
             guard let dtype = map[type] else {
-                throw PipelineError.unsupported(tensor.name, "ggml type \(type.name) cannot be stored in safetensors; write GGUF instead")
+                throw PipelineError.unsupported(
+                    tensor.name, "ggml type \(type.name) cannot be stored in safetensors; write GGUF instead")
             }
-            return TensorPlan(source: tensor, action: .copy, outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)], spec: nil, note: note)
+            return TensorPlan(
+                source: tensor, action: .copy,
+                outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: dtype, ggmlType: nil, byteCount: size)],
+                spec: nil, note: note)
         }
     }
 }

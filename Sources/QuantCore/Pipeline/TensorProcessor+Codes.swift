@@ -9,7 +9,8 @@ extension TensorProcessor {
     /// chunk's first value.
     func writeCodes(
         _ tensor: SourceTensor, rows: Int, cols: Int, bits: Int, into writer: ArtifactWriter,
-        _ encode: (Range<Int>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Float>) throws -> Void
+        _ encode: (Range<Int>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Float>)
+            throws -> Void
     ) throws -> ErrorMetrics {
         var metrics = ErrorMetrics()
         let last = Swift.max(tensor.shape.last ?? 1, 1)

@@ -36,15 +36,20 @@ final class TensorProcessor {
     func process(_ plan: TensorPlan, into writer: ArtifactWriter, fixedPoint: inout String?) throws -> ErrorMetrics? {
         let layer = calibration?.dataset.layer(ofWeight: plan.source.name)
         let metrics = try run(plan, into: writer, layer: layer, fixedPoint: &fixedPoint)
-        if let calibration, let layer, plan.source.shape.count == 2, calibration.evaluations.withLock({ $0[plan.source.name] == nil }) {
+        if let calibration, let layer, plan.source.shape.count == 2,
+            calibration.evaluations.withLock({ $0[plan.source.name] == nil })
+        {
             let weighted = importanceLayer(plan) != nil
-            try CalibratedLinearEncoder.evaluateOnly(plan.source, layer: layer, calibration: calibration, processor: self,
-                                                 rounding: weighted ? "importance-weighted (each column's mean squared input)" : "n/a")
+            try CalibratedLinearEncoder.evaluateOnly(
+                plan.source, layer: layer, calibration: calibration, processor: self,
+                rounding: weighted ? "importance-weighted (each column's mean squared input)" : "n/a")
         }
         return metrics
     }
 
-    private func run(_ plan: TensorPlan, into writer: ArtifactWriter, layer: String?, fixedPoint: inout String?) throws -> ErrorMetrics? {
+    private func run(_ plan: TensorPlan, into writer: ArtifactWriter, layer: String?, fixedPoint: inout String?) throws
+        -> ErrorMetrics?
+    {
         switch plan.action {
         case .copy:
             try copy(plan.source, into: writer)
@@ -53,7 +58,8 @@ final class TensorProcessor {
             var linear = LinearTensorEncoder(processor: self, plan: plan, scheme: scheme, scaleDType: scaleDType)
             if case .compressedLinear = plan.action { linear.compressedTensors = true }
             if let calibration, let layer, let spec = plan.spec, CalibratedLinearEncoder.applies(scheme, to: plan.source) {
-                return try CalibratedLinearEncoder(linear: linear, calibration: calibration, layer: layer, spec: spec).run(into: writer, fixedPoint: &fixedPoint)
+                return try CalibratedLinearEncoder(linear: linear, calibration: calibration, layer: layer, spec: spec).run(
+                    into: writer, fixedPoint: &fixedPoint)
             }
             return try linear.run(into: writer, fixedPoint: &fixedPoint)
         case .blocks(let format):
@@ -63,11 +69,13 @@ final class TensorProcessor {
         case .sign(let ternary):
             return try SignTensorEncoder(processor: self, tensor: plan.source, ternary: ternary).run(into: writer)
         case .scaledFloat(let element, let perChannel):
-            return try ScaledFloatTensorEncoder(processor: self, tensor: plan.source, element: element, perChannel: perChannel).run(into: writer)
+            return try ScaledFloatTensorEncoder(processor: self, tensor: plan.source, element: element, perChannel: perChannel)
+                .run(into: writer)
         case .mx(let element):
             return try MXTensorEncoder(processor: self, tensor: plan.source, element: element).run(into: writer)
         case .kmeans(let bits, let perChannel):
-            return try KMeansTensorEncoder(processor: self, tensor: plan.source, bits: bits, perChannel: perChannel).run(into: writer)
+            return try KMeansTensorEncoder(processor: self, tensor: plan.source, bits: bits, perChannel: perChannel).run(
+                into: writer)
         }
     }
 
@@ -148,7 +156,9 @@ final class TensorProcessor {
     /// matrix's entry, or each column's mean squared input over the dataset's samples; nil without.
     private func importanceWeights(_ plan: TensorPlan) throws -> [Float]? {
         if let importanceMatrix {
-            guard plan.takesImportance, let (entry, values) = try importanceMatrix.weights(for: plan.source.name, columns: plan.source.shape[1]) else { return nil }
+            guard plan.takesImportance,
+                let (entry, values) = try importanceMatrix.weights(for: plan.source.name, columns: plan.source.shape[1])
+            else { return nil }
             importanceEntries[plan.source.name] = entry
             return values
         }
@@ -156,11 +166,15 @@ final class TensorProcessor {
         return try calibration.importance(of: layer, kernels: kernels)
     }
 
-    private func blocks(_ tensor: SourceTensor, format: GGMLType, importance: [Float]?, into writer: ArtifactWriter) throws -> ErrorMetrics {
+    private func blocks(_ tensor: SourceTensor, format: GGMLType, importance: [Float]?, into writer: ArtifactWriter) throws
+        -> ErrorMetrics
+    {
         let kernels = kernels
         return try encode(tensor, bytes: { format.blockBytes(elements: $0) }, into: writer) { values, target, reconstruction in
             if let importance {
-                try importance.withUnsafeBufferPointer { try kernels.quantizeBlocks(format, values, importance: $0, into: target) }
+                try importance.withUnsafeBufferPointer {
+                    try kernels.quantizeBlocks(format, values, importance: $0, into: target)
+                }
             } else {
                 try kernels.quantizeBlocks(format, values, into: target)
             }
@@ -180,7 +194,9 @@ final class TensorProcessor {
     /// is measured. `bytes(n)` is the encoded size of n values (n always a whole number of rows).
     private func encode(
         _ tensor: SourceTensor, bytes: @escaping @Sendable (Int) -> Int, into writer: ArtifactWriter,
-        _ encode: @escaping @Sendable (UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Float>) throws -> Void
+        _ encode:
+            @escaping @Sendable (UnsafeBufferPointer<Float>, UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Float>)
+            throws -> Void
     ) throws -> ErrorMetrics {
         let cols = tensor.shape.last ?? 1
         let rows = cols == 0 ? 0 : tensor.elementCount / cols
@@ -192,24 +208,27 @@ final class TensorProcessor {
             let back = UncheckedBox(reconstructionBuffer(elements.count))
             let kernels = kernels
             let source = source
-            metrics.merge(try parallel(rows: chunk.count) { range, sums in
-                let part = (range.lowerBound * cols)..<(range.upperBound * cols)
-                let values = try source.read(tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: kernels)
-                let target = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out.value[bytes(part.lowerBound)..<bytes(part.upperBound)]))
-                let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
-                try encode(values, target, reconstruction)
-                var partSums = ErrorMetrics()
-                try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &partSums)
-                // A NaN or Inf input always poisons the sums: only then are the values counted,
-                // which saves every clean chunk a pass (huge finite values can overflow the sums
-                // too; the count then finds nothing). The encoders take non-finite values without
-                // harm, and their bytes are never written, since the throw abandons the chunk.
-                if !partSums.sumSquares.isFinite || !partSums.sumSquaredError.isFinite {
-                    let bad = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1)).nonFinite
-                    if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
-                }
-                sums.merge(partSums)
-            })
+            metrics.merge(
+                try parallel(rows: chunk.count) { range, sums in
+                    let part = (range.lowerBound * cols)..<(range.upperBound * cols)
+                    let values = try source.read(tensor, chunkStart: elements.lowerBound, part: part, into: x, kernels: kernels)
+                    let target = UnsafeMutableRawBufferPointer(
+                        UnsafeMutableBufferPointer(rebasing: out.value[bytes(part.lowerBound)..<bytes(part.upperBound)]))
+                    let reconstruction = UnsafeMutableBufferPointer(rebasing: back.value[part])
+                    try encode(values, target, reconstruction)
+                    var partSums = ErrorMetrics()
+                    try kernels.error(values, reconstructed: UnsafeBufferPointer(reconstruction), into: &partSums)
+                    // A NaN or Inf input always poisons the sums: only then are the values counted,
+                    // which saves every clean chunk a pass (huge finite values can overflow the sums
+                    // too; the count then finds nothing). The encoders take non-finite values without
+                    // harm, and their bytes are never written, since the throw abandons the chunk.
+                    if !partSums.sumSquares.isFinite || !partSums.sumSquaredError.isFinite {
+                        let bad = try kernels.minMax(values, rows: 1, cols: values.count, group: Swift.max(values.count, 1))
+                            .nonFinite
+                        if bad > 0 { throw PipelineError.nonFinite(tensor.name, bad) }
+                    }
+                    sums.merge(partSums)
+                })
             try writer.write(UnsafeRawBufferPointer(out.value))
             try done(tensor, elements: elements)
         }

@@ -19,13 +19,18 @@ public struct AWQSpec: Equatable, Sendable {
         let section = try RecipeSection(
             value, name: "awq", fields: fields, example: "{\"dataset_id\": ..., \"grid\": 20}",
             dataset: "the id of a text dataset (POST /v1/datasets, text/plain or application/jsonl) or of layer inputs")
-        let object = section.object, dataset = section.datasetID
+        let object = section.object
+        let dataset = section.datasetID
         var duo = true
         if let given = object["duo_scaling"] {
-            guard let flag = given.boolValue else { throw RecipeError("awq.duo_scaling", "must be true or false, got \(given.serialized)") }
+            guard let flag = given.boolValue else {
+                throw RecipeError("awq.duo_scaling", "must be true or false, got \(given.serialized)")
+            }
             duo = flag
         }
-        return AWQSpec(datasetID: dataset, grid: try WeightSpec.integer(object["grid"] ?? .integer(20), "awq.grid", range: 1...100), duoScaling: duo)
+        return AWQSpec(
+            datasetID: dataset, grid: try WeightSpec.integer(object["grid"] ?? .integer(20), "awq.grid", range: 1...100),
+            duoScaling: duo)
     }
 
     public var json: JSONValue {

@@ -9,7 +9,8 @@ import ModelFormats
 ///   An optional `dataset_id` evaluates every layer on that dataset in the report.
 public struct ActivationSpec: Equatable, Sendable {
     public enum Mode: String, Sendable, CaseIterable {
-        case staticScales = "static", dynamic
+        case staticScales = "static"
+        case dynamic
     }
 
     public let mode: Mode
@@ -44,12 +45,17 @@ public struct ActivationSpec: Equatable, Sendable {
     static func parse(_ value: JSONValue) throws -> ActivationSpec {
         let field = "activations"
         guard let object = value.objectValue else {
-            throw RecipeError(field, "must be {\"mode\": \"static\", \"dataset_id\": ..., \"calibrator\": \"kl\"} or {\"mode\": \"dynamic\"}")
+            throw RecipeError(
+                field, "must be {\"mode\": \"static\", \"dataset_id\": ..., \"calibrator\": \"kl\"} or {\"mode\": \"dynamic\"}")
         }
         let mode = try WeightSpec.enumValue(object["mode"] ?? .string(""), Mode.self, "\(field).mode")
-        let allowed = mode == .dynamic ? ["mode", "bits", "granularity", "symmetric", "dataset_id"] : ["mode", "dataset_id", "calibrator", "percentile", "bits", "symmetric"]
+        let allowed =
+            mode == .dynamic
+            ? ["mode", "bits", "granularity", "symmetric", "dataset_id"]
+            : ["mode", "dataset_id", "calibrator", "percentile", "bits", "symmetric"]
         for key in object.keys where !allowed.contains(key) {
-            throw RecipeError("\(field).\(key)", "is not a field of \(mode.rawValue) activations (allowed: \(allowed.joined(separator: ", ")))")
+            throw RecipeError(
+                "\(field).\(key)", "is not a field of \(mode.rawValue) activations (allowed: \(allowed.joined(separator: ", ")))")
         }
         // The int8 GEMM is what static and dynamic activation quantization feed.
         let bits = try WeightSpec.integer(object["bits"] ?? .integer(8), "\(field).bits", range: 8...8)
@@ -63,13 +69,16 @@ public struct ActivationSpec: Equatable, Sendable {
             }
             // A dataset is optional here: with one, the report evaluates every layer on it.
             let dataset = try object["dataset_id"].map { value -> String in
-                guard let id = value.stringValue, !id.isEmpty else { throw RecipeError("\(field).dataset_id", "must be a dataset id from POST /v1/datasets") }
+                guard let id = value.stringValue, !id.isEmpty else {
+                    throw RecipeError("\(field).dataset_id", "must be a dataset id from POST /v1/datasets")
+                }
                 return id
             }
             return ActivationSpec(mode: .dynamic, datasetID: dataset, calibrator: .minmax, bits: bits, symmetric: true)
         }
         guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
-            throw RecipeError("\(field).dataset_id", "is required for static activations: the id of a dataset from POST /v1/datasets")
+            throw RecipeError(
+                "\(field).dataset_id", "is required for static activations: the id of a dataset from POST /v1/datasets")
         }
         let name = object["calibrator"]?.stringValue ?? "minmax"
         let calibrator: ClippingMethod
@@ -80,10 +89,13 @@ public struct ActivationSpec: Equatable, Sendable {
         case "kl": calibrator = .kl(bins: 2048)
         case "percentile":
             let p = object["percentile"]?.doubleValue ?? 99.99
-            guard p > 50, p <= 100 else { throw RecipeError("\(field).percentile", "must be above 50 and at most 100, e.g. 99.99") }
+            guard p > 50, p <= 100 else {
+                throw RecipeError("\(field).percentile", "must be above 50 and at most 100, e.g. 99.99")
+            }
             calibrator = .percentile(p)
         default:
-            throw RecipeError("\(field).calibrator", "must be minmax, percentile, mse or kl, got \(object["calibrator"]?.serialized ?? "null")")
+            throw RecipeError(
+                "\(field).calibrator", "must be minmax, percentile, mse or kl, got \(object["calibrator"]?.serialized ?? "null")")
         }
         if object["percentile"] != nil, name != "percentile" {
             throw RecipeError("\(field).percentile", "applies only to calibrator 'percentile'")

@@ -17,9 +17,11 @@ public struct EvaluationSpec: Equatable, Sendable {
         let section = try RecipeSection(
             value, name: "evaluation", fields: fields, example: "{\"dataset_id\": ..., \"chunks\": 8, \"context\": 512}",
             dataset: "the id of a text dataset from POST /v1/datasets (text/plain or application/jsonl)")
-        let object = section.object, dataset = section.datasetID
+        let object = section.object
+        let dataset = section.datasetID
         return EvaluationSpec(
-            datasetID: dataset, chunks: try WeightSpec.integer(object["chunks"] ?? .integer(8), "evaluation.chunks", range: 1...10_000),
+            datasetID: dataset,
+            chunks: try WeightSpec.integer(object["chunks"] ?? .integer(8), "evaluation.chunks", range: 1...10_000),
             context: try WeightSpec.integer(object["context"] ?? .integer(512), "evaluation.context", range: 16...32_768))
     }
 

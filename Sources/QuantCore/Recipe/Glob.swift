@@ -24,7 +24,10 @@ public struct Glob: Equatable, Sendable, CustomStringConvertible {
         if exact { return name == pattern }
         let text = Array(name)
         // Iterative matcher with backtracking to the last `*`: linear in practice, no recursion.
-        var p = 0, t = 0, star = -1, mark = 0
+        var p = 0
+        var t = 0
+        var star = -1
+        var mark = 0
         while t < text.count {
             if p < characters.count && (characters[p] == "?" || characters[p] == text[t]) {
                 p += 1

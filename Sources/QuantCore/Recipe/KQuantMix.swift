@@ -5,12 +5,19 @@ import ModelFormats
 /// projections of some layers, the output head) given more bits. The rules are those of
 /// `llama_tensor_get_type` for dense, non-Falcon models; tensors are recognised by their GGUF
 /// names (`blk.N.attn_v.weight`) or their Hugging Face names (`model.layers.N.self_attn.v_proj.weight`).
+/// The cases keep llama.cpp's spelling (Q4_K_M).
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public enum KQuantMix: String, Sendable, CaseIterable {
     /// llama.cpp's `Q2_K` ftype is itself a mix (the pure type is the `q2_k` preset).
-    case q2_K = "Q2_K", q2_K_S = "Q2_K_S"
-    case q3_K_S = "Q3_K_S", q3_K_M = "Q3_K_M", q3_K_L = "Q3_K_L"
-    case q4_K_S = "Q4_K_S", q4_K_M = "Q4_K_M"
-    case q5_K_S = "Q5_K_S", q5_K_M = "Q5_K_M"
+    case q2_K = "Q2_K"
+    case q2_K_S = "Q2_K_S"
+    case q3_K_S = "Q3_K_S"
+    case q3_K_M = "Q3_K_M"
+    case q3_K_L = "Q3_K_L"
+    case q4_K_S = "Q4_K_S"
+    case q4_K_M = "Q4_K_M"
+    case q5_K_S = "Q5_K_S"
+    case q5_K_M = "Q5_K_M"
 
     /// The type of every tensor no rule promotes.
     public var base: GGMLType {
@@ -84,15 +91,20 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         // llama.cpp counts the value projections (and fused QKV) and numbers them in layer order.
         let valueCount = roles.filter { $0.role == .attentionValue || $0.role == .fusedQKV }.count
         func order(_ role: Role) -> [String: Int] {
-            let named = zip(tensors, roles).filter { $0.1.role == role }.sorted { ($0.1.layer ?? -1, $0.0.name) < ($1.1.layer ?? -1, $1.0.name) }
+            let named = zip(tensors, roles).filter { $0.1.role == role }.sorted {
+                ($0.1.layer ?? -1, $0.0.name) < ($1.1.layer ?? -1, $1.0.name)
+            }
             return Dictionary(named.enumerated().map { ($1.0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
-        let valueOrder = order(.attentionValue), downOrder = order(.ffnDown)
+        let valueOrder = order(.attentionValue)
+        let downOrder = order(.ffnDown)
         var chosen: [String: GGMLType] = [:]
         for (tensor, info) in zip(tensors, roles) {
             var role = info.role
             if role == .tokenEmbedding && !hasOutput { role = .output }  // tied embeddings: the head's rule
-            let type = pick(role, value: valueOrder[tensor.name].map { ($0, valueCount) }, down: downOrder[tensor.name].map { ($0, layers) }, groups: groups)
+            let type = pick(
+                role, value: valueOrder[tensor.name].map { ($0, valueCount) }, down: downOrder[tensor.name].map { ($0, layers) },
+                groups: groups)
             chosen[tensor.name] = fitted(type, tensor: tensor)
         }
         return chosen
@@ -103,8 +115,10 @@ public enum KQuantMix: String, Sendable, CaseIterable {
         func rows(_ suffixes: [String]) -> Int? {
             tensors.filter { layerIndex($0.name) == 0 && suffixes.contains(where: $0.name.hasSuffix) }.first?.shape.first
         }
-        guard let query = rows(["attn_q.weight", "self_attn.q_proj.weight"]), let value = rows(["attn_v.weight", "self_attn.v_proj.weight"]),
-              value > 0 else { return 1 }
+        guard let query = rows(["attn_q.weight", "self_attn.q_proj.weight"]),
+            let value = rows(["attn_v.weight", "self_attn.v_proj.weight"]),
+            value > 0
+        else { return 1 }
         return Swift.max(1, query / value)
     }
 

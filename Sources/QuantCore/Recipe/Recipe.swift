@@ -67,7 +67,10 @@ public struct Recipe: Sendable {
 
     // MARK: - Parsing
 
-    public static let fields = ["preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations", "evaluation", "awq"]
+    public static let fields = [
+        "preset", "weights", "targets", "ignore", "overrides", "output", "nonfinite", "mixed_precision", "activations",
+        "evaluation", "awq",
+    ]
 
     /// Parses recipe JSON text (duplicate keys rejected).
     public static func parse(_ text: String) throws -> Recipe {
@@ -93,7 +96,9 @@ public struct Recipe: Sendable {
         var presetName: String?
         if let presetValue = object["preset"] {
             guard let name = presetValue.stringValue, let preset = Preset.named(name) else {
-                throw RecipeError("preset", "unknown preset \(presetValue.serialized) (known: \(Preset.all.map(\.name).joined(separator: ", ")))")
+                throw RecipeError(
+                    "preset",
+                    "unknown preset \(presetValue.serialized) (known: \(Preset.all.map(\.name).joined(separator: ", ")))")
             }
             presetName = preset.name
             base = preset.recipe
@@ -105,7 +110,8 @@ public struct Recipe: Sendable {
         for key in outputObject.keys where key != "format" && key != "max_shard_size" {
             throw RecipeError("output.\(key)", "is not an output field (allowed: format, max_shard_size)")
         }
-        let output = try WeightSpec.enumValue(outputObject["format"] ?? .string("safetensors"), OutputFormat.self, "output.format")
+        let output = try WeightSpec.enumValue(
+            outputObject["format"] ?? .string("safetensors"), OutputFormat.self, "output.format")
         let maxShardBytes = try outputObject["max_shard_size"].map { try parseByteSize($0, "output.max_shard_size") }
 
         let targets = try object["targets"].map { try globs($0, "targets") }
@@ -113,7 +119,9 @@ public struct Recipe: Sendable {
         var overrides: [Override] = []
         var overrideJSON: [JSONValue] = []
         if let list = object["overrides"] {
-            guard let items = list.arrayValue else { throw RecipeError("overrides", "must be a list of {\"match\", \"weights\"}") }
+            guard let items = list.arrayValue else {
+                throw RecipeError("overrides", "must be a list of {\"match\", \"weights\"}")
+            }
             for (index, item) in items.enumerated() {
                 let path = "overrides[\(index)]"
                 guard let entry = item.objectValue else { throw RecipeError(path, "must be an object {\"match\", \"weights\"}") }
@@ -127,11 +135,16 @@ public struct Recipe: Sendable {
                     throw RecipeError("\(path).weights", "must be an object of weight fields")
                 }
                 if entry["weights"]?.objectValue?["mix"] != nil {
-                    throw RecipeError("\(path).weights.mix", "a mix chooses types for the whole model: set it in \"weights\"; an override gives its tensors one \"type\"")
+                    throw RecipeError(
+                        "\(path).weights.mix",
+                        "a mix chooses types for the whole model: set it in \"weights\"; an override gives its tensors one \"type\""
+                    )
                 }
                 // An override pins its tensors' type: the model-wide mix does not apply to them.
                 var overrideBase = baseWeights
-                if let name = overrideBase["mix"]?.stringValue, overrideBase["type"] == nil, let mix = KQuantMix(rawValue: name.uppercased()) {
+                if let name = overrideBase["mix"]?.stringValue, overrideBase["type"] == nil,
+                    let mix = KQuantMix(rawValue: name.uppercased())
+                {
                     overrideBase["type"] = .string(mix.base.name)
                 }
                 overrideBase["mix"] = nil
@@ -151,7 +164,8 @@ public struct Recipe: Sendable {
         if let targets { resolved["targets"] = .array(targets.map { .string($0.pattern) }) }
         if !ignore.isEmpty { resolved["ignore"] = .array(ignore.map { .string($0.pattern) }) }
         if !overrideJSON.isEmpty { resolved["overrides"] = .array(overrideJSON) }
-        resolved["output"] = .object(JSONObject([("format", .string(output.rawValue))] + (maxShardBytes.map { [("max_shard_size", .integer($0))] } ?? [])))
+        resolved["output"] = .object(
+            JSONObject([("format", .string(output.rawValue))] + (maxShardBytes.map { [("max_shard_size", .integer($0))] } ?? [])))
         if nonFinite != .error { resolved["nonfinite"] = .string(nonFinite.rawValue) }
         let mixed = try (object["mixed_precision"] ?? base["mixed_precision"]).map { try MixedPrecisionSpec.parse($0) }
         if let mixed {
@@ -161,7 +175,9 @@ public struct Recipe: Sendable {
         let activations = try (object["activations"] ?? base["activations"]).map { try ActivationSpec.parse($0) }
         if let activations {
             guard activations.mode == .dynamic || output.isSafetensors else {
-                throw RecipeError("activations", "static activation scales are stored in safetensors (`<layer>.input_scale`); GGUF has no place for them")
+                throw RecipeError(
+                    "activations",
+                    "static activation scales are stored in safetensors (`<layer>.input_scale`); GGUF has no place for them")
             }
             resolved["activations"] = activations.json
         }
@@ -173,7 +189,8 @@ public struct Recipe: Sendable {
             try checkAWQCombination(weights: namedWeights, activations: activations, mixedPrecision: mixed != nil)
             resolved["awq"] = awq.json
         }
-        let datasetID = try singleDataset(weights: namedWeights, activations: activations, mixedPrecision: mixed?.datasetID, awq: awq?.datasetID)
+        let datasetID = try singleDataset(
+            weights: namedWeights, activations: activations, mixedPrecision: mixed?.datasetID, awq: awq?.datasetID)
         var recipe = Recipe(
             preset: presetName, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
             nonFinite: nonFinite, json: .object(resolved), mixedPrecision: mixed, activations: activations, datasetID: datasetID)
@@ -185,39 +202,58 @@ public struct Recipe: Sendable {
 
     /// A size in bytes: an integer, or a string such as "5GB", "500MB", "2GiB" (save_pretrained's form).
     static func parseByteSize(_ value: JSONValue, _ field: String) throws -> Int {
-        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+        let units: [(String, Int)] = [
+            ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000),
+            ("B", 1),
+        ]
         if let bytes = value.intValue, bytes > 0 { return bytes }
         if let text = value.stringValue?.uppercased().replacingOccurrences(of: " ", with: "") {
             for (unit, scale) in units where text.hasSuffix(unit) {
-                if let number = Double(text.dropLast(unit.count)), number > 0, number * Double(scale) >= 1, number * Double(scale) < 1e18 {
+                if let number = Double(text.dropLast(unit.count)), number > 0, number * Double(scale) >= 1,
+                    number * Double(scale) < 1e18
+                {
                     return Int(number * Double(scale))
                 }
             }
         }
-        throw RecipeError(field, "must be a positive number of bytes or a size such as \"5GB\" or \"500MB\", got \(value.serialized)")
+        throw RecipeError(
+            field, "must be a positive number of bytes or a size such as \"5GB\" or \"500MB\", got \(value.serialized)")
     }
 
     /// AWQ rescales layer inputs, so nothing else may read the unscaled inputs: GPTQ, AdaRound,
     /// importance weights, static activation scales and mixed precision's output error.
-    static func checkAWQCombination(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: Bool) throws {
+    static func checkAWQCombination(
+        weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: Bool
+    ) throws {
         if let other = weights.first(where: { $0.spec.calibrationDatasetID != nil }) {
-            throw RecipeError("\(other.path).dataset_id", "awq cannot be combined with a calibrated weight method (GPTQ, AdaRound, importance weights): they read the layer inputs AWQ rescales; use one of them")
+            throw RecipeError(
+                "\(other.path).dataset_id",
+                "awq cannot be combined with a calibrated weight method (GPTQ, AdaRound, importance weights): they read the layer inputs AWQ rescales; use one of them"
+            )
         }
         if activations?.datasetID != nil {
-            throw RecipeError("activations", "awq cannot be combined with static activation scales: they are measured on the inputs AWQ rescales")
+            throw RecipeError(
+                "activations",
+                "awq cannot be combined with static activation scales: they are measured on the inputs AWQ rescales")
         }
         if mixedPrecision { throw RecipeError("mixed_precision", "awq cannot be combined with mixed precision") }
     }
 
     /// A job reads one calibration dataset: every dataset_id of the recipe must be the same.
-    static func singleDataset(weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: String?, awq: String? = nil) throws -> String? {
-        var named: [(path: String, id: String)] = weights.compactMap { entry in entry.spec.calibrationDatasetID.map { (entry.path, $0) } }
+    static func singleDataset(
+        weights: [(path: String, spec: WeightSpec)], activations: ActivationSpec?, mixedPrecision: String?, awq: String? = nil
+    ) throws -> String? {
+        var named: [(path: String, id: String)] = weights.compactMap { entry in
+            entry.spec.calibrationDatasetID.map { (entry.path, $0) }
+        }
         if let id = awq { named.append(("awq", id)) }
         if let id = activations?.datasetID { named.append(("activations", id)) }
         if let id = mixedPrecision { named.append(("mixed_precision", id)) }
         guard let first = named.first else { return nil }
         if let other = named.first(where: { $0.id != first.id }) {
-            throw RecipeError("\(other.path).dataset_id", "is '\(other.id)' but \(first.path) names '\(first.id)'; a job uses one calibration dataset")
+            throw RecipeError(
+                "\(other.path).dataset_id",
+                "is '\(other.id)' but \(first.path) names '\(first.id)'; a job uses one calibration dataset")
         }
         return first.id
     }
@@ -249,19 +285,26 @@ public struct Recipe: Sendable {
     /// A recipe the output format cannot store is an error, never a silent fallback.
     static func checkRepresentable(_ spec: WeightSpec, output: OutputFormat, path: String) throws {
         switch (spec.method, output) {
-        case (.binary, .compressedTensors), (.ternary, .compressedTensors), (.float, .compressedTensors), (.mx, .compressedTensors),
+        case (.binary, .compressedTensors), (.ternary, .compressedTensors), (.float, .compressedTensors),
+            (.mx, .compressedTensors),
             (.kmeans, .compressedTensors):
-            throw RecipeError("\(path).method", "compressed-tensors output holds linear int4 or int8 weights; use method \"linear\" or output.format \"safetensors\"")
+            throw RecipeError(
+                "\(path).method",
+                "compressed-tensors output holds linear int4 or int8 weights; use method \"linear\" or output.format \"safetensors\""
+            )
         case (.binary, .gguf), (.ternary, .gguf), (.float, .gguf), (.mx, .gguf), (.kmeans, .gguf):
             throw RecipeError("\(path).method", "GGUF has no \(spec.method.rawValue) type; use output.format \"safetensors\"")
         case (.linear, .gguf), (.gptq, .gguf):
             throw RecipeError(
                 "\(path).method",
-                "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\"")
-        case (.gguf, .safetensors) where spec.ggufType?.isBlockQuantized == true, (.gguf, .compressedTensors) where spec.ggufType?.isBlockQuantized == true:
+                "GGUF cannot store linear codes with separate scales; use method \"gguf\" with a type such as Q8_0, or output.format \"safetensors\""
+            )
+        case (.gguf, .safetensors) where spec.ggufType?.isBlockQuantized == true,
+            (.gguf, .compressedTensors) where spec.ggufType?.isBlockQuantized == true:
             throw RecipeError(
                 "\(path).type",
-                "\(spec.ggufType!.name) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors")
+                "\(spec.ggufType!.name) is a GGUF block format; set output.format to \"gguf\", or use method \"linear\" for safetensors"
+            )
         default:
             break
         }
@@ -284,10 +327,12 @@ extension Recipe {
         var resolved = json.objectValue ?? JSONObject()
         resolved["weights"] = weights.json
         if !overrides.isEmpty {
-            resolved["overrides"] = .array(overrides.map { .object(JSONObject([("match", .string($0.match.pattern)), ("weights", $0.weights.json)])) })
+            resolved["overrides"] = .array(
+                overrides.map { .object(JSONObject([("match", .string($0.match.pattern)), ("weights", $0.weights.json)])) })
         }
         var recipe = Recipe(
-            preset: preset, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output, nonFinite: nonFinite,
+            preset: preset, weights: weights, targets: targets, ignore: ignore, overrides: overrides, output: output,
+            nonFinite: nonFinite,
             json: .object(resolved), mixedPrecision: mixedPrecision, activations: activations, datasetID: datasetID ?? id)
         recipe.maxShardBytes = maxShardBytes
         recipe.evaluation = evaluation

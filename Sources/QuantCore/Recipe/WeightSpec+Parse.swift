@@ -7,7 +7,10 @@ import ModelFormats
 extension WeightSpec {
     /// The fields each method takes.
     static func fields(of method: Method) -> [String] {
-        let linear = ["method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding", "scale_constraint", "scale_bits"]
+        let linear = [
+            "method", "bits", "symmetric", "granularity", "axis", "group_size", "scale_dtype", "clipping", "rounding",
+            "scale_constraint", "scale_bits",
+        ]
         switch method {
         case .linear: return linear
         case .gptq: return linear.filter { $0 != "rounding" } + ["damping", "act_order", "dataset_id"]
@@ -25,7 +28,8 @@ extension WeightSpec {
         let method = try enumValue(object["method"] ?? .string("linear"), Method.self, field("method"))
         let allowed = fields(of: method)
         for key in object.keys where !allowed.contains(key) {
-            throw RecipeError(field(key), "is not a field of method '\(method.rawValue)' (allowed: \(allowed.joined(separator: ", ")))")
+            throw RecipeError(
+                field(key), "is not a field of method '\(method.rawValue)' (allowed: \(allowed.joined(separator: ", ")))")
         }
         switch method {
         case .linear: return .linear(try Linear.parse(object, field))
@@ -42,7 +46,9 @@ extension WeightSpec {
 
     static func parseMX(_ object: JSONObject, _ field: (String) -> String) throws -> MXElement {
         guard let formatValue = object["format"] else {
-            throw RecipeError(field("format"), "is required for method 'mx' (one of \(MXElement.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw RecipeError(
+                field("format"),
+                "is required for method 'mx' (one of \(MXElement.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return try enumValue(formatValue, MXElement.self, field("format"))
     }
@@ -50,7 +56,9 @@ extension WeightSpec {
 
 extension WeightSpec.Linear {
     static func parse(_ object: JSONObject, _ field: (String) -> String) throws -> Self {
-        let (scheme, scaleDType) = try WeightSpec.parseLinearScheme(object, field) { try WeightSpec.parseRounding(object["rounding"], field("rounding")) }
+        let (scheme, scaleDType) = try WeightSpec.parseLinearScheme(object, field) {
+            try WeightSpec.parseRounding(object["rounding"], field("rounding"))
+        }
         return Self(scheme: scheme, scaleDType: scaleDType)
     }
 }
@@ -66,12 +74,16 @@ extension WeightSpec.GPTQSettings {
         }
         switch scheme.granularity {
         case .group, .channel(axis: 0): break
-        default: throw RecipeError(field("granularity"), "GPTQ needs granularity 'group' or 'channel' (axis 0): scales along each output row")
+        default:
+            throw RecipeError(
+                field("granularity"), "GPTQ needs granularity 'group' or 'channel' (axis 0): scales along each output row")
         }
         var options = GPTQOptions()
         if let damping = object["damping"] {
             guard let value = damping.doubleValue, value > 0, value <= 1 else {
-                throw RecipeError(field("damping"), "must be a number above 0 and at most 1 (a fraction of the mean Hessian diagonal), e.g. 0.01")
+                throw RecipeError(
+                    field("damping"),
+                    "must be a number above 0 and at most 1 (a fraction of the mean Hessian diagonal), e.g. 0.01")
             }
             options.damping = value
         }
@@ -84,37 +96,52 @@ extension WeightSpec.GGUF {
     static func parse(_ object: JSONObject, _ field: (String) -> String) throws -> Self {
         let mix = try object["mix"].map { try WeightSpec.enumValue($0, KQuantMix.self, field("mix"), uppercase: true) }
         guard let typeValue = object["type"] ?? mix.map({ .string($0.base.name) }) else {
-            throw RecipeError(field("type"), "is required for method 'gguf' (one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")))")
+            throw RecipeError(
+                field("type"),
+                "is required for method 'gguf' (one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")))")
         }
         let type = try WeightSpec.ggmlType(typeValue, field("type"))
         var spec = Self(type: type)
         if let mix {
             guard type == mix.base else {
-                throw RecipeError(field("type"), "is \(type.name), but mix \(mix.rawValue) is built on \(mix.base.name); drop \"type\" or \"mix\"")
+                throw RecipeError(
+                    field("type"),
+                    "is \(type.name), but mix \(mix.rawValue) is built on \(mix.base.name); drop \"type\" or \"mix\"")
             }
             guard object["fallback"] == nil else {
-                throw RecipeError(field("fallback"), "cannot be combined with mix \(mix.rawValue), which has llama.cpp's own fallbacks")
+                throw RecipeError(
+                    field("fallback"), "cannot be combined with mix \(mix.rawValue), which has llama.cpp's own fallbacks")
             }
             spec.mix = mix
         }
         if let fallbackValue = object["fallback"] {
             let fallback = try WeightSpec.ggmlType(fallbackValue, field("fallback"))
             if fallback.isKQuant {
-                throw RecipeError(field("fallback"), "must fit rows that \(type.name) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.name)")
+                throw RecipeError(
+                    field("fallback"),
+                    "must fit rows that \(type.name) cannot: a type with blocks of 32 or none (Q8_0, Q5_0, Q4_0, F16...), not \(fallback.name)"
+                )
             }
             spec.fallback = fallback
         }
         if let datasetValue = object["dataset_id"] {
             guard let dataset = datasetValue.stringValue, !dataset.isEmpty else {
-                throw RecipeError(field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
+                throw RecipeError(
+                    field("dataset_id"), "must be the id of a dataset from POST /v1/datasets, got \(datasetValue.serialized)")
             }
             guard type.takesImportance else {
-                throw RecipeError(field("dataset_id"), "gives importance weights to Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K to Q6_K), not \(type.name) (ggml's \(type.name) quantizer takes none)")
+                throw RecipeError(
+                    field("dataset_id"),
+                    "gives importance weights to Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K to Q6_K), not \(type.name) (ggml's \(type.name) quantizer takes none)"
+                )
             }
             spec.datasetID = dataset
         }
         if spec.mix == .q2_K_S && spec.datasetID == nil {
-            throw RecipeError(field("dataset_id"), "is required by mix Q2_K_S: llama.cpp refuses it without an importance matrix (the result is unusable); give a calibration dataset, or use mix Q2_K")
+            throw RecipeError(
+                field("dataset_id"),
+                "is required by mix Q2_K_S: llama.cpp refuses it without an importance matrix (the result is unusable); give a calibration dataset, or use mix Q2_K"
+            )
         }
         return spec
     }
@@ -123,9 +150,11 @@ extension WeightSpec.GGUF {
 extension WeightSpec.ScaledFloat {
     static func parse(_ object: JSONObject, _ field: (String) -> String) throws -> Self {
         let element = try WeightSpec.enumValue(object["format"] ?? .string("fp8-e4m3"), FloatElement.self, field("format"))
-        let granularity = try WeightSpec.enumValue(object["granularity"] ?? .string("channel"), WeightSpec.GranularityName.self, field("granularity"))
+        let granularity = try WeightSpec.enumValue(
+            object["granularity"] ?? .string("channel"), WeightSpec.GranularityName.self, field("granularity"))
         guard granularity != .group else {
-            throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'float' (for blocks, use method 'mx')")
+            throw RecipeError(
+                field("granularity"), "must be 'tensor' or 'channel' for method 'float' (for blocks, use method 'mx')")
         }
         return Self(element: element, perChannel: granularity == .channel)
     }
@@ -134,8 +163,11 @@ extension WeightSpec.ScaledFloat {
 extension WeightSpec.KMeans {
     static func parse(_ object: JSONObject, _ field: (String) -> String) throws -> Self {
         let bits = try WeightSpec.integer(object["bits"] ?? .integer(4), field("bits"), range: 2...8)
-        let granularity = try WeightSpec.enumValue(object["granularity"] ?? .string("tensor"), WeightSpec.GranularityName.self, field("granularity"))
-        guard granularity != .group else { throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'kmeans'") }
+        let granularity = try WeightSpec.enumValue(
+            object["granularity"] ?? .string("tensor"), WeightSpec.GranularityName.self, field("granularity"))
+        guard granularity != .group else {
+            throw RecipeError(field("granularity"), "must be 'tensor' or 'channel' for method 'kmeans'")
+        }
         return Self(bits: bits, perChannel: granularity == .channel)
     }
 }
@@ -148,12 +180,15 @@ extension WeightSpec {
     ) throws -> (LinearScheme, ScaleDType) {
         let bits = try integer(object["bits"] ?? .integer(8), field("bits"), range: 2...8)
         let symmetric = try boolean(object["symmetric"] ?? .bool(true), field("symmetric"))
-        let granularityName = try enumValue(object["granularity"] ?? .string("channel"), GranularityName.self, field("granularity"))
+        let granularityName = try enumValue(
+            object["granularity"] ?? .string("channel"), GranularityName.self, field("granularity"))
         let granularity: Granularity
         switch granularityName {
         case .tensor: granularity = .tensor
         case .channel: granularity = .channel(axis: try integer(object["axis"] ?? .integer(0), field("axis"), range: 0...7))
-        case .group: granularity = .group(size: try integer(object["group_size"] ?? .integer(128), field("group_size"), range: 1...(1 << 20)))
+        case .group:
+            granularity = .group(
+                size: try integer(object["group_size"] ?? .integer(128), field("group_size"), range: 1...(1 << 20)))
         }
         if granularityName != .channel, object["axis"] != nil {
             throw RecipeError(field("axis"), "applies only to granularity 'channel'")
@@ -161,10 +196,12 @@ extension WeightSpec {
         if granularityName != .group, object["group_size"] != nil {
             throw RecipeError(field("group_size"), "applies only to granularity 'group'")
         }
-        let scaleDType = try enumValue(object["scale_dtype"] ?? .string("F32"), ScaleDType.self, field("scale_dtype"), uppercase: true)
+        let scaleDType = try enumValue(
+            object["scale_dtype"] ?? .string("F32"), ScaleDType.self, field("scale_dtype"), uppercase: true)
         let clipping = try parseClipping(object["clipping"], field("clipping"))
         let rounding = try parseRounding()
-        let constraint = try enumValue(object["scale_constraint"] ?? .string("none"), ScaleConstraint.self, field("scale_constraint"))
+        let constraint = try enumValue(
+            object["scale_constraint"] ?? .string("none"), ScaleConstraint.self, field("scale_constraint"))
         let scaleBits = try object["scale_bits"].map { try integer($0, field("scale_bits"), range: 2...8) }
         do {
             let scheme = try LinearScheme(
@@ -179,13 +216,17 @@ extension WeightSpec {
     /// One of the ggml types a `gguf` recipe may name (case-insensitive).
     static func ggmlType(_ value: JSONValue, _ field: String) throws -> GGMLType {
         guard let text = value.stringValue, let type = GGMLType.named(text), GGMLType.recipeTypes.contains(type) else {
-            throw RecipeError(field, "must be one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")), got \(value.serialized)")
+            throw RecipeError(
+                field, "must be one of \(GGMLType.recipeTypes.map(\.name).joined(separator: ", ")), got \(value.serialized)")
         }
         return type
     }
 
     enum GranularityName: String, CaseIterable { case tensor, channel, group }
-    enum ScaleConstraint: String, CaseIterable { case none, powerOfTwo = "power_of_two" }
+    enum ScaleConstraint: String, CaseIterable {
+        case none
+        case powerOfTwo = "power_of_two"
+    }
 
     static func enumValue<T: RawRepresentable & CaseIterable>(
         _ value: JSONValue, _: T.Type, _ field: String, uppercase: Bool = false
@@ -199,7 +240,8 @@ extension WeightSpec {
 
     static func integer(_ value: JSONValue, _ field: String, range: ClosedRange<Int>) throws -> Int {
         guard let number = value.intValue, range.contains(number) else {
-            throw RecipeError(field, "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(value.serialized)")
+            throw RecipeError(
+                field, "must be an integer from \(range.lowerBound) to \(range.upperBound), got \(value.serialized)")
         }
         return number
     }
@@ -213,14 +255,18 @@ extension WeightSpec {
     static func parseClipping(_ value: JSONValue?, _ field: String) throws -> ClippingMethod {
         guard let value else { return .minmax }
         guard let object = value.objectValue, let name = object["method"]?.stringValue else {
-            throw RecipeError(field, "must be {\"method\": \"minmax\" | \"percentile\" | \"mse\" | \"kl\"}, got \(value.serialized)")
+            throw RecipeError(
+                field, "must be {\"method\": \"minmax\" | \"percentile\" | \"mse\" | \"kl\"}, got \(value.serialized)")
         }
-        let allowed: [String: [String]] = ["minmax": ["method"], "percentile": ["method", "percentile"], "mse": ["method", "steps"], "kl": ["method", "bins"]]
+        let allowed: [String: [String]] = [
+            "minmax": ["method"], "percentile": ["method", "percentile"], "mse": ["method", "steps"], "kl": ["method", "bins"],
+        ]
         guard let fields = allowed[name] else {
             throw RecipeError("\(field).method", "must be minmax, percentile, mse or kl, got \(name)")
         }
         for key in object.keys where !fields.contains(key) {
-            throw RecipeError("\(field).\(key)", "is not a field of clipping \(name) (allowed: \(fields.joined(separator: ", ")))")
+            throw RecipeError(
+                "\(field).\(key)", "is not a field of clipping \(name) (allowed: \(fields.joined(separator: ", ")))")
         }
         switch name {
         case "percentile":
@@ -241,14 +287,18 @@ extension WeightSpec {
     /// `{"method": "nearest"}` or `{"method": "stochastic", "seed": 42}`.
     static func parseRounding(_ value: JSONValue?, _ field: String) throws -> RoundingMethod {
         guard let value else { return .nearest }
-        guard let object = value.objectValue, let name = object["method"]?.stringValue, ["nearest", "stochastic", "adaround"].contains(name) else {
+        guard let object = value.objectValue, let name = object["method"]?.stringValue,
+            ["nearest", "stochastic", "adaround"].contains(name)
+        else {
             throw RecipeError(
                 field,
-                "must be {\"method\": \"nearest\"}, {\"method\": \"stochastic\", \"seed\": 42} or {\"method\": \"adaround\", \"dataset_id\": ..., \"iterations\": 1000}, got \(value.serialized)")
+                "must be {\"method\": \"nearest\"}, {\"method\": \"stochastic\", \"seed\": 42} or {\"method\": \"adaround\", \"dataset_id\": ..., \"iterations\": 1000}, got \(value.serialized)"
+            )
         }
         if name == "adaround" {
             for key in object.keys where !["method", "dataset_id", "iterations"].contains(key) {
-                throw RecipeError("\(field).\(key)", "is not a field of rounding adaround (allowed: method, dataset_id, iterations)")
+                throw RecipeError(
+                    "\(field).\(key)", "is not a field of rounding adaround (allowed: method, dataset_id, iterations)")
             }
             guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
                 throw RecipeError("\(field).dataset_id", "is required for adaround: the id of a dataset from POST /v1/datasets")
@@ -272,7 +322,8 @@ extension WeightSpec {
         guard let object = value.objectValue, object.keys == ["method"], let name = object["method"]?.stringValue,
             allowed.contains(name)
         else {
-            throw RecipeError(field, "must be {\"method\": \(allowed.map { "\"\($0)\"" }.joined(separator: " | "))}, got \(value.serialized)")
+            throw RecipeError(
+                field, "must be {\"method\": \(allowed.map { "\"\($0)\"" }.joined(separator: " | "))}, got \(value.serialized)")
         }
     }
 }

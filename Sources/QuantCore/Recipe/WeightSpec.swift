@@ -150,7 +150,9 @@ public enum WeightSpec: Equatable, Sendable {
     /// The spec with importance weights from `datasetID`, when its ggml type takes them (a mix's
     /// types are resolved per tensor later); other methods are returned unchanged.
     public func weightingImportance(_ datasetID: String) -> WeightSpec {
-        guard case .gguf(var gguf) = self, gguf.datasetID == nil, gguf.mix != nil || gguf.type.takesImportance else { return self }
+        guard case .gguf(var gguf) = self, gguf.datasetID == nil, gguf.mix != nil || gguf.type.takesImportance else {
+            return self
+        }
         gguf.datasetID = datasetID
         return .gguf(gguf)
     }

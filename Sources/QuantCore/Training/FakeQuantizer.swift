@@ -17,7 +17,10 @@ struct FakeQuantizer {
         case .linear:
             let scheme = spec.scheme!
             guard scheme.rounding == .nearest, scheme.groupScaleBits == nil else {
-                throw TrainingError.unsupported("weights", "QAT trains linear weights rounded to nearest with one level of scales (no stochastic or adaround rounding, no scale_bits)")
+                throw TrainingError.unsupported(
+                    "weights",
+                    "QAT trains linear weights rounded to nearest with one level of scales (no stochastic or adaround rounding, no scale_bits)"
+                )
             }
             if case .channel(let axis) = scheme.granularity, axis != 0 {
                 throw TrainingError.unsupported("weights.axis", "QAT takes channel scales on axis 0 (output channels)")
@@ -26,7 +29,8 @@ struct FakeQuantizer {
         case .binary: rule = .sign(ternary: false)
         case .ternary: rule = .sign(ternary: true)
         default:
-            throw TrainingError.unsupported("weights.method", "QAT trains methods linear (2-8 bits), binary and ternary, not '\(spec.method.rawValue)'")
+            throw TrainingError.unsupported(
+                "weights.method", "QAT trains methods linear (2-8 bits), binary and ternary, not '\(spec.method.rawValue)'")
         }
     }
 
@@ -38,19 +42,24 @@ struct FakeQuantizer {
         var passes = [Bool](repeating: true, count: w.values.count)
         switch rule {
         case .linear(let scheme, let scaleDType):
-            var rows = w.rows, cols = w.cols, group = w.cols
+            var rows = w.rows
+            var cols = w.cols
+            var group = w.cols
             switch scheme.granularity {
             case .tensor: (rows, cols, group) = (1, w.values.count, w.values.count)
             case .group(let size): group = size
             case .channel: break
             }
             let parameters = try w.values.withUnsafeBufferPointer {
-                try LinearTensorEncoder.rowParameters($0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels, tensor: name)
+                try LinearTensorEncoder.rowParameters(
+                    $0, rows: rows, cols: cols, group: group, scheme: scheme, scaleDType: scaleDType, kernels: kernels,
+                    tensor: name)
             }
             let grid = LinearGrid(scheme: scheme, cols: cols, group: group, parameters: parameters)
             for r in 0..<rows {
                 for c in 0..<cols {
-                    let i = r * cols + c, slot = grid.slot(r, c)
+                    let i = r * cols + c
+                    let slot = grid.slot(r, c)
                     let q = grid.code(w.values[i], row: r, col: c)
                     out.values[i] = grid.value(q, row: r, col: c)
                     let scaled = w.values[i] * grid.inverses[slot] + Float(grid.zeros?[slot] ?? 0)
@@ -61,7 +70,10 @@ struct FakeQuantizer {
             var codes = [UInt8](repeating: 0, count: w.cols)
             for r in 0..<w.rows {
                 let scale = w.values.withUnsafeBufferPointer { values in
-                    codes.withUnsafeMutableBufferPointer { SignTensorEncoder.quantize(UnsafeBufferPointer(rebasing: values[(r * w.cols)..<((r + 1) * w.cols)]), ternary: ternary, codes: $0) }
+                    codes.withUnsafeMutableBufferPointer {
+                        SignTensorEncoder.quantize(
+                            UnsafeBufferPointer(rebasing: values[(r * w.cols)..<((r + 1) * w.cols)]), ternary: ternary, codes: $0)
+                    }
                 }
                 for c in 0..<w.cols {
                     let i = r * w.cols + c

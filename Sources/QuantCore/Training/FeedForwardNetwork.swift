@@ -18,7 +18,8 @@ struct FeedForwardNetwork {
     static func weightName(_ i: Int) -> String { "layers.\(i).weight" }
     static func biasName(_ i: Int) -> String { "layers.\(i).bias" }
 
-    static let scope = "QAT trains feed-forward networks: safetensors with only `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (i = 0, 1, ...), each layer's inputs the previous one's outputs"
+    static let scope =
+        "QAT trains feed-forward networks: safetensors with only `layers.{i}.weight` [out, in] and `layers.{i}.bias` [out] (i = 0, 1, ...), each layer's inputs the previous one's outputs"
 
     static func load(_ source: SourceModel, spec: TrainingSpec, kernels: Kernels) throws -> FeedForwardNetwork {
         guard case .safetensors(let file) = source.model else { throw TrainingError.invalidModel("\(scope); this model is GGUF") }
@@ -28,28 +29,38 @@ struct FeedForwardNetwork {
             let stray = source.tensors.map(\.name).first { !expected.contains($0) } ?? "a missing weight or bias"
             throw TrainingError.invalidModel("\(scope); found \(stray)")
         }
-        var weights: [Matrix] = [], biases: [[Float]] = []
+        var weights: [Matrix] = []
+        var biases: [[Float]] = []
         let scratch = ScratchBuffer<Float>(fill: 0)
         for i in 0..<count {
-            let w = source.tensors.first { $0.name == weightName(i) }!, b = source.tensors.first { $0.name == biasName(i) }!
+            let w = source.tensors.first { $0.name == weightName(i) }!
+            let b = source.tensors.first { $0.name == biasName(i) }!
             guard w.shape.count == 2, b.shape == [w.shape[0]], w.floatDType != nil, b.floatDType != nil, w.elementCount > 0 else {
-                throw TrainingError.invalidModel("layer \(i): weight \(w.shape) and bias \(b.shape) must be floating point [out, in] and [out]")
+                throw TrainingError.invalidModel(
+                    "layer \(i): weight \(w.shape) and bias \(b.shape) must be floating point [out, in] and [out]")
             }
             if i > 0, w.shape[1] != weights[i - 1].rows {
-                throw TrainingError.invalidModel("layer \(i) takes \(w.shape[1]) inputs but layer \(i - 1) gives \(weights[i - 1].rows) outputs")
+                throw TrainingError.invalidModel(
+                    "layer \(i) takes \(w.shape[1]) inputs but layer \(i - 1) gives \(weights[i - 1].rows) outputs")
             }
             let values = Array(try source.floats(of: w, 0..<w.elementCount, scratch: scratch, kernels: kernels))
             guard values.allSatisfy(\.isFinite) else { throw TrainingError.invalidModel("\(w.name) holds NaN or Inf") }
             weights.append(Matrix(rows: w.shape[0], cols: w.shape[1], values: values))
             biases.append(Array(try source.floats(of: b, 0..<b.elementCount, scratch: scratch, kernels: kernels)))
         }
-        func named<T: RawRepresentable & CaseIterable>(_ key: String, _ given: T?, _: T.Type) throws -> T where T.RawValue == String {
+        func named<T: RawRepresentable & CaseIterable>(_ key: String, _ given: T?, _: T.Type) throws -> T
+        where T.RawValue == String {
             if let given { return given }
             guard let text = file.metadata.first(where: { $0.key == key })?.value else {
-                throw TrainingError.unsupported("training.\(key)", "the model's metadata names no \(key); give one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw TrainingError.unsupported(
+                    "training.\(key)",
+                    "the model's metadata names no \(key); give one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let value = T(rawValue: text) else {
-                throw TrainingError.unsupported("training.\(key)", "the model's metadata says \(key) '\(text)'; supported: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw TrainingError.unsupported(
+                    "training.\(key)",
+                    "the model's metadata says \(key) '\(text)'; supported: \(T.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             return value
         }
@@ -106,18 +117,23 @@ struct TrainingData {
 
     static func load(_ path: String, network: FeedForwardNetwork, kernels: Kernels) throws -> TrainingData {
         let source = try SourceModel(path: path)
-        guard let xt = source.tensors.first(where: { $0.name == "x" }), let yt = source.tensors.first(where: { $0.name == "y" }) else {
-            throw TrainingError.invalidData("a QAT dataset holds `x` [samples, features] and `y` (class indices, or targets for mse)")
+        guard let xt = source.tensors.first(where: { $0.name == "x" }), let yt = source.tensors.first(where: { $0.name == "y" })
+        else {
+            throw TrainingError.invalidData(
+                "a QAT dataset holds `x` [samples, features] and `y` (class indices, or targets for mse)")
         }
         guard xt.shape.count == 2, xt.shape[0] >= 2, xt.floatDType != nil else {
-            throw TrainingError.invalidData("`x` must be floating point [samples, features] with 2 samples or more, got \(xt.dtypeName) \(xt.shape)")
+            throw TrainingError.invalidData(
+                "`x` must be floating point [samples, features] with 2 samples or more, got \(xt.dtypeName) \(xt.shape)")
         }
         guard xt.shape[1] == network.inputs else {
             throw TrainingError.invalidData("`x` has \(xt.shape[1]) features but layers.0.weight takes \(network.inputs) inputs")
         }
         let samples = xt.shape[0]
         guard xt.elementCount <= maxValues else {
-            throw TrainingError.invalidData("`x` holds \(xt.elementCount) values; QAT keeps its data in memory and takes at most \(maxValues) (1 GiB of floats)")
+            throw TrainingError.invalidData(
+                "`x` holds \(xt.elementCount) values; QAT keeps its data in memory and takes at most \(maxValues) (1 GiB of floats)"
+            )
         }
         let scratch = ScratchBuffer<Float>(fill: 0)
         let xValues = Array(try source.floats(of: xt, 0..<xt.elementCount, scratch: scratch, kernels: kernels))
@@ -126,16 +142,21 @@ struct TrainingData {
         switch network.loss {
         case .softmaxCrossEntropy:
             guard yt.shape == [samples], case .safetensors(let dtype) = yt.storage, !dtype.isFloatingPoint, dtype != .bool else {
-                throw TrainingError.invalidData("for softmax_cross_entropy, `y` holds one integer class index per sample: shape [\(samples)], got \(yt.dtypeName) \(yt.shape)")
+                throw TrainingError.invalidData(
+                    "for softmax_cross_entropy, `y` holds one integer class index per sample: shape [\(samples)], got \(yt.dtypeName) \(yt.shape)"
+                )
             }
             let labels = try integers(source.bytes(of: yt), dtype: dtype, count: samples)
             if let bad = labels.first(where: { $0 < 0 || $0 >= network.outputs }) {
-                throw TrainingError.invalidData("`y` holds class \(bad); the network has \(network.outputs) outputs (classes 0 to \(network.outputs - 1))")
+                throw TrainingError.invalidData(
+                    "`y` holds class \(bad); the network has \(network.outputs) outputs (classes 0 to \(network.outputs - 1))")
             }
             return TrainingData(x: x, labels: labels, targets: nil)
         case .mse:
-            guard yt.floatDType != nil, yt.shape == [samples, network.outputs] || (network.outputs == 1 && yt.shape == [samples]) else {
-                throw TrainingError.invalidData("for mse, `y` holds floating point targets [\(samples), \(network.outputs)], got \(yt.dtypeName) \(yt.shape)")
+            guard yt.floatDType != nil, yt.shape == [samples, network.outputs] || (network.outputs == 1 && yt.shape == [samples])
+            else {
+                throw TrainingError.invalidData(
+                    "for mse, `y` holds floating point targets [\(samples), \(network.outputs)], got \(yt.dtypeName) \(yt.shape)")
             }
             let values = Array(try source.floats(of: yt, 0..<yt.elementCount, scratch: scratch, kernels: kernels))
             guard values.allSatisfy(\.isFinite) else { throw TrainingError.invalidData("`y` holds NaN or Inf") }

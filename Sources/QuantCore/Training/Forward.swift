@@ -12,7 +12,10 @@ struct Forward {
 
     var output: Matrix { preActivations[preActivations.count - 1] }
 
-    init(network: FeedForwardNetwork, weights: [Matrix], x: Matrix, quantization: Quantization?, ranges: inout ActivationRanges, training: Bool) {
+    init(
+        network: FeedForwardNetwork, weights: [Matrix], x: Matrix, quantization: Quantization?, ranges: inout ActivationRanges,
+        training: Bool
+    ) {
         self.network = network
         self.weights = weights
         var h = x
@@ -69,7 +72,8 @@ struct Forward {
     func lossGradient(data: TrainingData, batch: ArraySlice<Int>, needGradient: Bool = true) -> (Double, Matrix, Int) {
         let z = output
         var delta = Matrix(zeros: needGradient ? z.rows : 0, needGradient ? z.cols : 0)
-        var loss = 0.0, correct = 0
+        var loss = 0.0
+        var correct = 0
         let n = Float(Swift.max(z.rows, 1))
         for (r, sample) in batch.enumerated() {
             let row = Array(z.values[(r * z.cols)..<((r + 1) * z.cols)])
@@ -109,7 +113,8 @@ struct Forward {
             gradients[i] = (gw, gb)
             guard i > 0 else { break }
             var upstream = BLAS.multiply(delta, weights[i])
-            let mask = inputPasses[i], z = preActivations[i - 1]
+            let mask = inputPasses[i]
+            let z = preActivations[i - 1]
             for j in upstream.values.indices {
                 upstream.values[j] *= (mask?[j] ?? true) ? network.derivative(z.values[j]) : 0
             }
@@ -128,14 +133,17 @@ struct Optimizer {
 
     init(spec: TrainingSpec, network: FeedForwardNetwork) {
         self.spec = spec
-        first = zip(network.weights, network.biases).map { ([Float](repeating: 0, count: $0.values.count), [Float](repeating: 0, count: $1.count)) }
+        first = zip(network.weights, network.biases).map {
+            ([Float](repeating: 0, count: $0.values.count), [Float](repeating: 0, count: $1.count))
+        }
         second = first
     }
 
     /// One update with learning rate `rate` (the schedule's value for this step).
     mutating func step(_ network: inout FeedForwardNetwork, _ gradients: [(w: Matrix, b: [Float])], rate: Float) {
         step += 1
-        let c1 = 1 - pow(0.9, Float(step)), c2 = 1 - pow(0.999, Float(step))
+        let c1 = 1 - pow(0.9, Float(step))
+        let c2 = 1 - pow(0.999, Float(step))
         func update(_ value: inout Float, _ g: Float, _ m: inout Float, _ v: inout Float) {
             switch spec.optimizer {
             case .sgd:

@@ -22,10 +22,12 @@ public struct EpochRecord: Sendable, Equatable {
     }
 
     public var json: JSONValue {
-        .object(JSONObject([
-            ("epoch", .integer(epoch)), ("train_loss", Report.number(trainLoss)), ("validation_loss", Report.number(validationLoss)),
-            ("validation_accuracy", validationAccuracy.map(Report.number) ?? .null), ("seconds", Report.number(seconds)),
-        ]))
+        .object(
+            JSONObject([
+                ("epoch", .integer(epoch)), ("train_loss", Report.number(trainLoss)),
+                ("validation_loss", Report.number(validationLoss)),
+                ("validation_accuracy", validationAccuracy.map(Report.number) ?? .null), ("seconds", Report.number(seconds)),
+            ]))
     }
 }
 
@@ -43,11 +45,13 @@ public enum QAT {
         public var fp32Loss: Double, ptqLoss: Double, qatLoss: Double
 
         public var json: JSONValue {
-            .object(JSONObject([
-                ("fp32_accuracy", fp32Accuracy.map(Report.number) ?? .null), ("ptq_accuracy", ptqAccuracy.map(Report.number) ?? .null),
-                ("qat_accuracy", qatAccuracy.map(Report.number) ?? .null), ("fp32_loss", Report.number(fp32Loss)),
-                ("ptq_loss", Report.number(ptqLoss)), ("qat_loss", Report.number(qatLoss)),
-            ]))
+            .object(
+                JSONObject([
+                    ("fp32_accuracy", fp32Accuracy.map(Report.number) ?? .null),
+                    ("ptq_accuracy", ptqAccuracy.map(Report.number) ?? .null),
+                    ("qat_accuracy", qatAccuracy.map(Report.number) ?? .null), ("fp32_loss", Report.number(fp32Loss)),
+                    ("ptq_loss", Report.number(ptqLoss)), ("qat_loss", Report.number(qatLoss)),
+                ]))
         }
     }
 
@@ -79,13 +83,16 @@ public enum QAT {
         let quantization = try Quantization(recipe: recipe, network: network)
         var rng = SeededRandom(seed: training.seed)
         let order = rng.shuffled(Array(0..<data.x.rows))
-        let validationCount = Swift.min(data.x.rows - 1, Swift.max(1, Int((Double(data.x.rows) * training.validationSplit).rounded())))
-        let validation = Array(order.suffix(validationCount)), train = Array(order.prefix(data.x.rows - validationCount))
+        let validationCount = Swift.min(
+            data.x.rows - 1, Swift.max(1, Int((Double(data.x.rows) * training.validationSplit).rounded())))
+        let validation = Array(order.suffix(validationCount))
+        let train = Array(order.prefix(data.x.rows - validationCount))
 
         var inputRanges = ActivationRanges(layers: network.layerCount)
         inputRanges.observe(network, quantization: nil, x: TrainingData.rows(data.x, train[...]))
         let fp32 = try evaluate(network, data: data, rows: validation, quantization: nil, ranges: inputRanges, kernels: kernels)
-        let ptq = try evaluate(network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
+        let ptq = try evaluate(
+            network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
 
         var optimizer = Optimizer(spec: training, network: network)
         var epochs: [EpochRecord] = []
@@ -100,7 +107,9 @@ public enum QAT {
             while start < shuffled.count {
                 let batch = shuffled[start..<Swift.min(shuffled.count, start + training.batchSize)]
                 let quantized = try quantization.weights(network, kernels: kernels)
-                let pass = Forward(network: network, weights: quantized.values, x: TrainingData.rows(data.x, batch), quantization: quantization, ranges: &inputRanges, training: true)
+                let pass = Forward(
+                    network: network, weights: quantized.values, x: TrainingData.rows(data.x, batch), quantization: quantization,
+                    ranges: &inputRanges, training: true)
                 let (loss, gradients) = pass.backward(data: data, batch: batch, passes: quantized.passes)
                 lossSum += loss * Double(batch.count)
                 let rate = Float(training.learningRate(step: optimizer.step, stepsPerEpoch: stepsPerEpoch))
@@ -109,9 +118,11 @@ public enum QAT {
                 // A cancel (or a lost lease) stops within a batch, not at the end of a long epoch.
                 if options.isCancelled?() == true { throw PipelineError.cancelled }
             }
-            let result = try evaluate(network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
+            let result = try evaluate(
+                network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
             let record = EpochRecord(
-                epoch: epoch, trainLoss: lossSum / Double(Swift.max(train.count, 1)), validationLoss: result.loss, validationAccuracy: result.accuracy,
+                epoch: epoch, trainLoss: lossSum / Double(Swift.max(train.count, 1)), validationLoss: result.loss,
+                validationAccuracy: result.accuracy,
                 seconds: Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9)
             epochs.append(record)
             if best.map({ Self.isBetter(result, than: ($0.accuracy, $0.loss)) }) ?? true {
@@ -122,7 +133,8 @@ public enum QAT {
         let trainingSeconds = Double(DispatchTime.now().uptimeNanoseconds - trainStart) / 1e9
         if training.keepBest, let best { network = best.network }
         let exportedEpoch = training.keepBest ? best?.epoch ?? training.epochs : training.epochs
-        let final = try evaluate(network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
+        let final = try evaluate(
+            network, data: data, rows: validation, quantization: quantization, ranges: inputRanges, kernels: kernels)
 
         // Export: the trained masters through the pipeline (which quantizes them exactly as the
         // forward pass did); with static activations, the layers' inputs on the training split are
@@ -137,18 +149,24 @@ public enum QAT {
         var pipelineOptions = options
         pipelineOptions.calibrationDataset = nil
         if recipe.datasetID != nil {
-            try captureInputs(network, x: TrainingData.rows(data.x, train[...]), quantization: quantization, ranges: &inputRanges, kernels: kernels, to: calibration)
+            try captureInputs(
+                network, x: TrainingData.rows(data.x, train[...]), quantization: quantization, ranges: &inputRanges,
+                kernels: kernels, to: calibration)
             pipelineOptions.calibrationDataset = calibration
         }
         var report = try Pipeline.run(input: trained, output: output, recipe: recipe, options: pipelineOptions)
         let evaluation = Evaluation(
-            fp32Accuracy: fp32.accuracy, ptqAccuracy: ptq.accuracy, qatAccuracy: final.accuracy, fp32Loss: fp32.loss, ptqLoss: ptq.loss, qatLoss: final.loss)
-        report.training = .object(JSONObject([
-            ("spec", training.json), ("activation", .string(network.activation.rawValue)), ("loss", .string(network.loss.rawValue)),
-            ("train_samples", .integer(train.count)), ("validation_samples", .integer(validation.count)),
-            ("best_epoch", .integer(best?.epoch ?? training.epochs)), ("exported_epoch", .integer(exportedEpoch)),
-            ("seconds", Report.number(trainingSeconds)), ("evaluation", evaluation.json), ("epochs", .array(epochs.map(\.json))),
-        ]))
+            fp32Accuracy: fp32.accuracy, ptqAccuracy: ptq.accuracy, qatAccuracy: final.accuracy, fp32Loss: fp32.loss,
+            ptqLoss: ptq.loss, qatLoss: final.loss)
+        report.training = .object(
+            JSONObject([
+                ("spec", training.json), ("activation", .string(network.activation.rawValue)),
+                ("loss", .string(network.loss.rawValue)),
+                ("train_samples", .integer(train.count)), ("validation_samples", .integer(validation.count)),
+                ("best_epoch", .integer(best?.epoch ?? training.epochs)), ("exported_epoch", .integer(exportedEpoch)),
+                ("seconds", Report.number(trainingSeconds)), ("evaluation", evaluation.json),
+                ("epochs", .array(epochs.map(\.json))),
+            ]))
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return Result(report: report, epochs: epochs, evaluation: evaluation, trainingSeconds: trainingSeconds)
     }
@@ -162,22 +180,28 @@ public enum QAT {
 
     /// Loss and accuracy on `rows`, with quantized weights and activations when `quantization` is given.
     static func evaluate(
-        _ network: FeedForwardNetwork, data: TrainingData, rows: [Int], quantization: Quantization?, ranges: ActivationRanges, kernels: Kernels
+        _ network: FeedForwardNetwork, data: TrainingData, rows: [Int], quantization: Quantization?, ranges: ActivationRanges,
+        kernels: Kernels
     ) throws -> (loss: Double, accuracy: Double?) {
         let weights = try quantization.map { try $0.weights(network, kernels: kernels).values } ?? network.weights
         var fixed = ranges
-        let pass = Forward(network: network, weights: weights, x: TrainingData.rows(data.x, rows[...]), quantization: quantization, ranges: &fixed, training: false)
+        let pass = Forward(
+            network: network, weights: weights, x: TrainingData.rows(data.x, rows[...]), quantization: quantization,
+            ranges: &fixed, training: false)
         return pass.lossAndAccuracy(data: data, batch: rows[...])
     }
 
     /// `<layer>.input` for each layer, as the quantized network computes them (the dataset of the
     /// static activation scales).
     static func captureInputs(
-        _ network: FeedForwardNetwork, x: Matrix, quantization: Quantization, ranges: inout ActivationRanges, kernels: Kernels, to path: String
+        _ network: FeedForwardNetwork, x: Matrix, quantization: Quantization, ranges: inout ActivationRanges, kernels: Kernels,
+        to path: String
     ) throws {
         let weights = try quantization.weights(network, kernels: kernels).values
         let pass = Forward(network: network, weights: weights, x: x, quantization: nil, ranges: &ranges, training: false)
-        let specs = (0..<network.layerCount).map { TensorSpec(name: "layers.\($0).input", dtype: .f32, shape: [x.rows, network.weights[$0].cols]) }
+        let specs = (0..<network.layerCount).map {
+            TensorSpec(name: "layers.\($0).input", dtype: .f32, shape: [x.rows, network.weights[$0].cols])
+        }
         let writer = try SafetensorsWriter(path: path, tensors: specs)
         for i in 0..<network.layerCount { try writer.write(try FloatCodec.fromFloat32(.f32, pass.inputs[i].values)) }
         try writer.finish()
@@ -192,26 +216,32 @@ struct Quantization {
 
     init(recipe: Recipe, network: FeedForwardNetwork) throws {
         guard recipe.mixedPrecision == nil else {
-            throw TrainingError.unsupported("recipe.mixed_precision", "QAT trains one recipe; run automatic mixed precision as a quantize job")
+            throw TrainingError.unsupported(
+                "recipe.mixed_precision", "QAT trains one recipe; run automatic mixed precision as a quantize job")
         }
-        guard recipe.output.isSafetensors else { throw TrainingError.unsupported("recipe.output.format", "QAT writes safetensors or compressed-tensors") }
+        guard recipe.output.isSafetensors else {
+            throw TrainingError.unsupported("recipe.output.format", "QAT writes safetensors or compressed-tensors")
+        }
         quantizers = try (0..<network.layerCount).map { i in
             let name = FeedForwardNetwork.weightName(i)
             guard recipe.quantizes(name: name, isFloatingPoint: true, rank: 2) else { return nil }
             let spec = recipe.weights(for: name)
             guard spec.calibrationDatasetID == nil else {
-                throw TrainingError.unsupported("recipe.weights", "GPTQ and AdaRound are post-training methods; QAT learns the weights itself")
+                throw TrainingError.unsupported(
+                    "recipe.weights", "GPTQ and AdaRound are post-training methods; QAT learns the weights itself")
             }
             return try FakeQuantizer(spec)
         }
         if let activations = recipe.activations, activations.mode == .staticScales, !activations.symmetric {
-            throw TrainingError.unsupported("recipe.activations.symmetric", "QAT trains symmetric int8 activations (static or dynamic)")
+            throw TrainingError.unsupported(
+                "recipe.activations.symmetric", "QAT trains symmetric int8 activations (static or dynamic)")
         }
         activations = recipe.activations
     }
 
     func weights(_ network: FeedForwardNetwork, kernels: Kernels) throws -> (values: [Matrix], passes: [[Bool]?]) {
-        var values: [Matrix] = [], passes: [[Bool]?] = []
+        var values: [Matrix] = []
+        var passes: [[Bool]?] = []
         for (i, w) in network.weights.enumerated() {
             if let quantizer = quantizers[i] {
                 let result = try quantizer.apply(w, kernels: kernels, name: FeedForwardNetwork.weightName(i))

@@ -10,7 +10,8 @@ public struct TrainingSpec: Equatable, Sendable {
     public enum Optimizer: String, Sendable, CaseIterable { case sgd, adam }
     public enum Activation: String, Sendable, CaseIterable { case relu, gelu }
     public enum Loss: String, Sendable, CaseIterable {
-        case softmaxCrossEntropy = "softmax_cross_entropy", mse
+        case softmaxCrossEntropy = "softmax_cross_entropy"
+        case mse
     }
     public enum Schedule: String, Sendable, CaseIterable { case cosine, step, constant }
 
@@ -40,7 +41,8 @@ public struct TrainingSpec: Equatable, Sendable {
     /// The learning rate of optimizer step `step` (0-based) of `stepsPerEpoch` x `epochs`.
     public func learningRate(step: Int, stepsPerEpoch: Int) -> Double {
         let perEpoch = Swift.max(1, stepsPerEpoch)
-        let warmup = warmupEpochs * perEpoch, total = epochs * perEpoch
+        let warmup = warmupEpochs * perEpoch
+        let total = epochs * perEpoch
         if step < warmup { return learningRate * Double(step + 1) / Double(warmup) }
         switch schedule {
         case .constant:
@@ -59,7 +61,8 @@ public struct TrainingSpec: Equatable, Sendable {
     public var json: JSONValue {
         var object = JSONObject([
             ("dataset_id", .string(datasetID)), ("epochs", .integer(epochs)), ("batch_size", .integer(batchSize)),
-            ("learning_rate", .number(String(learningRate))), ("optimizer", .string(optimizer.rawValue)), ("seed", .integer(seed)),
+            ("learning_rate", .number(String(learningRate))), ("optimizer", .string(optimizer.rawValue)),
+            ("seed", .integer(seed)),
             ("validation_split", .number(String(validationSplit))),
         ])
         if let activation { object["activation"] = .string(activation.rawValue) }
@@ -76,18 +79,25 @@ public struct TrainingSpec: Equatable, Sendable {
 
     public static func parse(_ value: JSONValue) throws -> TrainingSpec {
         guard let object = value.objectValue else {
-            throw TrainingError.unsupported("training", "must be an object {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}")
+            throw TrainingError.unsupported(
+                "training",
+                "must be an object {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}"
+            )
         }
         for key in object.keys where !fields.contains(key) {
-            throw TrainingError.unsupported("training.\(key)", "is not a training field (allowed: \(fields.joined(separator: ", ")))")
+            throw TrainingError.unsupported(
+                "training.\(key)", "is not a training field (allowed: \(fields.joined(separator: ", ")))")
         }
         guard let dataset = object["dataset_id"]?.stringValue, !dataset.isEmpty else {
-            throw TrainingError.unsupported("training.dataset_id", "is required: a dataset from POST /v1/datasets holding `x` [samples, features] and `y`")
+            throw TrainingError.unsupported(
+                "training.dataset_id", "is required: a dataset from POST /v1/datasets holding `x` [samples, features] and `y`")
         }
         var spec = TrainingSpec(datasetID: dataset)
         // The recipe's field checks, their errors restated as training errors.
         func checked<T>(_ body: () throws -> T) throws -> T {
-            do { return try body() } catch let error as RecipeError { throw TrainingError.unsupported(error.field, error.message) }
+            do { return try body() } catch let error as RecipeError {
+                throw TrainingError.unsupported(error.field, error.message)
+            }
         }
         func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
             try object[name].map { value in try checked { try WeightSpec.integer(value, "training.\(name)", range: range) } }
@@ -105,7 +115,9 @@ public struct TrainingSpec: Equatable, Sendable {
         }
         spec.optimizer = try choice("optimizer", Optimizer.self) ?? spec.optimizer
         if let value = object["seed"] {
-            guard let seed = value.uint64Value else { throw TrainingError.unsupported("training.seed", "must be a non-negative integer") }
+            guard let seed = value.uint64Value else {
+                throw TrainingError.unsupported("training.seed", "must be a non-negative integer")
+            }
             spec.seed = seed
         }
         if let value = object["validation_split"] {
@@ -116,7 +128,11 @@ public struct TrainingSpec: Equatable, Sendable {
         }
         spec.activation = try choice("activation", Activation.self)
         // PyTorch's name for the same loss.
-        if object["loss"]?.stringValue == "cross_entropy" { spec.loss = .softmaxCrossEntropy } else { spec.loss = try choice("loss", Loss.self) }
+        if object["loss"]?.stringValue == "cross_entropy" {
+            spec.loss = .softmaxCrossEntropy
+        } else {
+            spec.loss = try choice("loss", Loss.self)
+        }
         spec.schedule = try choice("schedule", Schedule.self) ?? spec.schedule
         spec.warmupEpochs = try integer("warmup_epochs", 0...1000) ?? spec.warmupEpochs
         guard spec.warmupEpochs < spec.epochs else {
@@ -124,7 +140,8 @@ public struct TrainingSpec: Equatable, Sendable {
         }
         spec.stepEpochs = try integer("step_epochs", 1...1000)
         if spec.stepEpochs != nil || object["step_gamma"] != nil, spec.schedule != .step {
-            throw TrainingError.unsupported(object["step_gamma"] != nil ? "training.step_gamma" : "training.step_epochs", "applies to \"schedule\": \"step\"")
+            throw TrainingError.unsupported(
+                object["step_gamma"] != nil ? "training.step_gamma" : "training.step_epochs", "applies to \"schedule\": \"step\"")
         }
         if let value = object["step_gamma"] {
             guard let gamma = value.doubleValue, gamma > 0, gamma <= 1 else {
@@ -133,7 +150,9 @@ public struct TrainingSpec: Equatable, Sendable {
             spec.stepGamma = gamma
         }
         if let value = object["keep_best"] {
-            guard let flag = value.boolValue else { throw TrainingError.unsupported("training.keep_best", "must be true or false") }
+            guard let flag = value.boolValue else {
+                throw TrainingError.unsupported("training.keep_best", "must be true or false")
+            }
             spec.keepBest = flag
         }
         return spec

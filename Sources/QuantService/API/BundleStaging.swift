@@ -64,13 +64,18 @@ final class BundleStaging {
         var seen = Set<String>()
         for index in files.indices {
             guard let given = files[index].name, !given.isEmpty else {
-                throw HTTPError(422, "every file of a model bundle needs its file name (multipart: -F file=@config.json sends one)", type: "invalid-model")
+                throw HTTPError(
+                    422, "every file of a model bundle needs its file name (multipart: -F file=@config.json sends one)",
+                    type: "invalid-model")
             }
             do { try CheckpointRules.checkFileName(given) } catch let error as FormatError {
-                throw HTTPError(422, "\(error.message); send the checkpoint's files by their plain names (tar: tar -cf - -C DIR .)", type: "invalid-model", extensions: [("file", given)])
+                throw HTTPError(
+                    422, "\(error.message); send the checkpoint's files by their plain names (tar: tar -cf - -C DIR .)",
+                    type: "invalid-model", extensions: [("file", given)])
             }
             guard seen.insert(given).inserted else {
-                throw HTTPError(422, "file '\(given)' appears twice in the bundle", type: "invalid-model", extensions: [("file", given)])
+                throw HTTPError(
+                    422, "file '\(given)' appears twice in the bundle", type: "invalid-model", extensions: [("file", given)])
             }
         }
         for index in files.indices {
@@ -88,7 +93,9 @@ final class BundleStaging {
         total += Int64(bytes.count)
         if total > maxBytes { throw HTTPError(413, "the model is larger than the upload limit of \(maxBytes) bytes") }
         if name == CheckpointRules.indexName, size > CheckpointRules.maxIndexBytes {
-            throw HTTPError(422, "\(CheckpointRules.indexName) is larger than \(CheckpointRules.maxIndexBytes) bytes", type: "invalid-model", extensions: [("file", CheckpointRules.indexName)])
+            throw HTTPError(
+                422, "\(CheckpointRules.indexName) is larger than \(CheckpointRules.maxIndexBytes) bytes", type: "invalid-model",
+                extensions: [("file", CheckpointRules.indexName)])
         }
         bytes.withUnsafeBytes { hasher.update($0) }
         do { try handle.write(contentsOf: bytes) } catch {

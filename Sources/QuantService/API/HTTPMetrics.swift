@@ -35,27 +35,40 @@ public final class HTTPMetrics: Sendable {
         let v = values.withLock { $0 }
         // Which replica answered: the counters below are this process's own; the job gauges are the
         // shared database's.
-        var out = "# HELP quantd_replica_info The replica that rendered these metrics, and its database engine.\n# TYPE quantd_replica_info gauge\n"
+        var out =
+            "# HELP quantd_replica_info The replica that rendered these metrics, and its database engine.\n# TYPE quantd_replica_info gauge\n"
         out += "quantd_replica_info{replica=\"\(replica)\",database=\"\(store.isShared ? "postgresql" : "sqlite")\"} 1\n"
         out += "# HELP quantd_http_requests_total HTTP requests by route and status.\n# TYPE quantd_http_requests_total counter\n"
         for (key, count) in v.requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
             out += "quantd_http_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(count)\n"
         }
-        out += histogram("quantd_http_request_duration_seconds", "HTTP request duration.", Self.buckets, v.durationCounts, v.durationSum)
+        out += histogram(
+            "quantd_http_request_duration_seconds", "HTTP request duration.", Self.buckets, v.durationCounts, v.durationSum)
         let counts = (try? store.jobCounts()) ?? [:]
         out += "# HELP quantd_jobs Jobs by state.\n# TYPE quantd_jobs gauge\n"
         for state in JobState.allCases { out += "quantd_jobs{state=\"\(state.rawValue)\"} \(counts[state] ?? 0)\n" }
-        out += "# HELP quantd_queue_depth Jobs waiting for a worker.\n# TYPE quantd_queue_depth gauge\nquantd_queue_depth \(counts[.queued] ?? 0)\n"
+        out +=
+            "# HELP quantd_queue_depth Jobs waiting for a worker.\n# TYPE quantd_queue_depth gauge\nquantd_queue_depth \(counts[.queued] ?? 0)\n"
         let unexpected = counters.unexpectedErrors
-        out += "# HELP quantd_unexpected_errors_total Errors no caller could answer (logged), by where.\n# TYPE quantd_unexpected_errors_total counter\n"
-        for place in ["http", "worker"] { out += "quantd_unexpected_errors_total{where=\"\(place)\"} \(unexpected[place] ?? 0)\n" }
+        out +=
+            "# HELP quantd_unexpected_errors_total Errors no caller could answer (logged), by where.\n# TYPE quantd_unexpected_errors_total counter\n"
+        for place in ["http", "worker"] {
+            out += "quantd_unexpected_errors_total{where=\"\(place)\"} \(unexpected[place] ?? 0)\n"
+        }
         let attempts = counters.finishedJobs
-        out += "# HELP quantd_job_attempts_total Finished job attempts by the state they ended in (this process).\n# TYPE quantd_job_attempts_total counter\n"
-        for state in JobState.allCases where state.isTerminal { out += "quantd_job_attempts_total{state=\"\(state.rawValue)\"} \(attempts[state] ?? 0)\n" }
+        out +=
+            "# HELP quantd_job_attempts_total Finished job attempts by the state they ended in (this process).\n# TYPE quantd_job_attempts_total counter\n"
+        for state in JobState.allCases where state.isTerminal {
+            out += "quantd_job_attempts_total{state=\"\(state.rawValue)\"} \(attempts[state] ?? 0)\n"
+        }
         let durations = counters.durations
-        out += histogram("quantd_job_duration_seconds", "Duration of finished job attempts.", ServiceCounters.durationBuckets, durations.counts, durations.sum)
-        out += "# HELP quantd_bytes_in_total Bytes uploaded.\n# TYPE quantd_bytes_in_total counter\nquantd_bytes_in_total \(counters.bytesIn)\n"
-        out += "# HELP quantd_bytes_out_total Bytes of artifacts written and served.\n# TYPE quantd_bytes_out_total counter\nquantd_bytes_out_total \(counters.bytesOut)\n"
+        out += histogram(
+            "quantd_job_duration_seconds", "Duration of finished job attempts.", ServiceCounters.durationBuckets,
+            durations.counts, durations.sum)
+        out +=
+            "# HELP quantd_bytes_in_total Bytes uploaded.\n# TYPE quantd_bytes_in_total counter\nquantd_bytes_in_total \(counters.bytesIn)\n"
+        out +=
+            "# HELP quantd_bytes_out_total Bytes of artifacts written and served.\n# TYPE quantd_bytes_out_total counter\nquantd_bytes_out_total \(counters.bytesOut)\n"
         out += counters.evaluations.render(histogram: histogram)
         return out
     }

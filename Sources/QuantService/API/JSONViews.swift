@@ -87,12 +87,16 @@ enum JSONViews {
             id: j.id, modelId: j.modelId, datasetId: j.datasetId, kind: j.kind == "quantize" ? nil : j.kind, name: j.name,
             status: j.state.rawValue,
             progress: Job.Progress(
-                done: done, total: total, fraction: Double(fraction(done: done, total: total, finished: j.state == .succeeded)) ?? 0,
+                done: done, total: total,
+                fraction: Double(fraction(done: done, total: total, finished: j.state == .succeeded)) ?? 0,
                 stage: j.state == .running ? j.progressStage : nil),
             recipe: (try? StrictJSON.parse(j.recipe)) ?? .null, attempt: j.attempt, maxAttempts: j.maxAttempts,
-            createdAt: timestampText(j.createdAt) ?? "", startedAt: timestampText(j.startedAt), finishedAt: timestampText(j.finishedAt),
-            updatedAt: timestampText(j.updatedAt) ?? "", error: j.errorCode.map { Job.Failure(code: $0, message: j.errorMessage ?? "") },
-            summary: j.summary.flatMap { try? WireCoding.decode(JobSummary.self, from: Array($0.utf8)) }, links: links, artifact: artifact)
+            createdAt: timestampText(j.createdAt) ?? "", startedAt: timestampText(j.startedAt),
+            finishedAt: timestampText(j.finishedAt),
+            updatedAt: timestampText(j.updatedAt) ?? "",
+            error: j.errorCode.map { Job.Failure(code: $0, message: j.errorMessage ?? "") },
+            summary: j.summary.flatMap { try? WireCoding.decode(JobSummary.self, from: Array($0.utf8)) }, links: links,
+            artifact: artifact)
     }
 
     /// A job as JSON (openapi.yaml `Job`), written straight to bytes: this is the body of every poll.

@@ -31,18 +31,27 @@ struct JobSubmission {
         }
         if object["kind"]?.stringValue == "evaluate" { return .evaluation(object) }
         for key in object.keys where !fields.contains(key) {
-            throw HTTPError(422, "unknown field '\(key)' (allowed: \(fields.joined(separator: ", ")))", type: "invalid-request", extensions: [("field", key)])
+            throw HTTPError(
+                422, "unknown field '\(key)' (allowed: \(fields.joined(separator: ", ")))", type: "invalid-request",
+                extensions: [("field", key)])
         }
         guard let modelID = object["model_id"]?.stringValue else {
-            throw HTTPError(422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request", extensions: [("field", "model_id")])
+            throw HTTPError(
+                422, "model_id is required (a model id from POST /v1/models)", type: "invalid-request",
+                extensions: [("field", "model_id")])
         }
         guard let recipeValue = object["recipe"] else {
-            throw HTTPError(422, "recipe is required, e.g. {\"preset\": \"int8\"}", type: "invalid-recipe", extensions: [("field", "recipe")])
+            throw HTTPError(
+                422, "recipe is required, e.g. {\"preset\": \"int8\"}", type: "invalid-recipe", extensions: [("field", "recipe")])
         }
         do {
-            return .job(JobSubmission(object: object, modelID: modelID, recipe: try Recipe.parse(recipeValue), name: object["name"]?.stringValue))
+            return .job(
+                JobSubmission(
+                    object: object, modelID: modelID, recipe: try Recipe.parse(recipeValue), name: object["name"]?.stringValue))
         } catch let error as RecipeError {
-            throw HTTPError(422, "recipe: \(error)", type: "invalid-recipe", extensions: [("field", "recipe" + (error.field.isEmpty ? "" : "." + error.field))])
+            throw HTTPError(
+                422, "recipe: \(error)", type: "invalid-recipe",
+                extensions: [("field", "recipe" + (error.field.isEmpty ? "" : "." + error.field))])
         }
     }
 }

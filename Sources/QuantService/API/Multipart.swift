@@ -22,7 +22,9 @@ struct MultipartFileExtractor {
         guard parts.first?.lowercased() == "multipart/form-data",
             var boundary = parts.dropFirst().first(where: { $0.lowercased().hasPrefix("boundary=") })?.dropFirst(9)
         else { return nil }
-        if boundary.hasPrefix("\"") && boundary.hasSuffix("\"") && boundary.count >= 2 { boundary = boundary.dropFirst().dropLast() }
+        if boundary.hasPrefix("\"") && boundary.hasSuffix("\"") && boundary.count >= 2 {
+            boundary = boundary.dropFirst().dropLast()
+        }
         guard !boundary.isEmpty, boundary.count <= 70 else { return nil }
         delimiter = Array("\r\n--\(boundary)".utf8)
         // The body starts with the delimiter minus its CRLF; pretend a CRLF came before it.
@@ -61,13 +63,17 @@ struct MultipartFileExtractor {
                     return
                 }
                 guard let end = find([0x0D, 0x0A, 0x0D, 0x0A], in: buffer) else {
-                    if buffer.count > 16 * 1024 { throw HTTPError(400, "multipart part headers are too large", type: "malformed-multipart") }
+                    if buffer.count > 16 * 1024 {
+                        throw HTTPError(400, "multipart part headers are too large", type: "malformed-multipart")
+                    }
                     return
                 }
                 let original = String(decoding: buffer[0..<end], as: UTF8.self)
                 let headers = original.lowercased()
                 buffer.removeFirst(end + 4)
-                let isFile = headers.contains("content-disposition") && (headers.contains("name=\"file\"") || headers.contains("name=file"))
+                let isFile =
+                    headers.contains("content-disposition")
+                    && (headers.contains("name=\"file\"") || headers.contains("name=file"))
                 state = isFile && (severalFiles || !sawFile) ? .fileData : .skipPart
                 if state == .fileData { try begin(Self.filename(original)) }
             case .done:
@@ -92,7 +98,11 @@ struct MultipartFileExtractor {
     }
 
     func finish() throws {
-        guard sawFile else { throw HTTPError(400, "multipart/form-data body has no complete `file` field; send it with -F file=@model.safetensors", type: "malformed-multipart") }
+        guard sawFile else {
+            throw HTTPError(
+                400, "multipart/form-data body has no complete `file` field; send it with -F file=@model.safetensors",
+                type: "malformed-multipart")
+        }
     }
 
     /// The first occurrence of `needle`: memchr to each candidate first byte, then memcmp. The

@@ -19,9 +19,13 @@ extension ServiceAPI {
             let stored = try Self.run {
                 try uploads.store(request, body: body, maxBytes: config.maxUploadBytes, what: "dataset") { file in
                     do {
-                        try CalibrationDataset.validateUpload(file.tensors.map { tensor in
-                            (tensor.name, tensor.shape, DType(rawValue: tensor.dtype).flatMap { $0.isFloatingPoint ? $0 : nil }, file.format)
-                        })
+                        try CalibrationDataset.validateUpload(
+                            file.tensors.map { tensor in
+                                (
+                                    tensor.name, tensor.shape,
+                                    DType(rawValue: tensor.dtype).flatMap { $0.isFloatingPoint ? $0 : nil }, file.format
+                                )
+                            })
                     } catch let error as CalibrationError {
                         throw HTTPError(422, "\(error)", type: "invalid-dataset")
                     }
@@ -33,7 +37,9 @@ extension ServiceAPI {
             let dataset: DatasetRecord
             do {
                 dataset = try scope.addDataset(
-                    .init(name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount, blobPath: stored.blobPath),
+                    .init(
+                        name: name, size: stored.size, sha256: stored.sha256, tensorCount: stored.tensorCount,
+                        blobPath: stored.blobPath),
                     placeBlob: stored.blob.place)
             } catch StoreError.quotaExceeded(let message) {
                 throw HTTPError(413, message, type: "storage-quota")
@@ -53,14 +59,19 @@ extension ServiceAPI {
                 view.text = Dataset.Text(format: text.isJSONLines ? "jsonl" : "plain", texts: text.texts.count)
             } else if let matrix = try? ImportanceMatrix(path: dataset.blobPath) {
                 view.importanceMatrix = Dataset.ImportanceMatrix(
-                    format: matrix.format.rawValue, entries: matrix.entryCount, datasets: matrix.datasets, chunks: matrix.chunkCount)
+                    format: matrix.format.rawValue, entries: matrix.entryCount, datasets: matrix.datasets,
+                    chunks: matrix.chunkCount)
             } else if let file = try? CalibrationDataset(path: dataset.blobPath) {
-                view.layers = file.layers.map { Dataset.Layer(name: $0, samples: file.samples(of: $0), features: file.features(of: $0)) }
+                view.layers = file.layers.map {
+                    Dataset.Layer(name: $0, samples: file.samples(of: $0), features: file.features(of: $0))
+                }
             }
             return try Self.json(200, view)
         }
         router.add("DELETE", "/v1/datasets/{id}") { [self] request, _ in
-            _ = try Self.run { try scope(request).deleteDataset(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }
+            _ = try Self.run {
+                try scope(request).deleteDataset(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove)
+            }
             return HTTPResponse(status: 204)
         }
     }
@@ -68,7 +79,8 @@ extension ServiceAPI {
     /// Text for evaluation, sent as `text/plain` or `application/jsonl` (`application/x-ndjson`):
     /// checked as UTF-8 (and JSON Lines of {"text": ...}); nil for other content types.
     static func textUpload(_ path: String, contentType: String?) throws -> UploadReceiver.OtherFile? {
-        let type = (contentType ?? "").lowercased().split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let type =
+            (contentType ?? "").lowercased().split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         let jsonLines: Bool
         switch type {
         case "text/plain": jsonLines = false
@@ -88,16 +100,23 @@ extension ServiceAPI {
     static func checkEvaluation(_ spec: EvaluationSpec, modelPath: String, scope: TenantScope) throws {
         let field: [(String, String)] = [("field", "recipe.evaluation.dataset_id")]
         guard let dataset = try? scope.dataset(spec.datasetID) else {
-            throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not one of your datasets: upload text with POST /v1/datasets", type: "invalid-recipe", extensions: field)
+            throw HTTPError(
+                422, "evaluation.dataset_id \(spec.datasetID) is not one of your datasets: upload text with POST /v1/datasets",
+                type: "invalid-recipe", extensions: field)
         }
         guard TextDataset.stored(at: dataset.blobPath) != nil else {
-            throw HTTPError(422, "evaluation.dataset_id \(spec.datasetID) is not text: upload it as text/plain or application/jsonl", type: "invalid-recipe", extensions: field)
+            throw HTTPError(
+                422, "evaluation.dataset_id \(spec.datasetID) is not text: upload it as text/plain or application/jsonl",
+                type: "invalid-recipe", extensions: field)
         }
-        let architecture = Checkpoint.isCheckpoint(path: modelPath) ? (try? Checkpoint(directory: modelPath))?.config?["architectures"]?.arrayValue?.first?.stringValue : nil
+        let architecture =
+            Checkpoint.isCheckpoint(path: modelPath)
+            ? (try? Checkpoint(directory: modelPath))?.config?["architectures"]?.arrayValue?.first?.stringValue : nil
         let evaluable = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "BertModel"]
         guard let architecture, evaluable.contains(architecture) else {
             throw HTTPError(
-                422, "evaluation runs on Hugging Face checkpoints of \(evaluable.joined(separator: ", ")); this model is \(architecture ?? "not a checkpoint")",
+                422,
+                "evaluation runs on Hugging Face checkpoints of \(evaluable.joined(separator: ", ")); this model is \(architecture ?? "not a checkpoint")",
                 type: "invalid-recipe", extensions: [("field", "recipe.evaluation")])
         }
     }
@@ -124,7 +143,9 @@ extension ServiceAPI {
             if Pipeline.isText(path) {
                 // Text gives importance weights or layer inputs through the forward pass of the checkpoint.
                 guard Checkpoint.isCheckpoint(path: modelPath) else {
-                    throw CalibrationError.invalidDataset("importance weights from text need the model as a Hugging Face checkpoint (config.json, tokenizer.json); upload the checkpoint folder")
+                    throw CalibrationError.invalidDataset(
+                        "importance weights from text need the model as a Hugging Face checkpoint (config.json, tokenizer.json); upload the checkpoint folder"
+                    )
                 }
                 return
             }

@@ -1,10 +1,10 @@
+import Digest
 import Foundation
 import HTTPServer
 import JSON
 import ModelFormats
 import QuantCore
 import QuantStore
-import Digest
 
 extension ServiceAPI {
     func addJobs(_ router: inout Router) {
@@ -44,21 +44,35 @@ extension ServiceAPI {
             let scope = try scope(request)
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope.job(id) }
-            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the report exists once it succeeds", type: "not-ready") }
+            guard job.state == .succeeded else {
+                throw HTTPError(409, "job \(id) is \(job.state.rawValue); the report exists once it succeeds", type: "not-ready")
+            }
             let tensors = try Self.run { try scope.metrics(of: id) }.map { JSONValue.fragment($0.report) }
             var report = JSONObject([
-                ("job_id", .string(id)), ("kind", .string(job.kind)), ("summary", job.summary.map { .fragment($0) } ?? .null), ("tensors", .array(tensors)),
+                ("job_id", .string(id)), ("kind", .string(job.kind)), ("summary", job.summary.map { .fragment($0) } ?? .null),
+                ("tensors", .array(tensors)),
             ])
-            if job.kind == "qat" { report["training"] = try Self.trainingReport(job, epochs: Self.run { try scope.epochs(of: id) }) }
+            if job.kind == "qat" {
+                report["training"] = try Self.trainingReport(job, epochs: Self.run { try scope.epochs(of: id) })
+            }
             // The evaluation is stored with the summary (recipe.evaluation).
-            if let summary = job.summary, let evaluation = (try? StrictJSON.parse(summary))?.objectValue?["evaluation"] { report["evaluation"] = evaluation }
+            if let summary = job.summary, let evaluation = (try? StrictJSON.parse(summary))?.objectValue?["evaluation"] {
+                report["evaluation"] = evaluation
+            }
             return Self.json(200, .object(report))
         }
         router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope(request).job(id) }
-            guard job.kind != "evaluate" else { throw HTTPError(404, "job \(id) is an evaluation: its result is the summary's and report's evaluation, with no artifact", type: "no-artifact") }
-            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
+            guard job.kind != "evaluate" else {
+                throw HTTPError(
+                    404, "job \(id) is an evaluation: its result is the summary's and report's evaluation, with no artifact",
+                    type: "no-artifact")
+            }
+            guard job.state == .succeeded else {
+                throw HTTPError(
+                    409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready")
+            }
             let response = try ArtifactStore(data: data).response(for: job, request: request)
             if response.status == 200 || response.status == 206 { pool.counters.addBytesOut(response.contentLength) }
             return response
@@ -67,10 +81,18 @@ extension ServiceAPI {
         router.add("GET", "/v1/jobs/{id}/artifact/config") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope(request).job(id) }
-            guard job.state == .succeeded else { throw HTTPError(409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready") }
-            guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired") }
+            guard job.state == .succeeded else {
+                throw HTTPError(
+                    409, "job \(id) is \(job.state.rawValue); the artifact exists once it succeeds", type: "not-ready")
+            }
+            guard let path = job.artifactPath else {
+                throw HTTPError(410, "the artifact of job \(id) expired and was deleted", type: "artifact-expired")
+            }
             guard path.hasSuffix(".safetensors"), let fragment = try? CompressedTensors.configFragment(ofArtifact: path) else {
-                throw HTTPError(404, "job \(id) did not write compressed-tensors (output.format); only those artifacts have a config fragment", type: "no-config")
+                throw HTTPError(
+                    404,
+                    "job \(id) did not write compressed-tensors (output.format); only those artifacts have a config fragment",
+                    type: "no-config")
             }
             return .json(200, fragment)
         }
@@ -86,7 +108,6 @@ extension ServiceAPI {
         }
     }
 
-
     /// Checks a parsed submission against what it names (the model, its dataset or training set)
     /// and queues it, or returns the job an earlier request with the same Idempotency-Key made.
     func submit(_ submission: JobSubmission, bytes: [UInt8], scope: TenantScope, request: HTTPRequest) throws -> HTTPResponse {
@@ -95,7 +116,8 @@ extension ServiceAPI {
         let (training, datasetID) = try validate(submission, scope: scope)
         let (job, created) = try Self.run {
             var new = TenantScope.NewJob(
-                modelID: submission.modelID, recipe: submission.recipe.json.serialized, name: submission.name, idempotencyKey: key,
+                modelID: submission.modelID, recipe: submission.recipe.json.serialized, name: submission.name,
+                idempotencyKey: key,
                 requestHash: SHA256.hex(SHA256.hash(bytes)), maxAttempts: config.maxAttempts, datasetID: datasetID)
             if let training {
                 new.kind = "qat"
@@ -135,7 +157,9 @@ extension ServiceAPI {
         do {
             _ = try Pipeline.plan(source, recipe: recipe)
         } catch let error as PipelineError {
-            throw HTTPError(422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable", extensions: [("field", "recipe")])
+            throw HTTPError(
+                422, "recipe does not apply to this model: \(error)", type: "recipe-not-applicable",
+                extensions: [("field", "recipe")])
         }
     }
 }

@@ -12,7 +12,9 @@ extension ServiceAPI {
         router.add("POST", "/v1/models", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
             let name = try Self.uploadName(request, default: "model")
-            let model = try Self.run { try uploads.receive(request, body: body, name: name, scope: scope, maxBytes: config.maxUploadBytes) }
+            let model = try Self.run {
+                try uploads.receive(request, body: body, name: name, scope: scope, maxBytes: config.maxUploadBytes)
+            }
             return try Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
         }
         router.add("GET", "/v1/models") { [self] request, _ in
@@ -28,7 +30,9 @@ extension ServiceAPI {
         router.add("GET", "/v1/models/{id}/tensors") { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             let source = try Self.run { try SourceModel(path: model.blobPath) }
-            let tensors = source.tensors.map { TensorInfo(name: $0.name, dtype: $0.dtypeName, shape: $0.shape, bytes: Int64($0.byteRange.count)) }
+            let tensors = source.tensors.map {
+                TensorInfo(name: $0.name, dtype: $0.dtypeName, shape: $0.shape, bytes: Int64($0.byteRange.count))
+            }
             return try Self.json(200, TensorList(modelId: model.id, tensors: tensors))
         }
         router.add("DELETE", "/v1/models/{id}") { [self] request, _ in

@@ -12,21 +12,31 @@ extension ServiceAPI {
     static func trainingRequest(_ object: JSONObject, recipe: Recipe) throws -> TrainingSpec? {
         let kind = object["kind"]?.stringValue ?? "quantize"
         guard ["quantize", "qat"].contains(kind), object["kind"].map({ $0.stringValue != nil }) ?? true else {
-            throw HTTPError(422, "kind must be \"quantize\", \"qat\" or \"evaluate\"", type: "invalid-request", extensions: [("field", "kind")])
+            throw HTTPError(
+                422, "kind must be \"quantize\", \"qat\" or \"evaluate\"", type: "invalid-request",
+                extensions: [("field", "kind")])
         }
         guard kind == "qat" else {
             if object["training"] != nil {
-                throw HTTPError(422, "training applies to \"kind\": \"qat\" jobs", type: "invalid-request", extensions: [("field", "training")])
+                throw HTTPError(
+                    422, "training applies to \"kind\": \"qat\" jobs", type: "invalid-request",
+                    extensions: [("field", "training")])
             }
             return nil
         }
         guard let value = object["training"] else {
-            throw HTTPError(422, "a qat job needs training: {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}", type: "invalid-training", extensions: [("field", "training")])
+            throw HTTPError(
+                422,
+                "a qat job needs training: {\"dataset_id\", \"epochs\", \"batch_size\", \"learning_rate\", \"optimizer\", \"seed\", \"validation_split\"}",
+                type: "invalid-training", extensions: [("field", "training")])
         }
         do {
             let spec = try TrainingSpec.parse(value)
             if let named = recipe.datasetID, named != spec.datasetID {
-                throw TrainingError.unsupported("recipe.activations.dataset_id", "a QAT job's static activation scales come from its training data: name the training dataset (\(spec.datasetID)) or none")
+                throw TrainingError.unsupported(
+                    "recipe.activations.dataset_id",
+                    "a QAT job's static activation scales come from its training data: name the training dataset (\(spec.datasetID)) or none"
+                )
             }
             return spec
         } catch let error as TrainingError {
@@ -54,12 +64,16 @@ extension ServiceAPI {
     static func trainingReport(_ job: JobRecord, epochs: [EpochMetricRecord]) -> JSONValue {
         let summary = job.summary.flatMap { try? StrictJSON.parse($0).objectValue }
         let rows = epochs.map { e in
-            EpochRecord(epoch: e.epoch, trainLoss: e.trainLoss, validationLoss: e.validationLoss, validationAccuracy: e.validationAccuracy, seconds: e.seconds).json
+            EpochRecord(
+                epoch: e.epoch, trainLoss: e.trainLoss, validationLoss: e.validationLoss,
+                validationAccuracy: e.validationAccuracy, seconds: e.seconds
+            ).json
         }
-        return .object(JSONObject([
-            ("request", job.training.flatMap { try? StrictJSON.parse($0) } ?? .null),
-            ("evaluation", summary?["training"]?.objectValue?["evaluation"] ?? .null),
-            ("epochs", .array(rows)),
-        ]))
+        return .object(
+            JSONObject([
+                ("request", job.training.flatMap { try? StrictJSON.parse($0) } ?? .null),
+                ("evaluation", summary?["training"]?.objectValue?["evaluation"] ?? .null),
+                ("epochs", .array(rows)),
+            ]))
     }
 }

@@ -30,13 +30,17 @@ public final class ServiceAPI: Sendable {
 
     /// Routes answered without a key: health, metrics, and the console's own files (the console
     /// then sends the key it is given with every API call).
-    static let openRoutes: Set<String> = Set(["/healthz", "/readyz", "/metrics", "/"] + consoleFiles.keys.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+    static let openRoutes: Set<String> = Set(
+        ["/healthz", "/readyz", "/metrics", "/"] + consoleFiles.keys.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
 
     public func router() -> Router {
         var router = Router()
-        let store = store, metrics = metrics
+        let store = store
+        let metrics = metrics
         router.guardRequest = { request, pattern in
-            guard !ServiceAPI.openRoutes.contains(pattern), !ServiceAPI.authenticatesItself(request.method, pattern) else { return }
+            guard !ServiceAPI.openRoutes.contains(pattern), !ServiceAPI.authenticatesItself(request.method, pattern) else {
+                return
+            }
             request.context[AuthenticatedTenant.self] = try ServiceAPI.authenticate(request, store: store)
         }
         router.expectation = { request in
@@ -50,7 +54,9 @@ public final class ServiceAPI: Sendable {
                 return ServiceAPI.unauthorized.response
             }
         }
-        router.observer = { request, response, seconds, pattern in metrics.observe(route: pattern, status: response.status, seconds: seconds) }
+        router.observer = { request, response, seconds, pattern in
+            metrics.observe(route: pattern, status: response.status, seconds: seconds)
+        }
         addHealth(&router)
         addConsole(&router)
         addModels(&router)
@@ -65,7 +71,8 @@ public final class ServiceAPI: Sendable {
     var lookupsAreLocal: Bool { !store.isShared }
 
     static let unauthorized = HTTPError(
-        401, "send a valid API key as `Authorization: Bearer <key>`", type: "unauthorized", headers: [("WWW-Authenticate", "Bearer")])
+        401, "send a valid API key as `Authorization: Bearer <key>`", type: "unauthorized",
+        headers: [("WWW-Authenticate", "Bearer")])
 
     /// The tenant id of the request's key. Unknown, revoked and malformed keys all get the same 401;
     /// a database that cannot be reached is a 503, so clients retry instead of doubting their key.
@@ -99,8 +106,11 @@ public final class ServiceAPI: Sendable {
         case StoreError.notFound(let what): return HTTPError(404, "\(what) does not exist", type: "not-found")
         case StoreError.conflict(let message): return HTTPError(409, message, type: "conflict")
         case StoreError.idempotencyConflict(let key):
-            return HTTPError(422, "Idempotency-Key '\(key)' was already used with a different request body; use a new key", type: "idempotency-conflict")
-        case StoreError.quotaExceeded(let message): return HTTPError(429, message, type: "quota-exceeded", headers: [("Retry-After", "30")])
+            return HTTPError(
+                422, "Idempotency-Key '\(key)' was already used with a different request body; use a new key",
+                type: "idempotency-conflict")
+        case StoreError.quotaExceeded(let message):
+            return HTTPError(429, message, type: "quota-exceeded", headers: [("Retry-After", "30")])
         case StoreError.invalid(let message): return HTTPError(400, message, type: "invalid-request")
         case StoreError.unavailable(let message):
             return HTTPError(503, message, type: "database-unavailable", headers: [("Retry-After", "5")])
@@ -117,7 +127,9 @@ public final class ServiceAPI: Sendable {
     }
 
     /// One of the API's types (QuantAPI) as the body.
-    static func json<T: Encodable>(_ status: Int, _ value: T, headers: [(name: String, value: String)] = []) throws -> HTTPResponse {
+    static func json<T: Encodable>(_ status: Int, _ value: T, headers: [(name: String, value: String)] = []) throws
+        -> HTTPResponse
+    {
         .json(status, bytes: try WireCoding.encode(value), headers: headers)
     }
 
@@ -131,7 +143,9 @@ public final class ServiceAPI: Sendable {
     /// `?limit=` as 1...500, or a 400 that says so.
     static func limit(_ request: HTTPRequest, default value: Int) throws -> Int {
         guard let text = request.query["limit"] else { return value }
-        guard let limit = Int(text), (1...500).contains(limit) else { throw HTTPError(400, "limit must be an integer from 1 to 500, got '\(text)'") }
+        guard let limit = Int(text), (1...500).contains(limit) else {
+            throw HTTPError(400, "limit must be an integer from 1 to 500, got '\(text)'")
+        }
         return limit
     }
 }

@@ -27,7 +27,9 @@ struct UploadReceiver {
     /// datasets): its format name and entry count.
     typealias OtherFile = (format: String, entries: Int)
 
-    func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws -> ModelRecord {
+    func receive(_ request: HTTPRequest, body: RequestBody, name: String, scope: TenantScope, maxBytes: Int64) throws
+        -> ModelRecord
+    {
         let stored = try storeModel(request, body: body, maxBytes: maxBytes)
         defer { stored.blob.discard() }
         do {
@@ -53,7 +55,9 @@ struct UploadReceiver {
         if isTar {
             var tar = TarReader()
             do {
-                while let chunk = try body.read() { try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write) }
+                while let chunk = try body.read() {
+                    try tar.feed(chunk, begin: { name, _ in try staging.begin(name) }, emit: staging.write)
+                }
                 try tar.finish()
             } catch let error as FormatError {
                 throw HTTPError(422, error.message, type: "invalid-model", extensions: [("rule", error.code.rawValue)])
@@ -70,8 +74,11 @@ struct UploadReceiver {
             let file = staging.files[0]
             guard file.size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-model") }
             let described = try describeModel(staging.path(of: file), what: "model", validate: { _ in })
-            let blob = BlobStore(data: data).pending(temporary: staging.path(of: file), sha256: file.sha256, size: file.size, keepAlive: staging)
-            return Stored(blob: blob, sha256: file.sha256, size: file.size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+            let blob = BlobStore(data: data).pending(
+                temporary: staging.path(of: file), sha256: file.sha256, size: file.size, keepAlive: staging)
+            return Stored(
+                blob: blob, sha256: file.sha256, size: file.size, format: described.format, tensorCount: described.tensorCount,
+                parameterCount: described.parameterCount)
         }
         return try adoptBundle(staging)
     }
@@ -90,7 +97,8 @@ struct UploadReceiver {
         let tensors = checkpoint.shards.flatMap(\.tensors)
         let sha = staging.manifestSHA256
         return Stored(
-            blob: BlobStore(data: data).pendingBundle(staging, sha256: sha), sha256: sha, size: staging.total, format: "checkpoint", tensorCount: tensors.count,
+            blob: BlobStore(data: data).pendingBundle(staging, sha256: sha), sha256: sha, size: staging.total,
+            format: "checkpoint", tensorCount: tensors.count,
             parameterCount: Int64(tensors.reduce(0) { $0 + $1.elementCount }))
     }
 
@@ -102,7 +110,9 @@ struct UploadReceiver {
         other: (String) throws -> OtherFile? = { _ in nil }
     ) throws -> Stored {
         let temporary = (data.tmp as NSString).appendingPathComponent("upload-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+            let handle = FileHandle(forWritingAtPath: temporary)
+        else {
             throw HTTPError(503, "cannot write under the data directory", type: "storage-unavailable")
         }
         var committed = false
@@ -133,22 +143,31 @@ struct UploadReceiver {
         // Not fsynced here: `PendingBlob.place` syncs the file once it is known to be worth keeping.
         try handle.close()
         guard size > 0 else { throw HTTPError(422, "the upload is empty", type: "invalid-\(what)") }
-        let described = try other(temporary).map { (format: $0.format, tensorCount: $0.entries, parameterCount: Int64(0)) } ?? describeModel(temporary, what: what, validate: validate)
+        let described =
+            try other(temporary).map { (format: $0.format, tensorCount: $0.entries, parameterCount: Int64(0)) }
+            ?? describeModel(temporary, what: what, validate: validate)
         let sha = SHA256.hex(hasher.finalize())
         let blob = BlobStore(data: data).pending(temporary: temporary, sha256: sha, size: size)
         committed = true
-        return Stored(blob: blob, sha256: sha, size: size, format: described.format, tensorCount: described.tensorCount, parameterCount: described.parameterCount)
+        return Stored(
+            blob: blob, sha256: sha, size: size, format: described.format, tensorCount: described.tensorCount,
+            parameterCount: described.parameterCount)
     }
 
     /// Opens a received file as safetensors or GGUF (a 415 when it is neither, a 422 when it is
     /// malformed), runs `validate` on it, and describes it.
-    private func describeModel(_ path: String, what: String, validate: (ModelFile) throws -> Void) throws -> (format: String, tensorCount: Int, parameterCount: Int64) {
+    private func describeModel(_ path: String, what: String, validate: (ModelFile) throws -> Void) throws -> (
+        format: String, tensorCount: Int, parameterCount: Int64
+    ) {
         let file: ModelFile
         do {
             file = try ModelFile.open(path: path)
         } catch let error as FormatError {
             if Self.unknownFormat(path) {
-                throw HTTPError(415, "the file is neither safetensors nor GGUF (GGUF starts with 'GGUF'; safetensors with an 8-byte header length and a JSON header)", type: "unsupported-format")
+                throw HTTPError(
+                    415,
+                    "the file is neither safetensors nor GGUF (GGUF starts with 'GGUF'; safetensors with an 8-byte header length and a JSON header)",
+                    type: "unsupported-format")
             }
             throw HTTPError(422, "the \(what) file is malformed: \(error)", type: "invalid-\(what)")
         }

@@ -19,15 +19,18 @@ extension ServiceAPI {
 
     /// The presets for the submit form, as the recipe parser knows them.
     static var presetsJSON: String {
-        JSONValue.array(Preset.all.map { .object(JSONObject([("name", .string($0.name)), ("summary", .string($0.summary))])) }).serialized
+        JSONValue.array(Preset.all.map { .object(JSONObject([("name", .string($0.name)), ("summary", .string($0.summary))])) })
+            .serialized
     }
 
     /// The page may load only itself: scripts and styles from this server, requests to this server,
     /// no frames, no plugins, no inline script.
     static let consoleHeaders: [(name: String, value: String)] = [
-        ("Content-Security-Policy",
-         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
-            + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
+                + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
         ("X-Frame-Options", "DENY"),

@@ -31,7 +31,9 @@ final class EvaluationCounters: Sendable {
                 v.decoders += 1
                 v.klCounts[Self.klBuckets.firstIndex { kl <= $0 } ?? Self.klBuckets.count] += 1
                 v.klSum += kl
-                if let original = object["perplexity_original"]?.doubleValue, let quantized = object["perplexity_quantized"]?.doubleValue, original > 0 {
+                if let original = object["perplexity_original"]?.doubleValue,
+                    let quantized = object["perplexity_quantized"]?.doubleValue, original > 0
+                {
                     v.perplexityRatioSum += quantized / original
                 }
                 v.top1Sum += object["top1_agreement"]?.doubleValue ?? 0
@@ -41,11 +43,16 @@ final class EvaluationCounters: Sendable {
 
     func render(histogram: (String, String, [Double], [Int], Double) -> String) -> String {
         let v = values.withLock { $0 }
-        var out = "# HELP quantd_evaluations_total Finished model evaluations, by model kind.\n# TYPE quantd_evaluations_total counter\n"
-        out += "quantd_evaluations_total{model=\"decoder\"} \(v.decoders)\nquantd_evaluations_total{model=\"encoder\"} \(v.encoders)\n"
-        out += histogram("quantd_evaluation_kl_divergence", "Mean KL divergence per token of each decoder evaluation.", Self.klBuckets, v.klCounts, v.klSum)
+        var out =
+            "# HELP quantd_evaluations_total Finished model evaluations, by model kind.\n# TYPE quantd_evaluations_total counter\n"
+        out +=
+            "quantd_evaluations_total{model=\"decoder\"} \(v.decoders)\nquantd_evaluations_total{model=\"encoder\"} \(v.encoders)\n"
+        out += histogram(
+            "quantd_evaluation_kl_divergence", "Mean KL divergence per token of each decoder evaluation.", Self.klBuckets,
+            v.klCounts, v.klSum)
         out += "# HELP quantd_evaluation_perplexity_ratio_sum Sum over decoder evaluations of quantized / original perplexity.\n"
-        out += "# TYPE quantd_evaluation_perplexity_ratio_sum counter\nquantd_evaluation_perplexity_ratio_sum \(v.perplexityRatioSum)\n"
+        out +=
+            "# TYPE quantd_evaluation_perplexity_ratio_sum counter\nquantd_evaluation_perplexity_ratio_sum \(v.perplexityRatioSum)\n"
         out += "# HELP quantd_evaluation_top1_agreement_sum Sum over decoder evaluations of top-1 agreement.\n"
         out += "# TYPE quantd_evaluation_top1_agreement_sum counter\nquantd_evaluation_top1_agreement_sum \(v.top1Sum)\n"
         out += "# HELP quantd_evaluation_embedding_cosine_sum Sum over encoder evaluations of the mean embedding cosine.\n"

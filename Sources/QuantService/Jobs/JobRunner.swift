@@ -34,7 +34,9 @@ public struct WorkerSettings: Sendable {
     public var onClaim: (@Sendable (Double) -> Void)? = nil
 
     public init() {
-        if let ms = ProcessInfo.processInfo.environment["QUANTD_TEST_CHUNK_DELAY_MS"].flatMap(Double.init) { chunkDelay = ms / 1000 }
+        if let ms = ProcessInfo.processInfo.environment["QUANTD_TEST_CHUNK_DELAY_MS"].flatMap(Double.init) {
+            chunkDelay = ms / 1000
+        }
     }
 }
 
@@ -97,10 +99,14 @@ struct JobRunner {
         let artifacts = ArtifactStore(data: data)
         if let free = artifacts.freeBytes, free < needed {
             throw JobFailure(
-                code: "disk_full", message: "only \(free) bytes free under \(artifacts.root); the job writes about \(needed) (its outputs, plus \(settings.diskHeadroomBytes) of headroom)",
+                code: "disk_full",
+                message:
+                    "only \(free) bytes free under \(artifacts.root); the job writes about \(needed) (its outputs, plus \(settings.diskHeadroomBytes) of headroom)",
                 transient: true)
         }
-        let slot = try artifacts.slot(job: job.id, attempt: job.attempt, fileExtension: writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")
+        let slot = try artifacts.slot(
+            job: job.id, attempt: job.attempt,
+            fileExtension: writesFolder ? "tar" : recipe.output == .gguf ? "gguf" : "safetensors")
         let artifact = slot.path
         let output = writesFolder ? slot.folder : artifact
         let settings = settings
@@ -126,7 +132,9 @@ struct JobRunner {
                 (report, epochs) = try train(claim, recipe: recipe, output: output, options: options, flags: flags)
             } else {
                 report = try Pipeline.run(input: claim.model.blobPath, output: output, recipe: recipe, options: options)
-                if let evaluation = recipe.evaluation { report.evaluation = try evaluate(claim, evaluation, candidate: output, flags: flags) }
+                if let evaluation = recipe.evaluation {
+                    report.evaluation = try evaluate(claim, evaluation, candidate: output, flags: flags)
+                }
             }
             if writesFolder { packed = try artifacts.pack(slot) }
             try artifacts.publish(slot)
@@ -136,10 +144,14 @@ struct JobRunner {
         }
         // The pipeline hashed the artifact as it wrote it (the archive was hashed as it was packed);
         // QAT writes through its own path.
-        let (sha, size) = try packed.map { ($0.sha256, $0.size) } ?? report.artifactSHA256.map { ($0, Int64(report.fileBytesOut)) } ?? Durability.sha256(of: output)
+        let (sha, size) =
+            try packed.map { ($0.sha256, $0.size) } ?? report.artifactSHA256.map { ($0, Int64(report.fileBytesOut)) }
+            ?? Durability.sha256(of: output)
         let tensors = report.tensors.map { tensor in
-            (name: tensor.name, sqnrDb: tensor.metrics.map(\.sqnrDB).flatMap { $0.isFinite ? $0 : nil },
-             bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized)
+            (
+                name: tensor.name, sqnrDb: tensor.metrics.map(\.sqnrDB).flatMap { $0.isFinite ? $0 : nil },
+                bitsPerWeight: Optional(tensor.bitsPerWeight), report: tensor.json.serialized
+            )
         }
         let summary = report.json.objectValue?["summary"]?.serialized ?? "{}"
         var completed = CompletedJob(
@@ -167,7 +179,9 @@ struct JobRunner {
     /// changes); what the write learns (a cancel request, a lost lease) goes into `flags`.
     func progressWriter(_ claim: Claim, flags: StopFlags) -> @Sendable (Int, Int, String) -> Void {
         let last = Mutex<(time: Double, stage: String)>((0, ""))
-        let store = store, settings = settings, job = claim.job
+        let store = store
+        let settings = settings
+        let job = claim.job
         return { done, total, stage in
             let now = Date().timeIntervalSince1970
             let due = last.withLock { last -> Bool in
@@ -176,7 +190,9 @@ struct JobRunner {
                 return true
             }
             guard due else { return }
-            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(done), total: Int64(total), stage: stage))
+            flags.note(
+                try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(done), total: Int64(total), stage: stage)
+            )
         }
     }
 
@@ -185,7 +201,9 @@ struct JobRunner {
     func evaluate(_ claim: Claim, _ spec: EvaluationSpec, candidate: String, flags: StopFlags) throws -> JSONValue {
         let record: DatasetRecord
         do { record = try store.scope(claim.job.tenantId).dataset(spec.datasetID) } catch {
-            throw JobFailure(code: "dataset_missing", message: "the evaluation dataset \(spec.datasetID) was deleted before the job ran", transient: false)
+            throw JobFailure(
+                code: "dataset_missing", message: "the evaluation dataset \(spec.datasetID) was deleted before the job ran",
+                transient: false)
         }
         let reportProgress = progressWriter(claim, flags: flags)
         let settings = settings
@@ -214,31 +232,40 @@ struct JobRunner {
         switch request.candidate {
         case .model(let id):
             guard let model = try? scope.model(id) else {
-                throw JobFailure(code: "candidate_missing", message: "the candidate model \(id) was deleted before the job ran", transient: false)
+                throw JobFailure(
+                    code: "candidate_missing", message: "the candidate model \(id) was deleted before the job ran",
+                    transient: false)
             }
             candidate = model.blobPath
         case .job(let id):
             guard let path = (try? scope.job(id))?.artifactPath else {
-                throw JobFailure(code: "candidate_missing", message: "the candidate job \(id) has no artifact any more (deleted or expired)", transient: false)
+                throw JobFailure(
+                    code: "candidate_missing", message: "the candidate job \(id) has no artifact any more (deleted or expired)",
+                    transient: false)
             }
             candidate = path
         }
         let evaluation = try evaluate(claim, request.evaluation, candidate: candidate, flags: flags)
         let candidateJSON = request.json.objectValue?["candidate"] ?? .null
         let summary = JSONValue.object(JSONObject([("evaluation", evaluation), ("candidate", candidateJSON)])).serialized
-        return CompletedJob(artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: summary, tensors: [], expiresAt: nil)
+        return CompletedJob(
+            artifactPath: nil, artifactSize: nil, artifactSha256: nil, summary: summary, tensors: [], expiresAt: nil)
     }
 
     /// The job's dataset, or a permanent failure saying it was deleted.
     static func dataset(of claim: Claim, named id: String) throws -> DatasetRecord {
         guard let dataset = claim.dataset else {
-            throw JobFailure(code: "dataset_missing", message: "dataset \(id) no longer exists; upload it again and submit a new job", transient: false)
+            throw JobFailure(
+                code: "dataset_missing", message: "dataset \(id) no longer exists; upload it again and submit a new job",
+                transient: false)
         }
         return dataset
     }
 
     /// A QAT job: training with progress per epoch, then the export through the pipeline.
-    func train(_ claim: Claim, recipe: Recipe, output: String, options given: PipelineOptions, flags: StopFlags) throws -> (Report, [EpochMetricRecord]) {
+    func train(_ claim: Claim, recipe: Recipe, output: String, options given: PipelineOptions, flags: StopFlags) throws -> (
+        Report, [EpochMetricRecord]
+    ) {
         let job = claim.job
         guard let text = job.training, let request = try? StrictJSON.parse(text) else {
             throw JobFailure(code: "invalid_training", message: "the job has no training request", transient: false)
@@ -249,12 +276,19 @@ struct JobRunner {
         options.progress = nil  // progress counts epochs here
         options.calibrationDataset = nil
         let store = store
-        let result = try QAT.run(model: claim.model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: spec, output: output, options: options) { epoch in
+        let result = try QAT.run(
+            model: claim.model.blobPath, dataset: dataset.blobPath, recipe: recipe, training: spec, output: output,
+            options: options
+        ) { epoch in
             if settings.chunkDelay > 0 { Thread.sleep(forTimeInterval: settings.chunkDelay) }
-            flags.note(try? store.reportProgress(job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs), stage: "training"))
+            flags.note(
+                try? store.reportProgress(
+                    job: job.id, attempt: job.attempt, done: Int64(epoch.epoch), total: Int64(spec.epochs), stage: "training"))
         }
         let epochs = result.epochs.map {
-            EpochMetricRecord(jobId: job.id, epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy, seconds: $0.seconds)
+            EpochMetricRecord(
+                jobId: job.id, epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss,
+                validationAccuracy: $0.validationAccuracy, seconds: $0.seconds)
         }
         return (result.report, epochs)
     }
@@ -298,7 +332,9 @@ struct JobRunner {
             switch outcome {
             case .succeeded(let result):
                 do {
-                    try whileDatabaseUnavailable(job: job) { try store.complete(job: job.id, attempt: job.attempt, result: result) }
+                    try whileDatabaseUnavailable(job: job) {
+                        try store.complete(job: job.id, attempt: job.attempt, result: result)
+                    }
                     counters.jobFinished(state: .succeeded, seconds: seconds, bytesOut: result.artifactSize ?? 0)
                 } catch {
                     // A stale attempt (the job moved on without us): its artifact must not linger.
@@ -309,14 +345,17 @@ struct JobRunner {
                 settings.onFailure?(job.id, code, message)
                 let delay = Swift.min(60, pow(2, Double(job.attempt))) + Double.random(in: 0...0.5)
                 let state = try whileDatabaseUnavailable(job: job) {
-                    try store.fail(job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
+                    try store.fail(
+                        job: job.id, attempt: job.attempt, code: code, message: message, transient: transient, retryDelay: delay)
                 }
                 counters.jobFinished(state: state, seconds: seconds, bytesOut: 0)
             case .cancelled:
                 try store.markCancelled(job: job.id, attempt: job.attempt)
                 counters.jobFinished(state: .cancelled, seconds: seconds, bytesOut: 0)
             case .leaseLost:
-                settings.onFailure?(job.id, "lease_lost", "attempt \(job.attempt) stopped: its lease expired, so the job belongs to a later attempt")
+                settings.onFailure?(
+                    job.id, "lease_lost",
+                    "attempt \(job.attempt) stopped: its lease expired, so the job belongs to a later attempt")
             }
         } catch StoreError.staleWorker {
             // The job moved on without this attempt (its lease expired): nothing is recorded.
@@ -351,7 +390,9 @@ struct JobRunner {
     func startLeaseRenewal(job: JobRecord, flags: StopFlags) -> DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
         let interval = Swift.max(0.2, settings.leaseSeconds / 3)
-        let store = store, worker = worker, lease = settings.leaseSeconds
+        let store = store
+        let worker = worker
+        let lease = settings.leaseSeconds
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler {
             flags.note(try? store.renewLease(job: job.id, attempt: job.attempt, worker: worker, leaseSeconds: lease))

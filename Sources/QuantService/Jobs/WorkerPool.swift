@@ -22,14 +22,19 @@ public final class WorkerPool: Sendable {
     /// Created once, resumed by `start`, cancelled by `stop`; DispatchSource is thread-safe.
     nonisolated(unsafe) private let maintenance = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
 
-    public init(store: Store, data: DataDirectory, workers: Int, settings: WorkerSettings = WorkerSettings(), counters: ServiceCounters = ServiceCounters(), poll: Double = 0.5, replicaID: String? = nil) {
+    public init(
+        store: Store, data: DataDirectory, workers: Int, settings: WorkerSettings = WorkerSettings(),
+        counters: ServiceCounters = ServiceCounters(), poll: Double = 0.5, replicaID: String? = nil
+    ) {
         self.store = store
         self.data = data
         self.settings = settings
         self.counters = counters
         workerCount = Swift.max(1, workers)
         self.poll = poll
-        identity = replicaID ?? "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
+        identity =
+            replicaID
+            ?? "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(UUID().uuidString.prefix(8))"
     }
 
     /// Recovers from a crash, removes orphan files, then starts the workers. Alone on SQLite this is
@@ -39,7 +44,8 @@ public final class WorkerPool: Sendable {
     public func start(recover: Bool = true) throws {
         if recover {
             try store.requeueAbandoned(all: !store.isShared)
-            data.removeOrphans(referenced: try store.referencedFiles(), olderThan: store.isShared ? settings.orphanGraceSeconds : nil)
+            data.removeOrphans(
+                referenced: try store.referencedFiles(), olderThan: store.isShared ? settings.orphanGraceSeconds : nil)
         }
         // Jobs queued through another replica wake this one's idle workers at once.
         store.onJobQueued { [weak self] in self?.wake() }

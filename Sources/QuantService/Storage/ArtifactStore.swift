@@ -67,7 +67,9 @@ public struct ArtifactStore: Sendable {
 
     /// The artifact as a download (ranges and ETag from its hash), or 410 once it expired.
     func response(for job: JobRecord, request: HTTPRequest) throws -> HTTPResponse {
-        guard let path = job.artifactPath else { throw HTTPError(410, "the artifact of job \(job.id) expired and was deleted", type: "artifact-expired") }
+        guard let path = job.artifactPath else {
+            throw HTTPError(410, "the artifact of job \(job.id) expired and was deleted", type: "artifact-expired")
+        }
         let name = "\(job.name ?? job.id).\((path as NSString).pathExtension)"
         var response = try FileResponse.make(path: path, request: request, etag: job.artifactSha256, downloadName: name)
         response.headers.append(("Cache-Control", "private, max-age=0"))

@@ -20,7 +20,9 @@ public struct BlobStore: Sendable {
 
     /// The same for a checkpoint folder named by the hash of its manifest.
     func pendingBundle(_ staging: BundleStaging, sha256: String) -> PendingBlob {
-        PendingBlob(source: staging.directory, blobs: data.blobs, sha256: sha256, size: staging.total, keepAlive: staging, onPlaced: staging.markAdopted)
+        PendingBlob(
+            source: staging.directory, blobs: data.blobs, sha256: sha256, size: staging.total, keepAlive: staging,
+            onPlaced: staging.markAdopted)
     }
 
     /// Removes a blob file or checkpoint folder; called by the store under the blob's lock once no
@@ -34,7 +36,9 @@ public struct BlobStore: Sendable {
         let temporary = (data.tmp as NSString).appendingPathComponent("import-\(UUID().uuidString)")
         guard let input = FileHandle(forReadingAtPath: path) else { throw ServiceError.io("cannot read \(path)") }
         defer { try? input.close() }
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let output = FileHandle(forWritingAtPath: temporary) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+            let output = FileHandle(forWritingAtPath: temporary)
+        else {
             throw ServiceError.io("cannot create \(temporary)")
         }
         var hasher = SHA256()
@@ -107,7 +111,9 @@ public final class PendingBlob: @unchecked Sendable {
                     }
                 }
                 try Durability.sync(source)
-                guard rename(source, path) == 0 else { throw ServiceError.io("cannot move the upload into place: \(String(cString: strerror(errno)))") }
+                guard rename(source, path) == 0 else {
+                    throw ServiceError.io("cannot move the upload into place: \(String(cString: strerror(errno)))")
+                }
                 try Durability.sync(parent)
             }
             settled = true

@@ -58,7 +58,9 @@ public struct DataDirectory: Sendable {
                 guard relative.split(separator: "/").count == 2 else { continue }
                 walker.skipDescendants()
             }
-            if !referenced.contains(full), Self.isOlder(full, than: age), (try? manager.removeItem(atPath: full)) != nil { removed.append(full) }
+            if !referenced.contains(full), Self.isOlder(full, than: age), (try? manager.removeItem(atPath: full)) != nil {
+                removed.append(full)
+            }
         }
         return removed
     }

@@ -3,14 +3,16 @@ import Foundation
 import ModelFormats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// fsync and free-space helpers: the steps that make "renamed into place" mean "on disk".
 enum Durability {
     /// fsyncs a file or a directory (a directory fsync makes a rename in it durable).
     static func sync(_ path: String) throws {
-        do { try POSIX.sync(path: path) } catch let error as FormatError where error.code != .noSpace { throw ServiceError.io(error.message) }
+        do { try POSIX.sync(path: path) } catch let error as FormatError where error.code != .noSpace {
+            throw ServiceError.io(error.message)
+        }
     }
 
     /// Bytes available to unprivileged writers on the filesystem holding `path`.

@@ -21,7 +21,9 @@ enum FolderArchive {
         func emit(_ bytes: [UInt8]) throws {
             bytes.withUnsafeBytes { archive.update($0) }
             do { try output.write(contentsOf: bytes) } catch {
-                throw POSIX.isNoSpace(error) ? FormatError(.noSpace, "writing \(path): \(error.localizedDescription)") : ServiceError.io("writing \(path): \(error.localizedDescription)")
+                throw POSIX.isNoSpace(error)
+                    ? FormatError(.noSpace, "writing \(path): \(error.localizedDescription)")
+                    : ServiceError.io("writing \(path): \(error.localizedDescription)")
             }
             size += Int64(bytes.count)
         }
@@ -47,7 +49,9 @@ enum FolderArchive {
             manifest += "\(SHA256.hex(hasher.finalize()))  \(name)\n"
         }
         let sums = Array(manifest.utf8)
-        try emit(TarStream.headers(name: manifestName, size: sums.count) + sums + [UInt8](repeating: 0, count: TarStream.padded(sums.count) - sums.count))
+        try emit(
+            TarStream.headers(name: manifestName, size: sums.count) + sums
+                + [UInt8](repeating: 0, count: TarStream.padded(sums.count) - sums.count))
         try emit([UInt8](repeating: 0, count: 1024))
         try output.synchronize()
         return (SHA256.hex(archive.finalize()), size)

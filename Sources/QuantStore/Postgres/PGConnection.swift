@@ -107,7 +107,9 @@ final class PGConnection: @unchecked Sendable {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(handle)
             handle = nil
-            throw PGError(message: "cannot connect: \(message.trimmingCharacters(in: .whitespacesAndNewlines))", sqlState: nil, connectionLost: true)
+            throw PGError(
+                message: "cannot connect: \(message.trimmingCharacters(in: .whitespacesAndNewlines))", sqlState: nil,
+                connectionLost: true)
         }
         // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
@@ -163,9 +165,10 @@ final class PGConnection: @unchecked Sendable {
         let count = PQntuples(result)
         rows.reserveCapacity(Int(count))
         for row in 0..<count {
-            rows.append((0..<Int32(columns.names.count)).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-            })
+            rows.append(
+                (0..<Int32(columns.names.count)).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
         return PGRows(columns: columns, values: rows, affected: affected)

@@ -123,7 +123,7 @@ enum PGMigrations {
                 PRIMARY KEY (job_id, epoch)
             );
             """
-        ),
+        )
     ]
 
     /// A key of the advisory lock that serializes migrations across replicas (any fixed number).
@@ -134,13 +134,15 @@ enum PGMigrations {
     static func migrate(_ connection: PGConnection, now: Double) throws -> [String] {
         try connection.query("SELECT pg_advisory_lock($1::bigint)", [.int(lockKey)])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1::bigint)", [.int(lockKey)]) }
-        try connection.script("CREATE TABLE IF NOT EXISTS quantd_migrations (id TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+        try connection.script(
+            "CREATE TABLE IF NOT EXISTS quantd_migrations (id TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
         let applied = Set(try connection.query("SELECT id FROM quantd_migrations").all.compactMap { $0["id"] })
         var ran: [String] = []
         for migration in all where !applied.contains(migration.id) {
             try connection.transaction { connection in
                 try connection.script(migration.sql)
-                try connection.query("INSERT INTO quantd_migrations (id, applied_at) VALUES ($1, $2)", [.text(migration.id), .double(now)])
+                try connection.query(
+                    "INSERT INTO quantd_migrations (id, applied_at) VALUES ($1, $2)", [.text(migration.id), .double(now)])
             }
             ran.append(migration.id)
         }

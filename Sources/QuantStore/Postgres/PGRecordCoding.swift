@@ -21,7 +21,8 @@ enum PGRecordCoding {
         let columns = try columns(of: record)
         let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
         try connection.query(
-            "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders)) \(clause)", columns.map(\.value))
+            "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders)) \(clause)",
+            columns.map(\.value))
     }
 }
 
@@ -56,7 +57,8 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func text(_ key: Key) throws -> String {
         guard let value = row[key.stringValue] else {
-            throw DecodingError.valueNotFound(String.self, .init(codingPath: [key], debugDescription: "column \(key.stringValue) is NULL or missing"))
+            throw DecodingError.valueNotFound(
+                String.self, .init(codingPath: [key], debugDescription: "column \(key.stringValue) is NULL or missing"))
         }
         return value
     }
@@ -64,13 +66,16 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func parse<T>(_ key: Key, _ convert: (String) -> T?) throws -> T {
         let value = try text(key)
         guard let parsed = convert(value) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [key], debugDescription: "column \(key.stringValue): cannot read '\(value)' as \(T.self)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [key], debugDescription: "column \(key.stringValue): cannot read '\(value)' as \(T.self)"))
         }
         return parsed
     }
 
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try text(key) }
-    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try parse(key) { $0 == "t" ? true : ($0 == "f" ? false : nil) } }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        try parse(key) { $0 == "t" ? true : ($0 == "f" ? false : nil) }
+    }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try parse(key) { Int($0) } }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try parse(key) { Int64($0) } }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try parse(key) { Double($0) } }
@@ -83,7 +88,9 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         }
     }
 
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<
+        NestedKey
+    > {
         throw DecodingError.typeMismatch(Any.self, .init(codingPath: [key], debugDescription: "columns are flat"))
     }
 
@@ -91,7 +98,9 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         throw DecodingError.typeMismatch(Any.self, .init(codingPath: [key], debugDescription: "columns are flat"))
     }
 
-    func superDecoder() throws -> Decoder { throw DecodingError.typeMismatch(Any.self, .init(codingPath: [], debugDescription: "columns are flat")) }
+    func superDecoder() throws -> Decoder {
+        throw DecodingError.typeMismatch(Any.self, .init(codingPath: [], debugDescription: "columns are flat"))
+    }
     func superDecoder(forKey key: Key) throws -> Decoder { try superDecoder() }
 }
 
@@ -114,7 +123,8 @@ private struct ValueDecoder: Decoder, SingleValueDecodingContainer {
     func decode(_ type: String.Type) throws -> String { text }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        throw DecodingError.typeMismatch(type, .init(codingPath: codingPath, debugDescription: "only text columns decode as \(type)"))
+        throw DecodingError.typeMismatch(
+            type, .init(codingPath: codingPath, debugDescription: "only text columns decode as \(type)"))
     }
 }
 
@@ -188,11 +198,14 @@ private struct ColumnContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         case let date as Date: put(key, .double(date.timeIntervalSince1970))
         case let data as Data: put(key, .bytes(Array(data)))
         case let raw as any RawRepresentable<String>: put(key, .text(raw.rawValue))
-        default: throw EncodingError.invalidValue(value, .init(codingPath: [key], debugDescription: "no column type for \(T.self)"))
+        default:
+            throw EncodingError.invalidValue(value, .init(codingPath: [key], debugDescription: "no column type for \(T.self)"))
         }
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
         fatalError("columns are flat")
     }
 

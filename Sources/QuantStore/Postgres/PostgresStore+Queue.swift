@@ -21,11 +21,16 @@ extension PostgresStore {
                 RETURNING j.*
                 """, [.double(now), .text(worker), .double(now + leaseSeconds)])
             guard let job = try Self.decodeFirst(JobRecord.self, claimed) else { return nil }
-            guard let model = try Self.decodeFirst(ModelRecord.self, connection.query("SELECT * FROM models WHERE id = $1", [.text(job.modelId)])) else {
+            guard
+                let model = try Self.decodeFirst(
+                    ModelRecord.self, connection.query("SELECT * FROM models WHERE id = $1", [.text(job.modelId)]))
+            else {
                 throw StoreError.invalid("job \(job.id) names model \(job.modelId), which does not exist")
             }
             try connection.query("UPDATE tenants SET last_claimed_at = $1 WHERE id = $2", [.double(now), .text(job.tenantId)])
-            try Self.event(connection, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
+            try Self.event(
+                connection, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)",
+                at: now)
             let dataset = try job.datasetId.flatMap {
                 try Self.decodeFirst(DatasetRecord.self, connection.query("SELECT * FROM datasets WHERE id = $1", [.text($0)]))
             }
@@ -74,14 +79,16 @@ extension PostgresStore {
                 WHERE id = $7 AND state = \(JobState.running.sql) AND attempt = $8 AND lease_expires_at >= $1
                 """,
                 [
-                    .double(now), PGValue(result.artifactPath), PGValue(result.artifactSize), PGValue(result.artifactSha256), .text(result.summary),
+                    .double(now), PGValue(result.artifactPath), PGValue(result.artifactSize), PGValue(result.artifactSha256),
+                    .text(result.summary),
                     PGValue(result.expiresAt), .text(id), PGValue(attempt),
                 ])
             guard rows.affected == 1 else { throw StoreError.staleWorker(job: id) }
             for (position, tensor) in result.tensors.enumerated() {
                 try PGRecordCoding.insert(
                     TensorMetricRecord(
-                        jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb, bitsPerWeight: tensor.bitsPerWeight, report: tensor.report),
+                        jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb,
+                        bitsPerWeight: tensor.bitsPerWeight, report: tensor.report),
                     into: "tensor_metrics", on: connection)
             }
             for epoch in result.epochs {
@@ -93,11 +100,13 @@ extension PostgresStore {
         }
     }
 
-    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
+    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState
+    {
         try pool.transaction { connection in
             var job = try Self.runningAttempt(connection, id: id, attempt: attempt)
             let now = clock()
-            let (next, reason) = job.recordFailure(code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
+            let (next, reason) = job.recordFailure(
+                code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
             try Self.leaveRunning(connection, &job, to: next, reason: reason, at: now)
             return job.state
         }
@@ -117,7 +126,9 @@ extension PostgresStore {
             let now = clock()
             let expired = try Self.decode(
                 JobRecord.self,
-                connection.query("SELECT * FROM jobs WHERE state = \(JobState.running.sql) AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED", [.double(now)]))
+                connection.query(
+                    "SELECT * FROM jobs WHERE state = \(JobState.running.sql) AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED",
+                    [.double(now)]))
             var changed: [JobRecord] = []
             for var job in expired {
                 let (next, reason) = job.recordAbandoned(atStartUp: false, now: now)
@@ -131,7 +142,9 @@ extension PostgresStore {
 
     /// The running attempt `attempt` of job `id`, locked; anything else means a stale worker.
     static func runningAttempt(_ connection: PGConnection, id: String, attempt: Int) throws -> JobRecord {
-        guard let job = try decodeFirst(JobRecord.self, connection.query("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [.text(id)])),
+        guard
+            let job = try decodeFirst(
+                JobRecord.self, connection.query("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [.text(id)])),
             job.state == .running, job.attempt == attempt
         else {
             throw StoreError.staleWorker(job: id)
@@ -140,7 +153,9 @@ extension PostgresStore {
     }
 
     /// Leaves `running` (`JobRecord.leaveRunning`), then saves the row and its event.
-    static func leaveRunning(_ connection: PGConnection, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double) throws {
+    static func leaveRunning(
+        _ connection: PGConnection, _ job: inout JobRecord, to next: JobState, reason: String, at now: Double
+    ) throws {
         try job.leaveRunning(to: next, at: now)
         try update(connection, job)
         try event(connection, job: job.id, from: .running, to: next, attempt: job.attempt, reason: reason, at: now)
@@ -192,6 +207,8 @@ extension PostgresStore {
     }
 
     func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
-        try pool.read { try Self.decode(JobEvent.self, $0.query("SELECT * FROM job_events WHERE job_id = $1 ORDER BY id", [.text(id)])) }
+        try pool.read {
+            try Self.decode(JobEvent.self, $0.query("SELECT * FROM job_events WHERE job_id = $1 ORDER BY id", [.text(id)]))
+        }
     }
 }

@@ -9,7 +9,10 @@ extension PostgresStore {
                 INSERT INTO tenants (id, name, created_at, max_queued_jobs, max_storage_bytes, last_claimed_at)
                 VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (name) DO NOTHING
                 """, [.text(Store.newID("ten")), .text(name), .double(clock()), PGValue(maxQueuedJobs), .int(maxStorageBytes)])
-            guard let tenant = try Self.decodeFirst(Tenant.self, connection.query("SELECT * FROM tenants WHERE name = $1", [.text(name)])) else {
+            guard
+                let tenant = try Self.decodeFirst(
+                    Tenant.self, connection.query("SELECT * FROM tenants WHERE name = $1", [.text(name)]))
+            else {
                 throw StoreError.invalid("tenant \(name) vanished while it was created")
             }
             return tenant
@@ -33,8 +36,10 @@ extension PostgresStore {
         try pool.read { connection in
             guard
                 let key = try Self.decodeFirst(
-                    APIKey.self, connection.query("SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", [.bytes(hash)])),
-                let tenant = try Self.decodeFirst(Tenant.self, connection.query("SELECT * FROM tenants WHERE id = $1", [.text(key.tenantId)]))
+                    APIKey.self,
+                    connection.query("SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", [.bytes(hash)])),
+                let tenant = try Self.decodeFirst(
+                    Tenant.self, connection.query("SELECT * FROM tenants WHERE id = $1", [.text(key.tenantId)]))
             else { return nil }
             return (tenant, key)
         }
@@ -42,14 +47,16 @@ extension PostgresStore {
 
     func tenantID(forKeyHash hash: [UInt8]) throws -> String? {
         try pool.read { connection in
-            try connection.query("SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", [.bytes(hash)]).first?["tenant_id"]
+            try connection.query("SELECT tenant_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", [.bytes(hash)])
+                .first?["tenant_id"]
         }
     }
 
     func revokeKeys(prefix: String) throws -> Int {
         try pool.transaction { connection in
             let candidates = try connection.query(
-                "SELECT id, prefix FROM api_keys WHERE prefix LIKE $1 AND revoked_at IS NULL FOR UPDATE", [.text("\(prefix.prefix(11))%")])
+                "SELECT id, prefix FROM api_keys WHERE prefix LIKE $1 AND revoked_at IS NULL FOR UPDATE",
+                [.text("\(prefix.prefix(11))%")])
             let ids = candidates.all.filter { Store.prefixMatches($0["prefix"] ?? "", prefix) }.compactMap { $0["id"] }
             for id in ids {
                 try connection.query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2", [.double(clock()), .text(id)])

@@ -24,7 +24,8 @@ final class PostgresStore: StoreBackend {
     /// that sets any of them keeps its own value.
     static func withConnectionDefaults(_ url: String) -> String {
         let defaults = [
-            "connect_timeout": "5", "tcp_user_timeout": "10000", "keepalives_idle": "10", "keepalives_interval": "3", "keepalives_count": "3",
+            "connect_timeout": "5", "tcp_user_timeout": "10000", "keepalives_idle": "10", "keepalives_interval": "3",
+            "keepalives_count": "3",
             "application_name": "quantd",
         ]
         var result = url
@@ -45,7 +46,9 @@ final class PostgresStore: StoreBackend {
     /// `pg_dump --format=custom`: a consistent snapshot while the replicas keep running; restore with
     /// `pg_restore`.
     func backup(to path: String) throws {
-        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.invalid("\(path) already exists; back up to a new file") }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.invalid("\(path) already exists; back up to a new file")
+        }
         guard let dump = Self.pgDump() else {
             throw StoreError.invalid("pg_dump not found: install the PostgreSQL client (Debian: postgresql-client)")
         }
@@ -80,7 +83,9 @@ final class PostgresStore: StoreBackend {
     func tenant(_ tenantID: String) -> any TenantBackend { PostgresTenantScope(store: self, tenantID: tenantID) }
 
     /// Appends a state change event (inside the caller's transaction).
-    static func event(_ connection: PGConnection, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double) throws {
+    static func event(
+        _ connection: PGConnection, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double
+    ) throws {
         try connection.query(
             "INSERT INTO job_events (job_id, at, from_state, to_state, attempt, reason) VALUES ($1, $2, $3, $4, $5, $6)",
             [.text(job), .double(at), PGValue(from?.rawValue), .text(to.rawValue), PGValue(attempt), PGValue(reason)])

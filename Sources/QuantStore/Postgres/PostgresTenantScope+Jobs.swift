@@ -9,16 +9,23 @@ extension PostgresTenantScope {
             guard let tenant = try lockTenant(connection) else { throw StoreError.notFound("tenant \(tenantID)") }
             if let key = new.idempotencyKey,
                 let existing = try PostgresStore.decodeFirst(
-                    JobRecord.self, connection.query("SELECT * FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2", [.text(tenantID), .text(key)]))
+                    JobRecord.self,
+                    connection.query(
+                        "SELECT * FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2", [.text(tenantID), .text(key)]))
             {
                 guard existing.requestHash == new.requestHash else { throw StoreError.idempotencyConflict(key: key) }
                 return (existing, false)
             }
             _ = try owned(ModelRecord.self, "models", new.modelID, "model", on: connection)
-            if let datasetID = new.datasetID { _ = try owned(DatasetRecord.self, "datasets", datasetID, "dataset", on: connection) }
-            let queued = try count(connection, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state = \(JobState.queued.sql)", [.text(tenantID)])
+            if let datasetID = new.datasetID {
+                _ = try owned(DatasetRecord.self, "datasets", datasetID, "dataset", on: connection)
+            }
+            let queued = try count(
+                connection, "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state = \(JobState.queued.sql)", [.text(tenantID)]
+            )
             if queued >= tenant.maxQueuedJobs {
-                throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
+                throw StoreError.quotaExceeded(
+                    "\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
             }
             let now = store.clock()
             let job = JobRecord.queued(new, tenantID: tenantID, now: now)
@@ -42,15 +49,18 @@ extension PostgresTenantScope {
             if let state { add({ "state = $\($0)" }, [.text(state.rawValue)]) }
             if let modelID { add({ "model_id = $\($0)" }, [.text(modelID)]) }
             if let cursor {
-                guard let last = try PostgresStore.decodeFirst(
-                    JobRecord.self, connection.query("SELECT * FROM jobs WHERE id = $1 AND tenant_id = $2", [.text(cursor), .text(tenantID)]))
+                guard
+                    let last = try PostgresStore.decodeFirst(
+                        JobRecord.self,
+                        connection.query("SELECT * FROM jobs WHERE id = $1 AND tenant_id = $2", [.text(cursor), .text(tenantID)]))
                 else {
                     throw StoreError.invalid("unknown cursor '\(cursor)': pass the next_cursor of the previous page")
                 }
                 add({ "(created_at, id) < ($\($0)::float8, $\($0 + 1))" }, [.double(last.createdAt), .text(last.id)])
             }
             parameters.append(PGValue(Swift.min(Swift.max(limit, 1), 500)))
-            let sql = "SELECT * FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at DESC, id DESC LIMIT $\(parameters.count)"
+            let sql =
+                "SELECT * FROM jobs WHERE \(conditions.joined(separator: " AND ")) ORDER BY created_at DESC, id DESC LIMIT $\(parameters.count)"
             return try PostgresStore.decode(JobRecord.self, connection.query(sql, parameters))
         }
     }
@@ -66,7 +76,9 @@ extension PostgresTenantScope {
                 job.finishedAt = now
                 job.updatedAt = now
                 try PostgresStore.update(connection, job)
-                try PostgresStore.event(connection, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request", at: now)
+                try PostgresStore.event(
+                    connection, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request",
+                    at: now)
             case .running:
                 job.cancelRequested = true
                 job.updatedAt = now

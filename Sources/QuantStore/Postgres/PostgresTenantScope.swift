@@ -11,11 +11,14 @@ struct PostgresTenantScope: TenantBackend {
 
     /// Locks the tenant's row for the rest of the transaction; nil when the tenant does not exist.
     func lockTenant(_ connection: PGConnection) throws -> Tenant? {
-        try PostgresStore.decodeFirst(Tenant.self, connection.query("SELECT * FROM tenants WHERE id = $1 FOR UPDATE", [.text(tenantID)]))
+        try PostgresStore.decodeFirst(
+            Tenant.self, connection.query("SELECT * FROM tenants WHERE id = $1 FOR UPDATE", [.text(tenantID)]))
     }
 
     /// One row of this tenant's `table` by id, or `notFound`.
-    func owned<T: Decodable>(_ type: T.Type, _ table: String, _ id: String, _ what: String, on connection: PGConnection, lock: Bool = false) throws -> T {
+    func owned<T: Decodable>(
+        _ type: T.Type, _ table: String, _ id: String, _ what: String, on connection: PGConnection, lock: Bool = false
+    ) throws -> T {
         let sql = "SELECT * FROM \(table) WHERE id = $1 AND tenant_id = $2" + (lock ? " FOR UPDATE" : "")
         guard let row = try PostgresStore.decodeFirst(T.self, connection.query(sql, [.text(id), .text(tenantID)])) else {
             throw StoreError.notFound("\(what) \(id)")
@@ -28,7 +31,8 @@ struct PostgresTenantScope: TenantBackend {
             try PostgresStore.decode(
                 T.self,
                 connection.query(
-                    "SELECT * FROM \(table) WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", [.text(tenantID), PGValue(limit)]))
+                    "SELECT * FROM \(table) WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                    [.text(tenantID), PGValue(limit)]))
         }
     }
 
@@ -40,15 +44,20 @@ struct PostgresTenantScope: TenantBackend {
         }
     }
 
-    func model(_ id: String) throws -> ModelRecord { try pool.read { try owned(ModelRecord.self, "models", id, "model", on: $0) } }
+    func model(_ id: String) throws -> ModelRecord {
+        try pool.read { try owned(ModelRecord.self, "models", id, "model", on: $0) }
+    }
 
     func models(limit: Int) throws -> [ModelRecord] { try list(ModelRecord.self, "models", limit: limit) }
 
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
-            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
-            if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
+            let active = try count(
+                connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
+            if active > 0 {
+                throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first")
+            }
             try connection.query("DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2", [.text(id), .text(tenantID)])
             try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
             return try removeIfUnnamed(connection, model.blobPath, removeBlob)
@@ -76,15 +85,21 @@ struct PostgresTenantScope: TenantBackend {
         }
     }
 
-    func dataset(_ id: String) throws -> DatasetRecord { try pool.read { try owned(DatasetRecord.self, "datasets", id, "dataset", on: $0) } }
+    func dataset(_ id: String) throws -> DatasetRecord {
+        try pool.read { try owned(DatasetRecord.self, "datasets", id, "dataset", on: $0) }
+    }
 
     func datasets(limit: Int) throws -> [DatasetRecord] { try list(DatasetRecord.self, "datasets", limit: limit) }
 
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try pool.transaction { connection in
             let dataset = try owned(DatasetRecord.self, "datasets", id, "dataset", on: connection, lock: true)
-            let active = try count(connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
-            if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
+            let active = try count(
+                connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
+            if active > 0 {
+                throw StoreError.conflict(
+                    "dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first")
+            }
             try connection.query("DELETE FROM datasets WHERE id = $1", [.text(id)])
             return try removeIfUnnamed(connection, dataset.blobPath, removeBlob)
         }
@@ -96,7 +111,8 @@ struct PostgresTenantScope: TenantBackend {
     func removeIfUnnamed(_ connection: PGConnection, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
         try lockBlob(connection, path)
         let named = try count(
-            connection, "SELECT (SELECT COUNT(*) FROM models WHERE blob_path = $1) + (SELECT COUNT(*) FROM datasets WHERE blob_path = $1)",
+            connection,
+            "SELECT (SELECT COUNT(*) FROM models WHERE blob_path = $1) + (SELECT COUNT(*) FROM datasets WHERE blob_path = $1)",
             [.text(path)])
         guard named == 0 else { return nil }
         removeBlob(path)
@@ -116,7 +132,8 @@ struct PostgresTenantScope: TenantBackend {
             "SELECT (SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = $1) + (SELECT COALESCE(SUM(size), 0) FROM datasets WHERE tenant_id = $1)",
             [.text(tenantID)])
         if used + size > tenant.maxStorageBytes {
-            throw StoreError.quotaExceeded("storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
+            throw StoreError.quotaExceeded(
+                "storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
         }
     }
 

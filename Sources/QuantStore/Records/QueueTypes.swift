@@ -42,7 +42,6 @@ public struct CompletedJob: Sendable {
     }
 }
 
-
 /// What a poll of one job finds: the job, a key that is not valid, or no such job for that key's
 /// tenant (another tenant's job answers exactly like a missing one).
 public enum PolledJob: Sendable {

@@ -16,18 +16,23 @@ extension JobRecord {
 
     /// A failed attempt: a transient error goes back to the queue after `retryDelay` while attempts
     /// remain; anything else fails the job. Returns the next state and the event's reason.
-    mutating func recordFailure(code: String, message: String, transient: Bool, retryDelay: Double, now: Double) -> (next: JobState, reason: String) {
+    mutating func recordFailure(code: String, message: String, transient: Bool, retryDelay: Double, now: Double) -> (
+        next: JobState, reason: String
+    ) {
         let retry = transient && attempt < maxAttempts && !cancelRequested
         errorCode = code
         errorMessage = message
         if retry { notBefore = now + retryDelay }
-        return (retry ? .queued : .failed, retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)")
+        return (
+            retry ? .queued : .failed, retry ? "\(code): \(message) (retrying in \(Int(retryDelay)) s)" : "\(code): \(message)"
+        )
     }
 
     /// An attempt whose worker stopped (its lease expired, or the single node restarted): back to the
     /// queue, cancelled if that was asked, or failed once no attempts are left.
     mutating func recordAbandoned(atStartUp: Bool, now: Double) -> (next: JobState, reason: String) {
-        let reason = "worker \(leaseOwner ?? "unknown worker") stopped during attempt \(attempt) (lease \(atStartUp ? "abandoned at start-up" : "expired"))"
+        let reason =
+            "worker \(leaseOwner ?? "unknown worker") stopped during attempt \(attempt) (lease \(atStartUp ? "abandoned at start-up" : "expired"))"
         let next: JobState = cancelRequested ? .cancelled : (attempt >= maxAttempts ? .failed : .queued)
         notBefore = now
         if next == .failed {
@@ -52,8 +57,10 @@ extension JobRecord {
 extension ModelRecord {
     init(_ model: TenantScope.NewModel, tenantID: String, now: Double) {
         self.init(
-            id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size, sha256: model.sha256,
-            tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath, createdAt: Date(timeIntervalSince1970: now))
+            id: Store.newID("mdl"), tenantId: tenantID, name: model.name, format: model.format, size: model.size,
+            sha256: model.sha256,
+            tensorCount: model.tensorCount, parameterCount: model.parameterCount, blobPath: model.blobPath,
+            createdAt: Date(timeIntervalSince1970: now))
     }
 }
 

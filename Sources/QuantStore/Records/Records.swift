@@ -12,7 +12,10 @@ public struct Tenant: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var lastClaimedAt: Double
 
     enum CodingKeys: String, CodingKey {
-        case id, name, createdAt = "created_at", maxQueuedJobs = "max_queued_jobs", maxStorageBytes = "max_storage_bytes"
+        case id, name
+        case createdAt = "created_at"
+        case maxQueuedJobs = "max_queued_jobs"
+        case maxStorageBytes = "max_storage_bytes"
         case lastClaimedAt = "last_claimed_at"
     }
 }
@@ -29,7 +32,12 @@ public struct APIKey: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var revokedAt: Date?
 
     enum CodingKeys: String, CodingKey {
-        case id, tenantId = "tenant_id", prefix, keyHash = "key_hash", isAdmin = "is_admin", createdAt = "created_at"
+        case id
+        case tenantId = "tenant_id"
+        case prefix
+        case keyHash = "key_hash"
+        case isAdmin = "is_admin"
+        case createdAt = "created_at"
         case revokedAt = "revoked_at"
     }
 }
@@ -49,8 +57,13 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var createdAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case id, tenantId = "tenant_id", name, format, size, sha256, tensorCount = "tensor_count"
-        case parameterCount = "parameter_count", blobPath = "blob_path", createdAt = "created_at"
+        case id
+        case tenantId = "tenant_id"
+        case name, format, size, sha256
+        case tensorCount = "tensor_count"
+        case parameterCount = "parameter_count"
+        case blobPath = "blob_path"
+        case createdAt = "created_at"
     }
 }
 
@@ -94,13 +107,32 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var progressStage: String? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case id, tenantId = "tenant_id", modelId = "model_id", name, recipe, state, attempt, maxAttempts = "max_attempts"
-        case leaseOwner = "lease_owner", leaseExpiresAt = "lease_expires_at", notBefore = "not_before"
-        case progressDone = "progress_done", progressTotal = "progress_total", cancelRequested = "cancel_requested"
-        case errorCode = "error_code", errorMessage = "error_message", createdAt = "created_at", startedAt = "started_at"
-        case finishedAt = "finished_at", updatedAt = "updated_at", idempotencyKey = "idempotency_key"
-        case requestHash = "request_hash", artifactPath = "artifact_path", artifactSize = "artifact_size"
-        case artifactSha256 = "artifact_sha256", summary, expiresAt = "expires_at", datasetId = "dataset_id", kind, training
+        case id
+        case tenantId = "tenant_id"
+        case modelId = "model_id"
+        case name, recipe, state, attempt
+        case maxAttempts = "max_attempts"
+        case leaseOwner = "lease_owner"
+        case leaseExpiresAt = "lease_expires_at"
+        case notBefore = "not_before"
+        case progressDone = "progress_done"
+        case progressTotal = "progress_total"
+        case cancelRequested = "cancel_requested"
+        case errorCode = "error_code"
+        case errorMessage = "error_message"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case updatedAt = "updated_at"
+        case idempotencyKey = "idempotency_key"
+        case requestHash = "request_hash"
+        case artifactPath = "artifact_path"
+        case artifactSize = "artifact_size"
+        case artifactSha256 = "artifact_sha256"
+        case summary
+        case expiresAt = "expires_at"
+        case datasetId = "dataset_id"
+        case kind, training
         case progressStage = "progress_stage"
     }
 }
@@ -121,7 +153,12 @@ public struct DatasetRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var createdAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case id, tenantId = "tenant_id", name, size, sha256, tensorCount = "tensor_count", blobPath = "blob_path", createdAt = "created_at"
+        case id
+        case tenantId = "tenant_id"
+        case name, size, sha256
+        case tensorCount = "tensor_count"
+        case blobPath = "blob_path"
+        case createdAt = "created_at"
     }
 }
 
@@ -137,7 +174,12 @@ public struct JobEvent: Codable, Sendable, Equatable, FetchableRecord, Persistab
     public var reason: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, jobId = "job_id", at, fromState = "from_state", toState = "to_state", attempt, reason
+        case id
+        case jobId = "job_id"
+        case at
+        case fromState = "from_state"
+        case toState = "to_state"
+        case attempt, reason
     }
 }
 
@@ -152,7 +194,11 @@ public struct TensorMetricRecord: Codable, Sendable, Equatable, FetchableRecord,
     public var report: String
 
     enum CodingKeys: String, CodingKey {
-        case jobId = "job_id", position, name, sqnrDb = "sqnr_db", bitsPerWeight = "bits_per_weight", report
+        case jobId = "job_id"
+        case position, name
+        case sqnrDb = "sqnr_db"
+        case bitsPerWeight = "bits_per_weight"
+        case report
     }
 }
 
@@ -166,7 +212,9 @@ public struct EpochMetricRecord: Codable, Sendable, Equatable, FetchableRecord, 
     public var validationAccuracy: Double?
     public var seconds: Double
 
-    public init(jobId: String, epoch: Int, trainLoss: Double, validationLoss: Double, validationAccuracy: Double?, seconds: Double) {
+    public init(
+        jobId: String, epoch: Int, trainLoss: Double, validationLoss: Double, validationAccuracy: Double?, seconds: Double
+    ) {
         self.jobId = jobId
         self.epoch = epoch
         self.trainLoss = trainLoss
@@ -176,6 +224,11 @@ public struct EpochMetricRecord: Codable, Sendable, Equatable, FetchableRecord, 
     }
 
     enum CodingKeys: String, CodingKey {
-        case jobId = "job_id", epoch, trainLoss = "train_loss", validationLoss = "validation_loss", validationAccuracy = "validation_accuracy", seconds
+        case jobId = "job_id"
+        case epoch
+        case trainLoss = "train_loss"
+        case validationLoss = "validation_loss"
+        case validationAccuracy = "validation_accuracy"
+        case seconds
     }
 }

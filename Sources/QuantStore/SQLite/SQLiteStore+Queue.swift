@@ -30,7 +30,8 @@ extension SQLiteStore {
             job.progressStage = nil
             try job.update(db)
             try db.execute(sql: "UPDATE tenants SET last_claimed_at = ? WHERE id = ?", arguments: [now, job.tenantId])
-            try SQLiteStore.event(db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
+            try SQLiteStore.event(
+                db, job: job.id, from: .queued, to: .running, attempt: job.attempt, reason: "claimed by \(worker)", at: now)
             let dataset = try job.datasetId.flatMap { try DatasetRecord.fetchOne(db, key: $0) }
             return Claim(job: job, model: model, dataset: dataset)
         }
@@ -57,7 +58,8 @@ extension SQLiteStore {
     func reportProgress(job id: String, attempt: Int, done: Int64, total: Int64, stage: String?) throws -> LeaseStatus {
         try pool.write { db in
             try db.execute(
-                sql: "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ?",
+                sql:
+                    "UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ?, updated_at = ? WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ?",
                 arguments: [done, total, stage, clock(), id, attempt])
             guard db.changesCount == 1 else { return .lost }
             let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM jobs WHERE id = ?", arguments: [id]) ?? false
@@ -77,11 +79,15 @@ extension SQLiteStore {
                         progress_done = progress_total, error_code = NULL, error_message = NULL
                     WHERE id = ? AND state = \(JobState.running.sql) AND attempt = ?
                     """,
-                arguments: [now, now, result.artifactPath, result.artifactSize, result.artifactSha256, result.summary, result.expiresAt, id, attempt])
+                arguments: [
+                    now, now, result.artifactPath, result.artifactSize, result.artifactSha256, result.summary, result.expiresAt,
+                    id, attempt,
+                ])
             guard db.changesCount == 1 else { throw StoreError.staleWorker(job: id) }
             for (position, tensor) in result.tensors.enumerated() {
                 try TensorMetricRecord(
-                    jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb, bitsPerWeight: tensor.bitsPerWeight, report: tensor.report
+                    jobId: id, position: position, name: tensor.name, sqnrDb: tensor.sqnrDb, bitsPerWeight: tensor.bitsPerWeight,
+                    report: tensor.report
                 ).insert(db)
             }
             for epoch in result.epochs {
@@ -95,11 +101,13 @@ extension SQLiteStore {
 
     /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
     /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
-    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState {
+    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState
+    {
         try pool.write { db in
             var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
             let now = clock()
-            let (next, reason) = job.recordFailure(code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
+            let (next, reason) = job.recordFailure(
+                code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
             try SQLiteStore.leaveRunning(db, &job, to: next, reason: reason, at: now)
             return job.state
         }
@@ -118,7 +126,8 @@ extension SQLiteStore {
     func requeueAbandoned(all: Bool) throws -> [JobRecord] {
         try pool.write { db in
             let now = clock()
-            let request = all
+            let request =
+                all
                 ? JobRecord.filter(JobRecord.Columns.state == JobState.running)
                 : JobRecord.filter(JobRecord.Columns.state == JobState.running && JobRecord.Columns.leaseExpiresAt < now)
             var changed: [JobRecord] = []
@@ -164,8 +173,14 @@ extension SQLiteStore {
         try pool.write { db in
             let now = clock()
             let paths = try String.fetchAll(
-                db, sql: "SELECT artifact_path FROM jobs WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL", arguments: [now])
-            try db.execute(sql: "UPDATE jobs SET artifact_path = NULL, updated_at = ? WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL", arguments: [now, now])
+                db,
+                sql:
+                    "SELECT artifact_path FROM jobs WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL",
+                arguments: [now])
+            try db.execute(
+                sql:
+                    "UPDATE jobs SET artifact_path = NULL, updated_at = ? WHERE expires_at IS NOT NULL AND expires_at < ? AND artifact_path IS NOT NULL",
+                arguments: [now, now])
             return paths
         }
     }
@@ -173,9 +188,10 @@ extension SQLiteStore {
     /// Every artifact path a job row refers to, and every model and dataset blob: what start-up keeps on disk.
     func referencedFiles() throws -> Set<String> {
         try pool.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")
-                + String.fetchAll(db, sql: "SELECT blob_path FROM models")
-                + String.fetchAll(db, sql: "SELECT blob_path FROM datasets"))
+            Set(
+                try String.fetchAll(db, sql: "SELECT artifact_path FROM jobs WHERE artifact_path IS NOT NULL")
+                    + String.fetchAll(db, sql: "SELECT blob_path FROM models")
+                    + String.fetchAll(db, sql: "SELECT blob_path FROM datasets"))
         }
     }
 

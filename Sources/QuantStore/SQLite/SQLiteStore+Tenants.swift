@@ -19,7 +19,9 @@ extension SQLiteStore {
 
     func insertKey(_ record: APIKey) throws {
         try pool.write { db in
-            guard try Tenant.fetchOne(db, key: record.tenantId) != nil else { throw StoreError.notFound("tenant \(record.tenantId)") }
+            guard try Tenant.fetchOne(db, key: record.tenantId) != nil else {
+                throw StoreError.notFound("tenant \(record.tenantId)")
+            }
             if try APIKey.filter(APIKey.Columns.keyHash == record.keyHash).fetchOne(db) != nil { return }
             try record.insert(db)
         }
@@ -40,7 +42,9 @@ extension SQLiteStore {
     /// a raw read connection (see `HotReads`). A single SELECT is atomic on its own.
     func tenantID(forKeyHash hash: [UInt8]) throws -> String? {
         try hot.with { connection in
-            try connection.first("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [.blob(hash)]) { $0.text(0) } ?? nil
+            try connection.first("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [.blob(hash)]) {
+                $0.text(0)
+            } ?? nil
         }
     }
 
@@ -60,7 +64,9 @@ extension SQLiteStore {
     }
 
     func hasAdminKey() throws -> Bool {
-        try pool.read { db in try APIKey.filter(APIKey.Columns.isAdmin == true && APIKey.Columns.revokedAt == nil).fetchCount(db) > 0 }
+        try pool.read { db in
+            try APIKey.filter(APIKey.Columns.isAdmin == true && APIKey.Columns.revokedAt == nil).fetchCount(db) > 0
+        }
     }
 
     /// `GET /v1/jobs/{id}` in one statement: the key check and the job row in a single read

@@ -45,7 +45,9 @@ final class SQLiteStore: StoreBackend {
 
     /// A consistent copy taken with SQLite's online backup API while the service keeps running.
     func backup(to path: String) throws {
-        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.invalid("\(path) already exists; back up to a new file") }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.invalid("\(path) already exists; back up to a new file")
+        }
         let destination = try DatabaseQueue(path: path)
         try pool.backup(to: destination)
         try destination.close()
@@ -56,9 +58,10 @@ final class SQLiteStore: StoreBackend {
 
     func tenant(_ tenantID: String) -> any TenantBackend { SQLiteTenantScope(store: self, tenantID: tenantID) }
 
-
     /// Appends a state change event (inside the caller's transaction).
-    static func event(_ db: Database, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double) throws {
+    static func event(_ db: Database, job: String, from: JobState?, to: JobState, attempt: Int, reason: String?, at: Double)
+        throws
+    {
         try JobEvent(id: nil, jobId: job, at: at, fromState: from, toState: to, attempt: attempt, reason: reason).insert(db)
     }
 }

@@ -5,11 +5,18 @@ import GRDB
 /// the same storage quota.
 extension SQLiteTenantScope {
     func addDataset(_ dataset: TenantScope.NewDataset, placeBlob: () throws -> Void) throws -> DatasetRecord {
-        try addBlobRow(size: dataset.size, placeBlob: placeBlob) { DatasetRecord(dataset, tenantID: tenantID, now: store.clock()) }
+        try addBlobRow(size: dataset.size, placeBlob: placeBlob) {
+            DatasetRecord(dataset, tenantID: tenantID, now: store.clock())
+        }
     }
 
     func dataset(_ id: String) throws -> DatasetRecord {
-        guard let dataset = try pool.read({ db in try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(db) }) else {
+        guard
+            let dataset = try pool.read({ db in
+                try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(
+                    db)
+            })
+        else {
             throw StoreError.notFound("dataset \(id)")
         }
         return dataset
@@ -17,7 +24,9 @@ extension SQLiteTenantScope {
 
     func datasets(limit: Int) throws -> [DatasetRecord] {
         try pool.read { db in
-            try DatasetRecord.filter(DatasetRecord.Columns.tenantId == tenantID).order(DatasetRecord.Columns.createdAt.desc, DatasetRecord.Columns.id.desc).limit(limit).fetchAll(db)
+            try DatasetRecord.filter(DatasetRecord.Columns.tenantId == tenantID).order(
+                DatasetRecord.Columns.createdAt.desc, DatasetRecord.Columns.id.desc
+            ).limit(limit).fetchAll(db)
         }
     }
 
@@ -26,11 +35,20 @@ extension SQLiteTenantScope {
     /// model or dataset of any tenant) names it.
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.pool.write { db in
-            guard let dataset = try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(db) else {
+            guard
+                let dataset = try DatasetRecord.filter(
+                    DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID
+                ).fetchOne(db)
+            else {
                 throw StoreError.notFound("dataset \(id)")
             }
-            let active = try JobRecord.filter(JobRecord.Columns.datasetId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)).fetchCount(db)
-            if active > 0 { throw StoreError.conflict("dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first") }
+            let active = try JobRecord.filter(
+                JobRecord.Columns.datasetId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
+            ).fetchCount(db)
+            if active > 0 {
+                throw StoreError.conflict(
+                    "dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first")
+            }
             try dataset.delete(db)
             return try removeIfUnnamed(db, dataset.blobPath, removeBlob)
         }
@@ -38,7 +56,9 @@ extension SQLiteTenantScope {
 
     /// Removes a blob inside the write transaction once no model or dataset row names it.
     func removeIfUnnamed(_ db: Database, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
-        let named = try ModelRecord.filter(ModelRecord.Columns.blobPath == path).fetchCount(db) + DatasetRecord.filter(DatasetRecord.Columns.blobPath == path).fetchCount(db)
+        let named =
+            try ModelRecord.filter(ModelRecord.Columns.blobPath == path).fetchCount(db)
+            + DatasetRecord.filter(DatasetRecord.Columns.blobPath == path).fetchCount(db)
         guard named == 0 else { return nil }
         removeBlob(path)
         return path
@@ -47,12 +67,15 @@ extension SQLiteTenantScope {
     /// Models and datasets share one storage quota per tenant.
     func checkStorageQuota(_ db: Database, adding size: Int64) throws {
         guard let tenant = try Tenant.fetchOne(db, key: tenantID) else { return }
-        let used = try Int64.fetchOne(
-            db,
-            sql: "SELECT (SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = ?) + (SELECT COALESCE(SUM(size), 0) FROM datasets WHERE tenant_id = ?)",
-            arguments: [tenantID, tenantID]) ?? 0
+        let used =
+            try Int64.fetchOne(
+                db,
+                sql:
+                    "SELECT (SELECT COALESCE(SUM(size), 0) FROM models WHERE tenant_id = ?) + (SELECT COALESCE(SUM(size), 0) FROM datasets WHERE tenant_id = ?)",
+                arguments: [tenantID, tenantID]) ?? 0
         if used + size > tenant.maxStorageBytes {
-            throw StoreError.quotaExceeded("storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
+            throw StoreError.quotaExceeded(
+                "storage quota of \(tenant.maxStorageBytes) bytes exceeded; delete models or datasets first")
         }
     }
 }

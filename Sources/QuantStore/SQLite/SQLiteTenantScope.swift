@@ -27,7 +27,11 @@ struct SQLiteTenantScope: TenantBackend {
     }
 
     func model(_ id: String) throws -> ModelRecord {
-        guard let model = try pool.read({ db in try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID).fetchOne(db) }) else {
+        guard
+            let model = try pool.read({ db in
+                try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID).fetchOne(db)
+            })
+        else {
             throw StoreError.notFound("model \(id)")
         }
         return model
@@ -35,7 +39,9 @@ struct SQLiteTenantScope: TenantBackend {
 
     func models(limit: Int) throws -> [ModelRecord] {
         try pool.read { db in
-            try ModelRecord.filter(ModelRecord.Columns.tenantId == tenantID).order(ModelRecord.Columns.createdAt.desc, ModelRecord.Columns.id.desc).limit(limit).fetchAll(db)
+            try ModelRecord.filter(ModelRecord.Columns.tenantId == tenantID).order(
+                ModelRecord.Columns.createdAt.desc, ModelRecord.Columns.id.desc
+            ).limit(limit).fetchAll(db)
         }
     }
 
@@ -43,11 +49,18 @@ struct SQLiteTenantScope: TenantBackend {
     /// model or dataset (of any tenant) names it.
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.pool.write { db in
-            guard let model = try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID).fetchOne(db) else {
+            guard
+                let model = try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID)
+                    .fetchOne(db)
+            else {
                 throw StoreError.notFound("model \(id)")
             }
-            let active = try JobRecord.filter(JobRecord.Columns.modelId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)).fetchCount(db)
-            if active > 0 { throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first") }
+            let active = try JobRecord.filter(
+                JobRecord.Columns.modelId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
+            ).fetchCount(db)
+            if active > 0 {
+                throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first")
+            }
             try db.execute(sql: "DELETE FROM jobs WHERE model_id = ? AND tenant_id = ?", arguments: [id, tenantID])
             try model.delete(db)
             return try removeIfUnnamed(db, model.blobPath, removeBlob)
@@ -60,23 +73,32 @@ struct SQLiteTenantScope: TenantBackend {
     func submit(_ new: TenantScope.NewJob) throws -> (job: JobRecord, created: Bool) {
         try store.pool.write { db in
             if let key = new.idempotencyKey,
-                let existing = try JobRecord.filter(JobRecord.Columns.tenantId == tenantID && JobRecord.Columns.idempotencyKey == key).fetchOne(db)
+                let existing = try JobRecord.filter(
+                    JobRecord.Columns.tenantId == tenantID && JobRecord.Columns.idempotencyKey == key
+                ).fetchOne(db)
             {
                 guard existing.requestHash == new.requestHash else { throw StoreError.idempotencyConflict(key: key) }
                 return (existing, false)
             }
-            guard try ModelRecord.filter(ModelRecord.Columns.id == new.modelID && ModelRecord.Columns.tenantId == tenantID).fetchCount(db) == 1 else {
+            guard
+                try ModelRecord.filter(ModelRecord.Columns.id == new.modelID && ModelRecord.Columns.tenantId == tenantID)
+                    .fetchCount(db) == 1
+            else {
                 throw StoreError.notFound("model \(new.modelID)")
             }
             if let datasetID = new.datasetID,
-                try DatasetRecord.filter(DatasetRecord.Columns.id == datasetID && DatasetRecord.Columns.tenantId == tenantID).fetchCount(db) != 1
+                try DatasetRecord.filter(DatasetRecord.Columns.id == datasetID && DatasetRecord.Columns.tenantId == tenantID)
+                    .fetchCount(db) != 1
             {
                 throw StoreError.notFound("dataset \(datasetID)")
             }
             let tenant = try Tenant.fetchOne(db, key: tenantID)
-            let queued = try JobRecord.filter(JobRecord.Columns.tenantId == tenantID && JobRecord.Columns.state == JobState.queued).fetchCount(db)
+            let queued = try JobRecord.filter(
+                JobRecord.Columns.tenantId == tenantID && JobRecord.Columns.state == JobState.queued
+            ).fetchCount(db)
             if let tenant, queued >= tenant.maxQueuedJobs {
-                throw StoreError.quotaExceeded("\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
+                throw StoreError.quotaExceeded(
+                    "\(queued) jobs already queued (the limit is \(tenant.maxQueuedJobs)); wait for some to finish")
             }
             let now = store.clock()
             let job = JobRecord.queued(new, tenantID: tenantID, now: now)
@@ -89,9 +111,11 @@ struct SQLiteTenantScope: TenantBackend {
     func job(_ id: String) throws -> JobRecord {
         // Polled constantly: one prepared statement on a raw read connection (see `HotReads`), outside
         // an explicit transaction (a single SELECT is atomic on its own).
-        guard let job = try store.hot.with({ connection in
-            try connection.first(JobRecord.selectByIDAndTenant, [.text(id), .text(tenantID)]) { try JobRecord(hotRow: $0) }
-        }) else {
+        guard
+            let job = try store.hot.with({ connection in
+                try connection.first(JobRecord.selectByIDAndTenant, [.text(id), .text(tenantID)]) { try JobRecord(hotRow: $0) }
+            })
+        else {
             throw StoreError.notFound("job \(id)")
         }
         return job
@@ -104,12 +128,17 @@ struct SQLiteTenantScope: TenantBackend {
             if let state { request = request.filter(JobRecord.Columns.state == state) }
             if let modelID { request = request.filter(JobRecord.Columns.modelId == modelID) }
             if let cursor {
-                guard let last = try JobRecord.filter(JobRecord.Columns.id == cursor && JobRecord.Columns.tenantId == tenantID).fetchOne(db) else {
+                guard
+                    let last = try JobRecord.filter(JobRecord.Columns.id == cursor && JobRecord.Columns.tenantId == tenantID)
+                        .fetchOne(db)
+                else {
                     throw StoreError.invalid("unknown cursor '\(cursor)': pass the next_cursor of the previous page")
                 }
                 request = request.filter(sql: "(created_at, id) < (?, ?)", arguments: [last.createdAt, last.id])
             }
-            return try request.order(JobRecord.Columns.createdAt.desc, JobRecord.Columns.id.desc).limit(Swift.min(Swift.max(limit, 1), 500)).fetchAll(db)
+            return try request.order(JobRecord.Columns.createdAt.desc, JobRecord.Columns.id.desc).limit(
+                Swift.min(Swift.max(limit, 1), 500)
+            ).fetchAll(db)
         }
     }
 
@@ -117,7 +146,9 @@ struct SQLiteTenantScope: TenantBackend {
     /// chunk. Finished jobs are a conflict.
     func cancel(_ id: String) throws -> JobRecord {
         try store.pool.write { db in
-            guard var job = try JobRecord.filter(JobRecord.Columns.id == id && JobRecord.Columns.tenantId == tenantID).fetchOne(db) else {
+            guard
+                var job = try JobRecord.filter(JobRecord.Columns.id == id && JobRecord.Columns.tenantId == tenantID).fetchOne(db)
+            else {
                 throw StoreError.notFound("job \(id)")
             }
             let now = store.clock()
@@ -128,7 +159,8 @@ struct SQLiteTenantScope: TenantBackend {
                 job.finishedAt = now
                 job.updatedAt = now
                 try job.update(db)
-                try SQLiteStore.event(db, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request", at: now)
+                try SQLiteStore.event(
+                    db, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request", at: now)
             case .running:
                 job.cancelRequested = true
                 job.updatedAt = now
@@ -143,7 +175,9 @@ struct SQLiteTenantScope: TenantBackend {
     /// Deletes a finished job (its artifact path is returned for the caller to remove).
     func deleteJob(_ id: String) throws -> String? {
         try store.pool.write { db in
-            guard let job = try JobRecord.filter(JobRecord.Columns.id == id && JobRecord.Columns.tenantId == tenantID).fetchOne(db) else {
+            guard
+                let job = try JobRecord.filter(JobRecord.Columns.id == id && JobRecord.Columns.tenantId == tenantID).fetchOne(db)
+            else {
                 throw StoreError.notFound("job \(id)")
             }
             guard job.state.isTerminal else { throw StoreError.conflict("job \(id) is \(job.state.rawValue); cancel it first") }
@@ -159,12 +193,18 @@ struct SQLiteTenantScope: TenantBackend {
 
     func metrics(of id: String) throws -> [TensorMetricRecord] {
         _ = try job(id)
-        return try pool.read { db in try TensorMetricRecord.filter(TensorMetricRecord.Columns.jobId == id).order(TensorMetricRecord.Columns.position).fetchAll(db) }
+        return try pool.read { db in
+            try TensorMetricRecord.filter(TensorMetricRecord.Columns.jobId == id).order(TensorMetricRecord.Columns.position)
+                .fetchAll(db)
+        }
     }
 
     /// QAT: the metrics of every epoch, in order.
     func epochs(of id: String) throws -> [EpochMetricRecord] {
         _ = try job(id)
-        return try pool.read { db in try EpochMetricRecord.filter(EpochMetricRecord.Columns.jobId == id).order(EpochMetricRecord.Columns.epoch).fetchAll(db) }
+        return try pool.read { db in
+            try EpochMetricRecord.filter(EpochMetricRecord.Columns.jobId == id).order(EpochMetricRecord.Columns.epoch).fetchAll(
+                db)
+        }
     }
 }
