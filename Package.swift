@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // JSON: a strict parser for untrusted documents, an order-keeping value, and the one writer.
@@ -75,13 +77,18 @@ let package = Package(
         // The application: routes, auth, job runner and workers, model and artifact storage.
         .target(
             name: "QuantService",
-            dependencies: ["QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI"]),
+            dependencies: [
+                "QuantStore", "Digest", "QuantCore", "ModelFormats", "Int8Kernels", "HTTPServer", "JSON", "QuantAPI",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .target(
             name: "QuantdCLI",
             dependencies: [
                 "QuantService", "QuantStore", "HTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(name: "quantd", dependencies: ["QuantdCLI"]),

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HTTPServer
 import Logging
+import Metrics
+import Prometheus
 import QuantService
 import QuantStore
 
@@ -63,6 +65,8 @@ struct ServeCommand: ParsableCommand {
             errorLog.error("unexpected error", metadata: ["while": "\(doing)", "error": "\(String(describing: error))"])
         }
         let pool = WorkerPool(store: store, data: directory, workers: workers, settings: config.worker, replicaID: replicaID)
+        // What libraries record through swift-metrics lands in the same registry as ours (/metrics).
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: pool.counters.registry))
         try pool.start()
         let api = ServiceAPI(store: store, data: directory, pool: pool, config: config)
         var router = api.router()

@@ -18,7 +18,7 @@ extension ServiceAPI {
         }
         router.add("GET", "/metrics") { [self] _, _ in
             .text(
-                200, metrics.render(store: store, counters: pool.counters, replica: pool.identity),
+                200, metrics.render(store: store, replica: pool.identity),
                 contentType: "text/plain; version=0.0.4")
         }
     }

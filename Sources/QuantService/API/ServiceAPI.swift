@@ -22,7 +22,7 @@ public final class ServiceAPI: Sendable {
         self.data = data
         self.pool = pool
         self.config = config
-        metrics = HTTPMetrics()
+        metrics = HTTPMetrics(registry: pool.counters.registry)
     }
 
     /// The tenant id of the request's API key, attached by the router's guard.
