@@ -95,7 +95,7 @@ let package = Package(
         // libcurl (Debian: libcurl4-openssl-dev), with typed shims for its variadic calls.
         .systemLibrary(name: "CCurl"),
         // The client of API v1 on libcurl: streaming uploads and downloads, retries, typed errors.
-        .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "QuantAPI", "JSON"]),
+        .target(name: "QuantClient", dependencies: ["CCurl", "Digest", "ModelFormats", "QuantAPI", "JSON"]),
         // Deterministic random numbers shared by tests and benchmarks.
         .target(name: "QuantTesting", dependencies: ["QuantStore"]),
         // Developer tool used only by the Python interop tests (Tests/Interop): writes, dumps and
