@@ -51,15 +51,7 @@ static void quantize_weighted_scale_min(const float *x, const float *qw, void *b
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights(x, qw, weights, sw);
         search_scale_min(x, 32, 0, weights, &search, scales, mins, L);
-        if (q5) {
-            qk_block_q5_k *y = (qk_block_q5_k *)blocks + i;
-            qk_kquant_weighted_finish(x, nmax, 1, scales, mins, sw, &y->d, &y->dmin, y->scales, L);
-            qk_kquant_pack_q5_k(L, y->qh, y->qs);
-        } else {
-            qk_block_q4_k *y = (qk_block_q4_k *)blocks + i;
-            qk_kquant_weighted_finish(x, nmax, 0, scales, mins, sw, &y->d, &y->dmin, y->scales, L);
-            qk_kquant_pack_q4_k(L, y->qs);
-        }
+        qk_kquant_weighted_store_q45(blocks, i, x, nmax, q5, scales, mins, sw, L);
     }
 }
 

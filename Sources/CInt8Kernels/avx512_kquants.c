@@ -70,17 +70,7 @@ static void quantize_weighted_scale_min(const float *x, const float *qw, void *b
         else memset(weights + QK_K, 0, QK_K * sizeof(float));
         search_scale_min(pair, 32, 0, weights, &search, scales, mins, L);
         for (size_t b = 0; b < 2 && i + b < count; ++b) {
-            const float *v = pair + b * QK_K;
-            uint8_t *codes = L + b * QK_K;
-            if (q5) {
-                qk_block_q5_k *y = (qk_block_q5_k *)blocks + i + b;
-                qk_kquant_weighted_finish(v, nmax, 1, scales + 8 * b, mins + 8 * b, sw + 8 * b, &y->d, &y->dmin, y->scales, codes);
-                qk_kquant_pack_q5_k(codes, y->qh, y->qs);
-            } else {
-                qk_block_q4_k *y = (qk_block_q4_k *)blocks + i + b;
-                qk_kquant_weighted_finish(v, nmax, 0, scales + 8 * b, mins + 8 * b, sw + 8 * b, &y->d, &y->dmin, y->scales, codes);
-                qk_kquant_pack_q4_k(codes, y->qs);
-            }
+            qk_kquant_weighted_store_q45(blocks, i + b, pair + b * QK_K, nmax, q5, scales + 8 * b, mins + 8 * b, sw + 8 * b, L + b * QK_K);
         }
     }
 }

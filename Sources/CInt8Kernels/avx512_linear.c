@@ -149,68 +149,53 @@ void qk_dequantize_cols_avx512(const uint8_t *q, int is_signed, size_t rows, siz
         }
 }
 
-// MARK: - Bit packing. 1, 2, 4 and 8 bits have vector paths; other widths use the reference.
+// MARK: - Bit packing. 1, 2 and 4 bits have vector paths; 8 bits are copied, other widths go through words.
 
-void qk_pack_avx512(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out) {
-    if (bits != 1 && bits != 2 && bits != 4 && bits != 8) {
-        for (size_t r = 0; r < rows; r++) qk_pack_row_words(codes + r * cols, cols, bits, out + r * ((cols * (size_t)bits + 7) / 8));
-        return;
-    }
-    size_t stride = (cols * (size_t)bits + 7) / 8;
+/// What of one row the vector paths pack (64 codes at a time, widths 1, 2 and 4); the columns taken.
+static size_t pack_row(const uint8_t *src, size_t cols, int bits, uint8_t *dst) {
+    if (bits != 1 && bits != 2 && bits != 4) return 0;
     const __m512i nibble = _mm512_set1_epi8(0x0F), pairs4 = _mm512_set1_epi16(0x1001);  // bytes (1, 16)
     const __m512i pairs2 = _mm512_set1_epi16(0x0401), quads2 = _mm512_set1_epi32(0x00100001);
-    for (size_t r = 0; r < rows; r++) {
-        const uint8_t *src = codes + r * cols;
-        uint8_t *dst = out + r * stride;
-        if (bits == 8) {
-            memcpy(dst, src, cols);
-            continue;
+    size_t c = 0;
+    for (; c + 64 <= cols; c += 64) {
+        __m512i v = _mm512_loadu_si512(src + c);
+        if (bits == 4) {
+            // (lo & 15) + 16 * (hi & 15) per byte pair, then narrow: 64 codes -> 32 bytes.
+            __m512i w = _mm512_maddubs_epi16(_mm512_and_si512(v, nibble), pairs4);
+            _mm256_storeu_si256((__m256i *)(dst + c / 2), _mm512_cvtepi16_epi8(w));
+        } else if (bits == 2) {
+            __m512i w = _mm512_maddubs_epi16(_mm512_and_si512(v, _mm512_set1_epi8(3)), pairs2);
+            __m512i d = _mm512_madd_epi16(w, quads2);
+            _mm_storeu_si128((__m128i *)(dst + c / 4), _mm512_cvtepi32_epi8(d));
+        } else {
+            uint64_t mask = _mm512_test_epi8_mask(v, _mm512_set1_epi8(1));
+            memcpy(dst + c / 8, &mask, 8);
         }
-        size_t c = 0;
-        for (; c + 64 <= cols; c += 64) {
-            __m512i v = _mm512_loadu_si512(src + c);
-            if (bits == 4) {
-                // (lo & 15) + 16 * (hi & 15) per byte pair, then narrow: 64 codes -> 32 bytes.
-                __m512i w = _mm512_maddubs_epi16(_mm512_and_si512(v, nibble), pairs4);
-                _mm256_storeu_si256((__m256i *)(dst + c / 2), _mm512_cvtepi16_epi8(w));
-            } else if (bits == 2) {
-                __m512i w = _mm512_maddubs_epi16(_mm512_and_si512(v, _mm512_set1_epi8(3)), pairs2);
-                __m512i d = _mm512_madd_epi16(w, quads2);
-                _mm_storeu_si128((__m128i *)(dst + c / 4), _mm512_cvtepi32_epi8(d));
-            } else {
-                uint64_t mask = _mm512_test_epi8_mask(v, _mm512_set1_epi8(1));
-                memcpy(dst + c / 8, &mask, 8);
-            }
-        }
-        if (c < cols) qk_pack_ref(src + c, 1, cols - c, bits, dst + c * (size_t)bits / 8);
     }
+    return c;
+}
+
+void qk_pack_avx512(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out) {
+    qk_pack_rows(codes, rows, cols, bits, out, pack_row);
+}
+
+/// 4-bit codes, 64 at a time; the columns taken.
+static size_t unpack_row(const uint8_t *src, size_t cols, int bits, int sign_extend, uint8_t *dst) {
+    if (bits != 4) return 0;
+    const __m512i low = _mm512_set1_epi16(0x0F), eight = _mm512_set1_epi8(8);
+    size_t c = 0;
+    for (; c + 64 <= cols; c += 64) {
+        __m512i w = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(src + c / 2)));
+        // Each 16-bit lane holds one byte: put its low nibble in the low byte, high in the high.
+        __m512i v = _mm512_or_si512(_mm512_and_si512(w, low), _mm512_slli_epi16(_mm512_srli_epi16(w, 4), 8));
+        if (sign_extend) v = _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
+        _mm512_storeu_si512(dst + c, v);
+    }
+    return c;
 }
 
 void qk_unpack_avx512(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out) {
-    if (bits != 4 && bits != 8) {
-        size_t stride = (cols * (size_t)bits + 7) / 8;
-        for (size_t r = 0; r < rows; r++) qk_unpack_row_words(packed + r * stride, cols, bits, sign_extend, out + r * cols);
-        return;
-    }
-    size_t stride = (cols * (size_t)bits + 7) / 8;
-    const __m512i low = _mm512_set1_epi16(0x0F), eight = _mm512_set1_epi8(8);
-    for (size_t r = 0; r < rows; r++) {
-        const uint8_t *src = packed + r * stride;
-        uint8_t *dst = out + r * cols;
-        if (bits == 8) {
-            memcpy(dst, src, cols);
-            continue;
-        }
-        size_t c = 0;
-        for (; c + 64 <= cols; c += 64) {
-            __m512i w = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(src + c / 2)));
-            // Each 16-bit lane holds one byte: put its low nibble in the low byte, high in the high.
-            __m512i v = _mm512_or_si512(_mm512_and_si512(w, low), _mm512_slli_epi16(_mm512_srli_epi16(w, 4), 8));
-            if (sign_extend) v = _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
-            _mm512_storeu_si512(dst + c, v);
-        }
-        if (c < cols) qk_unpack_ref(src + c / 2, 1, cols - c, bits, sign_extend, dst + c);
-    }
+    qk_unpack_rows(packed, rows, cols, bits, sign_extend, out, unpack_row);
 }
 
 // MARK: - Conversions to fp32

@@ -74,6 +74,13 @@ void qk_unpack_words(const uint8_t *packed, size_t cols, int bits, int sign_exte
 // A whole row of any length: words, then the reference for the last (fewer than eight) fields.
 void qk_pack_row_words(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
 void qk_unpack_row_words(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);
+// The row loop of the vector packs: 8-bit codes copied, otherwise `vector` packs (or unpacks) what it
+// can of one row, returning the columns it took (a multiple of 8, 0 for a width it lacks), and the
+// rest of the row goes through the words above.
+typedef size_t (*qk_pack_row_fn)(const uint8_t *codes, size_t cols, int bits, uint8_t *out);
+typedef size_t (*qk_unpack_row_fn)(const uint8_t *packed, size_t cols, int bits, int sign_extend, uint8_t *out);
+void qk_pack_rows(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out, qk_pack_row_fn vector);
+void qk_unpack_rows(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out, qk_unpack_row_fn vector);
 void qk_pack_avx2(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out);
 void qk_dequantize_q2_k_avx2(const void *blocks, float *y, size_t n);
 void qk_dequantize_q3_k_avx2(const void *blocks, float *y, size_t n);
@@ -184,6 +191,8 @@ void qk_kquant_pack_q5_k(const uint8_t L[QK_K], uint8_t qh[32], uint8_t qs[128])
 void qk_kquant_importance_weights(const float *x, const float *qw, float weights[QK_K], float sw[8]);
 void qk_kquant_weighted_finish(const float *x, int nmax, int cap, const float scales[8], const float mins[8], const float sw[8],
                                uint16_t *d16, uint16_t *dmin16, uint8_t packed[12], uint8_t L[QK_K]);
+void qk_kquant_weighted_store_q45(void *blocks, size_t index, const float *x, int nmax, int q5, const float scales[8], const float mins[8],
+                                  const float sw[8], uint8_t L[QK_K]);
 void qk_quantize_q4_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q5_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_ref(const float *x, const float *qw, void *blocks, size_t n_per_row);

@@ -51,3 +51,31 @@ void qk_unpack_row_words(const uint8_t *packed, size_t cols, int bits, int sign_
     if (full) qk_unpack_words(packed, full, bits, sign_extend, out);
     if (full < cols) qk_unpack_ref(packed + full * (size_t)bits / 8, 1, cols - full, bits, sign_extend, out + full);
 }
+
+void qk_pack_rows(const uint8_t *codes, size_t rows, size_t cols, int bits, uint8_t *out, qk_pack_row_fn vector) {
+    const size_t stride = (cols * (size_t)bits + 7) / 8;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *src = codes + r * cols;
+        uint8_t *dst = out + r * stride;
+        if (bits == 8) {
+            memcpy(dst, src, cols);
+            continue;
+        }
+        const size_t c = vector(src, cols, bits, dst);
+        if (c < cols) qk_pack_row_words(src + c, cols - c, bits, dst + c * (size_t)bits / 8);
+    }
+}
+
+void qk_unpack_rows(const uint8_t *packed, size_t rows, size_t cols, int bits, int sign_extend, uint8_t *out, qk_unpack_row_fn vector) {
+    const size_t stride = (cols * (size_t)bits + 7) / 8;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *src = packed + r * stride;
+        uint8_t *dst = out + r * cols;
+        if (bits == 8) {
+            memcpy(dst, src, cols);
+            continue;
+        }
+        const size_t c = vector(src, cols, bits, sign_extend, dst);
+        if (c < cols) qk_unpack_row_words(src + c * (size_t)bits / 8, cols - c, bits, sign_extend, dst + c);
+    }
+}

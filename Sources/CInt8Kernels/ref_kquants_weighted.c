@@ -116,6 +116,21 @@ void qk_kquant_weighted_finish(const float *x, int nmax, int cap, const float sc
     qk_kquant_requantize_scale_min(x, nmax, *d16, *dmin16, packed, L);
 }
 
+/// Super-block `index` of a Q5_K (q5) or Q4_K row from its search's scales, mins and codes: the
+/// weighted finish, then the packing (the fast variants' step after their search).
+void qk_kquant_weighted_store_q45(void *blocks, size_t index, const float *x, int nmax, int q5, const float scales[8], const float mins[8],
+                                  const float sw[8], uint8_t L[QK_K]) {
+    if (q5) {
+        qk_block_q5_k *y = (qk_block_q5_k *)blocks + index;
+        qk_kquant_weighted_finish(x, nmax, 1, scales, mins, sw, &y->d, &y->dmin, y->scales, L);
+        qk_kquant_pack_q5_k(L, y->qh, y->qs);
+    } else {
+        qk_block_q4_k *y = (qk_block_q4_k *)blocks + index;
+        qk_kquant_weighted_finish(x, nmax, 0, scales, mins, sw, &y->d, &y->dmin, y->scales, L);
+        qk_kquant_pack_q4_k(L, y->qs);
+    }
+}
+
 /// One Q4_K/Q5_K super-block with importance weights qw: scale and min per sub-block of 32 by
 /// make_qkx3_quants, then the weighted finish.
 static void weighted_scale_min(const float *x, const float *qw, int nmax, int cap, uint16_t *d16, uint16_t *dmin16, uint8_t packed[12],
