@@ -94,50 +94,20 @@ struct InspectReport {
         return out
     }
 
+    /// A metadata value; an array of more than `maxArrayItems` as its type, count and first items.
     static func json(_ value: GGUFValue) -> JSONValue {
-        switch value {
-        case .uint8(let v): .integer(v)
-        case .int8(let v): .integer(v)
-        case .uint16(let v): .integer(v)
-        case .int16(let v): .integer(v)
-        case .uint32(let v): .integer(v)
-        case .int32(let v): .integer(v)
-        case .uint64(let v): .integer(v)
-        case .int64(let v): .integer(v)
-        case .float32(let v): number(Double(v))
-        case .float64(let v): number(v)
-        case .bool(let v): .bool(v)
-        case .string(let v): .string(v)
-        case .array(let array): json(array)
-        }
+        let float: (GGUFFloat) -> JSONValue = { number($0.double) }
+        guard case .array(let array) = value, array.count > maxArrayItems else { return value.json(float: float) }
+        return .object(
+            JSONObject([
+                ("array_of", .string(String(describing: array.elementType))),
+                ("count", .integer(array.count)),
+                ("first", .array(array.jsonItems(limit: maxArrayItems, float: float))),
+            ]))
     }
 
     static func number(_ value: Double) -> JSONValue {
         value.isFinite ? .number(String(describing: value)) : .string(String(describing: value))
     }
 
-    static func json(_ array: GGUFArray) -> JSONValue {
-        let items: [JSONValue]
-        switch array {
-        case .uint8(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .int8(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .uint16(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .int16(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .uint32(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .int32(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .uint64(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .int64(let v): items = v.prefix(maxArrayItems).map { .integer($0) }
-        case .float32(let v): items = v.prefix(maxArrayItems).map { number(Double(Float(bitPattern: $0))) }
-        case .float64(let v): items = v.prefix(maxArrayItems).map { number(Double(bitPattern: $0)) }
-        case .bool(let v): items = v.prefix(maxArrayItems).map { .bool($0) }
-        case .string(let v): items = v.prefix(maxArrayItems).map { .string($0) }
-        }
-        if array.count <= maxArrayItems { return .array(items) }
-        return .object(
-            JSONObject([
-                ("array_of", .string(String(describing: array.elementType))),
-                ("count", .integer(array.count)),
-                ("first", .array(items)),
-            ]))
-    }
 }

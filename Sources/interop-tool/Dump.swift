@@ -46,35 +46,22 @@ enum Dump {
         }
     }
 
-    /// Exact values: floats as their bit patterns so NaN and -0 survive JSON.
+    /// Exact values: floats as their bit patterns so NaN and -0 survive JSON; an array as its item
+    /// type and items.
     static func value(_ value: GGUFValue) -> JSONValue {
-        switch value {
-        case .uint8(let v): .integer(v)
-        case .int8(let v): .integer(v)
-        case .uint16(let v): .integer(v)
-        case .int16(let v): .integer(v)
-        case .uint32(let v): .integer(v)
-        case .int32(let v): .integer(v)
-        case .uint64(let v): .integer(v)
-        case .int64(let v): .integer(v)
-        case .float32(let v): .object(JSONObject([("f32_bits", .integer(v.bitPattern))]))
-        case .float64(let v): .object(JSONObject([("f64_bits", .integer(v.bitPattern))]))
-        case .bool(let v): .bool(v)
-        case .string(let v): .string(v)
-        case .array(let array):
-            switch array {
-            case .uint8(let v): .object(JSONObject([("array", .integer(0)), ("items", .array(v.map { .integer($0) }))]))
-            case .int8(let v): .object(JSONObject([("array", .integer(1)), ("items", .array(v.map { .integer($0) }))]))
-            case .uint16(let v): .object(JSONObject([("array", .integer(2)), ("items", .array(v.map { .integer($0) }))]))
-            case .int16(let v): .object(JSONObject([("array", .integer(3)), ("items", .array(v.map { .integer($0) }))]))
-            case .uint32(let v): .object(JSONObject([("array", .integer(4)), ("items", .array(v.map { .integer($0) }))]))
-            case .int32(let v): .object(JSONObject([("array", .integer(5)), ("items", .array(v.map { .integer($0) }))]))
-            case .float32(let v): .object(JSONObject([("array", .integer(6)), ("items", .array(v.map { .integer($0) }))]))
-            case .bool(let v): .object(JSONObject([("array", .integer(7)), ("items", .array(v.map { .bool($0) }))]))
-            case .string(let v): .object(JSONObject([("array", .integer(8)), ("items", .array(v.map { .string($0) }))]))
-            case .uint64(let v): .object(JSONObject([("array", .integer(10)), ("items", .array(v.map { .integer($0) }))]))
-            case .int64(let v): .object(JSONObject([("array", .integer(11)), ("items", .array(v.map { .integer($0) }))]))
-            case .float64(let v): .object(JSONObject([("array", .integer(12)), ("items", .array(v.map { .integer($0) }))]))
+        if case .array(let array) = value {
+            let items = array.jsonItems { float in
+                switch float {
+                case .f32(let v): .integer(v.bitPattern)
+                case .f64(let v): .integer(v.bitPattern)
+                }
+            }
+            return .object(JSONObject([("array", .integer(array.elementType.rawValue)), ("items", .array(items))]))
+        }
+        return value.json { float in
+            switch float {
+            case .f32(let v): .object(JSONObject([("f32_bits", .integer(v.bitPattern))]))
+            case .f64(let v): .object(JSONObject([("f64_bits", .integer(v.bitPattern))]))
             }
         }
     }
