@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // JSON: a strict parser for untrusted documents, an order-keeping value, and the one writer.
@@ -56,7 +57,7 @@ let package = Package(
         ),
         .executableTarget(name: "quant-bench", dependencies: ["QuantBench"]),
         // A generic HTTP/1.1 server on POSIX sockets, epoll and Dispatch (knows nothing of quantization).
-        .target(name: "HTTPServer", dependencies: ["CEpoll", "JSON"]),
+        .target(name: "HTTPServer", dependencies: ["CEpoll", "JSON", .product(name: "HTTPTypes", package: "swift-http-types")]),
         // epoll and eventfd, which Swift's Glibc module does not export.
         .target(name: "CEpoll"),
         // Jobs, models, tenants and keys in SQLite (GRDB on the system libsqlite3) or PostgreSQL

@@ -81,7 +81,7 @@ struct ServeCommand: ParsableCommand {
             accessLog.debug(
                 "request",
                 metadata: [
-                    "method": "\(request.method)", "route": "\(route)", "status": "\(response.status)",
+                    "method": "\(request.method)", "route": "\(route)", "status": "\(response.status.code)",
                     "ms": "\(String(format: "%.2f", seconds * 1000))", "request_id": "\(response.header("x-request-id") ?? "")",
                 ])
         }

@@ -41,7 +41,7 @@ struct EventLoopTests {
         let release = DispatchSemaphore(value: 0)
         let outcome = Mutex<String?>(nil)
         var router = Router()
-        router.add("POST", "/stall", bodyLimit: 1 << 30) { _, body in
+        router.add(.post, "/stall", bodyLimit: 1 << 30) { _, body in
             _ = try body.read()
             release.wait()  // the buffer fills and the server suspends reading meanwhile
             do {
@@ -78,7 +78,7 @@ struct EventLoopTests {
     @Test func pipelinedInputIsBoundedWhileAHandlerRuns() throws {
         let release = DispatchSemaphore(value: 0)
         var router = Router()
-        router.add("GET", "/slow") { _, _ in
+        router.add(.get, "/slow") { _, _ in
             release.wait()
             return .text(200, "slow")
         }

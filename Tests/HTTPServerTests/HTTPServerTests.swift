@@ -6,15 +6,15 @@ import Testing
 /// A test app: echo, a slow body reader, a file download, and a guarded route.
 func makeServer(limits: HTTPLimits = HTTPLimits()) throws -> HTTPServer {
     var router = Router()
-    router.add("GET", "/hello") { _, _ in .text(200, "hello") }
-    router.add("GET", "/quick", inline: true) { _, _ in .text(200, "q") }
-    router.add("GET", "/items/{id}") { request, _ in .text(200, "item \(request.pathParameters["id"] ?? "")") }
-    router.add("POST", "/echo", bodyLimit: 64 << 20) { _, body in
+    router.add(.get, "/hello") { _, _ in .text(200, "hello") }
+    router.add(.get, "/quick", inline: true) { _, _ in .text(200, "q") }
+    router.add(.get, "/items/{id}") { request, _ in .text(200, "item \(request.pathParameters["id"] ?? "")") }
+    router.add(.post, "/echo", bodyLimit: 64 << 20) { _, body in
         var all: [UInt8] = []
         while let chunk = try body.read() { all += chunk }
         return HTTPResponse(status: 200, body: .bytes(all))
     }
-    router.add("POST", "/count", bodyLimit: 1 << 30) { _, body in
+    router.add(.post, "/count", bodyLimit: 1 << 30) { _, body in
         var count = 0
         while let chunk = try body.read() {
             count += chunk.count
@@ -22,11 +22,11 @@ func makeServer(limits: HTTPLimits = HTTPLimits()) throws -> HTTPServer {
         }
         return .text(200, "\(count)")
     }
-    router.add("POST", "/small", bodyLimit: 10) { _, body in .text(200, "\(try body.collect(limit: 10).count)") }
-    router.add("GET", "/file") { request, _ in
+    router.add(.post, "/small", bodyLimit: 10) { _, body in .text(200, "\(try body.collect(limit: 10).count)") }
+    router.add(.get, "/file") { request, _ in
         try FileResponse.make(path: testFile, request: request, etag: "abc123", downloadName: "f.bin")
     }
-    router.add("PUT", "/guarded", bodyLimit: 1 << 20) { _, body in .text(200, "\(try body.collect(limit: 1 << 20).count)") }
+    router.add(.put, "/guarded", bodyLimit: 1 << 20) { _, body in .text(200, "\(try body.collect(limit: 1 << 20).count)") }
     router.expectation = { request in
         request.header("authorization") == "Bearer ok" ? nil : HTTPError(401, "send a key").response
     }
@@ -277,11 +277,11 @@ struct HTTPServerTests {
 struct RequestParsingTests {
     @Test func hostileQueryStrings() {
         for target in ["/x?=", "/x?=a", "/x?a", "/x?&&", "/x?a=%zz", "/x?%", "/x?a=1&a=2", "/x?"] {
-            let request = HTTPRequest(method: "GET", target: target, version: "HTTP/1.1", headers: [])
+            let request = HTTPRequest(method: .get, target: target, version: "HTTP/1.1", headers: [])
             _ = request.query  // must not trap
         }
         #expect(
-            HTTPRequest(method: "GET", target: "/x?a=1&b=%41+c", version: "HTTP/1.1", headers: []).query == [
+            HTTPRequest(method: .get, target: "/x?a=1&b=%41+c", version: "HTTP/1.1", headers: []).query == [
                 "a": "1", "b": "A c",
             ])
     }

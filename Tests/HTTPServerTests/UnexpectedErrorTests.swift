@@ -13,7 +13,7 @@ struct UnexpectedErrorTests {
     @Test func theErrorReachesTheApplicationAndTheClientGetsA500() throws {
         let seen = Mutex<[String]>([])
         var router = Router()
-        router.add("GET", "/broken/{id}") { _, _ in throw Broken() }
+        router.add(.get, "/broken/{id}") { _, _ in throw Broken() }
         router.onUnexpectedError = { error, route in seen.withLock { $0.append("\(type(of: error)) \(route)") } }
         let server = HTTPServer(port: 0, responder: router)
         try server.start()

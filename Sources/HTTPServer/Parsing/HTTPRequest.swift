@@ -1,6 +1,6 @@
 /// A request head: method, target and fields as received (names case-insensitive on lookup).
 public struct HTTPRequest: Sendable {
-    public var method: String
+    public var method: HTTPMethod
     /// The request target as sent ("/v1/jobs?limit=5").
     public var target: String
     public var version: String

@@ -23,8 +23,10 @@ enum RequestHeadParser {
         guard !parts[0].isEmpty, !parts[1].isEmpty else {
             throw Failure(status: 400, detail: "malformed request line")
         }
-        let method = String(decoding: parts[0], as: UTF8.self)
-        guard method.utf8.allSatisfy(isTokenCharacter) else { throw Failure(status: 400, detail: "malformed method") }
+        let text = String(decoding: parts[0], as: UTF8.self)
+        guard text.utf8.allSatisfy(isTokenCharacter), let method = HTTPMethod(text) else {
+            throw Failure(status: 400, detail: "malformed method")
+        }
         let version = String(decoding: parts[2], as: UTF8.self)
         guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
             throw Failure(status: 505, detail: "only HTTP/1.1 and HTTP/1.0 are supported")

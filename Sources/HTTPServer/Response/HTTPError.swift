@@ -55,6 +55,7 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         }
         out.endObject()
         return HTTPResponse(
-            status: status, headers: [("Content-Type", "application/problem+json")] + headers, body: .bytes(out.bytes))
+            status: HTTPStatus(code: status), headers: [("Content-Type", "application/problem+json")] + headers,
+            body: .bytes(out.bytes))
     }
 }

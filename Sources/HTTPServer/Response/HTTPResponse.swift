@@ -10,25 +10,27 @@ public struct HTTPResponse: Sendable {
         case file(path: String, range: Range<Int64>)
     }
 
-    public var status: Int
+    public var status: HTTPStatus
     public var headers: [(name: String, value: String)]
     public var body: Body
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: Body = .empty) {
+    public init(status: HTTPStatus, headers: [(name: String, value: String)] = [], body: Body = .empty) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
-    public static func json(_ status: Int, _ text: String, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+    public static func json(_ status: HTTPStatus, _ text: String, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         json(status, bytes: Array(text.utf8), headers: headers)
     }
 
-    public static func json(_ status: Int, bytes: [UInt8], headers: [(name: String, value: String)] = []) -> HTTPResponse {
+    public static func json(_ status: HTTPStatus, bytes: [UInt8], headers: [(name: String, value: String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
     }
 
-    public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
+    public static func text(_ status: HTTPStatus, _ text: String, contentType: String = "text/plain; charset=utf-8")
+        -> HTTPResponse
+    {
         HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: .bytes(Array(text.utf8)))
     }
 
@@ -50,9 +52,9 @@ public struct HTTPResponse: Sendable {
         out.reserveCapacity(128 + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
         let crlf: [UInt8] = [0x0D, 0x0A]
         out.append(contentsOf: "HTTP/1.1 ".utf8)
-        Self.appendDecimal(status, to: &out)
+        Self.appendDecimal(status.code, to: &out)
         out.append(UInt8(ascii: " "))
-        out.append(contentsOf: HTTPResponse.reason(status).utf8)
+        out.append(contentsOf: HTTPResponse.reason(status.code).utf8)
         out.append(contentsOf: crlf)
         for (name, value) in headers where !Self.named(name, "content-length") && !Self.named(name, "connection") {
             out.append(contentsOf: name.utf8)
@@ -60,7 +62,7 @@ public struct HTTPResponse: Sendable {
             out.append(contentsOf: value.utf8)
             out.append(contentsOf: crlf)
         }
-        if includeBodyLength && status != 204 && status != 304 && !(100..<200).contains(status) {
+        if includeBodyLength && status != 204 && status != 304 && !(100..<200).contains(status.code) {
             out.append(contentsOf: "Content-Length: ".utf8)
             Self.appendDecimal(bodyLength, to: &out)
             out.append(contentsOf: crlf)

@@ -16,6 +16,7 @@ extension Router {
     public func test(_ method: String, _ target: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) throws
         -> TestResponse
     {
+        guard let method = HTTPMethod(method) else { throw HTTPError(400, "malformed method \(method)") }
         var request = HTTPRequest(
             method: method, target: target, version: "HTTP/1.1", headers: headers + [("Content-Length", String(body.count))])
         prepare(&request)
@@ -33,6 +34,6 @@ extension Router {
             try handle.seek(toOffset: UInt64(range.lowerBound))
             bytes = [UInt8](try handle.read(upToCount: Int(range.upperBound - range.lowerBound)) ?? Data())
         }
-        return TestResponse(status: response.status, headers: response.headers, body: bytes)
+        return TestResponse(status: response.status.code, headers: response.headers, body: bytes)
     }
 }

@@ -8,7 +8,7 @@ public struct Router: HTTPResponder {
     public typealias Handler = @Sendable (HTTPRequest, RequestBody) throws -> HTTPResponse
 
     struct Route {
-        let method: String
+        let method: HTTPMethod
         let inline: Bool
         let segments: [Segment]
         /// The pattern as registered (`/v1/jobs/{id}`), for metrics and logs.
@@ -59,7 +59,7 @@ public struct Router: HTTPResponder {
     /// loop thread, saving two thread hand-offs per request. Anything that may block for long must not be inline:
     /// it would hold up every connection of that loop.
     public mutating func add(
-        _ method: String, _ pattern: String, bodyLimit: Int64 = 1 << 20, inline: Bool = false, _ handler: @escaping Handler
+        _ method: HTTPMethod, _ pattern: String, bodyLimit: Int64 = 1 << 20, inline: Bool = false, _ handler: @escaping Handler
     ) {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
@@ -101,7 +101,7 @@ public struct Router: HTTPResponder {
     }
 
     /// The first route for `method` (HEAD falls back to GET) whose pattern fits `path`.
-    func route(_ method: String, _ path: String) -> Route? {
+    func route(_ method: HTTPMethod, _ path: String) -> Route? {
         let parts = Self.parts(path)
         return routes.first { $0.method == method && $0.fits(parts) }
     }
@@ -118,7 +118,7 @@ public struct Router: HTTPResponder {
         let parts = Self.parts(request.path)
         let index =
             routes.firstIndex { $0.method == request.method && $0.fits(parts) }
-            ?? (request.method == "HEAD" ? routes.firstIndex { $0.method == "GET" && $0.fits(parts) } : nil)
+            ?? (request.method == .head ? routes.firstIndex { $0.method == .get && $0.fits(parts) } : nil)
         request.routeHint = index ?? -1
         if let index { request.pathParameters = routes[index].parameters(parts) }
     }
@@ -158,7 +158,7 @@ public struct Router: HTTPResponder {
                 response = HTTPError(500, "the server failed to answer this request").response
             }
         } else if case let matches = match(request.path).routes, !matches.isEmpty {
-            let allowed = Set(matches.map(\.method)).sorted().joined(separator: ", ")
+            let allowed = Set(matches.map(\.method.rawValue)).sorted().joined(separator: ", ")
             response =
                 HTTPError(
                     405, "\(request.method) is not allowed on \(request.path); use \(allowed)", headers: [("Allow", allowed)]

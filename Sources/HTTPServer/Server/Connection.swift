@@ -256,16 +256,16 @@ final class Connection: EventLoopHandler, @unchecked Sendable {
             } catch {
                 response = HTTPError(500, "the server failed to answer this request").response
             }
-            if request.method == "HEAD" { response.body = .empty }
+            if request.method == .head { response.body = .empty }
             return response
         }
         if !hasBody && responder.runsInline(request) {
-            handlerFinished(run(), head: request.method == "HEAD")
+            handlerFinished(run(), head: request.method == .head)
             return
         }
         server.handlerQueue.async { [self] in
             let final = run()
-            loop.execute { self.handlerFinished(final, head: request.method == "HEAD") }
+            loop.execute { self.handlerFinished(final, head: request.method == .head) }
         }
         if hasBody { feedBody() }
     }

@@ -13,7 +13,7 @@ extension ServiceAPI {
     func addDatasets(_ router: inout Router) {
         let uploads = UploadReceiver(data: data, counters: pool.counters)
         // Calibration samples (`<layer>.input`) or QAT training data (`x`, `y`).
-        router.add("POST", "/v1/datasets", bodyLimit: config.maxUploadBytes) { [self] request, body in
+        router.add(.post, "/v1/datasets", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
             let name = try Self.uploadName(request, default: "dataset")
             let stored = try Self.run {
@@ -46,13 +46,13 @@ extension ServiceAPI {
             }
             return try Self.json(201, JSONViews.dataset(dataset), headers: [("Location", "/v1/datasets/\(dataset.id)")])
         }
-        router.add("GET", "/v1/datasets") { [self] request, _ in
+        router.add(.get, "/v1/datasets") { [self] request, _ in
             let scope = try scope(request)
             let limit = try Self.limit(request, default: 100)
             let datasets = try Self.run { try scope.datasets(limit: limit) }
             return try Self.json(200, DatasetList(datasets: datasets.map(JSONViews.dataset)))
         }
-        router.add("GET", "/v1/datasets/{id}") { [self] request, _ in
+        router.add(.get, "/v1/datasets/{id}") { [self] request, _ in
             let dataset = try Self.run { try scope(request).dataset(request.pathParameters["id"] ?? "") }
             var view = JSONViews.dataset(dataset)
             if let text = TextDataset.stored(at: dataset.blobPath) {
@@ -68,7 +68,7 @@ extension ServiceAPI {
             }
             return try Self.json(200, view)
         }
-        router.add("DELETE", "/v1/datasets/{id}") { [self] request, _ in
+        router.add(.delete, "/v1/datasets/{id}") { [self] request, _ in
             _ = try Self.run {
                 try scope(request).deleteDataset(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove)
             }

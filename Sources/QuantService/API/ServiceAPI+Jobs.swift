@@ -8,7 +8,7 @@ import QuantStore
 
 extension ServiceAPI {
     func addJobs(_ router: inout Router) {
-        router.add("POST", "/v1/jobs") { [self] request, body in
+        router.add(.post, "/v1/jobs") { [self] request, body in
             let scope = try scope(request)
             let bytes = try body.collect(limit: config.maxJSONBytes)
             switch try JobSubmission.parse(bytes) {
@@ -16,7 +16,7 @@ extension ServiceAPI {
             case .job(let submission): return try submit(submission, bytes: bytes, scope: scope, request: request)
             }
         }
-        router.add("GET", "/v1/jobs") { [self] request, _ in
+        router.add(.get, "/v1/jobs") { [self] request, _ in
             let scope = try scope(request)
             let query = request.query
             var state: JobState?
@@ -32,7 +32,7 @@ extension ServiceAPI {
             }
             return .json(200, bytes: JSONViews.jobListBytes(jobs, nextCursor: jobs.count == limit ? jobs.last?.id : nil))
         }
-        router.add("GET", "/v1/jobs/{id}", inline: lookupsAreLocal) { [store] request, _ in
+        router.add(.get, "/v1/jobs/{id}", inline: lookupsAreLocal) { [store] request, _ in
             let id = request.pathParameters["id"] ?? ""
             switch try Self.run({ try store.poll(job: id, key: Self.bearerKey(request) ?? "") }) {
             case .job(let job): return .json(200, bytes: JSONViews.jobBytes(job))
@@ -40,7 +40,7 @@ extension ServiceAPI {
             case .notFound: throw HTTPError(404, "job \(id) does not exist", type: "not-found")
             }
         }
-        router.add("GET", "/v1/jobs/{id}/report") { [self] request, _ in
+        router.add(.get, "/v1/jobs/{id}/report") { [self] request, _ in
             let scope = try scope(request)
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope.job(id) }
@@ -61,7 +61,7 @@ extension ServiceAPI {
             }
             return Self.json(200, .object(report))
         }
-        router.add("GET", "/v1/jobs/{id}/artifact") { [self] request, _ in
+        router.add(.get, "/v1/jobs/{id}/artifact") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope(request).job(id) }
             guard job.kind != "evaluate" else {
@@ -78,7 +78,7 @@ extension ServiceAPI {
             return response
         }
         // compressed-tensors artifacts: the config.json fragment vLLM needs, read from the artifact.
-        router.add("GET", "/v1/jobs/{id}/artifact/config") { [self] request, _ in
+        router.add(.get, "/v1/jobs/{id}/artifact/config") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             let job = try Self.run { try scope(request).job(id) }
             guard job.state == .succeeded else {
@@ -96,11 +96,11 @@ extension ServiceAPI {
             }
             return .json(200, fragment)
         }
-        router.add("POST", "/v1/jobs/{id}/cancel") { [self] request, _ in
+        router.add(.post, "/v1/jobs/{id}/cancel") { [self] request, _ in
             let job = try Self.run { try scope(request).cancel(request.pathParameters["id"] ?? "") }
             return .json(202, bytes: JSONViews.jobBytes(job))
         }
-        router.add("DELETE", "/v1/jobs/{id}") { [self] request, _ in
+        router.add(.delete, "/v1/jobs/{id}") { [self] request, _ in
             let id = request.pathParameters["id"] ?? ""
             _ = try Self.run { try scope(request).deleteJob(id) }
             ArtifactStore(data: data).removeJob(id)

@@ -9,7 +9,7 @@ import QuantStore
 extension ServiceAPI {
     func addModels(_ router: inout Router) {
         let uploads = UploadReceiver(data: data, counters: pool.counters)
-        router.add("POST", "/v1/models", bodyLimit: config.maxUploadBytes) { [self] request, body in
+        router.add(.post, "/v1/models", bodyLimit: config.maxUploadBytes) { [self] request, body in
             let scope = try scope(request)
             let name = try Self.uploadName(request, default: "model")
             let model = try Self.run {
@@ -17,17 +17,17 @@ extension ServiceAPI {
             }
             return try Self.json(201, JSONViews.model(model), headers: [("Location", "/v1/models/\(model.id)")])
         }
-        router.add("GET", "/v1/models") { [self] request, _ in
+        router.add(.get, "/v1/models") { [self] request, _ in
             let scope = try scope(request)
             let limit = try Self.limit(request, default: 100)
             let models = try Self.run { try scope.models(limit: limit) }
             return try Self.json(200, ModelList(models: models.map(JSONViews.model)))
         }
-        router.add("GET", "/v1/models/{id}", inline: lookupsAreLocal) { [self] request, _ in
+        router.add(.get, "/v1/models/{id}", inline: lookupsAreLocal) { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             return try Self.json(200, JSONViews.model(model))
         }
-        router.add("GET", "/v1/models/{id}/tensors") { [self] request, _ in
+        router.add(.get, "/v1/models/{id}/tensors") { [self] request, _ in
             let model = try Self.run { try scope(request).model(request.pathParameters["id"] ?? "") }
             let source = try Self.run { try SourceModel(path: model.blobPath) }
             let tensors = source.tensors.map {
@@ -35,7 +35,7 @@ extension ServiceAPI {
             }
             return try Self.json(200, TensorList(modelId: model.id, tensors: tensors))
         }
-        router.add("DELETE", "/v1/models/{id}") { [self] request, _ in
+        router.add(.delete, "/v1/models/{id}") { [self] request, _ in
             _ = try Self.run { try scope(request).deleteModel(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }
             return HTTPResponse(status: 204)
         }

@@ -55,7 +55,7 @@ public final class ServiceAPI: Sendable {
             }
         }
         router.observer = { request, response, seconds, pattern in
-            metrics.observe(route: pattern, status: response.status, seconds: seconds)
+            metrics.observe(route: pattern, status: response.status.code, seconds: seconds)
         }
         addHealth(&router)
         addConsole(&router)
@@ -90,8 +90,8 @@ public final class ServiceAPI: Sendable {
     }
 
     /// Polling a job checks its key in the same statement as the lookup (`Store.poll`).
-    static func authenticatesItself(_ method: String, _ pattern: String) -> Bool {
-        pattern == "/v1/jobs/{id}" && (method == "GET" || method == "HEAD")
+    static func authenticatesItself(_ method: HTTPMethod, _ pattern: String) -> Bool {
+        pattern == "/v1/jobs/{id}" && (method == .get || method == .head)
     }
 
     func scope(_ request: HTTPRequest) throws -> TenantScope {
@@ -122,12 +122,12 @@ public final class ServiceAPI: Sendable {
         do { return try body() } catch { throw http(error) }
     }
 
-    static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
+    static func json(_ status: HTTPStatus, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> HTTPResponse {
         .json(status, bytes: value.serializedBytes, headers: headers)
     }
 
     /// One of the API's types (QuantAPI) as the body.
-    static func json<T: Encodable>(_ status: Int, _ value: T, headers: [(name: String, value: String)] = []) throws
+    static func json<T: Encodable>(_ status: HTTPStatus, _ value: T, headers: [(name: String, value: String)] = []) throws
         -> HTTPResponse
     {
         .json(status, bytes: try WireCoding.encode(value), headers: headers)

@@ -39,11 +39,11 @@ extension ServiceAPI {
     ]
 
     func addConsole(_ router: inout Router) {
-        router.add("GET", "/") { _, _ in
+        router.add(.get, "/") { _, _ in
             HTTPResponse(status: 302, headers: [("Location", "/ui/")] + Self.consoleHeaders)
         }
         for (path, file) in Self.consoleFiles {
-            router.add("GET", path) { _, _ in
+            router.add(.get, path) { _, _ in
                 HTTPResponse(status: 200, headers: [("Content-Type", file.type)] + Self.consoleHeaders, body: .bytes(file.bytes))
             }
         }
