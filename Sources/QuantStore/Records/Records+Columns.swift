@@ -18,22 +18,36 @@ extension APIKey {
     }
 }
 
-extension ModelRecord {
-    public enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let tenantId = Column(CodingKeys.tenantId)
-        static let blobPath = Column(CodingKeys.blobPath)
-        static let createdAt = Column(CodingKeys.createdAt)
+/// Models and datasets: a tenant's rows that own a stored file, looked up, listed and deleted alike.
+protocol TenantBlobRow: FetchableRecord, PersistableRecord {
+    /// "model" or "dataset", for messages.
+    static var noun: String { get }
+    static var columns: TenantBlobColumns { get }
+    var blobPath: String { get }
+}
+
+/// The columns the store filters such rows on, named by the record's CodingKeys.
+struct TenantBlobColumns {
+    let id: Column
+    let tenantId: Column
+    let createdAt: Column
+    let blobPath: Column
+
+    init(_ id: some CodingKey, _ tenantId: some CodingKey, _ createdAt: some CodingKey, _ blobPath: some CodingKey) {
+        (self.id, self.tenantId, self.createdAt, self.blobPath) = (
+            Column(id), Column(tenantId), Column(createdAt), Column(blobPath)
+        )
     }
 }
 
-extension DatasetRecord {
-    public enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let tenantId = Column(CodingKeys.tenantId)
-        static let blobPath = Column(CodingKeys.blobPath)
-        static let createdAt = Column(CodingKeys.createdAt)
-    }
+extension ModelRecord: TenantBlobRow {
+    static let noun = "model"
+    static let columns = TenantBlobColumns(CodingKeys.id, CodingKeys.tenantId, CodingKeys.createdAt, CodingKeys.blobPath)
+}
+
+extension DatasetRecord: TenantBlobRow {
+    static let noun = "dataset"
+    static let columns = TenantBlobColumns(CodingKeys.id, CodingKeys.tenantId, CodingKeys.createdAt, CodingKeys.blobPath)
 }
 
 extension JobRecord {

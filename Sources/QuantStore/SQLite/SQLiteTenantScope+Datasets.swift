@@ -10,38 +10,16 @@ extension SQLiteTenantScope {
         }
     }
 
-    func dataset(_ id: String) throws -> DatasetRecord {
-        guard
-            let dataset = try pool.read({ db in
-                try DatasetRecord.filter(DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID).fetchOne(
-                    db)
-            })
-        else {
-            throw StoreError.notFound("dataset \(id)")
-        }
-        return dataset
-    }
+    func dataset(_ id: String) throws -> DatasetRecord { try row(DatasetRecord.self, id) }
 
-    func datasets(limit: Int) throws -> [DatasetRecord] {
-        try pool.read { db in
-            try DatasetRecord.filter(DatasetRecord.Columns.tenantId == tenantID).order(
-                DatasetRecord.Columns.createdAt.desc, DatasetRecord.Columns.id.desc
-            ).limit(limit).fetchAll(db)
-        }
-    }
+    func datasets(limit: Int) throws -> [DatasetRecord] { try rows(DatasetRecord.self, limit: limit) }
 
     /// Deletes a dataset; a conflict while queued or running jobs use it. Finished jobs keep their
     /// artifacts and reports (their reference is cleared). Removes the blob when nothing else (a
     /// model or dataset of any tenant) names it.
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.pool.write { db in
-            guard
-                let dataset = try DatasetRecord.filter(
-                    DatasetRecord.Columns.id == id && DatasetRecord.Columns.tenantId == tenantID
-                ).fetchOne(db)
-            else {
-                throw StoreError.notFound("dataset \(id)")
-            }
+            let dataset = try row(DatasetRecord.self, id, in: db)
             let active = try JobRecord.filter(
                 JobRecord.Columns.datasetId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
             ).fetchCount(db)
@@ -57,8 +35,8 @@ extension SQLiteTenantScope {
     /// Removes a blob inside the write transaction once no model or dataset row names it.
     func removeIfUnnamed(_ db: Database, _ path: String, _ removeBlob: (String) -> Void) throws -> String? {
         let named =
-            try ModelRecord.filter(ModelRecord.Columns.blobPath == path).fetchCount(db)
-            + DatasetRecord.filter(DatasetRecord.Columns.blobPath == path).fetchCount(db)
+            try ModelRecord.filter(ModelRecord.columns.blobPath == path).fetchCount(db)
+            + DatasetRecord.filter(DatasetRecord.columns.blobPath == path).fetchCount(db)
         guard named == 0 else { return nil }
         removeBlob(path)
         return path

@@ -26,35 +26,15 @@ struct SQLiteTenantScope: TenantBackend {
         }
     }
 
-    func model(_ id: String) throws -> ModelRecord {
-        guard
-            let model = try pool.read({ db in
-                try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID).fetchOne(db)
-            })
-        else {
-            throw StoreError.notFound("model \(id)")
-        }
-        return model
-    }
+    func model(_ id: String) throws -> ModelRecord { try row(ModelRecord.self, id) }
 
-    func models(limit: Int) throws -> [ModelRecord] {
-        try pool.read { db in
-            try ModelRecord.filter(ModelRecord.Columns.tenantId == tenantID).order(
-                ModelRecord.Columns.createdAt.desc, ModelRecord.Columns.id.desc
-            ).limit(limit).fetchAll(db)
-        }
-    }
+    func models(limit: Int) throws -> [ModelRecord] { try rows(ModelRecord.self, limit: limit) }
 
     /// Deletes a model; a conflict while unfinished jobs use it. Removes its blob when no other
     /// model or dataset (of any tenant) names it.
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
         try store.pool.write { db in
-            guard
-                let model = try ModelRecord.filter(ModelRecord.Columns.id == id && ModelRecord.Columns.tenantId == tenantID)
-                    .fetchOne(db)
-            else {
-                throw StoreError.notFound("model \(id)")
-            }
+            let model = try row(ModelRecord.self, id, in: db)
             let active = try JobRecord.filter(
                 JobRecord.Columns.modelId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
             ).fetchCount(db)
@@ -80,16 +60,8 @@ struct SQLiteTenantScope: TenantBackend {
                 guard existing.requestHash == new.requestHash else { throw StoreError.idempotencyConflict(key: key) }
                 return (existing, false)
             }
-            guard
-                try ModelRecord.filter(ModelRecord.Columns.id == new.modelID && ModelRecord.Columns.tenantId == tenantID)
-                    .fetchCount(db) == 1
-            else {
-                throw StoreError.notFound("model \(new.modelID)")
-            }
-            if let datasetID = new.datasetID,
-                try DatasetRecord.filter(DatasetRecord.Columns.id == datasetID && DatasetRecord.Columns.tenantId == tenantID)
-                    .fetchCount(db) != 1
-            {
+            guard try owns(ModelRecord.self, new.modelID, in: db) else { throw StoreError.notFound("model \(new.modelID)") }
+            if let datasetID = new.datasetID, try !owns(DatasetRecord.self, datasetID, in: db) {
                 throw StoreError.notFound("dataset \(datasetID)")
             }
             let tenant = try Tenant.fetchOne(db, key: tenantID)
