@@ -19,6 +19,27 @@ public struct QuantBenchCommand: ParsableCommand {
     public init() {}
 }
 
+/// What the benchmarks that run our tools share: where they work and which quantctl they run.
+struct ToolOptions: ParsableArguments {
+    @Option(help: "Where to write the temporary model, checkpoint and artifacts.")
+    var directory = FileManager.default.temporaryDirectory.path
+
+    @Option(help: "quantctl to run (default: next to this executable).")
+    var quantctl: String?
+
+    /// `name` beside this executable (quantctl, quantd).
+    static func sibling(_ name: String) -> String {
+        (URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path as NSString).appendingPathComponent(name)
+    }
+
+    var quantctlPath: String { quantctl ?? Self.sibling("quantctl") }
+}
+
+/// A benchmark's progress, one step a line on stderr (the table goes to stdout).
+func reportStep(_ step: String) {
+    FileHandle.standardError.write(Data("  \(step)\n".utf8))
+}
+
 struct KernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
@@ -59,11 +80,7 @@ struct PipelineCommand: ParsableCommand {
     @Option(help: "Model size in MiB.")
     var sizeMib = 1024
 
-    @Option(help: "Where to write the temporary model and artifacts.")
-    var directory = FileManager.default.temporaryDirectory.path
-
-    @Option(help: "quantctl to run (default: next to this executable).")
-    var quantctl: String?
+    @OptionGroup var tools: ToolOptions
 
     @Option(help: "A Python with gguf and safetensors for the baseline (default: .venv/bin/python if present).")
     var python: String?
@@ -72,14 +89,10 @@ struct PipelineCommand: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
         let py = python ?? (FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : nil)
-        let text = try PipelineBenchmark(sizeMiB: sizeMib, directory: directory, quantctl: tool, python: py, threads: threads).run
-        { step in
-            FileHandle.standardError.write(Data("  \(step)\n".utf8))
-        }
-        print(text, terminator: "")
+        let benchmark = PipelineBenchmark(
+            sizeMiB: sizeMib, directory: tools.directory, quantctl: tools.quantctlPath, python: py, threads: threads)
+        print(try benchmark.run(progress: reportStep), terminator: "")
     }
 }
 
@@ -90,11 +103,7 @@ struct CheckpointCommand: ParsableCommand {
             "A Llama-3.2-1B-shaped BF16 checkpoint in 2 shards to a llama.cpp Q4_K_M GGUF: time and peak RSS against one file without conversion."
     )
 
-    @Option(help: "Where to write the temporary checkpoint and artifacts.")
-    var directory = FileManager.default.temporaryDirectory.path
-
-    @Option(help: "quantctl to run (default: next to this executable).")
-    var quantctl: String?
+    @OptionGroup var tools: ToolOptions
 
     @Option(help: "Decoder layers (16 as in Llama-3.2-1B; fewer for a quick look).")
     var layers = 16
@@ -106,16 +115,11 @@ struct CheckpointCommand: ParsableCommand {
     var quantd: String?
 
     func run() throws {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
-        let server = quantd ?? (here as NSString).appendingPathComponent("quantd")
+        let server = quantd ?? ToolOptions.sibling("quantd")
         let uploadTo = FileManager.default.isExecutableFile(atPath: server) ? server : nil
-        let text = try CheckpointBenchmark(
-            directory: directory, quantctl: tool, layers: layers, repeats: repeats, quantd: uploadTo
-        ).run { step in
-            FileHandle.standardError.write(Data("  \(step)\n".utf8))
-        }
-        print(text, terminator: "")
+        let benchmark = CheckpointBenchmark(
+            directory: tools.directory, quantctl: tools.quantctlPath, layers: layers, repeats: repeats, quantd: uploadTo)
+        print(try benchmark.run(progress: reportStep), terminator: "")
     }
 }
 
@@ -126,11 +130,7 @@ struct EvaluateCommand: ParsableCommand {
             "quantctl evaluate of a Llama-3.2-1B-shaped checkpoint against its Q4_K_M GGUF: time, peak RSS, GFLOPS against sgemm."
     )
 
-    @Option(help: "Where to write the temporary checkpoint.")
-    var directory = FileManager.default.temporaryDirectory.path
-
-    @Option(help: "quantctl to run (default: next to this executable).")
-    var quantctl: String?
+    @OptionGroup var tools: ToolOptions
 
     @Option(help: "Decoder layers (16 as in Llama-3.2-1B).")
     var layers = 16
@@ -142,13 +142,9 @@ struct EvaluateCommand: ParsableCommand {
     var context = 512
 
     func run() throws {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        let tool = quantctl ?? (here as NSString).appendingPathComponent("quantctl")
-        let text = try EvaluationBenchmark(directory: directory, quantctl: tool, layers: layers, chunks: chunks, context: context)
-            .run { step in
-                FileHandle.standardError.write(Data("  \(step)\n".utf8))
-            }
-        print(text, terminator: "")
+        let benchmark = EvaluationBenchmark(
+            directory: tools.directory, quantctl: tools.quantctlPath, layers: layers, chunks: chunks, context: context)
+        print(try benchmark.run(progress: reportStep), terminator: "")
     }
 }
 
