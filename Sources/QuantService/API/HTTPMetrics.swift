@@ -22,8 +22,13 @@ public final class HTTPMetrics: Sendable {
     private let jobs: [JobState: Gauge]
     private let queueDepth: Gauge
 
-    init(registry: PrometheusCollectorRegistry) {
+    /// `replica` and `database` name who renders these metrics (`quantd_replica_info`), set once.
+    init(registry: PrometheusCollectorRegistry, replica: String, database: String) {
         self.registry = registry
+        registry.makeGauge(
+            descriptor: .quantd("replica_info", "", "The replica that rendered these metrics, and its database engine."),
+            labels: [("replica", replica), ("database", database)]
+        ).set(to: 1)
         duration = registry.makeValueHistogram(
             descriptor: .quantd("http_request_duration", "seconds", "HTTP request duration."), labels: [], buckets: Self.buckets)
         jobs = Dictionary(
@@ -52,11 +57,7 @@ public final class HTTPMetrics: Sendable {
 
     /// The exposition. Which replica answered: the counters are this process's own; the job gauges
     /// are the (possibly shared) database's.
-    func render(store: Store, replica: String) -> String {
-        registry.makeGauge(
-            descriptor: .quantd("replica_info", "", "The replica that rendered these metrics, and its database engine."),
-            labels: [("replica", replica), ("database", store.isShared ? "postgresql" : "sqlite")]
-        ).set(to: 1)
+    func render(store: Store) -> String {
         let counts = (try? store.jobCounts()) ?? [:]
         for (state, gauge) in jobs { gauge.set(to: Double(counts[state] ?? 0)) }
         queueDepth.set(to: Double(counts[.queued] ?? 0))

@@ -67,8 +67,8 @@ enum JSONViews {
             links: ["self": "/v1/models/\(m.id)", "tensors": "/v1/models/\(m.id)/tensors"])
     }
 
-    /// A job as the API's type: what `write(_:to:)` writes on the polling path, field for field
-    /// (tested), for the responses and checks that are not on that path.
+    /// A job as the API's type: the reference `write(_:to:)` is held to, field for field
+    /// (WireModelTests). Every job response goes through `write`, which skips building this value.
     static func job(_ j: JobRecord) -> Job {
         let total = j.progressTotal ?? 0
         let done = j.state == .succeeded ? total : (j.progressDone ?? 0)

@@ -18,7 +18,7 @@ extension ServiceAPI {
         }
         router.add(.get, "/metrics") { [self] _, _ in
             .text(
-                200, metrics.render(store: store, replica: pool.identity),
+                200, metrics.render(store: store),
                 contentType: "text/plain; version=0.0.4")
         }
     }

@@ -22,7 +22,8 @@ public final class ServiceAPI: Sendable {
         self.data = data
         self.pool = pool
         self.config = config
-        metrics = HTTPMetrics(registry: pool.counters.registry)
+        metrics = HTTPMetrics(
+            registry: pool.counters.registry, replica: pool.identity, database: store.isShared ? "postgresql" : "sqlite")
     }
 
     /// The tenant id of the request's API key, attached by the router's guard.
