@@ -27,7 +27,6 @@ static inline vf vf_neg(vf a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); 
 static inline vf vf_from_int(vi a) { return _mm256_cvtepi32_ps(a); }
 static inline void vf_store(float *p, vf a) { _mm256_storeu_ps(p, a); }
 
-static inline vi vi_set1(int a) { return _mm256_set1_epi32(a); }
 static inline vi vi_clamp(vi a, int lo, int hi) { return _mm256_min_epi32(_mm256_max_epi32(a, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi)); }
 /// ggml's nearest_int (add 1.5 * 2^23, keep the mantissa) in every lane (see ref_kquants.c).
 static inline vi vi_nearest(vf v) {

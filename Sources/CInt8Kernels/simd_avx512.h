@@ -23,7 +23,6 @@ static inline vf vf_neg(vf a) { return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f)); 
 static inline vf vf_from_int(vi a) { return _mm512_cvtepi32_ps(a); }
 static inline void vf_store(float *p, vf a) { _mm512_storeu_ps(p, a); }
 
-static inline vi vi_set1(int a) { return _mm512_set1_epi32(a); }
 static inline vi vi_clamp(vi a, int lo, int hi) { return _mm512_min_epi32(_mm512_max_epi32(a, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi)); }
 static inline vi vi_nearest(vf v) {
     const vi bits = _mm512_castps_si512(_mm512_add_ps(v, _mm512_set1_ps(12582912.f)));
