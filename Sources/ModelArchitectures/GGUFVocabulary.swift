@@ -23,18 +23,8 @@ enum GGUFVocabulary {
 
     /// `tokenizer.ggml.model` "gpt2": byte-level BPE (Llama 3, Qwen2/3, GPT-2 and their kin).
     static func bytePairMetadata(sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
-        guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
-            throw ConversionError(
-                .unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
-        }
-        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "BPE",
-            let vocab = model["vocab"]?.objectValue
-        else {
-            throw ConversionError(
-                .unsupportedTokenizer,
-                "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for this architecture; byte-level BPE is"
-            )
-        }
+        let (tokenizer, model, vocab) = try tokenizerModel(
+            sideFile: sideFile, type: "BPE", expected: "is not converted for this architecture; byte-level BPE is")
         if model["byte_fallback"]?.boolValue == true {
             throw ConversionError(
                 .unsupportedTokenizer,
@@ -61,18 +51,8 @@ enum GGUFVocabulary {
     /// `tokenizer.ggml.model` "bert": WordPiece, with llama.cpp's phantom-space spelling (a word's
     /// first piece gets U+2581, a continuation loses its "##"; control tokens are kept as they are).
     static func wordPieceMetadata(sideFile: (String) throws -> JSONValue?, config: HFConfig) throws -> [GGUFKeyValue] {
-        guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
-            throw ConversionError(
-                .unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
-        }
-        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == "WordPiece",
-            let vocab = model["vocab"]?.objectValue
-        else {
-            throw ConversionError(
-                .unsupportedTokenizer,
-                "tokenizer.json: model \(tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)") is not converted for BertModel; WordPiece is"
-            )
-        }
+        let (tokenizer, _, vocab) = try tokenizerModel(
+            sideFile: sideFile, type: "WordPiece", expected: "is not converted for BertModel; WordPiece is")
         let (tokens, types) = try tokenList(tokenizer, vocab: vocab, config: config)
         let spelled = zip(tokens, types).map { token, type in
             type == TokenType.control.rawValue ? token : token.hasPrefix("##") ? String(token.dropFirst(2)) : "\u{2581}" + token
@@ -91,6 +71,24 @@ enum GGUFVocabulary {
                 vocabularySize: tokens.count
             ).metadata
         return keys
+    }
+
+    /// tokenizer.json, its `model` object (which must be of `type`) and that model's vocab. A model
+    /// of another type is refused with `expected`, which says what this architecture converts.
+    static func tokenizerModel(sideFile: (String) throws -> JSONValue?, type: String, expected: String) throws -> (
+        tokenizer: JSONObject, model: JSONObject, vocab: JSONObject
+    ) {
+        guard let tokenizer = try sideFile("tokenizer.json")?.objectValue else {
+            throw ConversionError(
+                .unsupportedTokenizer, "llama.cpp needs the tokenizer in the GGUF: add tokenizer.json to the checkpoint")
+        }
+        guard let model = tokenizer["model"]?.objectValue, model["type"]?.stringValue == type,
+            let vocab = model["vocab"]?.objectValue
+        else {
+            let found = tokenizer["model"]?.objectValue?["type"]?.serialized ?? "(none)"
+            throw ConversionError(.unsupportedTokenizer, "tokenizer.json: model \(found) \(expected)")
+        }
+        return (tokenizer, model, vocab)
     }
 
     static func addedTokens(_ tokenizer: JSONObject) -> [AddedToken] {

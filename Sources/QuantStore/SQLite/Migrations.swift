@@ -41,38 +41,9 @@ enum Migrations {
                     CREATE INDEX models_tenant ON models(tenant_id, created_at);
                     CREATE INDEX models_sha256 ON models(sha256);
                     CREATE TABLE jobs (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-                        model_id TEXT NOT NULL REFERENCES models(id),
-                        name TEXT,
-                        recipe TEXT NOT NULL,
-                        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
-                        attempt INTEGER NOT NULL DEFAULT 0,
-                        max_attempts INTEGER NOT NULL,
-                        lease_owner TEXT,
-                        lease_expires_at DOUBLE,
-                        not_before DOUBLE NOT NULL,
-                        progress_done INTEGER,
-                        progress_total INTEGER,
-                        cancel_requested BOOLEAN NOT NULL DEFAULT 0,
-                        error_code TEXT,
-                        error_message TEXT,
-                        created_at DOUBLE NOT NULL,
-                        started_at DOUBLE,
-                        finished_at DOUBLE,
-                        updated_at DOUBLE NOT NULL,
-                        idempotency_key TEXT,
-                        request_hash TEXT,
-                        artifact_path TEXT,
-                        artifact_size INTEGER,
-                        artifact_sha256 TEXT,
-                        summary TEXT,
-                        expires_at DOUBLE
+                        \(jobsColumns2026_11_26)
                     );
-                    CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-                    CREATE INDEX jobs_queue ON jobs(state, not_before);
-                    CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
-                    CREATE INDEX jobs_model ON jobs(model_id, state);
+                    \(jobsIndexes2026_11_26)
                     CREATE TABLE job_events (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -139,33 +110,7 @@ enum Migrations {
             try db.execute(
                 sql: """
                     CREATE TABLE jobs_rebuilt (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-                        model_id TEXT NOT NULL REFERENCES models(id),
-                        name TEXT,
-                        recipe TEXT NOT NULL,
-                        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
-                        attempt INTEGER NOT NULL DEFAULT 0,
-                        max_attempts INTEGER NOT NULL,
-                        lease_owner TEXT,
-                        lease_expires_at DOUBLE,
-                        not_before DOUBLE NOT NULL,
-                        progress_done INTEGER,
-                        progress_total INTEGER,
-                        cancel_requested BOOLEAN NOT NULL DEFAULT 0,
-                        error_code TEXT,
-                        error_message TEXT,
-                        created_at DOUBLE NOT NULL,
-                        started_at DOUBLE,
-                        finished_at DOUBLE,
-                        updated_at DOUBLE NOT NULL,
-                        idempotency_key TEXT,
-                        request_hash TEXT,
-                        artifact_path TEXT,
-                        artifact_size INTEGER,
-                        artifact_sha256 TEXT,
-                        summary TEXT,
-                        expires_at DOUBLE,
+                        \(jobsColumns2026_11_26),
                         dataset_id TEXT REFERENCES datasets(id) ON DELETE SET NULL,
                         kind TEXT NOT NULL DEFAULT 'quantize' CHECK (kind IN ('quantize', 'qat', 'evaluate')),
                         training TEXT,
@@ -174,13 +119,49 @@ enum Migrations {
                     INSERT INTO jobs_rebuilt SELECT *, NULL FROM jobs;
                     DROP TABLE jobs;
                     ALTER TABLE jobs_rebuilt RENAME TO jobs;
-                    CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
-                    CREATE INDEX jobs_queue ON jobs(state, not_before);
-                    CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
-                    CREATE INDEX jobs_model ON jobs(model_id, state);
+                    \(jobsIndexes2026_11_26)
                     CREATE INDEX jobs_dataset ON jobs(dataset_id, state);
                     """)
         }
         return migrator
     }
+
+    /// The jobs table's columns and indexes as the initial migration created them. The rebuild that
+    /// widened a CHECK list restates them, so both migrations read them from here; like the
+    /// migrations, these never change.
+    private static let jobsColumns2026_11_26 = """
+        id TEXT PRIMARY KEY NOT NULL,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL REFERENCES models(id),
+        name TEXT,
+        recipe TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_expires_at DOUBLE,
+        not_before DOUBLE NOT NULL,
+        progress_done INTEGER,
+        progress_total INTEGER,
+        cancel_requested BOOLEAN NOT NULL DEFAULT 0,
+        error_code TEXT,
+        error_message TEXT,
+        created_at DOUBLE NOT NULL,
+        started_at DOUBLE,
+        finished_at DOUBLE,
+        updated_at DOUBLE NOT NULL,
+        idempotency_key TEXT,
+        request_hash TEXT,
+        artifact_path TEXT,
+        artifact_size INTEGER,
+        artifact_sha256 TEXT,
+        summary TEXT,
+        expires_at DOUBLE
+        """
+    private static let jobsIndexes2026_11_26 = """
+        CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_queue ON jobs(state, not_before);
+        CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
+        CREATE INDEX jobs_model ON jobs(model_id, state);
+        """
 }
