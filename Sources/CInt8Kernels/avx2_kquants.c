@@ -1,7 +1,4 @@
-// AVX2 K-quant quantizers (hosts without AVX-512), bit-exact with ref_kquants.c, ref_kquants_low.c
-// and ref_kquants_weighted.c: the searches of kquant_search.h on 8 lanes, one sub-block per lane;
-// one Q4_K/Q5_K super-block (8 sub-blocks of 32) per pass, a Q6_K/Q2_K/Q3_K super-block (16
-// sub-blocks of 16) in two. The steps after the search are the scalar ones. Also the legacy blocks
+// AVX2 K-quant quantizers (hosts without AVX-512): kquant_rows.h on 8 lanes. Also the legacy blocks
 // with importance weights and IQ4_NL, which the AVX-512 table uses too.
 #include "internal.h"
 #if defined(QK_HAVE_X86)
@@ -12,103 +9,9 @@
 
 #include "simd_avx2.h"
 #include "kquant_search.h"
+#include "kquant_rows.h"
 
 enum { LANES = V_LANES };
-
-/// Q6_K with importance weights qw laid out as x, or NULL for the reference's x^2.
-void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n) {
-    qk_block_q6_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[16];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int half = 0; half < 2; ++half) {
-            const float *weights = qw ? qw + i * QK_K + half * 128 : NULL;
-            search_signed(x + half * 128, weights, 32, 16, scales + 8 * half, L + half * 128);
-        }
-        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
-    }
-}
-
-void qk_quantize_q6_k_avx2(const float *x, void *blocks, size_t n) { qk_quantize_q6_k_weighted_avx2(x, NULL, blocks, n); }
-
-static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
-    float scales[LANES], mins[LANES];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_scale_min(x, 32, 0, NULL, search, scales, mins, L);
-        store(blocks, i, x, scales, mins, L);
-    }
-}
-
-void qk_quantize_q4_k_avx2(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, qk_kquant_store_q4_k, blocks); }
-void qk_quantize_q5_k_avx2(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, qk_kquant_store_q5_k, blocks); }
-
-/// make_qkx3_quants: search_x8 with the given weights, 37 candidates from -0.9 in steps of 0.05.
-static void quantize_weighted_scale_min(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int q5) {
-    const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
-    float scales[LANES], mins[LANES], sw[8], weights[QK_K];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        qk_kquant_importance_weights(x, qw, weights, sw);
-        search_scale_min(x, 32, 0, weights, &search, scales, mins, L);
-        qk_kquant_weighted_store_q45(blocks, i, x, nmax, q5, scales, mins, sw, L);
-    }
-}
-
-void qk_quantize_q4_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 15, 0);
-}
-
-void qk_quantize_q5_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 31, 1);
-}
-
-void qk_quantize_q2_k_avx2(const float *x, void *blocks, size_t n) {
-    float scales[16], mins[16];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int half = 0; half < 2; ++half) {
-            search_scale_min(x + half * 128, 16, 1, NULL, &qk_q2_k_search, scales + 8 * half, mins + 8 * half, L + half * 128);
-        }
-        qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
-    }
-}
-
-/// ggml's quantize_row_q2_K_impl: the search over 16 values with the given weights and squared
-/// error, 37 candidates; the finish is the scalar one.
-void qk_quantize_q2_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    const qk_kquant_search search = {3, -0.9f, 0.05f, 36};
-    float scales[16], mins[16], weights[QK_K], sw[16];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
-        for (int half = 0; half < 2; ++half) {
-            search_scale_min(x + half * 128, 16, 0, weights + half * 128, &search, scales + 8 * half, mins + 8 * half, L + half * 128);
-        }
-        qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
-    }
-}
-
-/// ggml's quantize_row_q3_K_impl: the signed search with nmax 4 and the given weights per lane.
-void qk_quantize_q3_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    float scales[16], weights[QK_K], sw[16];
-    int8_t L[QK_K];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
-        for (int half = 0; half < 2; ++half) search_signed(x + half * 128, weights + half * 128, 4, 16, scales + 8 * half, L + half * 128);
-        qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
-    }
-}
-
-void qk_quantize_q3_k_avx2(const float *x, void *blocks, size_t n) {
-    qk_block_q3_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[16];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int half = 0; half < 2; ++half) search_q3_k(x + half * 128, scales + 8 * half, L + half * 128);
-        qk_kquant_finish_q3_k(x, scales, L, &y[i]);
-    }
-}
 
 // MARK: - Q4_0 ... Q5_1 with importance weights
 

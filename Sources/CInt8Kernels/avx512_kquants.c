@@ -1,12 +1,9 @@
-// AVX-512 K-quant quantizers, bit-exact with ref_kquants.c and ref_kquants_low.c. The expensive part
-// is ggml's search for each sub-block's scale (Q6_K: 19 candidates over 16 values; Q4_K/Q5_K: 22 or
-// 17 scale-and-min fits over 32 values; Q2_K: 17 over 16 values; Q3_K: up to five refinement passes over
-// 16 values); it is a chain of sequential float
-// sums within a sub-block, so instead of splitting a sub-block across lanes (which would reorder its
-// sums), each of 16 lanes runs one whole sub-block: one Q6_K or Q2_K super-block or two Q4_K/Q5_K
-// super-blocks per pass, every lane doing exactly the scalar operations in the scalar order
-// (separate multiply and add, no FMA): the searches of kquant_search.h on 16 lanes. The steps after
-// the search are the scalar ones (qk_kquant_store_*, qk_kquant_finish_q{3,6}_k).
+// AVX-512 K-quant quantizers: kquant_rows.h on 16 lanes. The expensive part is ggml's search for
+// each sub-block's scale (Q6_K: 19 candidates over 16 values; Q4_K/Q5_K: 22 or 17 scale-and-min fits
+// over 32 values; Q2_K: 17 over 16 values; Q3_K: up to five refinement passes over 16 values); it is a
+// chain of sequential float sums within a sub-block, so instead of splitting a sub-block across lanes
+// (which would reorder its sums), each lane runs one whole sub-block in the scalar order (separate
+// multiply and add, no FMA). Also IQ4_NL.
 #include "internal.h"
 #if defined(QK_HAVE_X86)
 #include <immintrin.h>
@@ -16,118 +13,9 @@
 
 #include "simd_avx512.h"
 #include "kquant_search.h"
+#include "kquant_rows.h"
 
 enum { LANES = V_LANES };
-
-/// Super-blocks i and i+1 of x for a paired pass; an odd last one is copied into `padded` with a
-/// zero super-block after it (its lanes are flat and ignored).
-static inline const float *super_block_pair(const float *x, size_t i, size_t count, float padded[2 * QK_K]) {
-    if (i + 1 < count) return x + i * QK_K;
-    memcpy(padded, x + i * QK_K, QK_K * sizeof(float));
-    memset(padded + QK_K, 0, QK_K * sizeof(float));
-    return padded;
-}
-
-/// Two super-blocks per search pass (super_block_pair).
-static void quantize_scale_min(const float *x, size_t n, const qk_kquant_search *search, qk_kquant_store store, void *blocks) {
-    float scales[LANES], mins[LANES];
-    uint8_t L[LANES * 32];
-    float padded[2 * QK_K];
-    const size_t count = n / QK_K;
-    for (size_t i = 0; i < count; i += 2) {
-        const float *pair = super_block_pair(x, i, count, padded);
-        search_scale_min(pair, 32, 0, NULL, search, scales, mins, L);
-        store(blocks, i, pair, scales, mins, L);
-        if (i + 1 < count) store(blocks, i + 1, pair + QK_K, scales + 8, mins + 8, L + QK_K);
-    }
-}
-
-/// Q6_K with importance weights qw laid out as x, or NULL for the reference's x^2.
-void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n) {
-    qk_block_q6_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[16];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_signed(x, qw ? qw + i * QK_K : NULL, 32, 16, scales, L);
-        qk_kquant_finish_q6_k(x, scales, L, &y[i]);
-    }
-}
-
-void qk_quantize_q6_k_avx512(const float *x, void *blocks, size_t n) { qk_quantize_q6_k_weighted_avx512(x, NULL, blocks, n); }
-
-/// make_qkx3_quants (ref_kquants_weighted.c) is search_scale_min's search with given weights, 37
-/// candidates from -0.9 in steps of 0.05 (its `max <= min` flat test equals `max == min` for finite
-/// input). Two super-blocks per pass (super_block_pair).
-static void quantize_weighted_scale_min(const float *x, const float *qw, void *blocks, size_t n_per_row, int nmax, int q5) {
-    const qk_kquant_search search = {nmax, -0.9f, 0.05f, 36};
-    float scales[LANES], mins[LANES], sw[16], weights[2 * QK_K], padded[2 * QK_K];
-    uint8_t L[2 * QK_K];
-    const size_t count = n_per_row / QK_K;
-    for (size_t i = 0; i < count; i += 2) {
-        const float *pair = super_block_pair(x, i, count, padded);
-        qk_kquant_importance_weights(pair, qw + i * QK_K, weights, sw);
-        if (i + 1 < count) qk_kquant_importance_weights(pair + QK_K, qw + (i + 1) * QK_K, weights + QK_K, sw + 8);
-        else memset(weights + QK_K, 0, QK_K * sizeof(float));
-        search_scale_min(pair, 32, 0, weights, &search, scales, mins, L);
-        for (size_t b = 0; b < 2 && i + b < count; ++b) {
-            qk_kquant_weighted_store_q45(blocks, i + b, pair + b * QK_K, nmax, q5, scales + 8 * b, mins + 8 * b, sw + 8 * b, L + b * QK_K);
-        }
-    }
-}
-
-void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 15, 0);
-}
-
-void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    quantize_weighted_scale_min(x, qw, blocks, n_per_row, 31, 1);
-}
-
-void qk_quantize_q3_k_avx512(const float *x, void *blocks, size_t n) {
-    qk_block_q3_k *y = blocks;
-    int8_t L[QK_K];
-    float scales[16];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_q3_k(x, scales, L);
-        qk_kquant_finish_q3_k(x, scales, L, &y[i]);
-    }
-}
-
-void qk_quantize_q2_k_avx512(const float *x, void *blocks, size_t n) {
-    float scales[LANES], mins[LANES];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        search_scale_min(x, 16, 1, NULL, &qk_q2_k_search, scales, mins, L);
-        qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
-    }
-}
-
-void qk_quantize_q4_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q4_k_search, qk_kquant_store_q4_k, blocks); }
-void qk_quantize_q5_k_avx512(const float *x, void *blocks, size_t n) { quantize_scale_min(x, n, &qk_q5_k_search, qk_kquant_store_q5_k, blocks); }
-
-/// ggml's quantize_row_q2_K_impl: search_scale_min's search over 16 values with the given weights and
-/// squared error, 37 candidates; the finish is the scalar one.
-void qk_quantize_q2_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    const qk_kquant_search search = {3, -0.9f, 0.05f, 36};
-    float scales[LANES], mins[LANES], weights[QK_K], sw[16];
-    uint8_t L[QK_K];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
-        search_scale_min(x, 16, 0, weights, &search, scales, mins, L);
-        qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
-    }
-}
-
-/// ggml's quantize_row_q3_K_impl: the signed search with nmax 4 and the given weights per lane.
-void qk_quantize_q3_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row) {
-    float scales[16], weights[QK_K], sw[16];
-    int8_t L[QK_K];
-    for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
-        qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
-        search_signed(x, weights, 4, 16, scales, L);
-        qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
-    }
-}
 
 // MARK: - IQ4_NL
 

@@ -5,6 +5,7 @@
 #ifndef QK_SIMD_AVX2_H
 #define QK_SIMD_AVX2_H
 #include <immintrin.h>
+#include <string.h>
 
 enum { V_LANES = 8 };
 typedef __m256 vf;
@@ -69,5 +70,35 @@ static inline void v_store_codes(const vi *Lt, int n, vmask keep, int add, uint8
         _mm256_storeu_si256((__m256i *)lanes, _mm256_and_si256(_mm256_add_epi32(Lt[i], _mm256_set1_epi32(add)), _mm256_castps_si256(keep)));
         for (int lane = 0; lane < V_LANES; ++lane) L[lane * n + i] = (uint8_t)lanes[lane];
     }
+}
+
+/// The name of this ISA's variant of a function.
+#define V_NAME(name) name##_avx2
+
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+/// The first `count` lanes (at most V_LANES) from p, 0 in the others; reads nothing past them.
+static inline vmask vm_first(size_t count) {
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count >= 8 ? 8 : count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+static inline vf vf_load_first(const float *p, vmask first) { return _mm256_maskload_ps(p, _mm256_castps_si256(first)); }
+/// The first `count` bytes from p widened to lanes (sign- or zero-extended), 0 in the others.
+static inline vi vi_load_bytes(const uint8_t *p, size_t count, int is_signed) {
+    uint8_t bytes[8] = {0};
+    memcpy(bytes, p, count < 8 ? count : 8);  // never reads past the codes
+    const __m128i packed = _mm_loadl_epi64((const __m128i *)bytes);
+    return is_signed ? _mm256_cvtepi8_epi32(packed) : _mm256_cvtepu8_epi32(packed);
+}
+static inline vi vi_set1(int a) { return _mm256_set1_epi32(a); }
+static inline vi vi_sub(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+/// Horizontal sum and maximum: halves added pairwise (the order is this ISA's own).
+static inline float vf_reduce_add(vf v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+static inline float vf_reduce_max(vf v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
 }
 #endif

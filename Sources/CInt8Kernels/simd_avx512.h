@@ -57,4 +57,18 @@ static inline void v_store_codes(const vi *Lt, int n, vmask keep, int add, uint8
         for (int lane = 0; lane < V_LANES; ++lane) L[lane * n + i] = (uint8_t)lanes[lane];
     }
 }
+
+#define V_NAME(name) name##_avx512
+
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline vmask vm_first(size_t count) { return count >= 16 ? (vmask)0xFFFF : (vmask)((1u << count) - 1); }
+static inline vf vf_load_first(const float *p, vmask first) { return _mm512_maskz_loadu_ps(first, p); }
+static inline vi vi_load_bytes(const uint8_t *p, size_t count, int is_signed) {
+    const __m128i bytes = _mm_maskz_loadu_epi8(vm_first(count), p);
+    return is_signed ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes);
+}
+static inline vi vi_set1(int a) { return _mm512_set1_epi32(a); }
+static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+static inline float vf_reduce_add(vf v) { return _mm512_reduce_add_ps(v); }
+static inline float vf_reduce_max(vf v) { return _mm512_reduce_max_ps(v); }
 #endif

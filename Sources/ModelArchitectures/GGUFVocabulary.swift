@@ -31,7 +31,6 @@ enum GGUFVocabulary {
                 "tokenizer.json: BPE with byte fallback (SentencePiece-style, Llama 2) is not converted yet; byte-level BPE is")
         }
         let pre = try preTokenizerName(tokenizer["pre_tokenizer"])
-        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
         let (tokens, types) = try tokenList(tokenizer, vocab: vocab, config: config)
         var keys: [GGUFKeyValue] = []
         keys.add("tokenizer.ggml.model", .string("gpt2"))
@@ -40,11 +39,7 @@ enum GGUFVocabulary {
         keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
         let merges = try mergeList(model["merges"])
         if !merges.isEmpty { keys.add("tokenizer.ggml.merges", .array(.string(merges))) }
-        keys +=
-            SpecialTokens(
-                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer),
-                vocabularySize: tokens.count
-            ).metadata
+        keys += try specialTokens(tokenizer, sideFile: sideFile, config: config, vocabularySize: tokens.count)
         return keys
     }
 
@@ -64,12 +59,7 @@ enum GGUFVocabulary {
         keys.add("tokenizer.ggml.pre", .string("default"))
         keys.add("tokenizer.ggml.tokens", .array(.string(spelled)))
         keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
-        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
-        keys +=
-            SpecialTokens(
-                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer),
-                vocabularySize: tokens.count
-            ).metadata
+        keys += try specialTokens(tokenizer, sideFile: sideFile, config: config, vocabularySize: tokens.count)
         return keys
     }
 
@@ -89,6 +79,18 @@ enum GGUFVocabulary {
             throw ConversionError(.unsupportedTokenizer, "tokenizer.json: model \(found) \(expected)")
         }
         return (tokenizer, model, vocab)
+    }
+
+    /// The special-token keys (ids, add-BOS/EOS flags, chat template) from tokenizer.json,
+    /// tokenizer_config.json and config.json.
+    static func specialTokens(
+        _ tokenizer: JSONObject, sideFile: (String) throws -> JSONValue?, config: HFConfig, vocabularySize: Int
+    ) throws -> [GGUFKeyValue] {
+        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
+        return SpecialTokens(
+            tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: addedTokens(tokenizer),
+            vocabularySize: vocabularySize
+        ).metadata
     }
 
     static func addedTokens(_ tokenizer: JSONObject) -> [AddedToken] {
@@ -257,12 +259,7 @@ extension GGUFVocabulary {
         keys.add("tokenizer.ggml.scores", .array(.floats(scores)))
         keys.add("tokenizer.ggml.token_type", .array(.int32(types)))
         let tokenizer = try sideFile("tokenizer.json")?.objectValue ?? JSONObject()
-        let tokenizerConfig = try sideFile("tokenizer_config.json")?.objectValue
-        let added = addedTokens(tokenizer)
-        keys +=
-            SpecialTokens(
-                tokenizer: tokenizer, tokenizerConfig: tokenizerConfig, config: config, added: added, vocabularySize: size
-            ).metadata
+        keys += try specialTokens(tokenizer, sideFile: sideFile, config: config, vocabularySize: size)
         return keys
     }
 }
