@@ -8,22 +8,10 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
+#include "simd_avx2.h"
+
 static inline uint16_t fp16_of(float v) {
     return (uint16_t)_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-
-static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-
-static inline float hmax8(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
-
-static inline float hmin8(__m256 v) {
-    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_min_ss(m, _mm_movehdup_ps(m)));
 }
 
 static inline void load_block(const float *b, __m256 v[4]) {
@@ -31,13 +19,13 @@ static inline void load_block(const float *b, __m256 v[4]) {
 }
 
 static inline float block_absmax(const __m256 v[4]) {
-    return hmax8(_mm256_max_ps(_mm256_max_ps(abs8(v[0]), abs8(v[1])), _mm256_max_ps(abs8(v[2]), abs8(v[3]))));
+    return vf_reduce_max(_mm256_max_ps(_mm256_max_ps(vf_abs(v[0]), vf_abs(v[1])), _mm256_max_ps(vf_abs(v[2]), vf_abs(v[3]))));
 }
 
 /// roundf(): round half away from zero, exactly (t = trunc(v); add ±1 when |v - t| >= 0.5).
 static inline __m256i round_away8(__m256 v) {
     __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 up = _mm256_cmp_ps(abs8(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 up = _mm256_cmp_ps(vf_abs(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
     __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
     return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
 }
@@ -85,7 +73,7 @@ void qk_quantize_q8_0_avx2(const float *x, void *blocks, size_t n) {
 static inline float signed_absmax(const float *b, const __m256 v[4], float amax) {
     const __m256 target = _mm256_set1_ps(amax);
     uint32_t mask = 0x80000000u;  // a stop for ctz when nothing compares equal (NaN)
-    for (int k = 0; k < 4; k++) mask |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(abs8(v[k]), target, _CMP_EQ_OQ)) << (8 * k);
+    for (int k = 0; k < 4; k++) mask |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(vf_abs(v[k]), target, _CMP_EQ_OQ)) << (8 * k);
     const float value = b[__builtin_ctz(mask)];
     return amax == 0.0f ? 0.0f : value;
 }
@@ -144,8 +132,8 @@ static inline float first_equal(const float *b, float value) {
 static inline void min_block_codes(const float *b, int bits, int top, uint16_t *d16, uint16_t *m16, __m256i q[4]) {
     __m256 v[4];
     load_block(b, v);
-    const float mn = first_equal(b, hmin8(_mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]))));
-    const float mx = first_equal(b, hmax8(_mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]))));
+    const float mn = first_equal(b, vf_reduce_min(_mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]))));
+    const float mx = first_equal(b, vf_reduce_max(_mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]))));
     const float d = (mx - mn) / ((1 << bits) - 1);
     const float id = d ? 1.0f / d : 0.0f;
     *d16 = fp16_of(d);

@@ -172,12 +172,12 @@ static const qk_kernel_table avx512_table = {
     .quantize_q6_k_weighted = qk_quantize_q6_k_weighted_avx512,
     .quantize_q2_k_weighted = qk_quantize_q2_k_weighted_avx512,
     .quantize_q3_k_weighted = qk_quantize_q3_k_weighted_avx512,
-    // Blocks of 32 with importance weights: AVX-512 hosts run the AVX2 versions.
+    // Q4_0 ... Q5_1 with importance weights: AVX-512 hosts run the AVX2 versions.
     .quantize_q4_0_weighted = qk_quantize_q4_0_weighted_avx2,
     .quantize_q4_1_weighted = qk_quantize_q4_1_weighted_avx2,
     .quantize_q5_0_weighted = qk_quantize_q5_0_weighted_avx2,
     .quantize_q5_1_weighted = qk_quantize_q5_1_weighted_avx2,
-    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_avx2,
+    .quantize_iq4_nl_weighted = qk_quantize_iq4_nl_weighted_avx512,
     .gemm = qk_gemm_avx512,
     .linear_error = qk_linear_error_avx512,
     .error = qk_error_avx512,

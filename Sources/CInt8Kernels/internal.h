@@ -209,6 +209,7 @@ void qk_quantize_q4_k_weighted_avx512(const float *x, const float *qw, void *blo
 void qk_quantize_q5_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_q6_k_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_quantize_iq4_nl_avx512(const float *x, void *blocks, size_t n);
+void qk_quantize_iq4_nl_weighted_avx512(const float *x, const float *qw, void *blocks, size_t n_per_row);
 /* Blocks of 32 with importance weights (ref_legacy_weighted.c, ref_iq4nl.c). A row is quantized by
    qk_legacy_weighted_row, which can hand groups of 8 blocks to a vector search (search8: their
    values and weights laid out one block after another; it writes each block's scale, ggml's the_min

@@ -8,12 +8,12 @@
 #ifndef QK_KQUANT_ROWS_H
 #define QK_KQUANT_ROWS_H
 
-enum {
-    /// Passes over a super-block of 16 sub-blocks of 16.
-    SUB16_PASSES = 16 / V_LANES,
-    /// Q4_K/Q5_K super-blocks (8 sub-blocks of 32) per pass.
-    SUPERS_PER_PASS = V_LANES / 8,
-};
+/// Q4_K/Q5_K super-blocks (8 sub-blocks of 32) per pass.
+enum { SUPERS_PER_PASS = V_LANES / 8 };
+/// The passes over a super-block of 16 sub-blocks of 16: `o` is a pass's first value, `s` its first
+/// sub-block.
+#define FOR_SUB16_PASSES(o, s) for (int o = 0, s = 0; s < 16; o += V_LANES * 16, s += V_LANES)
+
 _Static_assert(SUPERS_PER_PASS == 1 || SUPERS_PER_PASS == 2, "quantize_scale_min stores one or two super-blocks a pass");
 
 /// Super-blocks i ..< i + SUPERS_PER_PASS of x for one pass; a short last group is copied into
@@ -31,10 +31,7 @@ void V_NAME(qk_quantize_q6_k_weighted)(const float *x, const float *qw, void *bl
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int part = 0; part < SUB16_PASSES; ++part) {
-            const int o = part * V_LANES * 16;
-            search_signed(x + o, qw ? qw + i * QK_K + o : NULL, 32, 16, scales + V_LANES * part, L + o);
-        }
+        FOR_SUB16_PASSES(o, s) search_signed(x + o, qw ? qw + i * QK_K + o : NULL, 32, 16, scales + s, L + o);
         qk_kquant_finish_q6_k(x, scales, L, &y[i]);
     }
 }
@@ -90,10 +87,7 @@ void V_NAME(qk_quantize_q2_k)(const float *x, void *blocks, size_t n) {
     float scales[16], mins[16];
     uint8_t L[QK_K];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int part = 0; part < SUB16_PASSES; ++part) {
-            const int o = part * V_LANES * 16;
-            search_scale_min(x + o, 16, 1, NULL, &qk_q2_k_search, scales + V_LANES * part, mins + V_LANES * part, L + o);
-        }
+        FOR_SUB16_PASSES(o, s) search_scale_min(x + o, 16, 1, NULL, &qk_q2_k_search, scales + s, mins + s, L + o);
         qk_kquant_store_q2_k(blocks, i, x, scales, mins, L);
     }
 }
@@ -106,10 +100,7 @@ void V_NAME(qk_quantize_q2_k_weighted)(const float *x, const float *qw, void *bl
     uint8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights_q2_k(x, qw, weights, sw);
-        for (int part = 0; part < SUB16_PASSES; ++part) {
-            const int o = part * V_LANES * 16;
-            search_scale_min(x + o, 16, 0, weights + o, &search, scales + V_LANES * part, mins + V_LANES * part, L + o);
-        }
+        FOR_SUB16_PASSES(o, s) search_scale_min(x + o, 16, 0, weights + o, &search, scales + s, mins + s, L + o);
         qk_kquant_weighted_finish_q2_k(x, scales, mins, sw, L, (qk_block_q2_k *)blocks + i);
     }
 }
@@ -119,10 +110,7 @@ void V_NAME(qk_quantize_q3_k)(const float *x, void *blocks, size_t n) {
     int8_t L[QK_K];
     float scales[16];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        for (int part = 0; part < SUB16_PASSES; ++part) {
-            const int o = part * V_LANES * 16;
-            search_q3_k(x + o, scales + V_LANES * part, L + o);
-        }
+        FOR_SUB16_PASSES(o, s) search_q3_k(x + o, scales + s, L + o);
         qk_kquant_finish_q3_k(x, scales, L, &y[i]);
     }
 }
@@ -133,10 +121,7 @@ void V_NAME(qk_quantize_q3_k_weighted)(const float *x, const float *qw, void *bl
     int8_t L[QK_K];
     for (size_t i = 0; i < n_per_row / QK_K; i++, x += QK_K, qw += QK_K) {
         qk_kquant_importance_weights_q3_k(x, qw, weights, sw);
-        for (int part = 0; part < SUB16_PASSES; ++part) {
-            const int o = part * V_LANES * 16;
-            search_signed(x + o, weights + o, 4, 16, scales + V_LANES * part, L + o);
-        }
+        FOR_SUB16_PASSES(o, s) search_signed(x + o, weights + o, 4, 16, scales + s, L + o);
         qk_kquant_weighted_finish_q3_k(x, scales, sw, L, (qk_block_q3_k *)blocks + i);
     }
 }

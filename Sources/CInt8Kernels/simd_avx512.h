@@ -71,4 +71,18 @@ static inline vi vi_set1(int a) { return _mm512_set1_epi32(a); }
 static inline vi vi_sub(vi a, vi b) { return _mm512_sub_epi32(a, b); }
 static inline float vf_reduce_add(vf v) { return _mm512_reduce_add_ps(v); }
 static inline float vf_reduce_max(vf v) { return _mm512_reduce_max_ps(v); }
+static inline float vf_reduce_min(vf v) { return _mm512_reduce_min_ps(v); }
+static inline vi vi_add(vi a, vi b) { return _mm512_add_epi32(a, b); }
+static inline vi vi_half(vi a) { return _mm512_srli_epi32(a, 1); }
+static inline void vi_store(int32_t *p, vi a) { _mm512_storeu_si512(p, a); }
+static inline vmask vm_gt_int(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }
+static inline vmask vm_ge(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+static inline vmask vm_le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+
+/// A table of 16 floats: one vector, one vpermps.
+typedef __m512 vlevels16;
+static inline vlevels16 vlevels16_load(const int8_t *levels) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)levels)));
+}
+static inline vf vf_lookup16(vlevels16 t, vi index) { return _mm512_permutexvar_ps(index, t); }
 #endif
