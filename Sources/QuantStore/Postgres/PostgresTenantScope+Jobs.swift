@@ -69,22 +69,11 @@ extension PostgresTenantScope {
         try pool.transaction { connection in
             var job = try owned(JobRecord.self, "jobs", id, "job", on: connection, lock: true)
             let now = store.clock()
-            switch job.state {
-            case .queued:
-                try Store.check(job, to: .cancelled)
-                job.state = .cancelled
-                job.finishedAt = now
-                job.updatedAt = now
-                try PostgresStore.update(connection, job)
+            let event = try job.recordCancelRequest(now: now)
+            try PostgresStore.update(connection, job)
+            if let event {
                 try PostgresStore.event(
-                    connection, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request",
-                    at: now)
-            case .running:
-                job.cancelRequested = true
-                job.updatedAt = now
-                try PostgresStore.update(connection, job)
-            default:
-                throw StoreError.conflict("job \(id) already \(job.state.rawValue)")
+                    connection, job: id, from: event.from, to: event.to, attempt: job.attempt, reason: event.reason, at: now)
             }
             return job
         }

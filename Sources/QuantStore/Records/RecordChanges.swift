@@ -28,6 +28,25 @@ extension JobRecord {
         )
     }
 
+    /// A cancel request: a queued job is cancelled at once (the event to append is returned); a
+    /// running one is flagged, and its worker stops at the next chunk. Finished jobs are a conflict.
+    mutating func recordCancelRequest(now: Double) throws -> (from: JobState, to: JobState, reason: String)? {
+        switch state {
+        case .queued:
+            try Store.check(self, to: .cancelled)
+            state = .cancelled
+            finishedAt = now
+            updatedAt = now
+            return (.queued, .cancelled, "cancelled by request")
+        case .running:
+            cancelRequested = true
+            updatedAt = now
+            return nil
+        default:
+            throw StoreError.conflict("job \(id) already \(state.rawValue)")
+        }
+    }
+
     /// An attempt whose worker stopped (its lease expired, or the single node restarted): back to the
     /// queue, cancelled if that was asked, or failed once no attempts are left.
     mutating func recordAbandoned(atStartUp: Bool, now: Double) -> (next: JobState, reason: String) {

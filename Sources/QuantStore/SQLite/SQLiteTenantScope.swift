@@ -124,21 +124,11 @@ struct SQLiteTenantScope: TenantBackend {
                 throw StoreError.notFound("job \(id)")
             }
             let now = store.clock()
-            switch job.state {
-            case .queued:
-                try Store.check(job, to: .cancelled)
-                job.state = .cancelled
-                job.finishedAt = now
-                job.updatedAt = now
-                try job.update(db)
+            let event = try job.recordCancelRequest(now: now)
+            try job.update(db)
+            if let event {
                 try SQLiteStore.event(
-                    db, job: id, from: .queued, to: .cancelled, attempt: job.attempt, reason: "cancelled by request", at: now)
-            case .running:
-                job.cancelRequested = true
-                job.updatedAt = now
-                try job.update(db)
-            default:
-                throw StoreError.conflict("job \(id) already \(job.state.rawValue)")
+                    db, job: id, from: event.from, to: event.to, attempt: job.attempt, reason: event.reason, at: now)
             }
             return job
         }
