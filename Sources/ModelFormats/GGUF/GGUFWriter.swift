@@ -22,10 +22,7 @@ public struct GGUFTensorSpec: Sendable, Equatable {
 /// this writer with the same metadata, tensors and data is byte-identical.
 public final class GGUFWriter {
     public let tensors: [GGUFTensorSpec]
-    private let sink: FileSink
     private var stream: TensorByteStream
-    private let alignment: Int
-    private var finished = false
 
     public init(
         path: String, metadata: [GGUFKeyValue], tensors: [GGUFTensorSpec], version: UInt32 = 3,
@@ -35,7 +32,7 @@ public final class GGUFWriter {
             throw FormatError(.unsupportedVersion, "can write GGUF version 2 or 3, not \(version)")
         }
         self.tensors = tensors
-        alignment = try GGUFHeader.alignment(in: metadata)
+        let alignment = try GGUFHeader.alignment(in: metadata)
         var out = HeaderBuffer()
         out.bytes += GGUFHeader.magic
         out.append(version)
@@ -82,33 +79,24 @@ public final class GGUFWriter {
             offset = try Checked.alignUp(Checked.add(offset, size, "data size"), alignment)
         }
         out.bytes += [UInt8](repeating: 0, count: try Checked.alignUp(out.bytes.count, alignment) - out.bytes.count)
-        stream = TensorByteStream(names: tensors.map(\.name), sizes: sizes)
-        sink = try FileSink(path: path, hashing: hashing)
+        let sink = try FileSink(path: path, hashing: hashing)
+        stream = TensorByteStream(sink: sink, names: tensors.map(\.name), sizes: sizes, alignment: alignment)
         try sink.write(out.bytes)
-        try stream.advance(pad)
+        try stream.advance()
     }
 
     /// Appends tensor data; chunks may span tensors. Padding between tensors is added here.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try stream.write(bytes, to: sink, completed: pad)
+        try stream.write(bytes)
     }
 
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-    public func finish(sync: Bool = false) throws {
-        guard !finished else { return }
-        try stream.checkComplete()
-        finished = true
-        try sink.close(sync: sync)
-    }
+    /// Checks that every tensor received exactly its bytes, then flushes and closes the file.
+    public func finish(sync: Bool = false) throws { try stream.finish(sync: sync) }
 
     /// The file's hex SHA-256 after `finish`, when the writer was made with `hashing`.
-    public var sha256: String? { sink.sha256 }
-
-    /// Zero padding after a tensor of `size` bytes, up to the alignment.
-    private func pad(_ size: Int) throws {
-        try sink.writeZeros(try Checked.alignUp(size, alignment) - size)
-    }
+    public var sha256: String? { stream.sink.sha256 }
 }
 
 /// Little-endian serialization of header fields and metadata values.

@@ -20,9 +20,7 @@ public struct TensorSpec: Sendable, Equatable {
 /// Usage: `init`, then `write` bytes (any chunking; tensors back to back), then `finish()`.
 public final class SafetensorsWriter {
     public let tensors: [TensorSpec]
-    private let sink: FileSink
     private var stream: TensorByteStream
-    private var finished = false
 
     public init(
         path: String, tensors: [TensorSpec], metadata: [(key: String, value: String)] = [],
@@ -68,22 +66,22 @@ public final class SafetensorsWriter {
         guard tensors.count <= limits.maxTensorCount else {
             throw FormatError(.limitExceeded, "more than \(limits.maxTensorCount) tensors")
         }
-        stream = TensorByteStream(names: tensors.map(\.name), sizes: sizes)
         var json = Array(JSONValue.object(header).serialized.utf8)
         // Pad with spaces so the data buffer starts 8-byte aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        sink = try FileSink(path: path, hashing: hashing)
+        let sink = try FileSink(path: path, hashing: hashing)
+        stream = TensorByteStream(sink: sink, names: tensors.map(\.name), sizes: sizes)
         var prefix = [UInt8](repeating: 0, count: 8)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix = Array($0) }
         try sink.write(prefix)
         try sink.write(json)
-        stream.advance { _ in }
+        try stream.advance()
     }
 
     /// Appends bytes to the data stream. A chunk may span the end of one tensor and the start of the
     /// next; writing more than the declared sizes is an error.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try stream.write(bytes, to: sink) { _ in }
+        try stream.write(bytes)
     }
 
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
@@ -97,13 +95,8 @@ public final class SafetensorsWriter {
     public var currentTensorIndex: Int { stream.current }
 
     /// Verifies that every tensor received exactly its bytes, then flushes and closes the file.
-    public func finish(sync: Bool = false) throws {
-        guard !finished else { return }
-        try stream.checkComplete()
-        finished = true
-        try sink.close(sync: sync)
-    }
+    public func finish(sync: Bool = false) throws { try stream.finish(sync: sync) }
 
     /// The file's hex SHA-256 after `finish`, when the writer was made with `hashing`.
-    public var sha256: String? { sink.sha256 }
+    public var sha256: String? { stream.sink.sha256 }
 }
