@@ -164,57 +164,33 @@ public enum Pipeline {
         switch plan.action {
         case .copy: break
         case .linear(let scheme, _):
-            report.method = "linear"
-            report.bits = scheme.bits
-            switch scheme.granularity {
-            case .tensor: report.granularity = "tensor"
-            case .channel(let axis):
-                report.granularity = "channel"
-                report.axis = axis
-            case .group(let size):
-                report.granularity = "group"
-                report.groupSize = size
-            }
+            report.describe(method: "linear", bits: scheme.bits)
+            report.setGranularity(scheme.granularity)
         case .blocks(let format):
-            report.method = "gguf"
-            report.type = format.name
-            report.bits = format.codeBits
-            report.granularity = "group"
-            report.groupSize = format.blockSize
+            report.describe(method: "gguf", type: format.name, bits: format.codeBits)
+            report.setGroups(of: format.blockSize)
         case .float(let dtype):
-            report.method = "gguf"
-            report.type = dtype.rawValue
-            report.bits = dtype.bitWidth
+            report.describe(method: "gguf", type: dtype.rawValue, bits: dtype.bitWidth)
         case .sign(let ternary):
-            report.method = ternary ? "ternary" : "binary"
-            report.bits = ternary ? 2 : 1
+            report.describe(method: ternary ? "ternary" : "binary", bits: ternary ? 2 : 1)
             report.setScales(perChannel: true)
         case .scaledFloat(let element, let perChannel):
-            report.method = "float"
-            report.type = element.rawValue
-            report.bits = 8
+            report.describe(method: "float", type: element.rawValue, bits: 8)
             report.setScales(perChannel: perChannel)
         case .kmeans(let bits, let perChannel):
-            report.method = "kmeans"
-            report.bits = bits
+            report.describe(method: "kmeans", bits: bits)
             report.setScales(perChannel: perChannel)
         case .compressedLinear(let scheme, _):
-            report.method = "linear"
-            report.type = "compressed-tensors"
-            report.bits = scheme.bits
+            // compressed-tensors packs groups or, without them, one scale per output channel.
+            report.describe(method: "linear", type: "compressed-tensors", bits: scheme.bits)
             if case .group(let size) = scheme.granularity {
-                report.granularity = "group"
-                report.groupSize = size
+                report.setGroups(of: size)
             } else {
-                report.granularity = "channel"
-                report.axis = 0
+                report.setScales(perChannel: true)
             }
         case .mx(let element):
-            report.method = "mx"
-            report.type = element.rawValue
-            report.bits = element.bits
-            report.granularity = "group"
-            report.groupSize = MXElement.blockSize
+            report.describe(method: "mx", type: element.rawValue, bits: element.bits)
+            report.setGroups(of: MXElement.blockSize)
         }
         return report
     }

@@ -28,10 +28,30 @@ public struct TensorReport: Sendable {
 
     public var elementCount: Int { shape.reduce(1, *) }
 
+    mutating func describe(method: String, type: String? = nil, bits: Int) {
+        (self.method, self.type, self.bits) = (method, type, bits)
+    }
+
     /// One scale (or codebook) per tensor, or per output channel (axis 0).
     mutating func setScales(perChannel: Bool) {
         granularity = perChannel ? "channel" : "tensor"
         axis = perChannel ? 0 : nil
+    }
+
+    /// One scale per group of `size` values along a row.
+    mutating func setGroups(of size: Int) {
+        granularity = "group"
+        groupSize = size
+    }
+
+    mutating func setGranularity(_ granularity: Granularity) {
+        switch granularity {
+        case .tensor: setScales(perChannel: false)
+        case .channel(let axis):
+            self.granularity = "channel"
+            self.axis = axis
+        case .group(let size): setGroups(of: size)
+        }
     }
     /// Stored bits per weight, scales and zero points included.
     public var bitsPerWeight: Double { elementCount == 0 ? 0 : Double(bytesOut * 8) / Double(elementCount) }
