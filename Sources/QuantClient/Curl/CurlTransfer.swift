@@ -41,36 +41,13 @@ enum CurlTransfer {
         setup.check(ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, max(1, Int(options.stallTimeout))), "LOW_SPEED_TIME")
         setup.check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, options.userAgent), "USERAGENT")
         setup.check(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, pointer), "WRITEDATA")
-        setup.check(
-            ccurl_setopt_data_callback(
-                handle, CURLOPT_WRITEFUNCTION,
-                { buffer, size, count, context in
-                    guard let buffer, let context else { return 0 }
-                    return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().receive(buffer, size * count)
-                }), "WRITEFUNCTION")
+        setup.check(ccurl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, TransferContext.receiveCallback), "WRITEFUNCTION")
         setup.check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, pointer), "HEADERDATA")
-        setup.check(
-            ccurl_setopt_data_callback(
-                handle, CURLOPT_HEADERFUNCTION,
-                { buffer, size, count, context in
-                    guard let buffer, let context else { return 0 }
-                    Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().header(buffer, size * count)
-                    return size * count
-                }), "HEADERFUNCTION")
+        setup.check(ccurl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, TransferContext.headerCallback), "HEADERFUNCTION")
         if progress != nil {
             setup.check(ccurl_setopt_long(handle, CURLOPT_NOPROGRESS, 0), "NOPROGRESS")
             setup.check(ccurl_setopt_pointer(handle, CURLOPT_XFERINFODATA, pointer), "XFERINFODATA")
-            setup.check(
-                ccurl_setopt_progress_callback(
-                    handle,
-                    { context, downloadTotal, downloaded, uploadTotal, uploaded in
-                        guard let context else { return 0 }
-                        Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().report(
-                            TransferProgress(
-                                uploaded: Int64(uploaded), uploadTotal: Int64(uploadTotal), downloaded: Int64(downloaded),
-                                downloadTotal: Int64(downloadTotal)))
-                        return 0
-                    }), "XFERINFOFUNCTION")
+            setup.check(ccurl_setopt_progress_callback(handle, TransferContext.progressCallback), "XFERINFOFUNCTION")
         }
         switch request.method {
         case "GET": break
@@ -84,13 +61,7 @@ enum CurlTransfer {
             }
             setup.check(ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(context.uploadSize)), "POSTFIELDSIZE")
             setup.check(ccurl_setopt_pointer(handle, CURLOPT_READDATA, pointer), "READDATA")
-            setup.check(
-                ccurl_setopt_data_callback(
-                    handle, CURLOPT_READFUNCTION,
-                    { buffer, size, count, context in
-                        guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
-                        return Unmanaged<TransferContext>.fromOpaque(context).takeUnretainedValue().send(buffer, size * count)
-                    }), "READFUNCTION")
+            setup.check(ccurl_setopt_data_callback(handle, CURLOPT_READFUNCTION, TransferContext.sendCallback), "READFUNCTION")
         default: setup.check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method), "CUSTOMREQUEST")
         }
         setup.check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList), "HTTPHEADER")

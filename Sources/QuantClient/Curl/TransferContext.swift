@@ -1,3 +1,4 @@
+import CCurl
 import Foundation
 import ModelFormats
 
@@ -136,5 +137,40 @@ final class TransferContext {
     private func fail(_ error: ClientError, abort: Int) -> Int {
         if self.error == nil { self.error = error }
         return abort
+    }
+
+    // MARK: - curl's C callbacks: the context arrives as the opaque pointer set with the callback.
+
+    private static func of(_ pointer: UnsafeMutableRawPointer) -> TransferContext {
+        Unmanaged<TransferContext>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// CURLOPT_WRITEFUNCTION: body bytes received.
+    static let receiveCallback: ccurl_data_callback = { buffer, size, count, context in
+        guard let buffer, let context else { return 0 }
+        return of(context).receive(buffer, size * count)
+    }
+
+    /// CURLOPT_HEADERFUNCTION: one header line received.
+    static let headerCallback: ccurl_data_callback = { buffer, size, count, context in
+        guard let buffer, let context else { return 0 }
+        of(context).header(buffer, size * count)
+        return size * count
+    }
+
+    /// CURLOPT_READFUNCTION: room for request body bytes.
+    static let sendCallback: ccurl_data_callback = { buffer, size, count, context in
+        guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+        return of(context).send(buffer, size * count)
+    }
+
+    /// CURLOPT_XFERINFOFUNCTION: transfer totals so far.
+    static let progressCallback: ccurl_progress_callback = { context, downloadTotal, downloaded, uploadTotal, uploaded in
+        guard let context else { return 0 }
+        of(context).report(
+            TransferProgress(
+                uploaded: Int64(uploaded), uploadTotal: Int64(uploadTotal), downloaded: Int64(downloaded),
+                downloadTotal: Int64(downloadTotal)))
+        return 0
     }
 }
