@@ -211,21 +211,7 @@ public struct CheckpointBenchmark {
     }
 
     func writeShard(_ path: String, tensors: [(String, [Int])]) throws {
-        let writer = try SafetensorsWriter(path: path, tensors: tensors.map { TensorSpec(name: $0.0, dtype: .bf16, shape: $0.1) })
-        var rng = SplitMix64(seed: 5)
-        var chunk = [UInt16](repeating: 0, count: 1 << 20)
-        for (_, shape) in tensors {
-            var remaining = shape.reduce(1, *)
-            while remaining > 0 {
-                let n = Swift.min(remaining, chunk.count)
-                for i in 0..<n {
-                    chunk[i] = UInt16(truncatingIfNeeded: (Float(Int(rng.next() % 20001) - 10000) / 250_000).bitPattern >> 16)
-                }
-                try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 2)])) }
-                remaining -= n
-            }
-        }
-        try writer.finish(sync: true)
+        try writeSyntheticSafetensors(path, tensors: tensors, dtype: .bf16, seed: 5, divisor: 250_000)
     }
 
     func write(_ value: JSONValue, to path: String) throws {

@@ -128,20 +128,7 @@ public struct PipelineBenchmark {
             left -= size
             index += 1
         }
-        let writer = try SafetensorsWriter(path: path, tensors: shapes.map { TensorSpec(name: $0.0, dtype: .f32, shape: $0.1) })
-        var rng = SplitMix64(seed: 11)
-        var chunk = [Float](repeating: 0, count: 1 << 20)
-        for (_, shape) in shapes {
-            var remaining = shape.reduce(1, *)
-            while remaining > 0 {
-                let n = Swift.min(remaining, chunk.count)
-                for i in 0..<n { chunk[i] = Float(Int(rng.next() % 20001) - 10000) / 5000 }
-                try chunk.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)])) }
-                remaining -= n
-            }
-        }
-        // Durable before timing: otherwise its writeback competes with the first run's fsync.
-        try writer.finish(sync: true)
+        try writeSyntheticSafetensors(path, tensors: shapes, dtype: .f32, seed: 11, divisor: 5000)
         return shapes
     }
 
