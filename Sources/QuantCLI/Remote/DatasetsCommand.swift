@@ -70,13 +70,7 @@ struct DatasetsCommand: ParsableCommand {
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try show(
-                { client -> [String: String] in
-                    try client.deleteDataset(id)
-                    return ["deleted": id]
-                }, text: { _ in "deleted \(id)\n" })
-        }
+        func run() throws { try delete(id) { try $0.deleteDataset(id) } }
     }
 
     static func describe(_ d: Dataset) -> String {

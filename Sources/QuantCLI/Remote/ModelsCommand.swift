@@ -76,13 +76,7 @@ struct ModelsCommand: ParsableCommand {
         @OptionGroup var remote: RemoteOptions
         @OptionGroup var output: OutputOptions
 
-        func run() throws {
-            try show(
-                { client -> [String: String] in
-                    try client.deleteModel(id)
-                    return ["deleted": id]
-                }, text: { _ in "deleted \(id)\n" })
-        }
+        func run() throws { try delete(id) { try $0.deleteModel(id) } }
     }
 
     static func describe(_ m: Model) -> String {

@@ -86,6 +86,15 @@ extension RemoteCommand {
             try output.emit(value) { text(value) }
         }
     }
+
+    /// Deletes one object and says so: `{"deleted": id}` with --json, else "deleted ID".
+    func delete(_ id: String, _ remove: (QuantClient) throws -> Void) throws {
+        try show(
+            { client -> [String: String] in
+                try remove(client)
+                return ["deleted": id]
+            }, text: { _ in "deleted \(id)\n" })
+    }
 }
 
 extension ParsableCommand {
