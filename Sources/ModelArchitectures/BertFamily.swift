@@ -57,14 +57,9 @@ struct BertFamily {
         let heads = try config.required("num_attention_heads")
         let hidden = try config.required("hidden_size")
         var converted: [ConvertedTensor] = []
-        for tensor in tensors {
-            guard let mapped = Self.ggufName(tensor.name) else {
-                throw ConversionError(
-                    .unexpectedTensor,
-                    "tensor '\(tensor.name)' is not part of BertModel as llama.cpp knows it (expected encoder.layer.N.attention.self.query.weight and the like)"
-                )
-            }
-            guard let ggufName = mapped else { continue }
+        let renamed = try GGUFConversion.renamed(
+            tensors, architecture: "BertModel", expected: "encoder.layer.N.attention.self.query.weight", ggufName: Self.ggufName)
+        for (tensor, ggufName) in renamed {
             // Position and token-type embeddings stay F32 in llama.cpp's converter too.
             let keepF32 =
                 GGUFConversion.keepsF32(ggufName, rank: tensor.shape.count)

@@ -52,14 +52,9 @@ struct DecoderFamily {
             converted.append(
                 ConvertedTensor(name: "rope_freqs.weight", origin: .generated(ropeFactors), permuteHeads: nil, keepF32: true))
         }
-        for tensor in tensors {
-            guard let mapped = Self.ggufName(tensor.name) else {
-                throw ConversionError(
-                    .unexpectedTensor,
-                    "tensor '\(tensor.name)' is not part of \(architecture) as llama.cpp knows it (expected model.layers.N.self_attn.q_proj.weight and the like)"
-                )
-            }
-            guard let ggufName = mapped else { continue }
+        let renamed = try GGUFConversion.renamed(
+            tensors, architecture: architecture, expected: "model.layers.N.self_attn.q_proj.weight", ggufName: Self.ggufName)
+        for (tensor, ggufName) in renamed {
             var permute: Int? = nil
             if permutesQK && (tensor.name.contains(".self_attn.q_proj.") || tensor.name.contains(".self_attn.k_proj.")) {
                 let groups = tensor.name.contains(".q_proj.") ? heads : kvHeads

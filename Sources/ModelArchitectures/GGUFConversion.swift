@@ -83,6 +83,23 @@ public struct GGUFConversion: Sendable {
         return keys
     }
 
+    /// The checkpoint's tensors that the GGUF keeps, with their llama.cpp names. `ggufName` gives a
+    /// name, `.some(nil)` for a tensor llama.cpp drops, or nil for one it does not know, which is
+    /// refused with `expected` (an example of the names the architecture has).
+    static func renamed(
+        _ tensors: [(name: String, shape: [Int])], architecture: String, expected: String, ggufName: (String) -> String??
+    ) throws -> [(tensor: (name: String, shape: [Int]), ggufName: String)] {
+        try tensors.compactMap { tensor in
+            guard let mapped = ggufName(tensor.name) else {
+                throw ConversionError(
+                    .unexpectedTensor,
+                    "tensor '\(tensor.name)' is not part of \(architecture) as llama.cpp knows it (expected \(expected) and the like)"
+                )
+            }
+            return mapped.map { (tensor, $0) }
+        }
+    }
+
     /// convert_hf_to_gguf.py's storage rule: 1-D tensors, norms and everything not named `.weight`
     /// (biases) are F32.
     static func keepsF32(_ ggufName: String, rank: Int) -> Bool {

@@ -327,3 +327,19 @@ struct GGUFTests {
         }
     }
 }
+
+@Suite("ggml types and safetensors dtypes")
+struct SameElementTypesTests {
+    /// A copy between the formats relabels the bytes, so each pair must hold elements of one width,
+    /// and the mapping must go both ways.
+    @Test func pairsHoldTheSameElements() throws {
+        let shared: [DType] = [.f32, .f16, .bf16, .f64, .i8, .i16, .i32, .i64]
+        for dtype in shared {
+            let type = try #require(GGMLType(sameElementsAs: dtype), "\(dtype)")
+            #expect(type.blockSize == 1 && type.typeSize * 8 == dtype.bitWidth, "\(dtype) -> \(type)")
+            #expect(type.sameElementsDType == dtype)
+        }
+        #expect(GGMLType(sameElementsAs: .u8) == nil && GGMLType(sameElementsAs: .f8E4M3) == nil)
+        #expect(GGMLType.q4_K.sameElementsDType == nil && GGMLType.q8_0.sameElementsDType == nil)
+    }
+}

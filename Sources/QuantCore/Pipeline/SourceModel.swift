@@ -44,14 +44,7 @@ public struct SourceTensor: Sendable {
         switch storage {
         case .safetensors(let dtype): return dtype.isFloatingPoint ? dtype : nil
         case .generated: return .f32
-        case .gguf(let type):
-            switch type {
-            case .f32: return .f32
-            case .f16: return .f16
-            case .bf16: return .bf16
-            case .f64: return .f64
-            default: return nil
-            }
+        case .gguf(let type): return type.sameElementsDType.flatMap { $0.isFloatingPoint ? $0 : nil }
         }
     }
 

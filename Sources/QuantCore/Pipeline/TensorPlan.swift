@@ -290,7 +290,7 @@ public struct TensorPlan: Sendable {
     static func floatPlan(
         _ tensor: SourceTensor, _ dtype: DType, output: Recipe.OutputFormat, note: String? = nil, spec: WeightSpec? = nil
     ) -> TensorPlan {
-        let ggmlType: GGMLType? = output == .gguf ? [DType.f32: GGMLType.f32, .f16: .f16, .bf16: .bf16][dtype] : nil
+        let ggmlType: GGMLType? = output == .gguf ? GGMLType(sameElementsAs: dtype) : nil
         return TensorPlan(
             source: tensor, action: .float(dtype),
             outputs: [
@@ -321,10 +321,7 @@ public struct TensorPlan: Sendable {
                 outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil,
                 note: note)
         case (.safetensors(let dtype), .gguf):
-            let map: [DType: GGMLType] = [
-                .f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64,
-            ]
-            guard let type = map[dtype] else {
+            guard let type = GGMLType(sameElementsAs: dtype) else {
                 throw PipelineError.unsupported(
                     tensor.name, "dtype \(dtype.rawValue) has no GGUF type; write safetensors instead")
             }
@@ -333,10 +330,7 @@ public struct TensorPlan: Sendable {
                 outputs: [Output(name: tensor.name, shape: tensor.shape, dtype: nil, ggmlType: type, byteCount: size)], spec: nil,
                 note: note)
         case (.gguf(let type), .safetensors), (.gguf(let type), .compressedTensors):
-            let map: [GGMLType: DType] = [
-                .f32: .f32, .f16: .f16, .bf16: .bf16, .i8: .i8, .i16: .i16, .i32: .i32, .i64: .i64, .f64: .f64,
-            ]
-            guard let dtype = map[type] else {
+            guard let dtype = type.sameElementsDType else {
                 throw PipelineError.unsupported(
                     tensor.name, "ggml type \(type.name) cannot be stored in safetensors; write GGUF instead")
             }
