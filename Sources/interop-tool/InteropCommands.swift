@@ -18,6 +18,14 @@ struct InteropTool: ParsableCommand {
         ])
 }
 
+/// TYPE INPUT OUTPUT, the arguments of the conversions: a number format (encode, decode) or a ggml
+/// type (blocks), then the files.
+struct Conversion: ParsableArguments {
+    @Argument(help: "A number format (fp8_e4m3, ...) or a ggml type (Q4_K, ...).") var type: String
+    @Argument var input: String
+    @Argument var output: String
+}
+
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dump", abstract: "JSON description of a safetensors/GGUF file, data as hex.")
@@ -50,19 +58,15 @@ struct SampleGGUFCommand: ParsableCommand {
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode", abstract: "fp32 (raw little-endian) to codes (u8, or u16 for fp16/bf16).")
-    @Argument var format: String
-    @Argument var input: String
-    @Argument var output: String
+    @OptionGroup var files: Conversion
     @Flag(help: "Saturate values beyond the format's range instead of overflowing.") var saturate = false
-    func run() throws { try Codes.encode(format: format, input: input, output: output, saturate: saturate) }
+    func run() throws { try Codes.encode(format: files.type, input: files.input, output: files.output, saturate: saturate) }
 }
 
 struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "decode", abstract: "Codes to fp32.")
-    @Argument var format: String
-    @Argument var input: String
-    @Argument var output: String
-    func run() throws { try Codes.decode(format: format, input: input, output: output) }
+    @OptionGroup var files: Conversion
+    func run() throws { try Codes.decode(format: files.type, input: files.input, output: files.output) }
 }
 
 struct GGMLTypesCommand: ParsableCommand {
@@ -73,10 +77,8 @@ struct GGMLTypesCommand: ParsableCommand {
 struct QuantizeBlocksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize-blocks", abstract: "fp32 (raw little-endian) to ggml blocks with Int8Kernels.best.")
-    @Argument var type: String
-    @Argument var input: String
-    @Argument var output: String
-    func run() throws { try Blocks.quantize(type: type, input: input, output: output) }
+    @OptionGroup var files: Conversion
+    func run() throws { try Blocks.quantize(type: files.type, input: files.input, output: files.output) }
 }
 
 struct QuantizeBlocksWeightedCommand: ParsableCommand {
@@ -92,10 +94,8 @@ struct QuantizeBlocksWeightedCommand: ParsableCommand {
 
 struct DequantizeBlocksCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dequantize-blocks", abstract: "ggml blocks to fp32.")
-    @Argument var type: String
-    @Argument var input: String
-    @Argument var output: String
-    func run() throws { try Blocks.dequantize(type: type, input: input, output: output) }
+    @OptionGroup var files: Conversion
+    func run() throws { try Blocks.dequantize(type: files.type, input: files.input, output: files.output) }
 }
 
 struct ISACommand: ParsableCommand {
