@@ -41,9 +41,9 @@ enum Migrations {
                     CREATE INDEX models_tenant ON models(tenant_id, created_at);
                     CREATE INDEX models_sha256 ON models(sha256);
                     CREATE TABLE jobs (
-                        \(jobsColumns2026_11_26)
+                        \(initialJobsColumns)
                     );
-                    \(jobsIndexes2026_11_26)
+                    \(initialJobsIndexes)
                     CREATE TABLE job_events (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -110,7 +110,7 @@ enum Migrations {
             try db.execute(
                 sql: """
                     CREATE TABLE jobs_rebuilt (
-                        \(jobsColumns2026_11_26),
+                        \(initialJobsColumns),
                         dataset_id TEXT REFERENCES datasets(id) ON DELETE SET NULL,
                         kind TEXT NOT NULL DEFAULT 'quantize' CHECK (kind IN ('quantize', 'qat', 'evaluate')),
                         training TEXT,
@@ -119,7 +119,7 @@ enum Migrations {
                     INSERT INTO jobs_rebuilt SELECT *, NULL FROM jobs;
                     DROP TABLE jobs;
                     ALTER TABLE jobs_rebuilt RENAME TO jobs;
-                    \(jobsIndexes2026_11_26)
+                    \(initialJobsIndexes)
                     CREATE INDEX jobs_dataset ON jobs(dataset_id, state);
                     """)
         }
@@ -129,7 +129,7 @@ enum Migrations {
     /// The jobs table's columns and indexes as the initial migration created them. The rebuild that
     /// widened a CHECK list restates them, so both migrations read them from here; like the
     /// migrations, these never change.
-    private static let jobsColumns2026_11_26 = """
+    private static let initialJobsColumns = """
         id TEXT PRIMARY KEY NOT NULL,
         tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
         model_id TEXT NOT NULL REFERENCES models(id),
@@ -158,7 +158,7 @@ enum Migrations {
         summary TEXT,
         expires_at DOUBLE
         """
-    private static let jobsIndexes2026_11_26 = """
+    private static let initialJobsIndexes = """
         CREATE UNIQUE INDEX jobs_idempotency ON jobs(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_queue ON jobs(state, not_before);
         CREATE INDEX jobs_tenant ON jobs(tenant_id, created_at);
