@@ -28,15 +28,11 @@ indirect enum Normalizer: Sendable {
                 cleanText: object["clean_text"]?.boolValue ?? true,
                 chineseChars: object["handle_chinese_chars"]?.boolValue ?? true,
                 stripAccents: object["strip_accents"]?.boolValue ?? lowercase, lowercase: lowercase)
-        case "Sequence":
-            self = .sequence(
-                try (object["normalizers"]?.arrayValue ?? []).enumerated().map {
-                    try Normalizer($1, "\(path).normalizers[\($0)]")
-                })
+        case "Sequence": self = .sequence(try componentSequence(object, "normalizers", path, Normalizer.init))
         default:
-            throw TokenizerError(
-                "tokenizer.json: normalizer \(type) is not implemented (NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, BertNormalizer, Sequence are)"
-            )
+            throw TokenizerError.unsupported(
+                "normalizer", type,
+                implemented: "NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Prepend, Replace, BertNormalizer, Sequence")
         }
     }
 

@@ -30,15 +30,10 @@ indirect enum PostProcessor: Sendable {
                 throw TokenizerError("tokenizer.json: \(path) needs cls and sep as [token, id]")
             }
             self = .around(before: [cls], after: [sep])
-        case "Sequence":
-            self = .sequence(
-                try (object["processors"]?.arrayValue ?? []).enumerated().map {
-                    try PostProcessor($1, "\(path).processors[\($0)]")
-                })
+        case "Sequence": self = .sequence(try componentSequence(object, "processors", path, PostProcessor.init))
         default:
-            throw TokenizerError(
-                "tokenizer.json: post-processor \(type) is not implemented (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence are)"
-            )
+            throw TokenizerError.unsupported(
+                "post-processor", type, implemented: "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence")
         }
     }
 

@@ -54,15 +54,12 @@ indirect enum PreTokenizer: Sendable {
         case "WhitespaceSplit": self = .whitespaceSplit
         case "Digits": self = .digits(individual: object["individual_digits"]?.boolValue ?? false)
         case "Punctuation": self = .punctuation(try behavior(object["behavior"]?.stringValue))
-        case "Sequence":
-            self = .sequence(
-                try (object["pretokenizers"]?.arrayValue ?? []).enumerated().map {
-                    try PreTokenizer($1, "\(path).pretokenizers[\($0)]")
-                })
+        case "Sequence": self = .sequence(try componentSequence(object, "pretokenizers", path, PreTokenizer.init))
         default:
-            throw TokenizerError(
-                "tokenizer.json: pre-tokenizer \(type) is not implemented (Split, ByteLevel, Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Digits, Punctuation, Sequence are)"
-            )
+            throw TokenizerError.unsupported(
+                "pre-tokenizer", type,
+                implemented:
+                    "Split, ByteLevel, Metaspace, BertPreTokenizer, Whitespace, WhitespaceSplit, Digits, Punctuation, Sequence")
         }
     }
 

@@ -63,6 +63,20 @@ public struct TokenizerError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String { message }
 }
 
+extension TokenizerError {
+    /// A component type this tokenizer does not run, with the list of those it does.
+    static func unsupported(_ kind: String, _ type: String, implemented: String) -> TokenizerError {
+        TokenizerError("tokenizer.json: \(kind) \(type) is not implemented (\(implemented) are)")
+    }
+}
+
+/// The parts of a `Sequence` component, listed under `key`, each parsed with its own path.
+func componentSequence<Part>(
+    _ object: JSONObject, _ key: String, _ path: String, _ parse: (JSONValue, String) throws -> Part
+) throws -> [Part] {
+    try (object[key]?.arrayValue ?? []).enumerated().map { try parse($1, "\(path).\(key)[\($0)]") }
+}
+
 /// The `type` of a component object, or an error naming where it is missing.
 func componentType(_ value: JSONValue, _ path: String) throws -> (type: String, object: JSONObject) {
     guard let object = value.objectValue, let type = object["type"]?.stringValue else {
