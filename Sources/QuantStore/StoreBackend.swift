@@ -48,7 +48,7 @@ protocol TenantBackend: Sendable {
     func addModel(_ model: TenantScope.NewModel, placeBlob: () throws -> Void) throws -> ModelRecord
     func model(_ id: String) throws -> ModelRecord
     func models(limit: Int) throws -> [ModelRecord]
-    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String?
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> TenantScope.ModelDeletion
     func submit(_ new: TenantScope.NewJob) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord
     func jobs(state: JobState?, modelID: String?, limit: Int, cursor: String?) throws -> [JobRecord]

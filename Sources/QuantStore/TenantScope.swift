@@ -88,11 +88,19 @@ public struct TenantScope: Sendable {
     public func model(_ id: String) throws -> ModelRecord { try backend.model(id) }
     public func models(limit: Int = 100) throws -> [ModelRecord] { try backend.models(limit: limit) }
 
-    /// Deletes a model; a conflict while unfinished jobs use it. When no other model or dataset (of
-    /// any tenant) names its blob, `removeBlob` removes the file inside the transaction, under the
-    /// blob's lock; returns the path then.
+    /// What deleting a model removed: its blob's path, when no other row named it (the file is gone
+    /// already), and the ids of its finished jobs, which went with it (their artifacts are the
+    /// caller's to remove, after the commit).
+    public struct ModelDeletion: Sendable, Equatable {
+        public let blobPath: String?
+        public let jobIDs: [String]
+    }
+
+    /// Deletes a model and its finished jobs; a conflict while unfinished jobs use it. When no other
+    /// model or dataset (of any tenant) names its blob, `removeBlob` removes the file inside the
+    /// transaction, under the blob's lock.
     @discardableResult
-    public func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
+    public func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> ModelDeletion {
         try backend.deleteModel(id, removeBlob: removeBlob)
     }
 

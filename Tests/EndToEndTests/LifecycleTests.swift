@@ -125,6 +125,22 @@ struct LifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: corrupted + ".partial"))
     }
 
+    /// Deleting a model takes its finished jobs with it, and their artifacts from the disk too (not
+    /// only at the next start's orphan sweep).
+    @Test func deletingAModelRemovesItsJobsArtifacts() throws {
+        let server = try LiveServer()
+        let files = try Fixtures()
+        let client = try server.client()
+        let model = try client.uploadModel(path: try files.model(layers: 2))
+        let job = try client.waitForJob(try client.submitJob(modelID: model.id, preset: "int8").id, initialInterval: 0.05)
+        #expect(job.status == "succeeded")
+        let folder = server.dataDirectory.appendingPathComponent("artifacts").appendingPathComponent(job.id).path
+        #expect(FileManager.default.fileExists(atPath: folder))
+        try client.deleteModel(model.id)
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        #expect(throws: ClientError.self) { try client.job(job.id) }
+    }
+
     /// Eight clients on eight threads, each with the whole flow at once.
     @Test func concurrentClients() async throws {
         let server = try LiveServer()

@@ -279,8 +279,12 @@ struct StoreTests {
         _ = try t.model(tenant.id)
         #expect(throws: StoreError.self) { try t.model(tenant.id) }  // 30 bytes > 25
         #expect(throws: StoreError.self) { try scope.deleteModel(model.id, removeBlob: { _ in }) }  // jobs use it
-        for job in try scope.jobs() { _ = try scope.cancel(job.id) }
-        #expect(try scope.deleteModel(model.id, removeBlob: { _ in }) == model.blobPath)
+        let jobs = try scope.jobs()
+        for job in jobs { _ = try scope.cancel(job.id) }
+        let deletion = try scope.deleteModel(model.id, removeBlob: { _ in })
+        #expect(deletion.blobPath == model.blobPath)
+        #expect(Set(deletion.jobIDs) == Set(jobs.map(\.id)) && deletion.jobIDs.count == 2)  // the finished jobs went with it
+        #expect(try scope.jobs().isEmpty)
     }
 
     /// A blob named by two tenants' rows is removed with the last of them, once, inside the
@@ -300,9 +304,9 @@ struct StoreTests {
             #expect(placed)
             ids.append((scope, model.id))
         }
-        #expect(try ids[0].scope.deleteModel(ids[0].id, removeBlob: { p in removed.withLock { $0.append(p) } }) == nil)
+        #expect(try ids[0].scope.deleteModel(ids[0].id, removeBlob: { p in removed.withLock { $0.append(p) } }).blobPath == nil)
         #expect(removed.withLock { $0 }.isEmpty)
-        #expect(try ids[1].scope.deleteModel(ids[1].id, removeBlob: { p in removed.withLock { $0.append(p) } }) == path)
+        #expect(try ids[1].scope.deleteModel(ids[1].id, removeBlob: { p in removed.withLock { $0.append(p) } }).blobPath == path)
         #expect(removed.withLock { $0 } == [path])
     }
 

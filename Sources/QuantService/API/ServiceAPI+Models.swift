@@ -36,7 +36,11 @@ extension ServiceAPI {
             return try Self.json(200, TensorList(modelId: model.id, tensors: tensors))
         }
         router.add(.delete, "/v1/models/{id}") { [self] request, _ in
-            _ = try Self.run { try scope(request).deleteModel(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove) }
+            let deletion = try Self.run {
+                try scope(request).deleteModel(request.pathParameters["id"] ?? "", removeBlob: BlobStore.remove)
+            }
+            let artifacts = ArtifactStore(data: data)
+            deletion.jobIDs.forEach(artifacts.removeJob)
             return HTTPResponse(status: 204)
         }
     }

@@ -50,7 +50,7 @@ struct PostgresTenantScope: TenantBackend {
 
     func models(limit: Int) throws -> [ModelRecord] { try list(ModelRecord.self, "models", limit: limit) }
 
-    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> TenantScope.ModelDeletion {
         try pool.transaction { connection in
             let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
             let active = try count(
@@ -58,9 +58,12 @@ struct PostgresTenantScope: TenantBackend {
             if active > 0 {
                 throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first")
             }
-            try connection.query("DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2", [.text(id), .text(tenantID)])
+            let deleted = try connection.query(
+                "DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2 RETURNING id", [.text(id), .text(tenantID)])
             try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
-            return try removeIfUnnamed(connection, model.blobPath, removeBlob)
+            return TenantScope.ModelDeletion(
+                blobPath: try removeIfUnnamed(connection, model.blobPath, removeBlob),
+                jobIDs: deleted.values.compactMap { $0.first ?? nil })
         }
     }
 

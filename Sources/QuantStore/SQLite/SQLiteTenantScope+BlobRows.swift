@@ -25,4 +25,22 @@ extension SQLiteTenantScope {
     func owns<Row: TenantBlobRow>(_ type: Row.Type, _ id: String, in db: Database) throws -> Bool {
         try Row.filter(Row.columns.id == id && Row.columns.tenantId == tenantID).fetchCount(db) == 1
     }
+
+    /// Deletes a model or dataset of the tenant's: a conflict while queued or running jobs name it in
+    /// `column` (`busy` says what to do then); `deleteJobs` runs before the row goes and returns the
+    /// ids of the jobs it deleted. Removes the blob when no other row (of any tenant) names it.
+    func deleteBlobRow<Row: TenantBlobRow>(
+        _ type: Row.Type, _ id: String, usedBy column: Column, busy: String, removeBlob: (String) -> Void,
+        deleteJobs: (Database) throws -> [String] = { _ in [] }
+    ) throws -> TenantScope.ModelDeletion {
+        try store.pool.write { db in
+            let row = try row(type, id, in: db)
+            let active = try JobRecord.filter(column == id && [JobState.queued, .running].contains(JobRecord.Columns.state))
+                .fetchCount(db)
+            if active > 0 { throw StoreError.conflict("\(Row.noun) \(id) is used by \(active) queued or running jobs; \(busy)") }
+            let jobIDs = try deleteJobs(db)
+            try row.delete(db)
+            return TenantScope.ModelDeletion(blobPath: try removeIfUnnamed(db, row.blobPath, removeBlob), jobIDs: jobIDs)
+        }
+    }
 }

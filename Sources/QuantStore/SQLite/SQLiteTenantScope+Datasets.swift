@@ -18,18 +18,10 @@ extension SQLiteTenantScope {
     /// artifacts and reports (their reference is cleared). Removes the blob when nothing else (a
     /// model or dataset of any tenant) names it.
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
-        try store.pool.write { db in
-            let dataset = try row(DatasetRecord.self, id, in: db)
-            let active = try JobRecord.filter(
-                JobRecord.Columns.datasetId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
-            ).fetchCount(db)
-            if active > 0 {
-                throw StoreError.conflict(
-                    "dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first")
-            }
-            try dataset.delete(db)
-            return try removeIfUnnamed(db, dataset.blobPath, removeBlob)
-        }
+        try deleteBlobRow(
+            DatasetRecord.self, id, usedBy: JobRecord.Columns.datasetId, busy: "wait for them or cancel them first",
+            removeBlob: removeBlob
+        ).blobPath
     }
 
     /// Removes a blob inside the write transaction once no model or dataset row names it.

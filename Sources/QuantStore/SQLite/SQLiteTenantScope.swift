@@ -30,20 +30,16 @@ struct SQLiteTenantScope: TenantBackend {
 
     func models(limit: Int) throws -> [ModelRecord] { try rows(ModelRecord.self, limit: limit) }
 
-    /// Deletes a model; a conflict while unfinished jobs use it. Removes its blob when no other
-    /// model or dataset (of any tenant) names it.
-    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> String? {
-        try store.pool.write { db in
-            let model = try row(ModelRecord.self, id, in: db)
-            let active = try JobRecord.filter(
-                JobRecord.Columns.modelId == id && [JobState.queued, .running].contains(JobRecord.Columns.state)
-            ).fetchCount(db)
-            if active > 0 {
-                throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first")
-            }
-            try db.execute(sql: "DELETE FROM jobs WHERE model_id = ? AND tenant_id = ?", arguments: [id, tenantID])
-            try model.delete(db)
-            return try removeIfUnnamed(db, model.blobPath, removeBlob)
+    /// Deletes a model and its finished jobs; a conflict while unfinished jobs use it. Removes its
+    /// blob when no other model or dataset (of any tenant) names it.
+    func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> TenantScope.ModelDeletion {
+        try deleteBlobRow(
+            ModelRecord.self, id, usedBy: JobRecord.Columns.modelId, busy: "cancel them first", removeBlob: removeBlob
+        ) { db in
+            let jobs = JobRecord.filter(JobRecord.Columns.modelId == id && JobRecord.Columns.tenantId == tenantID)
+            let ids = try String.fetchAll(db, jobs.select(JobRecord.Columns.id))
+            try jobs.deleteAll(db)
+            return ids
         }
     }
 
