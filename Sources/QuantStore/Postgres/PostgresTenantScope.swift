@@ -51,19 +51,10 @@ struct PostgresTenantScope: TenantBackend {
     func models(limit: Int) throws -> [ModelRecord] { try list(ModelRecord.self, "models", limit: limit) }
 
     func deleteModel(_ id: String, removeBlob: (String) -> Void) throws -> TenantScope.ModelDeletion {
-        try pool.transaction { connection in
-            let model = try owned(ModelRecord.self, "models", id, "model", on: connection, lock: true)
-            let active = try count(
-                connection, "SELECT COUNT(*) FROM jobs WHERE model_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
-            if active > 0 {
-                throw StoreError.conflict("model \(id) is used by \(active) queued or running jobs; cancel them first")
-            }
-            let deleted = try connection.query(
+        try deleteBlobRow(ModelRecord.self, id, usedBy: "model_id", busy: "cancel them first", removeBlob: removeBlob) {
+            let deleted = try $0.query(
                 "DELETE FROM jobs WHERE model_id = $1 AND tenant_id = $2 RETURNING id", [.text(id), .text(tenantID)])
-            try connection.query("DELETE FROM models WHERE id = $1", [.text(id)])
-            return TenantScope.ModelDeletion(
-                blobPath: try removeIfUnnamed(connection, model.blobPath, removeBlob),
-                jobIDs: deleted.values.compactMap { $0.first ?? nil })
+            return deleted.values.compactMap { $0.first ?? nil }
         }
     }
 
@@ -95,16 +86,26 @@ struct PostgresTenantScope: TenantBackend {
     func datasets(limit: Int) throws -> [DatasetRecord] { try list(DatasetRecord.self, "datasets", limit: limit) }
 
     func deleteDataset(_ id: String, removeBlob: (String) -> Void) throws -> String? {
+        try deleteBlobRow(
+            DatasetRecord.self, id, usedBy: "dataset_id", busy: "wait for them or cancel them first", removeBlob: removeBlob
+        ).blobPath
+    }
+
+    /// Deletes a model or dataset of the tenant's, as SQLite's `deleteBlobRow`: a conflict while
+    /// queued or running jobs name it in `column`; `deleteJobs` runs before the row goes and returns
+    /// the ids of the jobs it deleted; the blob goes when no other row names it.
+    func deleteBlobRow<Row: TenantBlobRow & Decodable>(
+        _ type: Row.Type, _ id: String, usedBy column: String, busy: String, removeBlob: (String) -> Void,
+        deleteJobs: (PGConnection) throws -> [String] = { _ in [] }
+    ) throws -> TenantScope.ModelDeletion {
         try pool.transaction { connection in
-            let dataset = try owned(DatasetRecord.self, "datasets", id, "dataset", on: connection, lock: true)
+            let row = try owned(Row.self, Row.databaseTableName, id, Row.noun, on: connection, lock: true)
             let active = try count(
-                connection, "SELECT COUNT(*) FROM jobs WHERE dataset_id = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
-            if active > 0 {
-                throw StoreError.conflict(
-                    "dataset \(id) is used by \(active) queued or running jobs; wait for them or cancel them first")
-            }
-            try connection.query("DELETE FROM datasets WHERE id = $1", [.text(id)])
-            return try removeIfUnnamed(connection, dataset.blobPath, removeBlob)
+                connection, "SELECT COUNT(*) FROM jobs WHERE \(column) = $1 AND state IN \(JobState.activeSQL)", [.text(id)])
+            if active > 0 { throw StoreError.conflict("\(Row.noun) \(id) is used by \(active) queued or running jobs; \(busy)") }
+            let jobIDs = try deleteJobs(connection)
+            try connection.query("DELETE FROM \(Row.databaseTableName) WHERE id = $1", [.text(id)])
+            return TenantScope.ModelDeletion(blobPath: try removeIfUnnamed(connection, row.blobPath, removeBlob), jobIDs: jobIDs)
         }
     }
 
