@@ -31,8 +31,15 @@ def dump(path):
     return json.loads(run_tool("dump", path))
 
 
-def quantctl(*args):
-    return subprocess.run([str(BIN / "quantctl"), *map(str, args)], capture_output=True, text=True, timeout=60)
+def quantctl(*args, timeout=60):
+    return subprocess.run([str(BIN / "quantctl"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def quantctl_json(*args, timeout=300):
+    """Runs quantctl with --json, which must succeed; returns what it printed, parsed."""
+    result = quantctl(*args, "--json", timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 import hf_checkpoints
 import llama_runtime
-from conftest import BIN, run_tool
+from conftest import BIN, quantctl_json, run_tool
 
 INT4_G128 = {"method": "linear", "bits": 4, "granularity": "group", "group_size": 128}
 
@@ -45,10 +45,7 @@ def quantize(model, output, recipe, dataset=None):
 
 
 def kl_divergence(model, artifact, text):
-    result = subprocess.run([str(BIN / "quantctl"), "evaluate", str(model), "--quantized", str(artifact), "--text", str(text),
-                             "--context", "128", "--chunks", "8", "--json"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["kl_divergence_mean"]
+    return quantctl_json("evaluate", model, "--quantized", artifact, "--text", text, "--context", "128", "--chunks", "8")["kl_divergence_mean"]
 
 
 def test_awq_and_gptq_from_text_beat_round_to_nearest_on_int4_g128(model, texts, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 import hf_checkpoints
 import llama_runtime
-from conftest import BIN
+from conftest import BIN, quantctl_json
 from service import Quantd
 
 
@@ -227,10 +227,8 @@ def test_a_job_evaluates_what_it_quantized(server, checkpoint, tmp_path):
     gguf = tmp_path / "served.gguf"
     gguf.write_bytes(server.get(f"/v1/jobs/{done['id']}/artifact").content)
     (tmp_path / "text.txt").write_text(text)
-    local = subprocess.run([str(BIN / "quantctl"), "evaluate", str(checkpoint), "--quantized", str(gguf), "--text", str(tmp_path / "text.txt"),
-                            "--context", "64", "--chunks", "4", "--json"], capture_output=True, text=True, timeout=120)
-    assert local.returncode == 0, local.stderr
-    assert json.loads(local.stdout) == {k: v for k, v in evaluation.items()}
+    local = quantctl_json("evaluate", checkpoint, "--quantized", gguf, "--text", tmp_path / "text.txt", "--context", "64", "--chunks", "4")
+    assert local == {k: v for k, v in evaluation.items()}
     report = subprocess.run([str(BIN / "quantctl"), "jobs", "report", done["id"], "--server", server.url],
                             capture_output=True, text=True, timeout=60, env={"QUANT_API_KEY": server.admin_key, "PATH": "/usr/bin:/bin"})
     assert report.returncode == 0 and "evaluation: perplexity" in report.stdout, report.stdout + report.stderr
@@ -337,10 +335,8 @@ def test_an_evaluate_job_compares_two_models(server, checkpoint, tmp_path):
     gguf = tmp_path / "q.gguf"
     gguf.write_bytes(server.get(f"/v1/jobs/{quantized}/artifact").content)
     (tmp_path / "text.txt").write_bytes(text)
-    local = subprocess.run([str(BIN / "quantctl"), "evaluate", str(checkpoint), "--quantized", str(gguf), "--text", str(tmp_path / "text.txt"),
-                            "--context", "64", "--chunks", "3", "--json"], capture_output=True, text=True, timeout=120)
-    assert local.returncode == 0, local.stderr
-    assert json.loads(local.stdout) == result
+    local = quantctl_json("evaluate", checkpoint, "--quantized", gguf, "--text", tmp_path / "text.txt", "--context", "64", "--chunks", "3")
+    assert local == result
     assert server.get(f"/v1/jobs/{done['id']}/report").json()["evaluation"] == result
     missing = server.get(f"/v1/jobs/{done['id']}/artifact")
     assert missing.status_code == 404 and missing.json()["type"].endswith("no-artifact")

@@ -9,7 +9,7 @@ import pytest
 
 import hf_checkpoints
 import llama_runtime
-from conftest import BIN, ROOT, run_tool
+from conftest import ROOT, quantctl_json, run_tool
 from test_llama_cpp import convert, tokenizer_of
 
 DECODERS = list(hf_checkpoints.ARCHITECTURES)
@@ -82,10 +82,7 @@ def test_perplexity_and_kl_divergence_against_llama_perplexity(checkpoints, kind
     base = tmp_path / "base.kld"
     for name in ["f16", "q4_k_m"]:
         gguf = convert(directory, name, tmp_path)
-        result = subprocess.run([str(BIN / "quantctl"), "evaluate", str(directory), "--quantized", str(gguf), "--text", str(text),
-                                 "--context", "64", "--chunks", "6", "--json"], capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr
-        ours = json.loads(result.stdout)
+        ours = quantctl_json("evaluate", directory, "--quantized", gguf, "--text", text, "--context", "64", "--chunks", "6")
         assert ours["chunks"] == 6 and ours["tokens_scored"] == 6 * 31
         assert ours["kl_divergence_p99"] >= ours["kl_divergence_mean"] >= 0
         if name == "f16":
@@ -132,9 +129,6 @@ def test_encoder_forward_pass_on_the_real_minilm(name, tmp_path):
     assert cosine(ours_gguf, theirs) >= (0.9999 if name == "f16" else 0.999)
     text = tmp_path / "lines.txt"
     text.write_text("\n".join(line for line in (ROOT / "docs" / "MODELS.md").read_text().splitlines() if len(line) > 40))
-    result = subprocess.run([str(BIN / "quantctl"), "evaluate", str(REAL_CHECKPOINT), "--quantized", str(gguf), "--text", str(text),
-                             "--chunks", "12", "--context", "128", "--json"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    evaluation = json.loads(result.stdout)
+    evaluation = quantctl_json("evaluate", REAL_CHECKPOINT, "--quantized", gguf, "--text", text, "--chunks", "12", "--context", "128")
     assert evaluation["texts"] == 12
     assert 1.0 + 1e-6 >= evaluation["embedding_cosine_mean"] >= evaluation["embedding_cosine_min"] >= {"f16": 0.9999, "q8_0": 0.999, "q4_k_m": 0.98}[name]

@@ -6,7 +6,7 @@ import gguf
 import numpy as np
 from gguf import GGMLQuantizationType as Q
 
-from conftest import dump, quantctl, run_tool
+from conftest import dump, quantctl, quantctl_json, run_tool
 
 
 def python_file(path, alignment=None):
@@ -138,9 +138,7 @@ def test_ggml_type_table_matches_reference():
 def test_inspect_gguf(tmp):
     path = tmp / "py.gguf"
     python_file(path)
-    result = quantctl("inspect", path, "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = quantctl_json("inspect", path)
     ref = gguf.GGUFReader(str(path))
     assert report["format"] == "gguf" and report["gguf_version"] == 3
     assert report["tensor_count"] == len(ref.tensors)

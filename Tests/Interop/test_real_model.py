@@ -6,16 +6,14 @@ import pathlib
 import numpy as np
 from safetensors import safe_open
 
-from conftest import quantctl, run_tool
+from conftest import quantctl, quantctl_json, run_tool
 
 MODEL = pathlib.Path(os.environ.get("QS_REAL_MODEL", ".venv/models/all-minilm-l6-v2-checkpoint/model.safetensors"))
 
 
 def test_inspect_real_model_counts():
     assert MODEL.exists(), "make test fetches the model; run `make test` or set QS_REAL_MODEL"
-    result = quantctl("inspect", MODEL, "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = quantctl_json("inspect", MODEL)
     with safe_open(str(MODEL), framework="np") as f:
         names = list(f.keys())
         shapes = {n: list(f.get_slice(n).get_shape()) for n in names}

@@ -1,12 +1,11 @@
 """safetensors: files written by the PyPI package are read by us identically, and ours by it."""
-import json
 
 import ml_dtypes
 import numpy as np
 import pytest
 from safetensors import TensorSpec, deserialize, serialize_file, safe_open
 
-from conftest import dump, quantctl, run_tool
+from conftest import dump, quantctl, quantctl_json, run_tool
 
 # Our dtype name -> numpy dtype (ml_dtypes for the small floats); F4 is packed two per byte.
 NP_DTYPES = {
@@ -149,9 +148,7 @@ def test_roundtrip_through_us_is_lossless(tmp):
 def test_inspect_json_matches_reference(tmp):
     path = tmp / "py.safetensors"
     python_file(path)
-    result = quantctl("inspect", path, "--json")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = quantctl_json("inspect", path)
     ref = reference_view(path)
     assert report["format"] == "safetensors"
     assert report["tensor_count"] == len(ref)
