@@ -129,11 +129,11 @@ struct LifecycleTests {
     /// only at the next start's orphan sweep).
     @Test func deletingAModelRemovesItsJobsArtifacts() throws {
         let server = try LiveServer()
-        let files = try Fixtures()
         let client = try server.client()
+        let files = try Fixtures()
         let model = try client.uploadModel(path: try files.model(layers: 2))
         let job = try client.waitForJob(try client.submitJob(modelID: model.id, preset: "int8").id, initialInterval: 0.05)
-        #expect(job.status == "succeeded")
+        try #require(job.status == "succeeded")
         let folder = server.dataDirectory.appendingPathComponent("artifacts").appendingPathComponent(job.id).path
         #expect(FileManager.default.fileExists(atPath: folder))
         try client.deleteModel(model.id)
