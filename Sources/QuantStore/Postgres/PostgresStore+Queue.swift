@@ -100,25 +100,6 @@ extension PostgresStore {
         }
     }
 
-    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState
-    {
-        try pool.transaction { connection in
-            var job = try Self.runningAttempt(connection, id: id, attempt: attempt)
-            let now = clock()
-            let (next, reason) = job.recordFailure(
-                code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
-            try Self.leaveRunning(connection, &job, to: next, reason: reason, at: now)
-            return job.state
-        }
-    }
-
-    func markCancelled(job id: String, attempt: Int) throws {
-        try pool.transaction { connection in
-            var job = try Self.runningAttempt(connection, id: id, attempt: attempt)
-            try Self.leaveRunning(connection, &job, to: .cancelled, reason: "cancelled by request", at: clock())
-        }
-    }
-
     /// Only expired leases: other replicas' running jobs are alive, so `all` (the single node's
     /// start-up recovery) does not apply to a shared database.
     func requeueAbandoned(all: Bool) throws -> [JobRecord] {
@@ -211,4 +192,8 @@ extension PostgresStore {
             try Self.decode(JobEvent.self, $0.query("SELECT * FROM job_events WHERE job_id = $1 ORDER BY id", [.text(id)]))
         }
     }
+}
+
+extension PostgresStore: RunningAttemptWrites {
+    func writeTransaction<T>(_ body: (PGConnection) throws -> T) throws -> T { try pool.transaction(body) }
 }

@@ -99,28 +99,6 @@ extension SQLiteStore {
         }
     }
 
-    /// Ends an attempt with an error. A transient one goes back to the queue after `retryDelay`
-    /// while attempts remain; a permanent one (or the last attempt) fails the job with the reason.
-    func fail(job id: String, attempt: Int, code: String, message: String, transient: Bool, retryDelay: Double) throws -> JobState
-    {
-        try pool.write { db in
-            var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
-            let now = clock()
-            let (next, reason) = job.recordFailure(
-                code: code, message: message, transient: transient, retryDelay: retryDelay, now: now)
-            try SQLiteStore.leaveRunning(db, &job, to: next, reason: reason, at: now)
-            return job.state
-        }
-    }
-
-    /// A running attempt that saw its cancel request stops here.
-    func markCancelled(job id: String, attempt: Int) throws {
-        try pool.write { db in
-            var job = try SQLiteStore.runningAttempt(db, id: id, attempt: attempt)
-            try SQLiteStore.leaveRunning(db, &job, to: .cancelled, reason: "cancelled by request", at: clock())
-        }
-    }
-
     /// Running jobs whose lease expired (or, with `all`, every running job: at start-up of the only
     /// node) go back to the queue with their attempt counted; past the maximum they fail.
     func requeueAbandoned(all: Bool) throws -> [JobRecord] {
@@ -203,4 +181,8 @@ extension SQLiteStore {
     func eventsForDiagnostics(_ id: String) throws -> [JobEvent] {
         try pool.read { db in try JobEvent.filter(JobEvent.Columns.jobId == id).order(JobEvent.Columns.id).fetchAll(db) }
     }
+}
+
+extension SQLiteStore: RunningAttemptWrites {
+    func writeTransaction<T>(_ body: (Database) throws -> T) throws -> T { try pool.write(body) }
 }
