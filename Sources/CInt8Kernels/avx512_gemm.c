@@ -102,30 +102,6 @@ static double peak_vnni(size_t iterations, int32_t *sink) {
 
 #pragma clang attribute pop
 
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-// Eight different products (four A values made opaque every iteration, times two B values), so
-// no vpmaddubsw is shared among accumulators or hoisted out of the loop.
-static double peak_maddubs(size_t iterations, int32_t *sink) {
-    __m256i acc[8];
-    for (int j = 0; j < 8; j++) acc[j] = _mm256_set1_epi32(j);
-    __m256i a[4] = {_mm256_set1_epi8(3), _mm256_set1_epi8(5), _mm256_set1_epi8(7), _mm256_set1_epi8(9)};
-    __m256i w0 = _mm256_set1_epi8(-2), w1 = _mm256_set1_epi8(4), ones = _mm256_set1_epi16(1);
-    for (size_t i = 0; i < iterations; i++) {
-        for (int j = 0; j < 8; j++)
-            acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(a[j / 2], j % 2 ? w1 : w0), ones));
-        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]));
-    }
-    __m256i s = acc[0];
-    for (int j = 1; j < 8; j++) s = _mm256_add_epi32(s, acc[j]);
-    int32_t out[8];
-    _mm256_storeu_si256((__m256i *)out, s);
-    *sink = out[0];
-    return (double)iterations * 8 * 32 * 2;
-}
-#pragma clang attribute pop
-
-double qk_int8_exact_peak_avx2(size_t iterations, int32_t *sink);
-
 double qk_gemm_peak(size_t iterations, int isa, int32_t *sink) {
     if (isa == QK_ISA_AVX2) return qk_int8_exact_peak_avx2(iterations, sink);
     return qk_int8_peak(iterations, isa, sink);
@@ -133,7 +109,7 @@ double qk_gemm_peak(size_t iterations, int isa, int32_t *sink) {
 
 double qk_int8_peak(size_t iterations, int isa, int32_t *sink) {
     if (isa >= QK_ISA_AVX512) return peak_vnni(iterations, sink);
-    if (isa >= QK_ISA_AVX2) return peak_maddubs(iterations, sink);
+    if (isa >= QK_ISA_AVX2) return qk_int8_maddubs_peak_avx2(iterations, sink);
     int32_t acc[8] = {0};
     for (size_t i = 0; i < iterations; i++)
         for (int j = 0; j < 8; j++) acc[j] += (int8_t)(i + (size_t)j) * (int8_t)(j + 1);

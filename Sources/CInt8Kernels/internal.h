@@ -310,6 +310,9 @@ void qk_quantize_q5_k_weighted_avx2(const float *x, const float *qw, void *block
 void qk_quantize_q6_k_weighted_avx2(const float *x, const float *qw, void *blocks, size_t n_per_row);
 void qk_linear_error_avx2(const float *x, const uint8_t *q, int is_signed, size_t rows, size_t cols, size_t group,
                           const float *scales, const int32_t *zero_points, qk_error_stats *stats);
+/* The int8 register peaks of AVX2 (avx2_gemm.c): vpmaddwd on int16, and vpmaddubsw. */
+double qk_int8_exact_peak_avx2(size_t iterations, int32_t *sink);
+double qk_int8_maddubs_peak_avx2(size_t iterations, int32_t *sink);
 void qk_gemm_avx2(const qk_gemm_b *b, const int8_t *a, size_t lda, size_t m_begin, size_t m_end, int32_t *c32,
                   float *cf, size_t ldc, const float *a_scales, const float *b_scales);
 #endif
