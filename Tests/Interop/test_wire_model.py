@@ -10,10 +10,12 @@ import json
 import re
 
 import jsonschema
+import numpy as np
 import pytest
 import yaml
+from safetensors.numpy import save_file
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, quantctl, quantctl_json, run_tool
 
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 WIRE = json.loads(run_tool("wire-examples"))
@@ -81,3 +83,34 @@ def test_type_matches_its_schema(example):
               for e in jsonschema.Draft202012Validator(schema).iter_errors(example["example"])]
     assert errors == [], f"{example['type']} does not match {example['schema']}"
     assert missing(schema, example["example"], example["type"]) == []
+
+
+# What quantd stores and serves as a job's report is written by QuantCore (TensorReport.json,
+# Report.json), not through the QuantAPI types: each preset's report must match the same closed
+# schemas the types do, so the writer and the types cannot drift apart.
+PRESETS = sorted(json.loads(quantctl("presets", "--json").stdout))
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reports") / "m.safetensors"
+    rng = np.random.default_rng(3)
+    save_file({"layers.0.weight": rng.standard_normal((64, 256)).astype(np.float32),
+               "layers.0.bias": rng.standard_normal(64).astype(np.float32), "norm.weight": np.ones(256, np.float32)}, str(path))
+    return path
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_reports_written_by_the_pipeline_match_the_schemas(preset, small_model, tmp_path):
+    report = quantctl_json("quantize", small_model, "-o", tmp_path / "out", "--preset", preset)
+    tensor_schema = inline(copy.deepcopy(resolve("#/components/schemas/TensorReport")))
+    assert len(report["tensors"]) == 3
+    for tensor in report["tensors"]:
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in jsonschema.Draft202012Validator(tensor_schema).iter_errors(tensor)]
+        assert errors == [], f"{preset} {tensor['name']}"
+    assert any(t["method"] != "copy" for t in report["tensors"]), preset
+    summary_schema = inline(copy.deepcopy(resolve("#/components/schemas/JobSummary")))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft202012Validator(summary_schema).iter_errors(report["summary"])]
+    assert errors == [], preset
