@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 import hf_checkpoints
 import llama_runtime
 from conftest import BIN, quantctl_json, run_tool
+from wire_schemas import report_errors
 
 INT4_G128 = {"method": "linear", "bits": 4, "granularity": "group", "group_size": 128}
 
@@ -59,6 +60,7 @@ def test_awq_and_gptq_from_text_beat_round_to_nearest_on_int4_g128(model, texts,
     assert awq < 0.9 * rtn, (awq, rtn)
     assert gptq < 0.9 * rtn, (gptq, rtn)
 
+    assert report_errors(report) == []
     summary = report["summary"]["calibration"]
     assert summary["method"] == "awq" and summary["groups"] == 2 * 4 and summary["groups_scaled"] >= 6, summary
     members = [t for t in report["tensors"] if t.get("calibration", {}).get("method") == "awq"]

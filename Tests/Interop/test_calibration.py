@@ -12,6 +12,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 
 from conftest import BIN, ROOT
+from wire_schemas import report_errors
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import digits_eval as digits  # noqa: E402
@@ -59,6 +60,7 @@ def test_w8a8_static_is_within_half_a_point_of_fp32(fixture, fp32, calibrator, t
     fp32_weights, fp32_accuracy = fp32
     recipe = {"preset": "int8", "activations": {"mode": "static", "dataset_id": "digits", "calibrator": calibrator}}
     report = digits.quantize(QUANTCTL, out, recipe, tmp_path / "w8a8.safetensors", tmp_path)
+    assert report_errors(report) == []
     with safe_open(str(tmp_path / "w8a8.safetensors"), framework="np") as f:
         for i in range(3):
             scale = f.get_tensor(f"layers.{i}.input_scale")
@@ -159,6 +161,7 @@ def test_gptq_recovers_int2_accuracy(fixture, fp32, tmp_path):
 def test_adaround_beats_round_to_nearest(fixture, bits, tmp_path):
     out, _ = fixture
     report = digits.quantize(QUANTCTL, out, digits.weight_recipe("adaround", bits), tmp_path / "ada.safetensors", tmp_path)
+    assert report_errors(report) == []
     ours, nearest = digits.output_sqnr(report, "weight_only"), digits.output_sqnr(report, "weight_only_nearest")
     assert len(ours) == 3
     for name in ours:

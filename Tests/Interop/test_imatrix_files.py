@@ -14,6 +14,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from conftest import BIN
+from wire_schemas import report_errors
 from test_blocks_interop import tool
 
 F = np.float32
@@ -103,6 +104,7 @@ def test_an_importance_matrix_weights_every_tensor_as_llama_quantize_does(files,
     out = tmp_path / "out.gguf"
     report = quantize(model, out, "--preset", "q4_k_m", "--imatrix", matrix if which == "gguf" else legacy)
     reader = gguf.GGUFReader(str(out))
+    assert report_errors(report) == []
     by_name = {t["name"]: t for t in report["tensors"]}
     types = set()
     for tensor in reader.tensors:
