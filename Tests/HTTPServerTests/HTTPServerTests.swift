@@ -87,6 +87,8 @@ struct HTTPServerTests {
         ("GET /hello HTTP/1.1\r\nX: a\rb\r\n\r\n", 400),
         ("GET /hello HTTP/2.0\r\n\r\n", 505),
         ("GET  /hello HTTP/1.1\r\n\r\n", 400),
+        ("G(T /hello HTTP/1.1\r\n\r\n", 400),
+        ("G\u{E9}T /hello HTTP/1.1\r\n\r\n", 400),
         ("POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
         ("POST /echo HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
     ])

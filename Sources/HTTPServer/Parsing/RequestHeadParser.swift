@@ -23,8 +23,8 @@ enum RequestHeadParser {
         guard !parts[0].isEmpty, !parts[1].isEmpty else {
             throw Failure(status: 400, detail: "malformed request line")
         }
-        let text = String(decoding: parts[0], as: UTF8.self)
-        guard text.utf8.allSatisfy(isTokenCharacter), let method = HTTPMethod(text) else {
+        // HTTPMethod accepts only a token (RFC 9110), so it is the check.
+        guard let method = HTTPMethod(String(decoding: parts[0], as: UTF8.self)) else {
             throw Failure(status: 400, detail: "malformed method")
         }
         let version = String(decoding: parts[2], as: UTF8.self)

@@ -65,9 +65,9 @@ final class TransferContext {
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
         if let tar {
             do { return try tar.read(into: UnsafeMutableRawPointer(buffer), capacity: capacity) } catch let error as FormatError {
-                return fail(.file(error.message), abort: 0x1000_0000)  // CURL_READFUNC_ABORT
+                return fail(.file(error.message), abort: Int(CURL_READFUNC_ABORT))
             } catch {
-                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)
+                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: Int(CURL_READFUNC_ABORT))
             }
         }
         if let upload {
@@ -76,8 +76,7 @@ final class TransferContext {
                 chunk.copyBytes(to: UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: chunk.count)
                 return chunk.count
             } catch {
-                // CURL_READFUNC_ABORT
-                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: 0x1000_0000)
+                return fail(.file("reading the upload failed: \(error.localizedDescription)"), abort: Int(CURL_READFUNC_ABORT))
             }
         }
         let count = min(capacity, bytes.count - sent)

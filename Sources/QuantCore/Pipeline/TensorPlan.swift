@@ -243,8 +243,8 @@ public struct TensorPlan: Sendable {
                 ],
                 spec: spec)
         }
-        let dtype: DType = type == .f16 ? .f16 : (type == .bf16 ? .bf16 : .f32)
-        return floatPlan(tensor, dtype, output: output, spec: spec)
+        // A recipe's unquantized types are F32, F16 and BF16 (GGMLType.recipeTypes).
+        return floatPlan(tensor, type.sameElementsDType ?? .f32, output: output, spec: spec)
     }
 
     /// The compressed-tensors layout of a linear 2-D `X.weight` (the team's ../shared/docs/FORMATS.md):

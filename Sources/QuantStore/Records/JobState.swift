@@ -19,8 +19,10 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
     /// are spliced into SQL, never a value from a request.
     var sql: String { "'\(rawValue)'" }
 
-    /// `('queued', 'running')`: the states of jobs that still need their model and dataset.
-    static let activeSQL = "(\(JobState.queued.sql), \(JobState.running.sql))"
+    /// Queued and running: the states of jobs that still need their model and dataset.
+    static let active: [JobState] = allCases.filter { !$0.isTerminal }
+    /// `active` as an SQL list, `('queued', 'running')`.
+    static let activeSQL = "(\(active.map(\.sql).joined(separator: ", ")))"
 }
 
 /// Store errors, each with a stable code for the HTTP layer to map.

@@ -35,7 +35,7 @@ extension SQLiteTenantScope {
     ) throws -> TenantScope.ModelDeletion {
         try store.pool.write { db in
             let row = try row(type, id, in: db)
-            let active = try JobRecord.filter(column == id && [JobState.queued, .running].contains(JobRecord.Columns.state))
+            let active = try JobRecord.filter(column == id && JobState.active.contains(JobRecord.Columns.state))
                 .fetchCount(db)
             if active > 0 { throw StoreError.conflict("\(Row.noun) \(id) is used by \(active) queued or running jobs; \(busy)") }
             let jobIDs = try deleteJobs(db)
